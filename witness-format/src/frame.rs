@@ -1,0 +1,195 @@
+//! The file envelope and the decoding entry point.
+//!
+//! ```text
+//! offset  size  field
+//! 0       4     magic "STLS"
+//! 4       1     format version (1)
+//! 5       1     kind (see FileKind)
+//! 6       4     payload length, little-endian u32
+//! 10      n     payload: the SSZ encoding of one value of that kind
+//! ```
+//!
+//! A file is exactly one value: the length must match the bytes that follow, and the payload must
+//! re-encode to itself (which rules out every non-canonical SSZ form, such as odd offsets).
+
+use ssz::{Decode, Encode};
+use thiserror::Error;
+
+use crate::limits::MAX_FILE_BYTES;
+use crate::types::{Allocation, Block, Genesis, TransactionBatch};
+
+/// The four bytes every file starts with.
+pub const MAGIC: [u8; 4] = *b"STLS";
+/// The format version this code reads and writes.
+pub const FORMAT_VERSION: u8 = 1;
+/// Bytes before the payload.
+pub const FRAME_HEADER_LEN: usize = 10;
+
+/// What a file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// A [`Genesis`].
+    Genesis = 1,
+    /// A [`Block`].
+    Block = 2,
+    /// An [`Allocation`] (prover input).
+    Allocation = 3,
+    /// A [`TransactionBatch`] (prover input).
+    TransactionBatch = 4,
+}
+
+impl FileKind {
+    fn from_byte(byte: u8) -> Option<Self> {
+        match byte {
+            1 => Some(Self::Genesis),
+            2 => Some(Self::Block),
+            3 => Some(Self::Allocation),
+            4 => Some(Self::TransactionBatch),
+            _ => None,
+        }
+    }
+}
+
+/// A value that has its own kind of file.
+pub trait FramedValue: Encode + Decode {
+    /// The kind byte of files holding this type.
+    const KIND: FileKind;
+}
+
+impl FramedValue for Genesis {
+    const KIND: FileKind = FileKind::Genesis;
+}
+impl FramedValue for Block {
+    const KIND: FileKind = FileKind::Block;
+}
+impl FramedValue for Allocation {
+    const KIND: FileKind = FileKind::Allocation;
+}
+impl FramedValue for TransactionBatch {
+    const KIND: FileKind = FileKind::TransactionBatch;
+}
+
+/// Why bytes are not a valid file.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum DecodeError {
+    /// Fewer bytes than the frame header.
+    #[error("file is {len} bytes, shorter than the {FRAME_HEADER_LEN}-byte frame header")]
+    Truncated {
+        /// Bytes present.
+        len: usize,
+    },
+    /// The magic bytes are wrong.
+    #[error("not a stateless file (bad magic bytes)")]
+    BadMagic,
+    /// A format version this code does not read.
+    #[error("unsupported format version {found} (this build reads version {FORMAT_VERSION})")]
+    UnsupportedVersion {
+        /// The version in the file.
+        found: u8,
+    },
+    /// The kind byte names no known kind.
+    #[error("unknown file kind {found}")]
+    UnknownKind {
+        /// The kind byte.
+        found: u8,
+    },
+    /// The file holds another kind than the one asked for.
+    #[error("expected a {expected:?} file, found a {found:?} file")]
+    WrongKind {
+        /// The kind asked for.
+        expected: FileKind,
+        /// The kind in the file.
+        found: FileKind,
+    },
+    /// The file is larger than any valid file.
+    #[error("file is {len} bytes, over the limit of {MAX_FILE_BYTES}")]
+    TooLarge {
+        /// The size found or claimed.
+        len: usize,
+    },
+    /// The length field disagrees with the bytes present.
+    #[error("frame says {claimed} payload bytes but {actual} follow")]
+    LengthMismatch {
+        /// Bytes the frame claims.
+        claimed: usize,
+        /// Bytes present.
+        actual: usize,
+    },
+    /// The payload is not a valid encoding of the value (including a list over its limit).
+    #[error("invalid payload: {0}")]
+    Payload(String),
+    /// The payload decodes, but is not the one canonical encoding of what it decodes to.
+    #[error("payload is not canonically encoded")]
+    NonCanonical,
+}
+
+/// Encodes `value` as a complete file.
+pub fn encode_file<T: FramedValue>(value: &T) -> Vec<u8> {
+    let payload = value.as_ssz_bytes();
+    let mut out = Vec::with_capacity(FRAME_HEADER_LEN.saturating_add(payload.len()));
+    out.extend_from_slice(&MAGIC);
+    out.push(FORMAT_VERSION);
+    out.push(T::KIND as u8);
+    // Files over 4 GiB cannot be written: every list is bounded far below that.
+    let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&payload);
+    out
+}
+
+/// Reads the frame header and returns the kind and the payload. Checks everything but the payload.
+pub fn read_frame(bytes: &[u8]) -> Result<(FileKind, &[u8]), DecodeError> {
+    if bytes.len() > MAX_FILE_BYTES.saturating_add(FRAME_HEADER_LEN) {
+        return Err(DecodeError::TooLarge { len: bytes.len() });
+    }
+    let (Some(magic), Some(&version), Some(&kind), Some(len_bytes), Some(payload)) = (
+        bytes.get(0..4),
+        bytes.get(4),
+        bytes.get(5),
+        bytes.get(6..FRAME_HEADER_LEN),
+        bytes.get(FRAME_HEADER_LEN..),
+    ) else {
+        return Err(DecodeError::Truncated { len: bytes.len() });
+    };
+    if magic != MAGIC {
+        return Err(DecodeError::BadMagic);
+    }
+    if version != FORMAT_VERSION {
+        return Err(DecodeError::UnsupportedVersion { found: version });
+    }
+    let kind = FileKind::from_byte(kind).ok_or(DecodeError::UnknownKind { found: kind })?;
+    let mut len = [0u8; 4];
+    len.copy_from_slice(len_bytes);
+    let claimed = u32::from_le_bytes(len) as usize;
+    if claimed > MAX_FILE_BYTES {
+        return Err(DecodeError::TooLarge { len: claimed });
+    }
+    if claimed != payload.len() {
+        return Err(DecodeError::LengthMismatch {
+            claimed,
+            actual: payload.len(),
+        });
+    }
+    Ok((kind, payload))
+}
+
+/// Decodes a complete file holding a `T`.
+///
+/// Never panics, for any input. Every list length is checked against its limit before the list
+/// is allocated, and the whole file is bounded by [`MAX_FILE_BYTES`].
+pub fn decode_file<T: FramedValue>(bytes: &[u8]) -> Result<T, DecodeError> {
+    let (kind, payload) = read_frame(bytes)?;
+    if kind != T::KIND {
+        return Err(DecodeError::WrongKind {
+            expected: T::KIND,
+            found: kind,
+        });
+    }
+    let value = T::from_ssz_bytes(payload).map_err(|e| DecodeError::Payload(format!("{e:?}")))?;
+    // Cheaper than reasoning about every corner of SSZ: the canonical encoding is the one our
+    // encoder writes, so a payload that does not re-encode to itself is not canonical.
+    if value.ssz_bytes_len() != payload.len() || value.as_ssz_bytes() != payload {
+        return Err(DecodeError::NonCanonical);
+    }
+    Ok(value)
+}

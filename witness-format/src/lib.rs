@@ -1,0 +1,25 @@
+//! Wire types of the stateless chain: their canonical binary encoding and their JSON form.
+//!
+//! This crate is pure data. It knows how bytes map to values and back, and nothing about hashing
+//! or validity rules (those live in `verifier`).
+//!
+//! - [`types`]: genesis, blocks, headers, blobs, transactions, witnesses, and the prover's inputs.
+//! - [`limits`]: every bound the decoder enforces, each a named constant.
+//! - [`frame`]: the file envelope (magic, version, kind, length) and the one decoding entry point,
+//!   [`decode_file`], which never panics and rejects non-canonical bytes.
+//! - [`bytes`]: fixed-size byte strings (hashes, keys, signatures) shown as hex in JSON.
+//!
+//! The encoding inside a frame is SSZ, as implemented by `ethereum_ssz`. `docs/FORMAT.md`
+//! describes every byte.
+
+pub mod bytes;
+pub mod frame;
+pub mod limits;
+pub mod types;
+
+pub use bytes::{Bytes, Hash32, PublicKey, Signature};
+pub use frame::{DecodeError, FileKind, FramedValue, decode_file, encode_file};
+pub use types::{
+    AccountLeaf, Allocation, Blob, Block, Genesis, Header, MerkleWitness, Model, ModelRoot,
+    Transaction, TransactionBatch, Witness,
+};

@@ -1,0 +1,65 @@
+//! Every bound the decoder enforces. Each is checked before the allocation it bounds: a list's
+//! claimed length is compared with its maximum before any element is decoded, and a file's length
+//! with [`MAX_FILE_BYTES`] before anything inside it is read.
+
+use ssz_types::typenum;
+
+/// Largest file of any kind. A full block of [`MAX_BLOBS_PER_BLOCK`] large blobs fits with room.
+pub const MAX_FILE_BYTES: usize = 128 << 20;
+
+/// Transactions in one blob. A blob of 1,024 transfers is the design point; 4x leaves headroom.
+pub type MaxTransactionsPerBlob = typenum::U4096;
+/// [`MaxTransactionsPerBlob`] as a number.
+pub const MAX_TRANSACTIONS_PER_BLOB: usize = 4096;
+
+/// Pre-state leaves in one Merkle witness: at most two accounts per transaction.
+pub type MaxWitnessLeaves = typenum::U8192;
+/// [`MaxWitnessLeaves`] as a number.
+pub const MAX_WITNESS_LEAVES: usize = 8192;
+
+/// Sibling positions (and so sibling hashes) in one multiproof: every leaf needs at most one
+/// sibling per level, and trees are at most [`MAX_TREE_DEPTH`] deep.
+pub type MaxSiblings = typenum::U524288;
+/// [`MaxSiblings`] as a number.
+pub const MAX_SIBLINGS: usize = 524_288;
+
+/// Deepest state tree: account numbers are `u64`.
+pub const MAX_TREE_DEPTH: u8 = 64;
+
+/// Blobs in one block.
+pub type MaxBlobsPerBlock = typenum::U256;
+/// [`MaxBlobsPerBlock`] as a number.
+pub const MAX_BLOBS_PER_BLOCK: usize = 256;
+
+/// Execution models on one chain.
+pub type MaxModels = typenum::U16;
+/// [`MaxModels`] as a number.
+pub const MAX_MODELS: usize = 16;
+
+/// Accounts in a genesis allocation (prover input): 2^21 accounts of 48 bytes fit in a file.
+pub type MaxAllocationAccounts = typenum::U2097152;
+/// [`MaxAllocationAccounts`] as a number.
+pub const MAX_ALLOCATION_ACCOUNTS: usize = 2_097_152;
+
+/// Transactions in one block of a workload (prover input).
+pub type MaxBatchTransactions = typenum::U262144;
+/// [`MaxBatchTransactions`] as a number.
+pub const MAX_BATCH_TRANSACTIONS: usize = 262_144;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ssz_types::typenum::Unsigned;
+
+    #[test]
+    fn type_level_limits_match_their_numbers() {
+        assert_eq!(MaxTransactionsPerBlob::USIZE, MAX_TRANSACTIONS_PER_BLOB);
+        assert_eq!(MaxWitnessLeaves::USIZE, MAX_WITNESS_LEAVES);
+        assert_eq!(MaxSiblings::USIZE, MAX_SIBLINGS);
+        assert_eq!(MaxBlobsPerBlock::USIZE, MAX_BLOBS_PER_BLOCK);
+        assert_eq!(MaxModels::USIZE, MAX_MODELS);
+        assert_eq!(MaxAllocationAccounts::USIZE, MAX_ALLOCATION_ACCOUNTS);
+        assert_eq!(MaxBatchTransactions::USIZE, MAX_BATCH_TRANSACTIONS);
+        assert_eq!(MAX_SIBLINGS, MAX_WITNESS_LEAVES * MAX_TREE_DEPTH as usize);
+    }
+}

@@ -1,0 +1,190 @@
+//! The wire types. Field order is encoding order; `docs/FORMAT.md` gives the bytes.
+
+use serde::{Deserialize, Serialize};
+use ssz_derive::{Decode, Encode};
+use ssz_types::{BitList, VariableList};
+
+use crate::bytes::{Hash32, PublicKey, Signature};
+use crate::limits::{
+    MaxAllocationAccounts, MaxBatchTransactions, MaxBlobsPerBlock, MaxModels, MaxSiblings,
+    MaxTransactionsPerBlob, MaxWitnessLeaves,
+};
+
+/// An execution model: one kind of state with its own rules and state root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
+#[derive(Serialize, Deserialize)]
+#[ssz(enum_behaviour = "tag")]
+#[serde(rename_all = "kebab-case")]
+pub enum Model {
+    /// Accounts in a SHA3-256 sparse Merkle tree, Ed25519 signatures, Merkle witnesses.
+    Transfer,
+}
+
+impl Model {
+    /// The model's name as users type it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Model::Transfer => "transfer",
+        }
+    }
+}
+
+impl std::fmt::Display for Model {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A signed transfer of `amount` from account `from` to account `to`.
+///
+/// Fixed size: 128 bytes on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct Transaction {
+    /// Sender's account number.
+    pub from: u64,
+    /// Receiver's account number.
+    pub to: u64,
+    /// Value moved.
+    pub amount: u64,
+    /// The sender's nonce before this transaction.
+    pub nonce: u64,
+    /// The receiver's public key when this transaction creates the receiver's account, and all
+    /// zero otherwise.
+    pub new_account_key: PublicKey,
+    /// The sender's signature over the transaction's signing message.
+    pub signature: Signature,
+}
+
+/// One account as stored in a tree leaf. An all-zero public key means the slot is empty.
+///
+/// Fixed size: 48 bytes on the wire.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct AccountLeaf {
+    /// The owner's public key; all zero for an empty slot.
+    pub public_key: PublicKey,
+    /// Balance.
+    pub balance: u64,
+    /// Number of transactions the owner has sent.
+    pub nonce: u64,
+}
+
+impl AccountLeaf {
+    /// The empty slot: no owner, no balance, no nonce.
+    pub const EMPTY: Self = Self {
+        public_key: PublicKey::ZERO,
+        balance: 0,
+        nonce: 0,
+    };
+
+    /// Whether this slot holds no account.
+    pub fn is_empty(&self) -> bool {
+        self.public_key.is_zero()
+    }
+}
+
+/// A Merkle multiproof of the pre-state of every account a blob touches.
+///
+/// The touched accounts are the senders and receivers of the blob's transactions, sorted and
+/// deduplicated; `leaves` holds their pre-state in that order. `sibling_present` has one bit per
+/// sibling the verifier needs, in canonical order (level by level from the leaves up, left to
+/// right in each level): 1 when the hash is carried in `siblings`, 0 when it is the default hash
+/// of an empty subtree.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct MerkleWitness {
+    /// Pre-state of each touched account, in ascending account order.
+    pub leaves: VariableList<AccountLeaf, MaxWitnessLeaves>,
+    /// Which needed siblings are carried (1) and which are empty subtrees (0).
+    pub sibling_present: BitList<MaxSiblings>,
+    /// The carried sibling hashes, in canonical order.
+    pub siblings: VariableList<Hash32, MaxSiblings>,
+}
+
+/// What a blob carries to let a stateless verifier check it.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[ssz(enum_behaviour = "union")]
+#[serde(rename_all = "snake_case")]
+pub enum Witness {
+    /// Pre-state leaves plus a multiproof.
+    Merkle(MerkleWitness),
+}
+
+/// One model's transactions, the state roots they move between, and the witness.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct Blob {
+    /// The execution model whose rules apply.
+    pub model: Model,
+    /// The model's state root before the blob.
+    pub pre_state_root: Hash32,
+    /// The model's state root after the blob.
+    pub post_state_root: Hash32,
+    /// Transactions, applied in order.
+    pub transactions: VariableList<Transaction, MaxTransactionsPerBlob>,
+    /// Evidence that the transactions move `pre_state_root` to `post_state_root`.
+    pub witness: Witness,
+}
+
+/// A model's state root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct ModelRoot {
+    /// The model.
+    pub model: Model,
+    /// Its state root.
+    pub root: Hash32,
+}
+
+/// A block header.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct Header {
+    /// Distance from genesis; the first block has height 1.
+    pub height: u64,
+    /// Hash of the previous header (of the genesis for height 1).
+    pub parent_hash: Hash32,
+    /// Root of the Merkle Mountain Range over the hashes of all earlier headers, genesis first.
+    pub history_root: Hash32,
+    /// Merkle root over the commitments of this block's blobs.
+    pub blobs_root: Hash32,
+    /// Each model's state root after this block, in the genesis order of models.
+    pub state_roots: VariableList<ModelRoot, MaxModels>,
+}
+
+/// A header and its blobs.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct Block {
+    /// The header.
+    pub header: Header,
+    /// The blobs, in order.
+    pub blobs: VariableList<Blob, MaxBlobsPerBlock>,
+}
+
+/// The chain's trust anchor: its parameters and each model's initial state root.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct Genesis {
+    /// Separates signatures of this chain from every other chain's.
+    pub chain_id: u64,
+    /// Depth of every model's state tree.
+    pub tree_depth: u8,
+    /// The models hosted, each with its initial state root.
+    pub state_roots: VariableList<ModelRoot, MaxModels>,
+}
+
+/// Prover input: the initial accounts of a model, numbered from 0.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct Allocation {
+    /// The chain these accounts belong to.
+    pub chain_id: u64,
+    /// Depth of the state tree.
+    pub tree_depth: u8,
+    /// The model whose state this is.
+    pub model: Model,
+    /// Account `i` is `accounts[i]`.
+    pub accounts: VariableList<AccountLeaf, MaxAllocationAccounts>,
+}
+
+/// Prover input: the transactions submitted for one block, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct TransactionBatch {
+    /// The model the transactions are for.
+    pub model: Model,
+    /// The transactions.
+    pub transactions: VariableList<Transaction, MaxBatchTransactions>,
+}
