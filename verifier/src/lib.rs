@@ -1,1 +1,27 @@
-//! placeholder
+//! Every rule of the stateless chain, and the checks that apply them with no stored state.
+//!
+//! - [`hash`]: SHA3-256 with a domain byte per use; leaf, node, header, blob and genesis hashes.
+//! - [`tree`]: the fixed-depth sparse Merkle tree: default hashes and the one root computation that
+//!   both multiproof verification and multiproof generation (in `prover`) walk.
+//! - [`transfer`]: the `transfer` model's transaction rules and signing message.
+//! - [`signature`]: Ed25519 under ZIP-215, in parallel batches.
+//! - [`blob`]: checks one blob against its witness.
+//! - [`history`]: the Merkle Mountain Range over header hashes and the blob root.
+//! - [`chain`]: checks a chain of blocks from its genesis: all blobs in parallel, then linkage.
+//! - [`error`]: what a rejection says and where it happened.
+//!
+//! Nothing here keeps state, opens a file or depends on the prover. The prover calls these
+//! functions, so each rule has exactly one definition.
+
+pub mod blob;
+pub mod chain;
+pub mod error;
+pub mod hash;
+pub mod history;
+pub mod signature;
+pub mod transfer;
+pub mod tree;
+
+pub use blob::verify_blob;
+pub use chain::{ChainParams, ChainSummary, ChainVerifier, verify_chain};
+pub use error::{Location, Reason, VerifyError};

@@ -17,6 +17,7 @@ pub mod frame;
 pub mod limits;
 pub mod types;
 
+pub use ssz::{Decode as SszDecode, Encode as SszEncode};
 pub use bytes::{Bytes, Hash32, PublicKey, Signature};
 pub use frame::{DecodeError, FileKind, FramedValue, decode_file, encode_file};
 pub use types::{

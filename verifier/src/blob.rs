@@ -1,0 +1,143 @@
+//! Checking one blob against its witness, with no state.
+
+use std::convert::Infallible;
+
+use witness_format::{AccountLeaf, Blob, Hash32, MerkleWitness, Witness};
+
+use crate::chain::ChainParams;
+use crate::error::{Reason, VerifyError};
+use crate::hash::leaf_hash;
+use crate::transfer::{TouchedState, execute, touched_accounts};
+use crate::tree::compute_root;
+
+/// Checks that `blob`'s transactions move its pre-state root to its post-state root.
+///
+/// Steps, for a Merkle witness:
+/// 1. The model is one of the chain's, and there is at least one transaction.
+/// 2. The touched accounts (senders and receivers) fit the tree; the witness has one canonical
+///    leaf for each.
+/// 3. The leaves and the carried siblings recompute `pre_state_root`; the sibling bitmap has
+///    exactly one bit per sibling needed, and no carried sibling is an empty-subtree hash.
+/// 4. The transactions apply in order under the model's rules, with valid signatures.
+/// 5. The new leaves, with the same siblings, recompute `post_state_root`.
+///
+/// Never panics, for any input. Errors carry the transaction index where there is one; the
+/// caller adds block and blob.
+pub fn verify_blob(params: &ChainParams, blob: &Blob) -> Result<(), VerifyError> {
+    if !params.models.contains(&blob.model) {
+        return Err(Reason::UnknownModel { model: blob.model }.into());
+    }
+    if blob.transactions.is_empty() {
+        return Err(Reason::EmptyBlob.into());
+    }
+    let accounts = touched_accounts(&blob.transactions, params.tree_depth)?;
+    let Witness::Merkle(witness) = &blob.witness;
+    let mut state = pre_state(accounts, witness)?;
+
+    let (pre_root, siblings) = root_from_witness(params, &state, witness)?;
+    if pre_root != blob.pre_state_root {
+        return Err(Reason::PreStateRootMismatch {
+            computed: pre_root,
+            claimed: blob.pre_state_root,
+        }
+        .into());
+    }
+
+    execute(params.chain_id, blob.model, &mut state, &blob.transactions)?;
+
+    // The same accounts ask for the same siblings in the same order, so the replay never runs
+    // short.
+    let mut replay = siblings.into_iter();
+    let Ok(post_root) = compute_root::<Infallible>(
+        params.tree_depth,
+        leaf_hashes(&state),
+        &params.defaults,
+        |_, _| Ok(replay.next().unwrap_or(Hash32::ZERO)),
+    );
+    if post_root != blob.post_state_root {
+        return Err(Reason::PostStateRootMismatch {
+            computed: post_root,
+            claimed: blob.post_state_root,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Pairs the touched accounts with the witness leaves, checking count and canonical form.
+fn pre_state(accounts: Vec<u64>, witness: &MerkleWitness) -> Result<TouchedState, VerifyError> {
+    let leaves: Vec<AccountLeaf> = witness.leaves.to_vec();
+    if let Some(index) = leaves
+        .iter()
+        .position(|leaf| leaf.is_empty() && *leaf != AccountLeaf::EMPTY)
+    {
+        return Err(Reason::NonCanonicalEmptyLeaf { index }.into());
+    }
+    let expected = accounts.len();
+    let found = leaves.len();
+    TouchedState::new(accounts, leaves)
+        .ok_or_else(|| Reason::LeafCountMismatch { expected, found }.into())
+}
+
+/// The `(account, leaf hash)` pairs of a touched state, ascending.
+pub fn leaf_hashes(state: &TouchedState) -> Vec<(u64, Hash32)> {
+    state
+        .accounts()
+        .iter()
+        .zip(state.leaves())
+        .map(|(&account, leaf)| (account, leaf_hash(leaf)))
+        .collect()
+}
+
+/// Recomputes the root from the witness; returns it and every sibling used, in order, defaults
+/// included, for the post-state pass.
+fn root_from_witness(
+    params: &ChainParams,
+    state: &TouchedState,
+    witness: &MerkleWitness,
+) -> Result<(Hash32, Vec<Hash32>), VerifyError> {
+    let present = &witness.sibling_present;
+    let carried = &witness.siblings;
+    let mut used = Vec::with_capacity(present.len());
+    let mut position = 0usize;
+    let mut next_carried = 0usize;
+    let root = compute_root(
+        params.tree_depth,
+        leaf_hashes(state),
+        &params.defaults,
+        |level, _index| {
+            let default = params.defaults.at(level);
+            // Past the end of the bitmap or of the carried list, keep walking with defaults so
+            // the error can report how many positions were needed.
+            let hash = match present.get(position) {
+                Ok(true) => {
+                    let hash = carried.get(next_carried).copied().unwrap_or(default);
+                    if carried.get(next_carried) == Some(&default) {
+                        return Err(Reason::DefaultSiblingCarried { position });
+                    }
+                    next_carried = next_carried.saturating_add(1);
+                    hash
+                }
+                Ok(false) | Err(_) => default,
+            };
+            position = position.saturating_add(1);
+            used.push(hash);
+            Ok(hash)
+        },
+    )?;
+    if position != present.len() {
+        return Err(Reason::SiblingPositionsMismatch {
+            expected: position,
+            found: present.len(),
+        }
+        .into());
+    }
+    if next_carried != carried.len() || present.num_set_bits() != carried.len() {
+        return Err(Reason::SiblingCountMismatch {
+            expected: present.num_set_bits(),
+            found: carried.len(),
+        }
+        .into());
+    }
+    Ok((root, used))
+}

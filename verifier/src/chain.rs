@@ -1,0 +1,221 @@
+//! Checking a chain of blocks from its genesis, with no state but a few hashes.
+
+use rayon::prelude::*;
+use witness_format::limits::MAX_TREE_DEPTH;
+use witness_format::{Block, Genesis, Hash32, Model, ModelRoot};
+
+use crate::blob::verify_blob;
+use crate::error::{Reason, VerifyError};
+use crate::hash::{blob_commitment, genesis_hash, header_hash};
+use crate::history::{HistoryAccumulator, blobs_root};
+use crate::tree::DefaultHashes;
+
+/// What every check of one chain needs, prepared once from its genesis.
+#[derive(Clone, Debug)]
+pub struct ChainParams {
+    /// Separates this chain's signatures from every other chain's.
+    pub chain_id: u64,
+    /// Depth of every state tree.
+    pub tree_depth: u8,
+    /// The models the chain hosts, in genesis order.
+    pub models: Vec<Model>,
+    /// Empty-subtree hashes, computed once.
+    pub defaults: DefaultHashes,
+}
+
+impl ChainParams {
+    /// Checks the genesis parameters and prepares the shared tables.
+    pub fn from_genesis(genesis: &Genesis) -> Result<Self, VerifyError> {
+        if genesis.tree_depth == 0 || genesis.tree_depth > MAX_TREE_DEPTH {
+            return Err(Reason::InvalidGenesis(format!(
+                "tree depth {} is not in 1..={MAX_TREE_DEPTH}",
+                genesis.tree_depth
+            ))
+            .into());
+        }
+        let models: Vec<Model> = genesis.state_roots.iter().map(|r| r.model).collect();
+        if models.is_empty() {
+            return Err(Reason::InvalidGenesis("no models".into()).into());
+        }
+        if models.windows(2).any(|pair| pair.first() >= pair.get(1)) {
+            return Err(Reason::InvalidGenesis("models not in ascending order".into()).into());
+        }
+        Ok(Self {
+            chain_id: genesis.chain_id,
+            tree_depth: genesis.tree_depth,
+            models,
+            defaults: DefaultHashes::new(),
+        })
+    }
+}
+
+/// What a verified chain ends with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainSummary {
+    /// Height of the last block (0 for a chain of only its genesis).
+    pub height: u64,
+    /// Hash of the last header (of the genesis for height 0).
+    pub tip_hash: Hash32,
+    /// Each model's state root after the last block.
+    pub state_roots: Vec<ModelRoot>,
+    /// Blocks checked.
+    pub blocks: u64,
+    /// Blobs checked.
+    pub blobs: u64,
+    /// Transactions checked.
+    pub transactions: u64,
+}
+
+/// Checks consecutive blocks of one chain, keeping only what linkage needs: the tip hash, the
+/// history accumulator and each model's current root.
+///
+/// Blocks can be fed in windows of any size ([`ChainVerifier::verify_blocks`]); the verdict and
+/// the error are the same as for one call with all of them.
+#[derive(Clone, Debug)]
+pub struct ChainVerifier {
+    params: ChainParams,
+    summary: ChainSummary,
+    history: HistoryAccumulator,
+}
+
+impl ChainVerifier {
+    /// Starts at the genesis.
+    pub fn new(genesis: &Genesis) -> Result<Self, VerifyError> {
+        let params = ChainParams::from_genesis(genesis)?;
+        let tip_hash = genesis_hash(genesis);
+        let mut history = HistoryAccumulator::new();
+        history.append(tip_hash);
+        Ok(Self {
+            params,
+            summary: ChainSummary {
+                height: 0,
+                tip_hash,
+                state_roots: genesis.state_roots.to_vec(),
+                blocks: 0,
+                blobs: 0,
+                transactions: 0,
+            },
+            history,
+        })
+    }
+
+    /// The chain's parameters.
+    pub fn params(&self) -> &ChainParams {
+        &self.params
+    }
+
+    /// Where the chain stands after the blocks checked so far.
+    pub fn summary(&self) -> &ChainSummary {
+        &self.summary
+    }
+
+    /// Checks the next blocks: every blob of every block in parallel, then the linkage in order.
+    ///
+    /// On error, reports the first failure in chain order (block, then its header, then its
+    /// blobs in order, then its state roots), whatever the thread count; the verifier's state
+    /// is then unspecified and it should be dropped.
+    pub fn verify_blocks(&mut self, blocks: &[Block]) -> Result<(), VerifyError> {
+        let blob_results: Vec<Vec<(Result<(), VerifyError>, Hash32)>> = blocks
+            .par_iter()
+            .map(|block| {
+                block
+                    .blobs
+                    .par_iter()
+                    .map(|blob| (verify_blob(&self.params, blob), blob_commitment(blob)))
+                    .collect()
+            })
+            .collect();
+        for (block, results) in blocks.iter().zip(blob_results) {
+            let height = block.header.height;
+            self.link_block(block, results)
+                .map_err(|error| error.at_block(height))?;
+        }
+        Ok(())
+    }
+
+    fn link_block(
+        &mut self,
+        block: &Block,
+        blob_results: Vec<(Result<(), VerifyError>, Hash32)>,
+    ) -> Result<(), VerifyError> {
+        let header = &block.header;
+        let expected_height = self.summary.height.saturating_add(1);
+        if header.height != expected_height {
+            return Err(Reason::HeightMismatch {
+                expected: expected_height,
+                found: header.height,
+            }
+            .into());
+        }
+        if header.parent_hash != self.summary.tip_hash {
+            return Err(Reason::ParentHashMismatch {
+                expected: self.summary.tip_hash,
+                found: header.parent_hash,
+            }
+            .into());
+        }
+        if header.history_root != self.history.root() {
+            return Err(Reason::HistoryRootMismatch {
+                expected: self.history.root(),
+                found: header.history_root,
+            }
+            .into());
+        }
+        let mut roots = self.summary.state_roots.clone();
+        let mut commitments = Vec::with_capacity(blob_results.len());
+        let mut transactions = 0u64;
+        for (index, (blob, (result, commitment))) in block.blobs.iter().zip(blob_results).enumerate()
+        {
+            result.map_err(|error| error.at_blob(index))?;
+            let Some(current) = roots.iter_mut().find(|r| r.model == blob.model) else {
+                return Err(VerifyError::new(Reason::UnknownModel { model: blob.model })
+                    .at_blob(index));
+            };
+            if blob.pre_state_root != current.root {
+                return Err(VerifyError::new(Reason::BlobDoesNotFollow {
+                    model: blob.model,
+                    expected: current.root,
+                    found: blob.pre_state_root,
+                })
+                .at_blob(index));
+            }
+            current.root = blob.post_state_root;
+            commitments.push(commitment);
+            transactions = transactions.saturating_add(blob.transactions.len() as u64);
+        }
+        let expected_blobs_root = blobs_root(&commitments);
+        if header.blobs_root != expected_blobs_root {
+            return Err(Reason::BlobsRootMismatch {
+                expected: expected_blobs_root,
+                found: header.blobs_root,
+            }
+            .into());
+        }
+        if header.state_roots.as_ref() != roots.as_slice() {
+            return Err(Reason::HeaderStateRootsMismatch.into());
+        }
+
+        let hash = header_hash(header);
+        self.history.append(hash);
+        let summary = &mut self.summary;
+        summary.height = header.height;
+        summary.tip_hash = hash;
+        summary.state_roots = roots;
+        summary.blocks = summary.blocks.saturating_add(1);
+        summary.blobs = summary.blobs.saturating_add(block.blobs.len() as u64);
+        summary.transactions = summary.transactions.saturating_add(transactions);
+        Ok(())
+    }
+
+    /// The history root the next header must carry.
+    pub fn next_history_root(&self) -> Hash32 {
+        self.history.root()
+    }
+}
+
+/// Checks a whole chain given as its genesis and all its blocks, in order.
+pub fn verify_chain(genesis: &Genesis, blocks: &[Block]) -> Result<ChainSummary, VerifyError> {
+    let mut verifier = ChainVerifier::new(genesis)?;
+    verifier.verify_blocks(blocks)?;
+    Ok(verifier.summary().clone())
+}

@@ -1,0 +1,257 @@
+//! Rejections: where (block, blob, transaction) and why.
+
+use thiserror::Error;
+use witness_format::{DecodeError, Hash32, Model};
+
+/// Where in a chain a rejection happened. Unset parts are not known or not relevant.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Location {
+    /// Block height.
+    pub block: Option<u64>,
+    /// Blob index within the block.
+    pub blob: Option<usize>,
+    /// Transaction index within the blob.
+    pub transaction: Option<usize>,
+}
+
+/// A rejection of a chain, block, blob or transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+#[error("{}{reason}", location_prefix(.location))]
+pub struct VerifyError {
+    /// Where.
+    pub location: Location,
+    /// Why.
+    pub reason: Reason,
+}
+
+fn location_prefix(location: &Location) -> String {
+    let mut parts = Vec::new();
+    if let Some(block) = location.block {
+        parts.push(format!("block {block}"));
+    }
+    if let Some(blob) = location.blob {
+        parts.push(format!("blob {blob}"));
+    }
+    if let Some(transaction) = location.transaction {
+        parts.push(format!("transaction {transaction}"));
+    }
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", parts.join(", "))
+    }
+}
+
+impl VerifyError {
+    /// A rejection with no location yet; callers add what they know with the `at_*` methods.
+    pub fn new(reason: Reason) -> Self {
+        Self {
+            location: Location::default(),
+            reason,
+        }
+    }
+
+    /// Sets the block height.
+    pub fn at_block(mut self, height: u64) -> Self {
+        self.location.block = Some(height);
+        self
+    }
+
+    /// Sets the blob index.
+    pub fn at_blob(mut self, index: usize) -> Self {
+        self.location.blob = Some(index);
+        self
+    }
+
+    /// Sets the transaction index.
+    pub fn at_transaction(mut self, index: usize) -> Self {
+        self.location.transaction = Some(index);
+        self
+    }
+}
+
+impl From<Reason> for VerifyError {
+    fn from(reason: Reason) -> Self {
+        Self::new(reason)
+    }
+}
+
+/// Why something was rejected.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum Reason {
+    // --- Bytes ---
+    /// The bytes do not decode.
+    #[error("undecodable: {0}")]
+    Decode(#[from] DecodeError),
+
+    // --- Transactions ---
+    /// An account number does not fit the tree.
+    #[error("account {account} is outside a tree of depth {depth}")]
+    AccountOutOfRange {
+        /// The account number.
+        account: u64,
+        /// The tree depth.
+        depth: u8,
+    },
+    /// The signature does not verify under the sender's key for this chain and model.
+    #[error("invalid signature")]
+    BadSignature,
+    /// The sender's slot is empty.
+    #[error("sender account {account} does not exist")]
+    SenderMissing {
+        /// The sender's account number.
+        account: u64,
+    },
+    /// The nonce is not the sender's current nonce.
+    #[error("nonce {found} does not match the sender's nonce {expected}")]
+    NonceMismatch {
+        /// The account's nonce.
+        expected: u64,
+        /// The transaction's nonce.
+        found: u64,
+    },
+    /// The sender cannot pay.
+    #[error("amount {amount} exceeds the sender's balance {balance}")]
+    InsufficientBalance {
+        /// The sender's balance.
+        balance: u64,
+        /// The amount.
+        amount: u64,
+    },
+    /// Crediting the receiver overflows its balance.
+    #[error("receiver balance {balance} plus amount {amount} overflows")]
+    BalanceOverflow {
+        /// The receiver's balance.
+        balance: u64,
+        /// The amount.
+        amount: u64,
+    },
+    /// The sender's nonce is at its maximum.
+    #[error("sender nonce overflows")]
+    NonceOverflow,
+    /// A transfer to an empty slot does not carry the new owner's key.
+    #[error("transfer to empty account {account} carries no key for the new owner")]
+    MissingNewAccountKey {
+        /// The receiver's account number.
+        account: u64,
+    },
+    /// A transfer to an existing account carries a new-owner key.
+    #[error("transfer to existing account {account} carries a new-owner key")]
+    UnexpectedNewAccountKey {
+        /// The receiver's account number.
+        account: u64,
+    },
+
+    // --- Blobs and witnesses ---
+    /// The blob has no transactions.
+    #[error("blob has no transactions")]
+    EmptyBlob,
+    /// The model is not hosted by this chain.
+    #[error("model {model} is not in the genesis")]
+    UnknownModel {
+        /// The model.
+        model: Model,
+    },
+    /// The witness does not carry one leaf per touched account.
+    #[error("witness carries {found} leaves, the transactions touch {expected} accounts")]
+    LeafCountMismatch {
+        /// Accounts touched.
+        expected: usize,
+        /// Leaves carried.
+        found: usize,
+    },
+    /// An empty leaf (zero key) with a non-zero balance or nonce.
+    #[error("witness leaf {index} has no owner but a non-zero balance or nonce")]
+    NonCanonicalEmptyLeaf {
+        /// Index among the witness leaves.
+        index: usize,
+    },
+    /// The sibling bitmap does not have one bit per needed sibling.
+    #[error("witness marks {found} sibling positions, the proof needs {expected}")]
+    SiblingPositionsMismatch {
+        /// Positions needed.
+        expected: usize,
+        /// Positions marked.
+        found: usize,
+    },
+    /// The bitmap and the sibling list disagree on how many hashes are carried.
+    #[error("witness carries {found} sibling hashes, its bitmap promises {expected}")]
+    SiblingCountMismatch {
+        /// Hashes promised by the bitmap.
+        expected: usize,
+        /// Hashes carried.
+        found: usize,
+    },
+    /// A carried sibling equals the default hash it could have been left out for.
+    #[error("sibling {position} is an empty-subtree hash and must be left out")]
+    DefaultSiblingCarried {
+        /// Position among the needed siblings.
+        position: usize,
+    },
+    /// The witness does not prove the claimed pre-state root.
+    #[error("witness proves pre-state root {computed}, blob claims {claimed}")]
+    PreStateRootMismatch {
+        /// Root computed from the witness.
+        computed: Hash32,
+        /// Root in the blob.
+        claimed: Hash32,
+    },
+    /// Applying the transactions does not give the claimed post-state root.
+    #[error("transactions give post-state root {computed}, blob claims {claimed}")]
+    PostStateRootMismatch {
+        /// Root computed after applying the transactions.
+        computed: Hash32,
+        /// Root in the blob.
+        claimed: Hash32,
+    },
+
+    // --- Blocks and chains ---
+    /// The genesis is unusable.
+    #[error("invalid genesis: {0}")]
+    InvalidGenesis(String),
+    /// Heights do not count up by one from genesis.
+    #[error("height {found}, expected {expected}")]
+    HeightMismatch {
+        /// The next height.
+        expected: u64,
+        /// The header's height.
+        found: u64,
+    },
+    /// The header does not name the previous header as its parent.
+    #[error("parent hash {found} is not the previous header's hash {expected}")]
+    ParentHashMismatch {
+        /// The previous header's hash.
+        expected: Hash32,
+        /// The header's parent hash.
+        found: Hash32,
+    },
+    /// The history root is not the accumulator over all earlier headers.
+    #[error("history root {found}, expected {expected}")]
+    HistoryRootMismatch {
+        /// Computed accumulator root.
+        expected: Hash32,
+        /// The header's history root.
+        found: Hash32,
+    },
+    /// The blob root does not commit to the block's blobs.
+    #[error("blob root {found}, the blobs commit to {expected}")]
+    BlobsRootMismatch {
+        /// Root over the blobs.
+        expected: Hash32,
+        /// The header's blob root.
+        found: Hash32,
+    },
+    /// A blob does not start from its model's current state root.
+    #[error("blob starts from {found}, the {model} state root is {expected}")]
+    BlobDoesNotFollow {
+        /// The model.
+        model: Model,
+        /// The model's current root.
+        expected: Hash32,
+        /// The blob's pre-state root.
+        found: Hash32,
+    },
+    /// The header's state roots are not each model's root after the block.
+    #[error("header state roots do not match the models' roots after the block")]
+    HeaderStateRootsMismatch,
+}

@@ -1,0 +1,204 @@
+//! The `transfer` model's transaction rules.
+//!
+//! A transfer names sender and receiver by account number, an amount and the sender's nonce. It
+//! is valid when: both accounts fit the tree; the sender exists; the nonce equals the sender's
+//! (and then increments); the sender can pay; a receiver that does not exist yet is created with
+//! the key the transaction carries, and only then does it carry one; no balance or nonce
+//! overflows; and the sender signed the signing message, which binds chain id and model.
+
+use witness_format::{AccountLeaf, Model, PublicKey, Transaction};
+
+use crate::error::{Reason, VerifyError};
+use crate::signature::{SignatureCheck, first_invalid};
+use crate::tree::in_range;
+
+/// Domain of every transaction signature, so a signature made for anything else never verifies.
+pub const SIGNING_DOMAIN: &[u8; 16] = b"stateless/tx/v1\0";
+
+/// Length of [`signing_message`]'s output.
+pub const SIGNING_MESSAGE_LEN: usize = 16 + 8 + 1 + 8 + 8 + 8 + 8 + 32;
+
+/// The bytes a sender signs: domain, chain id, model, then the transaction's fields, integers
+/// little-endian.
+pub fn signing_message(chain_id: u64, model: Model, tx: &Transaction) -> [u8; SIGNING_MESSAGE_LEN] {
+    let mut message = [0u8; SIGNING_MESSAGE_LEN];
+    let parts: [&[u8]; 8] = [
+        SIGNING_DOMAIN,
+        &chain_id.to_le_bytes(),
+        &[model as u8],
+        &tx.from.to_le_bytes(),
+        &tx.to.to_le_bytes(),
+        &tx.amount.to_le_bytes(),
+        &tx.nonce.to_le_bytes(),
+        &tx.new_account_key.0,
+    ];
+    let mut offset = 0;
+    for part in parts {
+        let end = offset + part.len();
+        message[offset..end].copy_from_slice(part);
+        offset = end;
+    }
+    message
+}
+
+/// The accounts a list of transactions touches (senders and receivers), ascending, each once.
+///
+/// Rejects, at the first offending transaction, an account number outside the tree.
+pub fn touched_accounts(transactions: &[Transaction], depth: u8) -> Result<Vec<u64>, VerifyError> {
+    let mut accounts = Vec::with_capacity(transactions.len().saturating_mul(2));
+    for (index, tx) in transactions.iter().enumerate() {
+        for account in [tx.from, tx.to] {
+            if !in_range(account, depth) {
+                return Err(VerifyError::new(Reason::AccountOutOfRange { account, depth })
+                    .at_transaction(index));
+            }
+            accounts.push(account);
+        }
+    }
+    accounts.sort_unstable();
+    accounts.dedup();
+    Ok(accounts)
+}
+
+/// The state of the accounts a blob touches, in ascending account order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TouchedState {
+    accounts: Vec<u64>,
+    leaves: Vec<AccountLeaf>,
+}
+
+impl TouchedState {
+    /// Pairs ascending account numbers with their leaves. `None` if the lengths differ.
+    pub fn new(accounts: Vec<u64>, leaves: Vec<AccountLeaf>) -> Option<Self> {
+        (accounts.len() == leaves.len()).then_some(Self { accounts, leaves })
+    }
+
+    /// The account numbers, ascending.
+    pub fn accounts(&self) -> &[u64] {
+        &self.accounts
+    }
+
+    /// The leaves, in account order.
+    pub fn leaves(&self) -> &[AccountLeaf] {
+        &self.leaves
+    }
+
+    /// The current leaf of `account`, if it is one of the touched accounts.
+    pub fn get(&self, account: u64) -> Option<&AccountLeaf> {
+        let position = self.accounts.binary_search(&account).ok()?;
+        self.leaves.get(position)
+    }
+
+    fn get_mut(&mut self, account: u64) -> Option<&mut AccountLeaf> {
+        let position = self.accounts.binary_search(&account).ok()?;
+        self.leaves.get_mut(position)
+    }
+
+    /// Applies one transaction's rules, signatures aside. On error nothing changes.
+    ///
+    /// Callers build the state from [`touched_accounts`], so both accounts are present; one that
+    /// is not is rejected as a missing sender, or as a receiver that cannot be created.
+    pub fn apply(&mut self, tx: &Transaction) -> Result<(), Reason> {
+        let sender = self
+            .get(tx.from)
+            .filter(|leaf| !leaf.is_empty())
+            .copied()
+            .ok_or(Reason::SenderMissing { account: tx.from })?;
+        if tx.nonce != sender.nonce {
+            return Err(Reason::NonceMismatch {
+                expected: sender.nonce,
+                found: tx.nonce,
+            });
+        }
+        let debited_balance =
+            sender
+                .balance
+                .checked_sub(tx.amount)
+                .ok_or(Reason::InsufficientBalance {
+                    balance: sender.balance,
+                    amount: tx.amount,
+                })?;
+        let next_nonce = sender.nonce.checked_add(1).ok_or(Reason::NonceOverflow)?;
+        // The receiver as it is after the debit (the same account when sending to oneself).
+        let receiver = if tx.to == tx.from {
+            AccountLeaf {
+                balance: debited_balance,
+                ..sender
+            }
+        } else {
+            self.get(tx.to)
+                .copied()
+                .ok_or(Reason::MissingNewAccountKey { account: tx.to })?
+        };
+        let receiver_key = match (receiver.is_empty(), tx.new_account_key.is_zero()) {
+            (true, true) => return Err(Reason::MissingNewAccountKey { account: tx.to }),
+            (true, false) => tx.new_account_key,
+            (false, true) => receiver.public_key,
+            (false, false) => return Err(Reason::UnexpectedNewAccountKey { account: tx.to }),
+        };
+        let credited_balance =
+            receiver
+                .balance
+                .checked_add(tx.amount)
+                .ok_or(Reason::BalanceOverflow {
+                    balance: receiver.balance,
+                    amount: tx.amount,
+                })?;
+
+        // All checks passed: write both accounts.
+        if let Some(leaf) = self.get_mut(tx.from) {
+            leaf.balance = debited_balance;
+            leaf.nonce = next_nonce;
+        }
+        if let Some(leaf) = self.get_mut(tx.to) {
+            leaf.public_key = receiver_key;
+            leaf.balance = credited_balance;
+            if tx.to == tx.from {
+                leaf.nonce = next_nonce;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Applies `transactions` in order to `state` and checks every signature.
+///
+/// Returns the error of the first failing transaction; a bad signature counts before any other
+/// rule of the same transaction. Signatures are checked in parallel batches after the rules, and
+/// the answer does not depend on how they were batched.
+pub fn execute(
+    chain_id: u64,
+    model: Model,
+    state: &mut TouchedState,
+    transactions: &[Transaction],
+) -> Result<(), VerifyError> {
+    // Keys and messages are gathered first: signature checks borrow them.
+    let mut signed: Vec<(PublicKey, [u8; SIGNING_MESSAGE_LEN])> =
+        Vec::with_capacity(transactions.len());
+    let mut rule_failure = None;
+    for (index, tx) in transactions.iter().enumerate() {
+        if let Some(sender) = state.get(tx.from).filter(|leaf| !leaf.is_empty()) {
+            signed.push((sender.public_key, signing_message(chain_id, model, tx)));
+        }
+        if let Err(reason) = state.apply(tx) {
+            rule_failure = Some((index, reason));
+            break;
+        }
+    }
+    let checks: Vec<SignatureCheck<'_>> = signed
+        .iter()
+        .zip(transactions)
+        .map(|((key, message), tx)| SignatureCheck {
+            public_key: &key.0,
+            signature: &tx.signature.0,
+            message,
+        })
+        .collect();
+    if let Some(index) = first_invalid(&checks) {
+        return Err(VerifyError::new(Reason::BadSignature).at_transaction(index));
+    }
+    match rule_failure {
+        Some((index, reason)) => Err(VerifyError::new(reason).at_transaction(index)),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,208 @@
+//! The fixed-depth binary sparse Merkle tree, indexed by account number.
+//!
+//! ```text
+//! level D (root)                 r
+//!                             /     \
+//! level D-1                 n0       n1          n = node_hash(left, right)
+//!                          /  \     /  \
+//!   ...                  ...  ...  ...  ...       an empty subtree at level l hashes to
+//!                                                 DEFAULT[l], so it is never stored or sent
+//! level 0 (leaves)   leaf(0) leaf(1) ... leaf(2^D - 1)
+//! ```
+//!
+//! [`compute_root`] is the one walk over a set of leaves. It asks for siblings in the canonical
+//! multiproof order: level by level from the leaves up, left to right within a level, and only for
+//! siblings it cannot compute from the leaves given. The verifier answers from the witness, the
+//! prover from its database, so both agree on the order by construction.
+
+use witness_format::Hash32;
+use witness_format::limits::MAX_TREE_DEPTH;
+
+use crate::hash::node_hash;
+
+/// `DEFAULT[l]`: the hash of an empty subtree of height `l`, for every possible depth.
+#[derive(Clone, Debug)]
+pub struct DefaultHashes {
+    by_level: Vec<Hash32>,
+}
+
+impl DefaultHashes {
+    /// Computes the default hashes of all levels up to [`MAX_TREE_DEPTH`].
+    pub fn new() -> Self {
+        let mut by_level = Vec::with_capacity(usize::from(MAX_TREE_DEPTH) + 1);
+        let mut current = Hash32::ZERO;
+        by_level.push(current);
+        for _ in 0..MAX_TREE_DEPTH {
+            current = node_hash(&current, &current);
+            by_level.push(current);
+        }
+        Self { by_level }
+    }
+
+    /// The hash of an empty subtree of height `level`. Levels past [`MAX_TREE_DEPTH`] have no
+    /// default; they answer the zero hash, and no valid tree reaches them.
+    pub fn at(&self, level: u8) -> Hash32 {
+        self.by_level
+            .get(usize::from(level))
+            .copied()
+            .unwrap_or(Hash32::ZERO)
+    }
+}
+
+impl Default for DefaultHashes {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Whether `account` is a leaf of a tree of `depth` levels.
+pub fn in_range(account: u64, depth: u8) -> bool {
+    depth >= 64 || account >> depth == 0
+}
+
+/// Computes the root of a tree of `depth` levels from some of its leaves.
+///
+/// `leaves` holds `(account, leaf hash)` pairs in strictly ascending account order, all within
+/// the tree. Every other hash needed is requested from `sibling(level, index)`, in canonical
+/// order. An empty `leaves` gives the empty tree's root without asking for anything.
+pub fn compute_root<E>(
+    depth: u8,
+    leaves: Vec<(u64, Hash32)>,
+    defaults: &DefaultHashes,
+    mut sibling: impl FnMut(u8, u64) -> Result<Hash32, E>,
+) -> Result<Hash32, E> {
+    let mut nodes = leaves;
+    if nodes.is_empty() {
+        return Ok(defaults.at(depth));
+    }
+    let mut parents = Vec::with_capacity(nodes.len());
+    for level in 0..depth {
+        parents.clear();
+        let mut rest = nodes.as_slice();
+        while let Some((&(index, hash), tail)) = rest.split_first() {
+            match tail.first() {
+                Some(&(right_index, right_hash)) if index & 1 == 0 && right_index == index | 1 => {
+                    parents.push((index >> 1, node_hash(&hash, &right_hash)));
+                    rest = tail.get(1..).unwrap_or_default();
+                }
+                _ => {
+                    let other = sibling(level, index ^ 1)?;
+                    let parent = if index & 1 == 0 {
+                        node_hash(&hash, &other)
+                    } else {
+                        node_hash(&other, &hash)
+                    };
+                    parents.push((index >> 1, parent));
+                    rest = tail;
+                }
+            }
+        }
+        std::mem::swap(&mut nodes, &mut parents);
+    }
+    Ok(nodes.first().map(|&(_, root)| root).unwrap_or(defaults.at(depth)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::leaf_hash;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+    use witness_format::{AccountLeaf, PublicKey};
+
+    /// The reference: a full tree over a plain map, hashed level by level with no shortcuts.
+    fn oracle_root(depth: u8, accounts: &BTreeMap<u64, Hash32>) -> Hash32 {
+        let mut level: Vec<Hash32> = (0..1u64 << depth)
+            .map(|i| accounts.get(&i).copied().unwrap_or(Hash32::ZERO))
+            .collect();
+        while level.len() > 1 {
+            level = level
+                .chunks(2)
+                .map(|pair| node_hash(&pair[0], &pair[1]))
+                .collect();
+        }
+        level[0]
+    }
+
+    /// Hash of any node of the oracle tree.
+    fn oracle_node(accounts: &BTreeMap<u64, Hash32>, level: u8, index: u64) -> Hash32 {
+        if level == 0 {
+            return accounts.get(&index).copied().unwrap_or(Hash32::ZERO);
+        }
+        node_hash(
+            &oracle_node(accounts, level - 1, index * 2),
+            &oracle_node(accounts, level - 1, index * 2 + 1),
+        )
+    }
+
+    fn leaf(seed: u8) -> Hash32 {
+        leaf_hash(&AccountLeaf {
+            public_key: PublicKey::from([seed | 1; 32]),
+            balance: u64::from(seed),
+            nonce: 0,
+        })
+    }
+
+    #[test]
+    fn defaults_chain_up_from_zero() {
+        let defaults = DefaultHashes::new();
+        assert_eq!(defaults.at(0), Hash32::ZERO);
+        assert_eq!(defaults.at(1), node_hash(&Hash32::ZERO, &Hash32::ZERO));
+        assert_eq!(defaults.at(5), oracle_root(5, &BTreeMap::new()));
+    }
+
+    #[test]
+    fn range_check_matches_depth() {
+        assert!(in_range(15, 4));
+        assert!(!in_range(16, 4));
+        assert!(in_range(u64::MAX, 64));
+    }
+
+    proptest! {
+        /// Any subset of leaves, with siblings taken from the oracle, gives the oracle's root;
+        /// and the siblings asked for are exactly the nodes not computable from that subset.
+        #[test]
+        fn matches_map_oracle(
+            depth in 1u8..=8,
+            entries in proptest::collection::btree_map(0u64..256, 0u8..255, 0..40),
+            proven_mask in proptest::collection::vec(any::<bool>(), 40),
+        ) {
+            let accounts: BTreeMap<u64, Hash32> = entries
+                .iter()
+                .filter(|(account, _)| in_range(**account, depth))
+                .map(|(&account, &seed)| (account, leaf(seed)))
+                .collect();
+            // Prove a subset of the accounts, plus possibly empty slots (the mask picks).
+            let proven: Vec<u64> = accounts
+                .keys()
+                .copied()
+                .chain((0..1u64 << depth).step_by(7))
+                .enumerate()
+                .filter(|(i, _)| proven_mask[i % proven_mask.len()])
+                .map(|(_, account)| account)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            prop_assume!(!proven.is_empty());
+            let leaves: Vec<(u64, Hash32)> = proven
+                .iter()
+                .map(|&a| (a, accounts.get(&a).copied().unwrap_or(Hash32::ZERO)))
+                .collect();
+            let defaults = DefaultHashes::new();
+            let mut asked = Vec::new();
+            let root = compute_root::<()>(depth, leaves, &defaults, |level, index| {
+                asked.push((level, index));
+                Ok(oracle_node(&accounts, level, index))
+            })
+            .unwrap();
+            prop_assert_eq!(root, oracle_root(depth, &accounts));
+            // No sibling asked for lies on a path of a proven leaf (it would be computable),
+            // and none is asked twice.
+            for &(level, index) in &asked {
+                prop_assert!(!proven.iter().any(|&a| a >> level == index));
+            }
+            let unique: std::collections::BTreeSet<_> = asked.iter().collect();
+            prop_assert_eq!(unique.len(), asked.len());
+        }
+    }
+}
