@@ -1,1 +1,12 @@
-//! placeholder
+//! The prover: the full state in an embedded database, and the blocks it builds from it.
+//!
+//! - [`state`]: the redb database (accounts, tree nodes, blocks, headers) and block building:
+//!   transactions are applied with the verifier's rules, each blob gets its multiproof, every
+//!   blob passes the verifier before it is kept, and each block is one durable commit.
+//! - [`workload`]: synthetic workloads (a genesis allocation and signed transfers) for demos,
+//!   tests and benchmarks.
+
+pub mod state;
+pub mod workload;
+
+pub use state::{BlockOptions, BlockReport, ProverError, ProverState};

@@ -164,12 +164,14 @@ impl ChainVerifier {
         let mut roots = self.summary.state_roots.clone();
         let mut commitments = Vec::with_capacity(blob_results.len());
         let mut transactions = 0u64;
-        for (index, (blob, (result, commitment))) in block.blobs.iter().zip(blob_results).enumerate()
+        for (index, (blob, (result, commitment))) in
+            block.blobs.iter().zip(blob_results).enumerate()
         {
             result.map_err(|error| error.at_blob(index))?;
             let Some(current) = roots.iter_mut().find(|r| r.model == blob.model) else {
-                return Err(VerifyError::new(Reason::UnknownModel { model: blob.model })
-                    .at_blob(index));
+                return Err(
+                    VerifyError::new(Reason::UnknownModel { model: blob.model }).at_blob(index)
+                );
             };
             if blob.pre_state_root != current.root {
                 return Err(VerifyError::new(Reason::BlobDoesNotFollow {

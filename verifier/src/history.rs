@@ -17,7 +17,9 @@
 
 use witness_format::Hash32;
 
-use crate::hash::{BLOBS_NODE_TAG, BLOBS_ROOT_TAG, HISTORY_NODE_TAG, HISTORY_ROOT_TAG, tagged_hash};
+use crate::hash::{
+    BLOBS_NODE_TAG, BLOBS_ROOT_TAG, HISTORY_NODE_TAG, HISTORY_ROOT_TAG, tagged_hash,
+};
 
 /// A Merkle Mountain Range over header hashes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -133,6 +135,9 @@ mod tests {
         let l = tagged_hash(BLOBS_NODE_TAG, &[&h(1).0, &h(2).0]);
         let r = tagged_hash(BLOBS_NODE_TAG, &[&h(3).0, &Hash32::ZERO.0]);
         let top = tagged_hash(BLOBS_NODE_TAG, &[&l.0, &r.0]);
-        assert_eq!(three, tagged_hash(BLOBS_ROOT_TAG, &[&3u64.to_le_bytes(), &top.0]));
+        assert_eq!(
+            three,
+            tagged_hash(BLOBS_ROOT_TAG, &[&3u64.to_le_bytes(), &top.0])
+        );
     }
 }

@@ -49,8 +49,10 @@ pub fn touched_accounts(transactions: &[Transaction], depth: u8) -> Result<Vec<u
     for (index, tx) in transactions.iter().enumerate() {
         for account in [tx.from, tx.to] {
             if !in_range(account, depth) {
-                return Err(VerifyError::new(Reason::AccountOutOfRange { account, depth })
-                    .at_transaction(index));
+                return Err(
+                    VerifyError::new(Reason::AccountOutOfRange { account, depth })
+                        .at_transaction(index),
+                );
             }
             accounts.push(account);
         }

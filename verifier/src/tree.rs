@@ -69,7 +69,19 @@ pub fn compute_root<E>(
     depth: u8,
     leaves: Vec<(u64, Hash32)>,
     defaults: &DefaultHashes,
+    sibling: impl FnMut(u8, u64) -> Result<Hash32, E>,
+) -> Result<Hash32, E> {
+    compute_root_visiting(depth, leaves, defaults, sibling, |_, _, _| {})
+}
+
+/// [`compute_root`], also handing every inner node it computes to `visit(level, index, hash)`,
+/// level 1 upwards; the prover stores them.
+pub fn compute_root_visiting<E>(
+    depth: u8,
+    leaves: Vec<(u64, Hash32)>,
+    defaults: &DefaultHashes,
     mut sibling: impl FnMut(u8, u64) -> Result<Hash32, E>,
+    mut visit: impl FnMut(u8, u64, &Hash32),
 ) -> Result<Hash32, E> {
     let mut nodes = leaves;
     if nodes.is_empty() {
@@ -80,26 +92,30 @@ pub fn compute_root<E>(
         parents.clear();
         let mut rest = nodes.as_slice();
         while let Some((&(index, hash), tail)) = rest.split_first() {
-            match tail.first() {
+            let parent = match tail.first() {
                 Some(&(right_index, right_hash)) if index & 1 == 0 && right_index == index | 1 => {
-                    parents.push((index >> 1, node_hash(&hash, &right_hash)));
                     rest = tail.get(1..).unwrap_or_default();
+                    node_hash(&hash, &right_hash)
                 }
                 _ => {
+                    rest = tail;
                     let other = sibling(level, index ^ 1)?;
-                    let parent = if index & 1 == 0 {
+                    if index & 1 == 0 {
                         node_hash(&hash, &other)
                     } else {
                         node_hash(&other, &hash)
-                    };
-                    parents.push((index >> 1, parent));
-                    rest = tail;
+                    }
                 }
-            }
+            };
+            visit(level.saturating_add(1), index >> 1, &parent);
+            parents.push((index >> 1, parent));
         }
         std::mem::swap(&mut nodes, &mut parents);
     }
-    Ok(nodes.first().map(|&(_, root)| root).unwrap_or(defaults.at(depth)))
+    Ok(nodes
+        .first()
+        .map(|&(_, root)| root)
+        .unwrap_or(defaults.at(depth)))
 }
 
 #[cfg(test)]

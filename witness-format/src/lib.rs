@@ -17,9 +17,10 @@ pub mod frame;
 pub mod limits;
 pub mod types;
 
-pub use ssz::{Decode as SszDecode, Encode as SszEncode};
 pub use bytes::{Bytes, Hash32, PublicKey, Signature};
 pub use frame::{DecodeError, FileKind, FramedValue, decode_file, encode_file};
+pub use ssz::{Decode as SszDecode, Encode as SszEncode};
+pub use ssz_types;
 pub use types::{
     AccountLeaf, Allocation, Blob, Block, Genesis, Header, MerkleWitness, Model, ModelRoot,
     Transaction, TransactionBatch, Witness,

@@ -11,8 +11,9 @@ use crate::limits::{
 };
 
 /// An execution model: one kind of state with its own rules and state root.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode)]
-#[derive(Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode, Serialize, Deserialize,
+)]
 #[ssz(enum_behaviour = "tag")]
 #[serde(rename_all = "kebab-case")]
 pub enum Model {

@@ -1,0 +1,596 @@
+//! The prover's full state in redb, and block building.
+//!
+//! Tables:
+//!
+//! | table      | key                      | value                                    |
+//! |------------|--------------------------|------------------------------------------|
+//! | `accounts` | account number           | the leaf, 48 bytes (SSZ `AccountLeaf`)   |
+//! | `nodes`    | `level << 64 \| index`   | 32-byte hash; default (empty) nodes absent |
+//! | `blocks`   | height                   | the block file, exactly as exported      |
+//! | `headers`  | height (0 = genesis)     | header hash                              |
+//! | `meta`     | name                     | genesis file, block-building options     |
+//!
+//! Every block is one write transaction, committed durably: after a crash the database holds the
+//! state after some whole block, and building resumes from there. Blocks are stored in the
+//! database too, so the exported chain directory can always be rewritten from it.
+
+use std::convert::Infallible;
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
+use thiserror::Error;
+use verifier::blob::leaf_hashes;
+use verifier::hash::{blob_commitment, genesis_hash, header_hash, leaf_hash};
+use verifier::history::{HistoryAccumulator, blobs_root};
+use verifier::transfer::{TouchedState, execute, touched_accounts};
+use verifier::tree::{compute_root, compute_root_visiting};
+use verifier::{ChainParams, Reason, VerifyError, verify_blob};
+use witness_format::limits::MAX_TRANSACTIONS_PER_BLOB;
+use witness_format::ssz_types::{BitList, VariableList};
+use witness_format::{
+    AccountLeaf, Allocation, Blob, Block, Genesis, Hash32, Header, MerkleWitness, Model, ModelRoot,
+    SszDecode, SszEncode, Transaction, Witness, decode_file, encode_file,
+};
+
+const ACCOUNTS: TableDefinition<u64, &[u8]> = TableDefinition::new("accounts");
+const NODES: TableDefinition<u128, [u8; 32]> = TableDefinition::new("nodes");
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+const HEADERS: TableDefinition<u64, [u8; 32]> = TableDefinition::new("headers");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const META_GENESIS: &str = "genesis";
+
+/// Why the prover failed. None of these leaves the database half-written.
+#[derive(Debug, Error)]
+pub enum ProverError {
+    /// The database refused (including: another process has it open).
+    #[error("database: {0}")]
+    Database(#[from] redb::Error),
+    /// The database belongs to another chain than the one asked for.
+    #[error("database holds chain {found}, not the workload's chain {expected}")]
+    WrongChain {
+        /// The genesis hash asked for.
+        expected: Hash32,
+        /// The genesis hash in the database.
+        found: Hash32,
+    },
+    /// The database content is not what this prover wrote.
+    #[error("database is corrupt: {0}")]
+    Corrupt(String),
+    /// A blob the prover built does not pass the verifier: a bug, never written.
+    #[error("built an invalid blob: {0}")]
+    InvalidBlob(VerifyError),
+    /// The allocation is unusable.
+    #[error("invalid allocation: {0}")]
+    InvalidAllocation(String),
+}
+
+macro_rules! impl_from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for ProverError {
+            fn from(error: $t) -> Self {
+                Self::Database(error.into())
+            }
+        }
+    )*};
+}
+impl_from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// How blocks are cut into blobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockOptions {
+    /// Most transactions per blob.
+    pub txs_per_blob: usize,
+    /// Most encoded bytes per blob; a blob over it is split.
+    pub max_blob_bytes: usize,
+}
+
+impl Default for BlockOptions {
+    fn default() -> Self {
+        Self {
+            txs_per_blob: 1024,
+            max_blob_bytes: 2 << 20,
+        }
+    }
+}
+
+/// What building one block did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockReport {
+    /// Height of the block.
+    pub height: u64,
+    /// Transactions included.
+    pub included: usize,
+    /// Transactions left out, with their index in the submitted list and the reason.
+    pub dropped: Vec<(usize, Reason)>,
+}
+
+/// The full state of one chain's `transfer` model, in redb.
+pub struct ProverState {
+    db: Database,
+    genesis: Genesis,
+    params: ChainParams,
+    model: Model,
+    history: HistoryAccumulator,
+    height: u64,
+    tip_hash: Hash32,
+    state_root: Hash32,
+}
+
+impl ProverState {
+    /// Opens the database at `path`, creating it from `allocation` if it is new.
+    ///
+    /// Fails if another process has the database open, or if it holds another chain.
+    pub fn open(path: &Path, allocation: &Allocation) -> Result<Self, ProverError> {
+        let db = Database::create(path)?;
+        let genesis_file = {
+            let read = db.begin_read()?;
+            match read.open_table(META) {
+                Ok(meta) => meta.get(META_GENESIS)?.map(|v| v.value().to_vec()),
+                Err(redb::TableError::TableDoesNotExist(_)) => None,
+                Err(error) => return Err(error.into()),
+            }
+        };
+        let genesis = match genesis_file {
+            Some(bytes) => {
+                let genesis: Genesis = decode_file(&bytes)
+                    .map_err(|e| ProverError::Corrupt(format!("stored genesis: {e}")))?;
+                let expected = genesis_of(
+                    allocation,
+                    &ChainParams::from_genesis(&genesis)
+                        .map_err(|e| ProverError::Corrupt(e.to_string()))?,
+                )?;
+                if genesis != expected {
+                    return Err(ProverError::WrongChain {
+                        expected: genesis_hash(&expected),
+                        found: genesis_hash(&genesis),
+                    });
+                }
+                genesis
+            }
+            None => initialize(&db, allocation)?,
+        };
+        Self::load(db, genesis)
+    }
+
+    fn load(db: Database, genesis: Genesis) -> Result<Self, ProverError> {
+        let params =
+            ChainParams::from_genesis(&genesis).map_err(|e| ProverError::Corrupt(e.to_string()))?;
+        let read = db.begin_read()?;
+        let headers = read.open_table(HEADERS)?;
+        let mut history = HistoryAccumulator::new();
+        let mut height = 0;
+        let mut tip_hash = genesis_hash(&genesis);
+        for (expected, entry) in (0u64..).zip(headers.iter()?) {
+            let (key, hash) = entry?;
+            if key.value() != expected {
+                return Err(ProverError::Corrupt(format!("header {expected} missing")));
+            }
+            height = key.value();
+            tip_hash = Hash32::from(hash.value());
+            history.append(tip_hash);
+        }
+        let state_root = match read.open_table(BLOCKS)?.get(height)? {
+            Some(bytes) => decode_file::<Block>(bytes.value())
+                .map_err(|e| ProverError::Corrupt(format!("block {height}: {e}")))?
+                .header
+                .state_roots
+                .first()
+                .map(|r| r.root),
+            None => genesis.state_roots.first().map(|r| r.root),
+        }
+        .ok_or_else(|| ProverError::Corrupt("no state root".into()))?;
+        let model = genesis
+            .state_roots
+            .first()
+            .map(|r| r.model)
+            .ok_or_else(|| ProverError::Corrupt("no model".into()))?;
+        drop(headers);
+        drop(read);
+        Ok(Self {
+            db,
+            genesis,
+            params,
+            model,
+            history,
+            height,
+            tip_hash,
+            state_root,
+        })
+    }
+
+    /// The chain's genesis.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// Height of the last block built (0 before the first).
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+
+    /// The model's current state root.
+    pub fn state_root(&self) -> Hash32 {
+        self.state_root
+    }
+
+    /// The stored block file at `height`, if built.
+    pub fn block_file(&self, height: u64) -> Result<Option<Vec<u8>>, ProverError> {
+        let read = self.db.begin_read()?;
+        let blocks = read.open_table(BLOCKS)?;
+        Ok(blocks.get(height)?.map(|v| v.value().to_vec()))
+    }
+
+    /// The current leaf of `account` (empty if it does not exist).
+    pub fn account(&self, account: u64) -> Result<AccountLeaf, ProverError> {
+        let read = self.db.begin_read()?;
+        let accounts = read.open_table(ACCOUNTS)?;
+        read_leaf(&accounts, account)
+    }
+
+    /// Builds the next block from `transactions`, commits it durably, and returns it.
+    ///
+    /// Transactions that break a rule are left out and reported; the rest are packed in order
+    /// into blobs, each checked by the verifier before the block is committed.
+    pub fn build_block(
+        &mut self,
+        transactions: &[Transaction],
+        options: BlockOptions,
+    ) -> Result<(Block, BlockReport), ProverError> {
+        let height = self.height.saturating_add(1);
+        let mut report = BlockReport {
+            height,
+            ..BlockReport::default()
+        };
+        let write = self.db.begin_write()?;
+        let mut blobs = Vec::new();
+        let mut root = self.state_root;
+        {
+            let mut accounts = write.open_table(ACCOUNTS)?;
+            let mut nodes = write.open_table(NODES)?;
+            let indexed: Vec<(usize, Transaction)> =
+                transactions.iter().copied().enumerate().collect();
+            let limit = options.txs_per_blob.clamp(1, MAX_TRANSACTIONS_PER_BLOB);
+            let mut pending = indexed.as_slice();
+            while !pending.is_empty() {
+                let mut take = limit.min(pending.len());
+                loop {
+                    let (chunk, _) = pending.split_at(take);
+                    let mut attempt = report.clone();
+                    let built = self.build_blob(&accounts, &nodes, root, chunk, &mut attempt)?;
+                    match built {
+                        Some(built)
+                            if built.blob.ssz_bytes_len() > options.max_blob_bytes && take > 1 =>
+                        {
+                            take /= 2;
+                        }
+                        Some(BuiltBlob {
+                            blob,
+                            leaves,
+                            nodes: new_nodes,
+                        }) => {
+                            report = attempt;
+                            for (account, leaf) in leaves {
+                                accounts.insert(account, leaf.as_ssz_bytes().as_slice())?;
+                            }
+                            for (level, index, hash) in new_nodes {
+                                nodes.insert(node_key(level, index), hash.0)?;
+                            }
+                            root = blob.post_state_root;
+                            report.included =
+                                report.included.saturating_add(blob.transactions.len());
+                            blobs.push(blob);
+                            break;
+                        }
+                        None => {
+                            report = attempt;
+                            break;
+                        }
+                    }
+                }
+                pending = pending.get(take..).unwrap_or_default();
+            }
+        }
+        let commitments: Vec<Hash32> = blobs.iter().map(blob_commitment).collect();
+        let header = Header {
+            height,
+            parent_hash: self.tip_hash,
+            history_root: self.history.root(),
+            blobs_root: blobs_root(&commitments),
+            state_roots: bounded(vec![ModelRoot {
+                model: self.model,
+                root,
+            }])?,
+        };
+        let block = Block {
+            header,
+            blobs: bounded(blobs)?,
+        };
+        let hash = header_hash(&block.header);
+        write
+            .open_table(BLOCKS)?
+            .insert(height, encode_file(&block).as_slice())?;
+        write.open_table(HEADERS)?.insert(height, hash.0)?;
+        write.commit()?;
+
+        self.history.append(hash);
+        self.height = height;
+        self.tip_hash = hash;
+        self.state_root = root;
+        Ok((block, report))
+    }
+
+    /// Builds one blob from `chunk` on top of `pre_root`, leaving out invalid transactions.
+    /// Returns `None` if none is valid. Writes nothing: the caller stores what it returns.
+    fn build_blob(
+        &self,
+        accounts: &Table<u64, &[u8]>,
+        nodes: &Table<u128, [u8; 32]>,
+        pre_root: Hash32,
+        chunk: &[(usize, Transaction)],
+        report: &mut BlockReport,
+    ) -> Result<Option<BuiltBlob>, ProverError> {
+        let depth = self.params.tree_depth;
+        // Cheap rules first, one transaction at a time, on the pre-state of the whole chunk.
+        let mut kept: Vec<(usize, Transaction)> = Vec::with_capacity(chunk.len());
+        {
+            let all: Vec<Transaction> = chunk.iter().map(|(_, tx)| *tx).collect();
+            let mut out_of_range = Vec::new();
+            let mut state = self.load_state(accounts, &all, depth, &mut |i, reason| {
+                out_of_range.push((i, reason))
+            })?;
+            for (position, &(index, tx)) in chunk.iter().enumerate() {
+                if let Some((_, reason)) = out_of_range.iter().find(|(p, _)| *p == position) {
+                    report.dropped.push((index, reason.clone()));
+                    continue;
+                }
+                match state.apply(&tx) {
+                    Ok(()) => kept.push((index, tx)),
+                    Err(reason) => report.dropped.push((index, reason)),
+                }
+            }
+        }
+        // Then signatures, with the verifier's own execution: drop what it rejects and retry.
+        // Each round removes one transaction, so this ends.
+        let (txs, pre_state, post_state) = loop {
+            if kept.is_empty() {
+                return Ok(None);
+            }
+            let txs: Vec<Transaction> = kept.iter().map(|(_, tx)| *tx).collect();
+            let pre_state = self.load_state(accounts, &txs, depth, &mut |_, _| {})?;
+            let mut post_state = pre_state.clone();
+            match execute(self.params.chain_id, self.model, &mut post_state, &txs) {
+                Ok(()) => break (txs, pre_state, post_state),
+                Err(error) => {
+                    let Some(position) = error.location.transaction.filter(|&p| p < kept.len())
+                    else {
+                        return Err(ProverError::InvalidBlob(error));
+                    };
+                    let (index, _) = kept.remove(position);
+                    report.dropped.push((index, error.reason));
+                }
+            }
+        };
+
+        // The multiproof: every sibling the walk asks for, from the nodes table.
+        let defaults = &self.params.defaults;
+        let mut present = Vec::new();
+        let mut siblings = Vec::new();
+        let mut used = Vec::new();
+        let computed_pre =
+            compute_root(depth, leaf_hashes(&pre_state), defaults, |level, index| {
+                let default = defaults.at(level);
+                let hash = read_node(nodes, level, index)?.unwrap_or(default);
+                present.push(hash != default);
+                if hash != default {
+                    siblings.push(hash);
+                }
+                used.push(hash);
+                Ok::<_, ProverError>(hash)
+            })?;
+        if computed_pre != pre_root {
+            return Err(ProverError::Corrupt(format!(
+                "stored tree gives root {computed_pre}, expected {pre_root}"
+            )));
+        }
+        let mut new_nodes = Vec::new();
+        let mut replay = used.into_iter();
+        let Ok(post_root) = compute_root_visiting::<Infallible>(
+            depth,
+            leaf_hashes(&post_state),
+            defaults,
+            |_, _| Ok(replay.next().unwrap_or(Hash32::ZERO)),
+            |level, index, hash| new_nodes.push((level, index, *hash)),
+        );
+
+        let mut sibling_present = BitList::with_capacity(present.len())
+            .map_err(|e| ProverError::Corrupt(format!("sibling bitmap: {e:?}")))?;
+        for (i, &bit) in present.iter().enumerate() {
+            sibling_present
+                .set(i, bit)
+                .map_err(|e| ProverError::Corrupt(format!("sibling bitmap: {e:?}")))?;
+        }
+        let blob = Blob {
+            model: self.model,
+            pre_state_root: pre_root,
+            post_state_root: post_root,
+            transactions: bounded(txs)?,
+            witness: Witness::Merkle(MerkleWitness {
+                leaves: bounded(pre_state.leaves().to_vec())?,
+                sibling_present,
+                siblings: bounded(siblings)?,
+            }),
+        };
+        verify_blob(&self.params, &blob).map_err(ProverError::InvalidBlob)?;
+        let leaves = post_state
+            .accounts()
+            .iter()
+            .copied()
+            .zip(post_state.leaves().iter().copied())
+            .collect();
+        Ok(Some(BuiltBlob {
+            blob,
+            leaves,
+            nodes: new_nodes,
+        }))
+    }
+
+    /// The touched state of `txs`, read from the accounts table. Out-of-range accounts are
+    /// reported through `reject` (by position in `txs`) and left out.
+    fn load_state(
+        &self,
+        accounts: &Table<u64, &[u8]>,
+        txs: &[Transaction],
+        depth: u8,
+        reject: &mut dyn FnMut(usize, Reason),
+    ) -> Result<TouchedState, ProverError> {
+        let mut in_range: Vec<Transaction> = Vec::with_capacity(txs.len());
+        for (i, tx) in txs.iter().enumerate() {
+            match touched_accounts(std::slice::from_ref(tx), depth) {
+                Ok(_) => in_range.push(*tx),
+                Err(error) => reject(i, error.reason),
+            }
+        }
+        let touched = touched_accounts(&in_range, depth).unwrap_or_default();
+        let leaves = touched
+            .iter()
+            .map(|&account| read_leaf(accounts, account))
+            .collect::<Result<Vec<_>, _>>()?;
+        TouchedState::new(touched, leaves)
+            .ok_or_else(|| ProverError::Corrupt("touched state length".into()))
+    }
+}
+
+/// A verified blob and the state it leaves: leaves and tree nodes to store.
+struct BuiltBlob {
+    blob: Blob,
+    leaves: Vec<(u64, AccountLeaf)>,
+    nodes: Vec<(u8, u64, Hash32)>,
+}
+
+/// A list within its wire limit; the prover never builds one past it.
+fn bounded<T, N: witness_format::ssz_types::typenum::Unsigned>(
+    items: Vec<T>,
+) -> Result<VariableList<T, N>, ProverError> {
+    VariableList::new(items)
+        .map_err(|e| ProverError::Corrupt(format!("list over its limit: {e:?}")))
+}
+
+fn node_key(level: u8, index: u64) -> u128 {
+    (u128::from(level) << 64) | u128::from(index)
+}
+
+fn read_node(
+    nodes: &Table<u128, [u8; 32]>,
+    level: u8,
+    index: u64,
+) -> Result<Option<Hash32>, ProverError> {
+    Ok(nodes
+        .get(node_key(level, index))?
+        .map(|v| Hash32::from(v.value())))
+}
+
+fn read_leaf(
+    accounts: &impl ReadableTable<u64, &'static [u8]>,
+    account: u64,
+) -> Result<AccountLeaf, ProverError> {
+    match accounts.get(account)? {
+        Some(bytes) => AccountLeaf::from_ssz_bytes(bytes.value())
+            .map_err(|e| ProverError::Corrupt(format!("account {account}: {e:?}"))),
+        None => Ok(AccountLeaf::EMPTY),
+    }
+}
+
+/// The genesis an allocation gives: its chain id and depth, and the root over its accounts.
+fn genesis_of(allocation: &Allocation, params: &ChainParams) -> Result<Genesis, ProverError> {
+    let root = allocation_root(allocation, params, |_, _, _| {})?;
+    Ok(Genesis {
+        chain_id: allocation.chain_id,
+        tree_depth: allocation.tree_depth,
+        state_roots: bounded(vec![ModelRoot {
+            model: allocation.model,
+            root,
+        }])?,
+    })
+}
+
+fn allocation_root(
+    allocation: &Allocation,
+    params: &ChainParams,
+    visit: impl FnMut(u8, u64, &Hash32),
+) -> Result<Hash32, ProverError> {
+    let depth = allocation.tree_depth;
+    let count = allocation.accounts.len() as u64;
+    if !verifier::tree::in_range(count.saturating_sub(1), depth) {
+        return Err(ProverError::InvalidAllocation(format!(
+            "{count} accounts do not fit a tree of depth {depth}"
+        )));
+    }
+    if let Some(i) = allocation.accounts.iter().position(|a| a.is_empty()) {
+        return Err(ProverError::InvalidAllocation(format!(
+            "account {i} has no key"
+        )));
+    }
+    let leaves: Vec<(u64, Hash32)> = (0u64..)
+        .zip(allocation.accounts.iter().map(leaf_hash))
+        .collect();
+    let Ok(root) = compute_root_visiting::<Infallible>(
+        depth,
+        leaves,
+        &params.defaults,
+        |level, _| Ok(params.defaults.at(level)),
+        visit,
+    );
+    Ok(root)
+}
+
+/// Writes the allocation's accounts and tree, and the genesis, in one transaction.
+fn initialize(db: &Database, allocation: &Allocation) -> Result<Genesis, ProverError> {
+    let probe = Genesis {
+        chain_id: allocation.chain_id,
+        tree_depth: allocation.tree_depth,
+        state_roots: bounded(vec![ModelRoot {
+            model: allocation.model,
+            root: Hash32::ZERO,
+        }])?,
+    };
+    let params = ChainParams::from_genesis(&probe)
+        .map_err(|e| ProverError::InvalidAllocation(e.to_string()))?;
+    let write = db.begin_write()?;
+    let genesis = {
+        let mut accounts = write.open_table(ACCOUNTS)?;
+        for (account, leaf) in (0u64..).zip(allocation.accounts.iter()) {
+            accounts.insert(account, leaf.as_ssz_bytes().as_slice())?;
+        }
+        let mut nodes = write.open_table(NODES)?;
+        let mut result = Ok(());
+        let root = allocation_root(allocation, &params, |level, index, hash| {
+            if result.is_ok() {
+                result = nodes.insert(node_key(level, index), hash.0).map(|_| ());
+            }
+        })?;
+        result?;
+        let genesis = Genesis {
+            state_roots: bounded(vec![ModelRoot {
+                model: allocation.model,
+                root,
+            }])?,
+            ..probe
+        };
+        write
+            .open_table(META)?
+            .insert(META_GENESIS, encode_file(&genesis).as_slice())?;
+        write
+            .open_table(HEADERS)?
+            .insert(0, genesis_hash(&genesis).0)?;
+        write.open_table(BLOCKS)?;
+        genesis
+    };
+    write.commit()?;
+    Ok(genesis)
+}
