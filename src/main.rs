@@ -1,1 +1,69 @@
-fn main() {}
+//! `stateless`: verify blocks statelessly, build them with witnesses, and inspect their files.
+//!
+//! Exit codes: 0 valid or done; 1 the input was checked and rejected (one line on stderr says
+//! where and why); 2 usage or I/O error.
+
+mod commands;
+mod files;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Stateless transaction verification with witness proofs.
+#[derive(Parser)]
+#[command(name = "stateless", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate, prove and verify a default workload end to end, and print a summary.
+    Demo(commands::DemoArgs),
+    /// Generate a synthetic workload: a genesis allocation and blocks of signed transfers.
+    Gen(commands::GenArgs),
+    /// Build blocks with witnesses from a workload, keeping the full state in a database.
+    Prove(commands::ProveArgs),
+    /// Verify a chain directory statelessly, from its genesis.
+    Verify(commands::VerifyArgs),
+    /// Print any file of this format as JSON.
+    Inspect(commands::InspectArgs),
+}
+
+/// How a command failed: the input was rejected, or the command could not run.
+enum Failure {
+    /// The input was checked and is invalid (exit 1).
+    Rejected(String),
+    /// Usage or I/O error (exit 2).
+    Error(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Self::Error(error)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(args) => commands::demo(args),
+        Command::Gen(args) => commands::gen_workload(args),
+        Command::Prove(args) => commands::prove(args),
+        Command::Verify(args) => commands::verify(args),
+        Command::Inspect(args) => commands::inspect(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Rejected(line)) => {
+            eprintln!("rejected: {line}");
+            ExitCode::from(1)
+        }
+        Err(Failure::Error(error)) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

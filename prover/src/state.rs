@@ -5,7 +5,7 @@
 //! | table      | key                      | value                                    |
 //! |------------|--------------------------|------------------------------------------|
 //! | `accounts` | account number           | the leaf, 48 bytes (SSZ `AccountLeaf`)   |
-//! | `nodes`    | `level << 64 \| index`   | 32-byte hash; default (empty) nodes absent |
+//! | `nodes`    | `level << 64 \| index`   | 32-byte hash, leaves (level 0) included; default (empty) nodes absent |
 //! | `blocks`   | height                   | the block file, exactly as exported      |
 //! | `headers`  | height (0 = genesis)     | header hash                              |
 //! | `meta`     | name                     | genesis file, block-building options     |
@@ -277,6 +277,7 @@ impl ProverState {
                             report = attempt;
                             for (account, leaf) in leaves {
                                 accounts.insert(account, leaf.as_ssz_bytes().as_slice())?;
+                                nodes.insert(node_key(0, account), leaf_hash(&leaf).0)?;
                             }
                             for (level, index, hash) in new_nodes {
                                 nodes.insert(node_key(level, index), hash.0)?;
@@ -564,10 +565,11 @@ fn initialize(db: &Database, allocation: &Allocation) -> Result<Genesis, ProverE
     let write = db.begin_write()?;
     let genesis = {
         let mut accounts = write.open_table(ACCOUNTS)?;
+        let mut nodes = write.open_table(NODES)?;
         for (account, leaf) in (0u64..).zip(allocation.accounts.iter()) {
             accounts.insert(account, leaf.as_ssz_bytes().as_slice())?;
+            nodes.insert(node_key(0, account), leaf_hash(leaf).0)?;
         }
-        let mut nodes = write.open_table(NODES)?;
         let mut result = Ok(());
         let root = allocation_root(allocation, &params, |level, index, hash| {
             if result.is_ok() {

@@ -1,0 +1,474 @@
+//! The CLI verbs.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use prover::workload::{WorkloadSpec, generate};
+use prover::{BlockOptions, ProverState};
+use serde::Serialize;
+use verifier::ChainVerifier;
+use witness_format::frame::read_frame;
+use witness_format::{
+    Allocation, Block, FileKind, Genesis, SszEncode, TransactionBatch, Witness, decode_file,
+};
+
+use crate::Failure;
+use crate::files::{
+    allocation_path, block_files, block_path, genesis_path, read, read_value, write_atomic,
+    write_value,
+};
+
+/// Blocks decoded and verified together: memory is bounded by a window, not by the chain.
+const VERIFY_WINDOW_BLOCKS: usize = 32;
+
+fn progress(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    if let Ok(style) =
+        ProgressStyle::with_template("{msg:>10} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(what.to_string());
+    bar
+}
+
+// ---------------------------------------------------------------------------------------- gen
+
+/// Arguments of `stateless gen`.
+#[derive(Args)]
+pub(crate) struct GenArgs {
+    /// Output workload directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Accounts in the genesis allocation.
+    #[arg(long, default_value_t = 1 << 16)]
+    accounts: u64,
+    /// Blocks of transactions.
+    #[arg(long, default_value_t = 16)]
+    blocks: usize,
+    /// Transactions per block.
+    #[arg(long, default_value_t = 1024)]
+    txs_per_block: usize,
+    /// Seed of keys and choices.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Chain id the transactions are signed for.
+    #[arg(long, default_value_t = 1)]
+    chain_id: u64,
+}
+
+impl GenArgs {
+    fn spec(&self) -> WorkloadSpec {
+        WorkloadSpec {
+            chain_id: self.chain_id,
+            accounts: self.accounts,
+            blocks: self.blocks,
+            txs_per_block: self.txs_per_block,
+            seed: self.seed,
+            ..WorkloadSpec::default()
+        }
+    }
+}
+
+/// `stateless gen`.
+pub(crate) fn gen_workload(args: GenArgs) -> Result<(), Failure> {
+    let spec = args.spec();
+    check_spec(&spec)?;
+    write_workload(&spec, &args.out)?;
+    eprintln!(
+        "wrote {} accounts and {} blocks of {} transfers to {}",
+        spec.accounts,
+        spec.blocks,
+        spec.txs_per_block,
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn check_spec(spec: &WorkloadSpec) -> Result<(), Failure> {
+    use witness_format::limits::{MAX_ALLOCATION_ACCOUNTS, MAX_BATCH_TRANSACTIONS};
+    if spec.accounts == 0 || spec.accounts > MAX_ALLOCATION_ACCOUNTS as u64 {
+        return Err(Failure::Error(anyhow::anyhow!(
+            "--accounts must be in 1..={MAX_ALLOCATION_ACCOUNTS}"
+        )));
+    }
+    if spec.txs_per_block > MAX_BATCH_TRANSACTIONS {
+        return Err(Failure::Error(anyhow::anyhow!(
+            "--txs-per-block must be at most {MAX_BATCH_TRANSACTIONS}"
+        )));
+    }
+    Ok(())
+}
+
+fn write_workload(spec: &WorkloadSpec, out: &Path) -> Result<()> {
+    let bar = progress(1, "generate");
+    let workload = generate(spec);
+    bar.finish_and_clear();
+    write_value(&allocation_path(out), &workload.allocation)?;
+    for (height, batch) in (1u64..).zip(&workload.batches) {
+        write_value(&block_path(out, height), batch)?;
+    }
+    Ok(())
+}
+
+// -------------------------------------------------------------------------------------- prove
+
+/// Arguments of `stateless prove`.
+#[derive(Args)]
+pub(crate) struct ProveArgs {
+    /// Workload directory written by `stateless gen`.
+    #[arg(long)]
+    workload: PathBuf,
+    /// Prover database (created if missing; a re-run continues where it stopped).
+    #[arg(long)]
+    db: PathBuf,
+    /// Output chain directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// Most transactions per blob.
+    #[arg(long, default_value_t = 1024)]
+    txs_per_blob: usize,
+}
+
+/// What proving did.
+struct ProveStats {
+    blocks_built: u64,
+    dropped: usize,
+}
+
+/// `stateless prove`.
+pub(crate) fn prove(args: ProveArgs) -> Result<(), Failure> {
+    let options = BlockOptions {
+        txs_per_blob: args.txs_per_blob,
+        ..BlockOptions::default()
+    };
+    let stats = run_prove(&args.workload, &args.db, &args.out, options)?;
+    eprintln!(
+        "built {} blocks ({} transactions left out) into {}",
+        stats.blocks_built,
+        stats.dropped,
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn run_prove(
+    workload: &Path,
+    db: &Path,
+    out: &Path,
+    options: BlockOptions,
+) -> Result<ProveStats, Failure> {
+    let allocation: Allocation = read_value(&allocation_path(workload))?
+        .map_err(|e| Failure::Rejected(format!("{}: {e}", allocation_path(workload).display())))?;
+    let batches = block_files(workload)?;
+    let mut state = ProverState::open(db, &allocation)
+        .with_context(|| format!("opening prover database {}", db.display()))?;
+    write_value(&genesis_path(out), state.genesis())?;
+
+    let bar = progress(batches.len() as u64, "prove");
+    let mut stats = ProveStats {
+        blocks_built: 0,
+        dropped: 0,
+    };
+    for (height, path) in (1u64..).zip(&batches) {
+        if height > state.height() {
+            let batch: TransactionBatch = read_value(path)?
+                .map_err(|e| Failure::Rejected(format!("{}: {e}", path.display())))?;
+            let (_, report) = state
+                .build_block(&batch.transactions, options)
+                .with_context(|| format!("building block {height}"))?;
+            for (index, reason) in &report.dropped {
+                bar.suspend(|| eprintln!("block {height}: left out transaction {index}: {reason}"));
+            }
+            stats.dropped += report.dropped.len();
+            stats.blocks_built += 1;
+        }
+        // Export from the database, which is the source of truth: this also rewrites a file a
+        // crash left behind between commit and export.
+        let bytes = state
+            .block_file(height)
+            .context("reading a built block")?
+            .context("built block missing from the database")?;
+        let target = block_path(out, height);
+        if std::fs::read(&target).ok().as_deref() != Some(bytes.as_slice()) {
+            write_atomic(&target, &bytes)?;
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(stats)
+}
+
+// ------------------------------------------------------------------------------------- verify
+
+/// Arguments of `stateless verify`.
+#[derive(Args)]
+pub(crate) struct VerifyArgs {
+    /// Chain directory: `genesis.bin` and `blocks/*.bin`.
+    chain_dir: PathBuf,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The result of verifying a chain, as printed.
+#[derive(Serialize)]
+struct VerifyReport {
+    valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    blocks: u64,
+    blobs: u64,
+    txs: u64,
+    height: u64,
+    tip_hash: String,
+    state_roots: Vec<witness_format::ModelRoot>,
+    witness_bytes: u64,
+    blob_bytes: u64,
+    witness_bytes_per_tx: f64,
+    seconds: f64,
+    verify_tx_per_s: f64,
+    threads: usize,
+}
+
+/// `stateless verify`.
+pub(crate) fn verify(args: VerifyArgs) -> Result<(), Failure> {
+    let pool = thread_pool(args.threads)?;
+    let report = pool.install(|| verify_chain_dir(&args.chain_dir))?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print_verify_table(&report);
+    }
+    match report.error {
+        Some(error) => Err(Failure::Rejected(error)),
+        None => Ok(()),
+    }
+}
+
+fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(threads) = threads {
+        anyhow::ensure!(threads > 0, "--threads must be at least 1");
+        builder = builder.num_threads(threads);
+    }
+    builder.build().context("starting worker threads")
+}
+
+/// Verifies a chain directory in windows of blocks. A rejection is a report with `error` set;
+/// only I/O problems are errors.
+fn verify_chain_dir(chain_dir: &Path) -> Result<VerifyReport, Failure> {
+    let start = Instant::now();
+    let genesis_file = genesis_path(chain_dir);
+    let genesis: Genesis = match read_value(&genesis_file)? {
+        Ok(genesis) => genesis,
+        Err(e) => {
+            return Err(Failure::Rejected(format!(
+                "{}: {e}",
+                genesis_file.display()
+            )));
+        }
+    };
+    let mut verifier =
+        ChainVerifier::new(&genesis).map_err(|e| Failure::Rejected(format!("genesis: {e}")))?;
+    let files = block_files(chain_dir)?;
+    let bar = progress(files.len() as u64, "verify");
+    let mut witness_bytes = 0u64;
+    let mut blob_bytes = 0u64;
+    let mut error = None;
+    'windows: for window in files.chunks(VERIFY_WINDOW_BLOCKS) {
+        let mut blocks = Vec::with_capacity(window.len());
+        for path in window {
+            match read_value::<Block>(path)? {
+                Ok(block) => blocks.push(block),
+                Err(e) => {
+                    // Check what decoded before reporting the undecodable file, so an earlier
+                    // invalid block is reported first.
+                    if let Err(e) = verifier.verify_blocks(&blocks) {
+                        error = Some(e.to_string());
+                    } else {
+                        error = Some(format!("{}: {e}", path.display()));
+                    }
+                    break 'windows;
+                }
+            }
+        }
+        for blob in blocks.iter().flat_map(|b| b.blobs.iter()) {
+            let Witness::Merkle(witness) = &blob.witness;
+            witness_bytes += witness.ssz_bytes_len() as u64;
+            blob_bytes += blob.ssz_bytes_len() as u64;
+        }
+        if let Err(e) = verifier.verify_blocks(&blocks) {
+            error = Some(e.to_string());
+            break;
+        }
+        bar.inc(window.len() as u64);
+    }
+    bar.finish_and_clear();
+    let seconds = start.elapsed().as_secs_f64();
+    let summary = verifier.summary();
+    let txs = summary.transactions;
+    Ok(VerifyReport {
+        valid: error.is_none(),
+        error,
+        blocks: summary.blocks,
+        blobs: summary.blobs,
+        txs,
+        height: summary.height,
+        tip_hash: summary.tip_hash.to_string(),
+        state_roots: summary.state_roots.clone(),
+        witness_bytes,
+        blob_bytes,
+        witness_bytes_per_tx: ratio(witness_bytes as f64, txs as f64),
+        seconds,
+        verify_tx_per_s: ratio(txs as f64, seconds),
+        threads: rayon::current_num_threads(),
+    })
+}
+
+fn ratio(numerator: f64, denominator: f64) -> f64 {
+    if denominator > 0.0 {
+        numerator / denominator
+    } else {
+        0.0
+    }
+}
+
+fn print_json<T: Serialize>(value: &T) -> Result<()> {
+    println!("{}", serde_json::to_string(value).context("encoding JSON")?);
+    Ok(())
+}
+
+fn print_verify_table(report: &VerifyReport) {
+    let verdict = if report.valid { "valid" } else { "INVALID" };
+    println!("{:<22} {verdict}", "chain");
+    println!("{:<22} {}", "blocks", report.blocks);
+    println!("{:<22} {}", "blobs", report.blobs);
+    println!("{:<22} {}", "transactions", report.txs);
+    println!(
+        "{:<22} {:.0}",
+        "witness bytes / tx", report.witness_bytes_per_tx
+    );
+    println!(
+        "{:<22} {:.0} tx/s ({} threads, {:.2} s)",
+        "verification", report.verify_tx_per_s, report.threads, report.seconds
+    );
+    for root in &report.state_roots {
+        println!("{:<22} {}", format!("{} state root", root.model), root.root);
+    }
+}
+
+// ------------------------------------------------------------------------------------ inspect
+
+/// Arguments of `stateless inspect`.
+#[derive(Args)]
+pub(crate) struct InspectArgs {
+    /// Any file: genesis, block, allocation or transaction batch.
+    file: PathBuf,
+    /// One line of JSON instead of indented JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `stateless inspect`.
+pub(crate) fn inspect(args: InspectArgs) -> Result<(), Failure> {
+    let bytes = read(&args.file)?;
+    let reject = |e| Failure::Rejected(format!("{}: {e}", args.file.display()));
+    let (kind, _) = read_frame(&bytes).map_err(reject)?;
+    let value = match kind {
+        FileKind::Genesis => serde_json::to_value(decode_file::<Genesis>(&bytes).map_err(reject)?),
+        FileKind::Block => serde_json::to_value(decode_file::<Block>(&bytes).map_err(reject)?),
+        FileKind::Allocation => {
+            serde_json::to_value(decode_file::<Allocation>(&bytes).map_err(reject)?)
+        }
+        FileKind::TransactionBatch => {
+            serde_json::to_value(decode_file::<TransactionBatch>(&bytes).map_err(reject)?)
+        }
+    }
+    .context("encoding JSON")?;
+    let text = if args.json {
+        serde_json::to_string(&value)
+    } else {
+        serde_json::to_string_pretty(&value)
+    }
+    .context("encoding JSON")?;
+    println!("{text}");
+    Ok(())
+}
+
+// --------------------------------------------------------------------------------------- demo
+
+/// Arguments of `stateless demo`.
+#[derive(Args)]
+pub(crate) struct DemoArgs {
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Accounts in the genesis allocation.
+    #[arg(long, default_value_t = 1 << 16)]
+    accounts: u64,
+    /// Blocks of transactions.
+    #[arg(long, default_value_t = 16)]
+    blocks: usize,
+    /// Transactions per block.
+    #[arg(long, default_value_t = 1024)]
+    txs_per_block: usize,
+}
+
+/// `stateless demo`: gen, prove and verify in a temporary directory.
+pub(crate) fn demo(args: DemoArgs) -> Result<(), Failure> {
+    let spec = WorkloadSpec {
+        accounts: args.accounts,
+        blocks: args.blocks,
+        txs_per_block: args.txs_per_block,
+        ..WorkloadSpec::default()
+    };
+    check_spec(&spec)?;
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let (workload, db, chain) = (
+        dir.path().join("workload"),
+        dir.path().join("prover.redb"),
+        dir.path().join("chain"),
+    );
+    eprintln!(
+        "demo: {} accounts, {} blocks of {} transfers",
+        spec.accounts, spec.blocks, spec.txs_per_block
+    );
+    write_workload(&spec, &workload)?;
+    let prove_start = Instant::now();
+    run_prove(&workload, &db, &chain, BlockOptions::default())?;
+    let prove_seconds = prove_start.elapsed().as_secs_f64();
+    let report = verify_chain_dir(&chain)?;
+    if args.json {
+        print_json(&serde_json::json!({
+            "valid": report.valid,
+            "error": report.error,
+            "blocks": report.blocks,
+            "blobs": report.blobs,
+            "txs": report.txs,
+            "witness_bytes_per_tx": report.witness_bytes_per_tx,
+            "blob_bytes_per_tx": ratio(report.blob_bytes as f64, report.txs as f64),
+            "verify_tx_per_s": report.verify_tx_per_s,
+            "prove_tx_per_s": ratio(report.txs as f64, prove_seconds),
+            "threads": report.threads,
+            "state_roots": report.state_roots,
+        }))?;
+    } else {
+        print_verify_table(&report);
+        println!(
+            "{:<22} {:.0} tx/s",
+            "proving",
+            ratio(report.txs as f64, prove_seconds)
+        );
+    }
+    match report.error {
+        Some(error) => Err(Failure::Rejected(error)),
+        None => Ok(()),
+    }
+}
