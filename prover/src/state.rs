@@ -22,7 +22,8 @@ use thiserror::Error;
 use verifier::blob::leaf_hashes;
 use verifier::hash::{blob_commitment, genesis_hash, header_hash, leaf_hash};
 use verifier::history::{HistoryAccumulator, blobs_root};
-use verifier::transfer::{TouchedState, execute, touched_accounts};
+use verifier::signature::{SignatureCheck, invalid_indices};
+use verifier::transfer::{TouchedState, signing_message, touched_accounts};
 use verifier::tree::{compute_root, compute_root_visiting};
 use verifier::{ChainParams, Reason, VerifyError, verify_blob};
 use witness_format::limits::MAX_TRANSACTIONS_PER_BLOB;
@@ -337,46 +338,74 @@ impl ProverState {
         report: &mut BlockReport,
     ) -> Result<Option<BuiltBlob>, ProverError> {
         let depth = self.params.tree_depth;
-        // Cheap rules first, one transaction at a time, on the pre-state of the whole chunk.
-        let mut kept: Vec<(usize, Transaction)> = Vec::with_capacity(chunk.len());
-        {
-            let all: Vec<Transaction> = chunk.iter().map(|(_, tx)| *tx).collect();
+        // Rules first, then signatures. A transaction with a bad signature may have taken a
+        // nonce or a balance that a later valid one needs, so after excluding bad signatures the
+        // rules run again from the start. Each round excludes at least one transaction.
+        let mut bad_signatures: Vec<usize> = Vec::new();
+        let (kept, pre_state, post_state) = loop {
+            let mut rule_drops = Vec::new();
+            let candidates: Vec<(usize, Transaction)> = chunk
+                .iter()
+                .filter(|(index, _)| !bad_signatures.contains(index))
+                .copied()
+                .collect();
+            let all: Vec<Transaction> = candidates.iter().map(|(_, tx)| *tx).collect();
             let mut out_of_range = Vec::new();
             let mut state = self.load_state(accounts, &all, depth, &mut |i, reason| {
                 out_of_range.push((i, reason))
             })?;
-            for (position, &(index, tx)) in chunk.iter().enumerate() {
+            let mut kept: Vec<(usize, Transaction)> = Vec::with_capacity(candidates.len());
+            let mut signed = Vec::with_capacity(candidates.len());
+            for (position, &(index, tx)) in candidates.iter().enumerate() {
                 if let Some((_, reason)) = out_of_range.iter().find(|(p, _)| *p == position) {
-                    report.dropped.push((index, reason.clone()));
+                    rule_drops.push((index, reason.clone()));
                     continue;
                 }
+                let key = state.get(tx.from).map(|leaf| leaf.public_key);
                 match state.apply(&tx) {
-                    Ok(()) => kept.push((index, tx)),
-                    Err(reason) => report.dropped.push((index, reason)),
+                    Ok(()) => {
+                        kept.push((index, tx));
+                        signed.push((
+                            key.unwrap_or_default(),
+                            signing_message(self.params.chain_id, self.model, &tx),
+                        ));
+                    }
+                    Err(reason) => rule_drops.push((index, reason)),
                 }
             }
-        }
-        // Then signatures, with the verifier's own execution: drop what it rejects and retry.
-        // Each round removes one transaction, so this ends.
-        let (txs, pre_state, post_state) = loop {
-            if kept.is_empty() {
-                return Ok(None);
+            let checks: Vec<SignatureCheck<'_>> = signed
+                .iter()
+                .zip(&kept)
+                .map(|((key, message), (_, tx))| SignatureCheck {
+                    public_key: &key.0,
+                    signature: &tx.signature.0,
+                    message,
+                })
+                .collect();
+            let invalid = invalid_indices(&checks);
+            if invalid.is_empty() {
+                report.dropped.extend(rule_drops);
+                if kept.is_empty() {
+                    return Ok(None);
+                }
+                let txs: Vec<Transaction> = kept.iter().map(|(_, tx)| *tx).collect();
+                let pre_state = self.load_state(accounts, &txs, depth, &mut |_, _| {})?;
+                let mut post_state = pre_state.clone();
+                for tx in &txs {
+                    post_state
+                        .apply(tx)
+                        .map_err(|reason| ProverError::InvalidBlob(VerifyError::new(reason)))?;
+                }
+                break (txs, pre_state, post_state);
             }
-            let txs: Vec<Transaction> = kept.iter().map(|(_, tx)| *tx).collect();
-            let pre_state = self.load_state(accounts, &txs, depth, &mut |_, _| {})?;
-            let mut post_state = pre_state.clone();
-            match execute(self.params.chain_id, self.model, &mut post_state, &txs) {
-                Ok(()) => break (txs, pre_state, post_state),
-                Err(error) => {
-                    let Some(position) = error.location.transaction.filter(|&p| p < kept.len())
-                    else {
-                        return Err(ProverError::InvalidBlob(error));
-                    };
-                    let (index, _) = kept.remove(position);
-                    report.dropped.push((index, error.reason));
+            for position in invalid {
+                if let Some(&(index, _)) = kept.get(position) {
+                    bad_signatures.push(index);
+                    report.dropped.push((index, Reason::BadSignature));
                 }
             }
         };
+        let txs = kept;
 
         // The multiproof: every sibling the walk asks for, from the nodes table.
         let defaults = &self.params.defaults;

@@ -46,23 +46,27 @@ pub fn verify_batch(checks: &[SignatureCheck<'_>]) -> bool {
     verifier.verify(rand::rng()).is_ok()
 }
 
-/// Checks all signatures, in parallel batches, and returns the index of the first invalid one.
+/// Checks all signatures, in parallel batches, and returns the indices of the invalid ones,
+/// ascending.
 ///
-/// The answer is the same for every thread count: a failed batch is re-checked one by one, and
-/// the smallest failing index over all batches is returned.
-pub fn first_invalid(checks: &[SignatureCheck<'_>]) -> Option<usize> {
+/// The answer is the same for every thread count: a failed batch is re-checked one by one.
+pub fn invalid_indices(checks: &[SignatureCheck<'_>]) -> Vec<usize> {
     checks
         .par_chunks(SIGNATURE_BATCH_SIZE)
         .enumerate()
-        .filter_map(|(chunk_index, chunk)| {
-            if verify_batch(chunk) {
-                return None;
-            }
-            let offset = chunk_index * SIGNATURE_BATCH_SIZE;
+        .flat_map_iter(|(chunk_index, chunk)| {
+            let offset = chunk_index.saturating_mul(SIGNATURE_BATCH_SIZE);
+            let failed = !verify_batch(chunk);
             chunk
                 .iter()
-                .position(|check| !verify_single(check))
-                .map(|position| offset + position)
+                .enumerate()
+                .filter(move |(_, check)| failed && !verify_single(check))
+                .map(move |(position, _)| offset.saturating_add(position))
         })
-        .min()
+        .collect()
+}
+
+/// The index of the first invalid signature, if any; see [`invalid_indices`].
+pub fn first_invalid(checks: &[SignatureCheck<'_>]) -> Option<usize> {
+    invalid_indices(checks).first().copied()
 }
