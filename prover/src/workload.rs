@@ -74,56 +74,145 @@ fn public_key(key: &SigningKey) -> PublicKey {
     PublicKey::from(<[u8; 32]>::from(VerificationKey::from(key)))
 }
 
+/// How senders and receivers are chosen.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AccessPattern {
+    /// Every account equally likely.
+    Uniform,
+    /// Account popularity follows a Zipf law with this exponent (1.0 is the classic skew); the
+    /// popular accounts are spread over the whole tree, not clustered in one subtree.
+    Zipf(f64),
+}
+
 /// Generates the workload `spec` describes.
 ///
 /// # Panics
 /// If the accounts or transactions exceed the wire limits of an allocation or a batch.
 pub fn generate(spec: &WorkloadSpec) -> Workload {
-    let accounts: Vec<AccountLeaf> = (0..spec.accounts)
-        .into_par_iter()
-        .map(|account| AccountLeaf {
-            public_key: public_key(&signing_key(spec.seed, account)),
-            balance: GENESIS_BALANCE,
-            nonce: 0,
-        })
+    let mut generator = WorkloadGenerator::new(spec);
+    let batches = (0..spec.blocks)
+        .map(|_| generator.next_block(spec.txs_per_block, AccessPattern::Uniform))
         .collect();
-    let allocation = Allocation {
-        chain_id: spec.chain_id,
-        tree_depth: spec.tree_depth,
-        model: Model::Transfer,
-        accounts: VariableList::new(accounts).expect("allocation within its limit"),
-    };
+    Workload {
+        allocation: generator.allocation(),
+        batches,
+    }
+}
 
-    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
-    let mut next_new = spec.accounts;
-    // (balance, nonce) of every account that has changed; others are at genesis.
-    let mut changed: HashMap<u64, (u64, u64)> = HashMap::new();
-    let mut unsigned = Vec::with_capacity(spec.blocks);
-    for _ in 0..spec.blocks {
-        let mut block = Vec::with_capacity(spec.txs_per_block);
-        for _ in 0..spec.txs_per_block {
-            let from = rng.random_range(0..next_new);
-            let (balance, nonce) = changed.get(&from).copied().unwrap_or((GENESIS_BALANCE, 0));
-            let amount = rng.random_range(1..=1_000).min(balance);
-            let creates = rng.random_range(0..100u8) < spec.new_account_percent;
+/// Produces blocks of valid transfers one after another, tracking the state they leave.
+pub struct WorkloadGenerator {
+    spec: WorkloadSpec,
+    genesis_keys: Vec<PublicKey>,
+    rng: ChaCha8Rng,
+    next_new: u64,
+    /// (balance, nonce) of every account that has changed; others are at genesis.
+    changed: HashMap<u64, (u64, u64)>,
+    /// Cumulative Zipf weights over genesis account ranks, built on first use.
+    zipf: Option<(f64, Vec<f64>)>,
+}
+
+impl WorkloadGenerator {
+    /// Derives the genesis keys (in parallel) and starts at genesis.
+    pub fn new(spec: &WorkloadSpec) -> Self {
+        let genesis_keys = (0..spec.accounts)
+            .into_par_iter()
+            .map(|account| public_key(&signing_key(spec.seed, account)))
+            .collect();
+        Self {
+            spec: *spec,
+            genesis_keys,
+            rng: ChaCha8Rng::seed_from_u64(spec.seed),
+            next_new: spec.accounts,
+            changed: HashMap::new(),
+            zipf: None,
+        }
+    }
+
+    /// The genesis allocation.
+    ///
+    /// # Panics
+    /// If the accounts exceed the wire limit of an allocation.
+    pub fn allocation(&self) -> Allocation {
+        let accounts = self
+            .genesis_keys
+            .iter()
+            .map(|&public_key| AccountLeaf {
+                public_key,
+                balance: GENESIS_BALANCE,
+                nonce: 0,
+            })
+            .collect();
+        Allocation {
+            chain_id: self.spec.chain_id,
+            tree_depth: self.spec.tree_depth,
+            model: Model::Transfer,
+            accounts: VariableList::new(accounts).expect("allocation within its limit"),
+        }
+    }
+
+    fn pick(&mut self, pattern: AccessPattern) -> u64 {
+        match pattern {
+            AccessPattern::Uniform => self.rng.random_range(0..self.next_new),
+            AccessPattern::Zipf(exponent) => {
+                let n = self.spec.accounts.max(1);
+                let cdf = match &self.zipf {
+                    Some((e, cdf)) if *e == exponent => cdf,
+                    _ => {
+                        let mut total = 0.0;
+                        let cdf = (1..=n)
+                            .map(|rank| {
+                                total += 1.0 / (rank as f64).powf(exponent);
+                                total
+                            })
+                            .collect();
+                        &self.zipf.insert((exponent, cdf)).1
+                    }
+                };
+                let target = self.rng.random::<f64>() * cdf.last().copied().unwrap_or(1.0);
+                let rank = cdf.partition_point(|&c| c < target) as u64;
+                // Spread ranks over the tree with a multiplier coprime to n.
+                let mut stride = 1_000_003 % n;
+                while stride == 0 || gcd(stride, n) != 1 {
+                    stride += 1;
+                }
+                ((u128::from(rank.min(n - 1)) * u128::from(stride)) % u128::from(n)) as u64
+            }
+        }
+    }
+
+    /// The next block: `txs` signed transfers, every one valid after the previous ones.
+    ///
+    /// # Panics
+    /// If `txs` exceeds the wire limit of a batch.
+    pub fn next_block(&mut self, txs: usize, pattern: AccessPattern) -> TransactionBatch {
+        let mut block = Vec::with_capacity(txs);
+        for _ in 0..txs {
+            let from = self.pick(pattern);
+            let (balance, nonce) = self
+                .changed
+                .get(&from)
+                .copied()
+                .unwrap_or((GENESIS_BALANCE, 0));
+            let amount = self.rng.random_range(1..=1_000).min(balance);
+            let creates = self.rng.random_range(0..100u8) < self.spec.new_account_percent;
             let to = if creates {
-                next_new += 1;
-                next_new - 1
+                self.next_new += 1;
+                self.next_new - 1
             } else {
-                rng.random_range(0..next_new)
+                self.pick(pattern)
             };
             let new_account_key = if creates {
-                public_key(&signing_key(spec.seed, to))
+                public_key(&signing_key(self.spec.seed, to))
             } else {
                 PublicKey::ZERO
             };
-            changed.insert(from, (balance - amount, nonce + 1));
-            let (to_balance, to_nonce) = changed.get(&to).copied().unwrap_or(if creates {
+            self.changed.insert(from, (balance - amount, nonce + 1));
+            let (to_balance, to_nonce) = self.changed.get(&to).copied().unwrap_or(if creates {
                 (0, 0)
             } else {
                 (GENESIS_BALANCE, 0)
             });
-            changed.insert(to, (to_balance + amount, to_nonce));
+            self.changed.insert(to, (to_balance + amount, to_nonce));
             block.push(Transaction {
                 from,
                 to,
@@ -133,24 +222,20 @@ pub fn generate(spec: &WorkloadSpec) -> Workload {
                 signature: Signature::ZERO,
             });
         }
-        unsigned.push(block);
+        let (chain_id, seed) = (self.spec.chain_id, self.spec.seed);
+        block.par_iter_mut().for_each(|tx| sign(chain_id, seed, tx));
+        TransactionBatch {
+            model: Model::Transfer,
+            transactions: VariableList::new(block).expect("batch within its limit"),
+        }
     }
-    let batches = unsigned
-        .into_iter()
-        .map(|mut block| {
-            block
-                .par_iter_mut()
-                .for_each(|tx| sign(spec.chain_id, spec.seed, tx));
-            TransactionBatch {
-                model: Model::Transfer,
-                transactions: VariableList::new(block).expect("batch within its limit"),
-            }
-        })
-        .collect();
-    Workload {
-        allocation,
-        batches,
+}
+
+fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
     }
+    a
 }
 
 /// Signs `tx` with the sender's workload key.
