@@ -252,7 +252,7 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<(), Failure> {
     }
 }
 
-fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+pub(crate) fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
     let mut builder = rayon::ThreadPoolBuilder::new();
     if let Some(threads) = threads {
         anyhow::ensure!(threads > 0, "--threads must be at least 1");

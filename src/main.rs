@@ -3,6 +3,7 @@
 //! Exit codes: 0 valid or done; 1 the input was checked and rejected (one line on stderr says
 //! where and why); 2 usage or I/O error.
 
+mod bench;
 mod commands;
 mod files;
 
@@ -30,6 +31,8 @@ enum Command {
     Verify(commands::VerifyArgs),
     /// Print any file of this format as JSON.
     Inspect(commands::InspectArgs),
+    /// Measure verification against the signature floor, proving, and witness size.
+    Bench(bench::BenchArgs),
 }
 
 /// How a command failed: the input was rejected, or the command could not run.
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Prove(args) => commands::prove(args),
         Command::Verify(args) => commands::verify(args),
         Command::Inspect(args) => commands::inspect(args),
+        Command::Bench(args) => bench::bench(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

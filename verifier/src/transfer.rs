@@ -163,6 +163,47 @@ impl TouchedState {
     }
 }
 
+/// What each transaction's signature must verify against: the sender's key at that point and
+/// the signing message.
+pub type SignedMessage = (PublicKey, [u8; SIGNING_MESSAGE_LEN]);
+
+/// Applies `transactions` in order to `state` under every rule but signatures, up to the first
+/// failure. Returns the signature inputs of the transactions up to and including the failing
+/// one (when its sender exists), and the failure with its index.
+pub fn apply_rules(
+    chain_id: u64,
+    model: Model,
+    state: &mut TouchedState,
+    transactions: &[Transaction],
+) -> (Vec<SignedMessage>, Option<(usize, Reason)>) {
+    let mut signed = Vec::with_capacity(transactions.len());
+    for (index, tx) in transactions.iter().enumerate() {
+        if let Some(sender) = state.get(tx.from).filter(|leaf| !leaf.is_empty()) {
+            signed.push((sender.public_key, signing_message(chain_id, model, tx)));
+        }
+        if let Err(reason) = state.apply(tx) {
+            return (signed, Some((index, reason)));
+        }
+    }
+    (signed, None)
+}
+
+/// The signature checks of `transactions`, given the inputs [`apply_rules`] returned.
+pub fn signature_checks<'a>(
+    signed: &'a [SignedMessage],
+    transactions: &'a [Transaction],
+) -> Vec<SignatureCheck<'a>> {
+    signed
+        .iter()
+        .zip(transactions)
+        .map(|((key, message), tx)| SignatureCheck {
+            public_key: &key.0,
+            signature: &tx.signature.0,
+            message,
+        })
+        .collect()
+}
+
 /// Applies `transactions` in order to `state` and checks every signature.
 ///
 /// Returns the error of the first failing transaction; a bad signature counts before any other
@@ -174,29 +215,8 @@ pub fn execute(
     state: &mut TouchedState,
     transactions: &[Transaction],
 ) -> Result<(), VerifyError> {
-    // Keys and messages are gathered first: signature checks borrow them.
-    let mut signed: Vec<(PublicKey, [u8; SIGNING_MESSAGE_LEN])> =
-        Vec::with_capacity(transactions.len());
-    let mut rule_failure = None;
-    for (index, tx) in transactions.iter().enumerate() {
-        if let Some(sender) = state.get(tx.from).filter(|leaf| !leaf.is_empty()) {
-            signed.push((sender.public_key, signing_message(chain_id, model, tx)));
-        }
-        if let Err(reason) = state.apply(tx) {
-            rule_failure = Some((index, reason));
-            break;
-        }
-    }
-    let checks: Vec<SignatureCheck<'_>> = signed
-        .iter()
-        .zip(transactions)
-        .map(|((key, message), tx)| SignatureCheck {
-            public_key: &key.0,
-            signature: &tx.signature.0,
-            message,
-        })
-        .collect();
-    if let Some(index) = first_invalid(&checks) {
+    let (signed, rule_failure) = apply_rules(chain_id, model, state, transactions);
+    if let Some(index) = first_invalid(&signature_checks(&signed, transactions)) {
         return Err(VerifyError::new(Reason::BadSignature).at_transaction(index));
     }
     match rule_failure {
