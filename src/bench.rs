@@ -305,6 +305,9 @@ fn print_table(report: &BenchReport) {
     println!("thread speedup (verification, all threads over one): {:.2}", report.thread_speedup);
 }
 
+/// A chart line: name, colour, and the value it plots.
+type Series = (&'static str, &'static str, fn(&Measurement) -> f64);
+
 /// An SVG line chart of throughput against blob size: floor, verification, proving.
 fn chart(sweep: &[Measurement]) -> String {
     let (width, height, margin) = (640.0, 400.0, 60.0);
@@ -351,7 +354,7 @@ fn chart(sweep: &[Measurement]) -> String {
             m.txs_per_blob
         );
     }
-    let series: [(&str, &str, fn(&Measurement) -> f64); 3] = [
+    let series: [Series; 3] = [
         ("Ed25519 batch floor", "#999999", |m| m.sig_floor_tx_per_s),
         ("verification", "#1f77b4", |m| m.verify_tx_per_s),
         ("proving", "#d62728", |m| m.prove_tx_per_s),

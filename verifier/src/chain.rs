@@ -126,7 +126,8 @@ impl ChainVerifier {
             })
             .collect();
         for (block, results) in blocks.iter().zip(blob_results) {
-            let height = block.header.height;
+            // Name the block by where it sits in the chain, not by the height it claims.
+            let height = self.summary.height.saturating_add(1);
             self.link_block(block, results)
                 .map_err(|error| error.at_block(height))?;
         }
