@@ -1,0 +1,484 @@
+//! Golden vectors: files assembled by hand from `docs/FORMAT.md`, field by field, compared with
+//! what `encode_file` writes and what `decode_file` reads. FORMAT.md lists the same bytes.
+//!
+//! Nothing here asks the encoder what the bytes should be: every integer is written out
+//! little-endian, every offset is counted by hand, and a long run of one byte is written with
+//! `fill`.
+
+use std::fmt::Debug;
+
+use witness_format::frame::FramedValue;
+use witness_format::ssz_types::{BitList, VariableList};
+use witness_format::{
+    AccountLeaf, Allocation, Blob, Block, Bytes, DecodeError, Genesis, Header, MerkleWitness,
+    Model, ModelRoot, Transaction, TransactionBatch, Witness, decode_file, encode_file,
+};
+
+/// Bytes from hex, ignoring spaces.
+fn h(text: &str) -> Vec<u8> {
+    let digits: String = text.split_whitespace().collect();
+    hex::decode(digits).expect("test hex is valid")
+}
+
+/// `n` copies of `byte`.
+fn fill(byte: u8, n: usize) -> Vec<u8> {
+    vec![byte; n]
+}
+
+/// The encoder writes exactly `expected`, and the decoder reads it back as `value`.
+fn check<T: FramedValue + PartialEq + Debug>(value: &T, expected: &[u8]) {
+    assert_eq!(hex::encode(encode_file(value)), hex::encode(expected));
+    assert_eq!(decode_file::<T>(expected).as_ref(), Ok(value));
+}
+
+fn tx0() -> Transaction {
+    Transaction {
+        from: 1,
+        to: 2,
+        amount: 5,
+        nonce: 0,
+        new_account_key: Bytes([0x11; 32]),
+        signature: Bytes([0x22; 64]),
+    }
+}
+
+fn tx1() -> Transaction {
+    Transaction {
+        from: 2,
+        to: 1,
+        amount: 3,
+        nonce: 1,
+        new_account_key: Bytes([0x00; 32]),
+        signature: Bytes([0x33; 64]),
+    }
+}
+
+/// The 128 bytes of [`tx0`].
+fn tx0_bytes() -> Vec<u8> {
+    [
+        h("01 00 00 00 00 00 00 00"), //   0  from = 1
+        h("02 00 00 00 00 00 00 00"), //   8  to = 2
+        h("05 00 00 00 00 00 00 00"), //  16  amount = 5
+        h("00 00 00 00 00 00 00 00"), //  24  nonce = 0
+        fill(0x11, 32),               //  32  new_account_key
+        fill(0x22, 64),               //  64  signature
+    ]
+    .concat()
+}
+
+/// The 128 bytes of [`tx1`].
+fn tx1_bytes() -> Vec<u8> {
+    [
+        h("02 00 00 00 00 00 00 00"), //   0  from = 2
+        h("01 00 00 00 00 00 00 00"), //   8  to = 1
+        h("03 00 00 00 00 00 00 00"), //  16  amount = 3
+        h("01 00 00 00 00 00 00 00"), //  24  nonce = 1
+        fill(0x00, 32),               //  32  new_account_key: none
+        fill(0x33, 64),               //  64  signature
+    ]
+    .concat()
+}
+
+fn batch() -> TransactionBatch {
+    TransactionBatch {
+        model: Model::Transfer,
+        transactions: VariableList::new(vec![tx0(), tx1()]).expect("within limit"),
+    }
+}
+
+/// Vector A: a `TransactionBatch` file with two transactions, 271 bytes.
+fn batch_file() -> Vec<u8> {
+    [
+        // Frame.
+        h("53 54 4c 53"), // magic "STLS"
+        h("01"),          // version 1
+        h("04"),          // kind 4: TransactionBatch
+        h("05 01 00 00"), // payload length 261 = 5 + 2 * 128
+        // TransactionBatch, fixed part (5 bytes).
+        h("00"),          // 0  model: Transfer
+        h("05 00 00 00"), // 1  offset of transactions = 5
+        // Variable part: the list of fixed-size items is their concatenation.
+        tx0_bytes(), //   5  transactions[0]
+        tx1_bytes(), // 133  transactions[1]
+    ]
+    .concat()
+}
+
+#[test]
+fn a_transaction_batch() {
+    let file = batch_file();
+    assert_eq!(file.len(), 271);
+    check(&batch(), &file);
+}
+
+#[test]
+fn a_empty_transaction_batch() {
+    let value = TransactionBatch {
+        model: Model::Transfer,
+        transactions: VariableList::empty(),
+    };
+    let file = [
+        h("53 54 4c 53 01 04"), // magic, version, kind 4
+        h("05 00 00 00"),       // payload length 5
+        h("00"),                // model: Transfer
+        h("05 00 00 00"),       // offset of transactions = 5, and nothing after it
+    ]
+    .concat();
+    check(&value, &file);
+}
+
+fn genesis() -> Genesis {
+    Genesis {
+        chain_id: 7,
+        tree_depth: 4,
+        state_roots: VariableList::new(vec![ModelRoot {
+            model: Model::Transfer,
+            root: Bytes([0xaa; 32]),
+        }])
+        .expect("within limit"),
+    }
+}
+
+/// Vector B: a `Genesis` file with one model root, 56 bytes.
+fn genesis_file() -> Vec<u8> {
+    [
+        // Frame.
+        h("53 54 4c 53"), // magic "STLS"
+        h("01"),          // version 1
+        h("01"),          // kind 1: Genesis
+        h("2e 00 00 00"), // payload length 46 = 13 + 33
+        // Genesis, fixed part (13 bytes).
+        h("07 00 00 00 00 00 00 00"), //  0  chain_id = 7
+        h("04"),                      //  8  tree_depth = 4
+        h("0d 00 00 00"),             //  9  offset of state_roots = 13
+        // state_roots[0]: a ModelRoot (33 bytes).
+        h("00"),        // 13  model: Transfer
+        fill(0xaa, 32), // 14  root
+    ]
+    .concat()
+}
+
+#[test]
+fn b_genesis() {
+    let file = genesis_file();
+    assert_eq!(file.len(), 56);
+    check(&genesis(), &file);
+}
+
+fn leaf1() -> AccountLeaf {
+    AccountLeaf {
+        public_key: Bytes([0x55; 32]),
+        balance: 100,
+        nonce: 0,
+    }
+}
+
+/// The 48 bytes of [`leaf1`].
+fn leaf1_bytes() -> Vec<u8> {
+    [
+        fill(0x55, 32),               //  0  public_key
+        h("64 00 00 00 00 00 00 00"), // 32  balance = 100
+        h("00 00 00 00 00 00 00 00"), // 40  nonce = 0
+    ]
+    .concat()
+}
+
+fn block() -> Block {
+    // Four sibling positions (a depth-4 tree, accounts 1 and 2): only the last is carried.
+    let mut sibling_present = BitList::with_capacity(4).expect("within limit");
+    sibling_present.set(3, true).expect("in range");
+    Block {
+        header: Header {
+            height: 1,
+            parent_hash: Bytes([0xa1; 32]),
+            history_root: Bytes([0xa2; 32]),
+            blobs_root: Bytes([0xa3; 32]),
+            state_roots: VariableList::new(vec![ModelRoot {
+                model: Model::Transfer,
+                root: Bytes([0xb2; 32]),
+            }])
+            .expect("within limit"),
+        },
+        blobs: VariableList::new(vec![Blob {
+            model: Model::Transfer,
+            pre_state_root: Bytes([0xb1; 32]),
+            post_state_root: Bytes([0xb2; 32]),
+            transactions: VariableList::new(vec![tx0()]).expect("within limit"),
+            witness: Witness::Merkle(MerkleWitness {
+                leaves: VariableList::new(vec![leaf1(), AccountLeaf::EMPTY]).expect("within limit"),
+                sibling_present,
+                siblings: VariableList::new(vec![Bytes([0xcc; 32])]).expect("within limit"),
+            }),
+        }])
+        .expect("within limit"),
+    }
+}
+
+/// Vector C: a `Block` file with one blob, 506 bytes. Offsets in the comments are relative to
+/// the start of the enclosing value.
+fn block_file() -> Vec<u8> {
+    [
+        // Frame.
+        h("53 54 4c 53"), // magic "STLS"
+        h("01"),          // version 1
+        h("02"),          // kind 2: Block
+        h("f0 01 00 00"), // payload length 496 = 8 + 141 + 347
+        // Block, fixed part (8 bytes).
+        h("08 00 00 00"), // 0  offset of header = 8
+        h("95 00 00 00"), // 4  offset of blobs = 149 = 8 + 141
+        // Block.header: a Header (141 bytes), fixed part 108 bytes.
+        h("01 00 00 00 00 00 00 00"), //   0  height = 1
+        fill(0xa1, 32),               //   8  parent_hash
+        fill(0xa2, 32),               //  40  history_root
+        fill(0xa3, 32),               //  72  blobs_root
+        h("6c 00 00 00"),             // 104  offset of state_roots = 108
+        h("00"),                      // 108  state_roots[0].model: Transfer
+        fill(0xb2, 32),               // 109  state_roots[0].root
+        // Block.blobs: a list of variable-size items (347 bytes): offset table, then items.
+        h("04 00 00 00"), // 0  offset of blobs[0] = 4 (one item)
+        // blobs[0]: a Blob (343 bytes), fixed part 73 bytes.
+        h("00"),          //   0  model: Transfer
+        fill(0xb1, 32),   //   1  pre_state_root
+        fill(0xb2, 32),   //  33  post_state_root
+        h("49 00 00 00"), //  65  offset of transactions = 73
+        h("c9 00 00 00"), //  69  offset of witness = 201 = 73 + 128
+        tx0_bytes(),      //  73  transactions[0]
+        // blobs[0].witness: a union (142 bytes): selector, then the value.
+        h("00"), // 201  selector 0: Merkle
+        // The MerkleWitness (141 bytes), fixed part 12 bytes.
+        h("0c 00 00 00"), //   0  offset of leaves = 12
+        h("6c 00 00 00"), //   4  offset of sibling_present = 108 = 12 + 2 * 48
+        h("6d 00 00 00"), //   8  offset of siblings = 109 = 108 + 1
+        leaf1_bytes(),    //  12  leaves[0]
+        fill(0x00, 48),   //  60  leaves[1]: the empty slot
+        h("18"),          // 108  sibling_present: bits 0..=3 = 0,0,0,1; delimiter bit 4
+        fill(0xcc, 32),   // 109  siblings[0]
+    ]
+    .concat()
+}
+
+/// Where, in [`block_file`], the fields that the non-canonical variants patch lie.
+const BLOCK_PAYLOAD_LEN_AT: usize = 6;
+/// Frame (10) + Block fixed part and header (149) + offset table (4).
+const BLOB_AT: usize = 10 + 149 + 4;
+/// The Blob's model byte.
+const BLOB_MODEL_AT: usize = BLOB_AT;
+/// The union selector.
+const SELECTOR_AT: usize = BLOB_AT + 201;
+/// The MerkleWitness's offset of `siblings`.
+const SIBLINGS_OFFSET_AT: usize = SELECTOR_AT + 1 + 8;
+/// The one byte of `sibling_present`.
+const BITLIST_AT: usize = SELECTOR_AT + 1 + 108;
+
+#[test]
+fn c_block() {
+    let file = block_file();
+    assert_eq!(file.len(), 506);
+    assert_eq!(
+        (
+            file[BLOB_MODEL_AT],
+            file[SELECTOR_AT],
+            file[SIBLINGS_OFFSET_AT],
+            file[BITLIST_AT]
+        ),
+        (0x00, 0x00, 0x6d, 0x18)
+    );
+    check(&block(), &file);
+}
+
+fn allocation() -> Allocation {
+    Allocation {
+        chain_id: 7,
+        tree_depth: 4,
+        model: Model::Transfer,
+        accounts: VariableList::new(vec![leaf1()]).expect("within limit"),
+    }
+}
+
+/// Vector D: an `Allocation` file with one account, 72 bytes.
+fn allocation_file() -> Vec<u8> {
+    [
+        // Frame.
+        h("53 54 4c 53"), // magic "STLS"
+        h("01"),          // version 1
+        h("03"),          // kind 3: Allocation
+        h("3e 00 00 00"), // payload length 62 = 14 + 48
+        // Allocation, fixed part (14 bytes).
+        h("07 00 00 00 00 00 00 00"), //  0  chain_id = 7
+        h("04"),                      //  8  tree_depth = 4
+        h("00"),                      //  9  model: Transfer
+        h("0e 00 00 00"),             // 10  offset of accounts = 14
+        leaf1_bytes(),                // 14  accounts[0]
+    ]
+    .concat()
+}
+
+#[test]
+fn d_allocation() {
+    let file = allocation_file();
+    assert_eq!(file.len(), 72);
+    check(&allocation(), &file);
+}
+
+/// The delimiting bit alone fixes a BitList's length: `0x08` is the canonical encoding of the
+/// three bits 0,0,0 (delimiter at bit 3), a different but valid value.
+#[test]
+fn c_bitlist_length_comes_from_its_delimiter() {
+    let mut file = block_file();
+    file[BITLIST_AT] = 0x08;
+    let block = decode_file::<Block>(&file).expect("a valid encoding");
+    let Witness::Merkle(witness) = &block.blobs[0].witness;
+    assert_eq!(witness.sibling_present.len(), 3);
+    assert_eq!(witness.sibling_present.num_set_bits(), 0);
+}
+
+fn is_payload_error<T: Debug>(result: Result<T, DecodeError>) -> bool {
+    matches!(result, Err(DecodeError::Payload(_)))
+}
+
+#[test]
+fn e_bitlist_with_an_extra_zero_byte_is_rejected() {
+    // `18 00`: the delimiter is not in the last byte. Everything after it moves by one byte.
+    let mut file = block_file();
+    file.insert(BITLIST_AT + 1, 0x00);
+    file[BLOCK_PAYLOAD_LEN_AT] = 0xf1; // payload length 497
+    file[SIBLINGS_OFFSET_AT] = 0x6e; // offset of siblings = 110
+    assert!(is_payload_error(decode_file::<Block>(&file)));
+}
+
+#[test]
+fn e_bitlist_without_delimiter_is_rejected() {
+    let mut file = block_file();
+    file[BITLIST_AT] = 0x00;
+    assert!(is_payload_error(decode_file::<Block>(&file)));
+}
+
+#[test]
+fn e_unknown_union_selector_and_model_tag_are_rejected() {
+    let mut file = block_file();
+    file[SELECTOR_AT] = 0x01;
+    assert!(is_payload_error(decode_file::<Block>(&file)));
+
+    let mut file = block_file();
+    file[BLOB_MODEL_AT] = 0x01;
+    assert!(is_payload_error(decode_file::<Block>(&file)));
+}
+
+#[test]
+fn e_wrong_offsets_are_rejected() {
+    // TransactionBatch's offset of transactions is at file byte 11; its only valid value is 5.
+    for offset in [0x00, 0x04, 0x06, 0xff] {
+        let mut file = batch_file();
+        file[11] = offset;
+        assert!(is_payload_error(decode_file::<TransactionBatch>(&file)));
+    }
+    // MerkleWitness: `siblings` starting where `sibling_present` does (an empty BitList slice).
+    let mut file = block_file();
+    file[SIBLINGS_OFFSET_AT] = 0x6c;
+    assert!(is_payload_error(decode_file::<Block>(&file)));
+}
+
+#[test]
+fn e_list_not_a_whole_number_of_items_is_rejected() {
+    // One extra byte after the two transactions, with the frame length counting it.
+    let mut file = batch_file();
+    file.push(0x00);
+    file[6] = 0x06; // payload length 262
+    assert!(is_payload_error(decode_file::<TransactionBatch>(&file)));
+}
+
+#[test]
+fn e_frame_errors() {
+    let file = batch_file();
+
+    let mut bad = file.clone();
+    bad[0] = b's';
+    assert_eq!(
+        decode_file::<TransactionBatch>(&bad),
+        Err(DecodeError::BadMagic)
+    );
+
+    let mut bad = file.clone();
+    bad[4] = 2;
+    assert_eq!(
+        decode_file::<TransactionBatch>(&bad),
+        Err(DecodeError::UnsupportedVersion { found: 2 })
+    );
+
+    for kind in [0, 5, 0xff] {
+        let mut bad = file.clone();
+        bad[5] = kind;
+        assert_eq!(
+            decode_file::<TransactionBatch>(&bad),
+            Err(DecodeError::UnknownKind { found: kind })
+        );
+    }
+
+    assert_eq!(
+        decode_file::<Block>(&file),
+        Err(DecodeError::WrongKind {
+            expected: witness_format::FileKind::Block,
+            found: witness_format::FileKind::TransactionBatch,
+        })
+    );
+
+    assert_eq!(
+        decode_file::<TransactionBatch>(&file[..9]),
+        Err(DecodeError::Truncated { len: 9 })
+    );
+
+    // A trailing byte the length does not count, and a missing byte.
+    let mut bad = file.clone();
+    bad.push(0);
+    assert_eq!(
+        decode_file::<TransactionBatch>(&bad),
+        Err(DecodeError::LengthMismatch {
+            claimed: 261,
+            actual: 262
+        })
+    );
+    assert_eq!(
+        decode_file::<TransactionBatch>(&file[..270]),
+        Err(DecodeError::LengthMismatch {
+            claimed: 261,
+            actual: 260
+        })
+    );
+
+    // A claimed length over MAX_FILE_BYTES (128 MiB = 0x0800_0000) is refused before reading.
+    let mut bad = file.clone();
+    bad[6..10].copy_from_slice(&h("01 00 00 08"));
+    assert_eq!(
+        decode_file::<TransactionBatch>(&bad),
+        Err(DecodeError::TooLarge { len: 0x0800_0001 })
+    );
+}
+
+/// The hex dump under a `### <heading>` of `docs/FORMAT.md`: lines `OOOO  xx xx …`.
+fn doc_dump(heading: &str) -> Vec<u8> {
+    let doc = include_str!("../../docs/FORMAT.md");
+    let section = doc
+        .split("\n### ")
+        .find(|section| section.starts_with(heading))
+        .expect("FORMAT.md has the section");
+    let mut bytes = Vec::new();
+    for line in section.lines() {
+        let Some((offset, data)) = line.split_once("  ") else {
+            continue;
+        };
+        let Ok(offset) = usize::from_str_radix(offset, 16) else {
+            continue;
+        };
+        assert_eq!(offset, bytes.len(), "dump offsets in {heading}");
+        bytes.extend(h(data));
+    }
+    bytes
+}
+
+#[test]
+fn format_md_lists_the_same_vectors() {
+    assert_eq!(doc_dump("A."), batch_file());
+    assert_eq!(doc_dump("B."), genesis_file());
+    assert_eq!(doc_dump("C."), block_file());
+    assert_eq!(doc_dump("D."), allocation_file());
+}
