@@ -26,7 +26,8 @@ use verifier::signature::{SignatureCheck, invalid_indices};
 use verifier::transfer::{TouchedState, signing_message, touched_accounts};
 use verifier::tree::{compute_root, compute_root_visiting};
 use verifier::{ChainParams, Reason, VerifyError, verify_blob};
-use witness_format::limits::MAX_TRANSACTIONS_PER_BLOB;
+use witness_format::frame::fits_in_file;
+use witness_format::limits::{MAX_FILE_BYTES, MAX_TRANSACTIONS_PER_BLOB};
 use witness_format::ssz_types::{BitList, VariableList};
 use witness_format::{
     AccountLeaf, Allocation, Blob, Block, Genesis, Hash32, Header, MerkleWitness, Model, ModelRoot,
@@ -60,6 +61,14 @@ pub enum ProverError {
     /// A blob the prover built does not pass the verifier: a bug, never written.
     #[error("built an invalid blob: {0}")]
     InvalidBlob(VerifyError),
+    /// The block would not fit in a file; nothing was committed.
+    #[error(
+        "block of {bytes} bytes exceeds the file limit of {MAX_FILE_BYTES}: submit fewer transactions per block"
+    )]
+    BlockTooLarge {
+        /// The block's encoded size.
+        bytes: usize,
+    },
     /// The allocation is unusable.
     #[error("invalid allocation: {0}")]
     InvalidAllocation(String),
@@ -313,6 +322,11 @@ impl ProverState {
             header,
             blobs: bounded(blobs)?,
         };
+        if !fits_in_file(&block) {
+            return Err(ProverError::BlockTooLarge {
+                bytes: block.ssz_bytes_len(),
+            });
+        }
         let hash = header_hash(&block.header);
         write
             .open_table(BLOCKS)?

@@ -124,17 +124,26 @@ pub enum DecodeError {
 }
 
 /// Encodes `value` as a complete file.
+///
+/// Encoding does not enforce [`MAX_FILE_BYTES`]: list limits alone allow larger values, so
+/// writers that build values check the size ([`fits_in_file`]) before relying on the file being
+/// readable.
 pub fn encode_file<T: FramedValue>(value: &T) -> Vec<u8> {
     let payload = value.as_ssz_bytes();
     let mut out = Vec::with_capacity(FRAME_HEADER_LEN.saturating_add(payload.len()));
     out.extend_from_slice(&MAGIC);
     out.push(FORMAT_VERSION);
     out.push(T::KIND as u8);
-    // Files over 4 GiB cannot be written: every list is bounded far below that.
+    // A payload over 4 GiB gets a length that `decode_file` rejects; see `fits_in_file`.
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
     out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(&payload);
     out
+}
+
+/// Whether `value` encodes within [`MAX_FILE_BYTES`], so that [`decode_file`] can read it back.
+pub fn fits_in_file<T: FramedValue>(value: &T) -> bool {
+    value.ssz_bytes_len() <= MAX_FILE_BYTES
 }
 
 /// Reads the frame header and returns the kind and the payload. Checks everything but the payload.

@@ -4,7 +4,7 @@
 
 use ssz_types::typenum;
 
-/// Largest file of any kind. A full block of [`MAX_BLOBS_PER_BLOCK`] large blobs fits with room.
+/// Largest payload of any file (the frame header adds 10 bytes). Checked before decoding.
 pub const MAX_FILE_BYTES: usize = 128 << 20;
 
 /// Transactions in one blob. A blob of 1,024 transfers is the design point; 4x leaves headroom.
