@@ -17,7 +17,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 use verifier::hash::blob_commitment;
 use verifier::signature::invalid_indices;
-use verifier::transfer::{SignedMessage, TouchedState, apply_rules, signature_checks, touched_accounts};
+use verifier::transfer::{
+    SignedMessage, TouchedState, apply_rules, signature_checks, touched_accounts,
+};
 use verifier::{ChainParams, verify_blob};
 use witness_format::{Block, SszEncode, Transaction, Witness, decode_file, encode_file};
 
@@ -103,7 +105,11 @@ struct Prepared {
 impl Bench {
     /// Builds `repetitions` blocks of `blobs` blobs each; returns the median proving throughput
     /// and the first block.
-    fn prove(&mut self, pattern: AccessPattern, txs_per_blob: usize) -> anyhow::Result<(f64, Block)> {
+    fn prove(
+        &mut self,
+        pattern: AccessPattern,
+        txs_per_blob: usize,
+    ) -> anyhow::Result<(f64, Block)> {
         let options = BlockOptions {
             txs_per_blob,
             ..BlockOptions::default()
@@ -111,11 +117,16 @@ impl Bench {
         let mut samples = Vec::new();
         let mut first = None;
         for _ in 0..self.repetitions {
-            let batch = self.generator.next_block(self.blobs * txs_per_blob, pattern);
+            let batch = self
+                .generator
+                .next_block(self.blobs * txs_per_blob, pattern);
             let start = Instant::now();
             let (block, report) = self.prover.build_block(&batch.transactions, options)?;
             samples.push(report.included as f64 / start.elapsed().as_secs_f64());
-            anyhow::ensure!(report.dropped.is_empty(), "generated transactions were dropped");
+            anyhow::ensure!(
+                report.dropped.is_empty(),
+                "generated transactions were dropped"
+            );
             first.get_or_insert(block);
         }
         Ok((median(samples), first.context("no repetitions")?))
@@ -131,9 +142,15 @@ impl Bench {
         };
         for blob in block.blobs.iter() {
             let Witness::Merkle(witness) = &blob.witness;
-            let touched = touched_accounts(&blob.transactions, self.params.tree_depth).unwrap_or_default();
+            let touched =
+                touched_accounts(&blob.transactions, self.params.tree_depth).unwrap_or_default();
             if let Some(mut state) = TouchedState::new(touched, witness.leaves.to_vec()) {
-                let (signed, _) = apply_rules(self.params.chain_id, blob.model, &mut state, &blob.transactions);
+                let (signed, _) = apply_rules(
+                    self.params.chain_id,
+                    blob.model,
+                    &mut state,
+                    &blob.transactions,
+                );
                 prepared.signed.push((signed, blob.transactions.to_vec()));
             }
             prepared.txs += blob.transactions.len();
@@ -153,7 +170,10 @@ impl Bench {
                     .par_iter()
                     .map(|(signed, txs)| invalid_indices(&signature_checks(signed, txs)).len())
                     .sum();
-                assert_eq!(invalid, 0, "the floor's signatures are the chain's, all valid");
+                assert_eq!(
+                    invalid, 0,
+                    "the floor's signatures are the chain's, all valid"
+                );
                 prepared.txs as f64 / start.elapsed().as_secs_f64()
             })
             .collect();
@@ -177,7 +197,11 @@ impl Bench {
         Ok(median(samples))
     }
 
-    fn measure(&mut self, pattern: AccessPattern, txs_per_blob: usize) -> anyhow::Result<(Measurement, Prepared)> {
+    fn measure(
+        &mut self,
+        pattern: AccessPattern,
+        txs_per_blob: usize,
+    ) -> anyhow::Result<(Measurement, Prepared)> {
         let (prove_tx_per_s, block) = self.prove(pattern, txs_per_blob)?;
         let prepared = self.prepare(&block);
         let sig_floor_tx_per_s = self.floor(&prepared);
@@ -209,7 +233,10 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), Failure> {
         crate::files::write_atomic(&out.join("throughput.svg"), chart(&report.sweep).as_bytes())?;
     }
     if args.json {
-        println!("{}", serde_json::to_string(&report).context("encoding JSON")?);
+        println!(
+            "{}",
+            serde_json::to_string(&report).context("encoding JSON")?
+        );
     } else {
         print_table(&report);
     }
@@ -217,9 +244,15 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), Failure> {
 }
 
 fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
-    let accounts = args.accounts.unwrap_or(if args.quick { 1 << 18 } else { 1 << 20 });
+    let accounts = args
+        .accounts
+        .unwrap_or(if args.quick { 1 << 18 } else { 1 << 20 });
     let (repetitions, blobs) = if args.quick { (3, 4) } else { (5, 8) };
-    let mut sweep_sizes: Vec<usize> = if args.quick { vec![256] } else { vec![64, 256, 4096] };
+    let mut sweep_sizes: Vec<usize> = if args.quick {
+        vec![256]
+    } else {
+        vec![64, 256, 4096]
+    };
     sweep_sizes.push(args.txs_per_blob);
     sweep_sizes.sort_unstable();
     sweep_sizes.dedup();
@@ -228,7 +261,11 @@ fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
         accounts,
         ..WorkloadSpec::default()
     };
-    eprintln!("bench: {accounts} accounts, blobs of {} transfers, {} threads", args.txs_per_blob, rayon::current_num_threads());
+    eprintln!(
+        "bench: {accounts} accounts, blobs of {} transfers, {} threads",
+        args.txs_per_blob,
+        rayon::current_num_threads()
+    );
     let generator = WorkloadGenerator::new(&spec);
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
     let prover = ProverState::open(&dir.path().join("bench.redb"), &generator.allocation())?;
@@ -284,7 +321,14 @@ fn print_table(report: &BenchReport) {
     );
     println!(
         "{:<10} {:>10} {:>12} {:>12} {:>7} {:>12} {:>10} {:>10}",
-        "access", "txs/blob", "floor tx/s", "verify tx/s", "ratio", "prove tx/s", "wit B/tx", "blob B/tx"
+        "access",
+        "txs/blob",
+        "floor tx/s",
+        "verify tx/s",
+        "ratio",
+        "prove tx/s",
+        "wit B/tx",
+        "blob B/tx"
     );
     let row = |name: &str, m: &Measurement| {
         println!(
@@ -302,7 +346,10 @@ fn print_table(report: &BenchReport) {
         row("uniform", m);
     }
     row("zipf 1.0", &report.zipf);
-    println!("thread speedup (verification, all threads over one): {:.2}", report.thread_speedup);
+    println!(
+        "thread speedup (verification, all threads over one): {:.2}",
+        report.thread_speedup
+    );
 }
 
 /// A chart line: name, colour, and the value it plots.
