@@ -32,11 +32,9 @@ pub fn signing_message(chain_id: u64, model: Model, tx: &Transaction) -> [u8; SI
         &tx.nonce.to_le_bytes(),
         &tx.new_account_key.0,
     ];
-    let mut offset = 0;
-    for part in parts {
-        let end = offset + part.len();
-        message[offset..end].copy_from_slice(part);
-        offset = end;
+    // The parts add up to exactly SIGNING_MESSAGE_LEN bytes.
+    for (byte, part_byte) in message.iter_mut().zip(parts.into_iter().flatten()) {
+        *byte = *part_byte;
     }
     message
 }
@@ -222,5 +220,33 @@ pub fn execute(
     match rule_failure {
         Some((index, reason)) => Err(VerifyError::new(reason).at_transaction(index)),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use witness_format::Signature;
+
+    #[test]
+    fn signing_message_lays_out_every_field() {
+        let tx = Transaction {
+            from: 0x0102,
+            to: 0x0304,
+            amount: 0x0506,
+            nonce: 0x0708,
+            new_account_key: PublicKey::from([0xAB; 32]),
+            signature: Signature::ZERO,
+        };
+        let message = signing_message(0x0A0B, Model::Transfer, &tx);
+        let mut expected = Vec::new();
+        expected.extend_from_slice(b"stateless/tx/v1\0");
+        expected.extend_from_slice(&0x0A0Bu64.to_le_bytes());
+        expected.push(0);
+        for field in [0x0102u64, 0x0304, 0x0506, 0x0708] {
+            expected.extend_from_slice(&field.to_le_bytes());
+        }
+        expected.extend_from_slice(&[0xAB; 32]);
+        assert_eq!(message.as_slice(), expected.as_slice());
     }
 }

@@ -12,6 +12,17 @@
 //! The encoding inside a frame is SSZ, as implemented by `ethereum_ssz`. `docs/FORMAT.md`
 //! describes every byte.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 pub mod bytes;
 pub mod frame;
 pub mod limits;
