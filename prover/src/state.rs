@@ -214,6 +214,45 @@ impl ProverState {
         })
     }
 
+    /// Checks the database: redb's own integrity check of its pages and checksums, then that
+    /// the stored accounts hash to the current state root and every block is stored.
+    ///
+    /// Reads every account, so it costs a full pass over the state.
+    pub fn check_integrity(&mut self) -> Result<(), ProverError> {
+        if !self.db.check_integrity().map_err(redb::Error::from)? {
+            return Err(ProverError::Corrupt(
+                "redb integrity check repaired the file".into(),
+            ));
+        }
+        let read = self.db.begin_read()?;
+        let accounts = read.open_table(ACCOUNTS)?;
+        let mut leaves = Vec::new();
+        for entry in accounts.iter()? {
+            let (account, bytes) = entry?;
+            let leaf = AccountLeaf::from_ssz_bytes(bytes.value())
+                .map_err(|e| ProverError::Corrupt(format!("account {}: {e:?}", account.value())))?;
+            leaves.push((account.value(), leaf_hash(&leaf)));
+        }
+        let defaults = &self.params.defaults;
+        let Ok(root) =
+            compute_root::<Infallible>(self.params.tree_depth, leaves, defaults, |level, _| {
+                Ok(defaults.at(level))
+            });
+        if root != self.state_root {
+            return Err(ProverError::Corrupt(format!(
+                "accounts hash to {root}, the last block says {}",
+                self.state_root
+            )));
+        }
+        let blocks = read.open_table(BLOCKS)?;
+        for height in 1..=self.height {
+            if blocks.get(height)?.is_none() {
+                return Err(ProverError::Corrupt(format!("block {height} missing")));
+            }
+        }
+        Ok(())
+    }
+
     /// The chain's genesis.
     pub fn genesis(&self) -> &Genesis {
         &self.genesis

@@ -1,0 +1,180 @@
+//! Prover crash safety: killed at random points with SIGKILL and restarted on the same database,
+//! it ends with the same chain as an uninterrupted run and a database that passes its checks.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use prover::ProverState;
+use rand::rngs::ChaCha8Rng;
+use rand::{RngExt, SeedableRng};
+use witness_format::{Allocation, decode_file};
+
+fn stateless() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stateless"))
+}
+
+fn prove_command(workload: &Path, db: &Path, out: &Path) -> Command {
+    let mut command = stateless();
+    command
+        .args(["prove", "--txs-per-blob", "16", "--workload"])
+        .arg(workload)
+        .arg("--db")
+        .arg(db)
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Every `.bin` file of a chain directory, by name, with its bytes.
+fn chain_files(chain: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files = vec![chain.join("genesis.bin")];
+    let mut blocks: Vec<PathBuf> = std::fs::read_dir(chain.join("blocks"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "bin"))
+        .collect();
+    blocks.sort();
+    files.extend(blocks);
+    files
+        .into_iter()
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p.strip_prefix(chain).unwrap().to_path_buf(), bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn killed_prover_resumes_to_the_identical_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let workload = dir.path().join("workload");
+    let status = stateless()
+        .args([
+            "gen",
+            "--accounts",
+            "256",
+            "--blocks",
+            "60",
+            "--txs-per-block",
+            "48",
+            "--out",
+        ])
+        .arg(&workload)
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    // The reference: one uninterrupted run.
+    let reference = dir.path().join("reference");
+    let start = Instant::now();
+    let out = prove_command(&workload, &dir.path().join("reference.redb"), &reference)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let full_run = start.elapsed();
+
+    // Kill at random points until at least 20 kills landed while the prover was running.
+    let (db, chain) = (dir.path().join("crashy.redb"), dir.path().join("crashy"));
+    let mut rng = ChaCha8Rng::seed_from_u64(20);
+    let mut kills = 0;
+    let mut runs = 0;
+    while kills < 20 {
+        runs += 1;
+        assert!(
+            runs < 400,
+            "the prover kept finishing before it could be killed"
+        );
+        let mut child = prove_command(&workload, &db, &chain).spawn().unwrap();
+        let delay = full_run.mul_f64(rng.random_range(0.0..1.0));
+        std::thread::sleep(delay);
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap(); // SIGKILL on Unix.
+            kills += 1;
+        }
+        let status = child.wait().unwrap();
+        if status.success() {
+            // It finished first: start over on a fresh database, so kills keep landing in
+            // the middle of the work rather than on an already finished chain.
+            std::fs::remove_file(&db).unwrap();
+            std::fs::remove_dir_all(&chain).unwrap();
+        }
+    }
+    let out = prove_command(&workload, &db, &chain).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    assert_eq!(
+        chain_files(&chain),
+        chain_files(&reference),
+        "after {kills} kills"
+    );
+    let allocation: Allocation =
+        decode_file(&std::fs::read(workload.join("allocation.bin")).unwrap()).unwrap();
+    let mut state = ProverState::open(&db, &allocation).unwrap();
+    state.check_integrity().unwrap();
+    assert_eq!(state.height(), 60);
+    drop(state);
+    let status = stateless()
+        .arg("verify")
+        .arg(&chain)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn second_prover_on_an_open_database_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let workload = dir.path().join("workload");
+    let status = stateless()
+        .args([
+            "gen",
+            "--accounts",
+            "16",
+            "--blocks",
+            "1",
+            "--txs-per-block",
+            "4",
+            "--out",
+        ])
+        .arg(&workload)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let allocation: Allocation =
+        decode_file(&std::fs::read(workload.join("allocation.bin")).unwrap()).unwrap();
+    let db = dir.path().join("p.redb");
+    let holder = ProverState::open(&db, &allocation).unwrap();
+    let before = std::fs::read(&db).unwrap();
+
+    let out = prove_command(&workload, &db, &dir.path().join("chain"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("already open"), "{stderr}");
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "the refused run changed nothing"
+    );
+    drop(holder);
+    std::thread::sleep(Duration::from_millis(10));
+    assert!(
+        prove_command(&workload, &db, &dir.path().join("chain"))
+            .status()
+            .unwrap()
+            .success()
+    );
+}
