@@ -7,7 +7,8 @@ use witness_format::{AccountLeaf, Blob, Hash32, MerkleWitness, Witness};
 use crate::chain::ChainParams;
 use crate::error::{Reason, VerifyError};
 use crate::hash::leaf_hash;
-use crate::transfer::{TouchedState, execute, touched_accounts};
+use crate::signature::first_invalid;
+use crate::transfer::{TouchedState, apply_rules, signature_checks, touched_accounts};
 use crate::tree::compute_root;
 
 /// Checks that `blob`'s transactions move its pre-state root to its post-state root.
@@ -21,6 +22,10 @@ use crate::tree::compute_root;
 /// 4. The transactions apply in order under the model's rules, with valid signatures.
 /// 5. The new leaves, with the same siblings, recompute `post_state_root`.
 ///
+/// The tree walks (3, 5) and the signature checks (4) run in parallel: the rules need only the
+/// leaves, not the roots. Errors are still reported in step order, so the verdict is the same
+/// for every thread count.
+///
 /// Never panics, for any input. Errors carry the transaction index where there is one; the
 /// caller adds block and blob.
 pub fn verify_blob(params: &ChainParams, blob: &Blob) -> Result<(), VerifyError> {
@@ -32,9 +37,33 @@ pub fn verify_blob(params: &ChainParams, blob: &Blob) -> Result<(), VerifyError>
     }
     let accounts = touched_accounts(&blob.transactions, params.tree_depth)?;
     let Witness::Merkle(witness) = &blob.witness;
-    let mut state = pre_state(accounts, witness)?;
+    let pre_state = pre_state(accounts, witness)?;
+    let mut post_state = pre_state.clone();
+    let (signed, rule_failure) = apply_rules(
+        params.chain_id,
+        blob.model,
+        &mut post_state,
+        &blob.transactions,
+    );
 
-    let (pre_root, siblings) = root_from_witness(params, &state, witness)?;
+    let (roots, bad_signature) = rayon::join(
+        || -> Result<(Hash32, Hash32), VerifyError> {
+            let (pre_root, siblings) = root_from_witness(params, &pre_state, witness)?;
+            // The same accounts ask for the same siblings in the same order, so the replay
+            // never runs short.
+            let mut replay = siblings.into_iter();
+            let Ok(post_root) = compute_root::<Infallible>(
+                params.tree_depth,
+                leaf_hashes(&post_state),
+                &params.defaults,
+                |_, _| Ok(replay.next().unwrap_or(Hash32::ZERO)),
+            );
+            Ok((pre_root, post_root))
+        },
+        || first_invalid(&signature_checks(&signed, &blob.transactions)),
+    );
+
+    let (pre_root, post_root) = roots?;
     if pre_root != blob.pre_state_root {
         return Err(Reason::PreStateRootMismatch {
             computed: pre_root,
@@ -42,18 +71,12 @@ pub fn verify_blob(params: &ChainParams, blob: &Blob) -> Result<(), VerifyError>
         }
         .into());
     }
-
-    execute(params.chain_id, blob.model, &mut state, &blob.transactions)?;
-
-    // The same accounts ask for the same siblings in the same order, so the replay never runs
-    // short.
-    let mut replay = siblings.into_iter();
-    let Ok(post_root) = compute_root::<Infallible>(
-        params.tree_depth,
-        leaf_hashes(&state),
-        &params.defaults,
-        |_, _| Ok(replay.next().unwrap_or(Hash32::ZERO)),
-    );
+    if let Some(index) = bad_signature {
+        return Err(VerifyError::new(Reason::BadSignature).at_transaction(index));
+    }
+    if let Some((index, reason)) = rule_failure {
+        return Err(VerifyError::new(reason).at_transaction(index));
+    }
     if post_root != blob.post_state_root {
         return Err(Reason::PostStateRootMismatch {
             computed: post_root,

@@ -9,7 +9,7 @@
 use witness_format::{AccountLeaf, Model, PublicKey, Transaction};
 
 use crate::error::{Reason, VerifyError};
-use crate::signature::{SignatureCheck, first_invalid};
+use crate::signature::SignatureCheck;
 use crate::tree::in_range;
 
 /// Domain of every transaction signature, so a signature made for anything else never verifies.
@@ -200,27 +200,6 @@ pub fn signature_checks<'a>(
             message,
         })
         .collect()
-}
-
-/// Applies `transactions` in order to `state` and checks every signature.
-///
-/// Returns the error of the first failing transaction; a bad signature counts before any other
-/// rule of the same transaction. Signatures are checked in parallel batches after the rules, and
-/// the answer does not depend on how they were batched.
-pub fn execute(
-    chain_id: u64,
-    model: Model,
-    state: &mut TouchedState,
-    transactions: &[Transaction],
-) -> Result<(), VerifyError> {
-    let (signed, rule_failure) = apply_rules(chain_id, model, state, transactions);
-    if let Some(index) = first_invalid(&signature_checks(&signed, transactions)) {
-        return Err(VerifyError::new(Reason::BadSignature).at_transaction(index));
-    }
-    match rule_failure {
-        Some((index, reason)) => Err(VerifyError::new(reason).at_transaction(index)),
-        None => Ok(()),
-    }
 }
 
 #[cfg(test)]
