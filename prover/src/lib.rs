@@ -5,8 +5,10 @@
 //!   blob passes the verifier before it is kept, and each block is one durable commit.
 //! - [`workload`]: synthetic workloads (a genesis allocation and signed transfers) for demos,
 //!   tests and benchmarks.
+//! - [`zk`]: zero-knowledge proving: circuits and their gadgets (Poseidon in-circuit).
 
 pub mod state;
 pub mod workload;
+pub mod zk;
 
 pub use state::{BlockOptions, BlockReport, ProverError, ProverState};

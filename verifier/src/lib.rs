@@ -1,6 +1,7 @@
 //! Every rule of the stateless chain, and the checks that apply them with no stored state.
 //!
 //! - [`hash`]: SHA3-256 with a domain byte per use; leaf, node, header, blob and genesis hashes.
+//! - [`poseidon`]: the Poseidon permutation and hashes over BLS12-381's scalar field (`zk-transfer`).
 //! - [`tree`]: the fixed-depth sparse Merkle tree: default hashes and the one root computation that
 //!   both multiproof verification and multiproof generation (in `prover`) walk.
 //! - [`transfer`]: the `transfer` model's transaction rules and signing message.
@@ -13,11 +14,23 @@
 //! Nothing here keeps state, opens a file or depends on the prover. The prover calls these
 //! functions, so each rule has exactly one definition.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::arithmetic_side_effects
+    )
+)]
+
 pub mod blob;
 pub mod chain;
 pub mod error;
 pub mod hash;
 pub mod history;
+pub mod poseidon;
 pub mod signature;
 pub mod transfer;
 pub mod tree;
