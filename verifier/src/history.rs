@@ -18,7 +18,7 @@
 use witness_format::Hash32;
 
 use crate::hash::{
-    BLOBS_NODE_TAG, BLOBS_ROOT_TAG, HISTORY_NODE_TAG, HISTORY_ROOT_TAG, tagged_hash,
+    BLOBS_NODE_TAG, BLOBS_ROOT_TAG, HISTORY_NODE_TAG, HISTORY_ROOT_TAG, list_root, tagged_hash,
 };
 
 /// A Merkle Mountain Range over header hashes.
@@ -67,26 +67,9 @@ impl HistoryAccumulator {
     }
 }
 
-/// The root over a block's blob commitments: a binary Merkle tree over the commitments, padded
-/// with zero hashes to a power of two, hashed together with the count (so padding cannot pose as
-/// blobs). No blobs give a zero tree root.
+/// The root over a block's blob commitments, in order (see [`list_root`]).
 pub fn blobs_root(commitments: &[Hash32]) -> Hash32 {
-    let mut level: Vec<Hash32> = commitments.to_vec();
-    if !level.is_empty() {
-        level.resize(level.len().next_power_of_two(), Hash32::ZERO);
-    }
-    while level.len() > 1 {
-        level = level
-            .chunks_exact(2)
-            .map(|pair| match pair {
-                [left, right] => tagged_hash(BLOBS_NODE_TAG, &[&left.0, &right.0]),
-                _ => Hash32::ZERO,
-            })
-            .collect();
-    }
-    let tree_root = level.first().copied().unwrap_or(Hash32::ZERO);
-    let count = (commitments.len() as u64).to_le_bytes();
-    tagged_hash(BLOBS_ROOT_TAG, &[&count, &tree_root.0])
+    list_root(BLOBS_NODE_TAG, BLOBS_ROOT_TAG, commitments)
 }
 
 #[cfg(test)]
