@@ -1191,7 +1191,7 @@ fn variant(debug: &str) -> String {
 }
 
 #[test]
-fn no_single_byte_flip_of_a_block_file_verifies() {
+fn no_single_bit_or_byte_flip_of_a_block_file_verifies() {
     // One block of four transfers in two blobs: a file of a few kilobytes.
     let spec = WorkloadSpec {
         chain_id: 11,
@@ -1212,7 +1212,10 @@ fn no_single_byte_flip_of_a_block_file_verifies() {
 
     let outcomes: Vec<Result<String, (usize, u8)>> = (0..file.len())
         .into_par_iter()
-        .flat_map_iter(|position| [0x01u8, 0xff].map(|mask| (position, mask)))
+        .flat_map_iter(|position| {
+            // Every single bit, and the whole byte.
+            [1u8, 2, 4, 8, 16, 32, 64, 128, 0xff].map(|mask| (position, mask))
+        })
         .map(|(position, mask)| {
             let mut bytes = file.clone();
             bytes[position] ^= mask;
@@ -1241,7 +1244,7 @@ fn no_single_byte_flip_of_a_block_file_verifies() {
     eprintln!(
         "{} bytes, {} mutations: {tally:#?}",
         file.len(),
-        2 * file.len()
+        9 * file.len()
     );
     // The flips reach every kind of check, not just the decoder.
     for expected in [
