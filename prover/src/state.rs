@@ -22,8 +22,10 @@ use thiserror::Error;
 use verifier::blob::leaf_hashes;
 use verifier::hash::{blob_commitment, genesis_hash, header_hash, leaf_hash};
 use verifier::history::{HistoryAccumulator, blobs_root};
-use verifier::signature::{SignatureCheck, invalid_indices};
-use verifier::transfer::{TouchedState, signing_message, touched_accounts};
+use verifier::signature::invalid_indices;
+use verifier::transfer::{
+    SignedMessage, TouchedState, signature_checks, signing_message, touched_accounts,
+};
 use verifier::tree::{compute_root, compute_root_visiting};
 use verifier::{ChainParams, Reason, VerifyError, verify_blob};
 use witness_format::frame::fits_in_file;
@@ -382,6 +384,11 @@ impl ProverState {
 
     /// Builds one blob from `chunk` on top of `pre_root`, leaving out invalid transactions.
     /// Returns `None` if none is valid. Writes nothing: the caller stores what it returns.
+    ///
+    /// Signatures are checked once, by the verifier's own `verify_blob`, which every blob must
+    /// pass anyway. If it finds a bad signature, all bad ones are found and left out, and the
+    /// rules run again from the start: a forged transaction may have taken a nonce or a balance
+    /// that a later valid one needs. Each round leaves out at least one transaction.
     fn build_blob(
         &self,
         accounts: &Table<u64, &[u8]>,
@@ -390,75 +397,99 @@ impl ProverState {
         chunk: &[(usize, Transaction)],
         report: &mut BlockReport,
     ) -> Result<Option<BuiltBlob>, ProverError> {
-        let depth = self.params.tree_depth;
-        // Rules first, then signatures. A transaction with a bad signature may have taken a
-        // nonce or a balance that a later valid one needs, so after excluding bad signatures the
-        // rules run again from the start. Each round excludes at least one transaction.
         let mut bad_signatures: Vec<usize> = Vec::new();
-        let (kept, pre_state, post_state) = loop {
-            let mut rule_drops = Vec::new();
-            let candidates: Vec<(usize, Transaction)> = chunk
-                .iter()
-                .filter(|(index, _)| !bad_signatures.contains(index))
-                .copied()
-                .collect();
-            let all: Vec<Transaction> = candidates.iter().map(|(_, tx)| *tx).collect();
-            let mut out_of_range = Vec::new();
-            let mut state = self.load_state(accounts, &all, depth, &mut |i, reason| {
+        loop {
+            let selection = self.select(accounts, chunk, &bad_signatures)?;
+            if selection.kept.is_empty() {
+                report.dropped.extend(selection.rule_drops);
+                return Ok(None);
+            }
+            let txs: Vec<Transaction> = selection.kept.iter().map(|(_, tx)| *tx).collect();
+            let built = self.assemble(accounts, nodes, pre_root, txs)?;
+            match verify_blob(&self.params, &built.blob) {
+                Ok(()) => {
+                    report.dropped.extend(selection.rule_drops);
+                    return Ok(Some(built));
+                }
+                Err(error) if error.reason == Reason::BadSignature => {
+                    let checks = signature_checks(&selection.signed, &built.blob.transactions);
+                    let invalid = invalid_indices(&checks);
+                    if invalid.is_empty() {
+                        return Err(ProverError::InvalidBlob(error));
+                    }
+                    for position in invalid {
+                        if let Some(&(index, _)) = selection.kept.get(position) {
+                            bad_signatures.push(index);
+                            report.dropped.push((index, Reason::BadSignature));
+                        }
+                    }
+                }
+                Err(error) => return Err(ProverError::InvalidBlob(error)),
+            }
+        }
+    }
+
+    /// The transactions of `chunk` (less `excluded`) that pass every rule but signatures, applied
+    /// in order on the stored state; and why the others do not.
+    fn select(
+        &self,
+        accounts: &Table<u64, &[u8]>,
+        chunk: &[(usize, Transaction)],
+        excluded: &[usize],
+    ) -> Result<Selection, ProverError> {
+        let candidates: Vec<(usize, Transaction)> = chunk
+            .iter()
+            .filter(|(index, _)| !excluded.contains(index))
+            .copied()
+            .collect();
+        let all: Vec<Transaction> = candidates.iter().map(|(_, tx)| *tx).collect();
+        let mut out_of_range = Vec::new();
+        let mut state =
+            self.load_state(accounts, &all, self.params.tree_depth, &mut |i, reason| {
                 out_of_range.push((i, reason))
             })?;
-            let mut kept: Vec<(usize, Transaction)> = Vec::with_capacity(candidates.len());
-            let mut signed = Vec::with_capacity(candidates.len());
-            for (position, &(index, tx)) in candidates.iter().enumerate() {
-                if let Some((_, reason)) = out_of_range.iter().find(|(p, _)| *p == position) {
-                    rule_drops.push((index, reason.clone()));
-                    continue;
-                }
-                let key = state.get(tx.from).map(|leaf| leaf.public_key);
-                match state.apply(&tx) {
-                    Ok(()) => {
-                        kept.push((index, tx));
-                        signed.push((
-                            key.unwrap_or_default(),
-                            signing_message(self.params.chain_id, self.model, &tx),
-                        ));
-                    }
-                    Err(reason) => rule_drops.push((index, reason)),
-                }
-            }
-            let checks: Vec<SignatureCheck<'_>> = signed
-                .iter()
-                .zip(&kept)
-                .map(|((key, message), (_, tx))| SignatureCheck {
-                    public_key: &key.0,
-                    signature: &tx.signature.0,
-                    message,
-                })
-                .collect();
-            let invalid = invalid_indices(&checks);
-            if invalid.is_empty() {
-                report.dropped.extend(rule_drops);
-                if kept.is_empty() {
-                    return Ok(None);
-                }
-                let txs: Vec<Transaction> = kept.iter().map(|(_, tx)| *tx).collect();
-                let pre_state = self.load_state(accounts, &txs, depth, &mut |_, _| {})?;
-                let mut post_state = pre_state.clone();
-                for tx in &txs {
-                    post_state
-                        .apply(tx)
-                        .map_err(|reason| ProverError::InvalidBlob(VerifyError::new(reason)))?;
-                }
-                break (txs, pre_state, post_state);
-            }
-            for position in invalid {
-                if let Some(&(index, _)) = kept.get(position) {
-                    bad_signatures.push(index);
-                    report.dropped.push((index, Reason::BadSignature));
-                }
-            }
+        let mut selection = Selection {
+            kept: Vec::with_capacity(candidates.len()),
+            signed: Vec::with_capacity(candidates.len()),
+            rule_drops: Vec::new(),
         };
-        let txs = kept;
+        for (position, &(index, tx)) in candidates.iter().enumerate() {
+            if let Some((_, reason)) = out_of_range.iter().find(|(p, _)| *p == position) {
+                selection.rule_drops.push((index, reason.clone()));
+                continue;
+            }
+            let key = state.get(tx.from).map(|leaf| leaf.public_key);
+            match state.apply(&tx) {
+                Ok(()) => {
+                    selection.kept.push((index, tx));
+                    selection.signed.push((
+                        key.unwrap_or_default(),
+                        signing_message(self.params.chain_id, self.model, &tx),
+                    ));
+                }
+                Err(reason) => selection.rule_drops.push((index, reason)),
+            }
+        }
+        Ok(selection)
+    }
+
+    /// The blob of `txs` (all passing the rules) on top of `pre_root`: its multiproof from the
+    /// nodes table, its post-state, and the nodes and leaves to store.
+    fn assemble(
+        &self,
+        accounts: &Table<u64, &[u8]>,
+        nodes: &Table<u128, [u8; 32]>,
+        pre_root: Hash32,
+        txs: Vec<Transaction>,
+    ) -> Result<BuiltBlob, ProverError> {
+        let depth = self.params.tree_depth;
+        let pre_state = self.load_state(accounts, &txs, depth, &mut |_, _| {})?;
+        let mut post_state = pre_state.clone();
+        for tx in &txs {
+            post_state
+                .apply(tx)
+                .map_err(|reason| ProverError::InvalidBlob(VerifyError::new(reason)))?;
+        }
 
         // The multiproof: every sibling the walk asks for, from the nodes table.
         let defaults = &self.params.defaults;
@@ -509,18 +540,17 @@ impl ProverState {
                 siblings: bounded(siblings)?,
             }),
         };
-        verify_blob(&self.params, &blob).map_err(ProverError::InvalidBlob)?;
         let leaves = post_state
             .accounts()
             .iter()
             .copied()
             .zip(post_state.leaves().iter().copied())
             .collect();
-        Ok(Some(BuiltBlob {
+        Ok(BuiltBlob {
             blob,
             leaves,
             nodes: new_nodes,
-        }))
+        })
     }
 
     /// The touched state of `txs`, read from the accounts table. Out-of-range accounts are
@@ -549,7 +579,15 @@ impl ProverState {
     }
 }
 
-/// A verified blob and the state it leaves: leaves and tree nodes to store.
+/// What passes the rules in a chunk: the transactions kept (with their index in the block) and
+/// their signature inputs, and the ones left out with their reason.
+struct Selection {
+    kept: Vec<(usize, Transaction)>,
+    signed: Vec<SignedMessage>,
+    rule_drops: Vec<(usize, Reason)>,
+}
+
+/// A blob and the state it leaves: leaves and tree nodes to store.
 struct BuiltBlob {
     blob: Blob,
     leaves: Vec<(u64, AccountLeaf)>,
