@@ -1,0 +1,109 @@
+//! The properties the fuzz targets check, in one place.
+//!
+//! The fuzz targets call these through the `stateless_fuzz` library, and the root package's
+//! `tests/fuzz_regressions.rs` compiles this same file (with `#[path]`), so every committed seed
+//! and every minimized crash replays under `cargo test` through exactly the code the fuzzer ran.
+//!
+//! The properties come from the project's promise that no input bytes may panic the decoder or
+//! the verifier: a check either returns or panics, and a panic is a bug in the library crates.
+
+use verifier::{ChainVerifier, VerifyError};
+use witness_format::frame::{FORMAT_VERSION, FRAME_HEADER_LEN, MAGIC};
+use witness_format::{Block, FramedValue, Genesis, decode_file, encode_file};
+
+/// The genesis file that `verify_block` checks every fuzzed block against: the honest chain that
+/// `examples/make_seeds.rs` builds (16 accounts, tree depth 32), whose first block is the seed of
+/// `verify_block`.
+pub const GENESIS_FILE: &[u8] = include_bytes!("../fixtures/genesis.bin");
+
+/// Decodes `bytes` as a file holding a `T`. Decoding must not panic; when it succeeds, encoding
+/// the value again must give back exactly `bytes` (every valid file is the one canonical
+/// encoding of its value). Returns the value, or `None` when the bytes are rejected.
+pub fn decode_canonical<T: FramedValue>(bytes: &[u8]) -> Option<T> {
+    let value = decode_file::<T>(bytes).ok()?;
+    let encoded = encode_file(&value);
+    assert!(
+        encoded == bytes,
+        "{} input bytes decode, but the value re-encodes to {} other bytes (first difference at \
+         byte {})",
+        bytes.len(),
+        encoded.len(),
+        encoded
+            .iter()
+            .zip(bytes)
+            .position(|(a, b)| a != b)
+            .unwrap_or(encoded.len().min(bytes.len())),
+    );
+    Some(value)
+}
+
+/// `bytes` with its 10-byte frame header made valid for a `T` file: the magic, the version, `T`'s
+/// kind and the length of the bytes that follow. `None` when `bytes` is shorter than a header or
+/// its header is already exactly that.
+///
+/// Almost every mutation of a file changes its length, and the frame then rejects it before the
+/// payload decoder sees it; fixing the header up lets those mutations reach the payload decoder.
+pub fn with_valid_header<T: FramedValue>(bytes: &[u8]) -> Option<Vec<u8>> {
+    let payload = bytes.get(FRAME_HEADER_LEN..)?;
+    let mut fixed = Vec::with_capacity(bytes.len());
+    fixed.extend_from_slice(&MAGIC);
+    fixed.push(FORMAT_VERSION);
+    fixed.push(T::KIND as u8);
+    fixed.extend_from_slice(&u32::try_from(payload.len()).ok()?.to_le_bytes());
+    fixed.extend_from_slice(payload);
+    (fixed != bytes).then_some(fixed)
+}
+
+/// What the `decode_*` targets run: [`decode_canonical`] on `bytes`, then on `bytes` with a valid
+/// header ([`with_valid_header`]). Returns whether `bytes` themselves decode.
+pub fn fuzz_decode<T: FramedValue>(bytes: &[u8]) -> bool {
+    let accepted = decode_canonical::<T>(bytes).is_some();
+    if let Some(fixed) = with_valid_header::<T>(bytes) {
+        let _ = decode_canonical::<T>(&fixed);
+    }
+    accepted
+}
+
+/// What the `verify_block` target runs: [`verify_block`] on `bytes`, then on `bytes` with a valid
+/// block header ([`with_valid_header`]). Returns whether `bytes` themselves are a block file that
+/// the verifier accepts after `start`.
+pub fn fuzz_verify(start: &ChainVerifier, bytes: &[u8]) -> bool {
+    let accepted = matches!(verify_block(start, bytes), Some(Ok(())));
+    if let Some(fixed) = with_valid_header::<Block>(bytes) {
+        let _ = verify_block(start, &fixed);
+    }
+    accepted
+}
+
+/// A verifier positioned at [`GENESIS_FILE`], ready for block 1.
+///
+/// # Panics
+/// If the embedded genesis does not decode or is not a valid genesis (regenerate it with
+/// `cargo run --manifest-path fuzz/Cargo.toml --example make_seeds`).
+pub fn genesis_verifier() -> ChainVerifier {
+    let genesis = decode_canonical::<Genesis>(GENESIS_FILE)
+        .unwrap_or_else(|| panic!("fuzz/fixtures/genesis.bin is not a canonical genesis file"));
+    ChainVerifier::new(&genesis)
+        .unwrap_or_else(|error| panic!("fuzz/fixtures/genesis.bin is rejected: {error}"))
+}
+
+/// Decodes `bytes` as a block file (with [`decode_canonical`]'s checks) and, when it decodes,
+/// checks it as the first block after `start`'s genesis. Neither step may panic. Returns `None`
+/// when the bytes are not a block file, otherwise the verifier's verdict.
+pub fn verify_block(start: &ChainVerifier, bytes: &[u8]) -> Option<Result<(), VerifyError>> {
+    let block = decode_canonical::<Block>(bytes)?;
+    let mut verifier = start.clone();
+    let verdict = verifier.verify_blocks(std::slice::from_ref(&block));
+    if verdict.is_ok() {
+        // An accepted block is where the chain now stands.
+        let summary = verifier.summary();
+        assert_eq!(summary.height, block.header.height, "accepted height");
+        assert_eq!(summary.blocks, 1, "accepted block count");
+        assert_eq!(
+            summary.state_roots.as_slice(),
+            block.header.state_roots.as_ref(),
+            "accepted state roots"
+        );
+    }
+    Some(verdict)
+}

@@ -1,0 +1,3 @@
+//! Shared checks of the fuzz targets in `fuzz_targets/`; see [`checks`].
+
+pub mod checks;
