@@ -6,6 +6,7 @@
 //!   both multiproof verification and multiproof generation (in `prover`) walk.
 //! - [`transfer`]: the `transfer` model's transaction rules and signing message.
 //! - [`signature`]: Ed25519 under ZIP-215, in parallel batches.
+//! - [`schnorr`]: Schnorr signatures over Jubjub with a Poseidon challenge (`zk-transfer`).
 //! - [`blob`]: checks one blob against its witness.
 //! - [`history`]: the Merkle Mountain Range over header hashes and the blob root.
 //! - [`chain`]: checks a chain of blocks from its genesis: all blobs in parallel, then linkage.
@@ -31,6 +32,7 @@ pub mod error;
 pub mod hash;
 pub mod history;
 pub mod poseidon;
+pub mod schnorr;
 pub mod signature;
 pub mod transfer;
 pub mod tree;
