@@ -7,6 +7,9 @@
 //! - [`transfer`]: the `transfer` model's transaction rules and signing message.
 //! - [`signature`]: Ed25519 under ZIP-215, in parallel batches.
 //! - [`schnorr`]: Schnorr signatures over Jubjub with a Poseidon challenge (`zk-transfer`).
+//! - [`zk_transfer`]: the `zk-transfer` model's rules: Poseidon tree, signing message, transaction
+//!   commitment, the proof's public input, and blobs with a Merkle witness.
+//! - [`zk_verify`]: Groth16 verification of `zk-transfer` proofs, and the verifying key's hash.
 //! - [`blob`]: checks one blob against its witness.
 //! - [`history`]: the Merkle Mountain Range over header hashes and the blob root.
 //! - [`chain`]: checks a chain of blocks from its genesis: all blobs in parallel, then linkage.
@@ -36,6 +39,8 @@ pub mod schnorr;
 pub mod signature;
 pub mod transfer;
 pub mod tree;
+pub mod zk_transfer;
+pub mod zk_verify;
 
 pub use blob::verify_blob;
 pub use chain::{ChainParams, ChainSummary, ChainVerifier, verify_chain};

@@ -80,12 +80,29 @@ pub fn compute_root_visiting<E>(
     depth: u8,
     leaves: Vec<(u64, Hash32)>,
     defaults: &DefaultHashes,
-    mut sibling: impl FnMut(u8, u64) -> Result<Hash32, E>,
-    mut visit: impl FnMut(u8, u64, &Hash32),
+    sibling: impl FnMut(u8, u64) -> Result<Hash32, E>,
+    visit: impl FnMut(u8, u64, &Hash32),
 ) -> Result<Hash32, E> {
+    walk(depth, leaves, defaults.at(depth), node_hash, sibling, visit)
+}
+
+/// The one walk behind [`compute_root_visiting`], for any node type and node hash: the SHA3
+/// tree of the `transfer` model passes [`node_hash`], the Poseidon tree of `zk-transfer` its
+/// own (see `crate::zk_transfer`). Both therefore ask for siblings in the same canonical order.
+///
+/// `empty_root` is the root of the empty tree of `depth` levels, returned when `leaves` is
+/// empty; `node(left, right)` hashes two children into their parent.
+pub fn walk<T: Copy, E>(
+    depth: u8,
+    leaves: Vec<(u64, T)>,
+    empty_root: T,
+    node: impl Fn(&T, &T) -> T,
+    mut sibling: impl FnMut(u8, u64) -> Result<T, E>,
+    mut visit: impl FnMut(u8, u64, &T),
+) -> Result<T, E> {
     let mut nodes = leaves;
     if nodes.is_empty() {
-        return Ok(defaults.at(depth));
+        return Ok(empty_root);
     }
     let mut parents = Vec::with_capacity(nodes.len());
     for level in 0..depth {
@@ -95,15 +112,15 @@ pub fn compute_root_visiting<E>(
             let parent = match tail.first() {
                 Some(&(right_index, right_hash)) if index & 1 == 0 && right_index == index | 1 => {
                     rest = tail.get(1..).unwrap_or_default();
-                    node_hash(&hash, &right_hash)
+                    node(&hash, &right_hash)
                 }
                 _ => {
                     rest = tail;
                     let other = sibling(level, index ^ 1)?;
                     if index & 1 == 0 {
-                        node_hash(&hash, &other)
+                        node(&hash, &other)
                     } else {
-                        node_hash(&other, &hash)
+                        node(&other, &hash)
                     }
                 }
             };
@@ -112,10 +129,7 @@ pub fn compute_root_visiting<E>(
         }
         std::mem::swap(&mut nodes, &mut parents);
     }
-    Ok(nodes
-        .first()
-        .map(|&(_, root)| root)
-        .unwrap_or(defaults.at(depth)))
+    Ok(nodes.first().map(|&(_, root)| root).unwrap_or(empty_root))
 }
 
 #[cfg(test)]

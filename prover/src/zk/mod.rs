@@ -2,6 +2,11 @@
 //!
 //! - [`poseidon`]: the Poseidon permutation and hashes of `verifier::poseidon` as constraints.
 //! - [`schnorr`]: Schnorr-over-Jubjub verification of `verifier::schnorr` as constraints.
+//! - [`circuit`]: the `zk-transfer` batch circuit (one public input) and its witness builder.
+//! - [`groth16`]: key generation and proving for that circuit.
 
 pub mod poseidon;
 pub mod schnorr;
+
+pub mod circuit;
+pub mod groth16;

@@ -1,0 +1,1166 @@
+//! The `zk-transfer` circuit: a batch of B transfer slots on a Poseidon tree of depth D, with
+//! one public input.
+//!
+//! The rules are [`verifier::zk_transfer`]'s (and the shared [`verifier::transfer`] rules),
+//! restated as constraints; the tests run both on the same valid and invalid batches.
+//!
+//! # Public input
+//!
+//! One field element, [`verifier::zk_transfer::public_input`]`(chain_id, pre_root, post_root,
+//! commitment)`. The circuit computes it from the pre-state root (a witness), the root after the
+//! last slot, and the commitment chain over the real slots' messages, and enforces it equal to
+//! the input. Chain id and model tag are constants of the circuit (a key is made for one chain).
+//!
+//! # Layout of a slot
+//!
+//! Every slot has the same constraints; a boolean `is_real` says whether it holds a transfer:
+//!
+//! 1. `from`, `to`: D index bits each (their sums are the account numbers, so both are below
+//!    2^D); `amount`: 64 bits; the transaction's nonce, the new-owner key (nx, ny), the
+//!    signature (R, bits of s).
+//! 2. message = `hash_many(TX_DOMAIN, [chain_id, MODEL_TAG, from, to, amount, nonce, nx, ny])`
+//!    (the first permutation is all constants, so free); the Schnorr gadget enforces the
+//!    signature under the sender's key (A = the sender leaf's coordinates).
+//! 3. Sender: leaf (x, y, balance, nonce); the transaction's nonce equals the leaf's; new
+//!    balance = balance − amount and new nonce = nonce + 1, each range-checked to 64 bits (no
+//!    overdraft, no nonce overflow). Old and new leaf hashes share the sponge's first
+//!    permutation (it absorbs only x, y, which do not change). One path of D siblings: the old
+//!    leaf must give the current root (when `is_real`), the new leaf gives the next root.
+//! 4. Receiver, under the root after the sender's update (so `to == from` just works, as
+//!    natively): leaf (x, y, balance, nonce) and a boolean `empty`. Empty ⇒ all four are 0;
+//!    creation ⇔ new key present: `(1 − empty)·nx = (1 − empty)·ny = 0` and `nx · inv = empty`
+//!    (a valid key has x ≠ 0). The receiver's key after the transfer is `(x + nx, y + ny)`.
+//!    Old leaf hash = `(1 − empty) · H(key, balance, nonce)` (0 for the empty slot), new leaf
+//!    hash = `H(key, balance + amount, nonce)`, new balance range-checked to 64 bits. One path.
+//! 5. Commitment: `c ← c + is_real · (hash2(TX_COMMITMENT_DOMAIN, c, message) − c)`.
+//!
+//! A path computes the old and the new root from the same siblings, each level one
+//! conditional swap (one constraint) and one `hash2` (240), so 2·D·241 per leaf.
+//!
+//! # Padding
+//!
+//! A padding slot (`is_real = 0`) changes neither the root nor the commitment: its membership
+//! checks are disabled (`is_real · (old_root − root) = 0`) and the next root is
+//! `root + is_real · (new_root − root)`. Everything else is still enforced, so the prover fills
+//! it with a well-formed dummy: a transfer of 0 from account 0 to itself, signed by a fixed
+//! padding key ([`PADDING_KEY_SEED`]). Because padding leaves the commitment unchanged, the
+//! commitment covers exactly the real transactions, in order, which is what the verifier
+//! computes from the blob ([`verifier::zk_transfer::tx_commitment`]); a prover cannot pad
+//! differently from what the verifier computes, nor drop or add a transaction.
+//!
+//! # Why the pre-state values need no more checks
+//!
+//! Balances and nonces read from leaves are below 2^64 because every leaf of a valid tree is:
+//! genesis leaves are `u64`s, and every update (native or in-circuit) is range-checked. Keys
+//! read from leaves are valid subgroup points for the same reason (a leaf's hash needs a key
+//! that decodes). The sender's key therefore needs no subgroup check in-circuit.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ark_bls12_381::Fr;
+use ark_ed_on_bls12_381::constraints::EdwardsVar;
+use ark_ff::{AdditiveGroup, BigInteger, Field, PrimeField};
+use ark_r1cs_std::GR1CSVar;
+use ark_r1cs_std::alloc::AllocVar;
+use ark_r1cs_std::boolean::Boolean;
+use ark_r1cs_std::eq::EqGadget;
+use ark_r1cs_std::fields::FieldVar;
+use ark_r1cs_std::fields::fp::FpVar;
+use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
+use thiserror::Error;
+use verifier::poseidon::{hash_many, sponge_capacity};
+use verifier::schnorr::{self, SCALAR_BITS, SIGNATURE_BYTES, SigningKey};
+use verifier::transfer::TouchedState;
+use verifier::zk_transfer::{
+    LEAF_DOMAIN, MODEL_TAG, NODE_DOMAIN, PUBLIC_INPUT_DOMAIN, TX_COMMITMENT_DOMAIN, TX_DOMAIN,
+    commitment_step, default_hash, message_of, new_key_coordinates, node_hash, public_input,
+};
+use witness_format::Transaction;
+
+use crate::zk::poseidon::{hash_many_gadget, hash2_gadget, permute_gadget};
+use crate::zk::schnorr::verify_gadget;
+
+/// Seed of the key that signs padding slots (its signatures prove nothing: padding changes no
+/// state and no commitment).
+pub const PADDING_KEY_SEED: [u8; 32] = *b"stateless/zk/padding-slot/key/v1";
+
+/// An account leaf as field elements: the key's coordinates ((0, 0) for the empty slot),
+/// balance and nonce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct LeafValues {
+    /// The key's x coordinate.
+    pub x: Fr,
+    /// The key's y coordinate.
+    pub y: Fr,
+    /// The balance.
+    pub balance: Fr,
+    /// The nonce.
+    pub nonce: Fr,
+}
+
+impl LeafValues {
+    /// `hash_many(LEAF_DOMAIN, [x, y, balance, nonce])`: the leaf's hash when it is not empty.
+    pub fn hash(&self) -> Fr {
+        hash_many(LEAF_DOMAIN, &[self.x, self.y, self.balance, self.nonce])
+    }
+}
+
+/// The witness of one slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotWitness {
+    /// Whether the slot holds a transfer (false: padding).
+    pub is_real: bool,
+    /// Sender's account number.
+    pub from: u64,
+    /// Receiver's account number.
+    pub to: u64,
+    /// Amount.
+    pub amount: u64,
+    /// The transaction's nonce.
+    pub nonce: u64,
+    /// The new-owner key's coordinates, (0, 0) when absent.
+    pub new_key: (Fr, Fr),
+    /// The sender's signature, R ‖ s.
+    pub signature: [u8; SIGNATURE_BYTES],
+    /// The sender's leaf before the transfer.
+    pub sender: LeafValues,
+    /// Sibling hashes of the sender's path, bottom up, under the root before the slot.
+    pub sender_siblings: Vec<Fr>,
+    /// The receiver's leaf after the sender's update (all zero when empty).
+    pub receiver: LeafValues,
+    /// Whether the receiver's slot is empty.
+    pub receiver_empty: bool,
+    /// Sibling hashes of the receiver's path, bottom up, under the root after the sender's
+    /// update.
+    pub receiver_siblings: Vec<Fr>,
+}
+
+/// The witness of a batch: the claimed roots and one witness per slot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BatchWitness {
+    /// The pre-state root.
+    pub pre_state_root: Fr,
+    /// The claimed post-state root (what the public input binds).
+    pub post_state_root: Fr,
+    /// Exactly `batch` slots, the real ones first.
+    pub slots: Vec<SlotWitness>,
+}
+
+impl BatchWitness {
+    /// The commitment over the real slots' messages, as the verifier computes it.
+    pub fn commitment(&self, chain_id: u64) -> Fr {
+        self.slots
+            .iter()
+            .filter(|slot| slot.is_real)
+            .fold(Fr::ZERO, |acc, slot| {
+                commitment_step(acc, slot_message(chain_id, slot))
+            })
+    }
+
+    /// The public input this witness proves.
+    pub fn public_input(&self, chain_id: u64) -> Fr {
+        public_input(
+            chain_id,
+            self.pre_state_root,
+            self.post_state_root,
+            self.commitment(chain_id),
+        )
+    }
+}
+
+fn slot_message(chain_id: u64, slot: &SlotWitness) -> Fr {
+    message_of(
+        chain_id,
+        slot.from,
+        slot.to,
+        slot.amount,
+        slot.nonce,
+        slot.new_key,
+    )
+}
+
+/// The circuit: `batch` transfer slots on a tree of `depth` levels for chain `chain_id`.
+/// `witness` is `None` for key generation, which needs only the shape.
+#[derive(Clone, Debug)]
+pub struct TransferBatchCircuit {
+    /// Tree depth D.
+    pub depth: u8,
+    /// Number of slots B.
+    pub batch: usize,
+    /// The chain id (a constant of the circuit).
+    pub chain_id: u64,
+    /// The assignment, for proving.
+    pub witness: Option<BatchWitness>,
+}
+
+impl TransferBatchCircuit {
+    /// The shape alone, for key generation.
+    pub fn shape(depth: u8, batch: usize, chain_id: u64) -> Self {
+        Self {
+            depth,
+            batch,
+            chain_id,
+            witness: None,
+        }
+    }
+
+    /// The public input the witness proves, if there is a witness.
+    pub fn public_input(&self) -> Option<Fr> {
+        self.witness
+            .as_ref()
+            .map(|witness| witness.public_input(self.chain_id))
+    }
+}
+
+/// Why a batch witness cannot be built.
+#[derive(Debug, Error)]
+pub enum WitnessError<E> {
+    /// More transactions than slots.
+    #[error("{count} transactions do not fit a batch of {batch}")]
+    TooManyTransactions {
+        /// Transactions given.
+        count: usize,
+        /// Slots.
+        batch: usize,
+    },
+    /// A transaction's account is not in the given pre-state (or outside the tree).
+    #[error("account {account} is not among the touched accounts")]
+    AccountMissing {
+        /// The account.
+        account: u64,
+    },
+    /// A new-owner key or a leaf key does not decode.
+    #[error("transaction {index}: a key does not decode")]
+    InvalidKey {
+        /// Transaction index (or leaf index for a pre-state leaf).
+        index: usize,
+    },
+    /// The sibling source failed.
+    #[error("sibling: {0}")]
+    Sibling(E),
+}
+
+/// Builds the witness of a batch from the pre-state of the touched accounts and a source of
+/// sibling hashes of the pre-state tree (asked in the canonical multiproof order, as
+/// [`verifier::zk_transfer::compute_root_visiting`] asks; a Merkle witness answers it).
+///
+/// The transactions are applied as the circuit computes, with no rule checked (field
+/// arithmetic), so an invalid batch gives the witness that shows its circuit unsatisfied. The
+/// claimed post-state root is the root this computation reaches.
+pub fn build_witness<E>(
+    depth: u8,
+    batch: usize,
+    chain_id: u64,
+    pre_state: &TouchedState,
+    transactions: &[Transaction],
+    sibling: impl FnMut(u8, u64) -> Result<Fr, E>,
+) -> Result<BatchWitness, WitnessError<E>> {
+    if transactions.len() > batch {
+        return Err(WitnessError::TooManyTransactions {
+            count: transactions.len(),
+            batch,
+        });
+    }
+    let mut tree = PartialTree::new(depth);
+    let mut leaves = Vec::with_capacity(pre_state.accounts().len());
+    let mut state = BTreeMap::new();
+    for (index, (&account, leaf)) in pre_state
+        .accounts()
+        .iter()
+        .zip(pre_state.leaves())
+        .enumerate()
+    {
+        let hash =
+            verifier::zk_transfer::leaf_hash(leaf).ok_or(WitnessError::InvalidKey { index })?;
+        let values = if leaf.is_empty() {
+            LeafValues::default()
+        } else {
+            let (x, y) = schnorr::public_key_coordinates(&leaf.public_key.0)
+                .ok_or(WitnessError::InvalidKey { index })?;
+            LeafValues {
+                x,
+                y,
+                balance: Fr::from(leaf.balance),
+                nonce: Fr::from(leaf.nonce),
+            }
+        };
+        state.insert(account, (values, leaf.is_empty()));
+        leaves.push((account, hash));
+        tree.nodes.insert((0, account), hash);
+    }
+    let mut sibling = sibling;
+    let mut asked = Vec::new();
+    let pre_state_root = verifier::zk_transfer::compute_root_visiting(
+        depth,
+        leaves,
+        |level, index| {
+            let hash = sibling(level, index).map_err(WitnessError::Sibling)?;
+            asked.push(((level, index), hash));
+            Ok(hash)
+        },
+        |level, index, hash| {
+            tree.nodes.insert((level, index), *hash);
+        },
+    )?;
+    tree.nodes.extend(asked);
+
+    let mut slots = Vec::with_capacity(batch);
+    for (index, tx) in transactions.iter().enumerate() {
+        let new_key = new_key_coordinates(tx).ok_or(WitnessError::InvalidKey { index })?;
+        let (mut sender, sender_empty) = *state
+            .get(&tx.from)
+            .ok_or(WitnessError::AccountMissing { account: tx.from })?;
+        if sender_empty {
+            // No valid witness exists (the slot's hash is 0, no leaf hashes to it). Put a curve
+            // point in the key so that witness generation runs and the membership check fails.
+            let g = schnorr::generator();
+            (sender.x, sender.y) = (g.x, g.y);
+        }
+        let sender_siblings = tree.path(tx.from);
+        let amount = Fr::from(tx.amount);
+        let sender_after = LeafValues {
+            balance: sender.balance - amount,
+            nonce: sender.nonce + Fr::ONE,
+            ..sender
+        };
+        state.insert(tx.from, (sender_after, false));
+        tree.set_leaf(tx.from, sender_after.hash());
+
+        let (receiver, receiver_empty) = *state
+            .get(&tx.to)
+            .ok_or(WitnessError::AccountMissing { account: tx.to })?;
+        let receiver_siblings = tree.path(tx.to);
+        let receiver_after = LeafValues {
+            x: receiver.x + new_key.0,
+            y: receiver.y + new_key.1,
+            balance: receiver.balance + amount,
+            nonce: receiver.nonce,
+        };
+        state.insert(tx.to, (receiver_after, false));
+        tree.set_leaf(tx.to, receiver_after.hash());
+
+        slots.push(SlotWitness {
+            is_real: true,
+            from: tx.from,
+            to: tx.to,
+            amount: tx.amount,
+            nonce: tx.nonce,
+            new_key,
+            signature: tx.signature.0,
+            sender,
+            sender_siblings,
+            receiver,
+            receiver_empty,
+            receiver_siblings,
+        });
+    }
+    if slots.len() < batch {
+        let padding = padding_slot(depth, chain_id);
+        slots.resize(batch, padding);
+    }
+    Ok(BatchWitness {
+        pre_state_root,
+        post_state_root: tree.root(),
+        slots,
+    })
+}
+
+/// The dummy slot of the module documentation: a transfer of 0 from account 0 to itself under
+/// the padding key, correctly signed, with all-zero siblings (its paths are not checked).
+pub fn padding_slot(depth: u8, chain_id: u64) -> SlotWitness {
+    let key = SigningKey::from_seed(&PADDING_KEY_SEED);
+    let point = key.public_point();
+    let sender = LeafValues {
+        x: point.x,
+        y: point.y,
+        balance: Fr::ZERO,
+        nonce: Fr::ZERO,
+    };
+    let mut slot = SlotWitness {
+        is_real: false,
+        from: 0,
+        to: 0,
+        amount: 0,
+        nonce: 0,
+        new_key: (Fr::ZERO, Fr::ZERO),
+        signature: [0; SIGNATURE_BYTES],
+        sender,
+        sender_siblings: vec![Fr::ZERO; usize::from(depth)],
+        receiver: LeafValues {
+            nonce: Fr::ONE,
+            ..sender
+        },
+        receiver_empty: false,
+        receiver_siblings: vec![Fr::ZERO; usize::from(depth)],
+    };
+    slot.signature = schnorr::sign(&key, slot_message(chain_id, &slot));
+    slot
+}
+
+/// The nodes of the tree the batch's paths go through, updated as leaves change.
+struct PartialTree {
+    depth: u8,
+    nodes: HashMap<(u8, u64), Fr>,
+}
+
+impl PartialTree {
+    fn new(depth: u8) -> Self {
+        Self {
+            depth,
+            nodes: HashMap::new(),
+        }
+    }
+
+    fn node(&self, level: u8, index: u64) -> Fr {
+        self.nodes
+            .get(&(level, index))
+            .copied()
+            .unwrap_or_else(|| default_hash(level))
+    }
+
+    fn path(&self, account: u64) -> Vec<Fr> {
+        (0..self.depth)
+            .map(|level| self.node(level, (account >> level) ^ 1))
+            .collect()
+    }
+
+    fn set_leaf(&mut self, account: u64, hash: Fr) {
+        let mut current = hash;
+        self.nodes.insert((0, account), current);
+        for level in 0..self.depth {
+            let index = account >> level;
+            let other = self.node(level, index ^ 1);
+            current = if index & 1 == 0 {
+                node_hash(&current, &other)
+            } else {
+                node_hash(&other, &current)
+            };
+            self.nodes.insert((level + 1, index >> 1), current);
+        }
+    }
+
+    fn root(&self) -> Fr {
+        self.node(self.depth, 0)
+    }
+}
+
+impl ConstraintSynthesizer<Fr> for TransferBatchCircuit {
+    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+        let input_value = self.public_input();
+        let input = FpVar::new_input(cs.clone(), || {
+            input_value.ok_or(SynthesisError::AssignmentMissing)
+        })?;
+        let witness = self.witness.as_ref();
+        let pre_root = FpVar::new_witness(cs.clone(), || {
+            witness
+                .map(|w| w.pre_state_root)
+                .ok_or(SynthesisError::AssignmentMissing)
+        })?;
+        let mut root = pre_root.clone();
+        let mut commitment = FpVar::Constant(Fr::ZERO);
+        for index in 0..self.batch {
+            let slot = witness.and_then(|w| w.slots.get(index));
+            (root, commitment) =
+                synthesize_slot(&cs, self.depth, self.chain_id, slot, &root, &commitment)?;
+        }
+        let computed = hash_many_gadget(
+            &FpVar::Constant(PUBLIC_INPUT_DOMAIN),
+            &[
+                pre_root,
+                root,
+                commitment,
+                FpVar::Constant(Fr::from(self.chain_id)),
+                FpVar::Constant(Fr::from(MODEL_TAG)),
+            ],
+        )?;
+        computed.enforce_equal(&input)
+    }
+}
+
+/// A witness value of the slot, or `AssignmentMissing` (key generation).
+fn value<T>(
+    slot: Option<&SlotWitness>,
+    f: impl FnOnce(&SlotWitness) -> T,
+) -> Result<T, SynthesisError> {
+    slot.map(f).ok_or(SynthesisError::AssignmentMissing)
+}
+
+fn witness_fr(
+    cs: &ConstraintSystemRef<Fr>,
+    slot: Option<&SlotWitness>,
+    f: impl FnOnce(&SlotWitness) -> Fr,
+) -> Result<FpVar<Fr>, SynthesisError> {
+    FpVar::new_witness(cs.clone(), || value(slot, f))
+}
+
+/// `n` boolean witnesses, the low bits of an integer, least significant first.
+fn witness_bits(
+    cs: &ConstraintSystemRef<Fr>,
+    n: usize,
+    bits: Result<Vec<bool>, SynthesisError>,
+) -> Result<Vec<Boolean<Fr>>, SynthesisError> {
+    (0..n)
+        .map(|i| {
+            Boolean::new_witness(cs.clone(), || {
+                bits.as_ref()
+                    .map(|b| b.get(i).copied().unwrap_or(false))
+                    .map_err(|e| *e)
+            })
+        })
+        .collect()
+}
+
+fn u64_bits(x: u64, n: usize) -> Vec<bool> {
+    (0..n).map(|i| i < 64 && (x >> i) & 1 == 1).collect()
+}
+
+/// Σ bits_i · 2^i: a linear combination, no constraint.
+fn pack(bits: &[Boolean<Fr>]) -> FpVar<Fr> {
+    let mut acc = FpVar::Constant(Fr::ZERO);
+    let mut coefficient = Fr::ONE;
+    for bit in bits {
+        acc += FpVar::from(bit.clone()) * coefficient;
+        coefficient.double_in_place();
+    }
+    acc
+}
+
+/// Enforces `0 ≤ x < 2^64` (as an integer in [0, p)): 64 boolean witnesses and their sum
+/// (65 constraints).
+fn range_check_64(cs: &ConstraintSystemRef<Fr>, x: &FpVar<Fr>) -> Result<(), SynthesisError> {
+    let bits = x.value().map(|v| {
+        let bigint = v.into_bigint();
+        (0..64).map(|i| bigint.get_bit(i)).collect::<Vec<_>>()
+    });
+    let bits = witness_bits(cs, 64, bits)?;
+    pack(&bits).enforce_equal(x)
+}
+
+/// The Poseidon sponge state of a leaf hash after absorbing the key (x, y): shared by the old
+/// and new hashes of the same key.
+fn leaf_prefix(x: &FpVar<Fr>, y: &FpVar<Fr>) -> Result<[FpVar<Fr>; 3], SynthesisError> {
+    let mut state = [
+        FpVar::Constant(sponge_capacity(LEAF_DOMAIN, 4)),
+        x.clone(),
+        y.clone(),
+    ];
+    permute_gadget(&mut state)?;
+    Ok(state)
+}
+
+/// Finishes a leaf hash from its prefix: absorbs (balance, nonce), permutes, outputs element 1.
+fn leaf_finish(
+    prefix: &[FpVar<Fr>; 3],
+    balance: &FpVar<Fr>,
+    nonce: &FpVar<Fr>,
+) -> Result<FpVar<Fr>, SynthesisError> {
+    let [s0, s1, s2] = prefix.clone();
+    let mut state = [s0, s1 + balance, s2 + nonce];
+    permute_gadget(&mut state)?;
+    let [_, out, _] = state;
+    Ok(out)
+}
+
+/// The old and new roots of a path from the old and new leaf hashes and the shared siblings;
+/// `bits` pick the side at each level (1: the node is the right child).
+fn update_path(
+    bits: &[Boolean<Fr>],
+    siblings: &[FpVar<Fr>],
+    old_leaf: FpVar<Fr>,
+    new_leaf: FpVar<Fr>,
+) -> Result<(FpVar<Fr>, FpVar<Fr>), SynthesisError> {
+    let domain = FpVar::Constant(NODE_DOMAIN);
+    let mut old = old_leaf;
+    let mut new = new_leaf;
+    for (bit, sibling) in bits.iter().zip(siblings) {
+        let b = FpVar::from(bit.clone());
+        for node in [&mut old, &mut new] {
+            // left = node + b·(sibling − node), right = sibling − b·(sibling − node).
+            let delta = &b * (sibling - &*node);
+            let left = &*node + &delta;
+            let right = sibling - &delta;
+            *node = hash2_gadget(&domain, &left, &right)?;
+        }
+    }
+    Ok((old, new))
+}
+
+/// `real · (a − b) = 0`.
+fn enforce_equal_if(real: &FpVar<Fr>, a: &FpVar<Fr>, b: &FpVar<Fr>) -> Result<(), SynthesisError> {
+    real.mul_equals(&(a - b), &FpVar::zero())
+}
+
+/// `real ? a : b` as `b + real · (a − b)`.
+fn select(real: &FpVar<Fr>, a: &FpVar<Fr>, b: &FpVar<Fr>) -> FpVar<Fr> {
+    b + real * (a - b)
+}
+
+fn synthesize_slot(
+    cs: &ConstraintSystemRef<Fr>,
+    depth: u8,
+    chain_id: u64,
+    slot: Option<&SlotWitness>,
+    root: &FpVar<Fr>,
+    commitment: &FpVar<Fr>,
+) -> Result<(FpVar<Fr>, FpVar<Fr>), SynthesisError> {
+    let d = usize::from(depth);
+    let is_real = Boolean::new_witness(cs.clone(), || value(slot, |s| s.is_real))?;
+    let real = FpVar::from(is_real);
+
+    // 1. The transaction.
+    let from_bits = witness_bits(cs, d, value(slot, |s| u64_bits(s.from, d)))?;
+    let to_bits = witness_bits(cs, d, value(slot, |s| u64_bits(s.to, d)))?;
+    let amount = pack(&witness_bits(
+        cs,
+        64,
+        value(slot, |s| u64_bits(s.amount, 64)),
+    )?);
+    let tx_nonce = witness_fr(cs, slot, |s| Fr::from(s.nonce))?;
+    let nx = witness_fr(cs, slot, |s| s.new_key.0)?;
+    let ny = witness_fr(cs, slot, |s| s.new_key.1)?;
+    let signature = value(slot, |s| decode_signature(&s.signature));
+    let r = EdwardsVar::new(
+        FpVar::new_witness(cs.clone(), || {
+            signature.as_ref().map(|(x, _, _)| *x).map_err(|e| *e)
+        })?,
+        FpVar::new_witness(cs.clone(), || {
+            signature.as_ref().map(|(_, y, _)| *y).map_err(|e| *e)
+        })?,
+    );
+    let s_bits = witness_bits(cs, SCALAR_BITS, signature.map(|(_, _, bits)| bits))?;
+
+    // 2. Message and signature.
+    let message = hash_many_gadget(
+        &FpVar::Constant(TX_DOMAIN),
+        &[
+            FpVar::Constant(Fr::from(chain_id)),
+            FpVar::Constant(Fr::from(MODEL_TAG)),
+            pack(&from_bits),
+            pack(&to_bits),
+            amount.clone(),
+            tx_nonce.clone(),
+            nx.clone(),
+            ny.clone(),
+        ],
+    )?;
+    let sx = witness_fr(cs, slot, |s| s.sender.x)?;
+    let sy = witness_fr(cs, slot, |s| s.sender.y)?;
+    let sender_key = EdwardsVar::new(sx.clone(), sy.clone());
+    verify_gadget(cs.clone(), &sender_key, &r, &s_bits, &message)?;
+
+    // 3. Sender.
+    let s_balance = witness_fr(cs, slot, |s| s.sender.balance)?;
+    let s_nonce = witness_fr(cs, slot, |s| s.sender.nonce)?;
+    tx_nonce.enforce_equal(&s_nonce)?;
+    let s_new_balance = &s_balance - &amount;
+    let s_new_nonce = &s_nonce + Fr::ONE;
+    range_check_64(cs, &s_new_balance)?;
+    range_check_64(cs, &s_new_nonce)?;
+    let s_prefix = leaf_prefix(&sx, &sy)?;
+    let s_old = leaf_finish(&s_prefix, &s_balance, &s_nonce)?;
+    let s_new = leaf_finish(&s_prefix, &s_new_balance, &s_new_nonce)?;
+    let s_siblings = (0..d)
+        .map(|level| {
+            witness_fr(cs, slot, |s| {
+                s.sender_siblings.get(level).copied().unwrap_or(Fr::ZERO)
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (old_root, new_root) = update_path(&from_bits, &s_siblings, s_old, s_new)?;
+    enforce_equal_if(&real, &old_root, root)?;
+    let root = select(&real, &new_root, root);
+
+    // 4. Receiver.
+    let empty = Boolean::new_witness(cs.clone(), || value(slot, |s| s.receiver_empty))?;
+    let e = FpVar::from(empty);
+    let not_e = FpVar::one() - &e;
+    let rx = witness_fr(cs, slot, |s| s.receiver.x)?;
+    let ry = witness_fr(cs, slot, |s| s.receiver.y)?;
+    let r_balance = witness_fr(cs, slot, |s| s.receiver.balance)?;
+    let r_nonce = witness_fr(cs, slot, |s| s.receiver.nonce)?;
+    for v in [&rx, &ry, &r_balance, &r_nonce] {
+        e.mul_equals(v, &FpVar::zero())?;
+    }
+    not_e.mul_equals(&nx, &FpVar::zero())?;
+    not_e.mul_equals(&ny, &FpVar::zero())?;
+    let nx_inverse =
+        FpVar::new_witness(cs.clone(), || Ok(nx.value()?.inverse().unwrap_or(Fr::ZERO)))?;
+    nx.mul_equals(&nx_inverse, &e)?;
+    let kx = &rx + &nx;
+    let ky = &ry + &ny;
+    let r_new_balance = &r_balance + &amount;
+    range_check_64(cs, &r_new_balance)?;
+    let r_prefix = leaf_prefix(&kx, &ky)?;
+    let r_old = &not_e * leaf_finish(&r_prefix, &r_balance, &r_nonce)?;
+    let r_new = leaf_finish(&r_prefix, &r_new_balance, &r_nonce)?;
+    let r_siblings = (0..d)
+        .map(|level| {
+            witness_fr(cs, slot, |s| {
+                s.receiver_siblings.get(level).copied().unwrap_or(Fr::ZERO)
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let (old_root, new_root) = update_path(&to_bits, &r_siblings, r_old, r_new)?;
+    enforce_equal_if(&real, &old_root, &root)?;
+    let root = select(&real, &new_root, &root);
+
+    // 5. Commitment.
+    let step = hash2_gadget(&FpVar::Constant(TX_COMMITMENT_DOMAIN), commitment, &message)?;
+    let commitment = select(&real, &step, commitment);
+    Ok((root, commitment))
+}
+
+/// R's coordinates and s's [`SCALAR_BITS`] bits. Bytes that are not a valid encoding give
+/// values that fail the signature check: R = (0, 1) (the identity, rejected), or s = all ones
+/// (at least r_J, rejected), rather than an error, so that a bad signature makes the circuit
+/// unsatisfied.
+fn decode_signature(bytes: &[u8; SIGNATURE_BYTES]) -> (Fr, Fr, Vec<bool>) {
+    let (r_bytes, s_bytes) = bytes.split_at(32);
+    let r = <[u8; 32]>::try_from(r_bytes)
+        .ok()
+        .and_then(|b| schnorr::decode_point(&b))
+        .map_or((Fr::ZERO, Fr::ONE), |p| (p.x, p.y));
+    let bits: Vec<bool> = s_bytes
+        .iter()
+        .flat_map(|byte| (0..8).map(move |i| (byte >> i) & 1 == 1))
+        .collect();
+    let bits = if bits.iter().skip(SCALAR_BITS).any(|b| *b) {
+        vec![true; SCALAR_BITS]
+    } else {
+        bits.into_iter().take(SCALAR_BITS).collect()
+    };
+    (r.0, r.1, bits)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::zk::groth16::{is_satisfied, shape_counts};
+    use verifier::schnorr::public_key;
+    use verifier::transfer::touched_accounts;
+    use verifier::zk_transfer::{
+        ZkTransferError, fr_to_hash, leaf_hash, root_of_accounts, sign_transaction,
+        verify_merkle_blob,
+    };
+    use witness_format::ssz_types::{BitList, VariableList};
+    use witness_format::{AccountLeaf, MerkleWitness, PublicKey, Signature};
+
+    pub(crate) const CHAIN: u64 = 7;
+    pub(crate) const DEPTH: u8 = 4;
+
+    pub(crate) fn key(n: u8) -> SigningKey {
+        SigningKey::from_seed(&[n; 32])
+    }
+
+    /// A full tiny state: account → leaf (non-empty ones only).
+    #[derive(Clone)]
+    pub(crate) struct World {
+        pub(crate) accounts: BTreeMap<u64, AccountLeaf>,
+    }
+
+    impl World {
+        pub(crate) fn new() -> Self {
+            let mut accounts = BTreeMap::new();
+            for (n, balance) in [
+                (0u8, 1_000u64),
+                (1, 500),
+                (2, u64::MAX - 10),
+                (3, 0),
+                (5, 42),
+            ] {
+                accounts.insert(
+                    u64::from(n),
+                    AccountLeaf {
+                        public_key: PublicKey::from(public_key(&key(n))),
+                        balance,
+                        nonce: u64::from(n),
+                    },
+                );
+            }
+            Self { accounts }
+        }
+
+        fn leaf(&self, account: u64) -> AccountLeaf {
+            self.accounts
+                .get(&account)
+                .copied()
+                .unwrap_or(AccountLeaf::EMPTY)
+        }
+
+        /// Every node of the full tree, by (level, index).
+        fn nodes(&self) -> HashMap<(u8, u64), Fr> {
+            let mut nodes = HashMap::new();
+            let mut level: Vec<Fr> = (0..1u64 << DEPTH)
+                .map(|i| leaf_hash(&self.leaf(i)).unwrap())
+                .collect();
+            for l in 0..=DEPTH {
+                for (i, h) in level.iter().enumerate() {
+                    nodes.insert((l, i as u64), *h);
+                }
+                if l < DEPTH {
+                    level = level.chunks(2).map(|p| node_hash(&p[0], &p[1])).collect();
+                }
+            }
+            nodes
+        }
+
+        pub(crate) fn root(&self) -> Fr {
+            let list: Vec<(u64, AccountLeaf)> =
+                self.accounts.iter().map(|(a, l)| (*a, *l)).collect();
+            root_of_accounts(DEPTH, &list).unwrap()
+        }
+
+        pub(crate) fn tx(&self, from: u64, to: u64, amount: u64) -> Transaction {
+            let nonce = self.leaf(from).nonce;
+            let creates = self.leaf(to).is_empty();
+            let mut tx = Transaction {
+                from,
+                to,
+                amount,
+                nonce,
+                new_account_key: if creates {
+                    PublicKey::from(public_key(&key(100 + to as u8)))
+                } else {
+                    PublicKey::ZERO
+                },
+                signature: Signature::ZERO,
+            };
+            resign(&mut tx, signer(from));
+            tx
+        }
+
+        /// Applies valid transactions natively (for chaining batches).
+        pub(crate) fn apply(&mut self, txs: &[Transaction]) {
+            let accounts = touched_accounts(txs, DEPTH).unwrap();
+            let leaves = accounts.iter().map(|a| self.leaf(*a)).collect();
+            let mut state = TouchedState::new(accounts, leaves).unwrap();
+            verifier::zk_transfer::execute(CHAIN, &mut state, txs).unwrap();
+            for (a, l) in state.accounts().iter().zip(state.leaves()) {
+                self.accounts.insert(*a, *l);
+            }
+        }
+
+        pub(crate) fn pre_state(&self, txs: &[Transaction]) -> TouchedState {
+            let accounts = touched_accounts(txs, DEPTH).unwrap();
+            let leaves = accounts.iter().map(|a| self.leaf(*a)).collect();
+            TouchedState::new(accounts, leaves).unwrap()
+        }
+
+        pub(crate) fn witness(&self, txs: &[Transaction], batch: usize) -> BatchWitness {
+            let nodes = self.nodes();
+            build_witness(DEPTH, batch, CHAIN, &self.pre_state(txs), txs, |l, i| {
+                Ok::<_, ()>(nodes[&(l, i)])
+            })
+            .unwrap()
+        }
+
+        /// The Merkle witness of `txs` against this state.
+        pub(crate) fn merkle_witness(&self, txs: &[Transaction]) -> MerkleWitness {
+            let nodes = self.nodes();
+            let state = self.pre_state(txs);
+            let leaves = verifier::zk_transfer::leaf_hashes(&state).unwrap();
+            let mut present = Vec::new();
+            let mut carried = Vec::new();
+            verifier::zk_transfer::compute_root_visiting::<()>(
+                DEPTH,
+                leaves,
+                |l, i| {
+                    let h = nodes[&(l, i)];
+                    let is_default = h == default_hash(l);
+                    present.push(!is_default);
+                    if !is_default {
+                        carried.push(fr_to_hash(&h));
+                    }
+                    Ok(h)
+                },
+                |_, _, _| {},
+            )
+            .unwrap();
+            let mut bits = BitList::with_capacity(present.len()).unwrap();
+            for (i, b) in present.iter().enumerate() {
+                bits.set(i, *b).unwrap();
+            }
+            MerkleWitness {
+                leaves: VariableList::new(state.leaves().to_vec()).unwrap(),
+                sibling_present: bits,
+                siblings: VariableList::new(carried).unwrap(),
+            }
+        }
+
+        /// The native verdict on `txs` with a Merkle witness, claiming `post`.
+        pub(crate) fn native(&self, txs: &[Transaction], post: Fr) -> Result<(), ZkTransferError> {
+            verify_merkle_blob(
+                CHAIN,
+                DEPTH,
+                &fr_to_hash(&self.root()),
+                &fr_to_hash(&post),
+                txs,
+                &self.merkle_witness(txs),
+            )
+        }
+    }
+
+    /// The key seed of an account: the genesis accounts' own number, created accounts 100 + it.
+    pub(crate) fn signer(account: u64) -> u8 {
+        if [0, 1, 2, 3, 5].contains(&account) {
+            account as u8
+        } else {
+            100 + account as u8
+        }
+    }
+
+    pub(crate) fn resign(tx: &mut Transaction, signer: u8) {
+        tx.signature = Signature::from(sign_transaction(&key(signer), CHAIN, tx).unwrap());
+    }
+
+    pub(crate) fn circuit(witness: BatchWitness, batch: usize) -> TransferBatchCircuit {
+        TransferBatchCircuit {
+            depth: DEPTH,
+            batch,
+            chain_id: CHAIN,
+            witness: Some(witness),
+        }
+    }
+
+    fn satisfied(witness: BatchWitness, batch: usize) -> bool {
+        is_satisfied(circuit(witness, batch)).unwrap()
+    }
+
+    /// A valid batch: native accepts with the circuit's post root, the circuit is satisfied,
+    /// and the roots agree.
+    fn check_valid(world: &World, txs: &[Transaction], batch: usize) {
+        let w = world.witness(txs, batch);
+        assert_eq!(w.pre_state_root, world.root());
+        let mut after = world.clone();
+        after.apply(txs);
+        assert_eq!(
+            w.post_state_root,
+            after.root(),
+            "circuit and native post roots"
+        );
+        world.native(txs, w.post_state_root).unwrap();
+        assert_eq!(
+            w.public_input(CHAIN),
+            verifier::zk_transfer::blob_public_input(
+                CHAIN,
+                &fr_to_hash(&world.root()),
+                &fr_to_hash(&after.root()),
+                txs
+            )
+            .unwrap()
+        );
+        assert!(satisfied(w, batch));
+    }
+
+    #[test]
+    fn zk_circuit_valid_batches_agree_with_native() {
+        let world = World::new();
+        // Plain transfer, creation, padding.
+        check_valid(&world, &[world.tx(0, 1, 100)], 2);
+        check_valid(&world, &[world.tx(1, 9, 7)], 1);
+        // Two transfers touching the same accounts, in order; a self-transfer; an exact drain.
+        let mut w2 = world.clone();
+        let t1 = w2.tx(0, 4, 10);
+        w2.apply(&[t1]);
+        let t2 = w2.tx(4, 0, 10);
+        check_valid(&world, &[t1, t2], 2);
+        check_valid(&world, &[world.tx(5, 5, 42)], 2);
+        check_valid(&world, &[world.tx(1, 3, 500)], 2);
+        // A receiver at exactly u64::MAX after the credit.
+        check_valid(&world, &[world.tx(0, 2, 10)], 2);
+        // Random valid batches.
+        let mut rng = rand::rngs::ChaCha8Rng::seed_from_u64_compat(3);
+        for _ in 0..3 {
+            let mut w = world.clone();
+            let mut txs = Vec::new();
+            for _ in 0..2 {
+                let from = [0u64, 1, 5][rng.next() as usize % 3];
+                let to = rng.next() % 16;
+                let amount = rng.next() % (w.leaf(from).balance.min(1000) + 1);
+                if w.leaf(to).balance.checked_add(amount).is_none() {
+                    continue;
+                }
+                let tx = w.tx(from, to, amount);
+                w.apply(&[tx]);
+                txs.push(tx);
+            }
+            check_valid(&world, &txs, 3);
+        }
+    }
+
+    /// A tiny deterministic generator, so the tests need no rand API beyond this file.
+    trait SeedCompat {
+        fn seed_from_u64_compat(seed: u64) -> XorShift;
+    }
+    impl SeedCompat for rand::rngs::ChaCha8Rng {
+        fn seed_from_u64_compat(seed: u64) -> XorShift {
+            XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        }
+    }
+    struct XorShift(u64);
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    /// An invalid batch: rejected natively (whatever post root is claimed: the circuit's own)
+    /// and the circuit unsatisfied.
+    fn check_invalid(world: &World, txs: &[Transaction], what: &str) {
+        let w = world.witness(txs, 2);
+        assert!(
+            world.native(txs, w.post_state_root).is_err(),
+            "{what}: native accepted"
+        );
+        assert!(!satisfied(w, 2), "{what}: circuit satisfied");
+    }
+
+    #[test]
+    fn zk_circuit_and_native_reject_every_invalid_kind() {
+        let world = World::new();
+        // Bad signature: signed by someone else, or for another chain.
+        let mut tx = world.tx(0, 1, 5);
+        resign(&mut tx, 3);
+        check_invalid(&world, &[tx], "signature by another key");
+        let mut tx = world.tx(0, 1, 5);
+        tx.signature.0[40] ^= 1;
+        check_invalid(&world, &[tx], "flipped signature bit");
+        let mut tx = world.tx(0, 1, 5);
+        tx.signature = Signature::from(schnorr::sign(
+            &key(0),
+            message_of(CHAIN + 1, 0, 1, 5, 0, (Fr::ZERO, Fr::ZERO)),
+        ));
+        check_invalid(&world, &[tx], "signature for another chain");
+        // Wrong nonce (correctly signed).
+        let mut tx = world.tx(1, 0, 5);
+        tx.nonce += 1;
+        resign(&mut tx, 1);
+        check_invalid(&world, &[tx], "wrong nonce");
+        // Overdraft.
+        check_invalid(&world, &[world.tx(1, 0, 501)], "overdraft");
+        check_invalid(&world, &[world.tx(3, 0, 1)], "overdraft from zero");
+        // Receiver balance overflow.
+        check_invalid(&world, &[world.tx(0, 2, 11)], "balance overflow");
+        // Creating without a key; a key on an existing account.
+        let mut tx = world.tx(0, 9, 5);
+        tx.new_account_key = PublicKey::ZERO;
+        resign(&mut tx, 0);
+        check_invalid(&world, &[tx], "creation without key");
+        let mut tx = world.tx(0, 1, 5);
+        tx.new_account_key = PublicKey::from(public_key(&key(77)));
+        resign(&mut tx, 0);
+        check_invalid(&world, &[tx], "key on existing account");
+        // Sender missing.
+        let mut tx = world.tx(0, 1, 0);
+        tx.from = 8;
+        resign(&mut tx, 0);
+        check_invalid(&world, &[tx], "empty sender");
+        // A valid transfer whose signature is checked against the wrong... sender key: another
+        // account's signature over the same message.
+        let mut tx = world.tx(5, 0, 1);
+        resign(&mut tx, 1);
+        check_invalid(&world, &[tx], "signed by another account's owner");
+        // Nonce overflow.
+        let mut full = world.clone();
+        full.accounts.get_mut(&5).unwrap().nonce = u64::MAX;
+        check_invalid(&full, &[full.tx(5, 0, 1)], "nonce overflow");
+        // The second transaction invalid after a valid first one (order matters).
+        let t1 = world.tx(1, 0, 400);
+        let mut w2 = world.clone();
+        w2.apply(&[t1]);
+        check_invalid(&world, &[t1, w2.tx(1, 0, 200)], "overdraft after a debit");
+    }
+
+    #[test]
+    fn zk_circuit_rejects_tampered_witnesses() {
+        let world = World::new();
+        let txs = [world.tx(0, 1, 100), world.tx(5, 9, 1)];
+        let good = world.witness(&txs, 2);
+        assert!(satisfied(good.clone(), 2));
+        let tamper = |f: &dyn Fn(&mut BatchWitness)| {
+            let mut w = good.clone();
+            f(&mut w);
+            satisfied(w, 2)
+        };
+        assert!(
+            !tamper(&|w| w.slots[0].sender_siblings[1] += Fr::ONE),
+            "sibling"
+        );
+        assert!(
+            !tamper(&|w| w.slots[1].receiver_siblings[3] += Fr::ONE),
+            "receiver sibling"
+        );
+        assert!(
+            !tamper(&|w| w.slots[0].sender.balance += Fr::ONE),
+            "pre-leaf balance"
+        );
+        assert!(
+            !tamper(&|w| w.slots[0].receiver.balance += Fr::ONE),
+            "receiver pre-leaf"
+        );
+        assert!(
+            !tamper(&|w| w.post_state_root += Fr::ONE),
+            "post-root claim"
+        );
+        assert!(!tamper(&|w| w.pre_state_root += Fr::ONE), "pre-root claim");
+        // Dropping a real transaction (padding it) changes the commitment... and the root.
+        assert!(
+            !tamper(&|w| w.slots[1].is_real = false),
+            "real slot as padding"
+        );
+        // Claiming the empty receiver is not empty, or an existing one is.
+        assert!(
+            !tamper(&|w| w.slots[1].receiver_empty = false),
+            "creation denied"
+        );
+        assert!(
+            !tamper(&|w| w.slots[0].receiver_empty = true),
+            "existing as empty"
+        );
+        // A padding slot claimed real.
+        let one = world.witness(&txs[..1], 2);
+        let mut w = one.clone();
+        w.slots[1].is_real = true;
+        assert!(!satisfied(w, 2), "padding as real");
+        assert!(satisfied(one, 2));
+        // Tampered post-root claim natively too.
+        assert!(world.native(&txs, good.post_state_root + Fr::ONE).is_err());
+    }
+
+    #[test]
+    fn zk_circuit_has_one_public_input_and_counts() {
+        for (depth, batch) in [(4u8, 1usize), (4, 2), (8, 1), (8, 2)] {
+            let (n, inputs) = shape_counts(depth, batch, CHAIN).unwrap();
+            assert_eq!(inputs, 1);
+            println!("depth {depth} batch {batch}: {n} constraints");
+        }
+        let (one, _) = shape_counts(32, 1, CHAIN).unwrap();
+        let (two, _) = shape_counts(32, 2, CHAIN).unwrap();
+        let per_tx = two - one;
+        let fixed = one - per_tx;
+        let at_64 = (fixed + 64 * per_tx) / 64;
+        println!(
+            "depth 32: {per_tx} constraints per slot, {fixed} per batch; \
+             batch 64: {} total, {at_64} per tx",
+            fixed + 64 * per_tx
+        );
+        assert!(at_64 <= 40_000, "{at_64} constraints per tx at depth 32");
+    }
+
+    #[test]
+    fn zk_circuit_setup_and_proving_shapes_agree() {
+        let world = World::new();
+        let txs = [world.tx(0, 1, 1)];
+        let cs = ark_relations::gr1cs::ConstraintSystem::<Fr>::new_ref();
+        circuit(world.witness(&txs, 2), 2)
+            .generate_constraints(cs.clone())
+            .unwrap();
+        assert_eq!(
+            (cs.num_constraints(), cs.num_instance_variables() - 1),
+            shape_counts(DEPTH, 2, CHAIN).unwrap()
+        );
+    }
+}

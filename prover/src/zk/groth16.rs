@@ -1,0 +1,339 @@
+//! Groth16 over BLS12-381 for the `zk-transfer` circuit: key generation and proving.
+//! Verification is the verifier's ([`verifier::zk_verify`]).
+//!
+//! [`setup`] is a *local, insecure* trusted setup: whoever runs it knows the toxic waste and
+//! can forge proofs. It is for tests, benchmarks and development chains; a real deployment needs
+//! a multi-party ceremony (see `docs/ZK.md`).
+
+use ark_bls12_381::{Bls12_381, Fr};
+use ark_groth16::Groth16;
+use ark_relations::gr1cs::{
+    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisError, SynthesisMode,
+};
+use ark_std::rand::{Rng, SeedableRng, rngs::StdRng};
+
+use crate::zk::circuit::TransferBatchCircuit;
+
+/// A proving key for the `zk-transfer` circuit.
+pub type ProvingKey = ark_groth16::ProvingKey<Bls12_381>;
+/// A verifying key for the `zk-transfer` circuit.
+pub type VerifyingKey = ark_groth16::VerifyingKey<Bls12_381>;
+/// A Groth16 proof.
+pub type Proof = ark_groth16::Proof<Bls12_381>;
+
+/// A random number generator for [`setup`] and [`prove`] from a 32-byte seed (draw the seed
+/// from the operating system for real keys and proofs; fix it for reproducible tests).
+pub fn rng_from_seed(seed: [u8; 32]) -> StdRng {
+    StdRng::from_seed(seed)
+}
+
+/// Generates the keys of the circuit for `batch` slots on a tree of `depth` levels, for chain
+/// `chain_id`. Local and insecure: see the module documentation.
+pub fn setup(
+    depth: u8,
+    batch: usize,
+    chain_id: u64,
+    rng: &mut impl Rng,
+) -> Result<(ProvingKey, VerifyingKey), SynthesisError> {
+    let circuit = TransferBatchCircuit::shape(depth, batch, chain_id);
+    let pk = Groth16::<Bls12_381>::generate_random_parameters_with_reduction(circuit, rng)?;
+    let vk = pk.vk.clone();
+    Ok((pk, vk))
+}
+
+/// Proves `circuit` (which must carry a witness) with `pk`. The proof's public input is
+/// `circuit.public_input()`.
+///
+/// The witness is checked first (one extra synthesis, small next to the proof's
+/// multi-scalar multiplications): an unsatisfied circuit is `SynthesisError::Unsatisfiable`,
+/// never a proof that fails later (and ark-groth16 asserts satisfaction in debug builds).
+pub fn prove(
+    pk: &ProvingKey,
+    circuit: TransferBatchCircuit,
+    rng: &mut impl Rng,
+) -> Result<Proof, SynthesisError> {
+    if circuit.witness.is_none() {
+        return Err(SynthesisError::AssignmentMissing);
+    }
+    if !is_satisfied(circuit.clone())? {
+        return Err(SynthesisError::Unsatisfiable);
+    }
+    Groth16::<Bls12_381>::create_random_proof_with_reduction(circuit, pk, rng)
+}
+
+/// Whether the circuit's witness satisfies every constraint.
+pub fn is_satisfied(circuit: TransferBatchCircuit) -> Result<bool, SynthesisError> {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    circuit.generate_constraints(cs.clone())?;
+    cs.is_satisfied()
+}
+
+/// The number of constraints and of public inputs (instance variables, the constant 1 aside)
+/// of the circuit's shape, without a witness.
+pub fn shape_counts(
+    depth: u8,
+    batch: usize,
+    chain_id: u64,
+) -> Result<(usize, usize), SynthesisError> {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(SynthesisMode::Setup);
+    TransferBatchCircuit::shape(depth, batch, chain_id).generate_constraints(cs.clone())?;
+    Ok((
+        cs.num_constraints(),
+        cs.num_instance_variables().saturating_sub(1),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::zk::circuit::tests::{CHAIN, DEPTH, World, circuit};
+    use ark_r1cs_std::alloc::AllocVar;
+    use ark_r1cs_std::fields::fp::FpVar;
+    use ark_relations::gr1cs::ConstraintSystemRef;
+    use std::time::Instant;
+    use verifier::zk_transfer::{blob_public_input, fr_to_hash, hash_to_fr};
+    use verifier::zk_verify::{
+        PROOF_BYTES, PreparedKey, ZkVerifyError, decode_verifying_key, encode_proof,
+        encode_verifying_key, verify_zk_blob, verifying_key_hash,
+    };
+    use witness_format::{Hash32, SszDecode, SszEncode, Transaction};
+
+    const BATCH: usize = 2;
+
+    #[test]
+    fn zk_groth16_round_trip_and_rejections() {
+        let world = World::new();
+        let txs = [world.tx(0, 1, 100), world.tx(5, 9, 2)];
+        let witness = world.witness(&txs, BATCH);
+        let input = witness.public_input(CHAIN);
+        assert_eq!(
+            input,
+            blob_public_input(
+                CHAIN,
+                &fr_to_hash(&witness.pre_state_root),
+                &fr_to_hash(&witness.post_state_root),
+                &txs
+            )
+            .unwrap()
+        );
+        let mut rng = rng_from_seed([1; 32]);
+        let start = Instant::now();
+        let (pk, vk) = setup(DEPTH, BATCH, CHAIN, &mut rng).unwrap();
+        let setup_time = start.elapsed();
+        let start = Instant::now();
+        let proof = prove(&pk, circuit(witness.clone(), BATCH), &mut rng).unwrap();
+        let prove_time = start.elapsed();
+        let bytes = encode_proof(&proof);
+        let key = PreparedKey::new(&vk).unwrap();
+        let start = Instant::now();
+        verify_zk_blob(&key, input, &bytes).unwrap();
+        println!(
+            "groth16 depth {DEPTH} batch {BATCH}: setup {setup_time:?}, prove {prove_time:?}, \
+             verify {:?}",
+            start.elapsed()
+        );
+
+        // Wrong public input.
+        assert_eq!(
+            verify_zk_blob(&key, input + Fr::from(1u64), &bytes),
+            Err(ZkVerifyError::ProofRejected)
+        );
+        // Tampered bytes: every byte position flipped is rejected, as undecodable or invalid.
+        for position in (0..PROOF_BYTES).step_by(7) {
+            let mut bad = bytes;
+            bad[position] ^= 0x01;
+            assert!(
+                matches!(
+                    verify_zk_blob(&key, input, &bad),
+                    Err(ZkVerifyError::UndecodableProof | ZkVerifyError::ProofRejected)
+                ),
+                "byte {position}"
+            );
+        }
+        assert_eq!(
+            verify_zk_blob(&key, input, &[0xff; PROOF_BYTES]),
+            Err(ZkVerifyError::UndecodableProof)
+        );
+        // Under another key with one public input (a tiny circuit's: a second setup of this
+        // circuit would double the test's time and prove the same thing).
+        let other_pk =
+            Groth16::<Bls12_381>::generate_random_parameters_with_reduction(OneInput, &mut rng)
+                .unwrap();
+        assert_ne!(verifying_key_hash(&other_pk.vk), verifying_key_hash(&vk));
+        assert_eq!(
+            verify_zk_blob(&PreparedKey::new(&other_pk.vk).unwrap(), input, &bytes),
+            Err(ZkVerifyError::ProofRejected)
+        );
+        // The key survives its encoding.
+        let decoded = decode_verifying_key(&encode_verifying_key(&vk)).unwrap();
+        assert_eq!(decoded, vk);
+        let mut long = encode_verifying_key(&vk);
+        long.push(0);
+        assert_eq!(
+            decode_verifying_key(&long),
+            Err(ZkVerifyError::UndecodableKey)
+        );
+        // An unsatisfied witness (a tampered post-root claim) gives no proof.
+        let mut bad = witness;
+        bad.post_state_root += Fr::from(1u64);
+        assert!(matches!(
+            prove(&pk, circuit(bad, BATCH), &mut rng),
+            Err(SynthesisError::Unsatisfiable)
+        ));
+    }
+
+    /// A circuit with one public input: x · x = 4.
+    struct OneInput;
+
+    impl ConstraintSynthesizer<Fr> for OneInput {
+        fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+            let x = FpVar::new_input(cs.clone(), || Ok(Fr::from(2u64)))?;
+            x.mul_equals(&x, &FpVar::Constant(Fr::from(4u64)))
+        }
+    }
+
+    /// A circuit with two public inputs: x · y = 1.
+    struct TwoInputs;
+
+    impl ConstraintSynthesizer<Fr> for TwoInputs {
+        fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+            let x = FpVar::new_input(cs.clone(), || Ok(Fr::from(2u64)))?;
+            let y = FpVar::new_input(cs.clone(), || Ok(Fr::from(2u64).inverse().unwrap()))?;
+            x.mul_equals(&y, &FpVar::Constant(Fr::from(1u64)))
+        }
+    }
+
+    use ark_ff::Field;
+    use ark_r1cs_std::fields::FieldVar;
+
+    #[test]
+    fn zk_groth16_rejects_a_key_with_another_input_count() {
+        let mut rng = rng_from_seed([3; 32]);
+        let pk =
+            Groth16::<Bls12_381>::generate_random_parameters_with_reduction(TwoInputs, &mut rng)
+                .unwrap();
+        assert_eq!(pk.vk.gamma_abc_g1.len(), 3);
+        assert_eq!(
+            PreparedKey::new(&pk.vk).map(|_| ()),
+            Err(ZkVerifyError::PublicInputCount { found: 2 })
+        );
+        // ark-groth16 alone would accept the proof with only the first input given.
+        let proof =
+            Groth16::<Bls12_381>::create_random_proof_with_reduction(TwoInputs, &pk, &mut rng)
+                .unwrap();
+        let pvk = ark_groth16::prepare_verifying_key(&pk.vk);
+        assert!(
+            Groth16::<Bls12_381>::verify_proof(
+                &pvk,
+                &proof,
+                &[Fr::from(2u64), Fr::from(2u64).inverse().unwrap()]
+            )
+            .unwrap()
+        );
+        let (_, inputs) = shape_counts(DEPTH, BATCH, CHAIN).unwrap();
+        assert_eq!(inputs, 1);
+    }
+
+    const PINNED: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/zk_pinned_d4_b2.txt"
+    );
+    const REGENERATE: &str = "STATELESS_REGENERATE_PINNED";
+
+    struct Pinned {
+        pre: Hash32,
+        post: Hash32,
+        transactions: Vec<Transaction>,
+        vk: Vec<u8>,
+        proof: [u8; PROOF_BYTES],
+        input: Hash32,
+        vk_hash: Hash32,
+    }
+
+    fn hex32(s: &str) -> Hash32 {
+        Hash32::from(<[u8; 32]>::try_from(hex::decode(s).unwrap().as_slice()).unwrap())
+    }
+
+    fn read_pinned() -> Option<Pinned> {
+        let text = std::fs::read_to_string(PINNED).ok()?;
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}=")))
+                .map(str::to_owned)
+        };
+        Some(Pinned {
+            pre: hex32(&field("pre_state_root")?),
+            post: hex32(&field("post_state_root")?),
+            transactions: field("transactions")?
+                .split(',')
+                .map(|t| Transaction::from_ssz_bytes(&hex::decode(t).unwrap()).unwrap())
+                .collect(),
+            vk: hex::decode(field("verifying_key")?).ok()?,
+            proof: hex::decode(field("proof")?).ok()?.try_into().ok()?,
+            input: hex32(&field("public_input")?),
+            vk_hash: hex32(&field("verifying_key_sha3")?),
+        })
+    }
+
+    fn regenerate() {
+        let world = World::new();
+        let txs = [world.tx(0, 1, 100), world.tx(1, 12, 3)];
+        let witness = world.witness(&txs, BATCH);
+        let mut rng = rng_from_seed([42; 32]);
+        let (pk, vk) = setup(DEPTH, BATCH, CHAIN, &mut rng).unwrap();
+        let input = witness.public_input(CHAIN);
+        let proof = prove(&pk, circuit(witness.clone(), BATCH), &mut rng).unwrap();
+        let text = format!(
+            "# zk-transfer pinned proof: chain {CHAIN}, depth {DEPTH}, batch {BATCH}.\n\
+             # Regenerate with {REGENERATE}=1 cargo test -p prover zk_groth16_pinned_proof\n\
+             chain_id={CHAIN}\ndepth={DEPTH}\nbatch={BATCH}\n\
+             pre_state_root={}\npost_state_root={}\ntransactions={}\n\
+             public_input={}\nverifying_key_sha3={}\nverifying_key={}\nproof={}\n",
+            hex::encode(fr_to_hash(&witness.pre_state_root).0),
+            hex::encode(fr_to_hash(&witness.post_state_root).0),
+            txs.iter()
+                .map(|t| hex::encode(t.as_ssz_bytes()))
+                .collect::<Vec<_>>()
+                .join(","),
+            hex::encode(fr_to_hash(&input).0),
+            hex::encode(verifying_key_hash(&vk).0),
+            hex::encode(encode_verifying_key(&vk)),
+            hex::encode(encode_proof(&proof)),
+        );
+        std::fs::create_dir_all(std::path::Path::new(PINNED).parent().unwrap()).unwrap();
+        std::fs::write(PINNED, text).unwrap();
+    }
+
+    fn check_pinned(p: &Pinned) -> Result<(), String> {
+        let input = blob_public_input(CHAIN, &p.pre, &p.post, &p.transactions)
+            .map_err(|e| e.to_string())?;
+        if fr_to_hash(&input) != p.input || hash_to_fr(&p.input) != Some(input) {
+            return Err("the public input computed from the pinned blob changed".into());
+        }
+        let vk = decode_verifying_key(&p.vk).map_err(|e| e.to_string())?;
+        if verifying_key_hash(&vk) != p.vk_hash {
+            return Err("the verifying key hash changed".into());
+        }
+        let key = PreparedKey::new(&vk).map_err(|e| e.to_string())?;
+        verify_zk_blob(&key, input, &p.proof).map_err(|e| e.to_string())
+    }
+
+    /// A committed proof, key and public input verify on every run: a change of the circuit,
+    /// the hashes or the encodings that breaks old proofs fails here. Regenerated only with
+    /// `STATELESS_REGENERATE_PINNED=1`.
+    #[test]
+    fn zk_groth16_pinned_proof() {
+        let regenerate_asked = std::env::var(REGENERATE).is_ok_and(|v| v == "1");
+        if regenerate_asked {
+            regenerate();
+        }
+        let pinned = read_pinned().unwrap_or_else(|| {
+            panic!("{PINNED} is missing or malformed; regenerate with {REGENERATE}=1")
+        });
+        if let Err(e) = check_pinned(&pinned) {
+            panic!("pinned zk proof no longer verifies ({e}); if intended, {REGENERATE}=1");
+        }
+    }
+}

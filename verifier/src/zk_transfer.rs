@@ -1,0 +1,925 @@
+//! The `zk-transfer` model's native rules: the Poseidon tree, the transaction message, the
+//! commitment to a blob's transactions, the single Groth16 public input, and the execution of a
+//! blob with a Merkle witness.
+//!
+//! The transaction rules are the `transfer` model's, applied by the same code
+//! ([`TouchedState::apply`]); only the hashes and the signature scheme differ. The circuit in the
+//! prover (`prover::zk::circuit`) restates these rules as constraints; its tests run both on the
+//! same valid and invalid batches.
+//!
+//! # Field elements on the wire
+//!
+//! Every hash of this model is an element of BLS12-381's scalar field `Fr`. As a [`Hash32`] it is
+//! the canonical 32-byte little-endian encoding of its integer in `[0, p)` ([`fr_to_hash`]);
+//! decoding ([`hash_to_fr`]) rejects every value at or above p, so each element has exactly one
+//! encoding.
+//!
+//! # Domains
+//!
+//! Each Poseidon use has its own domain constant (the capacity element, see
+//! [`crate::poseidon`]): the integer whose big-endian bytes are an 8-character ASCII tag, below
+//! 2⁶⁴ as `poseidon` requires and distinct from Schnorr's `"schnorr1"`.
+//!
+//! | constant | tag | use |
+//! |---|---|---|
+//! | [`LEAF_DOMAIN`] | `zkleaf01` | account leaf |
+//! | [`NODE_DOMAIN`] | `zknode01` | inner tree node |
+//! | [`TX_DOMAIN`] | `zktxmsg1` | a transaction's signing message |
+//! | [`TX_COMMITMENT_DOMAIN`] | `zktxcom1` | one step of the transaction commitment |
+//! | [`PUBLIC_INPUT_DOMAIN`] | `zkpubin1` | the proof's single public input |
+//!
+//! # The tree
+//!
+//! The `transfer` tree's shape (fixed depth, account number = leaf index, bit `l` of the number
+//! picks the side at level `l`), with Poseidon:
+//!
+//! - leaf: the empty slot (all-zero key) hashes to 0; an account with key A (decoded and
+//!   validated as in [`crate::schnorr::decode_point`]) hashes to
+//!   `hash_many(LEAF_DOMAIN, [A.x, A.y, balance, nonce])` ([`leaf_hash`]). A leaf whose key does
+//!   not decode has no hash: no such leaf can be in a tree, so every key in a tree is a valid
+//!   subgroup point (which the circuit relies on: it takes the sender's key from the leaf).
+//! - node: `hash2(NODE_DOMAIN, left, right)` ([`node_hash`]);
+//! - defaults: `DEFAULT[0] = 0`, `DEFAULT[l+1] = node_hash(DEFAULT[l], DEFAULT[l])`
+//!   ([`default_hash`]).
+//!
+//! Multiproofs are exactly the `transfer` model's: the same walk ([`crate::tree::walk`]), the
+//! same canonical sibling order, the same bitmap with carried defaults rejected.
+//!
+//! # The signing message
+//!
+//! ```text
+//! message = hash_many(TX_DOMAIN, [chain_id, MODEL_TAG, from, to, amount, nonce, K.x, K.y])
+//! ```
+//!
+//! with the integers as field elements and K the new-owner key: its validated affine
+//! coordinates when `new_account_key` is non-zero, and **(0, 0) when it is all zero** (absent).
+//! (0, 0) is not a curve point (the identity is (0, 1)), so no key has those coordinates. A
+//! non-zero key that does not decode makes the transaction invalid
+//! ([`ZkTransferError::InvalidNewAccountKey`]): it has no message. The sender signs the message
+//! with [`crate::schnorr::sign`]. Chain id and model tag come first so that the circuit, where
+//! both are constants, absorbs them for free.
+//!
+//! # The transaction commitment
+//!
+//! A Poseidon hash chain over the messages of the blob's transactions, in order:
+//!
+//! ```text
+//! c_0 = 0,   c_i = hash2(TX_COMMITMENT_DOMAIN, c_{i-1}, message_i),   commitment = c_n
+//! ```
+//!
+//! It covers exactly the blob's n transactions: the circuit's padding slots leave the chain
+//! unchanged, so a proof for a batch of B ≥ n slots commits to the same value the verifier
+//! computes from the blob. Each message binds every field of its transaction but the
+//! signature (which the proof checks), so the commitment binds the blob's transactions.
+//!
+//! # The public input
+//!
+//! ```text
+//! public_input = hash_many(PUBLIC_INPUT_DOMAIN,
+//!                          [pre_state_root, post_state_root, commitment, chain_id, MODEL_TAG])
+//! ```
+//!
+//! ([`public_input`], [`blob_public_input`]): one field element, so a proof costs one
+//! public-input scalar multiplication to check.
+
+use std::convert::Infallible;
+use std::sync::LazyLock;
+
+use ark_bls12_381::Fr;
+use ark_ff::{AdditiveGroup, BigInt, BigInteger, PrimeField};
+use ark_serialize::CanonicalDeserialize;
+use rayon::prelude::*;
+use thiserror::Error;
+use witness_format::limits::MAX_TREE_DEPTH;
+use witness_format::{AccountLeaf, Hash32, MerkleWitness, Transaction};
+
+use crate::error::{Reason, VerifyError};
+use crate::poseidon::{hash_many, hash2};
+use crate::schnorr::{self, SIGNATURE_BYTES, SigningKey};
+use crate::transfer::{TouchedState, touched_accounts};
+use crate::tree::walk;
+
+/// The model's tag in signing messages and the public input. It is the `zk-transfer` model's
+/// wire tag (its `Model` enum discriminant, `transfer` being 0).
+pub const MODEL_TAG: u64 = 1;
+
+/// A Poseidon domain from an 8-byte ASCII tag, read as a big-endian integer.
+const fn domain(tag: &[u8; 8]) -> Fr {
+    Fr::new(BigInt::new([u64::from_be_bytes(*tag), 0, 0, 0]))
+}
+
+/// Domain of an account leaf hash.
+pub const LEAF_DOMAIN: Fr = domain(b"zkleaf01");
+/// Domain of an inner node hash.
+pub const NODE_DOMAIN: Fr = domain(b"zknode01");
+/// Domain of a transaction's signing message.
+pub const TX_DOMAIN: Fr = domain(b"zktxmsg1");
+/// Domain of a step of the transaction commitment chain.
+pub const TX_COMMITMENT_DOMAIN: Fr = domain(b"zktxcom1");
+/// Domain of the proof's public input.
+pub const PUBLIC_INPUT_DOMAIN: Fr = domain(b"zkpubin1");
+
+/// Why a `zk-transfer` blob, transaction or witness is rejected.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum ZkTransferError {
+    /// A rule shared with the `transfer` model, with its location.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// A transaction carries a non-zero new-owner key that is not a valid Jubjub public key.
+    #[error("transaction {index}: the new-owner key is not a valid Jubjub public key")]
+    InvalidNewAccountKey {
+        /// Index of the transaction in the blob.
+        index: usize,
+    },
+    /// A witness leaf holds a non-zero key that is not a valid Jubjub public key.
+    #[error("witness leaf {index}: the key is not a valid Jubjub public key")]
+    InvalidLeafKey {
+        /// Index among the witness leaves.
+        index: usize,
+    },
+    /// 32 bytes that should encode a field element are at or above the modulus.
+    #[error("{what} is not a canonical field element")]
+    NonCanonicalFieldElement {
+        /// What the bytes were.
+        what: &'static str,
+    },
+}
+
+impl From<Reason> for ZkTransferError {
+    fn from(reason: Reason) -> Self {
+        Self::Verify(reason.into())
+    }
+}
+
+/// The canonical encoding of a field element: 32 bytes, little-endian.
+pub fn fr_to_hash(x: &Fr) -> Hash32 {
+    let mut out = [0u8; 32];
+    for (o, b) in out.iter_mut().zip(x.into_bigint().to_bytes_le()) {
+        *o = b;
+    }
+    Hash32::from(out)
+}
+
+/// Decodes a canonical field element; `None` for a value at or above the modulus.
+pub fn hash_to_fr(hash: &Hash32) -> Option<Fr> {
+    // Validated deserialization rejects values at or above the modulus.
+    Fr::deserialize_compressed(hash.0.as_slice()).ok()
+}
+
+/// `hash_many(LEAF_DOMAIN, [x, y, balance, nonce])`: the hash of an account with key (x, y).
+pub fn leaf_hash_of(x: Fr, y: Fr, balance: u64, nonce: u64) -> Fr {
+    hash_many(LEAF_DOMAIN, &[x, y, Fr::from(balance), Fr::from(nonce)])
+}
+
+/// The hash of a leaf: 0 for the empty slot, [`leaf_hash_of`] its key's coordinates otherwise;
+/// `None` when the key does not decode (no such leaf can be in a tree).
+pub fn leaf_hash(leaf: &AccountLeaf) -> Option<Fr> {
+    if leaf.is_empty() {
+        return Some(Fr::ZERO);
+    }
+    let (x, y) = schnorr::public_key_coordinates(&leaf.public_key.0)?;
+    Some(leaf_hash_of(x, y, leaf.balance, leaf.nonce))
+}
+
+/// The hash of an inner node.
+pub fn node_hash(left: &Fr, right: &Fr) -> Fr {
+    hash2(NODE_DOMAIN, *left, *right)
+}
+
+static DEFAULTS: LazyLock<Vec<Fr>> = LazyLock::new(|| {
+    let mut by_level = Vec::with_capacity(usize::from(MAX_TREE_DEPTH) + 1);
+    let mut current = Fr::ZERO;
+    by_level.push(current);
+    for _ in 0..MAX_TREE_DEPTH {
+        current = node_hash(&current, &current);
+        by_level.push(current);
+    }
+    by_level
+});
+
+/// The hash of an empty subtree of height `level` (0 for levels past [`MAX_TREE_DEPTH`], which
+/// no valid tree reaches).
+pub fn default_hash(level: u8) -> Fr {
+    DEFAULTS
+        .get(usize::from(level))
+        .copied()
+        .unwrap_or(Fr::ZERO)
+}
+
+/// The Poseidon tree's root from some of its leaves' hashes, asking `sibling(level, index)` for
+/// every other hash needed, in the canonical multiproof order ([`crate::tree::walk`]); hands
+/// every inner node computed to `visit(level, index, hash)`.
+pub fn compute_root_visiting<E>(
+    depth: u8,
+    leaves: Vec<(u64, Fr)>,
+    sibling: impl FnMut(u8, u64) -> Result<Fr, E>,
+    visit: impl FnMut(u8, u64, &Fr),
+) -> Result<Fr, E> {
+    walk(
+        depth,
+        leaves,
+        default_hash(depth),
+        node_hash,
+        sibling,
+        visit,
+    )
+}
+
+/// The root of a tree whose non-empty leaves are exactly `accounts` (ascending, within the
+/// tree): every other slot is empty. For genesis states and tests.
+///
+/// Rejects a leaf whose key does not decode, by its index in `accounts`.
+pub fn root_of_accounts(depth: u8, accounts: &[(u64, AccountLeaf)]) -> Result<Fr, ZkTransferError> {
+    let leaves = accounts
+        .iter()
+        .enumerate()
+        .map(|(index, (account, leaf))| {
+            leaf_hash(leaf)
+                .map(|hash| (*account, hash))
+                .ok_or(ZkTransferError::InvalidLeafKey { index })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let Ok(root) = compute_root_visiting::<Infallible>(
+        depth,
+        leaves,
+        |level, _| Ok(default_hash(level)),
+        |_, _, _| {},
+    );
+    Ok(root)
+}
+
+/// The coordinates a transaction's new-owner key contributes to its message: (0, 0) when the
+/// key is all zero (absent), its validated affine coordinates otherwise, `None` when it does not
+/// decode.
+pub fn new_key_coordinates(tx: &Transaction) -> Option<(Fr, Fr)> {
+    if tx.new_account_key.is_zero() {
+        return Some((Fr::ZERO, Fr::ZERO));
+    }
+    schnorr::public_key_coordinates(&tx.new_account_key.0)
+}
+
+/// The signing message of a transaction from its parts (see the module documentation).
+pub fn message_of(
+    chain_id: u64,
+    from: u64,
+    to: u64,
+    amount: u64,
+    nonce: u64,
+    new_key: (Fr, Fr),
+) -> Fr {
+    hash_many(
+        TX_DOMAIN,
+        &[
+            Fr::from(chain_id),
+            Fr::from(MODEL_TAG),
+            Fr::from(from),
+            Fr::from(to),
+            Fr::from(amount),
+            Fr::from(nonce),
+            new_key.0,
+            new_key.1,
+        ],
+    )
+}
+
+/// The signing message of a transaction; `None` when its new-owner key does not decode.
+pub fn message_hash(chain_id: u64, tx: &Transaction) -> Option<Fr> {
+    let new_key = new_key_coordinates(tx)?;
+    Some(message_of(
+        chain_id, tx.from, tx.to, tx.amount, tx.nonce, new_key,
+    ))
+}
+
+/// Signs `tx` for `chain_id` with the sender's key: returns the signature to put in
+/// `tx.signature`, or `None` when the new-owner key does not decode.
+pub fn sign_transaction(
+    key: &SigningKey,
+    chain_id: u64,
+    tx: &Transaction,
+) -> Option<[u8; SIGNATURE_BYTES]> {
+    message_hash(chain_id, tx).map(|message| schnorr::sign(key, message))
+}
+
+/// One step of the transaction commitment chain.
+pub fn commitment_step(previous: Fr, message: Fr) -> Fr {
+    hash2(TX_COMMITMENT_DOMAIN, previous, message)
+}
+
+/// The commitment to a list of transactions: the hash chain over their messages (0 for none).
+pub fn tx_commitment(chain_id: u64, transactions: &[Transaction]) -> Result<Fr, ZkTransferError> {
+    transactions
+        .iter()
+        .enumerate()
+        .try_fold(Fr::ZERO, |acc, (index, tx)| {
+            message_hash(chain_id, tx)
+                .map(|message| commitment_step(acc, message))
+                .ok_or(ZkTransferError::InvalidNewAccountKey { index })
+        })
+}
+
+/// The proof's single public input.
+pub fn public_input(chain_id: u64, pre_state_root: Fr, post_state_root: Fr, commitment: Fr) -> Fr {
+    hash_many(
+        PUBLIC_INPUT_DOMAIN,
+        &[
+            pre_state_root,
+            post_state_root,
+            commitment,
+            Fr::from(chain_id),
+            Fr::from(MODEL_TAG),
+        ],
+    )
+}
+
+/// The public input of a blob, computed from its bytes as a verifier does: both roots must be
+/// canonical field elements and every new-owner key must decode.
+pub fn blob_public_input(
+    chain_id: u64,
+    pre_state_root: &Hash32,
+    post_state_root: &Hash32,
+    transactions: &[Transaction],
+) -> Result<Fr, ZkTransferError> {
+    let pre = hash_to_fr(pre_state_root).ok_or(ZkTransferError::NonCanonicalFieldElement {
+        what: "pre-state root",
+    })?;
+    let post = hash_to_fr(post_state_root).ok_or(ZkTransferError::NonCanonicalFieldElement {
+        what: "post-state root",
+    })?;
+    let commitment = tx_commitment(chain_id, transactions)?;
+    Ok(public_input(chain_id, pre, post, commitment))
+}
+
+/// Applies `transactions` in order to `state` under every rule, signatures included: for each
+/// transaction, its new-owner key must decode, the sender must have signed its message, and
+/// [`TouchedState::apply`] must accept it.
+///
+/// Errors: the first failing transaction; a bad signature counts before another rule of the
+/// same transaction (signatures are checked in parallel, the smallest failing index wins). On
+/// error, `state` holds the transactions before the failing one (and is not to be used).
+pub fn execute(
+    chain_id: u64,
+    state: &mut TouchedState,
+    transactions: &[Transaction],
+) -> Result<(), ZkTransferError> {
+    let mut checks = Vec::with_capacity(transactions.len());
+    let mut failure = None;
+    for (index, tx) in transactions.iter().enumerate() {
+        let Some(message) = message_hash(chain_id, tx) else {
+            failure = Some(ZkTransferError::InvalidNewAccountKey { index });
+            break;
+        };
+        if let Some(sender) = state.get(tx.from).filter(|leaf| !leaf.is_empty()) {
+            checks.push((index, sender.public_key, message));
+        }
+        if let Err(reason) = state.apply(tx) {
+            failure = Some(VerifyError::new(reason).at_transaction(index).into());
+            break;
+        }
+    }
+    let bad_signature = checks
+        .par_iter()
+        .filter(|(index, key, message)| {
+            transactions
+                .get(*index)
+                .is_none_or(|tx| !schnorr::verify(&key.0, &tx.signature.0, *message))
+        })
+        .map(|(index, _, _)| *index)
+        .min();
+    if let Some(index) = bad_signature {
+        return Err(VerifyError::new(Reason::BadSignature)
+            .at_transaction(index)
+            .into());
+    }
+    failure.map_or(Ok(()), Err)
+}
+
+/// The `(account, leaf hash)` pairs of a touched state, ascending; rejects a leaf whose key does
+/// not decode, by its index.
+pub fn leaf_hashes(state: &TouchedState) -> Result<Vec<(u64, Fr)>, ZkTransferError> {
+    state
+        .accounts()
+        .iter()
+        .zip(state.leaves())
+        .enumerate()
+        .map(|(index, (&account, leaf))| {
+            leaf_hash(leaf)
+                .map(|hash| (account, hash))
+                .ok_or(ZkTransferError::InvalidLeafKey { index })
+        })
+        .collect()
+}
+
+/// Checks a `zk-transfer` blob with a Merkle witness: the same steps as
+/// [`crate::blob::verify_blob`] for `transfer` (touched accounts, canonical leaves, the
+/// multiproof recomputes `pre_state_root`, the transactions apply under [`execute`], the new
+/// leaves with the same siblings recompute `post_state_root`), with this model's hashes and
+/// signatures. Carried siblings must be canonical field elements.
+pub fn verify_merkle_blob(
+    chain_id: u64,
+    depth: u8,
+    pre_state_root: &Hash32,
+    post_state_root: &Hash32,
+    transactions: &[Transaction],
+    witness: &MerkleWitness,
+) -> Result<(), ZkTransferError> {
+    if transactions.is_empty() {
+        return Err(Reason::EmptyBlob.into());
+    }
+    let accounts = touched_accounts(transactions, depth)?;
+    let leaves: Vec<AccountLeaf> = witness.leaves.to_vec();
+    if let Some(index) = leaves
+        .iter()
+        .position(|leaf| leaf.is_empty() && *leaf != AccountLeaf::EMPTY)
+    {
+        return Err(Reason::NonCanonicalEmptyLeaf { index }.into());
+    }
+    let expected = accounts.len();
+    let found = leaves.len();
+    let pre_state =
+        TouchedState::new(accounts, leaves).ok_or(Reason::LeafCountMismatch { expected, found })?;
+
+    let (pre_root, siblings) = root_from_witness(depth, leaf_hashes(&pre_state)?, witness)?;
+    let pre_root = fr_to_hash(&pre_root);
+    if pre_root != *pre_state_root {
+        return Err(Reason::PreStateRootMismatch {
+            computed: pre_root,
+            claimed: *pre_state_root,
+        }
+        .into());
+    }
+    let mut post_state = pre_state;
+    execute(chain_id, &mut post_state, transactions)?;
+    // The same accounts ask for the same siblings in the same order.
+    let mut replay = siblings.into_iter();
+    let Ok(post_root) = compute_root_visiting::<Infallible>(
+        depth,
+        leaf_hashes(&post_state)?,
+        |_, _| Ok(replay.next().unwrap_or(Fr::ZERO)),
+        |_, _, _| {},
+    );
+    let post_root = fr_to_hash(&post_root);
+    if post_root != *post_state_root {
+        return Err(Reason::PostStateRootMismatch {
+            computed: post_root,
+            claimed: *post_state_root,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Recomputes the root from the witness multiproof (the encoding rules of the `transfer`
+/// model's, see `blob.rs`); returns it and every sibling used, in order, defaults included.
+fn root_from_witness(
+    depth: u8,
+    leaves: Vec<(u64, Fr)>,
+    witness: &MerkleWitness,
+) -> Result<(Fr, Vec<Fr>), ZkTransferError> {
+    let present = &witness.sibling_present;
+    let carried = &witness.siblings;
+    let mut used = Vec::with_capacity(present.len());
+    let mut position = 0usize;
+    let mut next_carried = 0usize;
+    let root = compute_root_visiting(
+        depth,
+        leaves,
+        |level, _index| {
+            let default = default_hash(level);
+            let hash = match present.get(position) {
+                Ok(true) => {
+                    let hash = match carried.get(next_carried) {
+                        Some(bytes) => {
+                            hash_to_fr(bytes).ok_or(ZkTransferError::NonCanonicalFieldElement {
+                                what: "a witness sibling",
+                            })?
+                        }
+                        None => default,
+                    };
+                    if carried.get(next_carried).is_some() && hash == default {
+                        return Err(ZkTransferError::from(Reason::DefaultSiblingCarried {
+                            position,
+                        }));
+                    }
+                    next_carried = next_carried.saturating_add(1);
+                    hash
+                }
+                Ok(false) | Err(_) => default,
+            };
+            position = position.saturating_add(1);
+            used.push(hash);
+            Ok(hash)
+        },
+        |_, _, _| {},
+    )?;
+    if position != present.len() {
+        return Err(Reason::SiblingPositionsMismatch {
+            expected: position,
+            found: present.len(),
+        }
+        .into());
+    }
+    if next_carried != carried.len() || present.num_set_bits() != carried.len() {
+        return Err(Reason::SiblingCountMismatch {
+            expected: present.num_set_bits(),
+            found: carried.len(),
+        }
+        .into());
+    }
+    Ok((root, used))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schnorr::public_key;
+    use std::collections::BTreeMap;
+    use witness_format::ssz_types::{BitList, VariableList};
+    use witness_format::{PublicKey, Signature};
+
+    const CHAIN: u64 = 9;
+    const DEPTH: u8 = 3;
+
+    fn key(n: u8) -> SigningKey {
+        SigningKey::from_seed(&[n; 32])
+    }
+
+    fn account(n: u8, balance: u64) -> AccountLeaf {
+        AccountLeaf {
+            public_key: PublicKey::from(public_key(&key(n))),
+            balance,
+            nonce: 0,
+        }
+    }
+
+    fn signed(mut tx: Transaction, signer: u8) -> Transaction {
+        tx.signature = Signature::from(sign_transaction(&key(signer), CHAIN, &tx).unwrap());
+        tx
+    }
+
+    fn transfer(from: u64, to: u64, amount: u64, nonce: u64) -> Transaction {
+        signed(
+            Transaction {
+                from,
+                to,
+                amount,
+                nonce,
+                new_account_key: PublicKey::ZERO,
+                signature: Signature::ZERO,
+            },
+            from as u8,
+        )
+    }
+
+    /// Every node of the full tree over `state`.
+    fn node(state: &BTreeMap<u64, AccountLeaf>, level: u8, index: u64) -> Fr {
+        if level == 0 {
+            return state
+                .get(&index)
+                .map_or(Fr::ZERO, |l| leaf_hash(l).unwrap());
+        }
+        node_hash(
+            &node(state, level - 1, index * 2),
+            &node(state, level - 1, index * 2 + 1),
+        )
+    }
+
+    fn merkle_witness(state: &BTreeMap<u64, AccountLeaf>, txs: &[Transaction]) -> MerkleWitness {
+        let accounts = touched_accounts(txs, DEPTH).unwrap_or_default();
+        let leaves: Vec<AccountLeaf> = accounts
+            .iter()
+            .map(|a| state.get(a).copied().unwrap_or(AccountLeaf::EMPTY))
+            .collect();
+        let hashes = accounts
+            .iter()
+            .zip(&leaves)
+            .map(|(a, l)| (*a, leaf_hash(l).unwrap()))
+            .collect();
+        let (mut present, mut carried) = (Vec::new(), Vec::new());
+        compute_root_visiting::<()>(
+            DEPTH,
+            hashes,
+            |l, i| {
+                let h = node(state, l, i);
+                present.push(h != default_hash(l));
+                if h != default_hash(l) {
+                    carried.push(fr_to_hash(&h));
+                }
+                Ok(h)
+            },
+            |_, _, _| {},
+        )
+        .unwrap();
+        let mut bits = BitList::with_capacity(present.len()).unwrap();
+        for (i, b) in present.iter().enumerate() {
+            bits.set(i, *b).unwrap();
+        }
+        MerkleWitness {
+            leaves: VariableList::new(leaves).unwrap(),
+            sibling_present: bits,
+            siblings: VariableList::new(carried).unwrap(),
+        }
+    }
+
+    fn genesis() -> BTreeMap<u64, AccountLeaf> {
+        [
+            (0u64, account(0, 100)),
+            (1, account(1, 5)),
+            (6, account(6, u64::MAX)),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    fn root(state: &BTreeMap<u64, AccountLeaf>) -> Hash32 {
+        let list: Vec<_> = state.iter().map(|(a, l)| (*a, *l)).collect();
+        fr_to_hash(&root_of_accounts(DEPTH, &list).unwrap())
+    }
+
+    fn check(txs: &[Transaction], post: &Hash32) -> Result<(), ZkTransferError> {
+        let state = genesis();
+        verify_merkle_blob(
+            CHAIN,
+            DEPTH,
+            &root(&state),
+            post,
+            txs,
+            &merkle_witness(&state, txs),
+        )
+    }
+
+    #[test]
+    fn zk_transfer_domains_and_encoding() {
+        assert_eq!(LEAF_DOMAIN, Fr::from(u64::from_be_bytes(*b"zkleaf01")));
+        assert_eq!(
+            PUBLIC_INPUT_DOMAIN,
+            Fr::from(u64::from_be_bytes(*b"zkpubin1"))
+        );
+        let all = [
+            LEAF_DOMAIN,
+            NODE_DOMAIN,
+            TX_DOMAIN,
+            TX_COMMITMENT_DOMAIN,
+            PUBLIC_INPUT_DOMAIN,
+            schnorr::SCHNORR_CHALLENGE_DOMAIN,
+        ];
+        for (i, a) in all.iter().enumerate() {
+            assert!(all[i + 1..].iter().all(|b| a != b));
+        }
+        let x = -Fr::from(5u64);
+        assert_eq!(hash_to_fr(&fr_to_hash(&x)), Some(x));
+        // p itself, and all ones, are not canonical.
+        let mut p = [0u8; 32];
+        p.copy_from_slice(&Fr::MODULUS.to_bytes_le());
+        assert_eq!(hash_to_fr(&Hash32::from(p)), None);
+        assert_eq!(hash_to_fr(&Hash32::from([0xff; 32])), None);
+        p[0] -= 1;
+        assert_eq!(hash_to_fr(&Hash32::from(p)), Some(-Fr::from(1u64)));
+    }
+
+    #[test]
+    fn zk_transfer_known_structure() {
+        assert_eq!(leaf_hash(&AccountLeaf::EMPTY), Some(Fr::ZERO));
+        let leaf = account(3, 77);
+        let (x, y) = schnorr::public_key_coordinates(&leaf.public_key.0).unwrap();
+        assert_eq!(
+            leaf_hash(&leaf),
+            Some(hash_many(LEAF_DOMAIN, &[x, y, Fr::from(77u64), Fr::ZERO]))
+        );
+        let mut bad = leaf;
+        bad.public_key.0[0] ^= 1;
+        assert_eq!(leaf_hash(&bad), None);
+        assert_eq!(default_hash(0), Fr::ZERO);
+        assert_eq!(
+            default_hash(2),
+            node_hash(&default_hash(1), &default_hash(1))
+        );
+        assert_eq!(node_hash(&x, &y), hash2(NODE_DOMAIN, x, y));
+        assert_eq!(root_of_accounts(DEPTH, &[]).unwrap(), default_hash(DEPTH));
+        assert_eq!(
+            hash_to_fr(&root(&genesis())).unwrap(),
+            node(&genesis(), DEPTH, 0)
+        );
+
+        // The message: absent key is (0, 0); a present key its coordinates.
+        let tx = transfer(0, 1, 5, 0);
+        let expected = hash_many(
+            TX_DOMAIN,
+            &[CHAIN, MODEL_TAG, 0, 1, 5, 0, 0, 0].map(Fr::from),
+        );
+        assert_eq!(message_hash(CHAIN, &tx), Some(expected));
+        let mut creating = tx;
+        creating.new_account_key = leaf.public_key;
+        let m = message_hash(CHAIN, &creating).unwrap();
+        assert_eq!(
+            m,
+            hash_many(
+                TX_DOMAIN,
+                &[
+                    Fr::from(CHAIN),
+                    Fr::from(MODEL_TAG),
+                    Fr::from(0u64),
+                    Fr::from(1u64),
+                    Fr::from(5u64),
+                    Fr::ZERO,
+                    x,
+                    y
+                ]
+            )
+        );
+        assert_ne!(message_hash(CHAIN + 1, &tx), Some(expected));
+        creating.new_account_key = bad.public_key;
+        assert_eq!(message_hash(CHAIN, &creating), None);
+
+        // The commitment chain and the public input.
+        let t2 = transfer(1, 0, 1, 0);
+        let c = tx_commitment(CHAIN, &[tx, t2]).unwrap();
+        let m1 = message_hash(CHAIN, &tx).unwrap();
+        let m2 = message_hash(CHAIN, &t2).unwrap();
+        assert_eq!(c, commitment_step(commitment_step(Fr::ZERO, m1), m2));
+        assert_eq!(
+            c,
+            hash2(
+                TX_COMMITMENT_DOMAIN,
+                hash2(TX_COMMITMENT_DOMAIN, Fr::ZERO, m1),
+                m2
+            )
+        );
+        assert_ne!(c, tx_commitment(CHAIN, &[t2, tx]).unwrap());
+        assert_ne!(c, tx_commitment(CHAIN, &[tx]).unwrap());
+        assert_eq!(
+            tx_commitment(CHAIN, &[tx, creating]),
+            Err(ZkTransferError::InvalidNewAccountKey { index: 1 })
+        );
+        let (pre, post) = (Fr::from(11u64), Fr::from(12u64));
+        let input = public_input(CHAIN, pre, post, c);
+        assert_eq!(
+            input,
+            hash_many(
+                PUBLIC_INPUT_DOMAIN,
+                &[pre, post, c, Fr::from(CHAIN), Fr::from(MODEL_TAG)]
+            )
+        );
+        assert_eq!(
+            blob_public_input(CHAIN, &fr_to_hash(&pre), &fr_to_hash(&post), &[tx, t2]),
+            Ok(input)
+        );
+        assert!(matches!(
+            blob_public_input(CHAIN, &Hash32::from([0xff; 32]), &fr_to_hash(&post), &[tx]),
+            Err(ZkTransferError::NonCanonicalFieldElement { .. })
+        ));
+    }
+
+    #[test]
+    fn zk_transfer_merkle_blob_accepts_and_rejects_each_rule() {
+        let mut after = genesis();
+        let create = signed(
+            Transaction {
+                from: 0,
+                to: 4,
+                amount: 30,
+                nonce: 1,
+                new_account_key: account(4, 0).public_key,
+                signature: Signature::ZERO,
+            },
+            0,
+        );
+        let txs = [transfer(0, 1, 10, 0), create, transfer(1, 1, 15, 0)];
+        after.insert(
+            0,
+            AccountLeaf {
+                balance: 60,
+                nonce: 2,
+                ..account(0, 0)
+            },
+        );
+        after.insert(
+            1,
+            AccountLeaf {
+                balance: 15,
+                nonce: 1,
+                ..account(1, 0)
+            },
+        );
+        after.insert(4, account(4, 30));
+        check(&txs, &root(&after)).unwrap();
+        let wrong_post = root(&genesis());
+        assert!(matches!(
+            check(&txs, &wrong_post),
+            Err(ZkTransferError::Verify(VerifyError {
+                reason: Reason::PostStateRootMismatch { .. },
+                ..
+            }))
+        ));
+
+        let reason = |txs: &[Transaction]| match check(txs, &root(&after)) {
+            Err(ZkTransferError::Verify(e)) => Some((e.location.transaction, e.reason)),
+            _ => None,
+        };
+        let mut bad_sig = transfer(0, 1, 10, 0);
+        bad_sig.signature.0[33] ^= 1;
+        assert_eq!(reason(&[bad_sig]), Some((Some(0), Reason::BadSignature)));
+        let other_chain = {
+            let mut tx = transfer(0, 1, 10, 0);
+            tx.signature = Signature::from(schnorr::sign(
+                &key(0),
+                message_hash(CHAIN + 1, &tx).unwrap(),
+            ));
+            tx
+        };
+        assert_eq!(
+            reason(&[other_chain]),
+            Some((Some(0), Reason::BadSignature))
+        );
+        assert_eq!(
+            reason(&[transfer(0, 1, 10, 1)]),
+            Some((
+                Some(0),
+                Reason::NonceMismatch {
+                    expected: 0,
+                    found: 1
+                }
+            ))
+        );
+        assert_eq!(
+            reason(&[transfer(1, 0, 6, 0)]),
+            Some((
+                Some(0),
+                Reason::InsufficientBalance {
+                    balance: 5,
+                    amount: 6
+                }
+            ))
+        );
+        assert_eq!(
+            reason(&[transfer(0, 6, 1, 0)]),
+            Some((
+                Some(0),
+                Reason::BalanceOverflow {
+                    balance: u64::MAX,
+                    amount: 1
+                }
+            ))
+        );
+        assert_eq!(
+            reason(&[transfer(0, 5, 1, 0)]),
+            Some((Some(0), Reason::MissingNewAccountKey { account: 5 }))
+        );
+        let mut unexpected = transfer(0, 1, 1, 0);
+        unexpected.new_account_key = account(9, 0).public_key;
+        let unexpected = signed(unexpected, 0);
+        assert_eq!(
+            reason(&[unexpected]),
+            Some((Some(0), Reason::UnexpectedNewAccountKey { account: 1 }))
+        );
+        assert_eq!(
+            reason(&[transfer(2, 1, 0, 0)]),
+            Some((Some(0), Reason::SenderMissing { account: 2 }))
+        );
+        assert_eq!(
+            reason(&[transfer(0, 8, 1, 0)]),
+            Some((
+                Some(0),
+                Reason::AccountOutOfRange {
+                    account: 8,
+                    depth: DEPTH
+                }
+            ))
+        );
+        // A bad signature on the second transaction counts before its other rules.
+        let mut second = transfer(0, 1, 1000, 1);
+        second.signature.0[40] ^= 1;
+        assert_eq!(
+            reason(&[transfer(0, 1, 10, 0), second]),
+            Some((Some(1), Reason::BadSignature))
+        );
+        let mut bad_key = transfer(0, 5, 1, 0);
+        bad_key.new_account_key = PublicKey::from([0xff; 32]);
+        assert_eq!(
+            check(&[bad_key], &root(&after)),
+            Err(ZkTransferError::InvalidNewAccountKey { index: 0 })
+        );
+
+        // Witness tampering: a wrong pre-leaf, a non-canonical sibling.
+        let state = genesis();
+        let good = [transfer(0, 1, 10, 0)];
+        let mut w = merkle_witness(&state, &good);
+        let mut leaves = w.leaves.to_vec();
+        leaves[0].balance += 1;
+        w.leaves = VariableList::new(leaves).unwrap();
+        assert!(matches!(
+            verify_merkle_blob(CHAIN, DEPTH, &root(&state), &root(&after), &good, &w),
+            Err(ZkTransferError::Verify(VerifyError {
+                reason: Reason::PreStateRootMismatch { .. },
+                ..
+            }))
+        ));
+        let mut w = merkle_witness(&state, &good);
+        let mut siblings = w.siblings.to_vec();
+        siblings[0] = Hash32::from([0xff; 32]);
+        w.siblings = VariableList::new(siblings).unwrap();
+        assert!(matches!(
+            verify_merkle_blob(CHAIN, DEPTH, &root(&state), &root(&after), &good, &w),
+            Err(ZkTransferError::NonCanonicalFieldElement { .. })
+        ));
+    }
+}
