@@ -7,9 +7,10 @@ use witness_format::{AccountLeaf, Blob, Hash32, MerkleWitness, Witness};
 use crate::chain::ChainParams;
 use crate::error::{Reason, VerifyError};
 use crate::hash::leaf_hash;
+use crate::hash::node_hash;
 use crate::signature::first_invalid;
 use crate::transfer::{TouchedState, apply_rules, signature_checks, touched_accounts};
-use crate::tree::compute_root;
+use crate::tree::{compute_root, multiproof_root};
 
 /// Checks that `blob`'s transactions move its pre-state root to its post-state root.
 ///
@@ -119,48 +120,14 @@ fn root_from_witness(
     state: &TouchedState,
     witness: &MerkleWitness,
 ) -> Result<(Hash32, Vec<Hash32>), VerifyError> {
-    let present = &witness.sibling_present;
-    let carried = &witness.siblings;
-    let mut used = Vec::with_capacity(present.len());
-    let mut position = 0usize;
-    let mut next_carried = 0usize;
-    let root = compute_root(
+    let defaults = &params.defaults;
+    multiproof_root(
         params.tree_depth,
         leaf_hashes(state),
-        &params.defaults,
-        |level, _index| {
-            let default = params.defaults.at(level);
-            // Past the end of the bitmap or of the carried list, keep walking with defaults so
-            // the error can report how many positions were needed.
-            let hash = match present.get(position) {
-                Ok(true) => {
-                    let hash = carried.get(next_carried).copied().unwrap_or(default);
-                    if carried.get(next_carried) == Some(&default) {
-                        return Err(Reason::DefaultSiblingCarried { position });
-                    }
-                    next_carried = next_carried.saturating_add(1);
-                    hash
-                }
-                Ok(false) | Err(_) => default,
-            };
-            position = position.saturating_add(1);
-            used.push(hash);
-            Ok(hash)
-        },
-    )?;
-    if position != present.len() {
-        return Err(Reason::SiblingPositionsMismatch {
-            expected: position,
-            found: present.len(),
-        }
-        .into());
-    }
-    if next_carried != carried.len() || present.num_set_bits() != carried.len() {
-        return Err(Reason::SiblingCountMismatch {
-            expected: present.num_set_bits(),
-            found: carried.len(),
-        }
-        .into());
-    }
-    Ok((root, used))
+        defaults.at(params.tree_depth),
+        node_hash,
+        |level| defaults.at(level),
+        |hash| Ok(*hash),
+        witness,
+    )
 }

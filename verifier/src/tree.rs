@@ -15,9 +15,10 @@
 //! siblings it cannot compute from the leaves given. The verifier answers from the witness, the
 //! prover from its database, so both agree on the order by construction.
 
-use witness_format::Hash32;
 use witness_format::limits::MAX_TREE_DEPTH;
+use witness_format::{Hash32, MerkleWitness};
 
+use crate::error::Reason;
 use crate::hash::node_hash;
 
 /// `DEFAULT[l]`: the hash of an empty subtree of height `l`, for every possible depth.
@@ -130,6 +131,71 @@ pub fn walk<T: Copy, E>(
         std::mem::swap(&mut nodes, &mut parents);
     }
     Ok(nodes.first().map(|&(_, root)| root).unwrap_or(empty_root))
+}
+
+/// Walks a multiproof: recomputes the root from `leaves` and a witness's sibling bitmap and
+/// carried siblings, and returns it with every sibling used, in order, defaults included (for a
+/// second walk over the new leaves). One definition for both models' trees.
+///
+/// Rejects a bitmap with more or fewer bits than siblings needed, a carried list that does not
+/// match the bitmap, and a carried sibling equal to the default it could have been left out for.
+/// Past the end of the bitmap or the carried list the walk goes on with defaults, so the error
+/// can say how many positions were needed.
+pub fn multiproof_root<T: Copy + PartialEq, E: From<Reason>>(
+    depth: u8,
+    leaves: Vec<(u64, T)>,
+    empty_root: T,
+    node: impl Fn(&T, &T) -> T,
+    default: impl Fn(u8) -> T,
+    decode: impl Fn(&Hash32) -> Result<T, E>,
+    witness: &MerkleWitness,
+) -> Result<(T, Vec<T>), E> {
+    let present = &witness.sibling_present;
+    let carried = &witness.siblings;
+    let mut used = Vec::with_capacity(present.len());
+    let mut position = 0usize;
+    let mut next_carried = 0usize;
+    let root = walk(
+        depth,
+        leaves,
+        empty_root,
+        node,
+        |level, _index| {
+            let default = default(level);
+            let hash = match (present.get(position), carried.get(next_carried)) {
+                (Ok(true), Some(bytes)) => {
+                    let hash = decode(bytes)?;
+                    if hash == default {
+                        return Err(E::from(Reason::DefaultSiblingCarried { position }));
+                    }
+                    next_carried = next_carried.saturating_add(1);
+                    hash
+                }
+                (Ok(true), None) => {
+                    next_carried = next_carried.saturating_add(1);
+                    default
+                }
+                (Ok(false) | Err(_), _) => default,
+            };
+            position = position.saturating_add(1);
+            used.push(hash);
+            Ok(hash)
+        },
+        |_, _, _| {},
+    )?;
+    if position != present.len() {
+        return Err(E::from(Reason::SiblingPositionsMismatch {
+            expected: position,
+            found: present.len(),
+        }));
+    }
+    if next_carried != carried.len() || present.num_set_bits() != carried.len() {
+        return Err(E::from(Reason::SiblingCountMismatch {
+            expected: present.num_set_bits(),
+            found: carried.len(),
+        }));
+    }
+    Ok((root, used))
 }
 
 #[cfg(test)]

@@ -97,7 +97,7 @@ use crate::error::{Reason, VerifyError};
 use crate::poseidon::{hash_many, hash2};
 use crate::schnorr::{self, SIGNATURE_BYTES, SigningKey};
 use crate::transfer::{TouchedState, touched_accounts};
-use crate::tree::walk;
+use crate::tree::{multiproof_root, walk};
 
 /// The model's tag in signing messages and the public input. It is the `zk-transfer` model's
 /// wire tag (its `Model` enum discriminant, `transfer` being 0).
@@ -468,64 +468,26 @@ pub fn verify_merkle_blob(
     Ok(())
 }
 
-/// Recomputes the root from the witness multiproof (the encoding rules of the `transfer`
-/// model's, see `blob.rs`); returns it and every sibling used, in order, defaults included.
+/// Recomputes the root from the witness multiproof (the same encoding rules as the `transfer`
+/// model's); returns it and every sibling used, in order, defaults included.
 fn root_from_witness(
     depth: u8,
     leaves: Vec<(u64, Fr)>,
     witness: &MerkleWitness,
 ) -> Result<(Fr, Vec<Fr>), ZkTransferError> {
-    let present = &witness.sibling_present;
-    let carried = &witness.siblings;
-    let mut used = Vec::with_capacity(present.len());
-    let mut position = 0usize;
-    let mut next_carried = 0usize;
-    let root = compute_root_visiting(
+    multiproof_root(
         depth,
         leaves,
-        |level, _index| {
-            let default = default_hash(level);
-            let hash = match present.get(position) {
-                Ok(true) => {
-                    let hash = match carried.get(next_carried) {
-                        Some(bytes) => {
-                            hash_to_fr(bytes).ok_or(ZkTransferError::NonCanonicalFieldElement {
-                                what: "a witness sibling",
-                            })?
-                        }
-                        None => default,
-                    };
-                    if carried.get(next_carried).is_some() && hash == default {
-                        return Err(ZkTransferError::from(Reason::DefaultSiblingCarried {
-                            position,
-                        }));
-                    }
-                    next_carried = next_carried.saturating_add(1);
-                    hash
-                }
-                Ok(false) | Err(_) => default,
-            };
-            position = position.saturating_add(1);
-            used.push(hash);
-            Ok(hash)
+        default_hash(depth),
+        node_hash,
+        default_hash,
+        |bytes| {
+            hash_to_fr(bytes).ok_or(ZkTransferError::NonCanonicalFieldElement {
+                what: "a witness sibling",
+            })
         },
-        |_, _, _| {},
-    )?;
-    if position != present.len() {
-        return Err(Reason::SiblingPositionsMismatch {
-            expected: position,
-            found: present.len(),
-        }
-        .into());
-    }
-    if next_carried != carried.len() || present.num_set_bits() != carried.len() {
-        return Err(Reason::SiblingCountMismatch {
-            expected: present.num_set_bits(),
-            found: carried.len(),
-        }
-        .into());
-    }
-    Ok((root, used))
+        witness,
+    )
 }
 
 #[cfg(test)]
