@@ -12,7 +12,8 @@ use serde::Serialize;
 use verifier::ChainVerifier;
 use witness_format::frame::read_frame;
 use witness_format::{
-    Allocation, Block, FileKind, Genesis, SszEncode, TransactionBatch, Witness, decode_file,
+    Allocation, Block, FileKind, Genesis, HistoryProof, SszEncode, TransactionBatch, Witness,
+    decode_file,
 };
 
 use crate::Failure;
@@ -390,7 +391,7 @@ fn print_verify_table(report: &VerifyReport) {
 /// Arguments of `stateless inspect`.
 #[derive(Args)]
 pub(crate) struct InspectArgs {
-    /// Any file: genesis, block, allocation or transaction batch.
+    /// Any file: genesis, block, allocation, transaction batch or history proof.
     file: PathBuf,
     /// One line of JSON instead of indented JSON.
     #[arg(long)]
@@ -410,6 +411,9 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<(), Failure> {
         }
         FileKind::TransactionBatch => {
             serde_json::to_value(decode_file::<TransactionBatch>(&bytes).map_err(reject)?)
+        }
+        FileKind::HistoryProof => {
+            serde_json::to_value(decode_file::<HistoryProof>(&bytes).map_err(reject)?)
         }
     }
     .context("encoding JSON")?;

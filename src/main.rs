@@ -6,6 +6,7 @@
 mod bench;
 mod commands;
 mod files;
+mod history;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,8 @@ enum Command {
     Inspect(commands::InspectArgs),
     /// Measure verification against the signature floor, proving, and witness size.
     Bench(bench::BenchArgs),
+    /// Prove facts about the chain's past against a later header, and check such proofs.
+    History(history::HistoryArgs),
 }
 
 /// How a command failed: the input was rejected, or the command could not run.
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => commands::verify(args),
         Command::Inspect(args) => commands::inspect(args),
         Command::Bench(args) => bench::bench(args),
+        Command::History(args) => history::history(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,14 +1,18 @@
 //! The prover: the full state in an embedded database, and the blocks it builds from it.
 //!
-//! - [`state`]: the redb database (accounts, tree nodes, blocks, headers) and block building:
-//!   transactions are applied with the verifier's rules, each blob gets its multiproof, every
-//!   blob passes the verifier before it is kept, and each block is one durable commit.
+//! - [`state`]: the redb database (accounts, tree nodes, blocks, headers, history) and block
+//!   building: transactions are applied with the verifier's rules, each blob gets its multiproof,
+//!   every blob passes the verifier before it is kept, and each block is one durable commit.
+//! - [`history`]: history proofs of past headers, blobs, transactions and account values, from
+//!   the stored history accumulator and state versions.
 //! - [`workload`]: synthetic workloads (a genesis allocation and signed transfers) for demos,
 //!   tests and benchmarks.
 //! - [`zk`]: zero-knowledge proving: circuits and their gadgets (Poseidon in-circuit).
 
+pub mod history;
 pub mod state;
 pub mod workload;
 pub mod zk;
 
+pub use history::FactQuery;
 pub use state::{BlockOptions, BlockReport, ProverError, ProverState};

@@ -8,12 +8,25 @@
 //! | `nodes`    | `level << 64 \| index`   | 32-byte hash, leaves (level 0) included; default (empty) nodes absent |
 //! | `blocks`   | height                   | the block file, exactly as exported      |
 //! | `headers`  | height (0 = genesis)     | header hash                              |
-//! | `meta`     | name                     | genesis file, block-building options     |
+//! | `history_nodes` | `height << 64 \| index` | 32-byte node `(height, index)` of the history accumulator (leaves: height 0) |
+//! | `node_versions` | (`nodes` key, block height `h`) | the node's hash before block `h` changed it (the level's default if it was empty) |
+//! | `account_versions` | (account, block height `h`) | the leaf before block `h` changed it (SSZ `AccountLeaf`) |
+//! | `meta`     | name                     | genesis file, first height with history  |
 //!
 //! Every block is one write transaction, committed durably: after a crash the database holds the
 //! state after some whole block, and building resumes from there. Blocks are stored in the
 //! database too, so the exported chain directory can always be rewritten from it.
+//!
+//! History (for history proofs, `crate::history`): the accumulator's nodes are stored as they
+//! are created, so a leaf's inclusion proof is O(log n) reads and appending is O(log n) writes.
+//! `accounts` and `nodes` hold the current state; each block also writes, for every leaf and
+//! node it changes, the value it had before the block, under the block's height
+//! (`account_versions`, `node_versions`: an undo log). So the value at height `i` is the one
+//! saved by the first change after `i` (one forward range read), or the current value if nothing
+//! changed it since. That is one write per change and no read (the old value is what the
+//! update of the current table returns), and the genesis state costs no extra space.
 
+use std::collections::HashSet;
 use std::convert::Infallible;
 use std::path::Path;
 
@@ -36,12 +49,22 @@ use witness_format::{
     SszDecode, SszEncode, Transaction, Witness, decode_file, encode_file,
 };
 
-const ACCOUNTS: TableDefinition<u64, &[u8]> = TableDefinition::new("accounts");
-const NODES: TableDefinition<u128, [u8; 32]> = TableDefinition::new("nodes");
-const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+pub(crate) const ACCOUNTS: TableDefinition<u64, &[u8]> = TableDefinition::new("accounts");
+pub(crate) const NODES: TableDefinition<u128, [u8; 32]> = TableDefinition::new("nodes");
+pub(crate) const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const HEADERS: TableDefinition<u64, [u8; 32]> = TableDefinition::new("headers");
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(crate) const HISTORY_NODES: TableDefinition<u128, [u8; 32]> =
+    TableDefinition::new("history_nodes");
+pub(crate) const NODE_VERSIONS: TableDefinition<(u128, u64), [u8; 32]> =
+    TableDefinition::new("node_versions");
+pub(crate) const ACCOUNT_VERSIONS: TableDefinition<(u64, u64), &[u8]> =
+    TableDefinition::new("account_versions");
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const META_GENESIS: &str = "genesis";
+/// The first height whose state the version tables can give: 0, or for a database written
+/// before they existed, its height when it was first opened by a version that keeps them
+/// (the undo log has no entries for the blocks before).
+pub(crate) const META_HISTORY_FROM: &str = "history_from";
 
 /// Why the prover failed. None of these leaves the database half-written.
 #[derive(Debug, Error)]
@@ -74,6 +97,75 @@ pub enum ProverError {
     /// The allocation is unusable.
     #[error("invalid allocation: {0}")]
     InvalidAllocation(String),
+    /// The file is not a prover database: it holds no genesis.
+    #[error("not a prover database (no genesis stored)")]
+    NotInitialized,
+    /// A history proof's tip must be a block built so far.
+    #[error("tip {tip} is not a built block (built: 1..={height})")]
+    TipOutOfRange {
+        /// The tip asked for.
+        tip: u64,
+        /// The last block built.
+        height: u64,
+    },
+    /// A history fact must be at or below the tip.
+    #[error("height {height} is above the tip {tip}")]
+    FactAboveTip {
+        /// The fact's height.
+        height: u64,
+        /// The tip.
+        tip: u64,
+    },
+    /// The block has no such blob.
+    #[error("block {height} has {blobs} blobs, no blob {blob}")]
+    NoSuchBlob {
+        /// The block's height.
+        height: u64,
+        /// The blob asked for.
+        blob: u64,
+        /// Blobs in the block.
+        blobs: u64,
+    },
+    /// The blob has no such transaction.
+    #[error(
+        "block {height}, blob {blob} has {transactions} transactions, no transaction {transaction}"
+    )]
+    NoSuchTransaction {
+        /// The block's height.
+        height: u64,
+        /// The blob.
+        blob: u64,
+        /// The transaction asked for.
+        transaction: u64,
+        /// Transactions in the blob.
+        transactions: u64,
+    },
+    /// The chain does not host the model.
+    #[error("model {model} is not in this chain")]
+    UnknownModel {
+        /// The model.
+        model: Model,
+    },
+    /// The account number does not fit the chain's tree.
+    #[error("account {account} is outside a tree of depth {depth}")]
+    AccountOutOfRange {
+        /// The account.
+        account: u64,
+        /// The tree depth.
+        depth: u8,
+    },
+    /// The database keeps the state of heights from `from` on only (it was written by a
+    /// version that kept no history before then).
+    #[error("the database keeps state history from height {from} on, not for height {height}")]
+    HistoryUnavailable {
+        /// The height asked for.
+        height: u64,
+        /// The first height kept.
+        from: u64,
+    },
+    /// A history proof the prover built does not pass the verifier: a bug, never written.
+    #[error("built an invalid history proof: {0}")]
+    InvalidProof(VerifyError),
 }
 
 macro_rules! impl_from_redb {
@@ -124,14 +216,16 @@ pub struct BlockReport {
 
 /// The full state of one chain's `transfer` model, in redb.
 pub struct ProverState {
-    db: Database,
+    pub(crate) db: Database,
     genesis: Genesis,
-    params: ChainParams,
-    model: Model,
+    pub(crate) params: ChainParams,
+    pub(crate) model: Model,
     history: HistoryAccumulator,
     height: u64,
     tip_hash: Hash32,
     state_root: Hash32,
+    /// The first height whose state history is kept (see `META_HISTORY_FROM`).
+    pub(crate) history_from: u64,
 }
 
 impl ProverState {
@@ -170,7 +264,27 @@ impl ProverState {
         Self::load(db, genesis)
     }
 
+    /// Opens an existing database at `path`, of whatever chain it holds.
+    ///
+    /// For the verbs that only read the state (history proofs). Like [`open`](Self::open), it
+    /// holds the database exclusively, and fails if another process has it open.
+    pub fn open_existing(path: &Path) -> Result<Self, ProverError> {
+        let db = Database::open(path)?;
+        let genesis_file = {
+            let read = db.begin_read()?;
+            match read.open_table(META) {
+                Ok(meta) => meta.get(META_GENESIS)?.map(|v| v.value().to_vec()),
+                Err(redb::TableError::TableDoesNotExist(_)) => None,
+                Err(error) => return Err(error.into()),
+            }
+        };
+        let genesis: Genesis = decode_file(&genesis_file.ok_or(ProverError::NotInitialized)?)
+            .map_err(|e| ProverError::Corrupt(format!("stored genesis: {e}")))?;
+        Self::load(db, genesis)
+    }
+
     fn load(db: Database, genesis: Genesis) -> Result<Self, ProverError> {
+        let history_from = ensure_history(&db)?;
         let params =
             ChainParams::from_genesis(&genesis).map_err(|e| ProverError::Corrupt(e.to_string()))?;
         let read = db.begin_read()?;
@@ -213,6 +327,7 @@ impl ProverState {
             height,
             tip_hash,
             state_root,
+            history_from,
         })
     }
 
@@ -304,6 +419,14 @@ impl ProverState {
         {
             let mut accounts = write.open_table(ACCOUNTS)?;
             let mut nodes = write.open_table(NODES)?;
+            let mut versions = Versions {
+                height,
+                accounts: write.open_table(ACCOUNT_VERSIONS)?,
+                nodes: write.open_table(NODE_VERSIONS)?,
+                changed_accounts: HashSet::new(),
+                changed_nodes: HashSet::new(),
+            };
+            let defaults = &self.params.defaults;
             let indexed: Vec<(usize, Transaction)> =
                 transactions.iter().copied().enumerate().collect();
             let limit = options.txs_per_blob.clamp(1, MAX_TRANSACTIONS_PER_BLOB);
@@ -327,11 +450,19 @@ impl ProverState {
                         }) => {
                             report = attempt;
                             for (account, leaf) in leaves {
-                                accounts.insert(account, leaf.as_ssz_bytes().as_slice())?;
-                                nodes.insert(node_key(0, account), leaf_hash(&leaf).0)?;
+                                let prior = accounts
+                                    .insert(account, leaf.as_ssz_bytes().as_slice())?
+                                    .map(|v| v.value().to_vec());
+                                versions.account(account, prior)?;
+                                let key = node_key(0, account);
+                                let prior =
+                                    nodes.insert(key, leaf_hash(&leaf).0)?.map(|v| v.value());
+                                versions.node(key, prior.unwrap_or(defaults.at(0).0))?;
                             }
                             for (level, index, hash) in new_nodes {
-                                nodes.insert(node_key(level, index), hash.0)?;
+                                let key = node_key(level, index);
+                                let prior = nodes.insert(key, hash.0)?.map(|v| v.value());
+                                versions.node(key, prior.unwrap_or(defaults.at(level).0))?;
                             }
                             root = blob.post_state_root;
                             report.included =
@@ -373,9 +504,11 @@ impl ProverState {
             .open_table(BLOCKS)?
             .insert(height, encode_file(&block).as_slice())?;
         write.open_table(HEADERS)?.insert(height, hash.0)?;
+        let mut history = self.history.clone();
+        append_history(&mut write.open_table(HISTORY_NODES)?, &mut history, hash)?;
         write.commit()?;
 
-        self.history.append(hash);
+        self.history = history;
         self.height = height;
         self.tip_hash = hash;
         self.state_root = root;
@@ -579,6 +712,94 @@ impl ProverState {
     }
 }
 
+/// The undo log of one block's write transaction: the value of each leaf and node before the
+/// block first changed it.
+struct Versions<'txn> {
+    height: u64,
+    accounts: Table<'txn, (u64, u64), &'static [u8]>,
+    nodes: Table<'txn, (u128, u64), [u8; 32]>,
+    /// What this block changed already: a later blob's change must not overwrite the value
+    /// from before the block with one from within it.
+    changed_accounts: HashSet<u64>,
+    changed_nodes: HashSet<u128>,
+}
+
+impl Versions<'_> {
+    /// Records the value `account` had before this block (SSZ; `None`: the empty slot), on its
+    /// first change in the block.
+    fn account(&mut self, account: u64, prior: Option<Vec<u8>>) -> Result<(), ProverError> {
+        if self.changed_accounts.insert(account) {
+            let prior = prior.unwrap_or_else(|| AccountLeaf::EMPTY.as_ssz_bytes());
+            self.accounts
+                .insert((account, self.height), prior.as_slice())?;
+        }
+        Ok(())
+    }
+
+    /// Records the hash node `key` had before this block (the level's default if it was
+    /// absent), on its first change in the block.
+    fn node(&mut self, key: u128, prior: [u8; 32]) -> Result<(), ProverError> {
+        if self.changed_nodes.insert(key) {
+            self.nodes.insert((key, self.height), prior)?;
+        }
+        Ok(())
+    }
+}
+
+/// Appends `hash` to `history`, storing every node the append creates.
+fn append_history(
+    table: &mut Table<u128, [u8; 32]>,
+    history: &mut HistoryAccumulator,
+    hash: Hash32,
+) -> Result<(), ProverError> {
+    let mut result = Ok(());
+    history.append_visiting(hash, |height, index, node| {
+        if result.is_ok() {
+            result = table.insert(history_key(height, index), node.0).map(|_| ());
+        }
+    });
+    Ok(result?)
+}
+
+/// Makes sure the history tables are there, and returns the first height they cover. A
+/// database written before they existed gets its accumulator's nodes (from the stored header
+/// hashes) and empty version tables, covering heights from its current height on.
+fn ensure_history(db: &Database) -> Result<u64, ProverError> {
+    {
+        let read = db.begin_read()?;
+        let meta = read.open_table(META)?;
+        if let Some(from) = meta.get(META_HISTORY_FROM)? {
+            return decode_height(from.value());
+        }
+    }
+    let write = db.begin_write()?;
+    let from = {
+        let headers = write.open_table(HEADERS)?;
+        let mut table = write.open_table(HISTORY_NODES)?;
+        let mut history = HistoryAccumulator::new();
+        let mut height = 0;
+        for entry in headers.iter()? {
+            let (key, hash) = entry?;
+            height = key.value();
+            append_history(&mut table, &mut history, Hash32::from(hash.value()))?;
+        }
+        write.open_table(NODE_VERSIONS)?;
+        write.open_table(ACCOUNT_VERSIONS)?;
+        write
+            .open_table(META)?
+            .insert(META_HISTORY_FROM, height.to_le_bytes().as_slice())?;
+        height
+    };
+    write.commit()?;
+    Ok(from)
+}
+
+fn decode_height(bytes: &[u8]) -> Result<u64, ProverError> {
+    <[u8; 8]>::try_from(bytes)
+        .map(u64::from_le_bytes)
+        .map_err(|_| ProverError::Corrupt("stored history height".into()))
+}
+
 /// What passes the rules in a chunk: the transactions kept (with their index in the block) and
 /// their signature inputs, and the ones left out with their reason.
 struct Selection {
@@ -602,8 +823,13 @@ fn bounded<T, N: witness_format::ssz_types::typenum::Unsigned>(
         .map_err(|e| ProverError::Corrupt(format!("list over its limit: {e:?}")))
 }
 
-fn node_key(level: u8, index: u64) -> u128 {
+pub(crate) fn node_key(level: u8, index: u64) -> u128 {
     (u128::from(level) << 64) | u128::from(index)
+}
+
+/// Key of node `(height, index)` of the history accumulator.
+pub(crate) fn history_key(height: u32, index: u64) -> u128 {
+    (u128::from(height) << 64) | u128::from(index)
 }
 
 fn read_node(
@@ -616,7 +842,7 @@ fn read_node(
         .map(|v| Hash32::from(v.value())))
 }
 
-fn read_leaf(
+pub(crate) fn read_leaf(
     accounts: &impl ReadableTable<u64, &'static [u8]>,
     account: u64,
 ) -> Result<AccountLeaf, ProverError> {
@@ -711,6 +937,17 @@ fn initialize(db: &Database, allocation: &Allocation) -> Result<Genesis, ProverE
             .open_table(HEADERS)?
             .insert(0, genesis_hash(&genesis).0)?;
         write.open_table(BLOCKS)?;
+        // The genesis is leaf 0 of the history; no state version yet (see the module doc).
+        append_history(
+            &mut write.open_table(HISTORY_NODES)?,
+            &mut HistoryAccumulator::new(),
+            genesis_hash(&genesis),
+        )?;
+        write.open_table(NODE_VERSIONS)?;
+        write.open_table(ACCOUNT_VERSIONS)?;
+        write
+            .open_table(META)?
+            .insert(META_HISTORY_FROM, 0u64.to_le_bytes().as_slice())?;
         genesis
     };
     write.commit()?;

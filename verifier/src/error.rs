@@ -3,6 +3,8 @@
 use thiserror::Error;
 use witness_format::{DecodeError, Hash32, Model};
 
+use crate::history_proof::HistoryProofError;
+
 /// Where in a chain a rejection happened. Unset parts are not known or not relevant.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Location {
@@ -254,4 +256,9 @@ pub enum Reason {
     /// The header's state roots are not each model's root after the block.
     #[error("header state roots do not match the models' roots after the block")]
     HeaderStateRootsMismatch,
+
+    // --- History proofs ---
+    /// A history proof does not prove its fact against the tip.
+    #[error("history proof: {0}")]
+    HistoryProof(HistoryProofError),
 }

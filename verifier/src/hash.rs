@@ -5,8 +5,9 @@
 //! Keccak-f permutation, the cost floor of a tree level.
 
 use sha3::{Digest, Sha3_256};
+use thiserror::Error;
 use witness_format::SszEncode;
-use witness_format::{AccountLeaf, Blob, Genesis, Hash32, Header, Transaction};
+use witness_format::{AccountLeaf, Blob, Genesis, Hash32, Header, Model, Transaction};
 
 /// Domain byte of an account leaf.
 pub const LEAF_TAG: u8 = 0x00;
@@ -71,13 +72,29 @@ pub fn leaf_hash(leaf: &AccountLeaf) -> Hash32 {
 /// has exactly one valid form. Committing to a tree of transactions, rather than their bytes,
 /// lets a history proof show one transaction with O(log n) hashes.
 pub fn blob_commitment(blob: &Blob) -> Hash32 {
+    blob_commitment_of(
+        blob.model,
+        &blob.pre_state_root,
+        &blob.post_state_root,
+        &transactions_root(&blob.transactions),
+    )
+}
+
+/// [`blob_commitment`] from its pre-image, as a history proof carries it: model, state roots
+/// and the transaction root.
+pub fn blob_commitment_of(
+    model: Model,
+    pre_state_root: &Hash32,
+    post_state_root: &Hash32,
+    transactions_root: &Hash32,
+) -> Hash32 {
     tagged_hash(
         BLOB_TAG,
         &[
-            &[blob.model as u8],
-            &blob.pre_state_root.0,
-            &blob.post_state_root.0,
-            &transactions_root(&blob.transactions).0,
+            &[model as u8],
+            &pre_state_root.0,
+            &post_state_root.0,
+            &transactions_root.0,
         ],
     )
 }
@@ -97,22 +114,121 @@ pub fn transactions_root(transactions: &[Transaction]) -> Hash32 {
 /// power of two, its nodes hashed with `node_tag`; then the tree root hashed with the count under
 /// `root_tag`, so padding cannot pose as items. An empty list has a zero tree root.
 pub fn list_root(node_tag: u8, root_tag: u8, items: &[Hash32]) -> Hash32 {
+    let mut level = padded_list(items);
+    while level.len() > 1 {
+        level = list_parents(node_tag, &level);
+    }
+    let tree_root = level.first().copied().unwrap_or(Hash32::ZERO);
+    list_root_of(root_tag, items.len() as u64, &tree_root)
+}
+
+/// The items of a list tree's bottom level: the items padded with zero hashes to a power of two
+/// (nothing for an empty list).
+fn padded_list(items: &[Hash32]) -> Vec<Hash32> {
     let mut level: Vec<Hash32> = items.to_vec();
     if !level.is_empty() {
         level.resize(level.len().next_power_of_two(), Hash32::ZERO);
     }
-    while level.len() > 1 {
-        level = level
-            .chunks_exact(2)
-            .map(|pair| match pair {
-                [left, right] => tagged_hash(node_tag, &[&left.0, &right.0]),
-                _ => Hash32::ZERO,
-            })
-            .collect();
+    level
+}
+
+/// The next level up of a list tree whose level has an even number of nodes.
+fn list_parents(node_tag: u8, level: &[Hash32]) -> Vec<Hash32> {
+    level
+        .chunks_exact(2)
+        .map(|pair| match pair {
+            [left, right] => tagged_hash(node_tag, &[&left.0, &right.0]),
+            _ => Hash32::ZERO,
+        })
+        .collect()
+}
+
+/// A list root from the count and the tree root.
+fn list_root_of(root_tag: u8, count: u64, tree_root: &Hash32) -> Hash32 {
+    tagged_hash(root_tag, &[&count.to_le_bytes(), &tree_root.0])
+}
+
+/// Height of the padded tree of a list of `count` items, which is the length of every path in
+/// it: `ceil(log2(count))`, so 0 for one item (or none).
+pub fn list_tree_height(count: u64) -> u32 {
+    count
+        .checked_next_power_of_two()
+        .map_or(u64::BITS, u64::trailing_zeros)
+}
+
+/// The path of item `index` in the tree of [`list_root`]: the sibling hash at each level, bottom
+/// up. `None` if there is no such item.
+///
+/// [`list_root_from_path`] turns the item, its index, the count and this path back into the
+/// list root.
+pub fn list_path(node_tag: u8, items: &[Hash32], index: usize) -> Option<Vec<Hash32>> {
+    if index >= items.len() {
+        return None;
     }
-    let tree_root = level.first().copied().unwrap_or(Hash32::ZERO);
-    let count = (items.len() as u64).to_le_bytes();
-    tagged_hash(root_tag, &[&count, &tree_root.0])
+    let mut level = padded_list(items);
+    let mut position = index;
+    let mut path = Vec::new();
+    while level.len() > 1 {
+        path.push(level.get(position ^ 1).copied()?);
+        level = list_parents(node_tag, &level);
+        position >>= 1;
+    }
+    Some(path)
+}
+
+/// Why an item and a path do not make a list root.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum ListPathError {
+    /// The index names no item of the list.
+    #[error("index {index} is not below the count {count}")]
+    IndexOutOfRange {
+        /// The index.
+        index: u64,
+        /// The count.
+        count: u64,
+    },
+    /// The path is not as long as the tree of `count` items is high.
+    #[error("path has {found} hashes, a list of this count needs {expected}")]
+    PathLength {
+        /// The tree height.
+        expected: u32,
+        /// Hashes in the path.
+        found: usize,
+    },
+}
+
+/// The root of a list of `count` hashes (see [`list_root`]) whose item `index` is `item`, from
+/// that item's path (see [`list_path`]).
+///
+/// The index must be below the count, so a padding hash cannot pose as an item, and the path
+/// must have exactly one hash per level, so every proof has one form.
+pub fn list_root_from_path(
+    node_tag: u8,
+    root_tag: u8,
+    item: &Hash32,
+    index: u64,
+    count: u64,
+    path: &[Hash32],
+) -> Result<Hash32, ListPathError> {
+    if index >= count {
+        return Err(ListPathError::IndexOutOfRange { index, count });
+    }
+    let height = list_tree_height(count);
+    if path.len() != height as usize {
+        return Err(ListPathError::PathLength {
+            expected: height,
+            found: path.len(),
+        });
+    }
+    let mut node = *item;
+    for (level, sibling) in (0u32..).zip(path) {
+        node = if index.checked_shr(level).unwrap_or(0) & 1 == 0 {
+            tagged_hash(node_tag, &[&node.0, &sibling.0])
+        } else {
+            tagged_hash(node_tag, &[&sibling.0, &node.0])
+        };
+    }
+    Ok(list_root_of(root_tag, count, &node))
 }
 
 /// The hash of a header, which the next header names as its parent.
@@ -123,4 +239,99 @@ pub fn header_hash(header: &Header) -> Hash32 {
 /// The hash of a genesis, the parent of the first block.
 pub fn genesis_hash(genesis: &Genesis) -> Hash32 {
     tagged_hash(GENESIS_TAG, &[&genesis.as_ssz_bytes()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn items(n: usize) -> Vec<Hash32> {
+        (0..n)
+            .map(|i| tagged_hash(0xff, &[&i.to_le_bytes()]))
+            .collect()
+    }
+
+    #[test]
+    fn tree_height_is_ceil_log2() {
+        let heights: Vec<u32> = (0..10).map(list_tree_height).collect();
+        assert_eq!(heights, [0, 0, 1, 2, 2, 3, 3, 3, 3, 4]);
+        assert_eq!(list_tree_height(1 << 63), 63);
+        assert_eq!(list_tree_height((1 << 63) + 1), 64);
+        assert_eq!(list_tree_height(u64::MAX), 64);
+    }
+
+    /// Every item of lists of every small count: the path gives back `list_root`.
+    #[test]
+    fn paths_give_the_list_root() {
+        for n in 1..=17 {
+            let list = items(n);
+            let root = list_root(TRANSACTIONS_NODE_TAG, TRANSACTIONS_ROOT_TAG, &list);
+            for (index, item) in list.iter().enumerate() {
+                let path = list_path(TRANSACTIONS_NODE_TAG, &list, index).unwrap();
+                assert_eq!(path.len(), list_tree_height(n as u64) as usize);
+                let from_path = list_root_from_path(
+                    TRANSACTIONS_NODE_TAG,
+                    TRANSACTIONS_ROOT_TAG,
+                    item,
+                    index as u64,
+                    n as u64,
+                    &path,
+                );
+                assert_eq!(from_path, Ok(root), "item {index} of {n}");
+            }
+            assert_eq!(list_path(TRANSACTIONS_NODE_TAG, &list, n), None);
+        }
+    }
+
+    #[test]
+    fn bad_paths_are_rejected() {
+        let list = items(5);
+        let root = list_root(BLOBS_NODE_TAG, BLOBS_ROOT_TAG, &list);
+        let path = list_path(BLOBS_NODE_TAG, &list, 2).unwrap();
+        let item = list[2];
+        let check = |item: &Hash32, index, count, path: &[Hash32]| {
+            list_root_from_path(BLOBS_NODE_TAG, BLOBS_ROOT_TAG, item, index, count, path)
+        };
+        assert_eq!(check(&item, 2, 5, &path), Ok(root));
+        // A padding slot is not an item.
+        assert_eq!(
+            check(&Hash32::ZERO, 5, 5, &path),
+            Err(ListPathError::IndexOutOfRange { index: 5, count: 5 })
+        );
+        assert_eq!(
+            check(&item, 2, 5, &path[..2]),
+            Err(ListPathError::PathLength {
+                expected: 3,
+                found: 2
+            })
+        );
+        let mut longer = path.clone();
+        longer.push(Hash32::ZERO);
+        assert_eq!(
+            check(&item, 2, 5, &longer),
+            Err(ListPathError::PathLength {
+                expected: 3,
+                found: 4
+            })
+        );
+        // Another index, another count of the same height, another item, another sibling, or
+        // another tag: another root.
+        assert_ne!(check(&item, 3, 5, &path), Ok(root));
+        assert_ne!(check(&item, 2, 6, &path), Ok(root));
+        assert_ne!(check(&list[3], 2, 5, &path), Ok(root));
+        let mut wrong = path.clone();
+        wrong[1].0[0] ^= 1;
+        assert_ne!(check(&item, 2, 5, &wrong), Ok(root));
+        assert_ne!(
+            list_root_from_path(
+                TRANSACTIONS_NODE_TAG,
+                TRANSACTIONS_ROOT_TAG,
+                &item,
+                2,
+                5,
+                &path
+            ),
+            Ok(root)
+        );
+    }
 }

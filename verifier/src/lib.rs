@@ -11,7 +11,10 @@
 //!   commitment, the proof's public input, and blobs with a Merkle witness.
 //! - [`zk_verify`]: Groth16 verification of `zk-transfer` proofs, and the verifying key's hash.
 //! - [`blob`]: checks one blob against its witness.
-//! - [`history`]: the Merkle Mountain Range over header hashes and the blob root.
+//! - [`history`]: the Merkle Mountain Range over header hashes (with its inclusion proofs) and
+//!   the blob root.
+//! - [`history_proof`]: checks a proof of a past header, blob, transaction or account value
+//!   against one trusted header.
 //! - [`chain`]: checks a chain of blocks from its genesis: all blobs in parallel, then linkage.
 //! - [`error`]: what a rejection says and where it happened.
 //!
@@ -34,6 +37,7 @@ pub mod chain;
 pub mod error;
 pub mod hash;
 pub mod history;
+pub mod history_proof;
 pub mod poseidon;
 pub mod schnorr;
 pub mod signature;
@@ -45,3 +49,4 @@ pub mod zk_verify;
 pub use blob::verify_blob;
 pub use chain::{ChainParams, ChainSummary, ChainVerifier, verify_chain};
 pub use error::{Location, Reason, VerifyError};
+pub use history_proof::{HistoryProofError, ProvenFact, verify_history_proof};

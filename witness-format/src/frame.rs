@@ -16,7 +16,7 @@ use ssz::{Decode, Encode};
 use thiserror::Error;
 
 use crate::limits::MAX_FILE_BYTES;
-use crate::types::{Allocation, Block, Genesis, TransactionBatch};
+use crate::types::{Allocation, Block, Genesis, HistoryProof, TransactionBatch};
 
 /// The four bytes every file starts with.
 pub const MAGIC: [u8; 4] = *b"STLS";
@@ -36,6 +36,8 @@ pub enum FileKind {
     Allocation = 3,
     /// A [`TransactionBatch`] (prover input).
     TransactionBatch = 4,
+    /// A [`HistoryProof`].
+    HistoryProof = 5,
 }
 
 impl FileKind {
@@ -45,6 +47,7 @@ impl FileKind {
             2 => Some(Self::Block),
             3 => Some(Self::Allocation),
             4 => Some(Self::TransactionBatch),
+            5 => Some(Self::HistoryProof),
             _ => None,
         }
     }
@@ -67,6 +70,9 @@ impl FramedValue for Allocation {
 }
 impl FramedValue for TransactionBatch {
     const KIND: FileKind = FileKind::TransactionBatch;
+}
+impl FramedValue for HistoryProof {
+    const KIND: FileKind = FileKind::HistoryProof;
 }
 
 /// Why bytes are not a valid file.

@@ -3,7 +3,8 @@
 //! This crate is pure data. It knows how bytes map to values and back, and nothing about hashing
 //! or validity rules (those live in `verifier`).
 //!
-//! - [`types`]: genesis, blocks, headers, blobs, transactions, witnesses, and the prover's inputs.
+//! - [`types`]: genesis, blocks, headers, blobs, transactions, witnesses, history proofs, and the
+//!   prover's inputs.
 //! - [`limits`]: every bound the decoder enforces, each a named constant.
 //! - [`frame`]: the file envelope (magic, version, kind, length) and the one decoding entry point,
 //!   [`decode_file`], which never panics and rejects non-canonical bytes.
@@ -33,6 +34,7 @@ pub use frame::{DecodeError, FileKind, FramedValue, decode_file, encode_file};
 pub use ssz::{Decode as SszDecode, Encode as SszEncode};
 pub use ssz_types;
 pub use types::{
-    AccountLeaf, Allocation, Blob, Block, Genesis, Header, MerkleWitness, Model, ModelRoot,
-    Transaction, TransactionBatch, Witness,
+    AccountFact, AccountLeaf, Allocation, Anchor, Blob, BlobFact, BlobInclusion, Block, Genesis,
+    Header, HistoryFact, HistoryProof, MerkleWitness, Model, ModelRoot, Transaction,
+    TransactionBatch, TransactionFact, TransactionInclusion, Witness,
 };

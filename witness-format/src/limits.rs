@@ -46,6 +46,31 @@ pub type MaxBatchTransactions = typenum::U262144;
 /// [`MaxBatchTransactions`] as a number.
 pub const MAX_BATCH_TRANSACTIONS: usize = 262_144;
 
+/// Sibling hashes on the path from a leaf of the history accumulator up to its peak. The
+/// accumulator's count is a `u64`, so no peak is 64 levels high.
+pub type MaxMmrPathHashes = typenum::U64;
+/// [`MaxMmrPathHashes`] as a number.
+pub const MAX_MMR_PATH_HASHES: usize = 64;
+
+/// Peaks of the history accumulator other than the one a proof walks up: one per binary digit of
+/// the `u64` count, at most.
+pub type MaxMmrPeaks = typenum::U64;
+/// [`MaxMmrPeaks`] as a number.
+pub const MAX_MMR_PEAKS: usize = 64;
+
+/// Sibling hashes on the path from an item of a list root (a block's blobs, a blob's
+/// transactions) up to its tree root. The count is a `u64`, so the padded tree is at most 64
+/// levels high.
+pub type MaxListPathHashes = typenum::U64;
+/// [`MaxListPathHashes`] as a number.
+pub const MAX_LIST_PATH_HASHES: usize = 64;
+
+/// Sibling positions (bits) and carried sibling hashes on one account's path in a state tree:
+/// one per level, and trees are at most [`MAX_TREE_DEPTH`] deep.
+pub type MaxAccountPathSiblings = typenum::U64;
+/// [`MaxAccountPathSiblings`] as a number.
+pub const MAX_ACCOUNT_PATH_SIBLINGS: usize = 64;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,5 +86,10 @@ mod tests {
         assert_eq!(MaxAllocationAccounts::USIZE, MAX_ALLOCATION_ACCOUNTS);
         assert_eq!(MaxBatchTransactions::USIZE, MAX_BATCH_TRANSACTIONS);
         assert_eq!(MAX_SIBLINGS, MAX_WITNESS_LEAVES * MAX_TREE_DEPTH as usize);
+        assert_eq!(MaxMmrPathHashes::USIZE, MAX_MMR_PATH_HASHES);
+        assert_eq!(MaxMmrPeaks::USIZE, MAX_MMR_PEAKS);
+        assert_eq!(MaxListPathHashes::USIZE, MAX_LIST_PATH_HASHES);
+        assert_eq!(MaxAccountPathSiblings::USIZE, MAX_ACCOUNT_PATH_SIBLINGS);
+        assert_eq!(MAX_ACCOUNT_PATH_SIBLINGS, MAX_TREE_DEPTH as usize);
     }
 }

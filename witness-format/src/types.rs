@@ -6,7 +6,8 @@ use ssz_types::{BitList, VariableList};
 
 use crate::bytes::{Hash32, PublicKey, Signature};
 use crate::limits::{
-    MaxAllocationAccounts, MaxBatchTransactions, MaxBlobsPerBlock, MaxModels, MaxSiblings,
+    MaxAccountPathSiblings, MaxAllocationAccounts, MaxBatchTransactions, MaxBlobsPerBlock,
+    MaxListPathHashes, MaxMmrPathHashes, MaxMmrPeaks, MaxModels, MaxSiblings,
     MaxTransactionsPerBlob, MaxWitnessLeaves,
 };
 
@@ -188,4 +189,127 @@ pub struct TransactionBatch {
     pub model: Model,
     /// The transactions.
     pub transactions: VariableList<Transaction, MaxBatchTransactions>,
+}
+
+/// A fact about a chain's past and the evidence that one trusted header, the *tip*, commits to
+/// it: checkable with the tip alone, with no other header and no replayed history.
+///
+/// Every fact rests on an anchor: the genesis or a header at some height `i`. The tip's
+/// `history_root` is the Merkle Mountain Range over leaves `0 .. tip_height` (leaf 0 is the
+/// genesis hash, leaf `h` the hash of header `h`), so an anchor below the tip is shown by the
+/// path from its leaf up to its peak plus the other peaks. An anchor at the tip's own height must
+/// be the tip itself, and then both lists are empty. From the anchor, the fact goes down by
+/// ordinary Merkle paths: to a blob, a transaction, or an account leaf.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct HistoryProof {
+    /// The tip's height: the number of leaves its history root covers.
+    pub tip_height: u64,
+    /// Sibling hashes from the anchor's leaf up to its peak, bottom up.
+    pub peak_path: VariableList<Hash32, MaxMmrPathHashes>,
+    /// The hashes of every other peak, highest first.
+    pub other_peaks: VariableList<Hash32, MaxMmrPeaks>,
+    /// What is proven, with what it needs below the anchor.
+    pub fact: HistoryFact,
+}
+
+/// The point of the chain a history fact hangs from: the genesis (height 0) or a header.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[ssz(enum_behaviour = "union")]
+#[serde(rename_all = "snake_case")]
+pub enum Anchor {
+    /// The genesis: leaf 0 of the history accumulator, and the state at height 0.
+    Genesis(Genesis),
+    /// The header at its height: leaf `height` of the history accumulator.
+    Header(Header),
+}
+
+/// What a [`HistoryProof`] proves.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[ssz(enum_behaviour = "union")]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryFact {
+    /// The anchor itself is in the tip's chain: an ancestor (or the tip).
+    Anchor(Anchor),
+    /// A blob of a block, by its commitment.
+    Blob(BlobFact),
+    /// A transaction of a blob of a block.
+    Transaction(TransactionFact),
+    /// The leaf of an account in a model's state after a block (or at genesis).
+    Account(AccountFact),
+}
+
+/// The commitment of one blob of a block and its path under the header's `blobs_root`.
+///
+/// The commitment is not sent: its pre-image is, so the verifier learns the blob's model, state
+/// roots and transaction root, and hashes them itself.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct BlobInclusion {
+    /// Index of the blob in its block.
+    pub index: u64,
+    /// Number of blobs in the block (the count the blob root commits to).
+    pub count: u64,
+    /// The blob's model.
+    pub model: Model,
+    /// The model's state root before the blob.
+    pub pre_state_root: Hash32,
+    /// The model's state root after the blob.
+    pub post_state_root: Hash32,
+    /// The root over the blob's transactions.
+    pub transactions_root: Hash32,
+    /// Sibling hashes from the commitment up to the blob tree's root, bottom up.
+    pub path: VariableList<Hash32, MaxListPathHashes>,
+}
+
+/// A blob of the block of `header`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct BlobFact {
+    /// The block's header: the anchor (blocks have blobs, the genesis has none).
+    pub header: Header,
+    /// The blob.
+    pub blob: BlobInclusion,
+}
+
+/// One transaction of a blob and its path under the blob's `transactions_root`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct TransactionInclusion {
+    /// Index of the transaction in its blob.
+    pub index: u64,
+    /// Number of transactions in the blob (the count the transaction root commits to).
+    pub count: u64,
+    /// The transaction.
+    pub transaction: Transaction,
+    /// Sibling hashes from the transaction's hash up to the transaction tree's root, bottom up.
+    pub path: VariableList<Hash32, MaxListPathHashes>,
+}
+
+/// A transaction of a blob of the block of `header`.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct TransactionFact {
+    /// The block's header: the anchor.
+    pub header: Header,
+    /// The blob holding the transaction.
+    pub blob: BlobInclusion,
+    /// The transaction.
+    pub transaction: TransactionInclusion,
+}
+
+/// The leaf of `account` in `model`'s state tree as the anchor's state root commits to it.
+///
+/// The path has the same compression as a multiproof: one bit per level, bottom up (the tree's
+/// depth is the bitmap's length), 1 when the sibling hash is carried in `siblings`, 0 when it is
+/// the default hash of an empty subtree; a carried default is invalid.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct AccountFact {
+    /// The genesis (state at height 0) or the header (state after its block).
+    pub anchor: Anchor,
+    /// The model whose state root is used.
+    pub model: Model,
+    /// The account number.
+    pub account: u64,
+    /// The account's leaf; 48 zero bytes for an empty slot.
+    pub leaf: AccountLeaf,
+    /// One bit per level: whether the sibling is carried (1) or an empty subtree (0).
+    pub sibling_present: BitList<MaxAccountPathSiblings>,
+    /// The carried sibling hashes, bottom up.
+    pub siblings: VariableList<Hash32, MaxAccountPathSiblings>,
 }

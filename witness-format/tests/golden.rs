@@ -405,7 +405,7 @@ fn e_frame_errors() {
         Err(DecodeError::UnsupportedVersion { found: 2 })
     );
 
-    for kind in [0, 5, 0xff] {
+    for kind in [0, 6, 0xff] {
         let mut bad = file.clone();
         bad[5] = kind;
         assert_eq!(

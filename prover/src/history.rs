@@ -1,0 +1,717 @@
+//! History proofs from the prover's database: a past header, blob, transaction or account value,
+//! proven against a later header (the tip) with O(log n + depth) hashes.
+//!
+//! The shapes and every hash come from `verifier` (`history::proof_nodes` names the accumulator
+//! nodes to read, `hash::list_path` the list paths, `tree::compute_root` walks the account's
+//! path), and every proof passes `verify_history_proof` before it is returned.
+
+use std::ops::RangeInclusive;
+
+use redb::{ReadOnlyTable, ReadTransaction, ReadableDatabase};
+use verifier::hash::{
+    BLOBS_NODE_TAG, TRANSACTIONS_NODE_TAG, blob_commitment, leaf_hash, list_path, transaction_hash,
+    transactions_root,
+};
+use verifier::history::proof_nodes;
+use verifier::tree::{compute_root, in_range};
+use verifier::verify_history_proof;
+use witness_format::ssz_types::{BitList, VariableList};
+use witness_format::{
+    AccountFact, AccountLeaf, Anchor, BlobFact, BlobInclusion, Block, Hash32, HistoryFact,
+    HistoryProof, Model, SszDecode, TransactionFact, TransactionInclusion, decode_file,
+};
+
+use crate::state::{
+    ACCOUNT_VERSIONS, ACCOUNTS, BLOCKS, HISTORY_NODES, NODE_VERSIONS, NODES, ProverError,
+    ProverState, history_key, node_key, read_leaf,
+};
+
+/// A fact to prove, by where it is in the chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FactQuery {
+    /// The header at `height`; at 0, the genesis.
+    Header {
+        /// The height.
+        height: u64,
+    },
+    /// Blob `blob` of the block at `height`.
+    Blob {
+        /// The block's height.
+        height: u64,
+        /// The blob's index in the block.
+        blob: u64,
+    },
+    /// Transaction `transaction` of blob `blob` of the block at `height`.
+    Transaction {
+        /// The block's height.
+        height: u64,
+        /// The blob's index in the block.
+        blob: u64,
+        /// The transaction's index in the blob.
+        transaction: u64,
+    },
+    /// The leaf of `account` of `model` after the block at `height` (at 0: at genesis).
+    Account {
+        /// The height.
+        height: u64,
+        /// The model.
+        model: Model,
+        /// The account number.
+        account: u64,
+    },
+}
+
+impl FactQuery {
+    /// The height the fact is about.
+    pub fn height(&self) -> u64 {
+        match *self {
+            Self::Header { height }
+            | Self::Blob { height, .. }
+            | Self::Transaction { height, .. }
+            | Self::Account { height, .. } => height,
+        }
+    }
+}
+
+impl ProverState {
+    /// Proves `query` against the header of the block at `tip`: a proof that
+    /// `verifier::verify_history_proof` accepts with that header alone.
+    ///
+    /// The fact's height must be at most `tip`, and `tip` a built block. Reads O(log tip) nodes
+    /// of the history accumulator, one block, and for an account one version of each of the
+    /// tree's levels.
+    pub fn history_proof(&self, tip: u64, query: FactQuery) -> Result<HistoryProof, ProverError> {
+        let height = query.height();
+        if tip == 0 || tip > self.height() {
+            return Err(ProverError::TipOutOfRange {
+                tip,
+                height: self.height(),
+            });
+        }
+        if height > tip {
+            return Err(ProverError::FactAboveTip { height, tip });
+        }
+        let read = self.db.begin_read()?;
+        let tip_header = self.stored_block(&read, tip)?.header;
+        let (peak_path, other_peaks) = if height == tip {
+            (Vec::new(), Vec::new())
+        } else {
+            ancestry(&read.open_table(HISTORY_NODES)?, tip, height)?
+        };
+        let fact = match query {
+            FactQuery::Header { .. } => HistoryFact::Anchor(self.anchor(&read, height)?),
+            FactQuery::Blob { blob, .. } => {
+                let block = self.block_with_blobs(&read, height, blob)?;
+                let blob = inclusion(&block, blob)?;
+                HistoryFact::Blob(BlobFact {
+                    header: block.header,
+                    blob,
+                })
+            }
+            FactQuery::Transaction {
+                blob, transaction, ..
+            } => {
+                let block = self.block_with_blobs(&read, height, blob)?;
+                let inclusion_of_blob = inclusion(&block, blob)?;
+                let transaction = transaction_inclusion(&block, height, blob, transaction)?;
+                HistoryFact::Transaction(TransactionFact {
+                    header: block.header,
+                    blob: inclusion_of_blob,
+                    transaction,
+                })
+            }
+            FactQuery::Account { model, account, .. } => {
+                HistoryFact::Account(self.account_fact(&read, height, model, account)?)
+            }
+        };
+        let proof = HistoryProof {
+            tip_height: tip,
+            peak_path: bounded(peak_path)?,
+            other_peaks: bounded(other_peaks)?,
+            fact,
+        };
+        verify_history_proof(&proof, &tip_header).map_err(ProverError::InvalidProof)?;
+        Ok(proof)
+    }
+
+    /// The stored block at `height` (at least 1).
+    fn stored_block(&self, read: &ReadTransaction, height: u64) -> Result<Block, ProverError> {
+        let blocks = read.open_table(BLOCKS)?;
+        let bytes = blocks
+            .get(height)?
+            .ok_or_else(|| ProverError::Corrupt(format!("block {height} missing")))?;
+        decode_file(bytes.value()).map_err(|e| ProverError::Corrupt(format!("block {height}: {e}")))
+    }
+
+    /// The stored block at `height`, which must have a blob `blob` (the genesis has none).
+    fn block_with_blobs(
+        &self,
+        read: &ReadTransaction,
+        height: u64,
+        blob: u64,
+    ) -> Result<Block, ProverError> {
+        let block = match height {
+            0 => None,
+            _ => Some(self.stored_block(read, height)?),
+        };
+        let blobs = block.as_ref().map_or(0, |b| b.blobs.len() as u64);
+        match block {
+            Some(block) if blob < blobs => Ok(block),
+            _ => Err(ProverError::NoSuchBlob {
+                height,
+                blob,
+                blobs,
+            }),
+        }
+    }
+
+    /// The anchor at `height`: the genesis at 0, else the stored header.
+    fn anchor(&self, read: &ReadTransaction, height: u64) -> Result<Anchor, ProverError> {
+        Ok(match height {
+            0 => Anchor::Genesis(self.genesis().clone()),
+            _ => Anchor::Header(self.stored_block(read, height)?.header),
+        })
+    }
+
+    /// The leaf of `account` at `height` and its compressed path in the tree as it was then.
+    fn account_fact(
+        &self,
+        read: &ReadTransaction,
+        height: u64,
+        model: Model,
+        account: u64,
+    ) -> Result<AccountFact, ProverError> {
+        if model != self.model {
+            return Err(ProverError::UnknownModel { model });
+        }
+        let depth = self.params.tree_depth;
+        if !in_range(account, depth) {
+            return Err(ProverError::AccountOutOfRange { account, depth });
+        }
+        if height < self.history_from {
+            return Err(ProverError::HistoryUnavailable {
+                height,
+                from: self.history_from,
+            });
+        }
+        let anchor = self.anchor(read, height)?;
+        let state = VersionedState {
+            accounts: read.open_table(ACCOUNTS)?,
+            account_versions: read.open_table(ACCOUNT_VERSIONS)?,
+            nodes: read.open_table(NODES)?,
+            node_versions: read.open_table(NODE_VERSIONS)?,
+            height,
+        };
+        let leaf = state.leaf(account)?;
+        let defaults = &self.params.defaults;
+        let mut present = Vec::with_capacity(usize::from(depth));
+        let mut siblings = Vec::new();
+        let root = compute_root(
+            depth,
+            vec![(account, leaf_hash(&leaf))],
+            defaults,
+            |level, index| {
+                let default = defaults.at(level);
+                let hash = state.node(level, index)?.unwrap_or(default);
+                present.push(hash != default);
+                if hash != default {
+                    siblings.push(hash);
+                }
+                Ok::<_, ProverError>(hash)
+            },
+        )?;
+        let roots = match &anchor {
+            Anchor::Genesis(genesis) => &genesis.state_roots,
+            Anchor::Header(header) => &header.state_roots,
+        };
+        let expected = roots.iter().find(|r| r.model == model).map(|r| r.root);
+        if expected != Some(root) {
+            return Err(ProverError::Corrupt(format!(
+                "stored state at height {height} gives root {root}, the chain says {expected:?}"
+            )));
+        }
+        let mut sibling_present = BitList::with_capacity(present.len())
+            .map_err(|e| ProverError::Corrupt(format!("sibling bitmap: {e:?}")))?;
+        for (i, &bit) in present.iter().enumerate() {
+            sibling_present
+                .set(i, bit)
+                .map_err(|e| ProverError::Corrupt(format!("sibling bitmap: {e:?}")))?;
+        }
+        Ok(AccountFact {
+            anchor,
+            model,
+            account,
+            leaf,
+            sibling_present,
+            siblings: bounded(siblings)?,
+        })
+    }
+}
+
+/// The inclusion proof of leaf `height` in the accumulator over `tip` leaves, read from the
+/// stored nodes: the path to its peak and the other peaks.
+fn ancestry(
+    nodes: &ReadOnlyTable<u128, [u8; 32]>,
+    tip: u64,
+    height: u64,
+) -> Result<(Vec<Hash32>, Vec<Hash32>), ProverError> {
+    let names = proof_nodes(tip, height)
+        .ok_or_else(|| ProverError::Corrupt(format!("no leaf {height} below {tip}")))?;
+    let read = |&(level, index): &(u32, u64)| {
+        nodes
+            .get(history_key(level, index))?
+            .map(|v| Hash32::from(v.value()))
+            .ok_or_else(|| ProverError::Corrupt(format!("history node ({level}, {index}) missing")))
+    };
+    Ok((
+        names.path.iter().map(read).collect::<Result<_, _>>()?,
+        names
+            .other_peaks
+            .iter()
+            .map(read)
+            .collect::<Result<_, _>>()?,
+    ))
+}
+
+/// Blob `index` of `block`: its commitment's pre-image and its path under the blob root.
+fn inclusion(block: &Block, index: u64) -> Result<BlobInclusion, ProverError> {
+    let commitments: Vec<Hash32> = block.blobs.iter().map(blob_commitment).collect();
+    let position = usize::try_from(index).unwrap_or(usize::MAX);
+    let (Some(blob), Some(path)) = (
+        block.blobs.get(position),
+        list_path(BLOBS_NODE_TAG, &commitments, position),
+    ) else {
+        return Err(ProverError::NoSuchBlob {
+            height: block.header.height,
+            blob: index,
+            blobs: block.blobs.len() as u64,
+        });
+    };
+    Ok(BlobInclusion {
+        index,
+        count: block.blobs.len() as u64,
+        model: blob.model,
+        pre_state_root: blob.pre_state_root,
+        post_state_root: blob.post_state_root,
+        transactions_root: transactions_root(&blob.transactions),
+        path: bounded(path)?,
+    })
+}
+
+/// Transaction `index` of blob `blob` of `block` and its path under the blob's transaction root.
+fn transaction_inclusion(
+    block: &Block,
+    height: u64,
+    blob: u64,
+    index: u64,
+) -> Result<TransactionInclusion, ProverError> {
+    let transactions = usize::try_from(blob)
+        .ok()
+        .and_then(|b| block.blobs.get(b))
+        .map(|b| b.transactions.as_ref())
+        .unwrap_or_default();
+    let hashes: Vec<Hash32> = transactions.iter().map(transaction_hash).collect();
+    let position = usize::try_from(index).unwrap_or(usize::MAX);
+    let (Some(transaction), Some(path)) = (
+        transactions.get(position),
+        list_path(TRANSACTIONS_NODE_TAG, &hashes, position),
+    ) else {
+        return Err(ProverError::NoSuchTransaction {
+            height,
+            blob,
+            transaction: index,
+            transactions: transactions.len() as u64,
+        });
+    };
+    Ok(TransactionInclusion {
+        index,
+        count: transactions.len() as u64,
+        transaction: *transaction,
+        path: bounded(path)?,
+    })
+}
+
+/// The state tree and accounts as they were after the block at `height`, from the current
+/// tables and the undo log (see `crate::state`).
+struct VersionedState {
+    accounts: ReadOnlyTable<u64, &'static [u8]>,
+    account_versions: ReadOnlyTable<(u64, u64), &'static [u8]>,
+    nodes: ReadOnlyTable<u128, [u8; 32]>,
+    node_versions: ReadOnlyTable<(u128, u64), [u8; 32]>,
+    height: u64,
+}
+
+impl VersionedState {
+    /// The leaf of `account` at the height: the value saved by its first change after the
+    /// height, or its current value if nothing changed it since.
+    fn leaf(&self, account: u64) -> Result<AccountLeaf, ProverError> {
+        let saved = match later(self.height) {
+            Some(after) => self
+                .account_versions
+                .range(after_height(account, after))?
+                .next(),
+            None => None,
+        };
+        match saved {
+            Some(entry) => AccountLeaf::from_ssz_bytes(entry?.1.value())
+                .map_err(|e| ProverError::Corrupt(format!("account {account} version: {e:?}"))),
+            None => read_leaf(&self.accounts, account),
+        }
+    }
+
+    /// Node `(level, index)` of the tree at the height (`None`: an empty subtree).
+    fn node(&self, level: u8, index: u64) -> Result<Option<Hash32>, ProverError> {
+        let key = node_key(level, index);
+        let saved = match later(self.height) {
+            Some(after) => self.node_versions.range(after_height(key, after))?.next(),
+            None => None,
+        };
+        Ok(match saved {
+            Some(entry) => Some(Hash32::from(entry?.1.value())),
+            None => self.nodes.get(key)?.map(|v| Hash32::from(v.value())),
+        })
+    }
+}
+
+/// The first block after `height`, if there can be one.
+fn later(height: u64) -> Option<u64> {
+    height.checked_add(1)
+}
+
+/// The undo-log keys of `key` from block `first` on.
+fn after_height<K: Copy>(key: K, first: u64) -> RangeInclusive<(K, u64)> {
+    (key, first)..=(key, u64::MAX)
+}
+
+/// A list within its wire limit; proofs never exceed them (depths and counts are `u64`-bounded).
+fn bounded<T, N: witness_format::ssz_types::typenum::Unsigned>(
+    items: Vec<T>,
+) -> Result<VariableList<T, N>, ProverError> {
+    VariableList::new(items)
+        .map_err(|e| ProverError::Corrupt(format!("list over its limit: {e:?}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::{META, META_HISTORY_FROM};
+    use crate::workload::{WorkloadSpec, generate};
+    use crate::{BlockOptions, ProverState};
+    use redb::ReadableTable;
+    use verifier::ProvenFact;
+    use verifier::hash::{genesis_hash, header_hash};
+
+    /// A prover that built a small chain, kept open, with every account's leaf after each block.
+    struct Built {
+        dir: tempfile::TempDir,
+        state: ProverState,
+        blocks: Vec<Block>,
+        /// `leaves[h][a]`: account `a` after block `h` (0: at genesis).
+        leaves: Vec<Vec<AccountLeaf>>,
+    }
+
+    const ACCOUNTS: u64 = 24;
+
+    fn spec(blocks: usize) -> WorkloadSpec {
+        WorkloadSpec {
+            chain_id: 3,
+            tree_depth: 12,
+            accounts: ACCOUNTS,
+            blocks,
+            txs_per_block: 7,
+            seed: 9,
+            new_account_percent: 30,
+        }
+    }
+
+    fn snapshot(state: &ProverState) -> Vec<AccountLeaf> {
+        (0..ACCOUNTS * 3)
+            .map(|a| state.account(a).unwrap())
+            .collect()
+    }
+
+    fn build(blocks: usize) -> Built {
+        let dir = tempfile::tempdir().unwrap();
+        let workload = generate(&spec(blocks));
+        let mut state =
+            ProverState::open(&dir.path().join("p.redb"), &workload.allocation).unwrap();
+        let mut leaves = vec![snapshot(&state)];
+        let mut built = Vec::new();
+        let options = BlockOptions {
+            txs_per_blob: 3,
+            ..BlockOptions::default()
+        };
+        for batch in &workload.batches {
+            let (block, report) = state.build_block(&batch.transactions, options).unwrap();
+            assert!(report.dropped.is_empty());
+            built.push(block);
+            leaves.push(snapshot(&state));
+        }
+        Built {
+            dir,
+            state,
+            blocks: built,
+            leaves,
+        }
+    }
+
+    impl Built {
+        fn header(&self, height: u64) -> &witness_format::Header {
+            &self.blocks[height as usize - 1].header
+        }
+
+        fn prove(&self, tip: u64, query: FactQuery) -> ProvenFact {
+            let proof = self.state.history_proof(tip, query).unwrap();
+            verify_history_proof(&proof, self.header(tip)).unwrap()
+        }
+    }
+
+    #[test]
+    fn every_fact_at_every_height_round_trips() {
+        let built = build(6);
+        for tip in 1..=6u64 {
+            for height in 0..=tip {
+                let fact = built.prove(tip, FactQuery::Header { height });
+                match (height, fact) {
+                    (0, ProvenFact::Genesis { hash, .. }) => {
+                        assert_eq!(hash, genesis_hash(built.state.genesis()))
+                    }
+                    (_, ProvenFact::Header { hash, header }) => {
+                        assert_eq!(&header, built.header(height));
+                        assert_eq!(hash, header_hash(&header));
+                    }
+                    (_, other) => panic!("unexpected {other:?}"),
+                }
+                for account in [0, 5, ACCOUNTS, ACCOUNTS * 2 + 1] {
+                    let query = FactQuery::Account {
+                        height,
+                        model: Model::Transfer,
+                        account,
+                    };
+                    let ProvenFact::Account { leaf, .. } = built.prove(tip, query) else {
+                        panic!("not an account fact");
+                    };
+                    assert_eq!(leaf, built.leaves[height as usize][account as usize]);
+                }
+                if height == 0 {
+                    continue;
+                }
+                let block = &built.blocks[height as usize - 1];
+                for (j, blob) in (0u64..).zip(block.blobs.iter()) {
+                    let fact = built.prove(tip, FactQuery::Blob { height, blob: j });
+                    let ProvenFact::Blob { commitment, .. } = fact else {
+                        panic!("not a blob fact");
+                    };
+                    assert_eq!(commitment, blob_commitment(blob));
+                    let last = blob.transactions.len() as u64 - 1;
+                    for k in [0, last] {
+                        let query = FactQuery::Transaction {
+                            height,
+                            blob: j,
+                            transaction: k,
+                        };
+                        let ProvenFact::Transaction { transaction, .. } = built.prove(tip, query)
+                        else {
+                            panic!("not a transaction fact");
+                        };
+                        assert_eq!(transaction, blob.transactions[k as usize]);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_account_is_proven_as_it_was_at_each_height() {
+        let built = build(4);
+        // Some account changed in every block, so versions are really exercised.
+        for h in 1..built.leaves.len() {
+            assert_ne!(built.leaves[h], built.leaves[h - 1]);
+        }
+        for height in 0..=4u64 {
+            for account in 0..ACCOUNTS * 3 {
+                let query = FactQuery::Account {
+                    height,
+                    model: Model::Transfer,
+                    account,
+                };
+                let ProvenFact::Account { leaf, .. } = built.prove(4, query) else {
+                    panic!("not an account fact");
+                };
+                assert_eq!(leaf, built.leaves[height as usize][account as usize]);
+            }
+        }
+    }
+
+    #[test]
+    fn queries_outside_the_chain_are_refused() {
+        let built = build(2);
+        let state = &built.state;
+        let header = |height| FactQuery::Header { height };
+        assert!(matches!(
+            state.history_proof(0, header(0)),
+            Err(ProverError::TipOutOfRange { tip: 0, height: 2 })
+        ));
+        assert!(matches!(
+            state.history_proof(3, header(0)),
+            Err(ProverError::TipOutOfRange { tip: 3, height: 2 })
+        ));
+        assert!(matches!(
+            state.history_proof(1, header(2)),
+            Err(ProverError::FactAboveTip { height: 2, tip: 1 })
+        ));
+        let blobs = built.blocks[0].blobs.len() as u64;
+        assert!(matches!(
+            state.history_proof(2, FactQuery::Blob { height: 1, blob: blobs }),
+            Err(ProverError::NoSuchBlob { height: 1, blob, blobs: b }) if blob == blobs && b == blobs
+        ));
+        assert!(matches!(
+            state.history_proof(2, FactQuery::Blob { height: 0, blob: 0 }),
+            Err(ProverError::NoSuchBlob {
+                height: 0,
+                blob: 0,
+                blobs: 0
+            })
+        ));
+        let txs = built.blocks[1].blobs[1].transactions.len() as u64;
+        assert!(matches!(
+            state.history_proof(2, FactQuery::Transaction { height: 2, blob: 1, transaction: txs }),
+            Err(ProverError::NoSuchTransaction { height: 2, blob: 1, transaction, transactions })
+                if transaction == txs && transactions == txs
+        ));
+        let account = |account| FactQuery::Account {
+            height: 1,
+            model: Model::Transfer,
+            account,
+        };
+        assert!(matches!(
+            state.history_proof(2, account(1 << 12)),
+            Err(ProverError::AccountOutOfRange {
+                account: 4096,
+                depth: 12
+            })
+        ));
+        assert!(state.history_proof(2, account((1 << 12) - 1)).is_ok());
+    }
+
+    /// A database written before the history tables existed gets its accumulator rebuilt (every
+    /// header provable) and keeps state history from its height on.
+    #[test]
+    fn older_databases_gain_history_from_their_height() {
+        let Built {
+            dir, state, blocks, ..
+        } = build(3);
+        drop(state);
+        let path = dir.path().join("p.redb");
+        {
+            let db = redb::Database::open(&path).unwrap();
+            let write = db.begin_write().unwrap();
+            assert!(write.delete_table(HISTORY_NODES).unwrap());
+            assert!(write.delete_table(NODE_VERSIONS).unwrap());
+            assert!(write.delete_table(ACCOUNT_VERSIONS).unwrap());
+            write
+                .open_table(META)
+                .unwrap()
+                .remove(META_HISTORY_FROM)
+                .unwrap();
+            write.commit().unwrap();
+        }
+        let workload = generate(&spec(5));
+        let mut state = ProverState::open(&path, &workload.allocation).unwrap();
+        let options = BlockOptions {
+            txs_per_blob: 3,
+            ..BlockOptions::default()
+        };
+        let mut blocks = blocks;
+        for batch in &workload.batches[3..] {
+            blocks.push(state.build_block(&batch.transactions, options).unwrap().0);
+        }
+        let tip = &blocks[4].header;
+        for height in 0..=5 {
+            let proof = state
+                .history_proof(5, FactQuery::Header { height })
+                .unwrap();
+            assert!(verify_history_proof(&proof, tip).is_ok());
+            let query = FactQuery::Account {
+                height,
+                model: Model::Transfer,
+                account: 1,
+            };
+            match state.history_proof(5, query) {
+                Ok(proof) => {
+                    assert!(height >= 3);
+                    assert!(verify_history_proof(&proof, tip).is_ok());
+                }
+                Err(ProverError::HistoryUnavailable { height: h, from: 3 }) => {
+                    assert!(h < 3);
+                    assert_eq!(h, height);
+                }
+                Err(other) => panic!("height {height}: {other}"),
+            }
+        }
+        // A database opened for history alone is the same state.
+        drop(state);
+        let state = ProverState::open_existing(&path).unwrap();
+        assert_eq!(state.height(), 5);
+        assert!(
+            state
+                .history_proof(5, FactQuery::Header { height: 1 })
+                .is_ok()
+        );
+    }
+
+    /// The prover checks every proof it builds: a damaged store gives an error, not a proof.
+    #[test]
+    fn damaged_history_is_caught_before_a_proof_leaves() {
+        let Built { dir, state, .. } = build(5);
+        drop(state);
+        let path = dir.path().join("p.redb");
+        {
+            let db = redb::Database::open(&path).unwrap();
+            let write = db.begin_write().unwrap();
+            {
+                // Leaf 1 of the accumulator (header 1's hash), and the saved genesis value of
+                // the first leaf node a block changed.
+                let mut history = write.open_table(HISTORY_NODES).unwrap();
+                history.insert(history_key(0, 1), [7u8; 32]).unwrap();
+                let mut versions = write.open_table(NODE_VERSIONS).unwrap();
+                let first = versions.iter().unwrap().next().unwrap().unwrap().0.value();
+                versions.insert(first, [9u8; 32]).unwrap();
+            }
+            write.commit().unwrap();
+        }
+        let state = ProverState::open_existing(&path).unwrap();
+        // Header 0's path uses leaf 1 as its sibling.
+        assert!(matches!(
+            state.history_proof(5, FactQuery::Header { height: 0 }),
+            Err(ProverError::InvalidProof(_))
+        ));
+        let found = (0..ACCOUNTS * 3).any(|account| {
+            let query = FactQuery::Account {
+                height: 0,
+                model: Model::Transfer,
+                account,
+            };
+            matches!(
+                state.history_proof(5, query),
+                Err(ProverError::Corrupt(message)) if message.contains("height 0 gives root")
+            )
+        });
+        assert!(found, "no account proof noticed the damaged node");
+    }
+
+    #[test]
+    fn open_existing_needs_a_prover_database() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            ProverState::open_existing(&dir.path().join("missing.redb")),
+            Err(ProverError::Database(_))
+        ));
+        let path = dir.path().join("empty.redb");
+        drop(redb::Database::create(&path).unwrap());
+        assert!(matches!(
+            ProverState::open_existing(&path),
+            Err(ProverError::NotInitialized)
+        ));
+    }
+}

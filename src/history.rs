@@ -1,0 +1,384 @@
+//! `stateless history`: prove a past header, blob, transaction or account value against a later
+//! header (`prove`, a prover verb: it opens the prover's database), and check such a proof with
+//! that header alone (`verify`, which opens nothing else).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use prover::{FactQuery, ProverState};
+use serde::Serialize;
+use verifier::{ProvenFact, verify_history_proof};
+use witness_format::{
+    AccountLeaf, Block, Genesis, Hash32, Header, HistoryProof, Model, Transaction, encode_file,
+};
+
+use crate::Failure;
+use crate::files::{genesis_path, read_value, write_atomic};
+
+/// Arguments of `stateless history`.
+#[derive(Args)]
+pub(crate) struct HistoryArgs {
+    #[command(subcommand)]
+    command: HistoryCommand,
+}
+
+#[derive(Subcommand)]
+enum HistoryCommand {
+    /// Prove a fact about the chain's past against a later block's header (the tip).
+    Prove(ProveArgs),
+    /// Check a history proof against the tip's block file, with no other data.
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `stateless history prove`.
+#[derive(Args)]
+struct ProveArgs {
+    /// Prover database (opened exclusively; it must exist).
+    #[arg(long)]
+    db: PathBuf,
+    /// Chain directory the database exported; its genesis must be the database's.
+    #[arg(long)]
+    chain: PathBuf,
+    /// The fact: `header:I` (I = 0: the genesis), `blob:I:J`, `tx:I:J:K` (block I, blob J,
+    /// transaction K), or `account:MODEL:A` (account A of MODEL at the height given by `--at`).
+    #[arg(long)]
+    fact: String,
+    /// Height of an account fact (0: the genesis state); only for `account:…`.
+    #[arg(long)]
+    at: Option<u64>,
+    /// Height of the block whose header the proof is checked against; facts may be at this
+    /// height or below.
+    #[arg(long)]
+    tip: u64,
+    /// Where to write the proof file.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Arguments of `stateless history verify`.
+#[derive(Args)]
+struct VerifyArgs {
+    /// The proof file.
+    file: PathBuf,
+    /// The trusted tip: a block file (`CHAIN/blocks/T.bin`); only its header is used.
+    #[arg(long)]
+    tip: PathBuf,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `stateless history`.
+pub(crate) fn history(args: HistoryArgs) -> Result<(), Failure> {
+    match args.command {
+        HistoryCommand::Prove(args) => prove(args),
+        HistoryCommand::Verify(args) => verify(args),
+    }
+}
+
+fn usage(message: String) -> Failure {
+    Failure::Error(anyhow::anyhow!(message))
+}
+
+/// Parses `--fact` (with `--at`) into a query.
+fn parse_fact(fact: &str, at: Option<u64>) -> Result<FactQuery, Failure> {
+    let parts: Vec<&str> = fact.split(':').collect();
+    let number = |text: &str, what: &str| {
+        text.parse::<u64>()
+            .map_err(|_| usage(format!("--fact {fact}: {what} `{text}` is not a number")))
+    };
+    let no_at = |query: FactQuery| match at {
+        Some(_) => Err(usage(format!(
+            "--at is for account facts; the height of `{fact}` is in the fact"
+        ))),
+        None => Ok(query),
+    };
+    match parts.as_slice() {
+        ["header", height] => no_at(FactQuery::Header {
+            height: number(height, "height")?,
+        }),
+        ["blob", height, blob] => no_at(FactQuery::Blob {
+            height: number(height, "height")?,
+            blob: number(blob, "blob index")?,
+        }),
+        ["tx", height, blob, transaction] => no_at(FactQuery::Transaction {
+            height: number(height, "height")?,
+            blob: number(blob, "blob index")?,
+            transaction: number(transaction, "transaction index")?,
+        }),
+        ["account", model, account] => {
+            let model: Model = serde_json::from_value(serde_json::Value::from(*model))
+                .map_err(|_| usage(format!("--fact {fact}: unknown model `{model}`")))?;
+            let height = at.ok_or_else(|| usage("account facts need --at HEIGHT".into()))?;
+            Ok(FactQuery::Account {
+                height,
+                model,
+                account: number(account, "account")?,
+            })
+        }
+        _ => Err(usage(format!(
+            "--fact {fact}: expected header:I, blob:I:J, tx:I:J:K or account:MODEL:A"
+        ))),
+    }
+}
+
+/// `stateless history prove`.
+fn prove(args: ProveArgs) -> Result<(), Failure> {
+    let query = parse_fact(&args.fact, args.at)?;
+    let genesis_file = genesis_path(&args.chain);
+    let genesis: Genesis = read_value(&genesis_file)?
+        .map_err(|e| Failure::Rejected(format!("{}: {e}", genesis_file.display())))?;
+    let state = ProverState::open_existing(&args.db)
+        .with_context(|| format!("opening prover database {}", args.db.display()))?;
+    if state.genesis() != &genesis {
+        return Err(usage(format!(
+            "{} holds another chain than {}",
+            args.db.display(),
+            genesis_file.display()
+        )));
+    }
+    let proof = state
+        .history_proof(args.tip, query)
+        .with_context(|| format!("proving {} against block {}", args.fact, args.tip))?;
+    let bytes = encode_file(&proof);
+    write_atomic(&args.out, &bytes)?;
+    eprintln!(
+        "wrote a {}-byte proof of {} against block {} to {}",
+        bytes.len(),
+        args.fact,
+        args.tip,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// The result of checking a proof, as printed.
+#[derive(Serialize)]
+struct VerifyReport {
+    valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tip_height: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tip_hash: Option<Hash32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fact: Option<FactReport>,
+}
+
+/// A proven fact, as printed.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum FactReport {
+    Genesis {
+        height: u64,
+        hash: Hash32,
+        genesis: Genesis,
+    },
+    Header {
+        height: u64,
+        hash: Hash32,
+        header: Header,
+    },
+    Blob {
+        height: u64,
+        blob: u64,
+        commitment: Hash32,
+        model: Model,
+        pre_state_root: Hash32,
+        post_state_root: Hash32,
+        transactions_root: Hash32,
+    },
+    Transaction {
+        height: u64,
+        blob: u64,
+        index: u64,
+        hash: Hash32,
+        transaction: Transaction,
+    },
+    Account {
+        height: u64,
+        model: Model,
+        account: u64,
+        leaf: AccountLeaf,
+        state_root: Hash32,
+    },
+}
+
+impl From<ProvenFact> for FactReport {
+    fn from(fact: ProvenFact) -> Self {
+        match fact {
+            ProvenFact::Genesis { hash, genesis } => Self::Genesis {
+                height: 0,
+                hash,
+                genesis,
+            },
+            ProvenFact::Header { hash, header } => Self::Header {
+                height: header.height,
+                hash,
+                header,
+            },
+            ProvenFact::Blob {
+                height,
+                index,
+                commitment,
+                model,
+                pre_state_root,
+                post_state_root,
+                transactions_root,
+            } => Self::Blob {
+                height,
+                blob: index,
+                commitment,
+                model,
+                pre_state_root,
+                post_state_root,
+                transactions_root,
+            },
+            ProvenFact::Transaction {
+                height,
+                blob,
+                index,
+                hash,
+                transaction,
+            } => Self::Transaction {
+                height,
+                blob,
+                index,
+                hash,
+                transaction,
+            },
+            ProvenFact::Account {
+                height,
+                model,
+                account,
+                leaf,
+                state_root,
+            } => Self::Account {
+                height,
+                model,
+                account,
+                leaf,
+                state_root,
+            },
+        }
+    }
+}
+
+impl FactReport {
+    /// One line for people.
+    fn summary(&self) -> String {
+        match self {
+            Self::Genesis { hash, genesis, .. } => {
+                format!("genesis {hash} of chain {}", genesis.chain_id)
+            }
+            Self::Header { height, hash, .. } => format!("header {height} is {hash}"),
+            Self::Blob {
+                height,
+                blob,
+                commitment,
+                model,
+                ..
+            } => format!("block {height}, blob {blob} ({model}) commits to {commitment}"),
+            Self::Transaction {
+                height,
+                blob,
+                index,
+                transaction,
+                ..
+            } => format!(
+                "block {height}, blob {blob}, transaction {index}: {} -> {}, amount {}, nonce {}",
+                transaction.from, transaction.to, transaction.amount, transaction.nonce
+            ),
+            Self::Account {
+                height,
+                model,
+                account,
+                leaf,
+                ..
+            } => format!(
+                "{model} account {account} at height {height}: balance {}, nonce {}, key {}",
+                leaf.balance, leaf.nonce, leaf.public_key
+            ),
+        }
+    }
+}
+
+/// `stateless history verify`.
+fn verify(args: VerifyArgs) -> Result<(), Failure> {
+    let tip: Block = read_value(&args.tip)?
+        .map_err(|e| Failure::Rejected(format!("{}: {e}", args.tip.display())))?;
+    let outcome = read_value::<HistoryProof>(&args.file)?
+        .map_err(|e| format!("{}: {e}", args.file.display()))
+        .and_then(|proof| verify_history_proof(&proof, &tip.header).map_err(|e| e.to_string()));
+    let tip_hash = verifier::hash::header_hash(&tip.header);
+    let report = match outcome {
+        Ok(fact) => VerifyReport {
+            valid: true,
+            error: None,
+            tip_height: Some(tip.header.height),
+            tip_hash: Some(tip_hash),
+            fact: Some(fact.into()),
+        },
+        Err(error) => VerifyReport {
+            valid: false,
+            error: Some(error),
+            tip_height: Some(tip.header.height),
+            tip_hash: Some(tip_hash),
+            fact: None,
+        },
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&report).context("encoding JSON")?
+        );
+    } else if let Some(fact) = &report.fact {
+        println!("valid: {}", fact.summary());
+    }
+    match report.error {
+        Some(error) => Err(Failure::Rejected(error)),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn facts_parse() {
+        assert_eq!(
+            parse_fact("header:0", None).ok(),
+            Some(FactQuery::Header { height: 0 })
+        );
+        assert_eq!(
+            parse_fact("tx:3:1:7", None).ok(),
+            Some(FactQuery::Transaction {
+                height: 3,
+                blob: 1,
+                transaction: 7
+            })
+        );
+        assert_eq!(
+            parse_fact("account:transfer:5", Some(2)).ok(),
+            Some(FactQuery::Account {
+                height: 2,
+                model: Model::Transfer,
+                account: 5
+            })
+        );
+        for (fact, at) in [
+            ("header", None),
+            ("header:x", None),
+            ("header:1", Some(1)),
+            ("blob:1", None),
+            ("account:transfer:5", None),
+            ("account:nope:5", Some(1)),
+            ("block:1", None),
+        ] {
+            assert!(parse_fact(fact, at).is_err(), "{fact} {at:?}");
+        }
+    }
+}
