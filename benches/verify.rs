@@ -162,7 +162,9 @@ fn setup(log2_accounts: u32) -> Fixture {
         panic!("expected one blob per block, found {}", block.blobs.len());
     };
     assert_eq!(blob.transactions.len(), TXS_PER_BLOB);
-    let Witness::Merkle(witness) = &blob.witness;
+    let Witness::Merkle(witness) = &blob.witness else {
+        panic!("expected a Merkle witness");
+    };
     eprintln!(
         "setup: benchmarked blob: {} transactions, {} witness leaves, {} carried siblings, \
          {} bytes as a block file",

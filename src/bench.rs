@@ -141,7 +141,9 @@ impl Bench {
             blob_bytes: 0,
         };
         for blob in block.blobs.iter() {
-            let Witness::Merkle(witness) = &blob.witness;
+            let Witness::Merkle(witness) = &blob.witness else {
+                continue;
+            };
             let touched =
                 touched_accounts(&blob.transactions, self.params.tree_depth).unwrap_or_default();
             if let Some(mut state) = TouchedState::new(touched, witness.leaves.to_vec()) {

@@ -6,14 +6,15 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use prover::workload::{WorkloadSpec, generate};
+use prover::workload::{WorkloadSpec, generate_for};
 use prover::{BlockOptions, ProverState};
 use serde::Serialize;
 use verifier::ChainVerifier;
+use verifier::zk_verify::{decode_verifying_key, verifying_key_hash};
 use witness_format::frame::read_frame;
 use witness_format::{
-    Allocation, Block, FileKind, Genesis, HistoryProof, SszEncode, TransactionBatch, Witness,
-    decode_file,
+    Allocation, Block, FileKind, Genesis, HistoryProof, Model, SszEncode, TransactionBatch,
+    Witness, ZkKeyPin, decode_file,
 };
 
 use crate::Failure;
@@ -21,6 +22,7 @@ use crate::files::{
     allocation_path, block_files, block_path, genesis_path, read, read_value, write_atomic,
     write_value,
 };
+use crate::zk::{chain_key_path, chain_keys, read_keys, read_verifying_key};
 
 /// Blocks decoded and verified together by default: memory is bounded by a window, not by the
 /// chain, and a window holds enough blobs to keep every core busy.
@@ -60,12 +62,47 @@ pub(crate) struct GenArgs {
     /// Chain id the transactions are signed for.
     #[arg(long, default_value_t = 1)]
     chain_id: u64,
+    /// The execution model: `transfer` (SHA3 tree, Ed25519) or `zk-transfer` (Poseidon tree,
+    /// Schnorr over Jubjub; blobs can carry zk proofs).
+    #[arg(long, value_enum, default_value_t = ModelArg::Transfer)]
+    model: ModelArg,
+    /// Depth of the state tree.
+    #[arg(long, default_value_t = 32)]
+    depth: u8,
+}
+
+/// An execution model on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ModelArg {
+    /// The `transfer` model.
+    Transfer,
+    /// The `zk-transfer` model.
+    ZkTransfer,
+}
+
+impl From<ModelArg> for Model {
+    fn from(model: ModelArg) -> Self {
+        match model {
+            ModelArg::Transfer => Model::Transfer,
+            ModelArg::ZkTransfer => Model::ZkTransfer,
+        }
+    }
+}
+
+/// The witness kind `prove` builds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum WitnessArg {
+    /// Pre-state leaves and a multiproof (both models).
+    Merkle,
+    /// A Groth16 proof (`zk-transfer` only; needs `--keys`).
+    Zk,
 }
 
 impl GenArgs {
     fn spec(&self) -> WorkloadSpec {
         WorkloadSpec {
             chain_id: self.chain_id,
+            tree_depth: self.depth,
             accounts: self.accounts,
             blocks: self.blocks,
             txs_per_block: self.txs_per_block,
@@ -79,7 +116,7 @@ impl GenArgs {
 pub(crate) fn gen_workload(args: GenArgs) -> Result<(), Failure> {
     let spec = args.spec();
     check_spec(&spec)?;
-    write_workload(&spec, &args.out)?;
+    write_workload(&spec, args.model.into(), &args.out)?;
     eprintln!(
         "wrote {} accounts and {} blocks of {} transfers to {}",
         spec.accounts,
@@ -91,7 +128,12 @@ pub(crate) fn gen_workload(args: GenArgs) -> Result<(), Failure> {
 }
 
 fn check_spec(spec: &WorkloadSpec) -> Result<(), Failure> {
-    use witness_format::limits::{MAX_ALLOCATION_ACCOUNTS, MAX_BATCH_TRANSACTIONS};
+    use witness_format::limits::{MAX_ALLOCATION_ACCOUNTS, MAX_BATCH_TRANSACTIONS, MAX_TREE_DEPTH};
+    if spec.tree_depth == 0 || spec.tree_depth > MAX_TREE_DEPTH {
+        return Err(Failure::Error(anyhow::anyhow!(
+            "--depth must be in 1..={MAX_TREE_DEPTH}"
+        )));
+    }
     if spec.accounts == 0 || spec.accounts > MAX_ALLOCATION_ACCOUNTS as u64 {
         return Err(Failure::Error(anyhow::anyhow!(
             "--accounts must be in 1..={MAX_ALLOCATION_ACCOUNTS}"
@@ -105,9 +147,9 @@ fn check_spec(spec: &WorkloadSpec) -> Result<(), Failure> {
     Ok(())
 }
 
-fn write_workload(spec: &WorkloadSpec, out: &Path) -> Result<()> {
+fn write_workload(spec: &WorkloadSpec, model: Model, out: &Path) -> Result<()> {
     let bar = progress(1, "generate");
-    let workload = generate(spec);
+    let workload = generate_for(spec, model);
     bar.finish_and_clear();
     write_value(&allocation_path(out), &workload.allocation)?;
     for (height, batch) in (1u64..).zip(&workload.batches) {
@@ -133,6 +175,13 @@ pub(crate) struct ProveArgs {
     /// Most transactions per blob.
     #[arg(long, default_value_t = 1024)]
     txs_per_blob: usize,
+    /// Witness kind of the blobs: `merkle`, or `zk` (zk-transfer only; needs `--keys`).
+    #[arg(long, value_enum, default_value_t = WitnessArg::Merkle)]
+    witness: WitnessArg,
+    /// Keys directory written by `stateless zk setup` (for `--witness zk`). The genesis pins
+    /// its verifying key; a copy goes to `OUT/keys/`.
+    #[arg(long)]
+    keys: Option<PathBuf>,
 }
 
 /// What proving did.
@@ -147,7 +196,17 @@ pub(crate) fn prove(args: ProveArgs) -> Result<(), Failure> {
         txs_per_blob: args.txs_per_blob,
         ..BlockOptions::default()
     };
-    let stats = run_prove(&args.workload, &args.db, &args.out, options)?;
+    let keys = match (args.witness, &args.keys) {
+        (WitnessArg::Merkle, None) => None,
+        (WitnessArg::Zk, Some(dir)) => Some(dir.as_path()),
+        (WitnessArg::Zk, None) => {
+            return Err(anyhow::anyhow!("--witness zk needs --keys KEYS_DIR").into());
+        }
+        (WitnessArg::Merkle, Some(_)) => {
+            return Err(anyhow::anyhow!("--keys is for --witness zk").into());
+        }
+    };
+    let stats = run_prove(&args.workload, &args.db, &args.out, options, keys)?;
     eprintln!(
         "built {} blocks ({} transactions left out) into {}",
         stats.blocks_built,
@@ -162,12 +221,49 @@ fn run_prove(
     db: &Path,
     out: &Path,
     options: BlockOptions,
+    keys: Option<&Path>,
 ) -> Result<ProveStats, Failure> {
     let allocation: Allocation = read_value(&allocation_path(workload))?
         .map_err(|e| Failure::Rejected(format!("{}: {e}", allocation_path(workload).display())))?;
     let batches = block_files(workload)?;
-    let mut state = ProverState::open(db, &allocation)
+    let keys = keys.map(read_keys).transpose()?;
+    let pins: Vec<ZkKeyPin> = match &keys {
+        None => Vec::new(),
+        Some((shape, _, vk)) => {
+            if allocation.model != Model::ZkTransfer {
+                return Err(anyhow::anyhow!(
+                    "--witness zk needs a zk-transfer workload, this one is {}",
+                    allocation.model
+                )
+                .into());
+            }
+            if shape.depth != allocation.tree_depth || shape.chain_id != allocation.chain_id {
+                return Err(anyhow::anyhow!(
+                    "the keys are for depth {} and chain {}, the workload has depth {} and chain {}",
+                    shape.depth,
+                    shape.chain_id,
+                    allocation.tree_depth,
+                    allocation.chain_id
+                )
+                .into());
+            }
+            vec![ZkKeyPin {
+                batch: shape.batch,
+                vk_hash: verifying_key_hash(vk),
+            }]
+        }
+    };
+    let mut state = ProverState::open_with_zk_keys(db, &allocation, &pins)
         .with_context(|| format!("opening prover database {}", db.display()))?;
+    if let Some((shape, pk, vk)) = keys {
+        state
+            .set_zk_proving_key(pk, usize::from(shape.batch))
+            .context("using the zk proving key")?;
+        write_atomic(
+            &chain_key_path(out, shape.batch),
+            &verifier::zk_verify::encode_verifying_key(&vk),
+        )?;
+    }
     write_value(&genesis_path(out), state.genesis())?;
 
     let bar = progress(batches.len() as u64, "prove");
@@ -220,6 +316,10 @@ pub(crate) struct VerifyArgs {
     /// Blocks decoded and checked at a time; memory grows with this, not with the chain.
     #[arg(long, default_value_t = VERIFY_WINDOW_BLOCKS)]
     window: usize,
+    /// A keys directory whose `vk.bin` checks zk blobs (besides `CHAIN_DIR/keys/*.vk`). Every
+    /// key must be pinned in the genesis.
+    #[arg(long)]
+    keys: Option<PathBuf>,
 }
 
 /// The result of verifying a chain, as printed.
@@ -261,7 +361,8 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<(), Failure> {
             "--window must be at least 1"
         )));
     }
-    let report = pool.install(|| verify_chain_dir(&args.chain_dir, args.window))?;
+    let report =
+        pool.install(|| verify_chain_dir(&args.chain_dir, args.window, args.keys.as_deref()))?;
     if args.json {
         print_json(&report)?;
     } else {
@@ -284,7 +385,11 @@ pub(crate) fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
 
 /// Verifies a chain directory in windows of blocks. A rejection is a report with `error` set;
 /// only I/O problems are errors.
-fn verify_chain_dir(chain_dir: &Path, window: usize) -> Result<VerifyReport, Failure> {
+fn verify_chain_dir(
+    chain_dir: &Path,
+    window: usize,
+    keys: Option<&Path>,
+) -> Result<VerifyReport, Failure> {
     let start = Instant::now();
     let genesis_file = genesis_path(chain_dir);
     let genesis: Genesis = match read_value(&genesis_file)? {
@@ -296,8 +401,20 @@ fn verify_chain_dir(chain_dir: &Path, window: usize) -> Result<VerifyReport, Fai
             )));
         }
     };
-    let mut verifier =
-        ChainVerifier::new(&genesis).map_err(|e| Failure::Rejected(format!("genesis: {e}")))?;
+    // The verifying keys: the chain directory's copies, and the one of `--keys`. Each must be
+    // pinned in the genesis (checked by `with_zk_keys`), and is prepared once.
+    let mut vks = Vec::new();
+    for (path, bytes) in chain_keys(chain_dir)? {
+        vks.push(
+            decode_verifying_key(&bytes)
+                .map_err(|e| Failure::Rejected(format!("{}: {e}", path.display())))?,
+        );
+    }
+    if let Some(dir) = keys {
+        vks.push(read_verifying_key(&dir.join("vk.bin"))?);
+    }
+    let mut verifier = ChainVerifier::with_zk_keys(&genesis, &vks)
+        .map_err(|e| Failure::Rejected(format!("genesis: {e}")))?;
     let files = block_files(chain_dir)?;
     let bar = progress(files.len() as u64, "verify");
     let mut witness_bytes = 0u64;
@@ -321,8 +438,10 @@ fn verify_chain_dir(chain_dir: &Path, window: usize) -> Result<VerifyReport, Fai
             }
         }
         for blob in blocks.iter().flat_map(|b| b.blobs.iter()) {
-            let Witness::Merkle(witness) = &blob.witness;
-            witness_bytes += witness.ssz_bytes_len() as u64;
+            witness_bytes += match &blob.witness {
+                Witness::Merkle(witness) => witness.ssz_bytes_len(),
+                Witness::Zk(witness) => witness.ssz_bytes_len(),
+            } as u64;
             blob_bytes += blob.ssz_bytes_len() as u64;
         }
         if let Err(e) = verifier.verify_blocks(&blocks) {
@@ -465,11 +584,11 @@ pub(crate) fn demo(args: DemoArgs) -> Result<(), Failure> {
         "demo: {} accounts, {} blocks of {} transfers",
         spec.accounts, spec.blocks, spec.txs_per_block
     );
-    write_workload(&spec, &workload)?;
+    write_workload(&spec, Model::Transfer, &workload)?;
     let prove_start = Instant::now();
-    run_prove(&workload, &db, &chain, BlockOptions::default())?;
+    run_prove(&workload, &db, &chain, BlockOptions::default(), None)?;
     let prove_seconds = prove_start.elapsed().as_secs_f64();
-    let report = verify_chain_dir(&chain, VERIFY_WINDOW_BLOCKS)?;
+    let report = verify_chain_dir(&chain, VERIFY_WINDOW_BLOCKS, None)?;
     if args.json {
         print_json(&serde_json::json!({
             "valid": report.valid,

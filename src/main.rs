@@ -7,6 +7,7 @@ mod bench;
 mod commands;
 mod files;
 mod history;
+mod zk;
 
 use std::process::ExitCode;
 
@@ -36,6 +37,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Prove facts about the chain's past against a later header, and check such proofs.
     History(history::HistoryArgs),
+    /// zk-transfer keys: `stateless zk setup` (local, insecure single-party setup).
+    Zk(zk::ZkArgs),
 }
 
 /// How a command failed: the input was rejected, or the command could not run.
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => commands::inspect(args),
         Command::Bench(args) => bench::bench(args),
         Command::History(args) => history::history(args),
+        Command::Zk(args) => zk::zk(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -151,9 +151,19 @@ fn every_limit_rejects_a_claim_past_it() {
 
     // Models in a genesis and in a header.
     let mut genesis = vec![0u8; 9];
-    genesis.extend(offset(13));
+    genesis.extend(offset(17));
+    genesis.extend(offset(17 + (MAX_MODELS + 1) * 33));
     genesis.resize(genesis.len() + (MAX_MODELS + 1) * 33, 0);
     let e = rejected::<Genesis>("models in genesis", &frame(FileKind::Genesis, &genesis));
+    assert!(over_limit(&e), "{e}");
+
+    // Pinned zk keys in a genesis.
+    let mut genesis = vec![0u8; 9];
+    genesis.extend(offset(17));
+    genesis.extend(offset(17 + 33));
+    genesis.extend([1u8; 33]);
+    genesis.resize(genesis.len() + (MAX_ZK_KEYS + 1) * 34, 0);
+    let e = rejected::<Genesis>("zk keys in genesis", &frame(FileKind::Genesis, &genesis));
     assert!(over_limit(&e), "{e}");
     let mut payload = offset(8).to_vec();
     let big_header = header(MAX_MODELS + 1);
@@ -179,7 +189,8 @@ fn every_limit_rejects_a_claim_past_it() {
     // Tree depth: decodes (it is a byte), and the verifier refuses it before building anything.
     let mut genesis = 7u64.to_le_bytes().to_vec();
     genesis.push(MAX_TREE_DEPTH + 1);
-    genesis.extend(offset(13));
+    genesis.extend(offset(17));
+    genesis.extend(offset(17 + 33));
     genesis.extend([0u8; 33]);
     let genesis: Genesis = decode_file(&frame(FileKind::Genesis, &genesis)).unwrap();
     let error = ChainVerifier::new(&genesis).unwrap_err();

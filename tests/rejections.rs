@@ -52,12 +52,16 @@ fn at(block: u64, blob: Option<usize>, transaction: Option<usize>) -> Location {
 }
 
 fn witness(blob: &Blob) -> &MerkleWitness {
-    let Witness::Merkle(witness) = &blob.witness;
+    let Witness::Merkle(witness) = &blob.witness else {
+        panic!("expected a Merkle witness");
+    };
     witness
 }
 
 fn witness_mut(blob: &mut Blob) -> &mut MerkleWitness {
-    let Witness::Merkle(witness) = &mut blob.witness;
+    let Witness::Merkle(witness) = &mut blob.witness else {
+        panic!("expected a Merkle witness");
+    };
     witness
 }
 

@@ -184,6 +184,13 @@ impl ProverState {
         if model != self.model {
             return Err(ProverError::UnknownModel { model });
         }
+        if model != Model::Transfer {
+            // The verifier's account paths are the SHA3 tree's.
+            return Err(ProverError::Unsupported {
+                what: "an account history proof",
+                model,
+            });
+        }
         let depth = self.params.tree_depth;
         if !in_range(account, depth) {
             return Err(ProverError::AccountOutOfRange { account, depth });

@@ -13,6 +13,10 @@
 //! | `account_versions` | (account, block height `h`) | the leaf before block `h` changed it (SSZ `AccountLeaf`) |
 //! | `meta`     | name                     | genesis file, first height with history  |
 //!
+//! The database holds one model's state, `transfer` or `zk-transfer`; hashes are the model's
+//! ([`crate::tree_hash::ModelTree`]: for `zk-transfer`, field elements in their canonical
+//! 32-byte encoding).
+//!
 //! Every block is one write transaction, committed durably: after a crash the database holds the
 //! state after some whole block, and building resumes from there. Blocks are stored in the
 //! database too, so the exported chain directory can always be rewritten from it.
@@ -32,22 +36,27 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
 use thiserror::Error;
-use verifier::blob::leaf_hashes;
-use verifier::hash::{blob_commitment, genesis_hash, header_hash, leaf_hash};
+use verifier::hash::{blob_commitment, genesis_hash, header_hash};
 use verifier::history::{HistoryAccumulator, blobs_root};
 use verifier::signature::invalid_indices;
 use verifier::transfer::{
     SignedMessage, TouchedState, signature_checks, signing_message, touched_accounts,
 };
-use verifier::tree::{compute_root, compute_root_visiting};
+use verifier::zk_transfer::{hash_to_fr, message_hash};
+use verifier::zk_verify::{encode_proof, verifying_key_hash};
 use verifier::{ChainParams, Reason, VerifyError, verify_blob};
 use witness_format::frame::fits_in_file;
 use witness_format::limits::{MAX_FILE_BYTES, MAX_TRANSACTIONS_PER_BLOB};
 use witness_format::ssz_types::{BitList, VariableList};
 use witness_format::{
-    AccountLeaf, Allocation, Blob, Block, Genesis, Hash32, Header, MerkleWitness, Model, ModelRoot,
-    SszDecode, SszEncode, Transaction, Witness, decode_file, encode_file,
+    AccountLeaf, Allocation, Blob, Block, Bytes, Genesis, Hash32, Header, MerkleWitness, Model,
+    ModelRoot, SszDecode, SszEncode, Transaction, Witness, ZkKeyPin, ZkWitness, decode_file,
+    encode_file,
 };
+
+use crate::tree_hash::ModelTree;
+use crate::zk::circuit::{TransferBatchCircuit, build_witness};
+use crate::zk::groth16::{ProvingKey, prove, rng_from_seed};
 
 pub(crate) const ACCOUNTS: TableDefinition<u64, &[u8]> = TableDefinition::new("accounts");
 pub(crate) const NODES: TableDefinition<u128, [u8; 32]> = TableDefinition::new("nodes");
@@ -166,6 +175,20 @@ pub enum ProverError {
     /// A history proof the prover built does not pass the verifier: a bug, never written.
     #[error("built an invalid history proof: {0}")]
     InvalidProof(VerifyError),
+    /// The zk proving key cannot be used for this chain.
+    #[error("zk proving key: {0}")]
+    ZkKey(String),
+    /// Building a zk witness or proof failed.
+    #[error("zk proving: {0}")]
+    ZkProving(String),
+    /// The request does not apply to this chain's model.
+    #[error("{what} is not supported for model {model}")]
+    Unsupported {
+        /// What was asked.
+        what: &'static str,
+        /// The chain's model.
+        model: Model,
+    },
 }
 
 macro_rules! impl_from_redb {
@@ -214,12 +237,22 @@ pub struct BlockReport {
     pub dropped: Vec<(usize, Reason)>,
 }
 
-/// The full state of one chain's `transfer` model, in redb.
+/// A proving key for zk witnesses, and its batch size (pinned in the genesis).
+struct ZkProver {
+    batch: usize,
+    pk: ProvingKey,
+}
+
+/// The full state of one chain's model (`transfer` or `zk-transfer`), in redb.
 pub struct ProverState {
     pub(crate) db: Database,
     genesis: Genesis,
     pub(crate) params: ChainParams,
     pub(crate) model: Model,
+    /// The model's tree hashes.
+    pub(crate) tree: ModelTree,
+    /// With a key, `zk-transfer` blobs carry zk proofs instead of Merkle witnesses.
+    zk: Option<ZkProver>,
     history: HistoryAccumulator,
     height: u64,
     tip_hash: Hash32,
@@ -233,6 +266,16 @@ impl ProverState {
     ///
     /// Fails if another process has the database open, or if it holds another chain.
     pub fn open(path: &Path, allocation: &Allocation) -> Result<Self, ProverError> {
+        Self::open_with_zk_keys(path, allocation, &[])
+    }
+
+    /// [`open`](Self::open) for a chain whose genesis pins `zk_keys` (zk verifying keys, by
+    /// hash). A database created with other pins is another chain ([`ProverError::WrongChain`]).
+    pub fn open_with_zk_keys(
+        path: &Path,
+        allocation: &Allocation,
+        zk_keys: &[ZkKeyPin],
+    ) -> Result<Self, ProverError> {
         let db = Database::create(path)?;
         let genesis_file = {
             let read = db.begin_read()?;
@@ -246,11 +289,7 @@ impl ProverState {
             Some(bytes) => {
                 let genesis: Genesis = decode_file(&bytes)
                     .map_err(|e| ProverError::Corrupt(format!("stored genesis: {e}")))?;
-                let expected = genesis_of(
-                    allocation,
-                    &ChainParams::from_genesis(&genesis)
-                        .map_err(|e| ProverError::Corrupt(e.to_string()))?,
-                )?;
+                let expected = genesis_of(allocation, zk_keys)?;
                 if genesis != expected {
                     return Err(ProverError::WrongChain {
                         expected: genesis_hash(&expected),
@@ -259,7 +298,7 @@ impl ProverState {
                 }
                 genesis
             }
-            None => initialize(&db, allocation)?,
+            None => initialize(&db, allocation, zk_keys)?,
         };
         Self::load(db, genesis)
     }
@@ -323,6 +362,8 @@ impl ProverState {
             genesis,
             params,
             model,
+            tree: ModelTree::new(model),
+            zk: None,
             history,
             height,
             tip_hash,
@@ -348,13 +389,18 @@ impl ProverState {
             let (account, bytes) = entry?;
             let leaf = AccountLeaf::from_ssz_bytes(bytes.value())
                 .map_err(|e| ProverError::Corrupt(format!("account {}: {e:?}", account.value())))?;
-            leaves.push((account.value(), leaf_hash(&leaf)));
+            let hash = self.tree.leaf(&leaf).ok_or_else(|| {
+                ProverError::Corrupt(format!("account {}: key does not decode", account.value()))
+            })?;
+            leaves.push((account.value(), hash));
         }
-        let defaults = &self.params.defaults;
-        let Ok(root) =
-            compute_root::<Infallible>(self.params.tree_depth, leaves, defaults, |level, _| {
-                Ok(defaults.at(level))
-            });
+        let tree = &self.tree;
+        let Ok(root) = tree.root::<Infallible>(
+            self.params.tree_depth,
+            leaves,
+            |level, _| Ok(tree.default(level)),
+            |_, _, _| {},
+        );
         if root != self.state_root {
             return Err(ProverError::Corrupt(format!(
                 "accounts hash to {root}, the last block says {}",
@@ -367,6 +413,35 @@ impl ProverState {
                 return Err(ProverError::Corrupt(format!("block {height} missing")));
             }
         }
+        Ok(())
+    }
+
+    /// From now on, builds `zk-transfer` blobs with zk proofs under `pk` (a key for `batch`
+    /// slots on this chain's depth). The genesis must pin its verifying key for that batch.
+    pub fn set_zk_proving_key(&mut self, pk: ProvingKey, batch: usize) -> Result<(), ProverError> {
+        if self.model != Model::ZkTransfer {
+            return Err(ProverError::Unsupported {
+                what: "a zk witness",
+                model: self.model,
+            });
+        }
+        let vk_hash = verifying_key_hash(&pk.vk);
+        let pinned = self
+            .genesis
+            .zk_keys
+            .iter()
+            .any(|pin| pin.vk_hash == vk_hash && usize::from(pin.batch) == batch);
+        if !pinned {
+            return Err(ProverError::ZkKey(format!(
+                "verifying key {vk_hash} for batch {batch} is not pinned in this chain's genesis"
+            )));
+        }
+        let mut params = self.params.clone();
+        params
+            .add_zk_keys(std::slice::from_ref(&pk.vk))
+            .map_err(|e| ProverError::ZkKey(e.to_string()))?;
+        self.params = params;
+        self.zk = Some(ZkProver { batch, pk });
         Ok(())
     }
 
@@ -426,10 +501,13 @@ impl ProverState {
                 changed_accounts: HashSet::new(),
                 changed_nodes: HashSet::new(),
             };
-            let defaults = &self.params.defaults;
+            let tree = &self.tree;
             let indexed: Vec<(usize, Transaction)> =
                 transactions.iter().copied().enumerate().collect();
-            let limit = options.txs_per_blob.clamp(1, MAX_TRANSACTIONS_PER_BLOB);
+            let mut limit = options.txs_per_blob.clamp(1, MAX_TRANSACTIONS_PER_BLOB);
+            if let Some(zk) = &self.zk {
+                limit = limit.min(zk.batch.max(1));
+            }
             let mut pending = indexed.as_slice();
             while !pending.is_empty() {
                 let mut take = limit.min(pending.len());
@@ -455,14 +533,16 @@ impl ProverState {
                                     .map(|v| v.value().to_vec());
                                 versions.account(account, prior)?;
                                 let key = node_key(0, account);
-                                let prior =
-                                    nodes.insert(key, leaf_hash(&leaf).0)?.map(|v| v.value());
-                                versions.node(key, prior.unwrap_or(defaults.at(0).0))?;
+                                let hash = tree.leaf(&leaf).ok_or_else(|| {
+                                    ProverError::Corrupt(format!("account {account}: bad key"))
+                                })?;
+                                let prior = nodes.insert(key, hash.0)?.map(|v| v.value());
+                                versions.node(key, prior.unwrap_or(tree.default(0).0))?;
                             }
                             for (level, index, hash) in new_nodes {
                                 let key = node_key(level, index);
                                 let prior = nodes.insert(key, hash.0)?.map(|v| v.value());
-                                versions.node(key, prior.unwrap_or(defaults.at(level).0))?;
+                                versions.node(key, prior.unwrap_or(tree.default(level).0))?;
                             }
                             root = blob.post_state_root;
                             report.included =
@@ -545,8 +625,14 @@ impl ProverState {
                     return Ok(Some(built));
                 }
                 Err(error) if error.reason == Reason::BadSignature => {
-                    let checks = signature_checks(&selection.signed, &built.blob.transactions);
-                    let invalid = invalid_indices(&checks);
+                    let invalid = match self.model {
+                        Model::Transfer => invalid_indices(&signature_checks(
+                            &selection.signed,
+                            &built.blob.transactions,
+                        )),
+                        // One at a time: the verifier names the first bad signature.
+                        Model::ZkTransfer => error.location.transaction.into_iter().collect(),
+                    };
                     if invalid.is_empty() {
                         return Err(ProverError::InvalidBlob(error));
                     }
@@ -591,6 +677,13 @@ impl ProverState {
                 selection.rule_drops.push((index, reason.clone()));
                 continue;
             }
+            if self.model == Model::ZkTransfer && message_hash(self.params.chain_id, &tx).is_none()
+            {
+                selection
+                    .rule_drops
+                    .push((index, Reason::InvalidNewAccountKey));
+                continue;
+            }
             let key = state.get(tx.from).map(|leaf| leaf.public_key);
             match state.apply(&tx) {
                 Ok(()) => {
@@ -625,13 +718,15 @@ impl ProverState {
         }
 
         // The multiproof: every sibling the walk asks for, from the nodes table.
-        let defaults = &self.params.defaults;
+        let tree = &self.tree;
         let mut present = Vec::new();
         let mut siblings = Vec::new();
         let mut used = Vec::new();
-        let computed_pre =
-            compute_root(depth, leaf_hashes(&pre_state), defaults, |level, index| {
-                let default = defaults.at(level);
+        let computed_pre = tree.root(
+            depth,
+            self.leaf_hashes(&pre_state)?,
+            |level, index| {
+                let default = tree.default(level);
                 let hash = read_node(nodes, level, index)?.unwrap_or(default);
                 present.push(hash != default);
                 if hash != default {
@@ -639,18 +734,19 @@ impl ProverState {
                 }
                 used.push(hash);
                 Ok::<_, ProverError>(hash)
-            })?;
+            },
+            |_, _, _| {},
+        )?;
         if computed_pre != pre_root {
             return Err(ProverError::Corrupt(format!(
                 "stored tree gives root {computed_pre}, expected {pre_root}"
             )));
         }
         let mut new_nodes = Vec::new();
-        let mut replay = used.into_iter();
-        let Ok(post_root) = compute_root_visiting::<Infallible>(
+        let mut replay = used.iter().copied();
+        let Ok(post_root) = tree.root::<Infallible>(
             depth,
-            leaf_hashes(&post_state),
-            defaults,
+            self.leaf_hashes(&post_state)?,
             |_, _| Ok(replay.next().unwrap_or(Hash32::ZERO)),
             |level, index, hash| new_nodes.push((level, index, *hash)),
         );
@@ -662,16 +758,22 @@ impl ProverState {
                 .set(i, bit)
                 .map_err(|e| ProverError::Corrupt(format!("sibling bitmap: {e:?}")))?;
         }
+        let witness = match &self.zk {
+            Some(zk) if self.model == Model::ZkTransfer => {
+                self.zk_witness(zk, &pre_state, &txs, used, (pre_root, post_root))?
+            }
+            _ => Witness::Merkle(MerkleWitness {
+                leaves: bounded(pre_state.leaves().to_vec())?,
+                sibling_present,
+                siblings: bounded(siblings)?,
+            }),
+        };
         let blob = Blob {
             model: self.model,
             pre_state_root: pre_root,
             post_state_root: post_root,
             transactions: bounded(txs)?,
-            witness: Witness::Merkle(MerkleWitness {
-                leaves: bounded(pre_state.leaves().to_vec())?,
-                sibling_present,
-                siblings: bounded(siblings)?,
-            }),
+            witness,
         };
         let leaves = post_state
             .accounts()
@@ -684,6 +786,59 @@ impl ProverState {
             leaves,
             nodes: new_nodes,
         })
+    }
+
+    /// A zk witness for `txs` on `pre_state`: the circuit's witness from the multiproof's
+    /// siblings (`used`, in the walk's order), then a Groth16 proof.
+    fn zk_witness(
+        &self,
+        zk: &ZkProver,
+        pre_state: &TouchedState,
+        txs: &[Transaction],
+        used: Vec<Hash32>,
+        (pre_root, post_root): (Hash32, Hash32),
+    ) -> Result<Witness, ProverError> {
+        let chain_id = self.params.chain_id;
+        let depth = self.params.tree_depth;
+        let mut replay = used.into_iter();
+        let witness = build_witness(depth, zk.batch, chain_id, pre_state, txs, |_, _| {
+            replay
+                .next()
+                .and_then(|h| hash_to_fr(&h))
+                .ok_or("stored node is not a field element")
+        })
+        .map_err(|e| ProverError::ZkProving(e.to_string()))?;
+        let circuit = TransferBatchCircuit {
+            depth,
+            batch: zk.batch,
+            chain_id,
+            witness: Some(witness),
+        };
+        // Proof randomness from the blob's roots: reproducible, and the blob is public anyway.
+        let mut seed = [0u8; 32];
+        for (s, (a, b)) in seed.iter_mut().zip(pre_root.0.iter().zip(post_root.0)) {
+            *s = a ^ b.rotate_left(3);
+        }
+        let proof = prove(&zk.pk, circuit, &mut rng_from_seed(seed))
+            .map_err(|e| ProverError::ZkProving(e.to_string()))?;
+        Ok(Witness::Zk(ZkWitness {
+            proof: Bytes(encode_proof(&proof)),
+        }))
+    }
+
+    /// The `(account, leaf hash)` pairs of a touched state, ascending.
+    fn leaf_hashes(&self, state: &TouchedState) -> Result<Vec<(u64, Hash32)>, ProverError> {
+        state
+            .accounts()
+            .iter()
+            .zip(state.leaves())
+            .map(|(&account, leaf)| {
+                self.tree
+                    .leaf(leaf)
+                    .map(|hash| (account, hash))
+                    .ok_or_else(|| ProverError::Corrupt(format!("account {account}: bad key")))
+            })
+            .collect()
     }
 
     /// The touched state of `txs`, read from the accounts table. Out-of-range accounts are
@@ -853,9 +1008,11 @@ pub(crate) fn read_leaf(
     }
 }
 
-/// The genesis an allocation gives: its chain id and depth, and the root over its accounts.
-fn genesis_of(allocation: &Allocation, params: &ChainParams) -> Result<Genesis, ProverError> {
-    let root = allocation_root(allocation, params, |_, _, _| {})?;
+/// The genesis an allocation gives: its chain id and depth, the root over its accounts, and the
+/// pinned zk keys.
+fn genesis_of(allocation: &Allocation, zk_keys: &[ZkKeyPin]) -> Result<Genesis, ProverError> {
+    let tree = ModelTree::new(allocation.model);
+    let root = allocation_root(allocation, &tree, |_, _, _| {})?;
     Ok(Genesis {
         chain_id: allocation.chain_id,
         tree_depth: allocation.tree_depth,
@@ -863,12 +1020,21 @@ fn genesis_of(allocation: &Allocation, params: &ChainParams) -> Result<Genesis, 
             model: allocation.model,
             root,
         }])?,
+        zk_keys: zk_pins(zk_keys)?,
     })
+}
+
+fn zk_pins(
+    zk_keys: &[ZkKeyPin],
+) -> Result<VariableList<ZkKeyPin, witness_format::limits::MaxZkKeys>, ProverError> {
+    let mut pins = zk_keys.to_vec();
+    pins.sort_by_key(|pin| pin.batch);
+    bounded(pins)
 }
 
 fn allocation_root(
     allocation: &Allocation,
-    params: &ChainParams,
+    tree: &ModelTree,
     visit: impl FnMut(u8, u64, &Hash32),
 ) -> Result<Hash32, ProverError> {
     let depth = allocation.tree_depth;
@@ -884,20 +1050,27 @@ fn allocation_root(
         )));
     }
     let leaves: Vec<(u64, Hash32)> = (0u64..)
-        .zip(allocation.accounts.iter().map(leaf_hash))
-        .collect();
-    let Ok(root) = compute_root_visiting::<Infallible>(
-        depth,
-        leaves,
-        &params.defaults,
-        |level, _| Ok(params.defaults.at(level)),
-        visit,
-    );
+        .zip(allocation.accounts.iter())
+        .map(|(account, leaf)| {
+            tree.leaf(leaf).map(|hash| (account, hash)).ok_or_else(|| {
+                ProverError::InvalidAllocation(format!(
+                    "account {account}: the key is not a valid {} key",
+                    allocation.model
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let Ok(root) =
+        tree.root::<Infallible>(depth, leaves, |level, _| Ok(tree.default(level)), visit);
     Ok(root)
 }
 
 /// Writes the allocation's accounts and tree, and the genesis, in one transaction.
-fn initialize(db: &Database, allocation: &Allocation) -> Result<Genesis, ProverError> {
+fn initialize(
+    db: &Database,
+    allocation: &Allocation,
+    zk_keys: &[ZkKeyPin],
+) -> Result<Genesis, ProverError> {
     let probe = Genesis {
         chain_id: allocation.chain_id,
         tree_depth: allocation.tree_depth,
@@ -905,24 +1078,27 @@ fn initialize(db: &Database, allocation: &Allocation) -> Result<Genesis, ProverE
             model: allocation.model,
             root: Hash32::ZERO,
         }])?,
+        zk_keys: zk_pins(zk_keys)?,
     };
-    let params = ChainParams::from_genesis(&probe)
-        .map_err(|e| ProverError::InvalidAllocation(e.to_string()))?;
+    ChainParams::from_genesis(&probe).map_err(|e| ProverError::InvalidAllocation(e.to_string()))?;
+    let tree = ModelTree::new(allocation.model);
     let write = db.begin_write()?;
     let genesis = {
         let mut accounts = write.open_table(ACCOUNTS)?;
         let mut nodes = write.open_table(NODES)?;
-        for (account, leaf) in (0u64..).zip(allocation.accounts.iter()) {
-            accounts.insert(account, leaf.as_ssz_bytes().as_slice())?;
-            nodes.insert(node_key(0, account), leaf_hash(leaf).0)?;
-        }
         let mut result = Ok(());
-        let root = allocation_root(allocation, &params, |level, index, hash| {
+        let root = allocation_root(allocation, &tree, |level, index, hash| {
             if result.is_ok() {
                 result = nodes.insert(node_key(level, index), hash.0).map(|_| ());
             }
         })?;
         result?;
+        for (account, leaf) in (0u64..).zip(allocation.accounts.iter()) {
+            accounts.insert(account, leaf.as_ssz_bytes().as_slice())?;
+            if let Some(hash) = tree.leaf(leaf) {
+                nodes.insert(node_key(0, account), hash.0)?;
+            }
+        }
         let genesis = Genesis {
             state_roots: bounded(vec![ModelRoot {
                 model: allocation.model,

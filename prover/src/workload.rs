@@ -1,4 +1,6 @@
-//! Synthetic workloads: a genesis allocation and blocks of signed transfers.
+//! Synthetic workloads: a genesis allocation and blocks of signed transfers, for either model:
+//! `transfer` (Ed25519 keys and signatures) or `zk-transfer` (Schnorr over Jubjub, signed with
+//! [`verifier::zk_transfer::sign_transaction`]).
 //!
 //! Keys are derived from the seed, so a workload is reproducible from its parameters. The
 //! generator tracks balances and nonces itself, so every transfer it emits is valid; a share of
@@ -11,6 +13,7 @@ use rayon::prelude::*;
 use sha3::{Digest, Sha3_256};
 use std::collections::HashMap;
 use verifier::transfer::signing_message;
+use verifier::{schnorr, zk_transfer};
 use witness_format::ssz_types::VariableList;
 use witness_format::{
     AccountLeaf, Allocation, Model, PublicKey, Signature, Transaction, TransactionBatch,
@@ -74,6 +77,23 @@ fn public_key(key: &SigningKey) -> PublicKey {
     PublicKey::from(<[u8; 32]>::from(VerificationKey::from(key)))
 }
 
+/// The Schnorr (Jubjub) signing key of `account` under `seed`, for `zk-transfer` workloads.
+pub fn zk_signing_key(seed: u64, account: u64) -> schnorr::SigningKey {
+    let mut hasher = Sha3_256::new();
+    hasher.update(b"stateless/workload-zk-key");
+    hasher.update(seed.to_le_bytes());
+    hasher.update(account.to_le_bytes());
+    schnorr::SigningKey::from_seed(&<[u8; 32]>::from(hasher.finalize()))
+}
+
+/// The public key of `account` under `seed` in `model`'s signature scheme.
+pub fn model_public_key(model: Model, seed: u64, account: u64) -> PublicKey {
+    match model {
+        Model::Transfer => public_key(&signing_key(seed, account)),
+        Model::ZkTransfer => PublicKey::from(schnorr::public_key(&zk_signing_key(seed, account))),
+    }
+}
+
 /// How senders and receivers are chosen.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum AccessPattern {
@@ -89,7 +109,15 @@ pub enum AccessPattern {
 /// # Panics
 /// If the accounts or transactions exceed the wire limits of an allocation or a batch.
 pub fn generate(spec: &WorkloadSpec) -> Workload {
-    let mut generator = WorkloadGenerator::new(spec);
+    generate_for(spec, Model::Transfer)
+}
+
+/// Generates the workload `spec` describes for `model`.
+///
+/// # Panics
+/// If the accounts or transactions exceed the wire limits of an allocation or a batch.
+pub fn generate_for(spec: &WorkloadSpec, model: Model) -> Workload {
+    let mut generator = WorkloadGenerator::for_model(spec, model);
     let batches = (0..spec.blocks)
         .map(|_| generator.next_block(spec.txs_per_block, AccessPattern::Uniform))
         .collect();
@@ -102,6 +130,7 @@ pub fn generate(spec: &WorkloadSpec) -> Workload {
 /// Produces blocks of valid transfers one after another, tracking the state they leave.
 pub struct WorkloadGenerator {
     spec: WorkloadSpec,
+    model: Model,
     genesis_keys: Vec<PublicKey>,
     rng: ChaCha8Rng,
     next_new: u64,
@@ -112,14 +141,20 @@ pub struct WorkloadGenerator {
 }
 
 impl WorkloadGenerator {
-    /// Derives the genesis keys (in parallel) and starts at genesis.
+    /// Derives the genesis keys (in parallel) and starts at genesis, for `transfer`.
     pub fn new(spec: &WorkloadSpec) -> Self {
+        Self::for_model(spec, Model::Transfer)
+    }
+
+    /// [`WorkloadGenerator::new`] for `model`'s keys and signatures.
+    pub fn for_model(spec: &WorkloadSpec, model: Model) -> Self {
         let genesis_keys = (0..spec.accounts)
             .into_par_iter()
-            .map(|account| public_key(&signing_key(spec.seed, account)))
+            .map(|account| model_public_key(model, spec.seed, account))
             .collect();
         Self {
             spec: *spec,
+            model,
             genesis_keys,
             rng: ChaCha8Rng::seed_from_u64(spec.seed),
             next_new: spec.accounts,
@@ -145,7 +180,7 @@ impl WorkloadGenerator {
         Allocation {
             chain_id: self.spec.chain_id,
             tree_depth: self.spec.tree_depth,
-            model: Model::Transfer,
+            model: self.model,
             accounts: VariableList::new(accounts).expect("allocation within its limit"),
         }
     }
@@ -202,7 +237,7 @@ impl WorkloadGenerator {
                 self.pick(pattern)
             };
             let new_account_key = if creates {
-                public_key(&signing_key(self.spec.seed, to))
+                model_public_key(self.model, self.spec.seed, to)
             } else {
                 PublicKey::ZERO
             };
@@ -222,10 +257,12 @@ impl WorkloadGenerator {
                 signature: Signature::ZERO,
             });
         }
-        let (chain_id, seed) = (self.spec.chain_id, self.spec.seed);
-        block.par_iter_mut().for_each(|tx| sign(chain_id, seed, tx));
+        let (chain_id, seed, model) = (self.spec.chain_id, self.spec.seed, self.model);
+        block
+            .par_iter_mut()
+            .for_each(|tx| sign_for(model, chain_id, seed, tx));
         TransactionBatch {
-            model: Model::Transfer,
+            model,
             transactions: VariableList::new(block).expect("batch within its limit"),
         }
     }
@@ -238,7 +275,21 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
     a
 }
 
-/// Signs `tx` with the sender's workload key.
+/// Signs `tx` with the sender's workload key in `model`'s scheme.
+pub fn sign_for(model: Model, chain_id: u64, seed: u64, tx: &mut Transaction) {
+    match model {
+        Model::Transfer => sign(chain_id, seed, tx),
+        Model::ZkTransfer => {
+            let key = zk_signing_key(seed, tx.from);
+            // Workload keys always decode, so the message exists.
+            if let Some(signature) = zk_transfer::sign_transaction(&key, chain_id, tx) {
+                tx.signature = Signature::from(signature);
+            }
+        }
+    }
+}
+
+/// Signs `tx` with the sender's `transfer` workload key.
 pub fn sign(chain_id: u64, seed: u64, tx: &mut Transaction) {
     let message = signing_message(chain_id, Model::Transfer, tx);
     let signature = signing_key(seed, tx.from).sign(&message);

@@ -2,7 +2,7 @@
 
 use std::convert::Infallible;
 
-use witness_format::{AccountLeaf, Blob, Hash32, MerkleWitness, Witness};
+use witness_format::{AccountLeaf, Blob, Hash32, MerkleWitness, Model, Witness, ZkWitness};
 
 use crate::chain::ChainParams;
 use crate::error::{Reason, VerifyError};
@@ -11,10 +11,21 @@ use crate::hash::node_hash;
 use crate::signature::first_invalid;
 use crate::transfer::{TouchedState, apply_rules, signature_checks, touched_accounts};
 use crate::tree::{compute_root, multiproof_root};
+use crate::zk_transfer;
+use crate::zk_verify::verify_zk_blob;
 
 /// Checks that `blob`'s transactions move its pre-state root to its post-state root.
 ///
-/// Steps, for a Merkle witness:
+/// After step 1 below, the check depends on the model and the witness:
+/// - `transfer` with a Merkle witness: the steps below.
+/// - `zk-transfer` with a Merkle witness: the same steps with that model's hashes and
+///   signatures ([`zk_transfer::verify_merkle_blob`]).
+/// - `zk-transfer` with a zk witness: the pinned key with the smallest batch that fits the
+///   transactions ([`ChainParams::zk_key_for`]), the public input computed from the blob's roots
+///   and transactions ([`zk_transfer::blob_public_input`]), then the Groth16 check.
+/// - any other pair: [`Reason::WitnessNotSupported`].
+///
+/// Steps, for a `transfer` blob with a Merkle witness:
 /// 1. The model is one of the chain's, and there is at least one transaction.
 /// 2. The touched accounts (senders and receivers) fit the tree; the witness has one canonical
 ///    leaf for each.
@@ -36,8 +47,50 @@ pub fn verify_blob(params: &ChainParams, blob: &Blob) -> Result<(), VerifyError>
     if blob.transactions.is_empty() {
         return Err(Reason::EmptyBlob.into());
     }
+    match (blob.model, &blob.witness) {
+        (Model::Transfer, Witness::Merkle(witness)) => {
+            verify_transfer_merkle(params, blob, witness)
+        }
+        (Model::ZkTransfer, Witness::Merkle(witness)) => Ok(zk_transfer::verify_merkle_blob(
+            params.chain_id,
+            params.tree_depth,
+            &blob.pre_state_root,
+            &blob.post_state_root,
+            &blob.transactions,
+            witness,
+        )?),
+        (Model::ZkTransfer, Witness::Zk(witness)) => verify_zk_transfer(params, blob, witness),
+        (model, witness) => Err(Reason::WitnessNotSupported {
+            model,
+            witness: witness.kind_name(),
+        }
+        .into()),
+    }
+}
+
+/// A `zk-transfer` blob with a zk witness: key, public input, proof.
+fn verify_zk_transfer(
+    params: &ChainParams,
+    blob: &Blob,
+    witness: &ZkWitness,
+) -> Result<(), VerifyError> {
+    let (_, key) = params.zk_key_for(blob.transactions.len())?;
+    let input = zk_transfer::blob_public_input(
+        params.chain_id,
+        &blob.pre_state_root,
+        &blob.post_state_root,
+        &blob.transactions,
+    )?;
+    verify_zk_blob(key, input, &witness.proof.0).map_err(|e| Reason::ZkProof(e).into())
+}
+
+/// A `transfer` blob with a Merkle witness: steps 2 to 5.
+fn verify_transfer_merkle(
+    params: &ChainParams,
+    blob: &Blob,
+    witness: &MerkleWitness,
+) -> Result<(), VerifyError> {
     let accounts = touched_accounts(&blob.transactions, params.tree_depth)?;
-    let Witness::Merkle(witness) = &blob.witness;
     let pre_state = pre_state(accounts, witness)?;
     let mut post_state = pre_state.clone();
     let (signed, rule_failure) = apply_rules(

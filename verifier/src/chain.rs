@@ -1,14 +1,19 @@
 //! Checking a chain of blocks from its genesis, with no state but a few hashes.
 
+use std::sync::Arc;
+
+use ark_bls12_381::Bls12_381;
+use ark_groth16::VerifyingKey;
 use rayon::prelude::*;
 use witness_format::limits::MAX_TREE_DEPTH;
-use witness_format::{Block, Genesis, Hash32, Model, ModelRoot};
+use witness_format::{Block, Genesis, Hash32, Model, ModelRoot, ZkKeyPin};
 
 use crate::blob::verify_blob;
 use crate::error::{Reason, VerifyError};
 use crate::hash::{blob_commitment, genesis_hash, header_hash};
 use crate::history::{HistoryAccumulator, blobs_root};
 use crate::tree::DefaultHashes;
+use crate::zk_verify::{PreparedKey, verifying_key_hash};
 
 /// What every check of one chain needs, prepared once from its genesis.
 #[derive(Clone, Debug)]
@@ -21,6 +26,10 @@ pub struct ChainParams {
     pub models: Vec<Model>,
     /// Empty-subtree hashes, computed once.
     pub defaults: DefaultHashes,
+    /// The `zk-transfer` verifying keys pinned in the genesis, ascending by batch size.
+    pub zk_pins: Vec<ZkKeyPin>,
+    /// The pinned keys this verifier was given, prepared once, by batch size.
+    pub zk_keys: Vec<(u16, Arc<PreparedKey>)>,
 }
 
 impl ChainParams {
@@ -40,12 +49,70 @@ impl ChainParams {
         if models.windows(2).any(|pair| pair.first() >= pair.get(1)) {
             return Err(Reason::InvalidGenesis("models not in ascending order".into()).into());
         }
+        let zk_pins: Vec<ZkKeyPin> = genesis.zk_keys.to_vec();
+        if !zk_pins.is_empty() && !models.contains(&Model::ZkTransfer) {
+            return Err(Reason::InvalidGenesis(
+                "zk verifying keys pinned, but no zk-transfer model".into(),
+            )
+            .into());
+        }
+        if zk_pins.iter().any(|pin| pin.batch == 0) {
+            return Err(Reason::InvalidGenesis("a zk key pinned for batch 0".into()).into());
+        }
+        if zk_pins
+            .windows(2)
+            .any(|pair| pair.first().map(|p| p.batch) >= pair.get(1).map(|p| p.batch))
+        {
+            return Err(Reason::InvalidGenesis(
+                "zk keys not in strictly ascending order of batch size".into(),
+            )
+            .into());
+        }
         Ok(Self {
             chain_id: genesis.chain_id,
             tree_depth: genesis.tree_depth,
             models,
             defaults: DefaultHashes::new(),
+            zk_pins,
+            zk_keys: Vec::new(),
         })
+    }
+
+    /// Adds verifying keys: each must be pinned in the genesis (by its hash) and expect one
+    /// public input; each is prepared once here.
+    pub fn add_zk_keys(&mut self, keys: &[VerifyingKey<Bls12_381>]) -> Result<(), VerifyError> {
+        for vk in keys {
+            let vk_hash = verifying_key_hash(vk);
+            let Some(pin) = self.zk_pins.iter().find(|pin| pin.vk_hash == vk_hash) else {
+                return Err(Reason::UnpinnedZkKey { vk_hash }.into());
+            };
+            let batch = pin.batch;
+            if self.zk_keys.iter().any(|(b, _)| *b == batch) {
+                continue;
+            }
+            let prepared = PreparedKey::new(vk).map_err(Reason::ZkKey)?;
+            self.zk_keys.push((batch, Arc::new(prepared)));
+        }
+        self.zk_keys.sort_by_key(|(batch, _)| *batch);
+        Ok(())
+    }
+
+    /// The prepared key a zk blob of `transactions` transactions is checked under: the pinned
+    /// key with the smallest batch that fits them.
+    pub fn zk_key_for(&self, transactions: usize) -> Result<(u16, &PreparedKey), Reason> {
+        let pin = self
+            .zk_pins
+            .iter()
+            .find(|pin| usize::from(pin.batch) >= transactions)
+            .ok_or(Reason::NoZkKeyForBatch { transactions })?;
+        self.zk_keys
+            .iter()
+            .find(|(batch, _)| *batch == pin.batch)
+            .map(|(batch, key)| (*batch, key.as_ref()))
+            .ok_or(Reason::ZkKeyNotLoaded {
+                batch: pin.batch,
+                vk_hash: pin.vk_hash,
+            })
     }
 }
 
@@ -79,9 +146,20 @@ pub struct ChainVerifier {
 }
 
 impl ChainVerifier {
-    /// Starts at the genesis.
+    /// Starts at the genesis, with no zk verifying key: a zk blob is rejected
+    /// ([`Reason::ZkKeyNotLoaded`]); see [`ChainVerifier::with_zk_keys`].
     pub fn new(genesis: &Genesis) -> Result<Self, VerifyError> {
-        let params = ChainParams::from_genesis(genesis)?;
+        Self::with_zk_keys(genesis, &[])
+    }
+
+    /// Starts at the genesis, with verifying keys for zk blobs. Each key must be pinned in the
+    /// genesis ([`Reason::UnpinnedZkKey`]); each is prepared once.
+    pub fn with_zk_keys(
+        genesis: &Genesis,
+        keys: &[VerifyingKey<Bls12_381>],
+    ) -> Result<Self, VerifyError> {
+        let mut params = ChainParams::from_genesis(genesis)?;
+        params.add_zk_keys(keys)?;
         let tip_hash = genesis_hash(genesis);
         let mut history = HistoryAccumulator::new();
         history.append(tip_hash);
@@ -218,7 +296,16 @@ impl ChainVerifier {
 
 /// Checks a whole chain given as its genesis and all its blocks, in order.
 pub fn verify_chain(genesis: &Genesis, blocks: &[Block]) -> Result<ChainSummary, VerifyError> {
-    let mut verifier = ChainVerifier::new(genesis)?;
+    verify_chain_with_zk_keys(genesis, &[], blocks)
+}
+
+/// [`verify_chain`] with verifying keys for zk blobs (see [`ChainVerifier::with_zk_keys`]).
+pub fn verify_chain_with_zk_keys(
+    genesis: &Genesis,
+    keys: &[VerifyingKey<Bls12_381>],
+    blocks: &[Block],
+) -> Result<ChainSummary, VerifyError> {
+    let mut verifier = ChainVerifier::with_zk_keys(genesis, keys)?;
     verifier.verify_blocks(blocks)?;
     Ok(verifier.summary().clone())
 }

@@ -4,6 +4,7 @@ use thiserror::Error;
 use witness_format::{DecodeError, Hash32, Model};
 
 use crate::history_proof::HistoryProofError;
+use crate::zk_verify::ZkVerifyError;
 
 /// Where in a chain a rejection happened. Unset parts are not known or not relevant.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -206,6 +207,58 @@ pub enum Reason {
         /// Root in the blob.
         claimed: Hash32,
     },
+
+    // --- zk-transfer ---
+    /// The model does not take this kind of witness.
+    #[error("model {model} does not take {witness} witnesses")]
+    WitnessNotSupported {
+        /// The blob's model.
+        model: Model,
+        /// The witness kind (`merkle`, `zk`).
+        witness: &'static str,
+    },
+    /// A `zk-transfer` transaction carries a non-zero new-owner key that is not a valid Jubjub
+    /// public key.
+    #[error("the new-owner key is not a valid Jubjub public key")]
+    InvalidNewAccountKey,
+    /// A `zk-transfer` witness leaf holds a key that is not a valid Jubjub public key.
+    #[error("witness leaf {index}: the key is not a valid Jubjub public key")]
+    InvalidLeafKey {
+        /// Index among the witness leaves.
+        index: usize,
+    },
+    /// 32 bytes that must encode a field element of BLS12-381's scalar field do not.
+    #[error("{what} is not a canonical field element")]
+    NonCanonicalFieldElement {
+        /// What the bytes were.
+        what: &'static str,
+    },
+    /// No verifying key pinned in the genesis takes a batch of this many transactions.
+    #[error("no pinned zk verifying key takes a batch of {transactions} transactions")]
+    NoZkKeyForBatch {
+        /// Transactions in the blob.
+        transactions: usize,
+    },
+    /// The genesis pins a verifying key for this blob, but the verifier was not given it.
+    #[error("the verifying key {vk_hash} (batch {batch}) pinned in the genesis was not loaded")]
+    ZkKeyNotLoaded {
+        /// The key's batch size.
+        batch: u16,
+        /// The pinned hash.
+        vk_hash: Hash32,
+    },
+    /// A verifying key offered to the verifier is not pinned in the genesis.
+    #[error("verifying key {vk_hash} is not pinned in the genesis")]
+    UnpinnedZkKey {
+        /// The key's hash.
+        vk_hash: Hash32,
+    },
+    /// A verifying key is unusable.
+    #[error("zk verifying key: {0}")]
+    ZkKey(ZkVerifyError),
+    /// The zk proof does not decode or does not verify.
+    #[error("zk proof: {0}")]
+    ZkProof(ZkVerifyError),
 
     // --- Blocks and chains ---
     /// The genesis is unusable.

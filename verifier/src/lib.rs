@@ -47,6 +47,8 @@ pub mod zk_transfer;
 pub mod zk_verify;
 
 pub use blob::verify_blob;
-pub use chain::{ChainParams, ChainSummary, ChainVerifier, verify_chain};
+pub use chain::{
+    ChainParams, ChainSummary, ChainVerifier, verify_chain, verify_chain_with_zk_keys,
+};
 pub use error::{Location, Reason, VerifyError};
 pub use history_proof::{HistoryProofError, ProvenFact, verify_history_proof};

@@ -145,6 +145,23 @@ pub enum ZkTransferError {
     },
 }
 
+impl From<ZkTransferError> for VerifyError {
+    /// Every `zk-transfer` rejection as a chain rejection: a specific [`Reason`], with the
+    /// transaction index where there is one.
+    fn from(error: ZkTransferError) -> Self {
+        match error {
+            ZkTransferError::Verify(error) => error,
+            ZkTransferError::InvalidNewAccountKey { index } => {
+                VerifyError::new(Reason::InvalidNewAccountKey).at_transaction(index)
+            }
+            ZkTransferError::InvalidLeafKey { index } => Reason::InvalidLeafKey { index }.into(),
+            ZkTransferError::NonCanonicalFieldElement { what } => {
+                Reason::NonCanonicalFieldElement { what }.into()
+            }
+        }
+    }
+}
+
 impl From<Reason> for ZkTransferError {
     fn from(reason: Reason) -> Self {
         Self::Verify(reason.into())
@@ -607,6 +624,13 @@ mod tests {
             txs,
             &merkle_witness(&state, txs),
         )
+    }
+
+    #[test]
+    fn model_tag_is_the_wire_tag() {
+        use witness_format::{Model, SszEncode};
+        assert_eq!(Model::ZkTransfer.as_ssz_bytes(), vec![MODEL_TAG as u8]);
+        assert_eq!(Model::ZkTransfer as u64, MODEL_TAG);
     }
 
     #[test]

@@ -77,17 +77,18 @@ fn genesis_history_and_header_hashes() {
             root: filled(0xaa),
         }])
         .unwrap(),
+        zk_keys: VariableList::empty(),
     };
     let genesis_hash = genesis_hash(&genesis);
     assert_eq!(
         genesis_hash,
-        h("a53550cc86900a90365c06d4cdbaa18dd3c8bd5b44db13b7ea2d846e7b2186a5")
+        h("086a5118d9598e13b207baf49d3cda8718327965ee0b0d7fe246777856517653")
     );
     let mut history = HistoryAccumulator::new();
     history.append(genesis_hash);
     assert_eq!(
         history.root(),
-        h("55430745e4a0c96017b43fa5f2335d0fd71960d36995c6ee263c3d8b9ace38da")
+        h("e541329d604e4c8390cbae9fb687bb3d1fe11622fa1e57375917662406f2bbec")
     );
     let mut three = HistoryAccumulator::new();
     (0..3).for_each(|b| three.append(filled(b)));

@@ -36,5 +36,6 @@ pub use ssz_types;
 pub use types::{
     AccountFact, AccountLeaf, Allocation, Anchor, Blob, BlobFact, BlobInclusion, Block, Genesis,
     Header, HistoryFact, HistoryProof, MerkleWitness, Model, ModelRoot, Transaction,
-    TransactionBatch, TransactionFact, TransactionInclusion, Witness,
+    TransactionBatch, TransactionFact, TransactionInclusion, Witness, ZK_PROOF_BYTES, ZkKeyPin,
+    ZkWitness,
 };

@@ -36,6 +36,11 @@ pub type MaxModels = typenum::U16;
 /// [`MaxModels`] as a number.
 pub const MAX_MODELS: usize = 16;
 
+/// Pinned zk verifying keys in a genesis (one per batch size).
+pub type MaxZkKeys = typenum::U16;
+/// [`MaxZkKeys`] as a number.
+pub const MAX_ZK_KEYS: usize = 16;
+
 /// Accounts in a genesis allocation (prover input): 2^21 accounts of 48 bytes fit in a file.
 pub type MaxAllocationAccounts = typenum::U2097152;
 /// [`MaxAllocationAccounts`] as a number.
@@ -83,6 +88,7 @@ mod tests {
         assert_eq!(MaxSiblings::USIZE, MAX_SIBLINGS);
         assert_eq!(MaxBlobsPerBlock::USIZE, MAX_BLOBS_PER_BLOCK);
         assert_eq!(MaxModels::USIZE, MAX_MODELS);
+        assert_eq!(MaxZkKeys::USIZE, MAX_ZK_KEYS);
         assert_eq!(MaxAllocationAccounts::USIZE, MAX_ALLOCATION_ACCOUNTS);
         assert_eq!(MaxBatchTransactions::USIZE, MAX_BATCH_TRANSACTIONS);
         assert_eq!(MAX_SIBLINGS, MAX_WITNESS_LEAVES * MAX_TREE_DEPTH as usize);

@@ -4,11 +4,11 @@ use serde::{Deserialize, Serialize};
 use ssz_derive::{Decode, Encode};
 use ssz_types::{BitList, VariableList};
 
-use crate::bytes::{Hash32, PublicKey, Signature};
+use crate::bytes::{Bytes, Hash32, PublicKey, Signature};
 use crate::limits::{
     MaxAccountPathSiblings, MaxAllocationAccounts, MaxBatchTransactions, MaxBlobsPerBlock,
     MaxListPathHashes, MaxMmrPathHashes, MaxMmrPeaks, MaxModels, MaxSiblings,
-    MaxTransactionsPerBlob, MaxWitnessLeaves,
+    MaxTransactionsPerBlob, MaxWitnessLeaves, MaxZkKeys,
 };
 
 /// An execution model: one kind of state with its own rules and state root.
@@ -20,6 +20,9 @@ use crate::limits::{
 pub enum Model {
     /// Accounts in a SHA3-256 sparse Merkle tree, Ed25519 signatures, Merkle witnesses.
     Transfer,
+    /// Accounts in a Poseidon sparse Merkle tree, Schnorr signatures over Jubjub, Merkle or zk
+    /// (Groth16) witnesses.
+    ZkTransfer,
 }
 
 impl Model {
@@ -27,6 +30,7 @@ impl Model {
     pub fn name(self) -> &'static str {
         match self {
             Model::Transfer => "transfer",
+            Model::ZkTransfer => "zk-transfer",
         }
     }
 }
@@ -101,6 +105,19 @@ pub struct MerkleWitness {
     pub siblings: VariableList<Hash32, MaxSiblings>,
 }
 
+/// Length of a zk proof: a Groth16 proof over BLS12-381, compressed (A and C in G1, B in G2).
+pub const ZK_PROOF_BYTES: usize = 192;
+
+/// A Groth16 proof that the blob's transactions move its pre-state root to its post-state root
+/// (`zk-transfer`). Its one public input is computed by the verifier from the blob itself.
+///
+/// Fixed size: 192 bytes on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct ZkWitness {
+    /// The proof: A (G1), B (G2), C (G1), arkworks' canonical compressed encoding.
+    pub proof: Bytes<ZK_PROOF_BYTES>,
+}
+
 /// What a blob carries to let a stateless verifier check it.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 #[ssz(enum_behaviour = "union")]
@@ -108,6 +125,18 @@ pub struct MerkleWitness {
 pub enum Witness {
     /// Pre-state leaves plus a multiproof.
     Merkle(MerkleWitness),
+    /// A zk proof (Groth16).
+    Zk(ZkWitness),
+}
+
+impl Witness {
+    /// The witness kind's name as users type it.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Witness::Merkle(_) => "merkle",
+            Witness::Zk(_) => "zk",
+        }
+    }
 }
 
 /// One model's transactions, the state roots they move between, and the witness.
@@ -167,6 +196,21 @@ pub struct Genesis {
     pub tree_depth: u8,
     /// The models hosted, each with its initial state root.
     pub state_roots: VariableList<ModelRoot, MaxModels>,
+    /// The verifying keys zk proofs may be checked under, by hash; empty when the chain takes no
+    /// zk witnesses.
+    pub zk_keys: VariableList<ZkKeyPin, MaxZkKeys>,
+}
+
+/// A pinned `zk-transfer` verifying key: the circuit for batches of up to `batch` transactions
+/// on the chain's tree depth, and the hash of its verifying key.
+///
+/// Fixed size: 34 bytes on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct ZkKeyPin {
+    /// Transaction slots of the circuit (a blob may have fewer; the proof pads them).
+    pub batch: u16,
+    /// SHA3-256 of the verifying key's canonical compressed encoding.
+    pub vk_hash: Hash32,
 }
 
 /// Prover input: the initial accounts of a model, numbered from 0.

@@ -136,24 +136,27 @@ fn genesis() -> Genesis {
             root: Bytes([0xaa; 32]),
         }])
         .expect("within limit"),
+        zk_keys: VariableList::empty(),
     }
 }
 
-/// Vector B: a `Genesis` file with one model root, 56 bytes.
+/// Vector B: a `Genesis` file with one model root and no zk key, 60 bytes.
 fn genesis_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
         h("01"),          // version 1
         h("01"),          // kind 1: Genesis
-        h("2e 00 00 00"), // payload length 46 = 13 + 33
-        // Genesis, fixed part (13 bytes).
+        h("32 00 00 00"), // payload length 50 = 17 + 33
+        // Genesis, fixed part (17 bytes).
         h("07 00 00 00 00 00 00 00"), //  0  chain_id = 7
         h("04"),                      //  8  tree_depth = 4
-        h("0d 00 00 00"),             //  9  offset of state_roots = 13
+        h("11 00 00 00"),             //  9  offset of state_roots = 17
+        h("32 00 00 00"),             // 13  offset of zk_keys = 50 = 17 + 33
         // state_roots[0]: a ModelRoot (33 bytes).
-        h("00"),        // 13  model: Transfer
-        fill(0xaa, 32), // 14  root
+        h("00"), // 17  model: Transfer
+        fill(0xaa, 32), // 18  root
+                 // zk_keys: empty (no bytes).
     ]
     .concat()
 }
@@ -161,7 +164,7 @@ fn genesis_file() -> Vec<u8> {
 #[test]
 fn b_genesis() {
     let file = genesis_file();
-    assert_eq!(file.len(), 56);
+    assert_eq!(file.len(), 60);
     check(&genesis(), &file);
 }
 
@@ -327,7 +330,9 @@ fn c_bitlist_length_comes_from_its_delimiter() {
     let mut file = block_file();
     file[BITLIST_AT] = 0x08;
     let block = decode_file::<Block>(&file).expect("a valid encoding");
-    let Witness::Merkle(witness) = &block.blobs[0].witness;
+    let Witness::Merkle(witness) = &block.blobs[0].witness else {
+        panic!("expected a Merkle witness");
+    };
     assert_eq!(witness.sibling_present.len(), 3);
     assert_eq!(witness.sibling_present.num_set_bits(), 0);
 }
@@ -356,11 +361,16 @@ fn e_bitlist_without_delimiter_is_rejected() {
 #[test]
 fn e_unknown_union_selector_and_model_tag_are_rejected() {
     let mut file = block_file();
+    file[SELECTOR_AT] = 0x02;
+    assert!(is_payload_error(decode_file::<Block>(&file)));
+
+    // Selector 1 is a zk witness: exactly 192 bytes, not the 141 of the Merkle witness.
+    let mut file = block_file();
     file[SELECTOR_AT] = 0x01;
     assert!(is_payload_error(decode_file::<Block>(&file)));
 
     let mut file = block_file();
-    file[BLOB_MODEL_AT] = 0x01;
+    file[BLOB_MODEL_AT] = 0x02;
     assert!(is_payload_error(decode_file::<Block>(&file)));
 }
 

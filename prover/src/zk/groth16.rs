@@ -21,6 +21,39 @@ pub type VerifyingKey = ark_groth16::VerifyingKey<Bls12_381>;
 /// A Groth16 proof.
 pub type Proof = ark_groth16::Proof<Bls12_381>;
 
+/// [`setup`] with [`rng_from_seed`], compiled here (callers in unoptimized crates would
+/// otherwise instantiate the generic setup themselves, about ten times slower).
+pub fn setup_from_seed(
+    depth: u8,
+    batch: usize,
+    chain_id: u64,
+    seed: [u8; 32],
+) -> Result<(ProvingKey, VerifyingKey), SynthesisError> {
+    setup(depth, batch, chain_id, &mut rng_from_seed(seed))
+}
+
+/// The uncompressed encoding of a proving key (it holds its verifying key).
+pub fn encode_proving_key(pk: &ProvingKey) -> Vec<u8> {
+    use ark_serialize::CanonicalSerialize;
+    let mut out = Vec::with_capacity(pk.uncompressed_size());
+    // Writing to a Vec cannot fail.
+    let _ = pk.serialize_uncompressed(&mut out);
+    out
+}
+
+/// Decodes a proving key written by [`encode_proving_key`]; the bytes must be exactly one key.
+///
+/// The points are not validated (subgroup checks over the whole key take seconds even for
+/// tiny circuits): a proving key is the prover's own file, and a wrong one can only make
+/// proofs that fail, which the prover's check of every blob with the verifier catches before
+/// anything is committed. The verifying key it holds is checked against the genesis pin.
+pub fn decode_proving_key(bytes: &[u8]) -> Option<ProvingKey> {
+    use ark_serialize::CanonicalDeserialize;
+    let mut reader = bytes;
+    let pk = ProvingKey::deserialize_uncompressed_unchecked(&mut reader).ok()?;
+    reader.is_empty().then_some(pk)
+}
+
 /// A random number generator for [`setup`] and [`prove`] from a 32-byte seed (draw the seed
 /// from the operating system for real keys and proofs; fix it for reproducible tests).
 pub fn rng_from_seed(seed: [u8; 32]) -> StdRng {

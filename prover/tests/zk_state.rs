@@ -1,0 +1,133 @@
+//! The prover on a `zk-transfer` chain: Merkle witnesses, and zk proofs with a pinned key.
+//! Tiny shapes (depth 4, batch 2) so setup and proving take seconds.
+
+use prover::workload::{WorkloadSpec, generate_for};
+use prover::zk::groth16::{rng_from_seed, setup};
+use prover::{BlockOptions, ProverError, ProverState};
+use verifier::zk_verify::verifying_key_hash;
+use verifier::{Reason, verify_chain, verify_chain_with_zk_keys};
+use witness_format::{Hash32, Model, Witness, ZkKeyPin};
+
+const CHAIN: u64 = 7;
+const DEPTH: u8 = 4;
+const BATCH: usize = 2;
+
+fn spec() -> WorkloadSpec {
+    WorkloadSpec {
+        chain_id: CHAIN,
+        tree_depth: DEPTH,
+        accounts: 6,
+        blocks: 2,
+        txs_per_block: 3,
+        seed: 5,
+        new_account_percent: 30,
+    }
+}
+
+#[test]
+fn zk_transfer_chain_with_merkle_witnesses_verifies() {
+    let workload = generate_for(&spec(), Model::ZkTransfer);
+    assert_eq!(workload.allocation.model, Model::ZkTransfer);
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = ProverState::open(&dir.path().join("db"), &workload.allocation).unwrap();
+    let mut blocks = Vec::new();
+    for batch in &workload.batches {
+        let (block, report) = state
+            .build_block(&batch.transactions, BlockOptions::default())
+            .unwrap();
+        assert!(report.dropped.is_empty(), "{:?}", report.dropped);
+        assert!(
+            block
+                .blobs
+                .iter()
+                .all(|b| b.model == Model::ZkTransfer && matches!(b.witness, Witness::Merkle(_)))
+        );
+        blocks.push(block);
+    }
+    let summary = verify_chain(state.genesis(), &blocks).unwrap();
+    assert_eq!(summary.transactions, 6);
+    state.check_integrity().unwrap();
+
+    // A forged signature is left out, the rest goes in.
+    let mut txs = workload.batches[0].transactions.to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = ProverState::open(&dir.path().join("db"), &workload.allocation).unwrap();
+    txs[1].signature.0[40] ^= 1;
+    let (_, report) = state.build_block(&txs, BlockOptions::default()).unwrap();
+    assert!(report.dropped.contains(&(1, Reason::BadSignature)));
+}
+
+#[test]
+fn zk_transfer_chain_with_zk_proofs_verifies_under_the_pinned_key() {
+    let workload = generate_for(&spec(), Model::ZkTransfer);
+    let (pk, vk) = setup(DEPTH, BATCH, CHAIN, &mut rng_from_seed([1; 32])).unwrap();
+    let pin = ZkKeyPin {
+        batch: BATCH as u16,
+        vk_hash: verifying_key_hash(&vk),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let mut state = ProverState::open_with_zk_keys(&db, &workload.allocation, &[pin]).unwrap();
+    assert_eq!(state.genesis().zk_keys.to_vec(), vec![pin]);
+    state.set_zk_proving_key(pk.clone(), BATCH).unwrap();
+    let mut blocks = Vec::new();
+    for batch in &workload.batches {
+        let (block, report) = state
+            .build_block(&batch.transactions, BlockOptions::default())
+            .unwrap();
+        assert!(report.dropped.is_empty());
+        // Three transactions, batch 2: two blobs, each with a proof.
+        assert_eq!(block.blobs.len(), 2);
+        assert!(
+            block
+                .blobs
+                .iter()
+                .all(|b| matches!(b.witness, Witness::Zk(_)))
+        );
+        blocks.push(block);
+    }
+    let genesis = state.genesis().clone();
+    verify_chain_with_zk_keys(&genesis, std::slice::from_ref(&vk), &blocks).unwrap();
+    // Without the key, the zk blobs cannot be checked.
+    let error = verify_chain(&genesis, &blocks).unwrap_err();
+    assert!(matches!(error.reason, Reason::ZkKeyNotLoaded { .. }));
+    drop(state);
+
+    // Reopening with another pin is another chain.
+    let other = ZkKeyPin {
+        vk_hash: Hash32::from([9; 32]),
+        ..pin
+    };
+    assert!(matches!(
+        ProverState::open_with_zk_keys(&db, &workload.allocation, &[other]),
+        Err(ProverError::WrongChain { .. })
+    ));
+    // A key the genesis does not pin is refused.
+    let mut state = ProverState::open_with_zk_keys(&db, &workload.allocation, &[pin]).unwrap();
+    let (other_pk, _) = setup(DEPTH, BATCH, CHAIN, &mut rng_from_seed([2; 32])).unwrap();
+    assert!(matches!(
+        state.set_zk_proving_key(other_pk, BATCH),
+        Err(ProverError::ZkKey(_))
+    ));
+}
+
+#[test]
+fn transfer_chain_takes_no_zk_key() {
+    let workload = generate_for(&spec(), Model::Transfer);
+    let (pk, vk) = setup(DEPTH, BATCH, CHAIN, &mut rng_from_seed([1; 32])).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pin = ZkKeyPin {
+        batch: BATCH as u16,
+        vk_hash: verifying_key_hash(&vk),
+    };
+    // Pins without the zk-transfer model make no valid genesis.
+    assert!(matches!(
+        ProverState::open_with_zk_keys(&dir.path().join("a"), &workload.allocation, &[pin]),
+        Err(ProverError::InvalidAllocation(_))
+    ));
+    let mut state = ProverState::open(&dir.path().join("b"), &workload.allocation).unwrap();
+    assert!(matches!(
+        state.set_zk_proving_key(pk, BATCH),
+        Err(ProverError::Unsupported { .. })
+    ));
+}

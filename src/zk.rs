@@ -1,0 +1,168 @@
+//! `stateless zk setup`: local Groth16 keys for the `zk-transfer` circuit, and the key files.
+//!
+//! ```text
+//! KEYS_DIR/pk.bin       proving key (arkworks uncompressed; holds the verifying key)
+//! KEYS_DIR/vk.bin       verifying key (arkworks compressed); its SHA3-256 is what a genesis pins
+//! KEYS_DIR/shape.json   {"depth": D, "batch": B, "chain_id": N}
+//! CHAIN_DIR/keys/batch-BBBBB.vk   copies of the pinned verifying keys, written by `prove`
+//! ```
+//!
+//! The setup is local and single-party: whoever runs it can forge proofs. A real deployment
+//! needs a multi-party ceremony (`docs/ZK.md`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use indicatif::ProgressBar;
+use prover::zk::groth16::{ProvingKey, VerifyingKey, decode_proving_key, encode_proving_key};
+use serde::{Deserialize, Serialize};
+use verifier::zk_verify::{decode_verifying_key, encode_verifying_key, verifying_key_hash};
+
+use crate::Failure;
+use crate::files::{read, write_atomic};
+
+/// Arguments of `stateless zk`.
+#[derive(Args)]
+pub(crate) struct ZkArgs {
+    #[command(subcommand)]
+    command: ZkCommand,
+}
+
+#[derive(Subcommand)]
+enum ZkCommand {
+    /// Generate proving and verifying keys for the zk-transfer circuit (local, insecure
+    /// single-party setup: for tests and development chains only).
+    Setup(SetupArgs),
+}
+
+/// Arguments of `stateless zk setup`.
+#[derive(Args)]
+pub(crate) struct SetupArgs {
+    /// State tree depth (the chain's).
+    #[arg(long, default_value_t = 32)]
+    depth: u8,
+    /// Transactions per proof (a blob may have fewer).
+    #[arg(long)]
+    batch: u16,
+    /// Chain id (a constant of the circuit).
+    #[arg(long, default_value_t = 1)]
+    chain_id: u64,
+    /// Output directory for pk.bin, vk.bin and shape.json.
+    #[arg(long)]
+    out: PathBuf,
+    /// Seed of the setup's randomness (default: drawn from the operating system).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+/// The circuit shape a key pair is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Shape {
+    pub(crate) depth: u8,
+    pub(crate) batch: u16,
+    pub(crate) chain_id: u64,
+}
+
+/// `stateless zk ...`.
+pub(crate) fn zk(args: ZkArgs) -> Result<(), Failure> {
+    match args.command {
+        ZkCommand::Setup(args) => setup(args),
+    }
+}
+
+fn setup(args: SetupArgs) -> Result<(), Failure> {
+    use witness_format::limits::MAX_TREE_DEPTH;
+    if args.depth == 0 || args.depth > MAX_TREE_DEPTH {
+        return Err(anyhow::anyhow!("--depth must be in 1..={MAX_TREE_DEPTH}").into());
+    }
+    if args.batch == 0 {
+        return Err(anyhow::anyhow!("--batch must be at least 1").into());
+    }
+    let seed = match args.seed {
+        Some(seed) => {
+            let mut bytes = [0u8; 32];
+            bytes[..8].copy_from_slice(&seed.to_le_bytes());
+            bytes
+        }
+        None => rand::random(),
+    };
+    let bar = ProgressBar::new_spinner();
+    bar.set_message(format!(
+        "zk setup: depth {}, batch {} (local single-party setup)",
+        args.depth, args.batch
+    ));
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let (pk, vk) = prover::zk::groth16::setup_from_seed(
+        args.depth,
+        usize::from(args.batch),
+        args.chain_id,
+        seed,
+    )
+    .map_err(|e| anyhow::anyhow!("setup: {e}"))?;
+    bar.finish_and_clear();
+    let shape = Shape {
+        depth: args.depth,
+        batch: args.batch,
+        chain_id: args.chain_id,
+    };
+    write_atomic(&args.out.join("pk.bin"), &encode_proving_key(&pk))?;
+    write_atomic(&args.out.join("vk.bin"), &encode_verifying_key(&vk))?;
+    write_atomic(
+        &args.out.join("shape.json"),
+        serde_json::to_string(&shape)
+            .context("encoding the shape")?
+            .as_bytes(),
+    )?;
+    eprintln!(
+        "wrote {}/pk.bin and vk.bin; WARNING: a local setup lets its runner forge proofs, a real \
+         deployment needs a multi-party ceremony",
+        args.out.display()
+    );
+    println!("{}", verifying_key_hash(&vk));
+    Ok(())
+}
+
+/// Reads a keys directory written by `zk setup`: shape, proving key, verifying key.
+pub(crate) fn read_keys(dir: &Path) -> Result<(Shape, ProvingKey, VerifyingKey)> {
+    let shape: Shape = serde_json::from_slice(&read(&dir.join("shape.json"))?)
+        .with_context(|| format!("reading {}/shape.json", dir.display()))?;
+    let pk = decode_proving_key(&read(&dir.join("pk.bin"))?)
+        .with_context(|| format!("{}/pk.bin is not a proving key", dir.display()))?;
+    let vk = read_verifying_key(&dir.join("vk.bin"))?;
+    anyhow::ensure!(
+        verifying_key_hash(&pk.vk) == verifying_key_hash(&vk),
+        "{}: pk.bin and vk.bin are not one key pair",
+        dir.display()
+    );
+    Ok((shape, pk, vk))
+}
+
+/// Reads a verifying key file.
+pub(crate) fn read_verifying_key(path: &Path) -> Result<VerifyingKey> {
+    decode_verifying_key(&read(path)?).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// The chain directory's copy of the verifying key for `batch`.
+pub(crate) fn chain_key_path(chain_dir: &Path, batch: u16) -> PathBuf {
+    chain_dir.join("keys").join(format!("batch-{batch:05}.vk"))
+}
+
+/// Every verifying key in `CHAIN_DIR/keys/*.vk`, in file name order.
+pub(crate) fn chain_keys(chain_dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+    let dir = chain_dir.join("keys");
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .map(|entry| entry.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .with_context(|| format!("reading {}", dir.display()))?;
+    files.retain(|p| p.extension().is_some_and(|e| e == "vk"));
+    files.sort();
+    files
+        .into_iter()
+        .map(|path| read(&path).map(|bytes| (path, bytes)))
+        .collect()
+}

@@ -1,0 +1,316 @@
+//! `zk-transfer` end to end through the CLI: gen, zk setup, prove with zk witnesses, verify;
+//! and each zk-specific rejection (exit 1, with its reason). Tiny shapes: depth 4, batch 2.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use witness_format::{Block, Witness, decode_file, encode_file};
+
+fn stateless(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stateless"))
+        .args(args)
+        .output()
+        .expect("running the stateless binary")
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("temporary paths are UTF-8")
+}
+
+fn ok(out: &Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn setup(keys: &Path, seed: &str) -> String {
+    let out = stateless(&[
+        "zk",
+        "setup",
+        "--depth",
+        "4",
+        "--batch",
+        "2",
+        "--chain-id",
+        "7",
+        "--seed",
+        seed,
+        "--out",
+        path(keys),
+    ]);
+    ok(&out, "zk setup").trim().to_string()
+}
+
+/// gen → zk setup → prove --witness zk; returns (chain dir, keys dir).
+fn zk_chain(dir: &Path) -> (PathBuf, PathBuf) {
+    let (workload, db, chain, keys) = (
+        dir.join("w"),
+        dir.join("p.redb"),
+        dir.join("c"),
+        dir.join("keys"),
+    );
+    ok(
+        &stateless(&[
+            "gen",
+            "--model",
+            "zk-transfer",
+            "--depth",
+            "4",
+            "--chain-id",
+            "7",
+            "--accounts",
+            "6",
+            "--blocks",
+            "2",
+            "--txs-per-block",
+            "2",
+            "--out",
+            path(&workload),
+        ]),
+        "gen",
+    );
+    let vk_hash = setup(&keys, "1");
+    assert!(
+        vk_hash.starts_with("0x") && vk_hash.len() == 66,
+        "{vk_hash}"
+    );
+    ok(
+        &stateless(&[
+            "prove",
+            "--workload",
+            path(&workload),
+            "--db",
+            path(&db),
+            "--out",
+            path(&chain),
+            "--witness",
+            "zk",
+            "--keys",
+            path(&keys),
+        ]),
+        "prove",
+    );
+    (chain, keys)
+}
+
+fn block_file(chain: &Path, height: u64) -> PathBuf {
+    chain.join("blocks").join(format!("{height:08}.bin"))
+}
+
+fn edit_block(chain: &Path, height: u64, edit: impl FnOnce(&mut Block)) {
+    let file = block_file(chain, height);
+    let mut block: Block = decode_file(&std::fs::read(&file).unwrap()).unwrap();
+    edit(&mut block);
+    std::fs::write(&file, encode_file(&block)).unwrap();
+}
+
+fn rejected(chain: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["verify", path(chain)];
+    args.extend_from_slice(extra);
+    let out = stateless(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    stderr
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn zk_chain_end_to_end_and_every_rejection() {
+    let dir = tempfile::tempdir().unwrap();
+    let (chain, keys) = zk_chain(dir.path());
+
+    // Valid: with the chain's own key copy, and with --keys too.
+    ok(&stateless(&["verify", path(&chain)]), "verify");
+    ok(
+        &stateless(&["verify", path(&chain), "--keys", path(&keys)]),
+        "verify --keys",
+    );
+    for height in [1, 2] {
+        let block: Block =
+            decode_file(&std::fs::read(block_file(&chain, height)).unwrap()).unwrap();
+        assert_eq!(block.blobs.len(), 1);
+        assert!(matches!(block.blobs[0].witness, Witness::Zk(_)));
+    }
+
+    let fresh = |name: &str| {
+        let copy = dir.path().join(name);
+        copy_dir(&chain, &copy);
+        copy
+    };
+
+    // A proof moved to another blob (block 2's proof in block 1's blob).
+    let moved = fresh("moved");
+    let second: Block = decode_file(&std::fs::read(block_file(&chain, 2)).unwrap()).unwrap();
+    edit_block(&moved, 1, |block| {
+        block.blobs[0].witness = second.blobs[0].witness.clone();
+    });
+    let stderr = rejected(&moved, &[]);
+    assert!(
+        stderr.contains("block 1, blob 0: zk proof: proof does not verify"),
+        "{stderr}"
+    );
+
+    // A tampered proof byte.
+    let tampered = fresh("tampered");
+    edit_block(&tampered, 2, |block| {
+        if let Witness::Zk(w) = &mut block.blobs[0].witness {
+            w.proof.0[100] ^= 0x01;
+        }
+    });
+    let stderr = rejected(&tampered, &[]);
+    assert!(stderr.contains("block 2, blob 0: zk proof: "), "{stderr}");
+
+    // Tampered transaction data.
+    let data = fresh("data");
+    edit_block(&data, 1, |block| {
+        let mut txs = block.blobs[0].transactions.to_vec();
+        txs[0].amount += 1;
+        block.blobs[0].transactions = witness_format::ssz_types::VariableList::new(txs).unwrap();
+    });
+    let stderr = rejected(&data, &[]);
+    assert!(
+        stderr.contains("block 1, blob 0: zk proof: proof does not verify"),
+        "{stderr}"
+    );
+
+    // A key the genesis does not pin: refused, whether given with --keys or in CHAIN_DIR/keys.
+    let other_keys = dir.path().join("other-keys");
+    let other_hash = setup(&other_keys, "2");
+    let stderr = rejected(&chain, &["--keys", path(&other_keys)]);
+    assert!(
+        stderr.contains(&format!(
+            "verifying key {other_hash} is not pinned in the genesis"
+        )),
+        "{stderr}"
+    );
+    let swapped = fresh("swapped");
+    std::fs::copy(
+        other_keys.join("vk.bin"),
+        swapped.join("keys").join("batch-00002.vk"),
+    )
+    .unwrap();
+    let stderr = rejected(&swapped, &[]);
+    assert!(stderr.contains("is not pinned in the genesis"), "{stderr}");
+
+    // Proofs made under another key, checked with the pinned one: a chain proven with the
+    // other keys, its blocks put under this chain's genesis and key copy.
+    let other_chain = dir.path().join("other");
+    let out = stateless(&[
+        "prove",
+        "--workload",
+        path(&dir.path().join("w")),
+        "--db",
+        path(&dir.path().join("other.redb")),
+        "--out",
+        path(&other_chain),
+        "--witness",
+        "zk",
+        "--keys",
+        path(&other_keys),
+    ]);
+    ok(&out, "prove with other keys");
+    let forged = fresh("forged");
+    edit_block(&forged, 1, |block| {
+        let theirs: Block =
+            decode_file(&std::fs::read(block_file(&other_chain, 1)).unwrap()).unwrap();
+        for (mine, theirs) in block.blobs.iter_mut().zip(theirs.blobs.iter()) {
+            mine.witness = theirs.witness.clone();
+        }
+    });
+    let stderr = rejected(&forged, &[]);
+    assert!(
+        stderr.contains("block 1, blob 0: zk proof: proof does not verify"),
+        "{stderr}"
+    );
+
+    // No key at all: the zk blobs cannot be checked.
+    let keyless = fresh("keyless");
+    std::fs::remove_dir_all(keyless.join("keys")).unwrap();
+    let stderr = rejected(&keyless, &[]);
+    assert!(stderr.contains("was not loaded"), "{stderr}");
+
+    // The prover database is pinned: re-running with other keys is refused.
+    let out = stateless(&[
+        "prove",
+        "--workload",
+        path(&dir.path().join("w")),
+        "--db",
+        path(&dir.path().join("p.redb")),
+        "--out",
+        path(&chain),
+        "--witness",
+        "zk",
+        "--keys",
+        path(&other_keys),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("database holds chain"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn zk_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let workload = dir.path().join("w");
+    ok(
+        &stateless(&[
+            "gen",
+            "--depth",
+            "4",
+            "--accounts",
+            "4",
+            "--blocks",
+            "1",
+            "--txs-per-block",
+            "2",
+            "--out",
+            path(&workload),
+        ]),
+        "gen",
+    );
+    // --witness zk without keys, and a transfer workload with zk keys.
+    let (db, chain) = (dir.path().join("p.redb"), dir.path().join("c"));
+    let prove = |extra: &[&str]| {
+        let mut args = vec![
+            "prove",
+            "--workload",
+            path(&workload),
+            "--db",
+            path(&db),
+            "--out",
+            path(&chain),
+        ];
+        args.extend_from_slice(extra);
+        stateless(&args)
+    };
+    assert_eq!(prove(&["--witness", "zk"]).status.code(), Some(2));
+    let keys = dir.path().join("keys");
+    setup(&keys, "3");
+    let out = prove(&["--witness", "zk", "--keys", path(&keys)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("zk-transfer workload"));
+    assert_eq!(
+        stateless(&["zk", "setup", "--batch", "0", "--out", path(&keys)])
+            .status
+            .code(),
+        Some(2)
+    );
+}
