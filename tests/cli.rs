@@ -1,18 +1,10 @@
 //! The CLI contract: exit codes, JSON keys, one-line rejections, and a prover that resumes.
 
+mod common;
+
+use common::{path, stateless};
+
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn stateless(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stateless"))
-        .args(args)
-        .output()
-        .expect("running the stateless binary")
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("temporary paths are UTF-8")
-}
 
 /// Generates a tiny workload and proves it; returns the chain directory.
 fn small_chain(dir: &Path) -> std::path::PathBuf {

@@ -4,8 +4,11 @@
 //! Accept and reject sit side by side: every tampering starts from a proof that verifies, so a
 //! rejection can only come from the change.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+
+use common::{path, stateless};
+
+use std::process::Output;
 use std::sync::OnceLock;
 
 use prover::workload::{WorkloadSpec, generate};
@@ -1097,17 +1100,6 @@ fn nested_path_lists_are_bounded_by_their_limits() {
 // ---------------------------------------------------------------------------------------------
 // CLI
 // ---------------------------------------------------------------------------------------------
-
-fn stateless(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stateless"))
-        .args(args)
-        .output()
-        .expect("running the stateless binary")
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("temporary paths are UTF-8")
-}
 
 fn ok(out: &Output, what: &str) {
     assert_eq!(

@@ -1,25 +1,17 @@
 //! `stateless verify` streams a chain: its memory is bounded by the window of blocks it holds,
 //! not by the length of the chain.
 
+mod common;
+
+use common::{path, stateless};
+
 use std::path::Path;
-use std::process::Command;
-
-fn stateless(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_stateless"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
 
 /// Verifies with a window of 4 blocks; returns (blocks, peak memory bytes).
 fn verify(chain: &Path) -> (u64, u64) {
     let out = stateless(&[
         "verify",
-        p(chain),
+        path(chain),
         "--json",
         "--window",
         "4",
@@ -49,7 +41,7 @@ fn memory_is_bounded_by_the_window_not_the_chain() {
     let out = stateless(&[
         "gen",
         "--out",
-        p(&workload),
+        path(&workload),
         "--accounts",
         "4096",
         "--blocks",
@@ -61,11 +53,11 @@ fn memory_is_bounded_by_the_window_not_the_chain() {
     let out = stateless(&[
         "prove",
         "--workload",
-        p(&workload),
+        path(&workload),
         "--db",
-        p(&dir.path().join("db")),
+        path(&dir.path().join("db")),
         "--out",
-        p(&chain),
+        path(&chain),
         "--txs-per-blob",
         "32",
     ]);

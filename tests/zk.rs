@@ -1,21 +1,14 @@
 //! `zk-transfer` end to end through the CLI: gen, zk setup, prove with zk witnesses, verify;
 //! and each zk-specific rejection (exit 1, with its reason). Tiny shapes: depth 4, batch 2.
 
+mod common;
+
+use common::{path, stateless};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use witness_format::{Block, Witness, decode_file, encode_file};
-
-fn stateless(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stateless"))
-        .args(args)
-        .output()
-        .expect("running the stateless binary")
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("temporary paths are UTF-8")
-}
 
 fn ok(out: &Output, what: &str) -> String {
     assert!(

@@ -4,6 +4,8 @@
 // Each test binary uses its own subset of these helpers.
 #![allow(dead_code)]
 
+use std::path::Path;
+use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use ed25519_zebra::VerificationKey;
@@ -205,4 +207,17 @@ pub(crate) fn signature_by(
 ) -> Signature {
     let message = signing_message(chain_id, Model::Transfer, tx);
     Signature::from(signing_key(spec.seed, signer).sign(&message).to_bytes())
+}
+
+/// Runs the `stateless` binary with `args` and collects its output.
+pub(crate) fn stateless(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stateless"))
+        .args(args)
+        .output()
+        .expect("running the stateless binary")
+}
+
+/// A path as a command-line argument.
+pub(crate) fn path(p: &Path) -> &str {
+    p.to_str().expect("temporary paths are UTF-8")
 }
