@@ -13,8 +13,8 @@ use verifier::ChainVerifier;
 use verifier::zk_verify::{decode_verifying_key, verifying_key_hash};
 use witness_format::frame::read_frame;
 use witness_format::{
-    Allocation, Block, FileKind, Genesis, HistoryProof, Model, SszEncode, TransactionBatch,
-    Witness, ZkKeyPin, decode_file,
+    Allocation, Block, FileKind, Genesis, HistoryProof, Model, SpanProof, SszEncode,
+    TransactionBatch, Witness, ZkKeyPin, decode_file,
 };
 
 use crate::Failure;
@@ -533,6 +533,9 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<(), Failure> {
         }
         FileKind::HistoryProof => {
             serde_json::to_value(decode_file::<HistoryProof>(&bytes).map_err(reject)?)
+        }
+        FileKind::SpanProof => {
+            serde_json::to_value(decode_file::<SpanProof>(&bytes).map_err(reject)?)
         }
     }
     .context("encoding JSON")?;

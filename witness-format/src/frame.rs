@@ -16,7 +16,7 @@ use ssz::{Decode, Encode};
 use thiserror::Error;
 
 use crate::limits::MAX_FILE_BYTES;
-use crate::types::{Allocation, Block, Genesis, HistoryProof, TransactionBatch};
+use crate::types::{Allocation, Block, Genesis, HistoryProof, SpanProof, TransactionBatch};
 
 /// The four bytes every file starts with.
 pub const MAGIC: [u8; 4] = *b"STLS";
@@ -38,6 +38,8 @@ pub enum FileKind {
     TransactionBatch = 4,
     /// A [`HistoryProof`].
     HistoryProof = 5,
+    /// A [`SpanProof`].
+    SpanProof = 6,
 }
 
 impl FileKind {
@@ -48,6 +50,7 @@ impl FileKind {
             3 => Some(Self::Allocation),
             4 => Some(Self::TransactionBatch),
             5 => Some(Self::HistoryProof),
+            6 => Some(Self::SpanProof),
             _ => None,
         }
     }
@@ -73,6 +76,9 @@ impl FramedValue for TransactionBatch {
 }
 impl FramedValue for HistoryProof {
     const KIND: FileKind = FileKind::HistoryProof;
+}
+impl FramedValue for SpanProof {
+    const KIND: FileKind = FileKind::SpanProof;
 }
 
 /// Why bytes are not a valid file.

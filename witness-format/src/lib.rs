@@ -3,8 +3,8 @@
 //! This crate is pure data. It knows how bytes map to values and back, and nothing about hashing
 //! or validity rules (those live in `verifier`).
 //!
-//! - [`types`]: genesis, blocks, headers, blobs, transactions, witnesses, history proofs, and the
-//!   prover's inputs.
+//! - [`types`]: genesis, blocks, headers, blobs, transactions, witnesses, history and span proofs,
+//!   and the prover's inputs.
 //! - [`limits`]: every bound the decoder enforces, each a named constant.
 //! - [`frame`]: the file envelope (magic, version, kind, length) and the one decoding entry point,
 //!   [`decode_file`], which never panics and rejects non-canonical bytes.
@@ -35,7 +35,7 @@ pub use ssz::{Decode as SszDecode, Encode as SszEncode};
 pub use ssz_types;
 pub use types::{
     AccountFact, AccountLeaf, Allocation, Anchor, Blob, BlobFact, BlobInclusion, Block, Genesis,
-    Header, HistoryFact, HistoryProof, MerkleWitness, Model, ModelRoot, Transaction,
-    TransactionBatch, TransactionFact, TransactionInclusion, Witness, ZK_PROOF_BYTES, ZkKeyPin,
-    ZkWitness,
+    Header, HistoryFact, HistoryProof, MerkleWitness, Model, ModelRoot, SpanProof, SpanStep,
+    Transaction, TransactionBatch, TransactionFact, TransactionInclusion, Witness, ZK_PROOF_BYTES,
+    ZK_VERIFYING_KEY_BYTES, ZkKeyPin, ZkVerifyingKey, ZkWitness,
 };

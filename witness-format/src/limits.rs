@@ -76,6 +76,13 @@ pub type MaxAccountPathSiblings = typenum::U64;
 /// [`MaxAccountPathSiblings`] as a number.
 pub const MAX_ACCOUNT_PATH_SIBLINGS: usize = 64;
 
+/// Steps (zk-transfer blobs, each with its 192-byte proof) in one span proof. 2^16 steps of 290
+/// bytes are 19 MiB, well within a file, and about a minute of pairing work to check; a longer
+/// stretch of history is proven as consecutive spans, each one's *B* the next one's *A*.
+pub type MaxSpanSteps = typenum::U65536;
+/// [`MaxSpanSteps`] as a number.
+pub const MAX_SPAN_STEPS: usize = 65_536;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +104,6 @@ mod tests {
         assert_eq!(MaxListPathHashes::USIZE, MAX_LIST_PATH_HASHES);
         assert_eq!(MaxAccountPathSiblings::USIZE, MAX_ACCOUNT_PATH_SIBLINGS);
         assert_eq!(MAX_ACCOUNT_PATH_SIBLINGS, MAX_TREE_DEPTH as usize);
+        assert_eq!(MaxSpanSteps::USIZE, MAX_SPAN_STEPS);
     }
 }

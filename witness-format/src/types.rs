@@ -7,7 +7,7 @@ use ssz_types::{BitList, VariableList};
 use crate::bytes::{Bytes, Hash32, PublicKey, Signature};
 use crate::limits::{
     MaxAccountPathSiblings, MaxAllocationAccounts, MaxBatchTransactions, MaxBlobsPerBlock,
-    MaxListPathHashes, MaxMmrPathHashes, MaxMmrPeaks, MaxModels, MaxSiblings,
+    MaxListPathHashes, MaxMmrPathHashes, MaxMmrPeaks, MaxModels, MaxSiblings, MaxSpanSteps,
     MaxTransactionsPerBlob, MaxWitnessLeaves, MaxZkKeys,
 };
 
@@ -356,4 +356,62 @@ pub struct AccountFact {
     pub sibling_present: BitList<MaxAccountPathSiblings>,
     /// The carried sibling hashes, bottom up.
     pub siblings: VariableList<Hash32, MaxAccountPathSiblings>,
+}
+
+/// Length of a `zk-transfer` verifying key in arkworks' canonical compressed encoding: alpha
+/// (G1, 48 bytes), beta, gamma and delta (G2, 96 bytes each), then the public-input bases as a
+/// list (an 8-byte length and two G1 points: the circuit has exactly one public input).
+pub const ZK_VERIFYING_KEY_BYTES: usize = 440;
+
+/// A `zk-transfer` verifying key, carried so that a [`SpanProof`] needs no other file. It is
+/// trusted only through its hash, which the genesis pins.
+///
+/// Fixed size: 440 bytes on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct ZkVerifyingKey {
+    /// The key: arkworks' canonical compressed encoding.
+    pub key: Bytes<ZK_VERIFYING_KEY_BYTES>,
+}
+
+/// One `zk-transfer` blob of a span, reduced to what its proof's public input needs: the roots
+/// it moves between and the commitment to its transactions, not the transactions.
+///
+/// Fixed size: 290 bytes on the wire.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct SpanStep {
+    /// The `zk-transfer` state root before the blob (a canonical field element).
+    pub pre_state_root: Hash32,
+    /// The `zk-transfer` state root after the blob (a canonical field element).
+    pub post_state_root: Hash32,
+    /// The Poseidon commitment to the blob's transactions (a canonical field element), as the
+    /// public input uses it.
+    pub transaction_commitment: Hash32,
+    /// The number of the blob's transactions: it picks the pinned key the proof is checked
+    /// under, as for the blob itself.
+    pub transactions: u16,
+    /// The blob's Groth16 proof.
+    pub proof: Bytes<ZK_PROOF_BYTES>,
+}
+
+/// The validity of a chain's `zk-transfer` state from a checkpoint *A* to a later header *B*:
+/// every `zk-transfer` blob in between as a proof and its public data, checked without executing
+/// a transaction and without any other file than one trusted header, the tip.
+///
+/// The three history proofs hang the genesis (chain id and pinned keys), *A* (the genesis or a
+/// header) and *B* (a header) from the tip's history; *B* may be the tip itself. The steps are
+/// the `zk-transfer` blobs of blocks `A.height + 1 ..= B.height`, in chain order: their roots
+/// must chain from *A*'s `zk-transfer` root to *B*'s.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct SpanProof {
+    /// The genesis as an ancestor of the tip (fact: the genesis anchor).
+    pub genesis: HistoryProof,
+    /// Checkpoint *A* as an ancestor of the tip (fact: the genesis or a header anchor).
+    pub from: HistoryProof,
+    /// *B* as the tip or an ancestor of it (fact: a header anchor).
+    pub to: HistoryProof,
+    /// The verifying keys the steps are checked under, each pinned in the genesis, ascending
+    /// by the batch size they are pinned for.
+    pub zk_keys: VariableList<ZkVerifyingKey, MaxZkKeys>,
+    /// The `zk-transfer` blobs after *A* up to *B*, in chain order.
+    pub steps: VariableList<SpanStep, MaxSpanSteps>,
 }
