@@ -11,7 +11,8 @@ use witness_format::frame::FramedValue;
 use witness_format::ssz_types::{BitList, VariableList};
 use witness_format::{
     AccountLeaf, Allocation, Blob, Block, Bytes, DecodeError, Genesis, Header, MerkleWitness,
-    Model, ModelRoot, Transaction, TransactionBatch, Witness, decode_file, encode_file,
+    Model, ModelRoot, Transaction, TransactionBatch, Witness, ZkKeyPin, ZkWitness, decode_file,
+    encode_file,
 };
 
 /// Bytes from hex, ignoring spaces.
@@ -415,7 +416,8 @@ fn e_frame_errors() {
         Err(DecodeError::UnsupportedVersion { found: 2 })
     );
 
-    for kind in [0, 6, 0xff] {
+    // Far from the kinds in use, so that a new kind does not turn this into a wrong-kind case.
+    for kind in [0, 0x7f, 0xff] {
         let mut bad = file.clone();
         bad[5] = kind;
         assert_eq!(
@@ -464,6 +466,202 @@ fn e_frame_errors() {
     );
 }
 
+fn zk_genesis() -> Genesis {
+    Genesis {
+        chain_id: 7,
+        tree_depth: 4,
+        state_roots: VariableList::new(vec![
+            ModelRoot {
+                model: Model::Transfer,
+                root: Bytes([0xaa; 32]),
+            },
+            ModelRoot {
+                model: Model::ZkTransfer,
+                root: Bytes([0x2b; 32]),
+            },
+        ])
+        .expect("within limit"),
+        zk_keys: VariableList::new(vec![
+            ZkKeyPin {
+                batch: 2,
+                vk_hash: Bytes([0xd2; 32]),
+            },
+            ZkKeyPin {
+                batch: 256,
+                vk_hash: Bytes([0xd3; 32]),
+            },
+        ])
+        .expect("within limit"),
+    }
+}
+
+/// Vector G: a `Genesis` file with both models and two pinned zk keys, 161 bytes.
+fn zk_genesis_file() -> Vec<u8> {
+    [
+        // Frame.
+        h("53 54 4c 53"), // magic "STLS"
+        h("01"),          // version 1
+        h("01"),          // kind 1: Genesis
+        h("97 00 00 00"), // payload length 151 = 17 + 2 * 33 + 2 * 34
+        // Genesis, fixed part (17 bytes).
+        h("07 00 00 00 00 00 00 00"), //  0  chain_id = 7
+        h("04"),                      //  8  tree_depth = 4
+        h("11 00 00 00"),             //  9  offset of state_roots = 17
+        h("53 00 00 00"),             // 13  offset of zk_keys = 83 = 17 + 2 * 33
+        // state_roots: two ModelRoots (33 bytes each), in tag order.
+        h("00"),        //  17  state_roots[0].model: Transfer
+        fill(0xaa, 32), //  18  state_roots[0].root
+        h("01"),        //  50  state_roots[1].model: ZkTransfer
+        fill(0x2b, 32), //  51  state_roots[1].root
+        // zk_keys: two ZkKeyPins (34 bytes each), ascending by batch.
+        h("02 00"),     //  83  zk_keys[0].batch = 2 (u16 LE)
+        fill(0xd2, 32), //  85  zk_keys[0].vk_hash
+        h("00 01"),     // 117  zk_keys[1].batch = 256 (u16 LE: low byte first)
+        fill(0xd3, 32), // 119  zk_keys[1].vk_hash
+    ]
+    .concat()
+}
+
+#[test]
+fn g_genesis_with_zk_pins() {
+    let file = zk_genesis_file();
+    assert_eq!(file.len(), 161);
+    check(&zk_genesis(), &file);
+}
+
+/// The placeholder proof of vector H: A (G1, 48 bytes) ‖ B (G2, 96 bytes) ‖ C (G1, 48 bytes),
+/// each part a run of its own byte. Not a proof (not even curve points): the format layer
+/// carries the 192 bytes as they are, and only the verifier decodes them.
+fn placeholder_proof() -> Vec<u8> {
+    [fill(0xe1, 48), fill(0xe2, 96), fill(0xe3, 48)].concat()
+}
+
+fn zk_block() -> Block {
+    let proof: [u8; 192] = placeholder_proof().try_into().expect("192 bytes");
+    Block {
+        header: Header {
+            height: 1,
+            parent_hash: Bytes([0xa1; 32]),
+            history_root: Bytes([0xa2; 32]),
+            blobs_root: Bytes([0xa3; 32]),
+            state_roots: VariableList::new(vec![ModelRoot {
+                model: Model::ZkTransfer,
+                root: Bytes([0x42; 32]),
+            }])
+            .expect("within limit"),
+        },
+        blobs: VariableList::new(vec![Blob {
+            model: Model::ZkTransfer,
+            pre_state_root: Bytes([0x41; 32]),
+            post_state_root: Bytes([0x42; 32]),
+            transactions: VariableList::new(vec![tx0(), tx1()]).expect("within limit"),
+            witness: Witness::Zk(ZkWitness {
+                proof: Bytes(proof),
+            }),
+        }])
+        .expect("within limit"),
+    }
+}
+
+/// Vector H: a `Block` file with one `zk-transfer` blob of two transactions and a zk witness,
+/// 685 bytes. Offsets in the comments are relative to the start of the enclosing value.
+fn zk_block_file() -> Vec<u8> {
+    [
+        // Frame.
+        h("53 54 4c 53"), // magic "STLS"
+        h("01"),          // version 1
+        h("02"),          // kind 2: Block
+        h("a3 02 00 00"), // payload length 675 = 8 + 141 + 526
+        // Block, fixed part (8 bytes).
+        h("08 00 00 00"), // 0  offset of header = 8
+        h("95 00 00 00"), // 4  offset of blobs = 149 = 8 + 141
+        // Block.header: a Header (141 bytes), fixed part 108 bytes.
+        h("01 00 00 00 00 00 00 00"), //   0  height = 1
+        fill(0xa1, 32),               //   8  parent_hash
+        fill(0xa2, 32),               //  40  history_root
+        fill(0xa3, 32),               //  72  blobs_root
+        h("6c 00 00 00"),             // 104  offset of state_roots = 108
+        h("01"),                      // 108  state_roots[0].model: ZkTransfer
+        fill(0x42, 32),               // 109  state_roots[0].root
+        // Block.blobs: a list of variable-size items (526 bytes): offset table, then items.
+        h("04 00 00 00"), // 0  offset of blobs[0] = 4 (one item)
+        // blobs[0]: a Blob (522 bytes), fixed part 73 bytes.
+        h("01"),          //   0  model: ZkTransfer
+        fill(0x41, 32),   //   1  pre_state_root
+        fill(0x42, 32),   //  33  post_state_root
+        h("49 00 00 00"), //  65  offset of transactions = 73
+        h("49 01 00 00"), //  69  offset of witness = 329 = 73 + 2 * 128
+        tx0_bytes(),      //  73  transactions[0]
+        tx1_bytes(),      // 201  transactions[1]
+        // blobs[0].witness: a union (193 bytes): selector, then the value.
+        h("01"), // 329  selector 1: Zk
+        // The ZkWitness (192 bytes): one fixed-size field, so no offset.
+        fill(0xe1, 48), //   0  proof: A (G1, compressed)
+        fill(0xe2, 96), //  48  proof: B (G2, compressed)
+        fill(0xe3, 48), // 144  proof: C (G1, compressed)
+    ]
+    .concat()
+}
+
+/// Where, in [`zk_block_file`], the fields that the rejected variants patch lie.
+const ZK_BLOCK_PAYLOAD_LEN_AT: usize = 6;
+/// Frame (10) + Block fixed part and header (149) + offset table (4).
+const ZK_BLOB_AT: usize = 10 + 149 + 4;
+/// The union selector: after the blob's fixed part and its two transactions.
+const ZK_SELECTOR_AT: usize = ZK_BLOB_AT + 73 + 2 * 128;
+/// The first byte of the proof.
+const ZK_PROOF_AT: usize = ZK_SELECTOR_AT + 1;
+
+#[test]
+fn h_block_with_zk_witness() {
+    let file = zk_block_file();
+    assert_eq!(file.len(), 685);
+    assert_eq!(
+        (ZK_BLOB_AT, ZK_SELECTOR_AT, ZK_PROOF_AT),
+        (0x0a3, 0x1ec, 0x1ed)
+    );
+    assert_eq!(
+        (file[ZK_BLOB_AT], file[ZK_SELECTOR_AT], file[ZK_PROOF_AT]),
+        (0x01, 0x01, 0xe1)
+    );
+    assert_eq!(&file[ZK_PROOF_AT..], placeholder_proof().as_slice());
+    check(&zk_block(), &file);
+}
+
+#[test]
+fn e_zk_variants_are_rejected() {
+    // Selector 0: the 192 proof bytes read as a MerkleWitness, whose first offset would be
+    // `e1 e1 e1 e1` instead of 12.
+    let mut file = zk_block_file();
+    file[ZK_SELECTOR_AT] = 0x00;
+    assert!(is_payload_error(decode_file::<Block>(&file)));
+
+    let mut file = zk_block_file();
+    file[ZK_SELECTOR_AT] = 0x02;
+    assert!(is_payload_error(decode_file::<Block>(&file)));
+
+    // A proof one byte short or one byte long, with the frame length adjusted: the union is the
+    // blob's last field and runs to the end, so only the fixed size of ZkWitness rejects it.
+    let mut file = zk_block_file();
+    file.pop();
+    file[ZK_BLOCK_PAYLOAD_LEN_AT] = 0xa2; // payload length 674
+    assert!(is_payload_error(decode_file::<Block>(&file)));
+    let mut file = zk_block_file();
+    file.push(0xe3);
+    file[ZK_BLOCK_PAYLOAD_LEN_AT] = 0xa4; // payload length 676
+    assert!(is_payload_error(decode_file::<Block>(&file)));
+
+    // Genesis: one byte less of the last pin, 67 bytes of `zk_keys` (not a whole number of
+    // 34-byte pins); and `zk_keys` starting one byte late, 67 bytes of `state_roots`.
+    let mut file = zk_genesis_file();
+    file.pop();
+    file[6] = 0x96; // payload length 150
+    assert!(is_payload_error(decode_file::<Genesis>(&file)));
+    let mut file = zk_genesis_file();
+    file[10 + 13] = 0x54; // offset of zk_keys = 84
+    assert!(is_payload_error(decode_file::<Genesis>(&file)));
+}
+
 /// The hex dump under a `### <heading>` of `docs/FORMAT.md`: lines `OOOO  xx xx …`.
 fn doc_dump(heading: &str) -> Vec<u8> {
     let doc = include_str!("../../docs/FORMAT.md");
@@ -491,4 +689,6 @@ fn format_md_lists_the_same_vectors() {
     assert_eq!(doc_dump("B."), genesis_file());
     assert_eq!(doc_dump("C."), block_file());
     assert_eq!(doc_dump("D."), allocation_file());
+    assert_eq!(doc_dump("G."), zk_genesis_file());
+    assert_eq!(doc_dump("H."), zk_block_file());
 }
