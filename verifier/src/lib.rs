@@ -15,6 +15,10 @@
 //!   the blob root.
 //! - [`history_proof`]: checks a proof of a past header, blob, transaction or account value
 //!   against one trusted header.
+//! - [`span`]: checks a span of `zk-transfer` blobs between two checkpoints, all proofs in one
+//!   batched pairing check, executing nothing.
+//! - [`ancestry`]: an in-memory history accumulator that keeps every node, to prove ancestry
+//!   without a database (tools and benchmarks).
 //! - [`chain`]: checks a chain of blocks from its genesis: all blobs in parallel, then linkage.
 //! - [`error`]: what a rejection says and where it happened.
 //!
@@ -32,6 +36,7 @@
     )
 )]
 
+pub mod ancestry;
 pub mod blob;
 pub mod chain;
 pub mod error;
@@ -41,6 +46,7 @@ pub mod history_proof;
 pub mod poseidon;
 pub mod schnorr;
 pub mod signature;
+pub mod span;
 pub mod transfer;
 pub mod tree;
 pub mod zk_transfer;

@@ -1,0 +1,123 @@
+//! Ancestry proofs from an in-memory history accumulator that keeps every node.
+//!
+//! The prover reads accumulator nodes from its database; tools that have only a chain directory
+//! (`stateless history span`) and benchmarks that build a synthetic history need the same proofs
+//! with no database. [`AncestryTree`] appends leaves with
+//! [`HistoryAccumulator::append_visiting`] and stores every node it reports, level by level, so
+//! a proof is read with [`proof_nodes`], the one definition of which nodes a proof holds.
+//!
+//! Memory is two hashes per leaf (a perfect tree over n leaves has 2n - 1 nodes): 64 MiB for
+//! 2^20 headers.
+
+use witness_format::ssz_types::VariableList;
+use witness_format::{Anchor, Hash32, HistoryFact, HistoryProof};
+
+use crate::history::{HistoryAccumulator, NodeName, proof_nodes};
+
+/// A history accumulator that keeps all its nodes, to prove any leaf's ancestry.
+#[derive(Clone, Debug, Default)]
+pub struct AncestryTree {
+    accumulator: HistoryAccumulator,
+    /// `levels[h][k]` is node `(h, k)`: `append_visiting` creates each level's nodes in index
+    /// order, so pushing keeps them addressable by index.
+    levels: Vec<Vec<Hash32>>,
+}
+
+impl AncestryTree {
+    /// The empty accumulator.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends one header hash (the genesis hash first).
+    pub fn append(&mut self, leaf: Hash32) {
+        let levels = &mut self.levels;
+        self.accumulator.append_visiting(leaf, |height, _, node| {
+            let height = height as usize;
+            if levels.len() <= height {
+                levels.resize_with(height.saturating_add(1), Vec::new);
+            }
+            if let Some(level) = levels.get_mut(height) {
+                level.push(*node);
+            }
+        });
+    }
+
+    /// Number of leaves appended.
+    pub fn count(&self) -> u64 {
+        self.accumulator.count()
+    }
+
+    /// The accumulator's root: the history root of a header at height [`count`](Self::count).
+    pub fn root(&self) -> Hash32 {
+        self.accumulator.root()
+    }
+
+    fn node(&self, (height, index): NodeName) -> Option<Hash32> {
+        let index = usize::try_from(index).ok()?;
+        self.levels.get(height as usize)?.get(index).copied()
+    }
+
+    /// The inclusion proof of leaf `index`: the path up to its peak, bottom up, and the other
+    /// peaks, highest first (as [`crate::history::root_from_proof`] takes them); `None` if
+    /// there is no such leaf.
+    pub fn proof(&self, index: u64) -> Option<(Vec<Hash32>, Vec<Hash32>)> {
+        let names = proof_nodes(self.count(), index)?;
+        let read = |names: &[NodeName]| -> Option<Vec<Hash32>> {
+            names.iter().map(|&name| self.node(name)).collect()
+        };
+        Some((read(&names.path)?, read(&names.other_peaks)?))
+    }
+
+    /// A [`HistoryProof`] that `anchor` is in the history of a tip at height
+    /// [`count`](Self::count): an ancestor (a leaf of this accumulator, at the anchor's height)
+    /// or the tip itself (a header at height `count`, with nothing carried). `None` if the
+    /// anchor's height is above the tip's.
+    pub fn anchor_proof(&self, anchor: Anchor) -> Option<HistoryProof> {
+        let tip_height = self.count();
+        let height = match &anchor {
+            Anchor::Genesis(_) => 0,
+            Anchor::Header(header) => header.height,
+        };
+        let (path, others) = if height == tip_height {
+            (Vec::new(), Vec::new())
+        } else {
+            self.proof(height)?
+        };
+        Some(HistoryProof {
+            tip_height,
+            peak_path: VariableList::new(path).ok()?,
+            other_peaks: VariableList::new(others).ok()?,
+            fact: HistoryFact::Anchor(anchor),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hash::tagged_hash;
+    use crate::history::root_from_proof;
+
+    fn leaf(i: u64) -> Hash32 {
+        tagged_hash(0xfe, &[&i.to_le_bytes()])
+    }
+
+    #[test]
+    fn every_leaf_proves_against_the_root() {
+        for count in 1..=40u64 {
+            let mut tree = AncestryTree::new();
+            (0..count).for_each(|i| tree.append(leaf(i)));
+            assert_eq!(tree.count(), count);
+            for index in 0..count {
+                let (path, others) = tree.proof(index).unwrap();
+                assert_eq!(
+                    root_from_proof(count, index, &leaf(index), &path, &others),
+                    Ok(tree.root()),
+                    "leaf {index} of {count}"
+                );
+            }
+            assert_eq!(tree.proof(count), None);
+        }
+    }
+}
