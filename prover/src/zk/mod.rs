@@ -4,9 +4,11 @@
 //! - [`schnorr`]: Schnorr-over-Jubjub verification of `verifier::schnorr` as constraints.
 //! - [`circuit`]: the `zk-transfer` batch circuit (one public input) and its witness builder.
 //! - [`groth16`]: key generation and proving for that circuit.
+//! - [`synthetic`]: plain R1CS of a given size, the baseline that proving cost is compared with.
 
 pub mod poseidon;
 pub mod schnorr;
 
 pub mod circuit;
 pub mod groth16;
+pub mod synthetic;
