@@ -10,10 +10,17 @@
 //!   anchor's state root of a model ── sparse-tree path (bitmap + siblings) ── account leaf
 //! ```
 //!
+//! The account path is read in the fact's model's tree: SHA3-256 for `transfer`, Poseidon for
+//! `zk-transfer` (whose hashes travel as canonical field-element encodings, see
+//! [`crate::zk_transfer`]). Both go through the one multiproof reader,
+//! [`crate::tree::multiproof_root`], so the bitmap rules are the same.
+//!
 //! Each step recomputes a root the step above commits to and compares, so what is returned
 //! ([`ProvenFact`]) is exactly as trustworthy as the tip. Every shape is checked exactly (path
 //! lengths, peak counts, indices below counts, no carried default siblings), so a proof has one
 //! valid form and every rejection names its reason.
+
+use std::cell::Cell;
 
 use thiserror::Error;
 use witness_format::limits::MAX_TREE_DEPTH;
@@ -31,6 +38,7 @@ use crate::hash::{
 };
 use crate::history::{MmrProofError, root_from_proof};
 use crate::tree::{DefaultHashes, in_range, multiproof_root};
+use crate::zk_transfer;
 
 /// What a valid history proof establishes about the tip's chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -180,6 +188,17 @@ pub enum HistoryProofError {
     /// An empty leaf (zero key) with a non-zero balance or nonce.
     #[error("account leaf has no owner but a non-zero balance or nonce")]
     NonCanonicalEmptyLeaf,
+    /// A `zk-transfer` leaf whose non-zero key is not a valid Jubjub public key: no such leaf
+    /// has a hash, so none can be in a tree.
+    #[error("account leaf key is not a valid Jubjub public key")]
+    InvalidLeafKey,
+    /// A carried sibling of a `zk-transfer` path is not the canonical encoding of a field
+    /// element (it is at or above the modulus).
+    #[error("account path sibling {index} is not a canonical field element")]
+    NonCanonicalSibling {
+        /// Its index among the carried siblings.
+        index: usize,
+    },
     /// The leaf and its path do not lead to the anchor's state root.
     #[error("account path leads to state root {computed}, the anchor commits to {expected}")]
     StateRootMismatch {
@@ -423,14 +442,19 @@ fn check_account(anchor: &Anchor, fact: &AccountFact) -> Result<Hash32, VerifyEr
     Ok(expected)
 }
 
-/// The state root an account's leaf and compressed path lead to.
+/// The state root an account's leaf and compressed path lead to, in the tree of the fact's
+/// model.
 ///
 /// The path is a multiproof of one leaf, read by the one multiproof reader
 /// ([`multiproof_root`]): so the same bitmap rules hold (a carried default is
 /// `DefaultSiblingCarried`, a carried list that does not match the bitmap
 /// `SiblingCountMismatch`). The depth is the bitmap's length. It need not be trusted: leaves and
-/// inner nodes hash under different domain bytes, so a path of another depth than the tree's
-/// cannot reach its root.
+/// inner nodes hash under different domains (tag bytes for SHA3, domain constants for
+/// Poseidon), so a path of another depth than the tree's cannot reach its root.
+///
+/// `zk-transfer` adds two checks of its own, since its hashes are field elements: the leaf's key
+/// must decode to a Jubjub point (`InvalidLeafKey`), and every carried sibling must be a
+/// canonical encoding (`NonCanonicalSibling`), so that each path has exactly one encoding.
 fn account_root(fact: &AccountFact) -> Result<Hash32, VerifyError> {
     let present = &fact.sibling_present;
     let bad_depth = || HistoryProofError::AccountPathDepth {
@@ -463,15 +487,63 @@ fn account_root(fact: &AccountFact) -> Result<Hash32, VerifyError> {
         sibling_present,
         siblings: VariableList::new(fact.siblings.to_vec()).map_err(|_| bad_depth())?,
     };
-    let defaults = DefaultHashes::new();
-    let (root, _) = multiproof_root::<Hash32, VerifyError>(
+    match fact.model {
+        Model::Transfer => {
+            let defaults = DefaultHashes::new();
+            path_root(
+                depth,
+                fact.account,
+                leaf_hash(&fact.leaf),
+                node_hash,
+                |level| defaults.at(level),
+                |hash| Ok(*hash),
+                &witness,
+            )
+        }
+        Model::ZkTransfer => {
+            let leaf =
+                zk_transfer::leaf_hash(&fact.leaf).ok_or(HistoryProofError::InvalidLeafKey)?;
+            // The reader decodes each carried hash once, in order, only when it uses it; so the
+            // number of decodes so far is the index of the one being decoded.
+            let decoded = Cell::new(0usize);
+            let root = path_root(
+                depth,
+                fact.account,
+                leaf,
+                zk_transfer::node_hash,
+                zk_transfer::default_hash,
+                |hash| {
+                    let index = decoded.replace(decoded.get().saturating_add(1));
+                    zk_transfer::hash_to_fr(hash)
+                        .ok_or_else(|| HistoryProofError::NonCanonicalSibling { index }.into())
+                },
+                &witness,
+            )?;
+            Ok(zk_transfer::fr_to_hash(&root))
+        }
+    }
+}
+
+/// The root of a tree of `depth` levels from the one leaf `account` (with hash `leaf`) and a
+/// path given as a one-leaf witness, for either model's node type: `node`, `default` and
+/// `decode` are the model's node hash, empty-subtree hashes and wire decoding of a sibling.
+fn path_root<T: Copy + PartialEq>(
+    depth: u8,
+    account: u64,
+    leaf: T,
+    node: impl Fn(&T, &T) -> T,
+    default: impl Fn(u8) -> T,
+    decode: impl Fn(&Hash32) -> Result<T, VerifyError>,
+    witness: &MerkleWitness,
+) -> Result<T, VerifyError> {
+    let (root, _) = multiproof_root(
         depth,
-        vec![(fact.account, leaf_hash(&fact.leaf))],
-        defaults.at(depth),
-        node_hash,
-        |level| defaults.at(level),
-        |hash| Ok(*hash),
-        &witness,
+        vec![(account, leaf)],
+        default(depth),
+        node,
+        default,
+        decode,
+        witness,
     )?;
     Ok(root)
 }
@@ -479,4 +551,380 @@ fn account_root(fact: &AccountFact) -> Result<Hash32, VerifyError> {
 /// An index from the wire as a location; past `usize` it saturates (only in messages).
 fn to_usize(index: u64) -> usize {
     usize::try_from(index).unwrap_or(usize::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    //! Account paths in the `zk-transfer` tree, built by hand from the Poseidon leaf and node
+    //! hashes for a depth-3 tree, anchored at the tip itself (so no ancestry proof is needed).
+
+    use super::*;
+    use crate::schnorr::{SigningKey, public_key};
+    use crate::zk_transfer::{
+        default_hash, fr_to_hash, leaf_hash as zk_leaf, node_hash as zk_node, root_of_accounts,
+    };
+    use ark_bls12_381::Fr;
+    use ark_ff::{BigInteger, PrimeField};
+    use std::collections::BTreeMap;
+    use witness_format::{Bytes, ModelRoot, PublicKey};
+
+    const DEPTH: u8 = 3;
+    /// A placeholder `transfer` root, for anchors that host both models.
+    const TRANSFER_ROOT: Hash32 = Bytes([0x11; 32]);
+
+    fn owner(seed: u8, balance: u64, nonce: u64) -> AccountLeaf {
+        AccountLeaf {
+            public_key: PublicKey::from(public_key(&SigningKey::from_seed(&[seed; 32]))),
+            balance,
+            nonce,
+        }
+    }
+
+    /// Accounts 0, 1 and 5 of a depth-3 tree; the rest are empty.
+    ///
+    /// ```text
+    /// level 3                     root
+    /// level 2          n20                   n21
+    /// level 1     n10       D1          n12        D1
+    /// level 0   a0   a1   -    -      -    a5    -    -
+    /// ```
+    fn state() -> BTreeMap<u64, AccountLeaf> {
+        [
+            (0, owner(1, 100, 0)),
+            (1, owner(2, 7, 3)),
+            (5, owner(3, 42, 1)),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    fn leaf_of(state: &BTreeMap<u64, AccountLeaf>, account: u64) -> Fr {
+        zk_leaf(&state[&account]).unwrap()
+    }
+
+    /// The tree of [`state`] hashed by hand, node by node: (n10, n12, n20, n21, root).
+    fn nodes() -> (Fr, Fr, Fr, Fr, Fr) {
+        let state = state();
+        let n10 = zk_node(&leaf_of(&state, 0), &leaf_of(&state, 1));
+        let n12 = zk_node(&Fr::from(0u64), &leaf_of(&state, 5));
+        let n20 = zk_node(&n10, &default_hash(1));
+        let n21 = zk_node(&n12, &default_hash(1));
+        (n10, n12, n20, n21, zk_node(&n20, &n21))
+    }
+
+    fn root() -> Hash32 {
+        fr_to_hash(&nodes().4)
+    }
+
+    fn bits(values: &[bool]) -> BitList<witness_format::limits::MaxAccountPathSiblings> {
+        let mut list = BitList::with_capacity(values.len()).unwrap();
+        for (i, &bit) in values.iter().enumerate() {
+            list.set(i, bit).unwrap();
+        }
+        list
+    }
+
+    /// A tip at height 1 with the given state roots.
+    fn tip_with(state_roots: Vec<ModelRoot>) -> Header {
+        Header {
+            height: 1,
+            parent_hash: Bytes([0xa1; 32]),
+            history_root: Bytes([0xa2; 32]),
+            blobs_root: Bytes([0xa3; 32]),
+            state_roots: VariableList::new(state_roots).unwrap(),
+        }
+    }
+
+    /// A tip hosting both models, the `zk-transfer` one with [`root`].
+    fn both_models() -> Header {
+        tip_with(vec![
+            ModelRoot {
+                model: Model::Transfer,
+                root: TRANSFER_ROOT,
+            },
+            ModelRoot {
+                model: Model::ZkTransfer,
+                root: root(),
+            },
+        ])
+    }
+
+    /// An account fact anchored at `tip` itself.
+    fn proof(
+        tip: &Header,
+        account: u64,
+        leaf: AccountLeaf,
+        path: &[bool],
+        siblings: &[Fr],
+    ) -> HistoryProof {
+        HistoryProof {
+            tip_height: tip.height,
+            peak_path: VariableList::empty(),
+            other_peaks: VariableList::empty(),
+            fact: HistoryFact::Account(AccountFact {
+                anchor: Anchor::Header(tip.clone()),
+                model: Model::ZkTransfer,
+                account,
+                leaf,
+                sibling_present: bits(path),
+                siblings: VariableList::new(siblings.iter().map(fr_to_hash).collect()).unwrap(),
+            }),
+        }
+    }
+
+    /// The path of account 1, by hand: its sibling at level 0 is account 0 (carried), at level 1
+    /// the empty pair 2–3 (`DEFAULT[1]`, not carried), at level 2 the subtree of 4–7 (carried).
+    fn account_1(tip: &Header) -> HistoryProof {
+        let (_, _, _, n21, _) = nodes();
+        proof(
+            tip,
+            1,
+            state()[&1],
+            &[true, false, true],
+            &[leaf_of(&state(), 0), n21],
+        )
+    }
+
+    fn fact(proof: &mut HistoryProof) -> &mut AccountFact {
+        match &mut proof.fact {
+            HistoryFact::Account(fact) => fact,
+            _ => unreachable!("an account proof"),
+        }
+    }
+
+    fn reason(proof: &HistoryProof, tip: &Header) -> Reason {
+        let error = verify_history_proof(proof, tip).unwrap_err();
+        assert_eq!(error.location.block, Some(tip.height), "{error}");
+        error.reason
+    }
+
+    fn history(error: HistoryProofError) -> Reason {
+        Reason::HistoryProof(error)
+    }
+
+    #[test]
+    fn hand_built_tree_is_the_model_tree() {
+        let list: Vec<(u64, AccountLeaf)> = state().into_iter().collect();
+        assert_eq!(root_of_accounts(DEPTH, &list).unwrap(), nodes().4);
+    }
+
+    #[test]
+    fn zk_transfer_account_paths_verify() {
+        let tip = both_models();
+        assert_eq!(
+            verify_history_proof(&account_1(&tip), &tip),
+            Ok(ProvenFact::Account {
+                height: 1,
+                model: Model::ZkTransfer,
+                account: 1,
+                leaf: state()[&1],
+                state_root: root(),
+            })
+        );
+        // Account 5: siblings an empty slot (not carried: DEFAULT[0] = 0), the empty pair 6–7
+        // (DEFAULT[1]), the subtree of 0–3 (carried).
+        let (_, _, n20, _, _) = nodes();
+        let five = proof(&tip, 5, state()[&5], &[false, false, true], &[n20]);
+        assert!(verify_history_proof(&five, &tip).is_ok());
+        // An empty slot is proven as the empty leaf: account 3, sibling the empty slot 2, then
+        // n10, then n21.
+        let (n10, _, _, n21, _) = nodes();
+        let three = proof(
+            &tip,
+            3,
+            AccountLeaf::EMPTY,
+            &[false, true, true],
+            &[n10, n21],
+        );
+        assert!(verify_history_proof(&three, &tip).is_ok());
+        // A tip hosting only zk-transfer needs nothing else.
+        let alone = tip_zk_only();
+        assert!(verify_history_proof(&account_1(&alone), &alone).is_ok());
+    }
+
+    fn tip_zk_only() -> Header {
+        tip_with(vec![ModelRoot {
+            model: Model::ZkTransfer,
+            root: root(),
+        }])
+    }
+
+    #[test]
+    fn tampered_zk_transfer_account_paths_are_rejected() {
+        let tip = both_models();
+        let mismatch = |proof: &HistoryProof| match reason(proof, &tip) {
+            Reason::HistoryProof(HistoryProofError::StateRootMismatch { expected, computed }) => {
+                assert_eq!(expected, root());
+                assert_ne!(computed, root());
+            }
+            other => panic!("expected StateRootMismatch, got {other:?}"),
+        };
+
+        // The leaf: another balance, another nonce.
+        let mut wrong = account_1(&tip);
+        fact(&mut wrong).leaf.balance += 1;
+        mismatch(&wrong);
+        let mut wrong = account_1(&tip);
+        fact(&mut wrong).leaf.nonce += 1;
+        mismatch(&wrong);
+        // Another account's leaf, or another account number, with the same path.
+        let mut wrong = account_1(&tip);
+        fact(&mut wrong).leaf = state()[&0];
+        mismatch(&wrong);
+        let mut wrong = account_1(&tip);
+        fact(&mut wrong).account = 0;
+        mismatch(&wrong);
+
+        // A sibling: another canonical field element.
+        for index in 0..2 {
+            let mut wrong = account_1(&tip);
+            let sibling = &mut fact(&mut wrong).siblings[index];
+            *sibling = fr_to_hash(&(zk_transfer::hash_to_fr(sibling).unwrap() + Fr::from(1u64)));
+            mismatch(&wrong);
+        }
+
+        // A sibling that is not a canonical encoding: the modulus itself, and all ones.
+        let mut modulus = [0u8; 32];
+        modulus.copy_from_slice(&Fr::MODULUS.to_bytes_le());
+        for bytes in [modulus, [0xff; 32]] {
+            for index in 0..2 {
+                let mut wrong = account_1(&tip);
+                fact(&mut wrong).siblings[index] = Bytes(bytes);
+                assert_eq!(
+                    reason(&wrong, &tip),
+                    history(HistoryProofError::NonCanonicalSibling { index })
+                );
+            }
+        }
+        // The same value written as itself plus the modulus: the only difference from the honest
+        // path is the encoding, and it is refused.
+        let mut wrong = account_1(&tip);
+        let honest = zk_transfer::hash_to_fr(&fact(&mut wrong).siblings[0]).unwrap();
+        let mut plus_p = honest.into_bigint();
+        assert!(!plus_p.add_with_carry(&Fr::MODULUS), "fits 256 bits");
+        let mut bytes = [0u8; 32];
+        bytes.copy_from_slice(&plus_p.to_bytes_le());
+        fact(&mut wrong).siblings[0] = Bytes(bytes);
+        assert_eq!(
+            reason(&wrong, &tip),
+            history(HistoryProofError::NonCanonicalSibling { index: 0 })
+        );
+
+        // The bitmap. Clearing a carried bit: the walk takes DEFAULT[0] there, and one carried
+        // hash is left over.
+        let (_, _, _, n21, _) = nodes();
+        let mut wrong = account_1(&tip);
+        fact(&mut wrong).sibling_present = bits(&[false, false, true]);
+        assert_eq!(
+            reason(&wrong, &tip),
+            Reason::SiblingCountMismatch {
+                expected: 1,
+                found: 2
+            }
+        );
+        // ... and dropping that hash too: consistent, but it claims an empty slot at account 0.
+        fact(&mut wrong).siblings = VariableList::new(vec![fr_to_hash(&n21)]).unwrap();
+        mismatch(&wrong);
+        // Setting a bit with no hash for it.
+        let mut wrong = account_1(&tip);
+        fact(&mut wrong).sibling_present = bits(&[true, true, true]);
+        assert_eq!(
+            reason(&wrong, &tip),
+            Reason::SiblingCountMismatch {
+                expected: 3,
+                found: 2
+            }
+        );
+        // Carrying the default it could have left out.
+        let mut wrong = account_1(&tip);
+        fact(&mut wrong).sibling_present = bits(&[true, true, true]);
+        fact(&mut wrong).siblings = VariableList::new(
+            [leaf_of(&state(), 0), default_hash(1), n21]
+                .iter()
+                .map(fr_to_hash)
+                .collect(),
+        )
+        .unwrap();
+        assert_eq!(
+            reason(&wrong, &tip),
+            Reason::DefaultSiblingCarried { position: 1 }
+        );
+        // One level more or less: the walk needs another number of siblings, or reaches
+        // another root.
+        let mut wrong = account_1(&tip);
+        fact(&mut wrong).sibling_present = bits(&[true, false]);
+        assert_eq!(
+            reason(&wrong, &tip),
+            Reason::SiblingCountMismatch {
+                expected: 1,
+                found: 2
+            }
+        );
+        let mut wrong = account_1(&tip);
+        fact(&mut wrong).sibling_present = bits(&[true, false, true, false]);
+        mismatch(&wrong);
+
+        // A leaf whose key is not a Jubjub point has no hash.
+        let mut wrong = account_1(&tip);
+        fact(&mut wrong).leaf.public_key.0[0] ^= 1;
+        assert_eq!(zk_leaf(&fact(&mut wrong).leaf), None);
+        assert_eq!(
+            reason(&wrong, &tip),
+            history(HistoryProofError::InvalidLeafKey)
+        );
+        // An empty key with a balance is not the empty leaf, whatever the model.
+        let mut wrong = proof(
+            &tip,
+            3,
+            AccountLeaf {
+                balance: 1,
+                ..AccountLeaf::EMPTY
+            },
+            &[false, true, true],
+            &[nodes().0, n21],
+        );
+        assert_eq!(
+            reason(&wrong, &tip),
+            history(HistoryProofError::NonCanonicalEmptyLeaf)
+        );
+        fact(&mut wrong).leaf = AccountLeaf::EMPTY;
+        assert!(verify_history_proof(&wrong, &tip).is_ok());
+    }
+
+    #[test]
+    fn a_zk_transfer_path_under_another_model_is_rejected() {
+        // Read as a `transfer` path, the Poseidon path is hashed with SHA3 and reaches another
+        // root than the anchor's `transfer` root.
+        let tip = both_models();
+        let mut swapped = account_1(&tip);
+        fact(&mut swapped).model = Model::Transfer;
+        match reason(&swapped, &tip) {
+            Reason::HistoryProof(HistoryProofError::StateRootMismatch { expected, .. }) => {
+                assert_eq!(expected, TRANSFER_ROOT);
+            }
+            other => panic!("expected StateRootMismatch, got {other:?}"),
+        }
+        // An anchor without that model has no root to check against.
+        let alone = tip_zk_only();
+        let mut swapped = account_1(&alone);
+        fact(&mut swapped).model = Model::Transfer;
+        assert_eq!(
+            reason(&swapped, &alone),
+            history(HistoryProofError::UnknownModel {
+                model: Model::Transfer
+            })
+        );
+        // The `transfer` root given as the `zk-transfer` one: the path does not reach it.
+        let crossed = tip_with(vec![ModelRoot {
+            model: Model::ZkTransfer,
+            root: TRANSFER_ROOT,
+        }]);
+        assert_eq!(
+            reason(&account_1(&crossed), &crossed),
+            history(HistoryProofError::StateRootMismatch {
+                expected: TRANSFER_ROOT,
+                computed: root(),
+            })
+        );
+    }
 }
