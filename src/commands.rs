@@ -13,14 +13,14 @@ use verifier::ChainVerifier;
 use verifier::zk_verify::{decode_verifying_key, verifying_key_hash};
 use witness_format::frame::read_frame;
 use witness_format::{
-    Allocation, Block, FileKind, Genesis, HistoryProof, Model, SpanProof, SszEncode,
+    Allocation, Block, FileKind, Genesis, HistoryProof, Model, SpanProof, SszEncode, Transaction,
     TransactionBatch, Witness, ZkKeyPin, decode_file,
 };
 
 use crate::Failure;
 use crate::files::{
-    allocation_path, block_files, block_path, genesis_path, read, read_value, write_atomic,
-    write_value,
+    allocation_path, block_files, block_path, genesis_path, model_dir, read, read_value,
+    workload_models, write_atomic, write_value,
 };
 use crate::zk::{chain_key_path, chain_keys, read_keys, read_verifying_key};
 
@@ -62,8 +62,9 @@ pub(crate) struct GenArgs {
     /// Chain id the transactions are signed for.
     #[arg(long, default_value_t = 1)]
     chain_id: u64,
-    /// The execution model: `transfer` (SHA3 tree, Ed25519) or `zk-transfer` (Poseidon tree,
-    /// Schnorr over Jubjub; blobs can carry zk proofs).
+    /// The execution model: `transfer` (SHA3 tree, Ed25519), `zk-transfer` (Poseidon tree,
+    /// Schnorr over Jubjub; blobs can carry zk proofs), or `both` (one chain hosting the two,
+    /// each block with transactions of each).
     #[arg(long, value_enum, default_value_t = ModelArg::Transfer)]
     model: ModelArg,
     /// Depth of the state tree.
@@ -71,20 +72,23 @@ pub(crate) struct GenArgs {
     depth: u8,
 }
 
-/// An execution model on the command line.
+/// The execution models of a generated chain, on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum ModelArg {
     /// The `transfer` model.
     Transfer,
     /// The `zk-transfer` model.
     ZkTransfer,
+    /// Both models on one chain.
+    Both,
 }
 
-impl From<ModelArg> for Model {
-    fn from(model: ModelArg) -> Self {
-        match model {
-            ModelArg::Transfer => Model::Transfer,
-            ModelArg::ZkTransfer => Model::ZkTransfer,
+impl ModelArg {
+    fn models(self) -> &'static [Model] {
+        match self {
+            ModelArg::Transfer => &[Model::Transfer],
+            ModelArg::ZkTransfer => &[Model::ZkTransfer],
+            ModelArg::Both => &Model::ALL,
         }
     }
 }
@@ -116,12 +120,15 @@ impl GenArgs {
 pub(crate) fn gen_workload(args: GenArgs) -> Result<(), Failure> {
     let spec = args.spec();
     check_spec(&spec)?;
-    write_workload(&spec, args.model.into(), &args.out)?;
+    let models = args.model.models();
+    write_workload(&spec, models, &args.out)?;
+    let names: Vec<&str> = models.iter().map(|m| m.name()).collect();
     eprintln!(
-        "wrote {} accounts and {} blocks of {} transfers to {}",
+        "wrote {} accounts and {} blocks of {} transfers for {} to {}",
         spec.accounts,
         spec.blocks,
         spec.txs_per_block,
+        names.join(" and "),
         args.out.display()
     );
     Ok(())
@@ -147,14 +154,20 @@ fn check_spec(spec: &WorkloadSpec) -> Result<(), Failure> {
     Ok(())
 }
 
-fn write_workload(spec: &WorkloadSpec, model: Model, out: &Path) -> Result<()> {
-    let bar = progress(1, "generate");
-    let workload = generate_for(spec, model);
-    bar.finish_and_clear();
-    write_value(&allocation_path(out), &workload.allocation)?;
-    for (height, batch) in (1u64..).zip(&workload.batches) {
-        write_value(&block_path(out, height), batch)?;
+/// Writes a workload of `spec` for each model: the same accounts and block sizes, each with
+/// its own keys and transfers.
+fn write_workload(spec: &WorkloadSpec, models: &[Model], out: &Path) -> Result<()> {
+    let bar = progress(models.len() as u64, "generate");
+    for &model in models {
+        let workload = generate_for(spec, model);
+        let dir = model_dir(out, model);
+        write_value(&allocation_path(&dir), &workload.allocation)?;
+        for (height, batch) in (1u64..).zip(&workload.batches) {
+            write_value(&block_path(&dir, height), batch)?;
+        }
+        bar.inc(1);
     }
+    bar.finish_and_clear();
     Ok(())
 }
 
@@ -216,6 +229,60 @@ pub(crate) fn prove(args: ProveArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// One model's part of a workload: its allocation and its batch files, by height.
+struct ModelWorkload {
+    allocation: Allocation,
+    batches: Vec<PathBuf>,
+}
+
+/// Reads the allocations of a workload directory and lists its batch files.
+fn read_workload(workload: &Path) -> Result<Vec<ModelWorkload>, Failure> {
+    let mut parts = Vec::new();
+    for model in workload_models(workload)? {
+        let dir = model_dir(workload, model);
+        let path = allocation_path(&dir);
+        let allocation: Allocation = read_value(&path)?
+            .map_err(|e| Failure::Rejected(format!("{}: {e}", path.display())))?;
+        if allocation.model != model {
+            return Err(Failure::Rejected(format!(
+                "{}: an allocation for {}, in the {model} directory",
+                path.display(),
+                allocation.model
+            )));
+        }
+        parts.push(ModelWorkload {
+            allocation,
+            batches: block_files(&dir)?,
+        });
+    }
+    Ok(parts)
+}
+
+/// The transactions submitted for block `height`, for each model that has a batch for it.
+fn read_batches(parts: &[ModelWorkload], height: u64) -> Result<Vec<TransactionBatch>, Failure> {
+    let mut batches = Vec::new();
+    for part in parts {
+        let model = part.allocation.model;
+        let Some(path) = usize::try_from(height - 1)
+            .ok()
+            .and_then(|i| part.batches.get(i))
+        else {
+            continue;
+        };
+        let batch: TransactionBatch =
+            read_value(path)?.map_err(|e| Failure::Rejected(format!("{}: {e}", path.display())))?;
+        if batch.model != model {
+            return Err(Failure::Rejected(format!(
+                "{}: transactions for {}, in the {model} directory",
+                path.display(),
+                batch.model
+            )));
+        }
+        batches.push(batch);
+    }
+    Ok(batches)
+}
+
 fn run_prove(
     workload: &Path,
     db: &Path,
@@ -223,27 +290,30 @@ fn run_prove(
     options: BlockOptions,
     keys: Option<&Path>,
 ) -> Result<ProveStats, Failure> {
-    let allocation: Allocation = read_value(&allocation_path(workload))?
-        .map_err(|e| Failure::Rejected(format!("{}: {e}", allocation_path(workload).display())))?;
-    let batches = block_files(workload)?;
+    let parts = read_workload(workload)?;
+    let allocations: Vec<Allocation> = parts.iter().map(|p| p.allocation.clone()).collect();
     let keys = keys.map(read_keys).transpose()?;
     let pins: Vec<ZkKeyPin> = match &keys {
         None => Vec::new(),
         Some((shape, _, vk)) => {
-            if allocation.model != Model::ZkTransfer {
+            let Some(zk) = allocations.iter().find(|a| a.model == Model::ZkTransfer) else {
                 return Err(anyhow::anyhow!(
-                    "--witness zk needs a zk-transfer workload, this one is {}",
-                    allocation.model
+                    "--witness zk needs a workload with the zk-transfer model, this one has {}",
+                    allocations
+                        .iter()
+                        .map(|a| a.model.name())
+                        .collect::<Vec<_>>()
+                        .join(" and ")
                 )
                 .into());
-            }
-            if shape.depth != allocation.tree_depth || shape.chain_id != allocation.chain_id {
+            };
+            if shape.depth != zk.tree_depth || shape.chain_id != zk.chain_id {
                 return Err(anyhow::anyhow!(
                     "the keys are for depth {} and chain {}, the workload has depth {} and chain {}",
                     shape.depth,
                     shape.chain_id,
-                    allocation.tree_depth,
-                    allocation.chain_id
+                    zk.tree_depth,
+                    zk.chain_id
                 )
                 .into());
             }
@@ -253,7 +323,7 @@ fn run_prove(
             }]
         }
     };
-    let mut state = ProverState::open_with_zk_keys(db, &allocation, &pins)
+    let mut state = ProverState::open_chain(db, &allocations, &pins)
         .with_context(|| format!("opening prover database {}", db.display()))?;
     if let Some((shape, pk, vk)) = keys {
         state
@@ -266,20 +336,27 @@ fn run_prove(
     }
     write_value(&genesis_path(out), state.genesis())?;
 
-    let bar = progress(batches.len() as u64, "prove");
+    let heights = parts.iter().map(|p| p.batches.len()).max().unwrap_or(0) as u64;
+    let bar = progress(heights, "prove");
     let mut stats = ProveStats {
         blocks_built: 0,
         dropped: 0,
     };
-    for (height, path) in (1u64..).zip(&batches) {
+    for height in 1..=heights {
         if height > state.height() {
-            let batch: TransactionBatch = read_value(path)?
-                .map_err(|e| Failure::Rejected(format!("{}: {e}", path.display())))?;
+            let batches = read_batches(&parts, height)?;
+            let submitted: Vec<(Model, &[Transaction])> = batches
+                .iter()
+                .map(|b| (b.model, b.transactions.as_ref()))
+                .collect();
             let (_, report) = state
-                .build_block(&batch.transactions, options)
+                .build_block_of(&submitted, options)
                 .with_context(|| format!("building block {height}"))?;
             for (index, reason) in &report.dropped {
-                bar.suspend(|| eprintln!("block {height}: left out transaction {index}: {reason}"));
+                let (model, index) = batch_position(&batches, *index);
+                bar.suspend(|| {
+                    eprintln!("block {height}: left out {model} transaction {index}: {reason}")
+                });
             }
             stats.dropped += report.dropped.len();
             stats.blocks_built += 1;
@@ -298,6 +375,18 @@ fn run_prove(
     }
     bar.finish_and_clear();
     Ok(stats)
+}
+
+/// The model and position in its batch of transaction `index` of all `batches` one after
+/// another (how a block report counts them).
+fn batch_position(batches: &[TransactionBatch], mut index: usize) -> (Model, usize) {
+    for batch in batches {
+        if index < batch.transactions.len() {
+            return (batch.model, index);
+        }
+        index -= batch.transactions.len();
+    }
+    (Model::Transfer, index)
 }
 
 // ------------------------------------------------------------------------------------- verify
@@ -346,7 +435,7 @@ struct VerifyReport {
 }
 
 /// Peak resident set size of this process, from `/proc/self/status` (Linux only).
-fn peak_memory_bytes() -> Option<u64> {
+pub(crate) fn peak_memory_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -587,7 +676,7 @@ pub(crate) fn demo(args: DemoArgs) -> Result<(), Failure> {
         "demo: {} accounts, {} blocks of {} transfers",
         spec.accounts, spec.blocks, spec.txs_per_block
     );
-    write_workload(&spec, Model::Transfer, &workload)?;
+    write_workload(&spec, &[Model::Transfer], &workload)?;
     let prove_start = Instant::now();
     run_prove(&workload, &db, &chain, BlockOptions::default(), None)?;
     let prove_seconds = prove_start.elapsed().as_secs_f64();

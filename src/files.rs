@@ -1,26 +1,49 @@
 //! Directory layouts on disk, and reading and writing their files.
 //!
 //! ```text
-//! WORKLOAD_DIR/allocation.bin          the genesis allocation (prover input)
-//! WORKLOAD_DIR/blocks/00000001.bin     the transactions submitted for block 1, ...
-//! CHAIN_DIR/genesis.bin                the trust anchor
-//! CHAIN_DIR/blocks/00000001.bin        block 1, ...
+//! WORKLOAD_DIR/MODEL/allocation.bin        MODEL's genesis accounts (prover input)
+//! WORKLOAD_DIR/MODEL/blocks/00000001.bin   MODEL's transactions submitted for block 1, ...
+//! CHAIN_DIR/genesis.bin                    the trust anchor
+//! CHAIN_DIR/blocks/00000001.bin            block 1, ...
 //! ```
+//!
+//! `MODEL` is a model's name (`transfer`, `zk-transfer`): a workload holds one directory per
+//! model its chain hosts.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use witness_format::{DecodeError, FramedValue, decode_file, encode_file};
+use witness_format::{DecodeError, FramedValue, Model, decode_file, encode_file};
 
 /// The genesis file of a chain directory.
 pub(crate) fn genesis_path(chain_dir: &Path) -> PathBuf {
     chain_dir.join("genesis.bin")
 }
 
-/// The allocation file of a workload directory.
-pub(crate) fn allocation_path(workload_dir: &Path) -> PathBuf {
-    workload_dir.join("allocation.bin")
+/// The directory of `model`'s files in a workload directory.
+pub(crate) fn model_dir(workload_dir: &Path, model: Model) -> PathBuf {
+    workload_dir.join(model.name())
+}
+
+/// The models a workload directory has files for, in ascending order; at least one.
+pub(crate) fn workload_models(workload_dir: &Path) -> Result<Vec<Model>> {
+    let models: Vec<Model> = Model::ALL
+        .into_iter()
+        .filter(|&model| model_dir(workload_dir, model).is_dir())
+        .collect();
+    if models.is_empty() {
+        anyhow::bail!(
+            "{} has no model directory (transfer/ or zk-transfer/): not a workload written by `stateless gen`",
+            workload_dir.display()
+        );
+    }
+    Ok(models)
+}
+
+/// The allocation file of a model's directory in a workload.
+pub(crate) fn allocation_path(model_dir: &Path) -> PathBuf {
+    model_dir.join("allocation.bin")
 }
 
 /// The file of block `height` under `dir/blocks`.

@@ -119,7 +119,7 @@ fn killed_prover_resumes_to_the_identical_chain() {
         "after {kills} kills"
     );
     let allocation: Allocation =
-        decode_file(&std::fs::read(workload.join("allocation.bin")).unwrap()).unwrap();
+        decode_file(&std::fs::read(workload.join("transfer/allocation.bin")).unwrap()).unwrap();
     let mut state = ProverState::open(&db, &allocation).unwrap();
     state.check_integrity().unwrap();
     assert_eq!(state.height(), 60);
@@ -153,7 +153,7 @@ fn second_prover_on_an_open_database_is_refused() {
         .unwrap();
     assert!(status.success());
     let allocation: Allocation =
-        decode_file(&std::fs::read(workload.join("allocation.bin")).unwrap()).unwrap();
+        decode_file(&std::fs::read(workload.join("transfer/allocation.bin")).unwrap()).unwrap();
     let db = dir.path().join("p.redb");
     let holder = ProverState::open(&db, &allocation).unwrap();
     let before = std::fs::read(&db).unwrap();

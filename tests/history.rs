@@ -326,7 +326,7 @@ fn account_values_are_those_of_their_height() {
         let Ok(ProvenFact::Account { leaf, .. }) = verify_history_proof(&proof, tip()) else {
             panic!("account {account} at the tip");
         };
-        assert_eq!(leaf, chain.state.account(account).unwrap());
+        assert_eq!(leaf, chain.state.account(Model::Transfer, account).unwrap());
     }
     // An empty slot is provable too: its leaf is the empty one.
     let proof = account_proof(3, (1 << DEPTH) - 1);

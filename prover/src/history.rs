@@ -2,18 +2,18 @@
 //! proven against a later header (the tip) with O(log n + depth) hashes.
 //!
 //! The shapes and every hash come from `verifier` (`history::proof_nodes` names the accumulator
-//! nodes to read, `hash::list_path` the list paths, `tree::compute_root` walks the account's
+//! nodes to read, `hash::list_path` the list paths, the model's tree walk (`crate::tree_hash`) the account's
 //! path), and every proof passes `verify_history_proof` before it is returned.
 
 use std::ops::RangeInclusive;
 
 use redb::{ReadOnlyTable, ReadTransaction, ReadableDatabase};
 use verifier::hash::{
-    BLOBS_NODE_TAG, TRANSACTIONS_NODE_TAG, blob_commitment, leaf_hash, list_path, transaction_hash,
+    BLOBS_NODE_TAG, TRANSACTIONS_NODE_TAG, blob_commitment, list_path, transaction_hash,
     transactions_root,
 };
 use verifier::history::proof_nodes;
-use verifier::tree::{compute_root, in_range};
+use verifier::tree::in_range;
 use verifier::verify_history_proof;
 use witness_format::ssz_types::{BitList, VariableList};
 use witness_format::{
@@ -22,8 +22,7 @@ use witness_format::{
 };
 
 use crate::state::{
-    ACCOUNT_VERSIONS, ACCOUNTS, BLOCKS, HISTORY_NODES, NODE_VERSIONS, NODES, ProverError,
-    ProverState, history_key, node_key, read_leaf,
+    BLOCKS, HISTORY_NODES, ProverError, ProverState, history_key, node_key, read_leaf,
 };
 
 /// A fact to prove, by where it is in the chain.
@@ -181,44 +180,31 @@ impl ProverState {
         model: Model,
         account: u64,
     ) -> Result<AccountFact, ProverError> {
-        if model != self.model {
-            return Err(ProverError::UnknownModel { model });
-        }
-        if model != Model::Transfer {
-            // The verifier's account paths are the SHA3 tree's.
-            return Err(ProverError::Unsupported {
-                what: "an account history proof",
-                model,
-            });
-        }
+        let lane = self.model_state(model)?;
         let depth = self.params.tree_depth;
         if !in_range(account, depth) {
             return Err(ProverError::AccountOutOfRange { account, depth });
         }
-        if height < self.history_from {
-            return Err(ProverError::HistoryUnavailable {
-                height,
-                from: self.history_from,
-            });
-        }
         let anchor = self.anchor(read, height)?;
         let state = VersionedState {
-            accounts: read.open_table(ACCOUNTS)?,
-            account_versions: read.open_table(ACCOUNT_VERSIONS)?,
-            nodes: read.open_table(NODES)?,
-            node_versions: read.open_table(NODE_VERSIONS)?,
+            accounts: read.open_table(lane.tables.accounts)?,
+            account_versions: read.open_table(lane.tables.account_versions)?,
+            nodes: read.open_table(lane.tables.nodes)?,
+            node_versions: read.open_table(lane.tables.node_versions)?,
             height,
         };
         let leaf = state.leaf(account)?;
-        let defaults = &self.params.defaults;
+        let tree = &lane.tree;
+        let leaf_hash = tree
+            .leaf(&leaf)
+            .ok_or_else(|| ProverError::Corrupt(format!("account {account}: bad key")))?;
         let mut present = Vec::with_capacity(usize::from(depth));
         let mut siblings = Vec::new();
-        let root = compute_root(
+        let root = tree.root(
             depth,
-            vec![(account, leaf_hash(&leaf))],
-            defaults,
+            vec![(account, leaf_hash)],
             |level, index| {
-                let default = defaults.at(level);
+                let default = tree.default(level);
                 let hash = state.node(level, index)?.unwrap_or(default);
                 present.push(hash != default);
                 if hash != default {
@@ -226,6 +212,7 @@ impl ProverState {
                 }
                 Ok::<_, ProverError>(hash)
             },
+            |_, _, _| {},
         )?;
         let roots = match &anchor {
             Anchor::Genesis(genesis) => &genesis.state_roots,
@@ -401,7 +388,7 @@ fn bounded<T, N: witness_format::ssz_types::typenum::Unsigned>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{META, META_HISTORY_FROM};
+    use crate::state::{META, META_FORMAT, ModelTables};
     use crate::workload::{WorkloadSpec, generate};
     use crate::{BlockOptions, ProverState};
     use redb::ReadableTable;
@@ -433,7 +420,7 @@ mod tests {
 
     fn snapshot(state: &ProverState) -> Vec<AccountLeaf> {
         (0..ACCOUNTS * 3)
-            .map(|a| state.account(a).unwrap())
+            .map(|a| state.account(Model::Transfer, a).unwrap())
             .collect()
     }
 
@@ -601,70 +588,28 @@ mod tests {
         assert!(state.history_proof(2, account((1 << 12) - 1)).is_ok());
     }
 
-    /// A database written before the history tables existed gets its accumulator rebuilt (every
-    /// header provable) and keeps state history from its height on.
+    /// A database of another layout version (here: one from before versions were recorded)
+    /// is refused, not misread.
     #[test]
-    fn older_databases_gain_history_from_their_height() {
-        let Built {
-            dir, state, blocks, ..
-        } = build(3);
+    fn databases_of_another_format_are_refused() {
+        let Built { dir, state, .. } = build(1);
         drop(state);
         let path = dir.path().join("p.redb");
         {
             let db = redb::Database::open(&path).unwrap();
             let write = db.begin_write().unwrap();
-            assert!(write.delete_table(HISTORY_NODES).unwrap());
-            assert!(write.delete_table(NODE_VERSIONS).unwrap());
-            assert!(write.delete_table(ACCOUNT_VERSIONS).unwrap());
-            write
-                .open_table(META)
-                .unwrap()
-                .remove(META_HISTORY_FROM)
-                .unwrap();
+            write.open_table(META).unwrap().remove(META_FORMAT).unwrap();
             write.commit().unwrap();
         }
-        let workload = generate(&spec(5));
-        let mut state = ProverState::open(&path, &workload.allocation).unwrap();
-        let options = BlockOptions {
-            txs_per_blob: 3,
-            ..BlockOptions::default()
-        };
-        let mut blocks = blocks;
-        for batch in &workload.batches[3..] {
-            blocks.push(state.build_block(&batch.transactions, options).unwrap().0);
-        }
-        let tip = &blocks[4].header;
-        for height in 0..=5 {
-            let proof = state
-                .history_proof(5, FactQuery::Header { height })
-                .unwrap();
-            assert!(verify_history_proof(&proof, tip).is_ok());
-            let query = FactQuery::Account {
-                height,
-                model: Model::Transfer,
-                account: 1,
-            };
-            match state.history_proof(5, query) {
-                Ok(proof) => {
-                    assert!(height >= 3);
-                    assert!(verify_history_proof(&proof, tip).is_ok());
-                }
-                Err(ProverError::HistoryUnavailable { height: h, from: 3 }) => {
-                    assert!(h < 3);
-                    assert_eq!(h, height);
-                }
-                Err(other) => panic!("height {height}: {other}"),
-            }
-        }
-        // A database opened for history alone is the same state.
-        drop(state);
-        let state = ProverState::open_existing(&path).unwrap();
-        assert_eq!(state.height(), 5);
-        assert!(
-            state
-                .history_proof(5, FactQuery::Header { height: 1 })
-                .is_ok()
-        );
+        assert!(matches!(
+            ProverState::open_existing(&path),
+            Err(ProverError::UnsupportedFormat { found: 1 })
+        ));
+        let workload = generate(&spec(1));
+        assert!(matches!(
+            ProverState::open(&path, &workload.allocation),
+            Err(ProverError::UnsupportedFormat { found: 1 })
+        ));
     }
 
     /// The prover checks every proof it builds: a damaged store gives an error, not a proof.
@@ -681,7 +626,9 @@ mod tests {
                 // the first leaf node a block changed.
                 let mut history = write.open_table(HISTORY_NODES).unwrap();
                 history.insert(history_key(0, 1), [7u8; 32]).unwrap();
-                let mut versions = write.open_table(NODE_VERSIONS).unwrap();
+                let mut versions = write
+                    .open_table(ModelTables::of(Model::Transfer).node_versions)
+                    .unwrap();
                 let first = versions.iter().unwrap().next().unwrap().unwrap().0.value();
                 versions.insert(first, [9u8; 32]).unwrap();
             }

@@ -1,21 +1,21 @@
 //! The prover's full state in redb, and block building.
 //!
-//! Tables:
+//! A database holds one chain: the models its genesis hosts (`transfer`, `zk-transfer` or both),
+//! each with its own tables, named `MODEL/TABLE` (for example `zk-transfer/nodes`):
 //!
 //! | table      | key                      | value                                    |
 //! |------------|--------------------------|------------------------------------------|
-//! | `accounts` | account number           | the leaf, 48 bytes (SSZ `AccountLeaf`)   |
-//! | `nodes`    | `level << 64 \| index`   | 32-byte hash, leaves (level 0) included; default (empty) nodes absent |
+//! | `MODEL/accounts` | account number     | the leaf, 48 bytes (SSZ `AccountLeaf`)   |
+//! | `MODEL/nodes`    | `level << 64 \| index` | 32-byte hash, leaves (level 0) included; default (empty) nodes absent |
+//! | `MODEL/node_versions` | (`nodes` key, block height `h`) | the node's hash before block `h` changed it (the level's default if it was empty) |
+//! | `MODEL/account_versions` | (account, block height `h`) | the leaf before block `h` changed it (SSZ `AccountLeaf`) |
 //! | `blocks`   | height                   | the block file, exactly as exported      |
 //! | `headers`  | height (0 = genesis)     | header hash                              |
 //! | `history_nodes` | `height << 64 \| index` | 32-byte node `(height, index)` of the history accumulator (leaves: height 0) |
-//! | `node_versions` | (`nodes` key, block height `h`) | the node's hash before block `h` changed it (the level's default if it was empty) |
-//! | `account_versions` | (account, block height `h`) | the leaf before block `h` changed it (SSZ `AccountLeaf`) |
-//! | `meta`     | name                     | genesis file, first height with history  |
+//! | `meta`     | name                     | genesis file, format version             |
 //!
-//! The database holds one model's state, `transfer` or `zk-transfer`; hashes are the model's
-//! ([`crate::tree_hash::ModelTree`]: for `zk-transfer`, field elements in their canonical
-//! 32-byte encoding).
+//! Hashes are the model's ([`crate::tree_hash::ModelTree`]: for `zk-transfer`, field elements in
+//! their canonical 32-byte encoding).
 //!
 //! Every block is one write transaction, committed durably: after a crash the database holds the
 //! state after some whole block, and building resumes from there. Blocks are stored in the
@@ -23,18 +23,18 @@
 //!
 //! History (for history proofs, `crate::history`): the accumulator's nodes are stored as they
 //! are created, so a leaf's inclusion proof is O(log n) reads and appending is O(log n) writes.
-//! `accounts` and `nodes` hold the current state; each block also writes, for every leaf and
-//! node it changes, the value it had before the block, under the block's height
-//! (`account_versions`, `node_versions`: an undo log). So the value at height `i` is the one
-//! saved by the first change after `i` (one forward range read), or the current value if nothing
-//! changed it since. That is one write per change and no read (the old value is what the
-//! update of the current table returns), and the genesis state costs no extra space.
+//! `MODEL/accounts` and `MODEL/nodes` hold the current state; each block also writes, for every
+//! leaf and node it changes, the value it had before the block, under the block's height
+//! (`MODEL/account_versions`, `MODEL/node_versions`: an undo log). So the value at height `i`
+//! is the one saved by the first change after `i` (one forward range read), or the current value
+//! if nothing changed it since. That is one write per change and no read (the old value is what
+//! the update of the current table returns), and the genesis state costs no extra space.
 
 use std::collections::HashSet;
 use std::convert::Infallible;
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition, WriteTransaction};
 use thiserror::Error;
 use verifier::hash::{blob_commitment, genesis_hash, header_hash};
 use verifier::history::{HistoryAccumulator, blobs_root};
@@ -58,22 +58,70 @@ use crate::tree_hash::ModelTree;
 use crate::zk::circuit::{TransferBatchCircuit, build_witness};
 use crate::zk::groth16::{ProvingKey, prove, rng_from_seed};
 
-pub(crate) const ACCOUNTS: TableDefinition<u64, &[u8]> = TableDefinition::new("accounts");
-pub(crate) const NODES: TableDefinition<u128, [u8; 32]> = TableDefinition::new("nodes");
 pub(crate) const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const HEADERS: TableDefinition<u64, [u8; 32]> = TableDefinition::new("headers");
 pub(crate) const HISTORY_NODES: TableDefinition<u128, [u8; 32]> =
     TableDefinition::new("history_nodes");
-pub(crate) const NODE_VERSIONS: TableDefinition<(u128, u64), [u8; 32]> =
-    TableDefinition::new("node_versions");
-pub(crate) const ACCOUNT_VERSIONS: TableDefinition<(u64, u64), &[u8]> =
-    TableDefinition::new("account_versions");
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const META_GENESIS: &str = "genesis";
-/// The first height whose state the version tables can give: 0, or for a database written
-/// before they existed, its height when it was first opened by a version that keeps them
-/// (the undo log has no entries for the blocks before).
-pub(crate) const META_HISTORY_FROM: &str = "history_from";
+/// The layout version of the database; another one is refused, not guessed at.
+pub(crate) const META_FORMAT: &str = "format";
+/// Version 2: tables per model (version 1 held one model in unprefixed tables).
+pub(crate) const FORMAT_VERSION: u64 = 2;
+
+/// One model's tables: its current state and its undo log (see the module doc).
+#[derive(Clone, Copy)]
+pub(crate) struct ModelTables {
+    pub(crate) accounts: TableDefinition<'static, u64, &'static [u8]>,
+    pub(crate) nodes: TableDefinition<'static, u128, [u8; 32]>,
+    pub(crate) account_versions: TableDefinition<'static, (u64, u64), &'static [u8]>,
+    pub(crate) node_versions: TableDefinition<'static, (u128, u64), [u8; 32]>,
+}
+
+impl ModelTables {
+    /// The tables of `model`, named `MODEL/TABLE`.
+    pub(crate) const fn of(model: Model) -> Self {
+        let [accounts, nodes, account_versions, node_versions] = match model {
+            Model::Transfer => [
+                "transfer/accounts",
+                "transfer/nodes",
+                "transfer/account_versions",
+                "transfer/node_versions",
+            ],
+            Model::ZkTransfer => [
+                "zk-transfer/accounts",
+                "zk-transfer/nodes",
+                "zk-transfer/account_versions",
+                "zk-transfer/node_versions",
+            ],
+        };
+        Self {
+            accounts: TableDefinition::new(accounts),
+            nodes: TableDefinition::new(nodes),
+            account_versions: TableDefinition::new(account_versions),
+            node_versions: TableDefinition::new(node_versions),
+        }
+    }
+}
+
+/// One hosted model: its hashes, its tables and its current state root.
+pub(crate) struct ModelState {
+    pub(crate) model: Model,
+    pub(crate) tree: ModelTree,
+    pub(crate) tables: ModelTables,
+    root: Hash32,
+}
+
+impl ModelState {
+    fn new(model: Model, root: Hash32) -> Self {
+        Self {
+            model,
+            tree: ModelTree::new(model),
+            tables: ModelTables::of(model),
+            root,
+        }
+    }
+}
 
 /// Why the prover failed. None of these leaves the database half-written.
 #[derive(Debug, Error)]
@@ -163,14 +211,13 @@ pub enum ProverError {
         /// The tree depth.
         depth: u8,
     },
-    /// The database keeps the state of heights from `from` on only (it was written by a
-    /// version that kept no history before then).
-    #[error("the database keeps state history from height {from} on, not for height {height}")]
-    HistoryUnavailable {
-        /// The height asked for.
-        height: u64,
-        /// The first height kept.
-        from: u64,
+    /// The database was written in another layout version than this prover's.
+    #[error(
+        "database format {found} is not this prover's format {FORMAT_VERSION}: rebuild it from the workload with `stateless prove`"
+    )]
+    UnsupportedFormat {
+        /// The version found (1 for a database from before versions were recorded).
+        found: u64,
     },
     /// A history proof the prover built does not pass the verifier: a bug, never written.
     #[error("built an invalid history proof: {0}")]
@@ -181,6 +228,12 @@ pub enum ProverError {
     /// Building a zk witness or proof failed.
     #[error("zk proving: {0}")]
     ZkProving(String),
+    /// The chain hosts several models: say which one the transactions are for.
+    #[error("the chain hosts {models} models: give each batch of transactions its model")]
+    ModelNotGiven {
+        /// The number of models hosted.
+        models: usize,
+    },
     /// The request does not apply to this chain's model.
     #[error("{what} is not supported for model {model}")]
     Unsupported {
@@ -243,53 +296,42 @@ struct ZkProver {
     pk: ProvingKey,
 }
 
-/// The full state of one chain's model (`transfer` or `zk-transfer`), in redb.
+/// The full state of one chain (every model it hosts), in redb.
 pub struct ProverState {
     pub(crate) db: Database,
     genesis: Genesis,
     pub(crate) params: ChainParams,
-    pub(crate) model: Model,
-    /// The model's tree hashes.
-    pub(crate) tree: ModelTree,
+    /// The hosted models, in genesis order.
+    pub(crate) models: Vec<ModelState>,
     /// With a key, `zk-transfer` blobs carry zk proofs instead of Merkle witnesses.
     zk: Option<ZkProver>,
     history: HistoryAccumulator,
     height: u64,
     tip_hash: Hash32,
-    state_root: Hash32,
-    /// The first height whose state history is kept (see `META_HISTORY_FROM`).
-    pub(crate) history_from: u64,
 }
 
 impl ProverState {
-    /// Opens the database at `path`, creating it from `allocation` if it is new.
-    ///
-    /// Fails if another process has the database open, or if it holds another chain.
+    /// Opens the database at `path` for a chain of one model, creating it from `allocation` if
+    /// it is new. See [`open_chain`](Self::open_chain).
     pub fn open(path: &Path, allocation: &Allocation) -> Result<Self, ProverError> {
-        Self::open_with_zk_keys(path, allocation, &[])
+        Self::open_chain(path, std::slice::from_ref(allocation), &[])
     }
 
-    /// [`open`](Self::open) for a chain whose genesis pins `zk_keys` (zk verifying keys, by
-    /// hash). A database created with other pins is another chain ([`ProverError::WrongChain`]).
-    pub fn open_with_zk_keys(
+    /// Opens the database at `path`, creating it if it is new for the chain whose genesis hosts
+    /// the models of `allocations` (one per model, same chain id and depth) and pins `zk_keys`
+    /// (zk verifying keys, by hash).
+    ///
+    /// Fails if another process has the database open, or if it holds another chain (other
+    /// accounts, models or pins: [`ProverError::WrongChain`]).
+    pub fn open_chain(
         path: &Path,
-        allocation: &Allocation,
+        allocations: &[Allocation],
         zk_keys: &[ZkKeyPin],
     ) -> Result<Self, ProverError> {
         let db = Database::create(path)?;
-        let genesis_file = {
-            let read = db.begin_read()?;
-            match read.open_table(META) {
-                Ok(meta) => meta.get(META_GENESIS)?.map(|v| v.value().to_vec()),
-                Err(redb::TableError::TableDoesNotExist(_)) => None,
-                Err(error) => return Err(error.into()),
-            }
-        };
-        let genesis = match genesis_file {
-            Some(bytes) => {
-                let genesis: Genesis = decode_file(&bytes)
-                    .map_err(|e| ProverError::Corrupt(format!("stored genesis: {e}")))?;
-                let expected = genesis_of(allocation, zk_keys)?;
+        let genesis = match stored_genesis(&db)? {
+            Some(genesis) => {
+                let expected = genesis_of(allocations, zk_keys)?;
                 if genesis != expected {
                     return Err(ProverError::WrongChain {
                         expected: genesis_hash(&expected),
@@ -298,7 +340,7 @@ impl ProverState {
                 }
                 genesis
             }
-            None => initialize(&db, allocation, zk_keys)?,
+            None => initialize(&db, allocations, zk_keys)?,
         };
         Self::load(db, genesis)
     }
@@ -309,21 +351,11 @@ impl ProverState {
     /// holds the database exclusively, and fails if another process has it open.
     pub fn open_existing(path: &Path) -> Result<Self, ProverError> {
         let db = Database::open(path)?;
-        let genesis_file = {
-            let read = db.begin_read()?;
-            match read.open_table(META) {
-                Ok(meta) => meta.get(META_GENESIS)?.map(|v| v.value().to_vec()),
-                Err(redb::TableError::TableDoesNotExist(_)) => None,
-                Err(error) => return Err(error.into()),
-            }
-        };
-        let genesis: Genesis = decode_file(&genesis_file.ok_or(ProverError::NotInitialized)?)
-            .map_err(|e| ProverError::Corrupt(format!("stored genesis: {e}")))?;
+        let genesis = stored_genesis(&db)?.ok_or(ProverError::NotInitialized)?;
         Self::load(db, genesis)
     }
 
     fn load(db: Database, genesis: Genesis) -> Result<Self, ProverError> {
-        let history_from = ensure_history(&db)?;
         let params =
             ChainParams::from_genesis(&genesis).map_err(|e| ProverError::Corrupt(e.to_string()))?;
         let read = db.begin_read()?;
@@ -340,40 +372,52 @@ impl ProverState {
             tip_hash = Hash32::from(hash.value());
             history.append(tip_hash);
         }
-        let state_root = match read.open_table(BLOCKS)?.get(height)? {
-            Some(bytes) => decode_file::<Block>(bytes.value())
-                .map_err(|e| ProverError::Corrupt(format!("block {height}: {e}")))?
-                .header
-                .state_roots
-                .first()
-                .map(|r| r.root),
-            None => genesis.state_roots.first().map(|r| r.root),
-        }
-        .ok_or_else(|| ProverError::Corrupt("no state root".into()))?;
-        let model = genesis
-            .state_roots
-            .first()
+        let roots = match read.open_table(BLOCKS)?.get(height)? {
+            Some(bytes) => {
+                decode_file::<Block>(bytes.value())
+                    .map_err(|e| ProverError::Corrupt(format!("block {height}: {e}")))?
+                    .header
+                    .state_roots
+            }
+            None => genesis.state_roots.clone(),
+        };
+        if roots
+            .iter()
             .map(|r| r.model)
-            .ok_or_else(|| ProverError::Corrupt("no model".into()))?;
+            .ne(params.models.iter().copied())
+        {
+            return Err(ProverError::Corrupt(format!(
+                "block {height} has other models than the genesis"
+            )));
+        }
+        let models = roots
+            .iter()
+            .map(|r| ModelState::new(r.model, r.root))
+            .collect();
         drop(headers);
         drop(read);
         Ok(Self {
             db,
             genesis,
             params,
-            model,
-            tree: ModelTree::new(model),
+            models,
             zk: None,
             history,
             height,
             tip_hash,
-            state_root,
-            history_from,
         })
     }
 
+    /// The hosted model `model`.
+    pub(crate) fn model_state(&self, model: Model) -> Result<&ModelState, ProverError> {
+        self.models
+            .iter()
+            .find(|m| m.model == model)
+            .ok_or(ProverError::UnknownModel { model })
+    }
+
     /// Checks the database: redb's own integrity check of its pages and checksums, then that
-    /// the stored accounts hash to the current state root and every block is stored.
+    /// each model's stored accounts hash to its current state root and every block is stored.
     ///
     /// Reads every account, so it costs a full pass over the state.
     pub fn check_integrity(&mut self) -> Result<(), ProverError> {
@@ -383,29 +427,36 @@ impl ProverState {
             ));
         }
         let read = self.db.begin_read()?;
-        let accounts = read.open_table(ACCOUNTS)?;
-        let mut leaves = Vec::new();
-        for entry in accounts.iter()? {
-            let (account, bytes) = entry?;
-            let leaf = AccountLeaf::from_ssz_bytes(bytes.value())
-                .map_err(|e| ProverError::Corrupt(format!("account {}: {e:?}", account.value())))?;
-            let hash = self.tree.leaf(&leaf).ok_or_else(|| {
-                ProverError::Corrupt(format!("account {}: key does not decode", account.value()))
-            })?;
-            leaves.push((account.value(), hash));
-        }
-        let tree = &self.tree;
-        let Ok(root) = tree.root::<Infallible>(
-            self.params.tree_depth,
-            leaves,
-            |level, _| Ok(tree.default(level)),
-            |_, _, _| {},
-        );
-        if root != self.state_root {
-            return Err(ProverError::Corrupt(format!(
-                "accounts hash to {root}, the last block says {}",
-                self.state_root
-            )));
+        for lane in &self.models {
+            let accounts = read.open_table(lane.tables.accounts)?;
+            let mut leaves = Vec::new();
+            for entry in accounts.iter()? {
+                let (account, bytes) = entry?;
+                let account = account.value();
+                let leaf = AccountLeaf::from_ssz_bytes(bytes.value()).map_err(|e| {
+                    ProverError::Corrupt(format!("{} account {account}: {e:?}", lane.model))
+                })?;
+                let hash = lane.tree.leaf(&leaf).ok_or_else(|| {
+                    ProverError::Corrupt(format!(
+                        "{} account {account}: key does not decode",
+                        lane.model
+                    ))
+                })?;
+                leaves.push((account, hash));
+            }
+            let tree = &lane.tree;
+            let Ok(root) = tree.root::<Infallible>(
+                self.params.tree_depth,
+                leaves,
+                |level, _| Ok(tree.default(level)),
+                |_, _, _| {},
+            );
+            if root != lane.root {
+                return Err(ProverError::Corrupt(format!(
+                    "{} accounts hash to {root}, the last block says {}",
+                    lane.model, lane.root
+                )));
+            }
         }
         let blocks = read.open_table(BLOCKS)?;
         for height in 1..=self.height {
@@ -419,12 +470,15 @@ impl ProverState {
     /// From now on, builds `zk-transfer` blobs with zk proofs under `pk` (a key for `batch`
     /// slots on this chain's depth). The genesis must pin its verifying key for that batch.
     pub fn set_zk_proving_key(&mut self, pk: ProvingKey, batch: usize) -> Result<(), ProverError> {
-        if self.model != Model::ZkTransfer {
+        if let [only] = self.models.as_slice()
+            && only.model != Model::ZkTransfer
+        {
             return Err(ProverError::Unsupported {
                 what: "a zk witness",
-                model: self.model,
+                model: only.model,
             });
         }
+        self.model_state(Model::ZkTransfer)?;
         let vk_hash = verifying_key_hash(&pk.vk);
         let pinned = self
             .genesis
@@ -455,9 +509,9 @@ impl ProverState {
         self.height
     }
 
-    /// The model's current state root.
-    pub fn state_root(&self) -> Hash32 {
-        self.state_root
+    /// The current state root of `model`, if the chain hosts it.
+    pub fn state_root(&self, model: Model) -> Option<Hash32> {
+        self.model_state(model).ok().map(|m| m.root)
     }
 
     /// The stored block file at `height`, if built.
@@ -467,20 +521,42 @@ impl ProverState {
         Ok(blocks.get(height)?.map(|v| v.value().to_vec()))
     }
 
-    /// The current leaf of `account` (empty if it does not exist).
-    pub fn account(&self, account: u64) -> Result<AccountLeaf, ProverError> {
+    /// The current leaf of `account` of `model` (empty if it does not exist).
+    pub fn account(&self, model: Model, account: u64) -> Result<AccountLeaf, ProverError> {
+        let tables = self.model_state(model)?.tables;
         let read = self.db.begin_read()?;
-        let accounts = read.open_table(ACCOUNTS)?;
+        let accounts = read.open_table(tables.accounts)?;
         read_leaf(&accounts, account)
     }
 
-    /// Builds the next block from `transactions`, commits it durably, and returns it.
-    ///
-    /// Transactions that break a rule are left out and reported; the rest are packed in order
-    /// into blobs, each checked by the verifier before the block is committed.
+    /// Builds the next block from `transactions` of the chain's one model, commits it
+    /// durably, and returns it. A chain of several models needs
+    /// [`build_block_of`](Self::build_block_of).
     pub fn build_block(
         &mut self,
         transactions: &[Transaction],
+        options: BlockOptions,
+    ) -> Result<(Block, BlockReport), ProverError> {
+        let model = match self.models.as_slice() {
+            [only] => only.model,
+            models => {
+                return Err(ProverError::ModelNotGiven {
+                    models: models.len(),
+                });
+            }
+        };
+        self.build_block_of(&[(model, transactions)], options)
+    }
+
+    /// Builds the next block from batches of transactions, each for one model, commits it
+    /// durably, and returns it.
+    ///
+    /// Transactions that break a rule are left out and reported (by their index in all the
+    /// batches one after another); the rest are packed in order into blobs, batch after batch,
+    /// each blob checked by the verifier before the block is committed.
+    pub fn build_block_of(
+        &mut self,
+        batches: &[(Model, &[Transaction])],
         options: BlockOptions,
     ) -> Result<(Block, BlockReport), ProverError> {
         let height = self.height.saturating_add(1);
@@ -488,76 +564,40 @@ impl ProverState {
             height,
             ..BlockReport::default()
         };
-        let write = self.db.begin_write()?;
+        let mut roots: Vec<Hash32> = self.models.iter().map(|m| m.root).collect();
         let mut blobs = Vec::new();
-        let mut root = self.state_root;
-        {
-            let mut accounts = write.open_table(ACCOUNTS)?;
-            let mut nodes = write.open_table(NODES)?;
-            let mut versions = Versions {
+        let write = self.db.begin_write()?;
+        let mut offset = 0usize;
+        for &(model, transactions) in batches {
+            let position = self
+                .models
+                .iter()
+                .position(|m| m.model == model)
+                .ok_or(ProverError::UnknownModel { model })?;
+            let lane = self
+                .models
+                .get(position)
+                .ok_or(ProverError::UnknownModel { model })?;
+            let root = roots
+                .get_mut(position)
+                .ok_or(ProverError::UnknownModel { model })?;
+            let indexed: Vec<(usize, Transaction)> = transactions
+                .iter()
+                .copied()
+                .enumerate()
+                .map(|(i, tx)| (offset.saturating_add(i), tx))
+                .collect();
+            offset = offset.saturating_add(transactions.len());
+            self.build_blobs(
+                lane,
+                &write,
                 height,
-                accounts: write.open_table(ACCOUNT_VERSIONS)?,
-                nodes: write.open_table(NODE_VERSIONS)?,
-                changed_accounts: HashSet::new(),
-                changed_nodes: HashSet::new(),
-            };
-            let tree = &self.tree;
-            let indexed: Vec<(usize, Transaction)> =
-                transactions.iter().copied().enumerate().collect();
-            let mut limit = options.txs_per_blob.clamp(1, MAX_TRANSACTIONS_PER_BLOB);
-            if let Some(zk) = &self.zk {
-                limit = limit.min(zk.batch.max(1));
-            }
-            let mut pending = indexed.as_slice();
-            while !pending.is_empty() {
-                let mut take = limit.min(pending.len());
-                loop {
-                    let (chunk, _) = pending.split_at(take);
-                    let mut attempt = report.clone();
-                    let built = self.build_blob(&accounts, &nodes, root, chunk, &mut attempt)?;
-                    match built {
-                        Some(built)
-                            if built.blob.ssz_bytes_len() > options.max_blob_bytes && take > 1 =>
-                        {
-                            take /= 2;
-                        }
-                        Some(BuiltBlob {
-                            blob,
-                            leaves,
-                            nodes: new_nodes,
-                        }) => {
-                            report = attempt;
-                            for (account, leaf) in leaves {
-                                let prior = accounts
-                                    .insert(account, leaf.as_ssz_bytes().as_slice())?
-                                    .map(|v| v.value().to_vec());
-                                versions.account(account, prior)?;
-                                let key = node_key(0, account);
-                                let hash = tree.leaf(&leaf).ok_or_else(|| {
-                                    ProverError::Corrupt(format!("account {account}: bad key"))
-                                })?;
-                                let prior = nodes.insert(key, hash.0)?.map(|v| v.value());
-                                versions.node(key, prior.unwrap_or(tree.default(0).0))?;
-                            }
-                            for (level, index, hash) in new_nodes {
-                                let key = node_key(level, index);
-                                let prior = nodes.insert(key, hash.0)?.map(|v| v.value());
-                                versions.node(key, prior.unwrap_or(tree.default(level).0))?;
-                            }
-                            root = blob.post_state_root;
-                            report.included =
-                                report.included.saturating_add(blob.transactions.len());
-                            blobs.push(blob);
-                            break;
-                        }
-                        None => {
-                            report = attempt;
-                            break;
-                        }
-                    }
-                }
-                pending = pending.get(take..).unwrap_or_default();
-            }
+                root,
+                &indexed,
+                options,
+                &mut report,
+                &mut blobs,
+            )?;
         }
         let commitments: Vec<Hash32> = blobs.iter().map(blob_commitment).collect();
         let header = Header {
@@ -565,10 +605,16 @@ impl ProverState {
             parent_hash: self.tip_hash,
             history_root: self.history.root(),
             blobs_root: blobs_root(&commitments),
-            state_roots: bounded(vec![ModelRoot {
-                model: self.model,
-                root,
-            }])?,
+            state_roots: bounded(
+                self.models
+                    .iter()
+                    .zip(&roots)
+                    .map(|(m, &root)| ModelRoot {
+                        model: m.model,
+                        root,
+                    })
+                    .collect(),
+            )?,
         };
         let block = Block {
             header,
@@ -591,8 +637,90 @@ impl ProverState {
         self.history = history;
         self.height = height;
         self.tip_hash = hash;
-        self.state_root = root;
+        for (lane, root) in self.models.iter_mut().zip(roots) {
+            lane.root = root;
+        }
         Ok((block, report))
+    }
+
+    /// Packs one model's transactions into blobs on top of `root` (moved along), writing each
+    /// blob's leaves, nodes and undo log into `write`.
+    #[allow(clippy::too_many_arguments)]
+    fn build_blobs(
+        &self,
+        lane: &ModelState,
+        write: &WriteTransaction,
+        height: u64,
+        root: &mut Hash32,
+        pending: &[(usize, Transaction)],
+        options: BlockOptions,
+        report: &mut BlockReport,
+        blobs: &mut Vec<Blob>,
+    ) -> Result<(), ProverError> {
+        let mut accounts = write.open_table(lane.tables.accounts)?;
+        let mut nodes = write.open_table(lane.tables.nodes)?;
+        let mut versions = Versions {
+            height,
+            accounts: write.open_table(lane.tables.account_versions)?,
+            nodes: write.open_table(lane.tables.node_versions)?,
+            changed_accounts: HashSet::new(),
+            changed_nodes: HashSet::new(),
+        };
+        let tree = &lane.tree;
+        let mut limit = options.txs_per_blob.clamp(1, MAX_TRANSACTIONS_PER_BLOB);
+        if let (Some(zk), Model::ZkTransfer) = (&self.zk, lane.model) {
+            limit = limit.min(zk.batch.max(1));
+        }
+        let mut pending = pending;
+        while !pending.is_empty() {
+            let mut take = limit.min(pending.len());
+            loop {
+                let (chunk, _) = pending.split_at(take);
+                let mut attempt = report.clone();
+                let built = self.build_blob(lane, &accounts, &nodes, *root, chunk, &mut attempt)?;
+                match built {
+                    Some(built)
+                        if built.blob.ssz_bytes_len() > options.max_blob_bytes && take > 1 =>
+                    {
+                        take /= 2;
+                    }
+                    Some(BuiltBlob {
+                        blob,
+                        leaves,
+                        nodes: new_nodes,
+                    }) => {
+                        *report = attempt;
+                        for (account, leaf) in leaves {
+                            let prior = accounts
+                                .insert(account, leaf.as_ssz_bytes().as_slice())?
+                                .map(|v| v.value().to_vec());
+                            versions.account(account, prior)?;
+                            let key = node_key(0, account);
+                            let hash = tree.leaf(&leaf).ok_or_else(|| {
+                                ProverError::Corrupt(format!("account {account}: bad key"))
+                            })?;
+                            let prior = nodes.insert(key, hash.0)?.map(|v| v.value());
+                            versions.node(key, prior.unwrap_or(tree.default(0).0))?;
+                        }
+                        for (level, index, hash) in new_nodes {
+                            let key = node_key(level, index);
+                            let prior = nodes.insert(key, hash.0)?.map(|v| v.value());
+                            versions.node(key, prior.unwrap_or(tree.default(level).0))?;
+                        }
+                        *root = blob.post_state_root;
+                        report.included = report.included.saturating_add(blob.transactions.len());
+                        blobs.push(blob);
+                        break;
+                    }
+                    None => {
+                        *report = attempt;
+                        break;
+                    }
+                }
+            }
+            pending = pending.get(take..).unwrap_or_default();
+        }
+        Ok(())
     }
 
     /// Builds one blob from `chunk` on top of `pre_root`, leaving out invalid transactions.
@@ -604,6 +732,7 @@ impl ProverState {
     /// that a later valid one needs. Each round leaves out at least one transaction.
     fn build_blob(
         &self,
+        lane: &ModelState,
         accounts: &Table<u64, &[u8]>,
         nodes: &Table<u128, [u8; 32]>,
         pre_root: Hash32,
@@ -612,20 +741,20 @@ impl ProverState {
     ) -> Result<Option<BuiltBlob>, ProverError> {
         let mut bad_signatures: Vec<usize> = Vec::new();
         loop {
-            let selection = self.select(accounts, chunk, &bad_signatures)?;
+            let selection = self.select(lane, accounts, chunk, &bad_signatures)?;
             if selection.kept.is_empty() {
                 report.dropped.extend(selection.rule_drops);
                 return Ok(None);
             }
             let txs: Vec<Transaction> = selection.kept.iter().map(|(_, tx)| *tx).collect();
-            let built = self.assemble(accounts, nodes, pre_root, txs)?;
+            let built = self.assemble(lane, accounts, nodes, pre_root, txs)?;
             match verify_blob(&self.params, &built.blob) {
                 Ok(()) => {
                     report.dropped.extend(selection.rule_drops);
                     return Ok(Some(built));
                 }
                 Err(error) if error.reason == Reason::BadSignature => {
-                    let invalid = match self.model {
+                    let invalid = match lane.model {
                         Model::Transfer => invalid_indices(&signature_checks(
                             &selection.signed,
                             &built.blob.transactions,
@@ -652,6 +781,7 @@ impl ProverState {
     /// in order on the stored state; and why the others do not.
     fn select(
         &self,
+        lane: &ModelState,
         accounts: &Table<u64, &[u8]>,
         chunk: &[(usize, Transaction)],
         excluded: &[usize],
@@ -677,7 +807,7 @@ impl ProverState {
                 selection.rule_drops.push((index, reason.clone()));
                 continue;
             }
-            if self.model == Model::ZkTransfer && message_hash(self.params.chain_id, &tx).is_none()
+            if lane.model == Model::ZkTransfer && message_hash(self.params.chain_id, &tx).is_none()
             {
                 selection
                     .rule_drops
@@ -690,7 +820,7 @@ impl ProverState {
                     selection.kept.push((index, tx));
                     selection.signed.push((
                         key.unwrap_or_default(),
-                        signing_message(self.params.chain_id, self.model, &tx),
+                        signing_message(self.params.chain_id, lane.model, &tx),
                     ));
                 }
                 Err(reason) => selection.rule_drops.push((index, reason)),
@@ -703,6 +833,7 @@ impl ProverState {
     /// nodes table, its post-state, and the nodes and leaves to store.
     fn assemble(
         &self,
+        lane: &ModelState,
         accounts: &Table<u64, &[u8]>,
         nodes: &Table<u128, [u8; 32]>,
         pre_root: Hash32,
@@ -718,13 +849,13 @@ impl ProverState {
         }
 
         // The multiproof: every sibling the walk asks for, from the nodes table.
-        let tree = &self.tree;
+        let tree = &lane.tree;
         let mut present = Vec::new();
         let mut siblings = Vec::new();
         let mut used = Vec::new();
         let computed_pre = tree.root(
             depth,
-            self.leaf_hashes(&pre_state)?,
+            leaf_hashes(tree, &pre_state)?,
             |level, index| {
                 let default = tree.default(level);
                 let hash = read_node(nodes, level, index)?.unwrap_or(default);
@@ -746,7 +877,7 @@ impl ProverState {
         let mut replay = used.iter().copied();
         let Ok(post_root) = tree.root::<Infallible>(
             depth,
-            self.leaf_hashes(&post_state)?,
+            leaf_hashes(tree, &post_state)?,
             |_, _| Ok(replay.next().unwrap_or(Hash32::ZERO)),
             |level, index, hash| new_nodes.push((level, index, *hash)),
         );
@@ -759,7 +890,7 @@ impl ProverState {
                 .map_err(|e| ProverError::Corrupt(format!("sibling bitmap: {e:?}")))?;
         }
         let witness = match &self.zk {
-            Some(zk) if self.model == Model::ZkTransfer => {
+            Some(zk) if lane.model == Model::ZkTransfer => {
                 self.zk_witness(zk, &pre_state, &txs, used, (pre_root, post_root))?
             }
             _ => Witness::Merkle(MerkleWitness {
@@ -769,7 +900,7 @@ impl ProverState {
             }),
         };
         let blob = Blob {
-            model: self.model,
+            model: lane.model,
             pre_state_root: pre_root,
             post_state_root: post_root,
             transactions: bounded(txs)?,
@@ -826,21 +957,6 @@ impl ProverState {
         }))
     }
 
-    /// The `(account, leaf hash)` pairs of a touched state, ascending.
-    fn leaf_hashes(&self, state: &TouchedState) -> Result<Vec<(u64, Hash32)>, ProverError> {
-        state
-            .accounts()
-            .iter()
-            .zip(state.leaves())
-            .map(|(&account, leaf)| {
-                self.tree
-                    .leaf(leaf)
-                    .map(|hash| (account, hash))
-                    .ok_or_else(|| ProverError::Corrupt(format!("account {account}: bad key")))
-            })
-            .collect()
-    }
-
     /// The touched state of `txs`, read from the accounts table. Out-of-range accounts are
     /// reported through `reject` (by position in `txs`) and left out.
     fn load_state(
@@ -865,6 +981,20 @@ impl ProverState {
         TouchedState::new(touched, leaves)
             .ok_or_else(|| ProverError::Corrupt("touched state length".into()))
     }
+}
+
+/// The `(account, leaf hash)` pairs of a touched state, ascending.
+fn leaf_hashes(tree: &ModelTree, state: &TouchedState) -> Result<Vec<(u64, Hash32)>, ProverError> {
+    state
+        .accounts()
+        .iter()
+        .zip(state.leaves())
+        .map(|(&account, leaf)| {
+            tree.leaf(leaf)
+                .map(|hash| (account, hash))
+                .ok_or_else(|| ProverError::Corrupt(format!("account {account}: bad key")))
+        })
+        .collect()
 }
 
 /// The undo log of one block's write transaction: the value of each leaf and node before the
@@ -916,43 +1046,29 @@ fn append_history(
     Ok(result?)
 }
 
-/// Makes sure the history tables are there, and returns the first height they cover. A
-/// database written before they existed gets its accumulator's nodes (from the stored header
-/// hashes) and empty version tables, covering heights from its current height on.
-fn ensure_history(db: &Database) -> Result<u64, ProverError> {
-    {
-        let read = db.begin_read()?;
-        let meta = read.open_table(META)?;
-        if let Some(from) = meta.get(META_HISTORY_FROM)? {
-            return decode_height(from.value());
-        }
-    }
-    let write = db.begin_write()?;
-    let from = {
-        let headers = write.open_table(HEADERS)?;
-        let mut table = write.open_table(HISTORY_NODES)?;
-        let mut history = HistoryAccumulator::new();
-        let mut height = 0;
-        for entry in headers.iter()? {
-            let (key, hash) = entry?;
-            height = key.value();
-            append_history(&mut table, &mut history, Hash32::from(hash.value()))?;
-        }
-        write.open_table(NODE_VERSIONS)?;
-        write.open_table(ACCOUNT_VERSIONS)?;
-        write
-            .open_table(META)?
-            .insert(META_HISTORY_FROM, height.to_le_bytes().as_slice())?;
-        height
+/// The genesis stored in `db`, if it holds one, after checking the database's format version.
+fn stored_genesis(db: &Database) -> Result<Option<Genesis>, ProverError> {
+    let read = db.begin_read()?;
+    let meta = match read.open_table(META) {
+        Ok(meta) => meta,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(error) => return Err(error.into()),
     };
-    write.commit()?;
-    Ok(from)
-}
-
-fn decode_height(bytes: &[u8]) -> Result<u64, ProverError> {
-    <[u8; 8]>::try_from(bytes)
-        .map(u64::from_le_bytes)
-        .map_err(|_| ProverError::Corrupt("stored history height".into()))
+    let Some(genesis) = meta.get(META_GENESIS)? else {
+        return Ok(None);
+    };
+    let found = match meta.get(META_FORMAT)? {
+        Some(bytes) => <[u8; 8]>::try_from(bytes.value())
+            .map(u64::from_le_bytes)
+            .map_err(|_| ProverError::Corrupt("stored format version".into()))?,
+        None => 1,
+    };
+    if found != FORMAT_VERSION {
+        return Err(ProverError::UnsupportedFormat { found });
+    }
+    decode_file(genesis.value())
+        .map(Some)
+        .map_err(|e| ProverError::Corrupt(format!("stored genesis: {e}")))
 }
 
 /// What passes the rules in a chunk: the transactions kept (with their index in the block) and
@@ -1008,20 +1124,65 @@ pub(crate) fn read_leaf(
     }
 }
 
-/// The genesis an allocation gives: its chain id and depth, the root over its accounts, and the
-/// pinned zk keys.
-fn genesis_of(allocation: &Allocation, zk_keys: &[ZkKeyPin]) -> Result<Genesis, ProverError> {
-    let tree = ModelTree::new(allocation.model);
-    let root = allocation_root(allocation, &tree, |_, _, _| {})?;
+/// The genesis allocations give: their chain id and depth, each model's root over its
+/// accounts (models in ascending order), and the pinned zk keys.
+fn genesis_of(allocations: &[Allocation], zk_keys: &[ZkKeyPin]) -> Result<Genesis, ProverError> {
+    let allocations = checked_allocations(allocations)?;
+    let roots = allocations
+        .iter()
+        .map(|allocation| {
+            let root =
+                allocation_root(allocation, &ModelTree::new(allocation.model), |_, _, _| {})?;
+            Ok(ModelRoot {
+                model: allocation.model,
+                root,
+            })
+        })
+        .collect::<Result<Vec<_>, ProverError>>()?;
+    let first = allocations.first().ok_or_else(no_allocation)?;
     Ok(Genesis {
-        chain_id: allocation.chain_id,
-        tree_depth: allocation.tree_depth,
-        state_roots: bounded(vec![ModelRoot {
-            model: allocation.model,
-            root,
-        }])?,
+        chain_id: first.chain_id,
+        tree_depth: first.tree_depth,
+        state_roots: bounded(roots)?,
         zk_keys: zk_pins(zk_keys)?,
     })
+}
+
+fn no_allocation() -> ProverError {
+    ProverError::InvalidAllocation("no allocation: a chain hosts at least one model".into())
+}
+
+/// The allocations in ascending model order, checked to make one chain: at least one, one per
+/// model, all with the same chain id and depth.
+fn checked_allocations(allocations: &[Allocation]) -> Result<Vec<&Allocation>, ProverError> {
+    let mut sorted: Vec<&Allocation> = allocations.iter().collect();
+    sorted.sort_by_key(|a| a.model);
+    let first = *sorted.first().ok_or_else(no_allocation)?;
+    for pair in sorted.windows(2) {
+        if let [a, b] = pair
+            && a.model == b.model
+        {
+            return Err(ProverError::InvalidAllocation(format!(
+                "two allocations for model {}",
+                a.model
+            )));
+        }
+    }
+    if let Some(other) = sorted
+        .iter()
+        .find(|a| (a.chain_id, a.tree_depth) != (first.chain_id, first.tree_depth))
+    {
+        return Err(ProverError::InvalidAllocation(format!(
+            "the {} allocation is for chain {} at depth {}, the {} allocation for chain {} at depth {}",
+            first.model,
+            first.chain_id,
+            first.tree_depth,
+            other.model,
+            other.chain_id,
+            other.tree_depth
+        )));
+    }
+    Ok(sorted)
 }
 
 fn zk_pins(
@@ -1065,27 +1226,36 @@ fn allocation_root(
     Ok(root)
 }
 
-/// Writes the allocation's accounts and tree, and the genesis, in one transaction.
+/// Writes each allocation's accounts and tree, and the genesis, in one transaction.
 fn initialize(
     db: &Database,
-    allocation: &Allocation,
+    allocations: &[Allocation],
     zk_keys: &[ZkKeyPin],
 ) -> Result<Genesis, ProverError> {
+    let allocations = checked_allocations(allocations)?;
+    let first = allocations.first().ok_or_else(no_allocation)?;
     let probe = Genesis {
-        chain_id: allocation.chain_id,
-        tree_depth: allocation.tree_depth,
-        state_roots: bounded(vec![ModelRoot {
-            model: allocation.model,
-            root: Hash32::ZERO,
-        }])?,
+        chain_id: first.chain_id,
+        tree_depth: first.tree_depth,
+        state_roots: bounded(
+            allocations
+                .iter()
+                .map(|a| ModelRoot {
+                    model: a.model,
+                    root: Hash32::ZERO,
+                })
+                .collect(),
+        )?,
         zk_keys: zk_pins(zk_keys)?,
     };
     ChainParams::from_genesis(&probe).map_err(|e| ProverError::InvalidAllocation(e.to_string()))?;
-    let tree = ModelTree::new(allocation.model);
     let write = db.begin_write()?;
-    let genesis = {
-        let mut accounts = write.open_table(ACCOUNTS)?;
-        let mut nodes = write.open_table(NODES)?;
+    let mut roots = Vec::with_capacity(allocations.len());
+    for allocation in &allocations {
+        let tree = ModelTree::new(allocation.model);
+        let tables = ModelTables::of(allocation.model);
+        let mut accounts = write.open_table(tables.accounts)?;
+        let mut nodes = write.open_table(tables.nodes)?;
         let mut result = Ok(());
         let root = allocation_root(allocation, &tree, |level, index, hash| {
             if result.is_ok() {
@@ -1099,33 +1269,32 @@ fn initialize(
                 nodes.insert(node_key(0, account), hash.0)?;
             }
         }
-        let genesis = Genesis {
-            state_roots: bounded(vec![ModelRoot {
-                model: allocation.model,
-                root,
-            }])?,
-            ..probe
-        };
-        write
-            .open_table(META)?
-            .insert(META_GENESIS, encode_file(&genesis).as_slice())?;
-        write
-            .open_table(HEADERS)?
-            .insert(0, genesis_hash(&genesis).0)?;
-        write.open_table(BLOCKS)?;
-        // The genesis is leaf 0 of the history; no state version yet (see the module doc).
-        append_history(
-            &mut write.open_table(HISTORY_NODES)?,
-            &mut HistoryAccumulator::new(),
-            genesis_hash(&genesis),
-        )?;
-        write.open_table(NODE_VERSIONS)?;
-        write.open_table(ACCOUNT_VERSIONS)?;
-        write
-            .open_table(META)?
-            .insert(META_HISTORY_FROM, 0u64.to_le_bytes().as_slice())?;
-        genesis
+        write.open_table(tables.account_versions)?;
+        write.open_table(tables.node_versions)?;
+        roots.push(ModelRoot {
+            model: allocation.model,
+            root,
+        });
+    }
+    let genesis = Genesis {
+        state_roots: bounded(roots)?,
+        ..probe
     };
+    {
+        let mut meta = write.open_table(META)?;
+        meta.insert(META_GENESIS, encode_file(&genesis).as_slice())?;
+        meta.insert(META_FORMAT, FORMAT_VERSION.to_le_bytes().as_slice())?;
+    }
+    write
+        .open_table(HEADERS)?
+        .insert(0, genesis_hash(&genesis).0)?;
+    write.open_table(BLOCKS)?;
+    // The genesis is leaf 0 of the history; no state version yet (see the module doc).
+    append_history(
+        &mut write.open_table(HISTORY_NODES)?,
+        &mut HistoryAccumulator::new(),
+        genesis_hash(&genesis),
+    )?;
     write.commit()?;
     Ok(genesis)
 }

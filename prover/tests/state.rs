@@ -7,7 +7,7 @@ use prover::workload::{WorkloadSpec, generate, sign};
 use prover::{BlockOptions, ProverError, ProverState};
 use sha3::{Digest, Sha3_256};
 use verifier::{Reason, verify_chain};
-use witness_format::{AccountLeaf, Hash32, PublicKey, Transaction};
+use witness_format::{AccountLeaf, Hash32, Model, PublicKey, Transaction};
 
 /// The oracle's hashes, written out from the spec (docs/FORMAT.md), not taken from `verifier`.
 fn sha3(parts: &[&[u8]]) -> Hash32 {
@@ -77,14 +77,14 @@ proptest! {
         let mut prover = ProverState::open(&dir.path().join("db"), &workload.allocation).unwrap();
         let mut oracle: BTreeMap<u64, AccountLeaf> =
             (0u64..).zip(workload.allocation.accounts.iter().copied()).collect();
-        prop_assert_eq!(prover.state_root(), oracle_root(8, &oracle));
+        prop_assert_eq!(prover.state_root(Model::Transfer).unwrap(), oracle_root(8, &oracle));
         let mut blocks = Vec::new();
         let options = BlockOptions { txs_per_blob, ..BlockOptions::default() };
         for batch in &workload.batches {
             let (block, report) = prover.build_block(&batch.transactions, options).unwrap();
             prop_assert!(report.dropped.is_empty());
             batch.transactions.iter().for_each(|tx| oracle_apply(&mut oracle, tx));
-            prop_assert_eq!(prover.state_root(), oracle_root(8, &oracle));
+            prop_assert_eq!(prover.state_root(Model::Transfer).unwrap(), oracle_root(8, &oracle));
             blocks.push(block);
         }
         verify_chain(prover.genesis(), &blocks).unwrap();
@@ -152,10 +152,13 @@ fn reopening_continues_and_a_second_opener_is_refused() {
             ),
             "a second opener must be refused"
         );
-        (prover.state_root(), prover.height())
+        (prover.state_root(Model::Transfer).unwrap(), prover.height())
     };
     let prover = ProverState::open(&path, &workload.allocation).unwrap();
-    assert_eq!((prover.state_root(), prover.height()), (root, height));
+    assert_eq!(
+        (prover.state_root(Model::Transfer).unwrap(), prover.height()),
+        (root, height)
+    );
     assert!(prover.block_file(1).unwrap().is_some());
 
     // Another chain's allocation does not open this database.

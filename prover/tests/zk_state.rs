@@ -67,7 +67,8 @@ fn zk_transfer_chain_with_zk_proofs_verifies_under_the_pinned_key() {
     };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("db");
-    let mut state = ProverState::open_with_zk_keys(&db, &workload.allocation, &[pin]).unwrap();
+    let mut state =
+        ProverState::open_chain(&db, std::slice::from_ref(&workload.allocation), &[pin]).unwrap();
     assert_eq!(state.genesis().zk_keys.to_vec(), vec![pin]);
     state.set_zk_proving_key(pk.clone(), BATCH).unwrap();
     let mut blocks = Vec::new();
@@ -99,11 +100,12 @@ fn zk_transfer_chain_with_zk_proofs_verifies_under_the_pinned_key() {
         ..pin
     };
     assert!(matches!(
-        ProverState::open_with_zk_keys(&db, &workload.allocation, &[other]),
+        ProverState::open_chain(&db, std::slice::from_ref(&workload.allocation), &[other]),
         Err(ProverError::WrongChain { .. })
     ));
     // A key the genesis does not pin is refused.
-    let mut state = ProverState::open_with_zk_keys(&db, &workload.allocation, &[pin]).unwrap();
+    let mut state =
+        ProverState::open_chain(&db, std::slice::from_ref(&workload.allocation), &[pin]).unwrap();
     let (other_pk, _) = setup(DEPTH, BATCH, CHAIN, &mut rng_from_seed([2; 32])).unwrap();
     assert!(matches!(
         state.set_zk_proving_key(other_pk, BATCH),
@@ -122,7 +124,11 @@ fn transfer_chain_takes_no_zk_key() {
     };
     // Pins without the zk-transfer model make no valid genesis.
     assert!(matches!(
-        ProverState::open_with_zk_keys(&dir.path().join("a"), &workload.allocation, &[pin]),
+        ProverState::open_chain(
+            &dir.path().join("a"),
+            std::slice::from_ref(&workload.allocation),
+            &[pin]
+        ),
         Err(ProverError::InvalidAllocation(_))
     ));
     let mut state = ProverState::open(&dir.path().join("b"), &workload.allocation).unwrap();

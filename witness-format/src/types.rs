@@ -26,6 +26,9 @@ pub enum Model {
 }
 
 impl Model {
+    /// Every model, in ascending (genesis) order.
+    pub const ALL: [Model; 2] = [Model::Transfer, Model::ZkTransfer];
+
     /// The model's name as users type it.
     pub fn name(self) -> &'static str {
         match self {

@@ -1,0 +1,226 @@
+//! A chain hosting both models in one prover database: `transfer` blobs with Merkle witnesses
+//! and `zk-transfer` blobs with zk proofs in the same blocks, each model with its own root.
+//! Tiny shapes (depth 4, batch 2) so setup and proving take seconds.
+
+use prover::workload::{Workload, WorkloadSpec, generate_for};
+use prover::zk::groth16::{rng_from_seed, setup};
+use prover::{BlockOptions, ProverError, ProverState};
+use verifier::verify_chain_with_zk_keys;
+use verifier::zk_verify::verifying_key_hash;
+use witness_format::{Allocation, Model, Transaction, Witness, ZkKeyPin};
+
+const CHAIN: u64 = 7;
+const DEPTH: u8 = 4;
+const BATCH: usize = 2;
+
+fn spec() -> WorkloadSpec {
+    WorkloadSpec {
+        chain_id: CHAIN,
+        tree_depth: DEPTH,
+        accounts: 6,
+        blocks: 2,
+        txs_per_block: 2,
+        seed: 5,
+        new_account_percent: 30,
+    }
+}
+
+fn workloads() -> (Workload, Workload) {
+    (
+        generate_for(&spec(), Model::Transfer),
+        generate_for(&spec(), Model::ZkTransfer),
+    )
+}
+
+/// The batches of block `i` of both workloads, `zk-transfer` first: the prover takes them in
+/// any order, the header lists roots in genesis order.
+fn batches<'a>(
+    transfer: &'a Workload,
+    zk: &'a Workload,
+    i: usize,
+) -> Vec<(Model, &'a [Transaction])> {
+    vec![
+        (Model::ZkTransfer, zk.batches[i].transactions.as_ref()),
+        (Model::Transfer, transfer.batches[i].transactions.as_ref()),
+    ]
+}
+
+#[test]
+fn both_models_share_blocks_each_with_its_own_root_and_witness_kind() {
+    let (transfer, zk) = workloads();
+    let (pk, vk) = setup(DEPTH, BATCH, CHAIN, &mut rng_from_seed([1; 32])).unwrap();
+    let pin = ZkKeyPin {
+        batch: BATCH as u16,
+        vk_hash: verifying_key_hash(&vk),
+    };
+    let allocations = [zk.allocation.clone(), transfer.allocation.clone()];
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let mut state = ProverState::open_chain(&db, &allocations, &[pin]).unwrap();
+    let models: Vec<Model> = state
+        .genesis()
+        .state_roots
+        .iter()
+        .map(|r| r.model)
+        .collect();
+    assert_eq!(models, [Model::Transfer, Model::ZkTransfer]);
+    state.set_zk_proving_key(pk, BATCH).unwrap();
+
+    let mut blocks = Vec::new();
+    for i in 0..2 {
+        let before = (
+            state.state_root(Model::Transfer).unwrap(),
+            state.state_root(Model::ZkTransfer).unwrap(),
+        );
+        let (block, report) = state
+            .build_block_of(&batches(&transfer, &zk, i), BlockOptions::default())
+            .unwrap();
+        assert!(report.dropped.is_empty(), "{:?}", report.dropped);
+        assert_eq!(report.included, 4);
+        // One blob per model, each with its model's witness kind.
+        let kinds: Vec<(Model, &str)> = block
+            .blobs
+            .iter()
+            .map(|b| (b.model, b.witness.kind_name()))
+            .collect();
+        assert_eq!(
+            kinds,
+            [(Model::ZkTransfer, "zk"), (Model::Transfer, "merkle")]
+        );
+        let roots: Vec<_> = block
+            .header
+            .state_roots
+            .iter()
+            .map(|r| (r.model, r.root))
+            .collect();
+        assert_eq!(
+            roots,
+            [
+                (Model::Transfer, state.state_root(Model::Transfer).unwrap()),
+                (
+                    Model::ZkTransfer,
+                    state.state_root(Model::ZkTransfer).unwrap()
+                ),
+            ]
+        );
+        assert_ne!(roots[0].1, before.0);
+        assert_ne!(roots[1].1, before.1);
+        blocks.push(block);
+    }
+    let summary =
+        verify_chain_with_zk_keys(state.genesis(), std::slice::from_ref(&vk), &blocks).unwrap();
+    assert_eq!((summary.blobs, summary.transactions), (4, 8));
+    state.check_integrity().unwrap();
+
+    // Each model's accounts are its own: account 0 differs between the two states.
+    assert_ne!(
+        state.account(Model::Transfer, 0).unwrap().public_key,
+        state.account(Model::ZkTransfer, 0).unwrap().public_key
+    );
+
+    // Reopened, the database resumes with both roots.
+    let roots = (
+        state.state_root(Model::Transfer),
+        state.state_root(Model::ZkTransfer),
+    );
+    drop(state);
+    let state = ProverState::open_chain(&db, &allocations, &[pin]).unwrap();
+    assert_eq!(state.height(), 2);
+    assert_eq!(
+        (
+            state.state_root(Model::Transfer),
+            state.state_root(Model::ZkTransfer)
+        ),
+        roots
+    );
+    drop(state);
+    // The same allocations without the transfer model are another chain.
+    assert!(matches!(
+        ProverState::open_chain(&db, &allocations[..1], &[pin]),
+        Err(ProverError::WrongChain { .. })
+    ));
+}
+
+#[test]
+fn a_chain_of_several_models_needs_each_batch_to_name_its_model() {
+    let (transfer, zk) = workloads();
+    let dir = tempfile::tempdir().unwrap();
+    let allocations = [transfer.allocation.clone(), zk.allocation.clone()];
+    let mut state = ProverState::open_chain(&dir.path().join("db"), &allocations, &[]).unwrap();
+    assert!(matches!(
+        state.build_block(&transfer.batches[0].transactions, BlockOptions::default()),
+        Err(ProverError::ModelNotGiven { models: 2 })
+    ));
+    // Without a zk key, zk-transfer blobs carry Merkle witnesses; transactions of one model
+    // only leave the other's root alone.
+    let zk_root = state.state_root(Model::ZkTransfer);
+    let (block, _) = state
+        .build_block_of(
+            &[(Model::Transfer, &transfer.batches[0].transactions)],
+            BlockOptions::default(),
+        )
+        .unwrap();
+    assert!(
+        block
+            .blobs
+            .iter()
+            .all(|b| matches!(b.witness, Witness::Merkle(_)))
+    );
+    assert_eq!(state.state_root(Model::ZkTransfer), zk_root);
+    assert_eq!(block.header.state_roots[1].root, zk_root.unwrap());
+    assert_eq!(state.height(), 1);
+
+    // A chain of one model refuses a batch of the other, and builds nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let mut single = ProverState::open(&dir.path().join("db"), &transfer.allocation).unwrap();
+    assert!(matches!(
+        single.build_block_of(
+            &[(Model::ZkTransfer, &zk.batches[0].transactions)],
+            BlockOptions::default()
+        ),
+        Err(ProverError::UnknownModel {
+            model: Model::ZkTransfer
+        })
+    ));
+    assert_eq!(single.height(), 0);
+}
+
+#[test]
+fn allocations_must_make_one_chain() {
+    let (transfer, zk) = workloads();
+    let dir = tempfile::tempdir().unwrap();
+    let open = |name: &str, allocations: &[Allocation]| {
+        ProverState::open_chain(&dir.path().join(name), allocations, &[])
+    };
+    let invalid = |result: Result<ProverState, ProverError>, expected: &str| match result {
+        Err(ProverError::InvalidAllocation(message)) => {
+            assert!(message.contains(expected), "{message}")
+        }
+        Err(other) => panic!("expected InvalidAllocation({expected}), got {other}"),
+        Ok(_) => panic!("expected InvalidAllocation({expected}), got a database"),
+    };
+    invalid(open("none", &[]), "no allocation");
+    invalid(
+        open(
+            "twice",
+            &[transfer.allocation.clone(), transfer.allocation.clone()],
+        ),
+        "two allocations for model transfer",
+    );
+    let other_chain = Allocation {
+        chain_id: CHAIN + 1,
+        ..zk.allocation.clone()
+    };
+    invalid(
+        open("chains", &[transfer.allocation.clone(), other_chain]),
+        "for chain 8",
+    );
+    let other_depth = Allocation {
+        tree_depth: DEPTH + 1,
+        ..zk.allocation.clone()
+    };
+    invalid(
+        open("depths", &[transfer.allocation.clone(), other_depth]),
+        "at depth 5",
+    );
+}
