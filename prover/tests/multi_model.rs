@@ -4,9 +4,9 @@
 
 use prover::workload::{Workload, WorkloadSpec, generate_for};
 use prover::zk::groth16::{rng_from_seed, setup};
-use prover::{BlockOptions, ProverError, ProverState};
-use verifier::verify_chain_with_zk_keys;
+use prover::{BlockOptions, FactQuery, ProverError, ProverState};
 use verifier::zk_verify::verifying_key_hash;
+use verifier::{ProvenFact, verify_chain_with_zk_keys, verify_history_proof};
 use witness_format::{Allocation, Model, Transaction, Witness, ZkKeyPin};
 
 const CHAIN: u64 = 7;
@@ -111,6 +111,27 @@ fn both_models_share_blocks_each_with_its_own_root_and_witness_kind() {
         verify_chain_with_zk_keys(state.genesis(), std::slice::from_ref(&vk), &blocks).unwrap();
     assert_eq!((summary.blobs, summary.transactions), (4, 8));
     state.check_integrity().unwrap();
+
+    // Account history proofs for both models (SHA3 and Poseidon paths), at every height, each
+    // proving the value the account had then.
+    for (model, workload) in [(Model::Transfer, &transfer), (Model::ZkTransfer, &zk)] {
+        for height in 0..=2u64 {
+            let query = FactQuery::Account {
+                height,
+                model,
+                account: 0,
+            };
+            let proof = state.history_proof(2, query).unwrap();
+            let fact = verify_history_proof(&proof, &blocks[1].header).unwrap();
+            let ProvenFact::Account { leaf, .. } = fact else {
+                panic!("{model}: not an account fact: {fact:?}");
+            };
+            assert_eq!(leaf.public_key, workload.allocation.accounts[0].public_key);
+            if height == 2 {
+                assert_eq!(leaf, state.account(model, 0).unwrap());
+            }
+        }
+    }
 
     // Each model's accounts are its own: account 0 differs between the two states.
     assert_ne!(
