@@ -1,20 +1,33 @@
 //! `stateless history`: prove a past header, blob, transaction or account value against a later
-//! header (`prove`, a prover verb: it opens the prover's database), and check such a proof with
-//! that header alone (`verify`, which opens nothing else).
+//! header (`prove`, a prover verb: it opens the prover's database); prove the validity of the
+//! `zk-transfer` state from one checkpoint to another from a chain directory's files (`span`);
+//! and check either proof with that header alone (`verify`, which opens nothing else).
 
 use std::path::PathBuf;
+
+use std::collections::BTreeSet;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use prover::{FactQuery, ProverState};
 use serde::Serialize;
+use verifier::ChainParams;
+use verifier::ancestry::AncestryTree;
+use verifier::hash::{genesis_hash, header_hash};
+use verifier::span::{Checkpoint, ProvenSpan, verify_span};
+use verifier::zk_transfer::{fr_to_hash, tx_commitment};
+use verifier::zk_verify::{decode_verifying_key, encode_verifying_key};
 use verifier::{ProvenFact, verify_history_proof};
+use witness_format::frame::read_frame;
+use witness_format::ssz_types::VariableList;
 use witness_format::{
-    AccountLeaf, Block, Genesis, Hash32, Header, HistoryProof, Model, Transaction, encode_file,
+    AccountLeaf, Anchor, Block, Bytes, FileKind, Genesis, Hash32, Header, HistoryProof, Model,
+    SpanProof, SpanStep, Transaction, Witness, ZkVerifyingKey, decode_file, encode_file,
 };
 
 use crate::Failure;
-use crate::files::{genesis_path, read_value, write_atomic};
+use crate::files::{block_path, genesis_path, read, read_value, write_atomic};
+use crate::zk::chain_keys;
 
 /// Arguments of `stateless history`.
 #[derive(Args)]
@@ -27,8 +40,32 @@ pub(crate) struct HistoryArgs {
 enum HistoryCommand {
     /// Prove a fact about the chain's past against a later block's header (the tip).
     Prove(ProveArgs),
-    /// Check a history proof against the tip's block file, with no other data.
+    /// Prove, from a chain directory, that the zk-transfer state of block B follows from
+    /// checkpoint A's: the zk proofs of every zk-transfer blob after A up to B, with their
+    /// public data, checkable against the tip's header alone.
+    Span(SpanArgs),
+    /// Check a history or span proof against the tip's block file, with no other data.
     Verify(VerifyArgs),
+}
+
+/// Arguments of `stateless history span`.
+#[derive(Args)]
+struct SpanArgs {
+    /// Chain directory (genesis, blocks, and the verifying keys in keys/).
+    #[arg(long)]
+    chain: PathBuf,
+    /// Checkpoint A: a height (0: the genesis); its own blobs are not in the span.
+    #[arg(long)]
+    from: u64,
+    /// Checkpoint B: a block height at least 1 and at least A; its blobs are in the span.
+    #[arg(long)]
+    to: u64,
+    /// Height of the block whose header the span is checked against (default: B).
+    #[arg(long)]
+    tip: Option<u64>,
+    /// Where to write the span file.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 /// Arguments of `stateless history prove`.
@@ -73,6 +110,7 @@ struct VerifyArgs {
 pub(crate) fn history(args: HistoryArgs) -> Result<(), Failure> {
     match args.command {
         HistoryCommand::Prove(args) => prove(args),
+        HistoryCommand::Span(args) => span(args),
         HistoryCommand::Verify(args) => verify(args),
     }
 }
@@ -305,11 +343,15 @@ impl FactReport {
     }
 }
 
-/// `stateless history verify`.
+/// `stateless history verify`: a span file or a history proof, by the file's kind.
 fn verify(args: VerifyArgs) -> Result<(), Failure> {
     let tip: Block = read_value(&args.tip)?
         .map_err(|e| Failure::Rejected(format!("{}: {e}", args.tip.display())))?;
-    let outcome = read_value::<HistoryProof>(&args.file)?
+    let bytes = read(&args.file)?;
+    if matches!(read_frame(&bytes), Ok((FileKind::SpanProof, _))) {
+        return verify_span_file(&args, &bytes, &tip.header);
+    }
+    let outcome = decode_file::<HistoryProof>(&bytes)
         .map_err(|e| format!("{}: {e}", args.file.display()))
         .and_then(|proof| verify_history_proof(&proof, &tip.header).map_err(|e| e.to_string()));
     let tip_hash = verifier::hash::header_hash(&tip.header);
@@ -336,6 +378,252 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
         );
     } else if let Some(fact) = &report.fact {
         println!("valid: {}", fact.summary());
+    }
+    match report.error {
+        Some(error) => Err(Failure::Rejected(error)),
+        None => Ok(()),
+    }
+}
+
+/// `stateless history span`.
+///
+/// Reads the genesis and blocks `1..=T` (T the tip) once: the header hashes below the tip go
+/// into an in-memory accumulator (the same one the tip's history root commits to), and each
+/// `zk-transfer` blob of blocks `A+1..=B` becomes a step. A `zk-transfer` blob with a Merkle
+/// witness in that range has no proof to carry, so the span cannot be expressed (exit 2). The
+/// span is checked with the verifier before it is written.
+fn span(args: SpanArgs) -> Result<(), Failure> {
+    let tip_height = args.tip.unwrap_or(args.to);
+    if args.to == 0 || args.from > args.to || args.to > tip_height {
+        return Err(usage(format!(
+            "need --from A <= --to B <= --tip T and B >= 1 (got A = {}, B = {}, T = {tip_height})",
+            args.from, args.to
+        )));
+    }
+    let genesis_file = genesis_path(&args.chain);
+    let genesis: Genesis = read_value(&genesis_file)?
+        .map_err(|e| Failure::Rejected(format!("{}: {e}", genesis_file.display())))?;
+    let chain_id = genesis.chain_id;
+
+    let mut tree = AncestryTree::new();
+    tree.append(genesis_hash(&genesis));
+    let (mut from, mut to, mut tip) = (None, None, None);
+    let mut steps = Vec::new();
+    for height in 1..=tip_height {
+        let file = block_path(&args.chain, height);
+        let block: Block = read_value(&file)?
+            .map_err(|e| Failure::Rejected(format!("{}: {e}", file.display())))?;
+        if block.header.height != height {
+            return Err(Failure::Rejected(format!(
+                "{} holds height {}",
+                file.display(),
+                block.header.height
+            )));
+        }
+        if height > args.from && height <= args.to {
+            for (index, blob) in block.blobs.iter().enumerate() {
+                if blob.model != Model::ZkTransfer {
+                    continue;
+                }
+                let Witness::Zk(witness) = &blob.witness else {
+                    return Err(usage(format!(
+                        "block {height}, blob {index}: a zk-transfer blob with a Merkle witness \
+                         has no proof, so this range cannot be proven as a span"
+                    )));
+                };
+                let commitment = tx_commitment(chain_id, &blob.transactions)
+                    .map_err(|e| Failure::Rejected(format!("block {height}, blob {index}: {e}")))?;
+                steps.push(SpanStep {
+                    pre_state_root: blob.pre_state_root,
+                    post_state_root: blob.post_state_root,
+                    transaction_commitment: fr_to_hash(&commitment),
+                    transactions: u16::try_from(blob.transactions.len())
+                        .context("a blob's transaction count exceeds u16")?,
+                    proof: witness.proof.clone(),
+                });
+            }
+        }
+        if height == args.from {
+            from = Some(block.header.clone());
+        }
+        if height == args.to {
+            to = Some(block.header.clone());
+        }
+        if height < tip_height {
+            tree.append(header_hash(&block.header));
+        } else {
+            tip = Some(block.header);
+        }
+    }
+    let (Some(to), Some(tip)) = (to, tip) else {
+        return Err(usage("no block B or tip was read".into()));
+    };
+    let from = match from {
+        Some(header) => Anchor::Header(header),
+        None => Anchor::Genesis(genesis.clone()),
+    };
+
+    let zk_keys = span_keys(&args.chain, &genesis, &steps)?;
+    let proof_of = |anchor: Anchor| {
+        tree.anchor_proof(anchor)
+            .context("an anchor is outside the accumulator")
+    };
+    let span = SpanProof {
+        genesis: proof_of(Anchor::Genesis(genesis.clone()))?,
+        from: proof_of(from)?,
+        to: proof_of(Anchor::Header(to))?,
+        zk_keys: VariableList::new(zk_keys).map_err(|_| usage("too many keys".into()))?,
+        steps: VariableList::new(steps).map_err(|_| {
+            usage(format!(
+                "more than {} zk-transfer blobs: split the range into several spans",
+                witness_format::limits::MAX_SPAN_STEPS
+            ))
+        })?,
+    };
+    let proven = verify_span(&span, &tip)
+        .map_err(|e| Failure::Rejected(format!("the span built from the chain: {e}")))?;
+    let bytes = encode_file(&span);
+    write_atomic(&args.out, &bytes)?;
+    eprintln!(
+        "wrote a {}-byte span of {} proofs from height {} to {} against block {} to {}",
+        bytes.len(),
+        proven.proofs,
+        proven.from.height,
+        proven.to.height,
+        tip_height,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// The verifying keys the steps are checked under (the pinned key with the smallest batch
+/// that fits each step), from `CHAIN_DIR/keys`, ascending by batch.
+fn span_keys(
+    chain: &std::path::Path,
+    genesis: &Genesis,
+    steps: &[SpanStep],
+) -> Result<Vec<ZkVerifyingKey>, Failure> {
+    let mut params = ChainParams::from_genesis(genesis)
+        .map_err(|e| Failure::Rejected(format!("genesis: {e}")))?;
+    let keys = chain_keys(chain)?
+        .into_iter()
+        .map(|(path, bytes)| {
+            decode_verifying_key(&bytes).map_err(|e| usage(format!("{}: {e}", path.display())))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    params
+        .add_zk_keys(&keys)
+        .map_err(|e| Failure::Rejected(format!("{}/keys: {e}", chain.display())))?;
+    let mut batches = BTreeSet::new();
+    for (index, step) in steps.iter().enumerate() {
+        let (batch, _) = params
+            .zk_key_for(usize::from(step.transactions))
+            .map_err(|e| Failure::Rejected(format!("step {index}: {e}")))?;
+        batches.insert(batch);
+    }
+    let mut out = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let Some((_, key)) = params.zk_keys.iter().find(|(b, _)| *b == batch) else {
+            return Err(usage(format!("no verifying key for batch {batch}")));
+        };
+        let encoded = encode_verifying_key(key.verifying_key());
+        let key = <[u8; witness_format::ZK_VERIFYING_KEY_BYTES]>::try_from(encoded.as_slice())
+            .map_err(|_| usage(format!("the key for batch {batch} is not a one-input key")))?;
+        out.push(ZkVerifyingKey {
+            key: Bytes::from(key),
+        });
+    }
+    Ok(out)
+}
+
+/// A checkpoint, as printed.
+#[derive(Serialize)]
+struct CheckpointReport {
+    height: u64,
+    hash: Hash32,
+    zk_root: Hash32,
+}
+
+impl From<Checkpoint> for CheckpointReport {
+    fn from(c: Checkpoint) -> Self {
+        Self {
+            height: c.height,
+            hash: c.hash,
+            zk_root: c.zk_root,
+        }
+    }
+}
+
+/// A proven span, as printed.
+#[derive(Serialize)]
+struct SpanReport {
+    chain_id: u64,
+    genesis_hash: Hash32,
+    from: CheckpointReport,
+    to: CheckpointReport,
+    proofs: u64,
+    transactions: u64,
+}
+
+impl From<ProvenSpan> for SpanReport {
+    fn from(span: ProvenSpan) -> Self {
+        Self {
+            chain_id: span.chain_id,
+            genesis_hash: span.genesis_hash,
+            from: span.from.into(),
+            to: span.to.into(),
+            proofs: span.proofs,
+            transactions: span.transactions,
+        }
+    }
+}
+
+/// The result of checking a span, as printed.
+#[derive(Serialize)]
+struct SpanVerifyReport {
+    valid: bool,
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    tip_height: u64,
+    tip_hash: Hash32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    span: Option<SpanReport>,
+}
+
+/// `stateless history verify` of a span file.
+fn verify_span_file(args: &VerifyArgs, bytes: &[u8], tip: &Header) -> Result<(), Failure> {
+    let outcome = decode_file::<SpanProof>(bytes)
+        .map_err(|e| format!("{}: {e}", args.file.display()))
+        .and_then(|span| verify_span(&span, tip).map_err(|e| e.to_string()));
+    let (span, error) = match outcome {
+        Ok(span) => (Some(SpanReport::from(span)), None),
+        Err(error) => (None, Some(error)),
+    };
+    let report = SpanVerifyReport {
+        valid: error.is_none(),
+        kind: "span",
+        error,
+        tip_height: tip.height,
+        tip_hash: header_hash(tip),
+        span,
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&report).context("encoding JSON")?
+        );
+    } else if let Some(span) = &report.span {
+        println!(
+            "valid: zk-transfer state of height {} ({}) follows from height {} ({}) by {} proofs \
+             of {} transactions",
+            span.to.height,
+            span.to.zk_root,
+            span.from.height,
+            span.from.zk_root,
+            span.proofs,
+            span.transactions
+        );
     }
     match report.error {
         Some(error) => Err(Failure::Rejected(error)),
