@@ -304,7 +304,12 @@ fn zk_usage_errors() {
     setup(&keys, "3");
     let out = prove(&["--witness", "zk", "--keys", path(&keys)]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("zk-transfer workload"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("needs a workload with the zk-transfer model"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         stateless(&["zk", "setup", "--batch", "0", "--out", path(&keys)])
             .status
