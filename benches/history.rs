@@ -1,8 +1,9 @@
 //! Ancestry proofs: checking that a header 2^20 blocks back is an ancestor of a trusted tip.
 //!
-//! Setup, once and outside the measurement: a synthetic history accumulator over 2^20 + 1 leaves
-//! (leaf 0 stands for the genesis hash, leaf 1 is the hash of a real header at height 1, the
-//! others are distinct synthetic hashes), built with `HistoryAccumulator::append_visiting` into an
+//! Setup, once and outside the measurement (`verifier::ancestry::synthetic_history`, shared with
+//! `stateless bench --history`): a synthetic history accumulator over 2^20 + 1 leaves (leaf 0
+//! stands for the genesis hash, leaf 1 is the hash of a real header at height 1, the others are
+//! distinct synthetic hashes), built with `HistoryAccumulator::append_visiting` into an
 //! in-memory node store, as the prover builds its redb table. The tip is a header at height
 //! 2^20 + 1 carrying the accumulator's root. The proof of header 1 is read from the store with
 //! `verifier::history::proof_nodes`, exactly as the prover reads it: 20 path hashes up to the
@@ -37,13 +38,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use verifier::hash::{header_hash, tagged_hash};
-use verifier::history::{HistoryAccumulator, proof_nodes};
+use verifier::ancestry::synthetic_history;
 use verifier::{ProvenFact, verify_history_proof};
-use witness_format::ssz_types::VariableList;
-use witness_format::{
-    Anchor, Hash32, Header, HistoryFact, HistoryProof, Model, ModelRoot, decode_file, encode_file,
-};
+use witness_format::{Header, HistoryProof, decode_file, encode_file};
 
 /// How far back the proven header is in a real run: 2^20 blocks.
 const LOG2_BACK: u32 = 20;
@@ -60,22 +57,6 @@ fn quick() -> bool {
     env || test || !bench
 }
 
-/// A header with every field filled, at `height`.
-fn header(height: u64, history_root: Hash32) -> Header {
-    let filler = |tag: u8| tagged_hash(tag, &[&height.to_le_bytes()]);
-    Header {
-        height,
-        parent_hash: filler(0xf1),
-        history_root,
-        blobs_root: filler(0xf2),
-        state_roots: VariableList::new(vec![ModelRoot {
-            model: Model::Transfer,
-            root: filler(0xf3),
-        }])
-        .expect("one model"),
-    }
-}
-
 struct Fixture {
     tip: Header,
     proof: HistoryProof,
@@ -85,40 +66,13 @@ struct Fixture {
 /// The accumulator over `2^log2_back + 1` leaves, the tip over them, and the proof of header 1.
 fn setup(log2_back: u32) -> Fixture {
     let started = Instant::now();
-    let ancestor = header(1, tagged_hash(0xf0, &[b"history root of block 1"]));
-    let count = (1u64 << log2_back) + 1;
-    // levels[h][k] is node (h, k): append_visiting creates them in index order.
-    let mut levels: Vec<Vec<Hash32>> = vec![Vec::new(); log2_back as usize + 1];
-    let mut accumulator = HistoryAccumulator::new();
-    for leaf in 0..count {
-        let hash = match leaf {
-            1 => header_hash(&ancestor),
-            _ => tagged_hash(0xfe, &[&leaf.to_le_bytes()]),
-        };
-        accumulator.append_visiting(hash, |height, index, node| {
-            let level = &mut levels[height as usize];
-            assert_eq!(level.len() as u64, index, "nodes arrive in order");
-            level.push(*node);
-        });
-    }
-    let tip = header(count, accumulator.root());
-    let names = proof_nodes(count, 1).expect("leaf 1 is in the accumulator");
-    let read = |names: &[(u32, u64)]| -> Vec<Hash32> {
-        names
-            .iter()
-            .map(|&(h, k)| levels[h as usize][k as usize])
-            .collect()
-    };
-    let proof = HistoryProof {
-        tip_height: count,
-        peak_path: VariableList::new(read(&names.path)).expect("within the limit"),
-        other_peaks: VariableList::new(read(&names.other_peaks)).expect("within the limit"),
-        fact: HistoryFact::Anchor(Anchor::Header(ancestor.clone())),
-    };
+    let (tip, proof, ancestor) = synthetic_history(log2_back).expect("a small enough history");
     let fact = verify_history_proof(&proof, &tip).expect("the proof verifies");
     assert!(matches!(fact, ProvenFact::Header { header, .. } if header == ancestor));
     eprintln!(
-        "setup: accumulator over {count} leaves, proof of header 1 against tip {count}, in {:.1?}",
+        "setup: accumulator over {} leaves, proof of header 1 against tip {}, in {:.1?}",
+        tip.height,
+        tip.height,
         started.elapsed()
     );
     let file = encode_file(&proof);

@@ -439,7 +439,7 @@ fn span(args: SpanArgs) -> Result<(), Failure> {
                     transaction_commitment: fr_to_hash(&commitment),
                     transactions: u16::try_from(blob.transactions.len())
                         .context("a blob's transaction count exceeds u16")?,
-                    proof: witness.proof.clone(),
+                    proof: witness.proof,
                 });
             }
         }

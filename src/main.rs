@@ -4,6 +4,7 @@
 //! where and why); 2 usage or I/O error.
 
 mod bench;
+mod bench_history;
 mod commands;
 mod files;
 mod history;

@@ -426,8 +426,8 @@ fn proofs_are_checked_in_one_batch_and_the_bad_one_named() {
     // Valid proofs swapped between steps: each decodes, the batch fails, step 0 is named.
     let mut s = valid.clone();
     let mut list = original.clone();
-    let first = list[0].proof.clone();
-    list[0].proof = list[1].proof.clone();
+    let first = list[0].proof;
+    list[0].proof = list[1].proof;
     list[1].proof = first;
     set_steps(&mut s, list);
     assert_eq!(
@@ -454,7 +454,7 @@ fn proofs_are_checked_in_one_batch_and_the_bad_one_named() {
     );
     let mut s = valid.clone();
     let mut list = original.clone();
-    list[1].proof = other.steps[1].proof.clone();
+    list[1].proof = other.steps[1].proof;
     set_steps(&mut s, list);
     assert_eq!(
         rejection(&s),

@@ -10,8 +10,9 @@
 //! 2^20 headers.
 
 use witness_format::ssz_types::VariableList;
-use witness_format::{Anchor, Hash32, HistoryFact, HistoryProof};
+use witness_format::{Anchor, Hash32, Header, HistoryFact, HistoryProof, Model, ModelRoot};
 
+use crate::hash::{header_hash, tagged_hash};
 use crate::history::{HistoryAccumulator, NodeName, proof_nodes};
 
 /// A history accumulator that keeps all its nodes, to prove any leaf's ancestry.
@@ -93,6 +94,53 @@ impl AncestryTree {
     }
 }
 
+/// The largest synthetic history [`synthetic_history`] builds: 2^28 headers back, whose nodes
+/// take 16 GiB.
+pub const MAX_SYNTHETIC_LOG2: u32 = 28;
+
+/// A synthetic history for measuring ancestry proofs (`benches/history.rs`,
+/// `stateless bench --history`), built as the prover builds its table: an accumulator over
+/// `2^log2_back + 1` leaves (leaf 0 stands for the genesis hash, leaf 1 is the hash of a header
+/// at height 1, the others are distinct synthetic hashes), a tip header at height
+/// `2^log2_back + 1` carrying its root, and the proof that header 1, `2^log2_back` blocks back,
+/// is an ancestor of the tip.
+///
+/// Returns the tip, the proof, and the header proven. `None` for `log2_back` above
+/// [`MAX_SYNTHETIC_LOG2`].
+pub fn synthetic_history(log2_back: u32) -> Option<(Header, HistoryProof, Header)> {
+    if log2_back > MAX_SYNTHETIC_LOG2 {
+        return None;
+    }
+    let count = 1u64.checked_shl(log2_back)?.checked_add(1)?;
+    let ancestor = synthetic_header(1, tagged_hash(0xf0, &[b"history root of block 1"]));
+    let mut tree = AncestryTree::new();
+    for leaf in 0..count {
+        tree.append(match leaf {
+            1 => header_hash(&ancestor),
+            _ => tagged_hash(0xfe, &[&leaf.to_le_bytes()]),
+        });
+    }
+    let tip = synthetic_header(count, tree.root());
+    let proof = tree.anchor_proof(Anchor::Header(ancestor.clone()))?;
+    Some((tip, proof, ancestor))
+}
+
+/// A header with every field filled, at `height`.
+fn synthetic_header(height: u64, history_root: Hash32) -> Header {
+    let filler = |tag: u8| tagged_hash(tag, &[&height.to_le_bytes()]);
+    Header {
+        height,
+        parent_hash: filler(0xf1),
+        history_root,
+        blobs_root: filler(0xf2),
+        state_roots: VariableList::new(vec![ModelRoot {
+            model: Model::Transfer,
+            root: filler(0xf3),
+        }])
+        .unwrap_or_default(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +167,20 @@ mod tests {
             }
             assert_eq!(tree.proof(count), None);
         }
+    }
+
+    #[test]
+    fn the_synthetic_history_proves_its_header() {
+        let (tip, proof, ancestor) = synthetic_history(10).unwrap();
+        assert_eq!(tip.height, 1025);
+        assert_eq!(proof.peak_path.len() + proof.other_peaks.len(), 11);
+        assert_eq!(
+            crate::verify_history_proof(&proof, &tip),
+            Ok(crate::ProvenFact::Header {
+                hash: header_hash(&ancestor),
+                header: ancestor
+            })
+        );
+        assert!(synthetic_history(MAX_SYNTHETIC_LOG2 + 1).is_none());
     }
 }

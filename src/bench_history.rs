@@ -1,0 +1,175 @@
+//! `stateless bench --history`: ancestry proofs and span verification, measured in one process.
+//!
+//! - `ancestry_verify_us`, `ancestry_proof_bytes`: checking that a header 2^20 blocks back
+//!   (2^12 in quick mode) is an ancestor of a tip, in a synthetic accumulator of as many headers
+//!   ([`verifier::ancestry::synthetic_history`]); the median of several timed loops of
+//!   `verify_history_proof`, and the bytes of hashes the proof carries. Goals: ≤ 50 µs and
+//!   ≤ 32 × 21 bytes.
+//! - `span_batched_ms_per_proof`, `span_individual_ms_per_proof`: 64 Groth16 proofs (one public
+//!   input each, distinct statements) checked in one batch ([`verifier::span::verify_batch`])
+//!   and one by one ([`verifier::zk_verify::verify_zk_blob`]), both decoding the proofs with
+//!   validation; medians of several rounds. Goal: batched ≥ 5x faster per proof.
+//!
+//! The proofs come from a tiny synthetic circuit (`prover::zk::synthetic`, 64 constraints):
+//! Groth16 verification does not depend on the circuit's size, only on its public-input count
+//! (one, as `zk-transfer`'s), so the 64 proofs take milliseconds to make instead of minutes.
+//! Both span timings run on one thread, so their ratio is the algorithm's, not the core count's.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use anyhow::{Context, Result, ensure};
+use prover::zk::groth16::rng_from_seed;
+use prover::zk::synthetic::{self, SyntheticCircuit};
+use serde_json::json;
+use verifier::ancestry::synthetic_history;
+use verifier::span::{BatchEntry, verify_batch};
+use verifier::verify_history_proof;
+use verifier::zk_verify::{PROOF_BYTES, PreparedKey, encode_proof, verify_zk_blob};
+
+/// How far back the proven header is: 2^20 blocks (2^12 in quick mode).
+const LOG2_BACK: u32 = 20;
+const LOG2_BACK_QUICK: u32 = 12;
+
+/// Proofs in the span measurement (the same in quick mode: they are cheap).
+const SPAN_PROOFS: usize = 64;
+
+/// Constraints of the synthetic circuit the span proofs are for.
+const SYNTHETIC_CONSTRAINTS: usize = 64;
+
+/// Median of `values` (which must not be empty).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// A synthetic proof with its circuit, which gives its public input.
+type SpanProofOf = (SyntheticCircuit, [u8; PROOF_BYTES]);
+
+/// `count` proofs of distinct statements under one key of the synthetic circuit: the prepared
+/// key, and each proof's circuit (which gives its public input) and bytes.
+fn span_proofs(count: usize) -> Result<(PreparedKey, Vec<SpanProofOf>)> {
+    let mut rng = rng_from_seed([7; 32]);
+    let pk = synthetic::setup(
+        SyntheticCircuit::of_size(SYNTHETIC_CONSTRAINTS, 0),
+        &mut rng,
+    )
+    .context("synthetic setup")?;
+    let key = PreparedKey::new(&pk.vk).map_err(|e| anyhow::anyhow!("synthetic key: {e}"))?;
+    let proofs = (1..=count as u64)
+        .map(|seed| {
+            let circuit = SyntheticCircuit::of_size(SYNTHETIC_CONSTRAINTS, seed);
+            let proof = synthetic::prove(&pk, circuit, &mut rng).context("synthetic proof")?;
+            Ok((circuit, encode_proof(&proof)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok((key, proofs))
+}
+
+/// Runs the measurements and returns their keys as one JSON object.
+// Called by `stateless bench --history` once that flag is wired in `src/bench.rs`.
+#[allow(dead_code)]
+pub(crate) fn run(quick: bool) -> Result<serde_json::Value> {
+    // Ancestry.
+    let log2_back = if quick { LOG2_BACK_QUICK } else { LOG2_BACK };
+    let (tip, proof, _) = synthetic_history(log2_back).context("synthetic history")?;
+    verify_history_proof(&proof, &tip).context("the synthetic ancestry proof")?;
+    let hashes = proof.peak_path.len() + proof.other_peaks.len();
+    let loops = if quick { 3 } else { 7 };
+    let rounds = if quick { 200 } else { 5_000 };
+    let ancestry_us = median(
+        (0..loops)
+            .map(|_| {
+                let started = Instant::now();
+                for _ in 0..rounds {
+                    let _ = black_box(verify_history_proof(black_box(&proof), &tip));
+                }
+                started.elapsed().as_secs_f64() * 1e6 / f64::from(rounds)
+            })
+            .collect(),
+    );
+
+    // Span proofs: batched against one by one, on one thread.
+    let (key, proofs) = span_proofs(SPAN_PROOFS)?;
+    let proofs: Vec<_> = proofs
+        .iter()
+        .map(|(circuit, proof)| (circuit.public_input(), proof))
+        .collect();
+    let entries: Vec<BatchEntry<'_>> = proofs
+        .iter()
+        .map(|&(public_input, proof)| BatchEntry {
+            key: 0,
+            public_input,
+            proof,
+        })
+        .collect();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .context("a one-thread pool")?;
+    let span_rounds = if quick { 3 } else { 9 };
+    let (batched, individual) = pool.install(|| -> Result<(f64, f64)> {
+        verify_batch(&[&key], &entries).context("the batch of synthetic proofs")?;
+        let mut batched = Vec::new();
+        let mut individual = Vec::new();
+        for _ in 0..span_rounds {
+            let started = Instant::now();
+            let verdict = verify_batch(&[&key], black_box(&entries));
+            batched.push(started.elapsed().as_secs_f64() * 1e3);
+            ensure!(verdict.is_ok(), "the batch failed");
+            let started = Instant::now();
+            for &(input, proof) in &proofs {
+                let verdict = verify_zk_blob(&key, input, black_box(proof));
+                ensure!(verdict.is_ok(), "a synthetic proof failed");
+            }
+            individual.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+        Ok((median(batched), median(individual)))
+    })?;
+    let per_proof = |total_ms: f64| total_ms / SPAN_PROOFS as f64;
+
+    Ok(json!({
+        "ancestry_blocks_back": 1u64 << log2_back,
+        "ancestry_verify_us": ancestry_us,
+        "ancestry_proof_bytes": 32 * hashes,
+        "ancestry_proof_hashes": hashes,
+        "span_proofs": SPAN_PROOFS,
+        "span_threads": 1,
+        "span_batched_ms_per_proof": per_proof(batched),
+        "span_individual_ms_per_proof": per_proof(individual),
+        "span_batched_speedup": individual / batched,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_run_reports_every_key() {
+        let value = run(true).unwrap();
+        for key in [
+            "ancestry_verify_us",
+            "ancestry_proof_bytes",
+            "span_batched_ms_per_proof",
+            "span_individual_ms_per_proof",
+        ] {
+            assert!(
+                value[key].as_f64().is_some_and(|v| v > 0.0),
+                "{key}: {value}"
+            );
+        }
+        // 2^12 blocks back: 12 path hashes and one other peak.
+        assert_eq!(value["ancestry_proof_bytes"], 32 * 13);
+    }
+
+    /// The full measurement, on request (until `stateless bench --history` calls [`run`]):
+    /// `cargo test --release --bin stateless bench_history -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a measurement, not a check: run on request"]
+    fn full_run() {
+        let value = run(false).unwrap();
+        println!("{}", serde_json::to_string_pretty(&value).unwrap());
+        assert_eq!(value["ancestry_proof_bytes"], 32 * 21);
+    }
+}
