@@ -5,6 +5,9 @@
 //! verification of exactly the measured blobs' signatures; verification is decode plus
 //! `verify_blob` and the blob commitments of the same blobs (the linkage pass, a few hashes per
 //! block, is left out, so no earlier chain is needed). Both use all threads.
+//!
+//! Each other mode is one flag and one submodule, returning its own report: `--zk`
+//! ([`zk`]: the `zk-transfer` proof system against Merkle witnesses and plain Groth16).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -25,25 +28,45 @@ use witness_format::{Block, SszEncode, Transaction, Witness, decode_file, encode
 
 use crate::Failure;
 
+mod zk;
+
 /// Arguments of `stateless bench`.
 #[derive(Args)]
 pub(crate) struct BenchArgs {
+    /// Measure the zk-transfer proof system instead: constraints, proving against plain
+    /// Groth16, verification and witness bytes against Merkle witnesses.
+    #[arg(long, group = "mode")]
+    zk: bool,
+    /// Tree depth of the --zk circuit (default 32; 6 with --quick).
+    #[arg(long, requires = "zk")]
+    depth: Option<u8>,
+    /// Transactions per proof with --zk (default 64; 2 with --quick).
+    #[arg(long, requires = "zk")]
+    batch: Option<usize>,
+    /// With --zk: keys written by `stateless zk setup` for the same depth and batch, instead of
+    /// generating them here (minutes at depth 32).
+    #[arg(long, requires = "zk")]
+    keys: Option<PathBuf>,
+    /// With --zk: proofs per median, real and baseline each, after one warm-up proof
+    /// (default 3; 1 with --quick).
+    #[arg(long, requires = "zk")]
+    proofs: Option<usize>,
     /// Print the results as JSON on stdout.
     #[arg(long)]
     json: bool,
     /// Fewer accounts, blobs and repetitions: under a minute on 2 cores.
     #[arg(long)]
     quick: bool,
-    /// Accounts in the state (default 2^20; 2^18 with --quick).
+    /// Accounts in the state (default 2^20, 2^18 with --quick; with --zk 2^16, 16 with --quick).
     #[arg(long)]
     accounts: Option<u64>,
-    /// Transactions per blob.
+    /// Transactions per blob (not with --zk, where a blob is one --batch).
     #[arg(long, default_value_t = 1024)]
     txs_per_blob: usize,
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Directory for results.json and throughput.svg.
+    /// Directory for results.json (and throughput.svg, without --zk).
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -184,19 +207,7 @@ impl Bench {
 
     /// Median verification throughput: decode, verify every blob, commit to every blob.
     fn verify(&self, prepared: &Prepared) -> anyhow::Result<f64> {
-        let mut samples = Vec::new();
-        for _ in 0..self.repetitions {
-            let start = Instant::now();
-            let block: Block = decode_file(&prepared.file).map_err(|e| anyhow::anyhow!("{e}"))?;
-            block
-                .blobs
-                .par_iter()
-                .map(|blob| verify_blob(&self.params, blob).map(|()| blob_commitment(blob)))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            samples.push(prepared.txs as f64 / start.elapsed().as_secs_f64());
-        }
-        Ok(median(samples))
+        verify_throughput(&self.params, &prepared.file, prepared.txs, self.repetitions)
     }
 
     fn measure(
@@ -224,23 +235,59 @@ impl Bench {
     }
 }
 
-/// `stateless bench`.
+/// Median throughput of decoding `file` (one block) and checking and committing to each of
+/// its blobs, all threads. `txs` is the block's transaction count.
+fn verify_throughput(
+    params: &ChainParams,
+    file: &[u8],
+    txs: usize,
+    repetitions: usize,
+) -> anyhow::Result<f64> {
+    let mut samples = Vec::with_capacity(repetitions);
+    for _ in 0..repetitions {
+        let start = Instant::now();
+        let block: Block = decode_file(file).map_err(|e| anyhow::anyhow!("{e}"))?;
+        block
+            .blobs
+            .par_iter()
+            .map(|blob| verify_blob(params, blob).map(|()| blob_commitment(blob)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        samples.push(txs as f64 / start.elapsed().as_secs_f64());
+    }
+    Ok(median(samples))
+}
+
+/// `stateless bench`: one mode per run, each with its own report.
 pub(crate) fn bench(args: BenchArgs) -> Result<(), Failure> {
     let pool = crate::commands::thread_pool(args.threads)?;
+    if args.zk {
+        let report = pool.install(|| zk::run(&args))?;
+        return emit(&args, &report, zk::print_table);
+    }
     let report = pool.install(|| run(&args))?;
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-        let json = serde_json::to_string_pretty(&report).context("encoding JSON")?;
-        crate::files::write_atomic(&out.join("results.json"), json.as_bytes())?;
         crate::files::write_atomic(&out.join("throughput.svg"), chart(&report.sweep).as_bytes())?;
+    }
+    emit(&args, &report, print_table)
+}
+
+/// Writes a mode's report: `OUT/results.json` with `--out`, then one JSON object on stdout
+/// with `--json`, or the mode's table.
+fn emit<T: Serialize>(args: &BenchArgs, report: &T, table: fn(&T)) -> Result<(), Failure> {
+    if let Some(out) = &args.out {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        let json = serde_json::to_string_pretty(report).context("encoding JSON")?;
+        crate::files::write_atomic(&out.join("results.json"), json.as_bytes())?;
     }
     if args.json {
         println!(
             "{}",
-            serde_json::to_string(&report).context("encoding JSON")?
+            serde_json::to_string(report).context("encoding JSON")?
         );
     } else {
-        print_table(&report);
+        table(report);
     }
     Ok(())
 }

@@ -13,17 +13,23 @@
 //!   of a full-size scalar. A circuit full of bits proves faster than one of the same size
 //!   full of field elements.
 //!
+//! - the proving key's A and B queries have the identity for every variable that appears in
+//!   no row's A (respectively B), and an identity base costs nothing. B is also proven in G2,
+//!   about three times the cost of G1, so how many variables appear in B matters.
+//!
 //! So [`SyntheticCircuit::matching`] copies a real circuit's [`WitnessProfile`]: the same
-//! number of constraints, of public inputs (one), of witness variables, and of witness values
-//! that are zero, ±1, small (up to 64 bits either side of zero) and full-size. What it does
-//! not copy is the constraint matrices' density (the real circuit's inlined Poseidon rounds
-//! have longer linear combinations than the two or three terms per row here): that part of
-//! the witness map is linear in the non-zero entries, and is counted as the real circuit's
-//! overhead.
+//! number of constraints, of public inputs (one), of witness variables, of witness values that
+//! are zero, ±1, small (up to 64 bits either side of zero) and full-size, and of witness
+//! variables that appear in A and in B (to within the last few of the chain). What it does not
+//! copy is the matrices' density (the real circuit's inlined Poseidon rounds have longer linear
+//! combinations than the two or three terms per row here): that part of the witness map is
+//! linear in the non-zero entries, and is counted as the real circuit's overhead.
 //!
 //! ```text
 //! public:  x                                   (one input, a full-size value)
-//! full:    f_1 = x · x,  f_i = f_(i-1) · (f_(i-2) + x)              one row each
+//! full:    f_i = a · (b + x), one row each: a the oldest earlier f still owed an appearance
+//!          in A (else x), b the oldest owed one in B (else the row's B is x alone); each f
+//!          is owed one in A and B, in A only, or none, in the profile's proportions
 //! small:   b · b = b  (0 or 1),   s · 1 = s  (up to 64 bits, or minus that)
 //!          grouped as (s_1 + … + s_k) · 1 = s_1 + … + s_k when rows run short
 //! extra:   rows past one per variable repeat the chain's rows
@@ -54,6 +60,13 @@ pub struct WitnessProfile {
     pub units: usize,
     /// Other witness values of at most 64 bits, or whose negation is.
     pub small: usize,
+    /// Witness variables with a non-zero coefficient in some row's A (their points in the
+    /// proving key's A and B-in-G1 queries... are not the identity: each costs an addition in
+    /// the A multi-scalar multiplication).
+    pub in_a: usize,
+    /// Witness variables with a non-zero coefficient in some row's B (each costs an addition in
+    /// both B multi-scalar multiplications, one of them in G2).
+    pub in_b: usize,
 }
 
 impl WitnessProfile {
@@ -106,10 +119,30 @@ pub fn witness_profile<C: ConstraintSynthesizer<Fr>>(
     circuit.generate_constraints(cs.clone())?;
     cs.finalize();
     let witness = cs.witness_assignment()?;
+    let instance = cs.num_instance_variables();
+    let (in_a, in_b) = {
+        let system = cs.borrow().ok_or(SynthesisError::MissingCS)?;
+        let matrices = system.to_matrices()?;
+        let mut used = [vec![false; witness.len()], vec![false; witness.len()]];
+        for per_predicate in matrices.values() {
+            for (flags, matrix) in used.iter_mut().zip(per_predicate) {
+                for &(_, column) in matrix.iter().flatten() {
+                    if let Some(flag) = column.checked_sub(instance).and_then(|w| flags.get_mut(w))
+                    {
+                        *flag = true;
+                    }
+                }
+            }
+        }
+        let [a, b] = used.map(|flags| flags.iter().filter(|&&f| f).count());
+        (a, b)
+    };
     let mut profile = WitnessProfile {
         constraints: cs.num_constraints(),
-        public_inputs: cs.num_instance_variables().saturating_sub(1),
+        public_inputs: instance.saturating_sub(1),
         witness_variables: witness.len(),
+        in_a,
+        in_b,
         ..WitnessProfile::default()
     };
     for value in &witness {
@@ -141,6 +174,8 @@ impl SyntheticCircuit {
                 constraints,
                 public_inputs: 1,
                 witness_variables: constraints,
+                in_a: constraints,
+                in_b: constraints,
                 ..WitnessProfile::default()
             },
             seed,
@@ -190,35 +225,62 @@ impl ConstraintSynthesizer<Fr> for SyntheticCircuit {
         }
 
         // The chain of full-size values takes one row each, leaving at least one row for the
-        // small variables when there are any.
+        // small variables when there are any; the small variables share the rows left, in
+        // groups as even as possible.
         let reserve = usize::from(!small.is_empty());
         let full = p.full().min(rows.saturating_sub(reserve));
+        let left = rows.saturating_sub(full);
+        let per_group = small.len().div_ceil(left.min(small.len()).max(1)).max(1);
+
+        // Which full-size variables appear in A and B rows: as many as in the profile, less
+        // those the small variables' rows give (b · b = b: A and B; s · 1 = s and sums: A).
+        let (small_ab, small_a) = if per_group == 1 {
+            let booleans = p.zeros + p.units;
+            (booleans, small.len() - booleans)
+        } else {
+            (0, small.len())
+        };
+        let ab = p.in_b.saturating_sub(small_ab).min(full);
+        let a_only = p
+            .in_a
+            .saturating_sub(p.in_b)
+            .saturating_sub(small_a)
+            .min(full - ab);
+        let roles = spread(&[
+            (Role::AB, ab),
+            (Role::A, a_only),
+            (Role::Output, full - ab - a_only),
+        ]);
+
+        // Row i: f_i = a · (b + x), a the oldest variable still owed an appearance in A (x if
+        // none), b the oldest owed one in B (none: the row's B is x alone).
+        let mut owed_a = std::collections::VecDeque::new();
+        let mut owed_b = std::collections::VecDeque::new();
         let mut chain: Vec<(Variable, LinearCombination<Fr>, Variable)> = Vec::with_capacity(full);
-        let (mut prev2, mut prev) = (Fr::ZERO, x_value);
-        let (mut prev2_var, mut prev_var) = (None::<Variable>, x);
-        for _ in 0..full {
-            // f_1 = x · x; f_i = f_(i-1) · (f_(i-2) + x).
-            let (factor, b) = match prev2_var {
-                Some(v) => (prev2 + x_value, LinearCombination::from(v) + x),
-                None => (x_value, LinearCombination::from(x)),
+        for role in roles {
+            let (a, a_value) = owed_a.pop_front().unwrap_or((x, x_value));
+            let (b, b_value) = match owed_b.pop_front() {
+                Some((v, value)) => (LinearCombination::from(v) + x, value + x_value),
+                None => (LinearCombination::from(x), x_value),
             };
-            let value = prev * factor;
+            let value = a_value * b_value;
             let var = cs.new_witness_variable(|| Ok(value))?;
             cs.enforce_r1cs_constraint(
-                || LinearCombination::from(prev_var),
+                || LinearCombination::from(a),
                 || b.clone(),
                 || LinearCombination::from(var),
             )?;
-            chain.push((prev_var, b, var));
-            (prev2, prev) = (prev, value);
-            (prev2_var, prev_var) = (Some(prev_var), var);
+            chain.push((a, b, var));
+            if role != Role::Output {
+                owed_a.push_back((var, value));
+            }
+            if role == Role::AB {
+                owed_b.push_back((var, value));
+            }
         }
 
-        // Small variables share the rows left, in groups as even as possible.
-        let left = rows.saturating_sub(full);
         let mut used = full;
-        if left > 0 && !small.is_empty() {
-            let per_group = small.len().div_ceil(left.min(small.len()));
+        if left > 0 {
             for group in small.chunks(per_group) {
                 let (a, b, c) = match group {
                     [(v, true)] => (
@@ -254,8 +316,29 @@ impl ConstraintSynthesizer<Fr> for SyntheticCircuit {
     }
 }
 
+/// Where a full-size variable of the synthetic chain appears besides its own row's C.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// In a later row's A and another's B.
+    AB,
+    /// In a later row's A only.
+    A,
+    /// Nowhere else: an output.
+    Output,
+}
+
+/// `count` copies of each role, interleaved evenly (so that the chain's queues stay short).
+fn spread(counts: &[(Role, usize)]) -> Vec<Role> {
+    let mut keyed: Vec<(f64, Role)> = counts
+        .iter()
+        .flat_map(|&(role, count)| (0..count).map(move |k| ((k as f64 + 0.5) / count as f64, role)))
+        .collect();
+    keyed.sort_by(|x, y| x.0.total_cmp(&y.0));
+    keyed.into_iter().map(|(_, role)| role).collect()
+}
+
 /// Key generation for a synthetic circuit: the same ark-groth16 call as
-/// [`crate::zk::groth16::setup`] makes for the real one (compiled here, optimised, like it).
+/// [`crate::zk::groth16::setup`] makes for the real one.
 pub fn setup(
     circuit: SyntheticCircuit,
     rng: &mut impl Rng,
@@ -271,6 +354,27 @@ pub fn prove(
     rng: &mut impl Rng,
 ) -> Result<crate::zk::groth16::Proof, SynthesisError> {
     Groth16::<Bls12_381>::create_random_proof_with_reduction(circuit, pk, rng)
+}
+
+/// [`setup`] with [`crate::zk::groth16::rng_from_seed`]. Not generic, so it is compiled here,
+/// optimised, as the real circuit's proving is: a caller in an unoptimised crate would
+/// otherwise instantiate the generic one itself, several times slower, and a comparison with
+/// the real circuit would not be fair.
+pub fn setup_from_seed(
+    circuit: SyntheticCircuit,
+    seed: [u8; 32],
+) -> Result<crate::zk::groth16::ProvingKey, SynthesisError> {
+    setup(circuit, &mut crate::zk::groth16::rng_from_seed(seed))
+}
+
+/// [`prove`] with [`crate::zk::groth16::rng_from_seed`], compiled here (see
+/// [`setup_from_seed`]).
+pub fn prove_from_seed(
+    pk: &crate::zk::groth16::ProvingKey,
+    circuit: SyntheticCircuit,
+    seed: [u8; 32],
+) -> Result<crate::zk::groth16::Proof, SynthesisError> {
+    prove(pk, circuit, &mut crate::zk::groth16::rng_from_seed(seed))
 }
 
 #[cfg(test)]
@@ -290,21 +394,32 @@ mod tests {
         )
     }
 
+    /// Whether two counts of appearances agree to within the chain's last few variables.
+    fn close(measured: usize, wanted: usize) -> bool {
+        measured.abs_diff(wanted) <= 2
+    }
+
     #[test]
     fn zk_synthetic_has_the_requested_shape_and_is_satisfied() {
+        let of_size = SyntheticCircuit::of_size(500, 1);
+        assert_eq!(counts(of_size), (500, 1, 500, true));
         for profile in [
             WitnessProfile {
                 constraints: 1000,
                 witness_variables: 1000,
+                in_a: 800,
+                in_b: 600,
                 ..WitnessProfile::default()
             },
-            // More rows than variables, fewer rows than variables, all small, all full.
+            // More rows than variables, fewer rows than variables, all small.
             WitnessProfile {
                 constraints: 1200,
                 witness_variables: 900,
                 zeros: 100,
                 units: 200,
                 small: 50,
+                in_a: 850,
+                in_b: 700,
                 ..WitnessProfile::default()
             },
             WitnessProfile {
@@ -313,27 +428,22 @@ mod tests {
                 zeros: 100,
                 units: 300,
                 small: 50,
+                in_a: 800,
+                in_b: 300,
                 ..WitnessProfile::default()
             },
             WitnessProfile {
                 constraints: 10,
                 witness_variables: 40,
                 units: 40,
+                in_a: 40,
                 ..WitnessProfile::default()
             },
         ] {
             let synthetic = SyntheticCircuit::matching(profile, 5);
             assert_eq!(
                 counts(synthetic),
-                (
-                    profile.constraints,
-                    1,
-                    profile.witness_variables.min(
-                        // Full values beyond the rows cannot each get their row.
-                        profile.zeros + profile.units + profile.small + profile.constraints
-                    ),
-                    true
-                ),
+                (profile.constraints, 1, profile.witness_variables, true),
                 "{profile:?}"
             );
             let measured = witness_profile(synthetic).unwrap();
@@ -341,6 +451,10 @@ mod tests {
                 (measured.zeros, measured.units, measured.small),
                 (profile.zeros, profile.units, profile.small),
                 "{profile:?}"
+            );
+            assert!(
+                close(measured.in_a, profile.in_a) && close(measured.in_b, profile.in_b),
+                "{profile:?}: {measured:?}"
             );
         }
     }
@@ -354,14 +468,23 @@ mod tests {
         let real = witness_profile(circuit(world.witness(&txs, 2), 2)).unwrap();
         assert_eq!(real.public_inputs, 1);
         assert!(real.zeros + real.units + real.small > 0 && real.full() > 0);
+        assert!(real.in_b < real.in_a && real.in_a < real.witness_variables);
         println!("depth {DEPTH} batch 2 chain {CHAIN}: {real:?}");
 
         let synthetic = SyntheticCircuit::matching(real, 9);
-        assert_eq!(witness_profile(synthetic).unwrap(), real);
+        let twin = witness_profile(synthetic).unwrap();
+        assert_eq!(
+            WitnessProfile {
+                in_a: real.in_a,
+                in_b: real.in_b,
+                ..twin
+            },
+            real
+        );
+        assert!(close(twin.in_a, real.in_a) && close(twin.in_b, real.in_b));
 
-        let mut rng = StdRng::seed_from_u64(1);
-        let pk = setup(synthetic, &mut rng).unwrap();
-        let proof = prove(&pk, synthetic, &mut rng).unwrap();
+        let pk = setup_from_seed(synthetic, [1; 32]).unwrap();
+        let proof = prove_from_seed(&pk, synthetic, [2; 32]).unwrap();
         let key = PreparedKey::new(&pk.vk).unwrap();
         verify_zk_blob(&key, synthetic.public_input(), &encode_proof(&proof)).unwrap();
         assert!(
