@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use prover::workload::{WorkloadSpec, generate_for};
+use prover::workload::{WorkloadSpec, generate_both, generate_for};
 use prover::{BlockOptions, ProverState};
 use serde::Serialize;
 use verifier::ChainVerifier;
@@ -70,6 +70,10 @@ pub(crate) struct GenArgs {
     /// Depth of the state tree.
     #[arg(long, default_value_t = 32)]
     depth: u8,
+    /// With `--model both`: percent of transfers that exit to the other model (cross-model
+    /// messages; the prover credits them in a later block).
+    #[arg(long, default_value_t = 0)]
+    exit_percent: u8,
 }
 
 /// The execution models of a generated chain, on the command line.
@@ -121,7 +125,21 @@ pub(crate) fn gen_workload(args: GenArgs) -> Result<(), Failure> {
     let spec = args.spec();
     check_spec(&spec)?;
     let models = args.model.models();
-    write_workload(&spec, models, &args.out)?;
+    if args.exit_percent > 0 && models.len() < 2 {
+        return Err(anyhow::anyhow!("--exit-percent needs --model both").into());
+    }
+    if models.len() > 1 && spec.accounts > 1 << (spec.tree_depth - 1).min(62) {
+        return Err(anyhow::anyhow!(
+            "--model both keeps accounts in the lower half of the tree (the upper half is the bridge): at most 2^{} accounts at depth {}",
+            spec.tree_depth - 1,
+            spec.tree_depth
+        )
+        .into());
+    }
+    if args.exit_percent > 100 {
+        return Err(anyhow::anyhow!("--exit-percent must be at most 100").into());
+    }
+    write_workload(&spec, models, args.exit_percent, &args.out)?;
     let names: Vec<&str> = models.iter().map(|m| m.name()).collect();
     eprintln!(
         "wrote {} accounts and {} blocks of {} transfers for {} to {}",
@@ -156,10 +174,19 @@ fn check_spec(spec: &WorkloadSpec) -> Result<(), Failure> {
 
 /// Writes a workload of `spec` for each model: the same accounts and block sizes, each with
 /// its own keys and transfers.
-fn write_workload(spec: &WorkloadSpec, models: &[Model], out: &Path) -> Result<()> {
+fn write_workload(
+    spec: &WorkloadSpec,
+    models: &[Model],
+    exit_percent: u8,
+    out: &Path,
+) -> Result<()> {
     let bar = progress(models.len() as u64, "generate");
-    for &model in models {
-        let workload = generate_for(spec, model);
+    let workloads = match models {
+        [model] => vec![generate_for(spec, *model)],
+        _ => generate_both(spec, exit_percent),
+    };
+    for workload in workloads {
+        let model = workload.allocation.model;
         let dir = model_dir(out, model);
         write_value(&allocation_path(&dir), &workload.allocation)?;
         for (height, batch) in (1u64..).zip(&workload.batches) {
@@ -201,6 +228,8 @@ pub(crate) struct ProveArgs {
 struct ProveStats {
     blocks_built: u64,
     dropped: usize,
+    /// Cross-model credits delivered.
+    credited: usize,
 }
 
 /// `stateless prove`.
@@ -221,9 +250,10 @@ pub(crate) fn prove(args: ProveArgs) -> Result<(), Failure> {
     };
     let stats = run_prove(&args.workload, &args.db, &args.out, options, keys)?;
     eprintln!(
-        "built {} blocks ({} transactions left out) into {}",
+        "built {} blocks ({} transactions left out, {} cross-model credits) into {}",
         stats.blocks_built,
         stats.dropped,
+        stats.credited,
         args.out.display()
     );
     Ok(())
@@ -341,6 +371,7 @@ fn run_prove(
     let mut stats = ProveStats {
         blocks_built: 0,
         dropped: 0,
+        credited: 0,
     };
     for height in 1..=heights {
         if height > state.height() {
@@ -359,6 +390,7 @@ fn run_prove(
                 });
             }
             stats.dropped += report.dropped.len();
+            stats.credited += report.credited;
             stats.blocks_built += 1;
         }
         // Export from the database, which is the source of truth: this also rewrites a file a
@@ -530,6 +562,7 @@ fn verify_chain_dir(
             witness_bytes += match &blob.witness {
                 Witness::Merkle(witness) => witness.ssz_bytes_len(),
                 Witness::Zk(witness) => witness.ssz_bytes_len(),
+                Witness::Credits(witness) => witness.ssz_bytes_len(),
             } as u64;
             blob_bytes += blob.ssz_bytes_len() as u64;
         }
@@ -676,7 +709,7 @@ pub(crate) fn demo(args: DemoArgs) -> Result<(), Failure> {
         "demo: {} accounts, {} blocks of {} transfers",
         spec.accounts, spec.blocks, spec.txs_per_block
     );
-    write_workload(&spec, &[Model::Transfer], &workload)?;
+    write_workload(&spec, &[Model::Transfer], 0, &workload)?;
     let prove_start = Instant::now();
     run_prove(&workload, &db, &chain, BlockOptions::default(), None)?;
     let prove_seconds = prove_start.elapsed().as_secs_f64();

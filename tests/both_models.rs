@@ -25,12 +25,14 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-fn gen_both(workload: &Path) {
+fn gen_both(workload: &Path, exit_percent: &str) {
     ok(
         &stateless(&[
             "gen",
             "--model",
             "both",
+            "--exit-percent",
+            exit_percent,
             "--depth",
             "4",
             "--chain-id",
@@ -57,7 +59,7 @@ fn both_models_prove_and_verify_end_to_end_with_zk_witnesses() {
         dir.path().join("c"),
         dir.path().join("keys"),
     );
-    gen_both(&workload);
+    gen_both(&workload, "0");
     for model in Model::ALL {
         let batch: TransactionBatch = decode_file(
             &std::fs::read(workload.join(model.name()).join("blocks/00000001.bin")).unwrap(),
@@ -140,7 +142,7 @@ fn both_models_prove_and_verify_end_to_end_with_zk_witnesses() {
 fn prove_refuses_workloads_that_do_not_make_one_chain() {
     let dir = tempfile::tempdir().unwrap();
     let workload = dir.path().join("w");
-    gen_both(&workload);
+    gen_both(&workload, "50");
     let prove = |name: &str| {
         stateless(&[
             "prove",

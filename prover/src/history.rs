@@ -133,6 +133,24 @@ impl ProverState {
         Ok(proof)
     }
 
+    /// The receipt of a credit in the block being built: the value of `model`'s `account` after
+    /// the last block, proven against the next block's history root.
+    pub(crate) fn receipt(
+        &self,
+        read: &ReadTransaction,
+        model: Model,
+        account: u64,
+    ) -> Result<HistoryProof, ProverError> {
+        let (height, tip) = (self.height(), self.height().saturating_add(1));
+        let (peak_path, other_peaks) = ancestry(&read.open_table(HISTORY_NODES)?, tip, height)?;
+        Ok(HistoryProof {
+            tip_height: tip,
+            peak_path: bounded(peak_path)?,
+            other_peaks: bounded(other_peaks)?,
+            fact: HistoryFact::Account(self.account_fact(read, height, model, account)?),
+        })
+    }
+
     /// The stored block at `height` (at least 1).
     fn stored_block(&self, read: &ReadTransaction, height: u64) -> Result<Block, ProverError> {
         let blocks = read.open_table(BLOCKS)?;

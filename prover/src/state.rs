@@ -36,6 +36,7 @@ use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition, WriteTransaction};
 use thiserror::Error;
+use verifier::bridge::bridge;
 use verifier::hash::{blob_commitment, genesis_hash, header_hash};
 use verifier::history::{HistoryAccumulator, blobs_root};
 use verifier::signature::invalid_indices;
@@ -44,14 +45,14 @@ use verifier::transfer::{
 };
 use verifier::zk_transfer::{hash_to_fr, message_hash};
 use verifier::zk_verify::{encode_proof, verifying_key_hash};
-use verifier::{ChainParams, Reason, VerifyError, verify_blob};
+use verifier::{ChainParams, Reason, VerifyError, verify_blob_in_block};
 use witness_format::frame::fits_in_file;
-use witness_format::limits::{MAX_FILE_BYTES, MAX_TRANSACTIONS_PER_BLOB};
+use witness_format::limits::{MAX_CREDITS_PER_BLOB, MAX_FILE_BYTES, MAX_TRANSACTIONS_PER_BLOB};
 use witness_format::ssz_types::{BitList, VariableList};
 use witness_format::{
-    AccountLeaf, Allocation, Blob, Block, Bytes, Genesis, Hash32, Header, MerkleWitness, Model,
-    ModelRoot, SszDecode, SszEncode, Transaction, Witness, ZkKeyPin, ZkWitness, decode_file,
-    encode_file,
+    AccountLeaf, Allocation, Blob, Block, Bytes, CreditWitness, Genesis, Hash32, Header,
+    HistoryProof, MerkleWitness, Model, ModelRoot, SszDecode, SszEncode, Transaction, Witness,
+    ZkKeyPin, ZkWitness, decode_file, encode_file,
 };
 
 use crate::tree_hash::ModelTree;
@@ -288,6 +289,8 @@ pub struct BlockReport {
     pub included: usize,
     /// Transactions left out, with their index in the submitted list and the reason.
     pub dropped: Vec<(usize, Reason)>,
+    /// Credits the prover added (cross-model receipts delivered; not counted in `included`).
+    pub credited: usize,
 }
 
 /// A proving key for zk witnesses, and its batch size (pinned in the genesis).
@@ -567,6 +570,29 @@ impl ProverState {
         let mut roots: Vec<Hash32> = self.models.iter().map(|m| m.root).collect();
         let mut blobs = Vec::new();
         let write = self.db.begin_write()?;
+        for (position, lane) in self.models.iter().enumerate() {
+            let (credits, receipts) = self.pending_credits(lane)?;
+            if credits.is_empty() {
+                continue;
+            }
+            let root = roots
+                .get_mut(position)
+                .ok_or(ProverError::UnknownModel { model: lane.model })?;
+            let indexed: Vec<(usize, Transaction)> = credits.into_iter().enumerate().collect();
+            let mut credit_report = BlockReport::default();
+            self.build_blobs(
+                lane,
+                &write,
+                height,
+                root,
+                &indexed,
+                Some(&receipts),
+                options,
+                &mut credit_report,
+                &mut blobs,
+            )?;
+            report.credited = report.credited.saturating_add(credit_report.included);
+        }
         let mut offset = 0usize;
         for &(model, transactions) in batches {
             let position = self
@@ -594,6 +620,7 @@ impl ProverState {
                 height,
                 root,
                 &indexed,
+                None,
                 options,
                 &mut report,
                 &mut blobs,
@@ -653,6 +680,7 @@ impl ProverState {
         height: u64,
         root: &mut Hash32,
         pending: &[(usize, Transaction)],
+        receipts: Option<&[HistoryProof]>,
         options: BlockOptions,
         report: &mut BlockReport,
         blobs: &mut Vec<Blob>,
@@ -671,13 +699,27 @@ impl ProverState {
         if let (Some(zk), Model::ZkTransfer) = (&self.zk, lane.model) {
             limit = limit.min(zk.batch.max(1));
         }
-        let mut pending = pending;
+        if receipts.is_some() {
+            limit = limit.min(MAX_CREDITS_PER_BLOB);
+        }
+        let (mut pending, mut receipts) = (pending, receipts);
         while !pending.is_empty() {
             let mut take = limit.min(pending.len());
             loop {
                 let (chunk, _) = pending.split_at(take);
                 let mut attempt = report.clone();
-                let built = self.build_blob(lane, &accounts, &nodes, *root, chunk, &mut attempt)?;
+                let built = match receipts {
+                    Some(receipts) => {
+                        let txs = chunk.iter().map(|(_, tx)| *tx).collect();
+                        let receipts = receipts.get(..take).unwrap_or_default().to_vec();
+                        let built =
+                            self.assemble(lane, &accounts, &nodes, *root, txs, Some(receipts))?;
+                        verify_blob_in_block(&self.params, &self.next_header(), &built.blob)
+                            .map_err(ProverError::InvalidBlob)?;
+                        Some(built)
+                    }
+                    None => self.build_blob(lane, &accounts, &nodes, *root, chunk, &mut attempt)?,
+                };
                 match built {
                     Some(built)
                         if built.blob.ssz_bytes_len() > options.max_blob_bytes && take > 1 =>
@@ -719,8 +761,64 @@ impl ProverState {
                 }
             }
             pending = pending.get(take..).unwrap_or_default();
+            receipts = receipts.map(|r| r.get(take..).unwrap_or_default());
         }
         Ok(())
+    }
+
+    /// The header of the block being built, as far as its blobs can know it: height, parent and
+    /// history root (what a blob of credits is checked against).
+    fn next_header(&self) -> Header {
+        Header {
+            height: self.height.saturating_add(1),
+            parent_hash: self.tip_hash,
+            history_root: self.history.root(),
+            blobs_root: Hash32::ZERO,
+            state_roots: VariableList::empty(),
+        }
+    }
+
+    /// The credits `lane` can take now, each with its receipt: for every bridge leaf of the
+    /// other model whose sent total (after the last block) exceeds what `lane` credited to that
+    /// account so far, if the account exists. Receipts are proven at the last block's height
+    /// against the block being built.
+    fn pending_credits(
+        &self,
+        lane: &ModelState,
+    ) -> Result<(Vec<Transaction>, Vec<HistoryProof>), ProverError> {
+        let (Some(bridge), Some(source)) = (
+            bridge(&self.params, lane.model),
+            self.models.iter().find(|m| m.model != lane.model),
+        ) else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let read = self.db.begin_read()?;
+        let sent_totals = read.open_table(source.tables.accounts)?;
+        let accounts = read.open_table(lane.tables.accounts)?;
+        let (mut credits, mut receipts) = (Vec::new(), Vec::new());
+        for entry in sent_totals.range(bridge.base..)? {
+            let (bridge_account, leaf) = entry?;
+            let bridge_account = bridge_account.value();
+            let sent = AccountLeaf::from_ssz_bytes(leaf.value())
+                .map_err(|e| ProverError::Corrupt(format!("bridge leaf {bridge_account}: {e:?}")))?
+                .balance;
+            let account = bridge_account.saturating_sub(bridge.base);
+            let record = read_leaf(&accounts, bridge_account)?;
+            let received = if record.is_empty() { 0 } else { record.nonce };
+            if sent <= received || read_leaf(&accounts, account)?.is_empty() {
+                continue;
+            }
+            credits.push(Transaction {
+                from: bridge_account,
+                to: account,
+                amount: sent.saturating_sub(received),
+                nonce: sent,
+                new_account_key: witness_format::PublicKey::ZERO,
+                signature: witness_format::Signature::ZERO,
+            });
+            receipts.push(self.receipt(&read, source.model, bridge_account)?);
+        }
+        Ok((credits, receipts))
     }
 
     /// Builds one blob from `chunk` on top of `pre_root`, leaving out invalid transactions.
@@ -747,8 +845,8 @@ impl ProverState {
                 return Ok(None);
             }
             let txs: Vec<Transaction> = selection.kept.iter().map(|(_, tx)| *tx).collect();
-            let built = self.assemble(lane, accounts, nodes, pre_root, txs)?;
-            match verify_blob(&self.params, &built.blob) {
+            let built = self.assemble(lane, accounts, nodes, pre_root, txs, None)?;
+            match verify_blob_in_block(&self.params, &self.next_header(), &built.blob) {
                 Ok(()) => {
                     report.dropped.extend(selection.rule_drops);
                     return Ok(Some(built));
@@ -793,10 +891,13 @@ impl ProverState {
             .collect();
         let all: Vec<Transaction> = candidates.iter().map(|(_, tx)| *tx).collect();
         let mut out_of_range = Vec::new();
-        let mut state =
-            self.load_state(accounts, &all, self.params.tree_depth, &mut |i, reason| {
-                out_of_range.push((i, reason))
-            })?;
+        let mut state = self.load_state(
+            lane,
+            accounts,
+            &all,
+            self.params.tree_depth,
+            &mut |i, reason| out_of_range.push((i, reason)),
+        )?;
         let mut selection = Selection {
             kept: Vec::with_capacity(candidates.len()),
             signed: Vec::with_capacity(candidates.len()),
@@ -838,14 +939,17 @@ impl ProverState {
         nodes: &Table<u128, [u8; 32]>,
         pre_root: Hash32,
         txs: Vec<Transaction>,
+        receipts: Option<Vec<HistoryProof>>,
     ) -> Result<BuiltBlob, ProverError> {
         let depth = self.params.tree_depth;
-        let pre_state = self.load_state(accounts, &txs, depth, &mut |_, _| {})?;
+        let pre_state = self.load_state(lane, accounts, &txs, depth, &mut |_, _| {})?;
         let mut post_state = pre_state.clone();
         for tx in &txs {
-            post_state
-                .apply(tx)
-                .map_err(|reason| ProverError::InvalidBlob(VerifyError::new(reason)))?;
+            match receipts {
+                Some(_) => post_state.apply_credit(tx),
+                None => post_state.apply(tx),
+            }
+            .map_err(|reason| ProverError::InvalidBlob(VerifyError::new(reason)))?;
         }
 
         // The multiproof: every sibling the walk asks for, from the nodes table.
@@ -889,15 +993,23 @@ impl ProverState {
                 .set(i, bit)
                 .map_err(|e| ProverError::Corrupt(format!("sibling bitmap: {e:?}")))?;
         }
-        let witness = match &self.zk {
-            Some(zk) if lane.model == Model::ZkTransfer => {
+        let merkle = MerkleWitness {
+            leaves: bounded(pre_state.leaves().to_vec())?,
+            sibling_present,
+            siblings: bounded(siblings)?,
+        };
+        // A zk proof does not cover the bridge: blobs that exit take Merkle witnesses.
+        let exits = bridge(&self.params, lane.model)
+            .is_some_and(|bridge| txs.iter().any(|tx| tx.to >= bridge.base));
+        let witness = match (&self.zk, receipts) {
+            (_, Some(receipts)) => Witness::Credits(CreditWitness {
+                merkle,
+                receipts: bounded(receipts)?,
+            }),
+            (Some(zk), None) if lane.model == Model::ZkTransfer && !exits => {
                 self.zk_witness(zk, &pre_state, &txs, used, (pre_root, post_root))?
             }
-            _ => Witness::Merkle(MerkleWitness {
-                leaves: bounded(pre_state.leaves().to_vec())?,
-                sibling_present,
-                siblings: bounded(siblings)?,
-            }),
+            _ => Witness::Merkle(merkle),
         };
         let blob = Blob {
             model: lane.model,
@@ -961,6 +1073,7 @@ impl ProverState {
     /// reported through `reject` (by position in `txs`) and left out.
     fn load_state(
         &self,
+        lane: &ModelState,
         accounts: &Table<u64, &[u8]>,
         txs: &[Transaction],
         depth: u8,
@@ -979,6 +1092,7 @@ impl ProverState {
             .map(|&account| read_leaf(accounts, account))
             .collect::<Result<Vec<_>, _>>()?;
         TouchedState::new(touched, leaves)
+            .map(|state| state.with_bridge(bridge(&self.params, lane.model)))
             .ok_or_else(|| ProverError::Corrupt("touched state length".into()))
     }
 }

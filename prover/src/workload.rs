@@ -127,10 +127,48 @@ pub fn generate_for(spec: &WorkloadSpec, model: Model) -> Workload {
     }
 }
 
+/// The workloads of a chain hosting both models: one per model, in [`Model::ALL`] order, with
+/// accounts kept in the lower half of the tree (the upper half is the bridge,
+/// [`verifier::bridge`]) and `exit_percent` percent of transfers exiting to a random genesis
+/// account of the other model (the prover credits them in a later block).
+///
+/// # Panics
+/// If the accounts or transactions exceed the wire limits of an allocation or a batch.
+pub fn generate_both(spec: &WorkloadSpec, exit_percent: u8) -> Vec<Workload> {
+    let base = 1u64 << spec.tree_depth.saturating_sub(1).min(63);
+    Model::ALL
+        .into_iter()
+        .map(|model| {
+            let mut generator = WorkloadGenerator::for_model(spec, model);
+            generator.exits = Some(Exits {
+                percent: exit_percent,
+                base,
+            });
+            let batches = (0..spec.blocks)
+                .map(|_| generator.next_block(spec.txs_per_block, AccessPattern::Uniform))
+                .collect();
+            Workload {
+                allocation: generator.allocation(),
+                batches,
+            }
+        })
+        .collect()
+}
+
+/// Exits of a workload on a chain of two models.
+#[derive(Clone, Copy, Debug)]
+struct Exits {
+    /// Percent of transfers that exit to the other model.
+    percent: u8,
+    /// The first bridge leaf: no account is created from here on.
+    base: u64,
+}
+
 /// Produces blocks of valid transfers one after another, tracking the state they leave.
 pub struct WorkloadGenerator {
     spec: WorkloadSpec,
     model: Model,
+    exits: Option<Exits>,
     genesis_keys: Vec<PublicKey>,
     rng: ChaCha8Rng,
     next_new: u64,
@@ -155,6 +193,7 @@ impl WorkloadGenerator {
         Self {
             spec: *spec,
             model,
+            exits: None,
             genesis_keys,
             rng: ChaCha8Rng::seed_from_u64(spec.seed),
             next_new: spec.accounts,
@@ -229,7 +268,24 @@ impl WorkloadGenerator {
                 .copied()
                 .unwrap_or((GENESIS_BALANCE, 0));
             let amount = self.rng.random_range(1..=1_000).min(balance);
-            let creates = self.rng.random_range(0..100u8) < self.spec.new_account_percent;
+            if let Some(exits) = self.exits
+                && self.rng.random_range(0..100u8) < exits.percent
+            {
+                // An exit to a genesis account of the other model: only the sender changes here.
+                let to = exits.base + self.rng.random_range(0..self.spec.accounts);
+                self.changed.insert(from, (balance - amount, nonce + 1));
+                block.push(Transaction {
+                    from,
+                    to,
+                    amount,
+                    nonce,
+                    new_account_key: PublicKey::ZERO,
+                    signature: Signature::ZERO,
+                });
+                continue;
+            }
+            let creates = self.rng.random_range(0..100u8) < self.spec.new_account_percent
+                && self.exits.is_none_or(|exits| self.next_new < exits.base);
             let to = if creates {
                 self.next_new += 1;
                 self.next_new - 1

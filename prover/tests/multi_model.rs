@@ -248,3 +248,78 @@ fn allocations_must_make_one_chain() {
         "at depth 5",
     );
 }
+
+/// The sum of every account's balance below the bridge, and the value in flight (sent totals
+/// less credited totals over all bridge leaves), for a chain of both models.
+fn value(state: &ProverState, base: u64) -> (u128, u128) {
+    let mut accounts = 0u128;
+    let mut in_flight = 0i128;
+    for (model, other) in [
+        (Model::Transfer, Model::ZkTransfer),
+        (Model::ZkTransfer, Model::Transfer),
+    ] {
+        for account in 0..base {
+            accounts += u128::from(state.account(model, account).unwrap().balance);
+            let sent = state.account(model, base + account).unwrap().balance;
+            let credited = state.account(other, base + account).unwrap().nonce;
+            in_flight += i128::from(sent) - i128::from(credited);
+        }
+    }
+    (accounts, u128::try_from(in_flight).unwrap())
+}
+
+#[test]
+fn exits_are_credited_once_in_later_blocks_and_value_is_conserved() {
+    let spec = WorkloadSpec {
+        tree_depth: 6,
+        blocks: 5,
+        txs_per_block: 6,
+        ..spec()
+    };
+    let base = 1u64 << 5;
+    let workloads = prover::workload::generate_both(&spec, 40);
+    let allocations: Vec<Allocation> = workloads.iter().map(|w| w.allocation.clone()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = ProverState::open_chain(&dir.path().join("db"), &allocations, &[]).unwrap();
+    let (total, in_flight) = value(&state, base);
+    assert_eq!(in_flight, 0);
+    let mut blocks = Vec::new();
+    let mut credited = 0;
+    for i in 0..spec.blocks {
+        let batches: Vec<(Model, &[Transaction])> = workloads
+            .iter()
+            .map(|w| (w.allocation.model, w.batches[i].transactions.as_ref()))
+            .collect();
+        let (block, report) = state
+            .build_block_of(&batches, BlockOptions::default())
+            .unwrap();
+        assert!(report.dropped.is_empty(), "{:?}", report.dropped);
+        credited += report.credited;
+        let (accounts, in_flight) = value(&state, base);
+        assert_eq!(
+            accounts + in_flight,
+            total,
+            "value changed in block {}",
+            i + 1
+        );
+        blocks.push(block);
+    }
+    assert!(credited > 0, "no exit was credited");
+    // Credits come from blobs of credits, which take effect one block after their exits.
+    let credit_blobs: Vec<_> = blocks
+        .iter()
+        .flat_map(|b| b.blobs.iter())
+        .filter(|b| matches!(b.witness, Witness::Credits(_)))
+        .collect();
+    assert!(!credit_blobs.is_empty());
+    assert!(
+        blocks[0]
+            .blobs
+            .iter()
+            .all(|b| !matches!(b.witness, Witness::Credits(_)))
+    );
+    let models: std::collections::BTreeSet<Model> = credit_blobs.iter().map(|b| b.model).collect();
+    assert_eq!(models.len(), 2, "credits in both directions");
+    verifier::verify_chain(state.genesis(), &blocks).unwrap();
+    state.check_integrity().unwrap();
+}

@@ -2,8 +2,9 @@
 
 use std::convert::Infallible;
 
-use witness_format::{AccountLeaf, Blob, Hash32, MerkleWitness, Model, Witness, ZkWitness};
+use witness_format::{AccountLeaf, Blob, Hash32, Header, MerkleWitness, Model, Witness, ZkWitness};
 
+use crate::bridge::{bridge, check_zk_blob_avoids_bridge, verify_credit_blob};
 use crate::chain::ChainParams;
 use crate::error::{Reason, VerifyError};
 use crate::hash::leaf_hash;
@@ -23,7 +24,11 @@ use crate::zk_verify::verify_zk_blob;
 /// - `zk-transfer` with a zk witness: the pinned key with the smallest batch that fits the
 ///   transactions ([`ChainParams::zk_key_for`]), the public input computed from the blob's roots
 ///   and transactions ([`zk_transfer::blob_public_input`]), then the Groth16 check.
+/// - a blob of credits (either model): [`verify_blob_in_block`], which knows the block.
 /// - any other pair: [`Reason::WitnessNotSupported`].
+///
+/// On a chain of two models, the rules include the bridge's ([`crate::bridge`]): exits in
+/// Merkle-witnessed blobs, no bridge leaf in a zk blob.
 ///
 /// Steps, for a `transfer` blob with a Merkle witness:
 /// 1. The model is one of the chain's, and there is at least one transaction.
@@ -41,6 +46,24 @@ use crate::zk_verify::verify_zk_blob;
 /// Never panics, for any input. Errors carry the transaction index where there is one; the
 /// caller adds block and blob.
 pub fn verify_blob(params: &ChainParams, blob: &Blob) -> Result<(), VerifyError> {
+    verify_blob_at(params, None, blob)
+}
+
+/// [`verify_blob`] for a blob of the block of `header`: a blob of credits checks its receipts
+/// against the block's history root (the header's height and history root are all it reads).
+pub fn verify_blob_in_block(
+    params: &ChainParams,
+    header: &Header,
+    blob: &Blob,
+) -> Result<(), VerifyError> {
+    verify_blob_at(params, Some(header), blob)
+}
+
+fn verify_blob_at(
+    params: &ChainParams,
+    header: Option<&Header>,
+    blob: &Blob,
+) -> Result<(), VerifyError> {
     if !params.models.contains(&blob.model) {
         return Err(Reason::UnknownModel { model: blob.model }.into());
     }
@@ -54,12 +77,25 @@ pub fn verify_blob(params: &ChainParams, blob: &Blob) -> Result<(), VerifyError>
         (Model::ZkTransfer, Witness::Merkle(witness)) => Ok(zk_transfer::verify_merkle_blob(
             params.chain_id,
             params.tree_depth,
+            bridge(params, Model::ZkTransfer),
             &blob.pre_state_root,
             &blob.post_state_root,
             &blob.transactions,
             witness,
         )?),
         (Model::ZkTransfer, Witness::Zk(witness)) => verify_zk_transfer(params, blob, witness),
+        (model, Witness::Credits(witness)) => {
+            let header = header.ok_or(Reason::CreditsOutsideBlock)?;
+            verify_credit_blob(params, header, blob, witness, |pre, post| match model {
+                Model::Transfer => transfer_roots(params, pre, post, &witness.merkle),
+                Model::ZkTransfer => Ok(zk_transfer::merkle_roots(
+                    params.tree_depth,
+                    pre,
+                    post,
+                    &witness.merkle,
+                )?),
+            })
+        }
         (model, witness) => Err(Reason::WitnessNotSupported {
             model,
             witness: witness.kind_name(),
@@ -74,6 +110,7 @@ fn verify_zk_transfer(
     blob: &Blob,
     witness: &ZkWitness,
 ) -> Result<(), VerifyError> {
+    check_zk_blob_avoids_bridge(params, blob)?;
     let (_, key) = params.zk_key_for(blob.transactions.len())?;
     let input = zk_transfer::blob_public_input(
         params.chain_id,
@@ -91,7 +128,7 @@ fn verify_transfer_merkle(
     witness: &MerkleWitness,
 ) -> Result<(), VerifyError> {
     let accounts = touched_accounts(&blob.transactions, params.tree_depth)?;
-    let pre_state = pre_state(accounts, witness)?;
+    let pre_state = pre_state(accounts, witness)?.with_bridge(bridge(params, blob.model));
     let mut post_state = pre_state.clone();
     let (signed, rule_failure) = apply_rules(
         params.chain_id,
@@ -101,19 +138,7 @@ fn verify_transfer_merkle(
     );
 
     let (roots, bad_signature) = rayon::join(
-        || -> Result<(Hash32, Hash32), VerifyError> {
-            let (pre_root, siblings) = root_from_witness(params, &pre_state, witness)?;
-            // The same accounts ask for the same siblings in the same order, so the replay
-            // never runs short.
-            let mut replay = siblings.into_iter();
-            let Ok(post_root) = compute_root::<Infallible>(
-                params.tree_depth,
-                leaf_hashes(&post_state),
-                &params.defaults,
-                |_, _| Ok(replay.next().unwrap_or(Hash32::ZERO)),
-            );
-            Ok((pre_root, post_root))
-        },
+        || transfer_roots(params, &pre_state, &post_state, witness),
         || first_invalid(&signature_checks(&signed, &blob.transactions)),
     );
 
@@ -139,6 +164,26 @@ fn verify_transfer_merkle(
         .into());
     }
     Ok(())
+}
+
+/// The `transfer` roots a Merkle witness gives a touched state before and after its blob.
+fn transfer_roots(
+    params: &ChainParams,
+    pre: &TouchedState,
+    post: &TouchedState,
+    witness: &MerkleWitness,
+) -> Result<(Hash32, Hash32), VerifyError> {
+    let (pre_root, siblings) = root_from_witness(params, pre, witness)?;
+    // The same accounts ask for the same siblings in the same order, so the replay never runs
+    // short.
+    let mut replay = siblings.into_iter();
+    let Ok(post_root) = compute_root::<Infallible>(
+        params.tree_depth,
+        leaf_hashes(post),
+        &params.defaults,
+        |_, _| Ok(replay.next().unwrap_or(Hash32::ZERO)),
+    );
+    Ok((pre_root, post_root))
 }
 
 /// Pairs the touched accounts with the witness leaves, checking count and canonical form.

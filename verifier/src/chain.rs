@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use witness_format::limits::MAX_TREE_DEPTH;
 use witness_format::{Block, Genesis, Hash32, Model, ModelRoot, ZkKeyPin};
 
-use crate::blob::verify_blob;
+use crate::blob::verify_blob_in_block;
 use crate::error::{Reason, VerifyError};
 use crate::hash::{blob_commitment, genesis_hash, header_hash};
 use crate::history::{HistoryAccumulator, blobs_root};
@@ -199,7 +199,12 @@ impl ChainVerifier {
                 block
                     .blobs
                     .par_iter()
-                    .map(|blob| (verify_blob(&self.params, blob), blob_commitment(blob)))
+                    .map(|blob| {
+                        (
+                            verify_blob_in_block(&self.params, &block.header, blob),
+                            blob_commitment(blob),
+                        )
+                    })
                     .collect()
             })
             .collect();

@@ -260,6 +260,110 @@ pub enum Reason {
     #[error("zk proof: {0}")]
     ZkProof(ZkVerifyError),
 
+    // --- Cross-model messages (docs/CROSS_MODEL.md) ---
+    /// A bridge leaf (the upper half of a two-model chain's tree) named as a sender outside a
+    /// blob of credits.
+    #[error("account {account} is a bridge leaf: it only receives exits and records credits")]
+    BridgeAccountSends {
+        /// The bridge account.
+        account: u64,
+    },
+    /// A zk blob touches a bridge leaf: exits and credits need Merkle witnesses.
+    #[error("account {account} is a bridge leaf: a zk blob cannot exit or credit")]
+    BridgeInZkBlob {
+        /// The bridge account.
+        account: u64,
+    },
+    /// A blob of credits checked without its block: its receipts need the block's history root.
+    #[error("a blob of credits is checked within its block")]
+    CreditsOutsideBlock,
+    /// A blob of credits on a chain without a bridge (one that does not host exactly two
+    /// models).
+    #[error("credits need a chain of two models")]
+    NoBridge,
+    /// A transaction of a blob of credits that is not a credit (its sender is no bridge leaf).
+    #[error("account {account} is not a bridge leaf: a blob of credits holds only credits")]
+    NotACredit {
+        /// The sender.
+        account: u64,
+    },
+    /// A credit's bridge leaf and receiver do not name the same account.
+    #[error("bridge leaf {bridge_account} does not record credits to account {account}")]
+    CreditToOtherAccount {
+        /// The credit's sender (a bridge leaf).
+        bridge_account: u64,
+        /// The credit's receiver.
+        account: u64,
+    },
+    /// A credit carries a new-owner key or a signature: credits have neither.
+    #[error("a credit carries no new-owner key and no signature")]
+    NonCanonicalCredit,
+    /// The credit claims no more than what was already credited.
+    #[error("receipt already consumed: {received} credited so far, the receipt says {sent} sent")]
+    ReceiptAlreadyConsumed {
+        /// The total the receipt shows sent.
+        sent: u64,
+        /// The total credited so far.
+        received: u64,
+    },
+    /// A credit's amount is not what its receipt leaves to credit.
+    #[error("credit of {found}, the receipt leaves {expected} to credit")]
+    CreditAmountMismatch {
+        /// Sent total less credited total.
+        expected: u64,
+        /// The credit's amount.
+        found: u64,
+    },
+    /// A credit to an account that does not exist (credits create no account).
+    #[error("account {account} does not exist: credits create no account")]
+    CreditToEmptyAccount {
+        /// The receiver.
+        account: u64,
+    },
+    /// The blob of credits does not carry one receipt per credit.
+    #[error("{found} receipts for {expected} credits")]
+    ReceiptCountMismatch {
+        /// Credits in the blob.
+        expected: usize,
+        /// Receipts carried.
+        found: usize,
+    },
+    /// A receipt that proves something other than a bridge leaf's value.
+    #[error("a receipt proves the value of an account: this one proves another fact")]
+    ReceiptNotAnAccount,
+    /// A receipt from the wrong model: credits of a model come from the other model.
+    #[error("a credit of {model} needs a receipt of the other model, not of {found}")]
+    ReceiptFromWrongModel {
+        /// The crediting blob's model.
+        model: Model,
+        /// The receipt's model.
+        found: Model,
+    },
+    /// A receipt not from a block before the crediting one.
+    #[error("receipt of height {height}: a credit in block {block} needs an earlier one")]
+    ReceiptNotEarlier {
+        /// The receipt's height.
+        height: u64,
+        /// The crediting block's height.
+        block: u64,
+    },
+    /// A receipt of another bridge leaf than the one the credit names.
+    #[error("receipt of account {receipt_account}, credited as account {credit_account}")]
+    ReceiptForOtherAccount {
+        /// The account the receipt proves.
+        receipt_account: u64,
+        /// The credit's sender (the bridge leaf).
+        credit_account: u64,
+    },
+    /// A credit whose nonce is not the sent total its receipt proves.
+    #[error("credit claims {credit} sent in all, the receipt proves {receipt}")]
+    ReceiptSentMismatch {
+        /// The receipt's sent total.
+        receipt: u64,
+        /// The credit's nonce.
+        credit: u64,
+    },
+
     // --- Blocks and chains ---
     /// The genesis is unusable.
     #[error("invalid genesis: {0}")]

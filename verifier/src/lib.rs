@@ -38,6 +38,7 @@
 
 pub mod ancestry;
 pub mod blob;
+pub mod bridge;
 pub mod chain;
 pub mod error;
 pub mod hash;
@@ -52,7 +53,7 @@ pub mod tree;
 pub mod zk_transfer;
 pub mod zk_verify;
 
-pub use blob::verify_blob;
+pub use blob::{verify_blob, verify_blob_in_block};
 pub use chain::{
     ChainParams, ChainSummary, ChainVerifier, verify_chain, verify_chain_with_zk_keys,
 };

@@ -96,7 +96,7 @@ use witness_format::{AccountLeaf, Hash32, MerkleWitness, Transaction};
 use crate::error::{Reason, VerifyError};
 use crate::poseidon::{hash_many, hash2};
 use crate::schnorr::{self, SIGNATURE_BYTES, SigningKey};
-use crate::transfer::{TouchedState, touched_accounts};
+use crate::transfer::{Bridge, TouchedState, touched_accounts};
 use crate::tree::{multiproof_root, walk};
 
 /// The model's tag in signing messages and the public input. It is the `zk-transfer` model's
@@ -434,6 +434,7 @@ pub fn leaf_hashes(state: &TouchedState) -> Result<Vec<(u64, Fr)>, ZkTransferErr
 pub fn verify_merkle_blob(
     chain_id: u64,
     depth: u8,
+    bridge: Option<Bridge>,
     pre_state_root: &Hash32,
     post_state_root: &Hash32,
     transactions: &[Transaction],
@@ -452,11 +453,12 @@ pub fn verify_merkle_blob(
     }
     let expected = accounts.len();
     let found = leaves.len();
-    let pre_state =
-        TouchedState::new(accounts, leaves).ok_or(Reason::LeafCountMismatch { expected, found })?;
-
-    let (pre_root, siblings) = root_from_witness(depth, leaf_hashes(&pre_state)?, witness)?;
-    let pre_root = fr_to_hash(&pre_root);
+    let pre_state = TouchedState::new(accounts, leaves)
+        .ok_or(Reason::LeafCountMismatch { expected, found })?
+        .with_bridge(bridge);
+    let mut post_state = pre_state.clone();
+    let executed = execute(chain_id, &mut post_state, transactions);
+    let (pre_root, post_root) = merkle_roots(depth, &pre_state, &post_state, witness)?;
     if pre_root != *pre_state_root {
         return Err(Reason::PreStateRootMismatch {
             computed: pre_root,
@@ -464,17 +466,7 @@ pub fn verify_merkle_blob(
         }
         .into());
     }
-    let mut post_state = pre_state;
-    execute(chain_id, &mut post_state, transactions)?;
-    // The same accounts ask for the same siblings in the same order.
-    let mut replay = siblings.into_iter();
-    let Ok(post_root) = compute_root_visiting::<Infallible>(
-        depth,
-        leaf_hashes(&post_state)?,
-        |_, _| Ok(replay.next().unwrap_or(Fr::ZERO)),
-        |_, _, _| {},
-    );
-    let post_root = fr_to_hash(&post_root);
+    executed?;
     if post_root != *post_state_root {
         return Err(Reason::PostStateRootMismatch {
             computed: post_root,
@@ -483,6 +475,26 @@ pub fn verify_merkle_blob(
         .into());
     }
     Ok(())
+}
+
+/// The roots a Merkle witness gives a touched state before (`pre`) and after (`post`) its
+/// blob: the multiproof recomputes the first, and the same siblings with the new leaves the
+/// second (the same accounts ask for the same siblings in the same order).
+pub fn merkle_roots(
+    depth: u8,
+    pre: &TouchedState,
+    post: &TouchedState,
+    witness: &MerkleWitness,
+) -> Result<(Hash32, Hash32), ZkTransferError> {
+    let (pre_root, siblings) = root_from_witness(depth, leaf_hashes(pre)?, witness)?;
+    let mut replay = siblings.into_iter();
+    let Ok(post_root) = compute_root_visiting::<Infallible>(
+        depth,
+        leaf_hashes(post)?,
+        |_, _| Ok(replay.next().unwrap_or(Fr::ZERO)),
+        |_, _, _| {},
+    );
+    Ok((fr_to_hash(&pre_root), fr_to_hash(&post_root)))
 }
 
 /// Recomputes the root from the witness multiproof (the same encoding rules as the `transfer`
@@ -619,6 +631,7 @@ mod tests {
         verify_merkle_blob(
             CHAIN,
             DEPTH,
+            None,
             &root(&state),
             post,
             txs,
@@ -893,7 +906,7 @@ mod tests {
         leaves[0].balance += 1;
         w.leaves = VariableList::new(leaves).unwrap();
         assert!(matches!(
-            verify_merkle_blob(CHAIN, DEPTH, &root(&state), &root(&after), &good, &w),
+            verify_merkle_blob(CHAIN, DEPTH, None, &root(&state), &root(&after), &good, &w),
             Err(ZkTransferError::Verify(VerifyError {
                 reason: Reason::PreStateRootMismatch { .. },
                 ..
@@ -904,7 +917,7 @@ mod tests {
         siblings[0] = Hash32::from([0xff; 32]);
         w.siblings = VariableList::new(siblings).unwrap();
         assert!(matches!(
-            verify_merkle_blob(CHAIN, DEPTH, &root(&state), &root(&after), &good, &w),
+            verify_merkle_blob(CHAIN, DEPTH, None, &root(&state), &root(&after), &good, &w),
             Err(ZkTransferError::NonCanonicalFieldElement { .. })
         ));
     }

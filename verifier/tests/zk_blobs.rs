@@ -50,23 +50,44 @@ fn pinned() -> Pinned {
     }
 }
 
+/// A `zk-transfer` chain of the pinned proof's depth, pinning `pins`.
 fn genesis(p: &Pinned, pins: Vec<ZkKeyPin>) -> Genesis {
     Genesis {
         chain_id: 7,
         tree_depth: 4,
-        state_roots: VariableList::new(vec![
-            ModelRoot {
-                model: Model::Transfer,
-                root: Hash32::ZERO,
-            },
-            ModelRoot {
-                model: Model::ZkTransfer,
-                root: p.pre,
-            },
-        ])
+        state_roots: VariableList::new(vec![ModelRoot {
+            model: Model::ZkTransfer,
+            root: p.pre,
+        }])
         .unwrap(),
         zk_keys: VariableList::new(pins).unwrap(),
     }
+}
+
+/// [`genesis`] hosting `transfer` too: a chain of two models, whose trees' upper halves are the
+/// bridge.
+fn genesis_of_both(p: &Pinned) -> Genesis {
+    let mut genesis = genesis(p, vec![pin(p)]);
+    genesis.state_roots = VariableList::new(vec![
+        ModelRoot {
+            model: Model::Transfer,
+            root: Hash32::ZERO,
+        },
+        ModelRoot {
+            model: Model::ZkTransfer,
+            root: p.pre,
+        },
+    ])
+    .unwrap();
+    genesis
+}
+
+fn params_of_both(p: &Pinned) -> ChainParams {
+    let mut params = ChainParams::from_genesis(&genesis_of_both(p)).unwrap();
+    params
+        .add_zk_keys(&[decode_verifying_key(&p.vk_bytes).unwrap()])
+        .unwrap();
+    params
 }
 
 fn pin(p: &Pinned) -> ZkKeyPin {
@@ -202,7 +223,7 @@ fn zk_witness_needs_the_zk_model_and_a_loaded_pinned_key() {
     let mut blob = zk_blob(&p);
     blob.model = Model::Transfer;
     assert_eq!(
-        reason(&params_with_key, &blob),
+        reason(&params_of_both(&p), &blob),
         Reason::WitnessNotSupported {
             model: Model::Transfer,
             witness: "zk"
@@ -264,8 +285,9 @@ fn genesis_zk_pins_are_checked() {
         )
     };
     // Pins without the zk-transfer model.
-    let mut g = genesis(&p, vec![pin(&p)]);
+    let mut g = genesis_of_both(&p);
     g.state_roots = VariableList::new(vec![g.state_roots[0]]).unwrap();
+    assert_eq!(g.state_roots[0].model, Model::Transfer);
     assert!(invalid(&g));
     // Batch 0, and batches not strictly ascending.
     let zero = ZkKeyPin {
@@ -311,13 +333,10 @@ fn chain_of_one_zk_block_verifies_with_the_pinned_key() {
             parent_hash: verifier::hash::genesis_hash(&g),
             history_root: history.root(),
             blobs_root: verifier::history::blobs_root(&commitments),
-            state_roots: VariableList::new(vec![
-                g.state_roots[0],
-                ModelRoot {
-                    model: Model::ZkTransfer,
-                    root: p.post,
-                },
-            ])
+            state_roots: VariableList::new(vec![ModelRoot {
+                model: Model::ZkTransfer,
+                root: p.post,
+            }])
             .unwrap(),
         },
         blobs: VariableList::new(vec![blob]).unwrap(),
@@ -330,4 +349,22 @@ fn chain_of_one_zk_block_verifies_with_the_pinned_key() {
     assert_eq!(error.location.block, Some(1));
     assert_eq!(error.location.blob, Some(0));
     assert!(matches!(error.reason, Reason::ZkKeyNotLoaded { .. }));
+}
+
+/// On a chain of two models the upper half of each tree is the bridge, which a zk proof does not
+/// cover: the pinned blob pays account 12 of a depth-4 tree, a bridge leaf there, so the same
+/// blob is rejected before its proof is looked at.
+#[test]
+fn a_zk_blob_cannot_touch_the_bridge() {
+    let p = pinned();
+    let blob = zk_blob(&p);
+    let account = blob
+        .transactions
+        .iter()
+        .flat_map(|tx| [tx.from, tx.to])
+        .find(|&a| a >= 8)
+        .expect("the pinned blob touches the upper half");
+    let error = verify_blob(&params_of_both(&p), &blob).unwrap_err();
+    assert_eq!(error.reason, Reason::BridgeInZkBlob { account });
+    assert!(error.location.transaction.is_some());
 }

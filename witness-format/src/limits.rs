@@ -31,6 +31,12 @@ pub type MaxBlobsPerBlock = typenum::U256;
 /// [`MaxBlobsPerBlock`] as a number.
 pub const MAX_BLOBS_PER_BLOCK: usize = 256;
 
+/// Credits in one blob, each carrying the history proof of the receipt it credits (a few
+/// kilobytes each).
+pub type MaxCreditsPerBlob = typenum::U1024;
+/// [`MaxCreditsPerBlob`] as a number.
+pub const MAX_CREDITS_PER_BLOB: usize = 1024;
+
 /// Execution models on one chain.
 pub type MaxModels = typenum::U16;
 /// [`MaxModels`] as a number.
@@ -94,6 +100,7 @@ mod tests {
         assert_eq!(MaxWitnessLeaves::USIZE, MAX_WITNESS_LEAVES);
         assert_eq!(MaxSiblings::USIZE, MAX_SIBLINGS);
         assert_eq!(MaxBlobsPerBlock::USIZE, MAX_BLOBS_PER_BLOCK);
+        assert_eq!(MaxCreditsPerBlob::USIZE, MAX_CREDITS_PER_BLOB);
         assert_eq!(MaxModels::USIZE, MAX_MODELS);
         assert_eq!(MaxZkKeys::USIZE, MAX_ZK_KEYS);
         assert_eq!(MaxAllocationAccounts::USIZE, MAX_ALLOCATION_ACCOUNTS);

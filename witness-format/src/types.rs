@@ -7,8 +7,8 @@ use ssz_types::{BitList, VariableList};
 use crate::bytes::{Bytes, Hash32, PublicKey, Signature};
 use crate::limits::{
     MaxAccountPathSiblings, MaxAllocationAccounts, MaxBatchTransactions, MaxBlobsPerBlock,
-    MaxListPathHashes, MaxMmrPathHashes, MaxMmrPeaks, MaxModels, MaxSiblings, MaxSpanSteps,
-    MaxTransactionsPerBlob, MaxWitnessLeaves, MaxZkKeys,
+    MaxCreditsPerBlob, MaxListPathHashes, MaxMmrPathHashes, MaxMmrPeaks, MaxModels, MaxSiblings,
+    MaxSpanSteps, MaxTransactionsPerBlob, MaxWitnessLeaves, MaxZkKeys,
 };
 
 /// An execution model: one kind of state with its own rules and state root.
@@ -121,6 +121,17 @@ pub struct ZkWitness {
     pub proof: Bytes<ZK_PROOF_BYTES>,
 }
 
+/// The witness of a blob of credits (cross-model messages, `docs/CROSS_MODEL.md`): every
+/// transaction of the blob is a credit, and each comes with the history proof of the receipt it
+/// credits: the other model's bridge leaf at an earlier height.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct CreditWitness {
+    /// Pre-state leaves plus a multiproof, as for any Merkle witness.
+    pub merkle: MerkleWitness,
+    /// One history proof per transaction, in order.
+    pub receipts: VariableList<HistoryProof, MaxCreditsPerBlob>,
+}
+
 /// What a blob carries to let a stateless verifier check it.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 #[ssz(enum_behaviour = "union")]
@@ -130,6 +141,8 @@ pub enum Witness {
     Merkle(MerkleWitness),
     /// A zk proof (Groth16).
     Zk(ZkWitness),
+    /// Pre-state leaves plus a multiproof, and the receipts a blob of credits credits.
+    Credits(CreditWitness),
 }
 
 impl Witness {
@@ -138,6 +151,7 @@ impl Witness {
         match self {
             Witness::Merkle(_) => "merkle",
             Witness::Zk(_) => "zk",
+            Witness::Credits(_) => "credits",
         }
     }
 }

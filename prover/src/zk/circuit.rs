@@ -892,6 +892,7 @@ pub(crate) mod tests {
             verify_merkle_blob(
                 CHAIN,
                 DEPTH,
+                None,
                 &fr_to_hash(&self.root()),
                 &fr_to_hash(&post),
                 txs,
