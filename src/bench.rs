@@ -37,6 +37,10 @@ pub(crate) struct BenchArgs {
     /// Groth16, verification and witness bytes against Merkle witnesses.
     #[arg(long, group = "mode")]
     zk: bool,
+    /// Measure history proofs instead: ancestry proofs 2^20 blocks back (size, verification
+    /// time) and batched against one-by-one span verification of 64 zk proofs.
+    #[arg(long, group = "mode")]
+    history: bool,
     /// Tree depth of the --zk circuit (default 32; 6 with --quick).
     #[arg(long, requires = "zk")]
     depth: Option<u8>,
@@ -265,6 +269,10 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), Failure> {
         let report = pool.install(|| zk::run(&args))?;
         return emit(&args, &report, zk::print_table);
     }
+    if args.history {
+        let report = pool.install(|| crate::bench_history::run(args.quick))?;
+        return emit(&args, &report, print_key_values);
+    }
     let report = pool.install(|| run(&args))?;
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
@@ -275,6 +283,15 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), Failure> {
 
 /// Writes a mode's report: `OUT/results.json` with `--out`, then one JSON object on stdout
 /// with `--json`, or the mode's table.
+/// A flat JSON object as a two-column table.
+fn print_key_values(report: &serde_json::Value) {
+    if let Some(object) = report.as_object() {
+        for (key, value) in object {
+            println!("{key:<32} {value}");
+        }
+    }
+}
+
 fn emit<T: Serialize>(args: &BenchArgs, report: &T, table: fn(&T)) -> Result<(), Failure> {
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;

@@ -66,9 +66,8 @@ fn span_proofs(count: usize) -> Result<(PreparedKey, Vec<SpanProofOf>)> {
     Ok((key, proofs))
 }
 
-/// Runs the measurements and returns their keys as one JSON object.
-// Called by `stateless bench --history` once that flag is wired in `src/bench.rs`.
-#[allow(dead_code)]
+/// Runs the measurements (`stateless bench --history`) and returns their keys as one JSON
+/// object.
 pub(crate) fn run(quick: bool) -> Result<serde_json::Value> {
     // Ancestry.
     let log2_back = if quick { LOG2_BACK_QUICK } else { LOG2_BACK };

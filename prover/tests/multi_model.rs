@@ -323,3 +323,94 @@ fn exits_are_credited_once_in_later_blocks_and_value_is_conserved() {
     verifier::verify_chain(state.genesis(), &blocks).unwrap();
     state.check_integrity().unwrap();
 }
+
+/// Each way a credit can be wrong, on a real chain with one part changed: the verifier names it.
+#[test]
+fn forged_credits_are_rejected_with_their_reason() {
+    use verifier::{HistoryProofError, Reason};
+    use witness_format::{Anchor, HistoryFact};
+    let spec = WorkloadSpec {
+        tree_depth: 6,
+        blocks: 3,
+        txs_per_block: 6,
+        ..spec()
+    };
+    let workloads = prover::workload::generate_both(&spec, 60);
+    let allocations: Vec<Allocation> = workloads.iter().map(|w| w.allocation.clone()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = ProverState::open_chain(&dir.path().join("db"), &allocations, &[]).unwrap();
+    let mut blocks = Vec::new();
+    for i in 0..spec.blocks {
+        let batches: Vec<(Model, &[Transaction])> = workloads
+            .iter()
+            .map(|w| (w.allocation.model, w.batches[i].transactions.as_ref()))
+            .collect();
+        blocks.push(
+            state
+                .build_block_of(&batches, BlockOptions::default())
+                .unwrap()
+                .0,
+        );
+    }
+    let genesis = state.genesis().clone();
+    verifier::verify_chain(&genesis, &blocks).unwrap();
+    let (height, index) = blocks
+        .iter()
+        .enumerate()
+        .find_map(|(h, b)| {
+            b.blobs
+                .iter()
+                .position(|blob| matches!(blob.witness, Witness::Credits(_)))
+                .map(|i| (h, i))
+        })
+        .expect("a blob of credits");
+    let forged = |change: &dyn Fn(&mut witness_format::Blob)| {
+        let mut chain = blocks.clone();
+        change(&mut chain[height].blobs[index]);
+        verifier::verify_chain(&genesis, &chain).unwrap_err().reason
+    };
+    // (A credit to another account than its bridge leaf's is `CreditToOtherAccount`: see the
+    // verifier's unit tests; here the witness would no longer match first.)
+    // A receipt of another bridge leaf.
+    assert!(matches!(
+        forged(&|blob| blob.transactions[0].from ^= 1),
+        Reason::ReceiptForOtherAccount { .. }
+    ));
+    // More than the receipt shows sent.
+    assert!(matches!(
+        forged(&|blob| blob.transactions[0].nonce += 1),
+        Reason::ReceiptSentMismatch { .. }
+    ));
+    // A receipt anchored on a header that is not an ancestor of the crediting block.
+    let not_an_ancestor = forged(&|blob| {
+        let Witness::Credits(witness) = &mut blob.witness else {
+            unreachable!()
+        };
+        let HistoryFact::Account(fact) = &mut witness.receipts[0].fact else {
+            unreachable!()
+        };
+        let Anchor::Header(header) = &mut fact.anchor else {
+            unreachable!()
+        };
+        header.blobs_root.0[0] ^= 1;
+    });
+    assert!(
+        matches!(
+            not_an_ancestor,
+            Reason::HistoryProof(HistoryProofError::NotAnAncestor { .. })
+        ),
+        "{not_an_ancestor:?}"
+    );
+    // One receipt too few.
+    assert!(matches!(
+        forged(&|blob| {
+            let Witness::Credits(witness) = &mut blob.witness else {
+                unreachable!()
+            };
+            let mut receipts = witness.receipts.to_vec();
+            receipts.pop();
+            witness.receipts = receipts.try_into().unwrap();
+        }),
+        Reason::ReceiptCountMismatch { .. }
+    ));
+}

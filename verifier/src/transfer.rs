@@ -320,4 +320,125 @@ mod tests {
         expected.extend_from_slice(&[0xAB; 32]);
         assert_eq!(message.as_slice(), expected.as_slice());
     }
+
+    /// The credit rules on a bridge at 8 (a depth-4 tree): bridge leaf 9 records credits to
+    /// account 1.
+    #[test]
+    fn credits_move_what_the_receipt_leaves_once_and_bridge_leaves_never_send() {
+        let bridge = Bridge {
+            base: 8,
+            key: PublicKey::from([0xB1; 32]),
+        };
+        let owner = AccountLeaf {
+            public_key: PublicKey::from([1; 32]),
+            balance: 10,
+            nonce: 0,
+        };
+        let state = TouchedState::new(
+            vec![1, 2, 9],
+            vec![owner, AccountLeaf::EMPTY, AccountLeaf::EMPTY],
+        )
+        .unwrap()
+        .with_bridge(Some(bridge));
+        let credit = Transaction {
+            from: 9,
+            to: 1,
+            amount: 5,
+            nonce: 5,
+            new_account_key: PublicKey::ZERO,
+            signature: Signature::ZERO,
+        };
+        let mut credited = state.clone();
+        credited.apply_credit(&credit).unwrap();
+        assert_eq!(credited.get(1).unwrap().balance, 15);
+        assert_eq!(credited.get(9).unwrap().nonce, 5);
+        assert_eq!(credited.get(9).unwrap().public_key, bridge.key);
+        // The same receipt again: nothing left to credit.
+        assert_eq!(
+            credited.clone().apply_credit(&credit),
+            Err(Reason::ReceiptAlreadyConsumed {
+                sent: 5,
+                received: 5
+            })
+        );
+        // A later receipt (8 sent in all) credits only the rest.
+        let rest = Transaction {
+            amount: 3,
+            nonce: 8,
+            ..credit
+        };
+        credited.clone().apply_credit(&rest).unwrap();
+        assert_eq!(
+            credited
+                .clone()
+                .apply_credit(&Transaction { amount: 8, ..rest }),
+            Err(Reason::CreditAmountMismatch {
+                expected: 3,
+                found: 8
+            })
+        );
+        let mut to_empty = state.clone();
+        assert_eq!(
+            to_empty.apply_credit(&Transaction {
+                from: 10,
+                to: 2,
+                ..credit
+            }),
+            Err(Reason::CreditToEmptyAccount { account: 2 })
+        );
+        assert_eq!(
+            to_empty.apply_credit(&Transaction { to: 2, ..credit }),
+            Err(Reason::CreditToOtherAccount {
+                bridge_account: 9,
+                account: 2
+            })
+        );
+        assert_eq!(
+            to_empty.apply_credit(&Transaction {
+                signature: Signature::from([1; 64]),
+                ..credit
+            }),
+            Err(Reason::NonCanonicalCredit)
+        );
+        assert_eq!(
+            to_empty.apply_credit(&Transaction { from: 2, ..credit }),
+            Err(Reason::NotACredit { account: 2 })
+        );
+        // A bridge leaf never sends an ordinary transfer.
+        assert_eq!(
+            credited.apply(&Transaction {
+                from: 9,
+                to: 1,
+                amount: 1,
+                nonce: 5,
+                ..credit
+            }),
+            Err(Reason::BridgeAccountSends { account: 9 })
+        );
+        // An exit creates its bridge leaf with the bridge key and carries no key itself.
+        let exit = Transaction {
+            from: 1,
+            to: 9,
+            amount: 4,
+            nonce: 0,
+            ..credit
+        };
+        let mut exited = state.clone();
+        exited.apply(&exit).unwrap();
+        assert_eq!(
+            exited.get(9),
+            Some(&AccountLeaf {
+                public_key: bridge.key,
+                balance: 4,
+                nonce: 0
+            })
+        );
+        assert_eq!(
+            state.clone().apply(&Transaction {
+                new_account_key: PublicKey::from([3; 32]),
+                ..exit
+            }),
+            Err(Reason::UnexpectedNewAccountKey { account: 9 })
+        );
+    }
 }
