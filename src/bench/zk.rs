@@ -8,8 +8,8 @@
 //!    from that Merkle witness ([`build_witness`]) and proven ([`groth16::prove`], which checks
 //!    the witness first). One warm-up proof measures proving's peak memory.
 //! 3. The baseline: plain ark-groth16 key generation and proving of a
-//!    [`SyntheticCircuit`] with the real circuit's constraint count, witness variable count and
-//!    witness value classes. Real and synthetic proofs alternate, so load on a shared machine
+//!    [`SyntheticCircuit`] with the real circuit's constraint count, witness variable count,
+//!    witness value classes and appearances in A and B. Real and synthetic proofs alternate, so load on a shared machine
 //!    hits both alike; each time is the median of `proofs` proofs.
 //! 4. Verification, all threads: a block of `verify_blobs` copies of the zk blob, decoded and
 //!    checked with `verify_blob` (and committed to), against the same for the Merkle-witness

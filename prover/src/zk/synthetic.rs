@@ -60,9 +60,9 @@ pub struct WitnessProfile {
     pub units: usize,
     /// Other witness values of at most 64 bits, or whose negation is.
     pub small: usize,
-    /// Witness variables with a non-zero coefficient in some row's A (their points in the
-    /// proving key's A and B-in-G1 queries... are not the identity: each costs an addition in
-    /// the A multi-scalar multiplication).
+    /// Witness variables with a non-zero coefficient in some row's A (their bases in the
+    /// proving key's A query are not the identity: each costs an addition in the A
+    /// multi-scalar multiplication).
     pub in_a: usize,
     /// Witness variables with a non-zero coefficient in some row's B (each costs an addition in
     /// both B multi-scalar multiplications, one of them in G2).
