@@ -568,6 +568,7 @@ impl ProverState {
             ..BlockReport::default()
         };
         let mut roots: Vec<Hash32> = self.models.iter().map(|m| m.root).collect();
+        let mut changed: Vec<Changed> = self.models.iter().map(|_| Changed::default()).collect();
         let mut blobs = Vec::new();
         let write = self.db.begin_write()?;
         for (position, lane) in self.models.iter().enumerate() {
@@ -575,9 +576,9 @@ impl ProverState {
             if credits.is_empty() {
                 continue;
             }
-            let root = roots
-                .get_mut(position)
-                .ok_or(ProverError::UnknownModel { model: lane.model })?;
+            let unknown = || ProverError::UnknownModel { model: lane.model };
+            let root = roots.get_mut(position).ok_or_else(unknown)?;
+            let changed = changed.get_mut(position).ok_or_else(unknown)?;
             let indexed: Vec<(usize, Transaction)> = credits.into_iter().enumerate().collect();
             let mut credit_report = BlockReport::default();
             self.build_blobs(
@@ -587,6 +588,7 @@ impl ProverState {
                 root,
                 &indexed,
                 Some(&receipts),
+                changed,
                 options,
                 &mut credit_report,
                 &mut blobs,
@@ -607,6 +609,9 @@ impl ProverState {
             let root = roots
                 .get_mut(position)
                 .ok_or(ProverError::UnknownModel { model })?;
+            let changed = changed
+                .get_mut(position)
+                .ok_or(ProverError::UnknownModel { model })?;
             let indexed: Vec<(usize, Transaction)> = transactions
                 .iter()
                 .copied()
@@ -621,6 +626,7 @@ impl ProverState {
                 root,
                 &indexed,
                 None,
+                changed,
                 options,
                 &mut report,
                 &mut blobs,
@@ -681,6 +687,7 @@ impl ProverState {
         root: &mut Hash32,
         pending: &[(usize, Transaction)],
         receipts: Option<&[HistoryProof]>,
+        changed: &mut Changed,
         options: BlockOptions,
         report: &mut BlockReport,
         blobs: &mut Vec<Blob>,
@@ -691,8 +698,7 @@ impl ProverState {
             height,
             accounts: write.open_table(lane.tables.account_versions)?,
             nodes: write.open_table(lane.tables.node_versions)?,
-            changed_accounts: HashSet::new(),
-            changed_nodes: HashSet::new(),
+            changed,
         };
         let tree = &lane.tree;
         let mut limit = options.txs_per_blob.clamp(1, MAX_TRANSACTIONS_PER_BLOB);
@@ -1111,23 +1117,29 @@ fn leaf_hashes(tree: &ModelTree, state: &TouchedState) -> Result<Vec<(u64, Hash3
         .collect()
 }
 
-/// The undo log of one block's write transaction: the value of each leaf and node before the
-/// block first changed it.
-struct Versions<'txn> {
+/// What a block changed so far in one model's state: a later blob's change must not overwrite
+/// the value from before the block with one from within it. One per model for the whole block,
+/// whatever number of batches (credits, transfers) fill it.
+#[derive(Default)]
+struct Changed {
+    accounts: HashSet<u64>,
+    nodes: HashSet<u128>,
+}
+
+/// The undo log of one block's write transaction, for one model: the value of each leaf and
+/// node before the block first changed it.
+struct Versions<'txn, 'c> {
     height: u64,
     accounts: Table<'txn, (u64, u64), &'static [u8]>,
     nodes: Table<'txn, (u128, u64), [u8; 32]>,
-    /// What this block changed already: a later blob's change must not overwrite the value
-    /// from before the block with one from within it.
-    changed_accounts: HashSet<u64>,
-    changed_nodes: HashSet<u128>,
+    changed: &'c mut Changed,
 }
 
-impl Versions<'_> {
+impl Versions<'_, '_> {
     /// Records the value `account` had before this block (SSZ; `None`: the empty slot), on its
     /// first change in the block.
     fn account(&mut self, account: u64, prior: Option<Vec<u8>>) -> Result<(), ProverError> {
-        if self.changed_accounts.insert(account) {
+        if self.changed.accounts.insert(account) {
             let prior = prior.unwrap_or_else(|| AccountLeaf::EMPTY.as_ssz_bytes());
             self.accounts
                 .insert((account, self.height), prior.as_slice())?;
@@ -1138,7 +1150,7 @@ impl Versions<'_> {
     /// Records the hash node `key` had before this block (the level's default if it was
     /// absent), on its first change in the block.
     fn node(&mut self, key: u128, prior: [u8; 32]) -> Result<(), ProverError> {
-        if self.changed_nodes.insert(key) {
+        if self.changed.nodes.insert(key) {
             self.nodes.insert((key, self.height), prior)?;
         }
         Ok(())

@@ -322,6 +322,23 @@ fn exits_are_credited_once_in_later_blocks_and_value_is_conserved() {
     assert_eq!(models.len(), 2, "credits in both directions");
     verifier::verify_chain(state.genesis(), &blocks).unwrap();
     state.check_integrity().unwrap();
+    // The state history of blocks that hold both credits and transfers of one model: every
+    // account and bridge leaf is provable at every height (the prover checks each proof's
+    // root against the chain's, so a wrong undo-log entry fails here).
+    let tip = blocks.len() as u64;
+    for model in Model::ALL {
+        for height in 0..=tip {
+            for account in (0..spec.accounts).chain(base..base + spec.accounts) {
+                let query = FactQuery::Account {
+                    height,
+                    model,
+                    account,
+                };
+                let proof = state.history_proof(tip, query).unwrap();
+                verify_history_proof(&proof, &blocks[tip as usize - 1].header).unwrap();
+            }
+        }
+    }
 }
 
 /// Each way a credit can be wrong, on a real chain with one part changed: the verifier names it.
@@ -400,6 +417,79 @@ fn forged_credits_are_rejected_with_their_reason() {
             Reason::HistoryProof(HistoryProofError::NotAnAncestor { .. })
         ),
         "{not_an_ancestor:?}"
+    );
+    // Receipts that prove something else, each made by the prover against the crediting
+    // block: the receiving model's own bridge leaf, the source's bridge leaf at the crediting
+    // block itself, and a header.
+    let block_height = height as u64 + 1;
+    let blob = &blocks[height].blobs[index];
+    let bridge_account = blob.transactions[0].from;
+    let source = Model::ALL.into_iter().find(|&m| m != blob.model).unwrap();
+    let with_receipt = |query: FactQuery| {
+        let receipt = state.history_proof(block_height, query).unwrap();
+        forged(&|blob| {
+            let Witness::Credits(witness) = &mut blob.witness else {
+                unreachable!()
+            };
+            witness.receipts[0] = receipt.clone();
+        })
+    };
+    assert_eq!(
+        with_receipt(FactQuery::Account {
+            height: block_height - 1,
+            model: blob.model,
+            account: bridge_account,
+        }),
+        Reason::ReceiptFromWrongModel {
+            model: blob.model,
+            found: blob.model
+        }
+    );
+    assert_eq!(
+        with_receipt(FactQuery::Account {
+            height: block_height,
+            model: source,
+            account: bridge_account,
+        }),
+        Reason::ReceiptNotEarlier {
+            height: block_height,
+            block: block_height
+        }
+    );
+    assert_eq!(
+        with_receipt(FactQuery::Header {
+            height: block_height - 1
+        }),
+        Reason::ReceiptNotAnAccount
+    );
+    // A blob of credits needs its block, and a chain with a bridge.
+    assert_eq!(
+        verifier::verify_blob(
+            &verifier::ChainParams::from_genesis(&genesis).unwrap(),
+            blob
+        )
+        .unwrap_err()
+        .reason,
+        Reason::CreditsOutsideBlock
+    );
+    let mut one_model = genesis.clone();
+    one_model.state_roots = one_model
+        .state_roots
+        .iter()
+        .copied()
+        .filter(|r| r.model == blob.model)
+        .collect::<Vec<_>>()
+        .try_into()
+        .unwrap();
+    assert_eq!(
+        verifier::verify_blob_in_block(
+            &verifier::ChainParams::from_genesis(&one_model).unwrap(),
+            &blocks[height].header,
+            blob
+        )
+        .unwrap_err()
+        .reason,
+        Reason::NoBridge
     );
     // One receipt too few.
     assert!(matches!(
