@@ -5,49 +5,14 @@
 
 mod common;
 
-use common::{path, stateless};
+use common::{block_file, gen_tiny, ok, path, stateless, stderr, zk_setup_tiny};
 
 use std::path::Path;
-use std::process::Output;
 
 use witness_format::{Block, Genesis, Model, TransactionBatch, decode_file, encode_file};
 
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn gen_both(workload: &Path, exit_percent: &str) {
-    ok(
-        &stateless(&[
-            "gen",
-            "--model",
-            "both",
-            "--exit-percent",
-            exit_percent,
-            "--depth",
-            "4",
-            "--chain-id",
-            "7",
-            "--accounts",
-            "6",
-            "--blocks",
-            "2",
-            "--txs-per-block",
-            "2",
-            "--out",
-            path(workload),
-        ]),
-        "gen --model both",
-    );
+    gen_tiny("both", "2", workload, &["--exit-percent", exit_percent]);
 }
 
 #[test]
@@ -67,23 +32,7 @@ fn both_models_prove_and_verify_end_to_end_with_zk_witnesses() {
         .unwrap();
         assert_eq!((batch.model, batch.transactions.len()), (model, 2));
     }
-    ok(
-        &stateless(&[
-            "zk",
-            "setup",
-            "--depth",
-            "4",
-            "--batch",
-            "2",
-            "--chain-id",
-            "7",
-            "--seed",
-            "1",
-            "--out",
-            path(&keys),
-        ]),
-        "zk setup",
-    );
+    zk_setup_tiny(&keys, "1");
     ok(
         &stateless(&[
             "prove",
@@ -104,7 +53,7 @@ fn both_models_prove_and_verify_end_to_end_with_zk_witnesses() {
     let models: Vec<Model> = genesis.state_roots.iter().map(|r| r.model).collect();
     assert_eq!(models, Model::ALL);
     for height in 1..=2 {
-        let file = chain.join(format!("blocks/{height:08}.bin"));
+        let file = block_file(&chain, height);
         let block: Block = decode_file(&std::fs::read(file).unwrap()).unwrap();
         let kinds: Vec<(Model, &str)> = block
             .blobs

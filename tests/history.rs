@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{path, stateless};
+use common::{ok, path, stateless};
 
 use std::process::Output;
 use std::sync::OnceLock;
@@ -1100,15 +1100,6 @@ fn nested_path_lists_are_bounded_by_their_limits() {
 // ---------------------------------------------------------------------------------------------
 // CLI
 // ---------------------------------------------------------------------------------------------
-
-fn ok(out: &Output, what: &str) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{what}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn one_line_rejection(out: &Output) -> String {
     assert_eq!(

@@ -9,10 +9,9 @@
 
 mod common;
 
-use common::{path, stateless};
+use common::{block_file, gen_tiny, ok, path, stateless, zk_setup_tiny};
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::sync::OnceLock;
 
 use verifier::ancestry::AncestryTree;
@@ -33,15 +32,6 @@ struct Fixture {
     chain: PathBuf,
     other_chain: PathBuf,
     merkle_chain: PathBuf,
-}
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn prove(fixture_dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
@@ -67,44 +57,9 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        ok(
-            &stateless(&[
-                "gen",
-                "--model",
-                "zk-transfer",
-                "--depth",
-                "4",
-                "--chain-id",
-                "7",
-                "--accounts",
-                "6",
-                "--blocks",
-                "3",
-                "--txs-per-block",
-                "2",
-                "--out",
-                path(&dir.path().join("w")),
-            ]),
-            "gen",
-        );
+        gen_tiny("zk-transfer", "3", &dir.path().join("w"), &[]);
         for (keys, seed) in [("keys", "1"), ("other-keys", "2")] {
-            ok(
-                &stateless(&[
-                    "zk",
-                    "setup",
-                    "--depth",
-                    "4",
-                    "--batch",
-                    "2",
-                    "--chain-id",
-                    "7",
-                    "--seed",
-                    seed,
-                    "--out",
-                    path(&dir.path().join(keys)),
-                ]),
-                "zk setup",
-            );
+            zk_setup_tiny(&dir.path().join(keys), seed);
         }
         let keys = dir.path().join("keys");
         let other_keys = dir.path().join("other-keys");
@@ -122,10 +77,6 @@ fn fixture() -> &'static Fixture {
             merkle_chain,
         }
     })
-}
-
-fn block_file(chain: &Path, height: u64) -> PathBuf {
-    chain.join("blocks").join(format!("{height:08}.bin"))
 }
 
 fn tip(chain: &Path, height: u64) -> Header {

@@ -3,44 +3,16 @@
 
 mod common;
 
-use common::{path, stateless};
+use common::{block_file, gen_tiny, ok, path, stateless, zk_setup_tiny};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 use std::time::Instant;
 
 use rayon::prelude::*;
 use verifier::zk_verify::decode_verifying_key;
 use verifier::{ChainVerifier, Reason};
 use witness_format::{Block, Genesis, Witness, decode_file, encode_file};
-
-fn ok(out: &Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn setup(keys: &Path, seed: &str) -> String {
-    let out = stateless(&[
-        "zk",
-        "setup",
-        "--depth",
-        "4",
-        "--batch",
-        "2",
-        "--chain-id",
-        "7",
-        "--seed",
-        seed,
-        "--out",
-        path(keys),
-    ]);
-    ok(&out, "zk setup").trim().to_string()
-}
 
 /// gen → zk setup → prove --witness zk; returns (chain dir, keys dir).
 fn zk_chain(dir: &Path) -> (PathBuf, PathBuf) {
@@ -50,27 +22,8 @@ fn zk_chain(dir: &Path) -> (PathBuf, PathBuf) {
         dir.join("c"),
         dir.join("keys"),
     );
-    ok(
-        &stateless(&[
-            "gen",
-            "--model",
-            "zk-transfer",
-            "--depth",
-            "4",
-            "--chain-id",
-            "7",
-            "--accounts",
-            "6",
-            "--blocks",
-            "2",
-            "--txs-per-block",
-            "2",
-            "--out",
-            path(&workload),
-        ]),
-        "gen",
-    );
-    let vk_hash = setup(&keys, "1");
+    gen_tiny("zk-transfer", "2", &workload, &[]);
+    let vk_hash = zk_setup_tiny(&keys, "1");
     assert!(
         vk_hash.starts_with("0x") && vk_hash.len() == 66,
         "{vk_hash}"
@@ -92,10 +45,6 @@ fn zk_chain(dir: &Path) -> (PathBuf, PathBuf) {
         "prove",
     );
     (chain, keys)
-}
-
-fn block_file(chain: &Path, height: u64) -> PathBuf {
-    chain.join("blocks").join(format!("{height:08}.bin"))
 }
 
 fn edit_block(chain: &Path, height: u64, edit: impl FnOnce(&mut Block)) {
@@ -188,7 +137,7 @@ fn zk_chain_end_to_end_and_every_rejection() {
 
     // A key the genesis does not pin: refused, whether given with --keys or in CHAIN_DIR/keys.
     let other_keys = dir.path().join("other-keys");
-    let other_hash = setup(&other_keys, "2");
+    let other_hash = zk_setup_tiny(&other_keys, "2");
     let stderr = rejected(&chain, &["--keys", path(&other_keys)]);
     assert!(
         stderr.contains(&format!(
@@ -301,7 +250,7 @@ fn zk_usage_errors() {
     };
     assert_eq!(prove(&["--witness", "zk"]).status.code(), Some(2));
     let keys = dir.path().join("keys");
-    setup(&keys, "3");
+    zk_setup_tiny(&keys, "3");
     let out = prove(&["--witness", "zk", "--keys", path(&keys)]);
     assert_eq!(out.status.code(), Some(2));
     assert!(

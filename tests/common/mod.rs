@@ -221,3 +221,67 @@ pub(crate) fn stateless(args: &[&str]) -> Output {
 pub(crate) fn path(p: &Path) -> &str {
     p.to_str().expect("temporary paths are UTF-8")
 }
+
+/// Asserts that a run of the binary succeeded; returns its stdout.
+pub(crate) fn ok(out: &Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A run's stderr, as text.
+pub(crate) fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The block file at `height` of a chain (or workload model) directory.
+pub(crate) fn block_file(dir: &Path, height: u64) -> std::path::PathBuf {
+    dir.join("blocks").join(format!("{height:08}.bin"))
+}
+
+/// `stateless gen` of the CLI tests' tiny shape (depth 4, chain 7, 6 accounts, blocks of two
+/// transfers), for `model`, with `extra` flags.
+pub(crate) fn gen_tiny(model: &str, blocks: &str, out: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "gen",
+        "--model",
+        model,
+        "--depth",
+        "4",
+        "--chain-id",
+        "7",
+        "--accounts",
+        "6",
+        "--blocks",
+        blocks,
+        "--txs-per-block",
+        "2",
+        "--out",
+        path(out),
+    ];
+    args.extend_from_slice(extra);
+    ok(&stateless(&args), "gen");
+}
+
+/// `stateless zk setup` for [`gen_tiny`]'s shape and batches of 2; returns the printed
+/// verifying-key hash.
+pub(crate) fn zk_setup_tiny(keys: &Path, seed: &str) -> String {
+    let out = stateless(&[
+        "zk",
+        "setup",
+        "--depth",
+        "4",
+        "--batch",
+        "2",
+        "--chain-id",
+        "7",
+        "--seed",
+        seed,
+        "--out",
+        path(keys),
+    ]);
+    ok(&out, "zk setup").trim().to_string()
+}
