@@ -26,7 +26,7 @@ use crate::zk::{chain_key_path, chain_keys, read_keys, read_verifying_key};
 
 /// Blocks decoded and verified together by default: memory is bounded by a window, not by the
 /// chain, and a window holds enough blobs to keep every core busy.
-const VERIFY_WINDOW_BLOCKS: usize = 32;
+pub(crate) const VERIFY_WINDOW_BLOCKS: usize = 32;
 
 fn progress(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
@@ -152,7 +152,7 @@ pub(crate) fn gen_workload(args: GenArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn check_spec(spec: &WorkloadSpec) -> Result<(), Failure> {
+pub(crate) fn check_spec(spec: &WorkloadSpec) -> Result<(), Failure> {
     use witness_format::limits::{MAX_ALLOCATION_ACCOUNTS, MAX_BATCH_TRANSACTIONS, MAX_TREE_DEPTH};
     if spec.tree_depth == 0 || spec.tree_depth > MAX_TREE_DEPTH {
         return Err(Failure::Error(anyhow::anyhow!(
@@ -174,7 +174,7 @@ fn check_spec(spec: &WorkloadSpec) -> Result<(), Failure> {
 
 /// Writes a workload of `spec` for each model: the same accounts and block sizes, each with
 /// its own keys and transfers.
-fn write_workload(
+pub(crate) fn write_workload(
     spec: &WorkloadSpec,
     models: &[Model],
     exit_percent: u8,
@@ -225,7 +225,7 @@ pub(crate) struct ProveArgs {
 }
 
 /// What proving did.
-struct ProveStats {
+pub(crate) struct ProveStats {
     blocks_built: u64,
     dropped: usize,
     /// Cross-model credits delivered.
@@ -313,7 +313,7 @@ fn read_batches(parts: &[ModelWorkload], height: u64) -> Result<Vec<TransactionB
     Ok(batches)
 }
 
-fn run_prove(
+pub(crate) fn run_prove(
     workload: &Path,
     db: &Path,
     out: &Path,
@@ -445,25 +445,25 @@ pub(crate) struct VerifyArgs {
 
 /// The result of verifying a chain, as printed.
 #[derive(Serialize)]
-struct VerifyReport {
-    valid: bool,
+pub(crate) struct VerifyReport {
+    pub(crate) valid: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-    blocks: u64,
-    blobs: u64,
-    txs: u64,
-    height: u64,
-    tip_hash: String,
-    state_roots: Vec<witness_format::ModelRoot>,
-    witness_bytes: u64,
-    blob_bytes: u64,
-    witness_bytes_per_tx: f64,
-    seconds: f64,
-    verify_tx_per_s: f64,
-    threads: usize,
+    pub(crate) error: Option<String>,
+    pub(crate) blocks: u64,
+    pub(crate) blobs: u64,
+    pub(crate) txs: u64,
+    pub(crate) height: u64,
+    pub(crate) tip_hash: String,
+    pub(crate) state_roots: Vec<witness_format::ModelRoot>,
+    pub(crate) witness_bytes: u64,
+    pub(crate) blob_bytes: u64,
+    pub(crate) witness_bytes_per_tx: f64,
+    pub(crate) seconds: f64,
+    pub(crate) verify_tx_per_s: f64,
+    pub(crate) threads: usize,
     /// The process's peak resident memory, where the platform tells (Linux).
     #[serde(skip_serializing_if = "Option::is_none")]
-    peak_memory_bytes: Option<u64>,
+    pub(crate) peak_memory_bytes: Option<u64>,
 }
 
 /// Peak resident set size of this process, from `/proc/self/status` (Linux only).
@@ -506,7 +506,7 @@ pub(crate) fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
 
 /// Verifies a chain directory in windows of blocks. A rejection is a report with `error` set;
 /// only I/O problems are errors.
-fn verify_chain_dir(
+pub(crate) fn verify_chain_dir(
     chain_dir: &Path,
     window: usize,
     keys: Option<&Path>,
@@ -595,7 +595,7 @@ fn verify_chain_dir(
     })
 }
 
-fn ratio(numerator: f64, denominator: f64) -> f64 {
+pub(crate) fn ratio(numerator: f64, denominator: f64) -> f64 {
     if denominator > 0.0 {
         numerator / denominator
     } else {
@@ -603,12 +603,12 @@ fn ratio(numerator: f64, denominator: f64) -> f64 {
     }
 }
 
-fn print_json<T: Serialize>(value: &T) -> Result<()> {
+pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<()> {
     println!("{}", serde_json::to_string(value).context("encoding JSON")?);
     Ok(())
 }
 
-fn print_verify_table(report: &VerifyReport) {
+pub(crate) fn print_verify_table(report: &VerifyReport) {
     let verdict = if report.valid { "valid" } else { "INVALID" };
     println!("{:<22} {verdict}", "chain");
     println!("{:<22} {}", "blocks", report.blocks);
@@ -669,75 +669,4 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<(), Failure> {
     .context("encoding JSON")?;
     println!("{text}");
     Ok(())
-}
-
-// --------------------------------------------------------------------------------------- demo
-
-/// Arguments of `stateless demo`.
-#[derive(Args)]
-pub(crate) struct DemoArgs {
-    /// Print the summary as JSON on stdout.
-    #[arg(long)]
-    json: bool,
-    /// Accounts in the genesis allocation.
-    #[arg(long, default_value_t = 1 << 16)]
-    accounts: u64,
-    /// Blocks of transactions.
-    #[arg(long, default_value_t = 16)]
-    blocks: usize,
-    /// Transactions per block.
-    #[arg(long, default_value_t = 1024)]
-    txs_per_block: usize,
-}
-
-/// `stateless demo`: gen, prove and verify in a temporary directory.
-pub(crate) fn demo(args: DemoArgs) -> Result<(), Failure> {
-    let spec = WorkloadSpec {
-        accounts: args.accounts,
-        blocks: args.blocks,
-        txs_per_block: args.txs_per_block,
-        ..WorkloadSpec::default()
-    };
-    check_spec(&spec)?;
-    let dir = tempfile::tempdir().context("creating a temporary directory")?;
-    let (workload, db, chain) = (
-        dir.path().join("workload"),
-        dir.path().join("prover.redb"),
-        dir.path().join("chain"),
-    );
-    eprintln!(
-        "demo: {} accounts, {} blocks of {} transfers",
-        spec.accounts, spec.blocks, spec.txs_per_block
-    );
-    write_workload(&spec, &[Model::Transfer], 0, &workload)?;
-    let prove_start = Instant::now();
-    run_prove(&workload, &db, &chain, BlockOptions::default(), None)?;
-    let prove_seconds = prove_start.elapsed().as_secs_f64();
-    let report = verify_chain_dir(&chain, VERIFY_WINDOW_BLOCKS, None)?;
-    if args.json {
-        print_json(&serde_json::json!({
-            "valid": report.valid,
-            "error": report.error,
-            "blocks": report.blocks,
-            "blobs": report.blobs,
-            "txs": report.txs,
-            "witness_bytes_per_tx": report.witness_bytes_per_tx,
-            "blob_bytes_per_tx": ratio(report.blob_bytes as f64, report.txs as f64),
-            "verify_tx_per_s": report.verify_tx_per_s,
-            "prove_tx_per_s": ratio(report.txs as f64, prove_seconds),
-            "threads": report.threads,
-            "state_roots": report.state_roots,
-        }))?;
-    } else {
-        print_verify_table(&report);
-        println!(
-            "{:<22} {:.0} tx/s",
-            "proving",
-            ratio(report.txs as f64, prove_seconds)
-        );
-    }
-    match report.error {
-        Some(error) => Err(Failure::Rejected(error)),
-        None => Ok(()),
-    }
 }

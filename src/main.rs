@@ -6,6 +6,7 @@
 mod bench;
 mod bench_history;
 mod commands;
+mod demo;
 mod files;
 mod history;
 mod zk;
@@ -24,8 +25,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Generate, prove and verify a default workload end to end, and print a summary.
-    Demo(commands::DemoArgs),
+    /// Generate, prove and verify a default workload end to end, print a summary, then show one
+    /// cross-model round trip.
+    Demo(demo::DemoArgs),
     /// Generate a synthetic workload: a genesis allocation and blocks of signed transfers.
     Gen(commands::GenArgs),
     /// Build blocks with witnesses from a workload, keeping the full state in a database.
@@ -59,7 +61,7 @@ impl From<anyhow::Error> for Failure {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo(args) => commands::demo(args),
+        Command::Demo(args) => demo::demo(args),
         Command::Gen(args) => commands::gen_workload(args),
         Command::Prove(args) => commands::prove(args),
         Command::Verify(args) => commands::verify(args),

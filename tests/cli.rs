@@ -227,4 +227,30 @@ fn demo_json_has_the_promised_keys() {
     }
     assert_eq!(report["valid"], true);
     assert_eq!(report["txs"], 128);
+    // The round trip: out of transfer, credited in zk-transfer, part of it back, credited.
+    let trip = &report["round_trip"];
+    assert_eq!(trip["valid"], true, "{trip}");
+    assert_eq!(trip["value_conserved"], true);
+    assert_eq!(trip["blocks"], 3);
+    let steps = trip["steps"].as_array().unwrap();
+    let column = |key: &str| -> Vec<i64> {
+        steps
+            .iter()
+            .map(|s| s[key].as_i64().unwrap() - steps[0][key].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(
+        column("transfer_balance"),
+        [0, -250_000, -250_000, -150_000]
+    );
+    assert_eq!(column("zk_transfer_balance"), [0, 0, 150_000, 150_000]);
+    assert_eq!(column("in_flight"), [0, 250_000, 100_000, 0]);
+    assert!(
+        steps[2]["event"]
+            .as_str()
+            .unwrap()
+            .contains("zk-transfer #2 credited 250000"),
+        "{}",
+        steps[2]["event"]
+    );
 }

@@ -1,0 +1,362 @@
+//! `stateless demo`: the main job end to end on a default workload, then one cross-model round
+//! trip (value out of `transfer` into `zk-transfer` and part of it back) on a small chain that
+//! hosts both models.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use prover::workload::{WorkloadSpec, generate_both, sign_for};
+use prover::{BlockOptions, ProverState};
+use serde::Serialize;
+use verifier::bridge::bridge;
+use verifier::chain::ChainParams;
+use witness_format::{Allocation, Model, PublicKey, Signature, Transaction};
+
+use crate::Failure;
+use crate::commands::{
+    VERIFY_WINDOW_BLOCKS, check_spec, print_json, print_verify_table, ratio, run_prove,
+    verify_chain_dir, write_workload,
+};
+use crate::files::{block_path, genesis_path, write_atomic, write_value};
+
+/// Arguments of `stateless demo`.
+#[derive(Args)]
+pub(crate) struct DemoArgs {
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Accounts in the genesis allocation.
+    #[arg(long, default_value_t = 1 << 16)]
+    accounts: u64,
+    /// Blocks of transactions.
+    #[arg(long, default_value_t = 16)]
+    blocks: usize,
+    /// Transactions per block.
+    #[arg(long, default_value_t = 1024)]
+    txs_per_block: usize,
+}
+
+/// `stateless demo`: gen, prove and verify in a temporary directory, then the round trip.
+pub(crate) fn demo(args: DemoArgs) -> Result<(), Failure> {
+    let spec = WorkloadSpec {
+        accounts: args.accounts,
+        blocks: args.blocks,
+        txs_per_block: args.txs_per_block,
+        ..WorkloadSpec::default()
+    };
+    check_spec(&spec)?;
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let (workload, db, chain) = (
+        dir.path().join("workload"),
+        dir.path().join("prover.redb"),
+        dir.path().join("chain"),
+    );
+    eprintln!(
+        "demo: {} accounts, {} blocks of {} transfers",
+        spec.accounts, spec.blocks, spec.txs_per_block
+    );
+    write_workload(&spec, &[Model::Transfer], 0, &workload)?;
+    let prove_start = Instant::now();
+    run_prove(&workload, &db, &chain, BlockOptions::default(), None)?;
+    let prove_seconds = prove_start.elapsed().as_secs_f64();
+    let report = verify_chain_dir(&chain, VERIFY_WINDOW_BLOCKS, None)?;
+    if let Some(error) = report.error {
+        return Err(Failure::Rejected(error));
+    }
+    eprintln!("demo: a cross-model round trip on a chain hosting both models");
+    let trip = round_trip(&dir.path().join("round-trip"))?;
+    if args.json {
+        print_json(&serde_json::json!({
+            "valid": report.valid && trip.valid,
+            "blocks": report.blocks,
+            "blobs": report.blobs,
+            "txs": report.txs,
+            "witness_bytes_per_tx": report.witness_bytes_per_tx,
+            "blob_bytes_per_tx": ratio(report.blob_bytes as f64, report.txs as f64),
+            "verify_tx_per_s": report.verify_tx_per_s,
+            "prove_tx_per_s": ratio(report.txs as f64, prove_seconds),
+            "threads": report.threads,
+            "state_roots": report.state_roots,
+            "round_trip": trip,
+        }))?;
+    } else {
+        print_verify_table(&report);
+        println!(
+            "{:<22} {:.0} tx/s",
+            "proving",
+            ratio(report.txs as f64, prove_seconds)
+        );
+        println!();
+        print_round_trip(&trip);
+    }
+    match trip.error {
+        Some(error) => Err(Failure::Rejected(format!("round trip: {error}"))),
+        None => Ok(()),
+    }
+}
+
+/// The `transfer` account that sends value out and gets part of it back.
+const TRANSFER_ACCOUNT: u64 = 1;
+/// The `zk-transfer` account that receives it and sends part back.
+const ZK_ACCOUNT: u64 = 2;
+/// Value leaving `transfer`, then value coming back.
+const EXIT_AMOUNT: u64 = 250_000;
+const RETURN_AMOUNT: u64 = 100_000;
+/// Tree depth of the round trip's chain: small, so it builds in a moment.
+const ROUND_TRIP_DEPTH: u8 = 16;
+
+/// The round trip, height by height, as read from the prover's state, and the verdict of
+/// verifying its chain statelessly.
+#[derive(Serialize)]
+struct RoundTrip {
+    transfer_account: u64,
+    zk_transfer_account: u64,
+    steps: Vec<Step>,
+    /// Both balances plus the value in flight are the same at every height.
+    value_conserved: bool,
+    /// The chain's blocks verified from its genesis alone.
+    valid: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    blocks: u64,
+    blobs: u64,
+}
+
+/// The two accounts after one block.
+#[derive(Serialize)]
+struct Step {
+    height: u64,
+    event: String,
+    transfer_balance: u64,
+    zk_transfer_balance: u64,
+    /// Sent to the other model and not yet credited, both ways.
+    in_flight: u64,
+}
+
+/// The two accounts and their bridge leaves at the prover's current height.
+struct Tally {
+    transfer_balance: u64,
+    zk_balance: u64,
+    /// Credited so far to each account (the nonce of its model's bridge leaf for it).
+    credited_to_transfer: u64,
+    credited_to_zk: u64,
+    in_flight: u64,
+}
+
+impl Tally {
+    fn read(state: &ProverState, base: u64) -> Result<Self, Failure> {
+        let leaf = |model, account| {
+            state
+                .account(model, account)
+                .context("reading the prover's state")
+        };
+        // Bridge leaf `base + x` of a model: balance = sent to account x of the other model,
+        // nonce = credited to its own account x.
+        let sent_to_zk = leaf(Model::Transfer, base + ZK_ACCOUNT)?.balance;
+        let credited_to_zk = leaf(Model::ZkTransfer, base + ZK_ACCOUNT)?.nonce;
+        let sent_to_transfer = leaf(Model::ZkTransfer, base + TRANSFER_ACCOUNT)?.balance;
+        let credited_to_transfer = leaf(Model::Transfer, base + TRANSFER_ACCOUNT)?.nonce;
+        Ok(Self {
+            transfer_balance: leaf(Model::Transfer, TRANSFER_ACCOUNT)?.balance,
+            zk_balance: leaf(Model::ZkTransfer, ZK_ACCOUNT)?.balance,
+            credited_to_transfer,
+            credited_to_zk,
+            in_flight: (sent_to_zk - credited_to_zk) + (sent_to_transfer - credited_to_transfer),
+        })
+    }
+
+    fn step(&self, height: u64, event: String) -> Step {
+        Step {
+            height,
+            event,
+            transfer_balance: self.transfer_balance,
+            zk_transfer_balance: self.zk_balance,
+            in_flight: self.in_flight,
+        }
+    }
+
+    fn total(step: &Step) -> u128 {
+        u128::from(step.transfer_balance)
+            + u128::from(step.zk_transfer_balance)
+            + u128::from(step.in_flight)
+    }
+}
+
+/// Builds a three-block chain of both models in `dir`: `transfer` account 1 exits value to
+/// `zk-transfer` account 2; the prover credits it in the next block, where account 2 sends part
+/// back; the block after credits that. Then verifies the exported chain statelessly.
+fn round_trip(dir: &Path) -> Result<RoundTrip, Failure> {
+    let spec = WorkloadSpec {
+        tree_depth: ROUND_TRIP_DEPTH,
+        accounts: 4,
+        blocks: 0,
+        ..WorkloadSpec::default()
+    };
+    let allocations: Vec<Allocation> = generate_both(&spec, 0)
+        .into_iter()
+        .map(|w| w.allocation)
+        .collect();
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut state = ProverState::open_chain(&dir.join("prover.redb"), &allocations, &[])
+        .context("opening the round trip's prover database")?;
+    let params = ChainParams::from_genesis(state.genesis()).context("the round trip's genesis")?;
+    let base = bridge(&params, Model::Transfer)
+        .context("a chain of both models has a bridge")?
+        .base;
+
+    let mut tally = Tally::read(&state, base)?;
+    let mut steps = vec![tally.step(0, "genesis".into())];
+    let exit = signed(
+        &state,
+        spec.seed,
+        Model::Transfer,
+        TRANSFER_ACCOUNT,
+        base + ZK_ACCOUNT,
+        EXIT_AMOUNT,
+    )?;
+    let back = signed(
+        &state,
+        spec.seed,
+        Model::ZkTransfer,
+        ZK_ACCOUNT,
+        base + TRANSFER_ACCOUNT,
+        RETURN_AMOUNT,
+    )?;
+    let blocks: [&[(Model, &[Transaction])]; 3] = [
+        &[(Model::Transfer, std::slice::from_ref(&exit))],
+        &[(Model::ZkTransfer, std::slice::from_ref(&back))],
+        &[],
+    ];
+    for submitted in blocks {
+        let (_, report) = state
+            .build_block_of(submitted, BlockOptions::default())
+            .context("building a round-trip block")?;
+        if let Some((index, reason)) = report.dropped.first() {
+            return Err(anyhow::anyhow!(
+                "round trip block {}: transaction {index} left out: {reason}",
+                report.height
+            )
+            .into());
+        }
+        let now = Tally::read(&state, base)?;
+        let mut events = Vec::new();
+        for (credited, account) in [
+            (
+                now.credited_to_zk - tally.credited_to_zk,
+                format!("zk-transfer #{ZK_ACCOUNT}"),
+            ),
+            (
+                now.credited_to_transfer - tally.credited_to_transfer,
+                format!("transfer #{TRANSFER_ACCOUNT}"),
+            ),
+        ] {
+            if credited > 0 {
+                events.push(format!("{account} credited {credited}"));
+            }
+        }
+        for (model, tx) in submitted
+            .iter()
+            .flat_map(|(model, txs)| txs.iter().map(move |tx| (model, tx)))
+        {
+            let other = Model::ALL
+                .into_iter()
+                .find(|m| m != model)
+                .unwrap_or(*model);
+            events.push(format!(
+                "{model} #{} exits {} to {other} #{}",
+                tx.from,
+                tx.amount,
+                tx.to - base
+            ));
+        }
+        steps.push(now.step(report.height, events.join("; ")));
+        tally = now;
+    }
+
+    // Export the chain and verify it from its genesis alone, as any verifier would.
+    let chain = dir.join("chain");
+    write_value(&genesis_path(&chain), state.genesis())?;
+    for height in 1..=state.height() {
+        let bytes = state
+            .block_file(height)
+            .context("reading a built block")?
+            .context("built block missing from the database")?;
+        write_atomic(&block_path(&chain, height), &bytes)?;
+    }
+    let report = verify_chain_dir(&chain, VERIFY_WINDOW_BLOCKS, None)?;
+    let value_conserved = steps
+        .iter()
+        .all(|step| Tally::total(step) == Tally::total(&steps[0]));
+    Ok(RoundTrip {
+        transfer_account: TRANSFER_ACCOUNT,
+        zk_transfer_account: ZK_ACCOUNT,
+        steps,
+        value_conserved,
+        valid: report.valid && value_conserved,
+        error: report.error.or_else(|| {
+            (!value_conserved).then(|| "value was not conserved across the models".to_string())
+        }),
+        blocks: report.blocks,
+        blobs: report.blobs,
+    })
+}
+
+/// A transfer of `amount` from `from` to `to` in `model`, at the sender's current nonce, signed
+/// with its workload key under `seed`.
+fn signed(
+    state: &ProverState,
+    seed: u64,
+    model: Model,
+    from: u64,
+    to: u64,
+    amount: u64,
+) -> Result<Transaction, Failure> {
+    let nonce = state
+        .account(model, from)
+        .context("reading the prover's state")?
+        .nonce;
+    let mut tx = Transaction {
+        from,
+        to,
+        amount,
+        nonce,
+        new_account_key: PublicKey::ZERO,
+        signature: Signature::ZERO,
+    };
+    sign_for(model, state.genesis().chain_id, seed, &mut tx);
+    Ok(tx)
+}
+
+fn print_round_trip(trip: &RoundTrip) {
+    println!(
+        "cross-model round trip: transfer #{} <-> zk-transfer #{} on one chain",
+        trip.transfer_account, trip.zk_transfer_account
+    );
+    println!(
+        "{:<7} {:>16} {:>16} {:>10}  event",
+        "height", "transfer", "zk-transfer", "in flight"
+    );
+    for step in &trip.steps {
+        println!(
+            "{:<7} {:>16} {:>16} {:>10}  {}",
+            step.height,
+            step.transfer_balance,
+            step.zk_transfer_balance,
+            step.in_flight,
+            step.event
+        );
+    }
+    let verdict = if trip.valid { "valid" } else { "INVALID" };
+    println!(
+        "value across both models {}; {} blocks, {} blobs verified statelessly: {verdict}",
+        if trip.value_conserved {
+            "conserved at every height"
+        } else {
+            "NOT conserved"
+        },
+        trip.blocks,
+        trip.blobs
+    );
+}
