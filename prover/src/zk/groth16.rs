@@ -6,9 +6,11 @@
 //! a multi-party ceremony (see `docs/ZK.md`).
 
 use ark_bls12_381::{Bls12_381, Fr};
+use ark_ff::UniformRand;
 use ark_groth16::Groth16;
 use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisError, SynthesisMode,
+    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, R1CS_PREDICATE_LABEL,
+    SynthesisError, SynthesisMode,
 };
 use ark_std::rand::{Rng, SeedableRng, rngs::StdRng};
 
@@ -77,9 +79,11 @@ pub fn setup(
 /// Proves `circuit` (which must carry a witness) with `pk`. The proof's public input is
 /// `circuit.public_input()`.
 ///
-/// The witness is checked first (one extra synthesis, small next to the proof's
-/// multi-scalar multiplications): an unsatisfied circuit is `SynthesisError::Unsatisfiable`,
-/// never a proof that fails later (and ark-groth16 asserts satisfaction in debug builds).
+/// The circuit is synthesised once: the witness is checked on that synthesis before any
+/// proving work (an unsatisfied circuit is `SynthesisError::Unsatisfiable`, never a proof that
+/// fails later), and the same constraint system then gives the matrices and the assignment.
+/// This is ark-groth16's `create_random_proof_with_reduction` (same randomness draws, same
+/// proof) without a second synthesis for the check.
 pub fn prove(
     pk: &ProvingKey,
     circuit: TransferBatchCircuit,
@@ -88,10 +92,43 @@ pub fn prove(
     if circuit.witness.is_none() {
         return Err(SynthesisError::AssignmentMissing);
     }
-    if !is_satisfied(circuit.clone())? {
+    let r = Fr::rand(rng);
+    let s = Fr::rand(rng);
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(SynthesisMode::Prove {
+        construct_matrices: true,
+        generate_lc_assignments: false,
+    });
+    circuit.generate_constraints(cs.clone())?;
+    cs.finalize();
+    if !cs.is_satisfied()? {
         return Err(SynthesisError::Unsatisfiable);
     }
-    Groth16::<Bls12_381>::create_random_proof_with_reduction(circuit, pk, rng)
+    let matrices = cs.to_matrices()?;
+    let matrices = matrices
+        .get(R1CS_PREDICATE_LABEL)
+        .ok_or(SynthesisError::MissingCS)?;
+    let (num_inputs, num_constraints) = (cs.num_instance_variables(), cs.num_constraints());
+    let full_assignment = {
+        let system = cs.borrow().ok_or(SynthesisError::MissingCS)?;
+        let instance = system
+            .instance_assignment()
+            .map_err(|_| SynthesisError::AssignmentMissing)?;
+        let witness = system
+            .witness_assignment()
+            .map_err(|_| SynthesisError::AssignmentMissing)?;
+        [instance, witness].concat()
+    };
+    Groth16::<Bls12_381>::create_proof_with_reduction_and_matrices(
+        pk,
+        r,
+        s,
+        matrices,
+        num_inputs,
+        num_constraints,
+        &full_assignment,
+    )
 }
 
 /// Whether the circuit's witness satisfies every constraint.
