@@ -112,6 +112,35 @@ fn zk_chain_end_to_end_and_every_rejection() {
         "{stderr}"
     );
 
+    // Two bad proofs in one window, the later one undecodable: the blocks' proofs are checked
+    // in one batch, and its failure is reported as one-by-one checking would, at block 1.
+    let both = fresh("both");
+    edit_block(&both, 1, |block| {
+        block.blobs[0].witness = second.blobs[0].witness.clone();
+    });
+    edit_block(&both, 2, |block| {
+        if let Witness::Zk(w) = &mut block.blobs[0].witness {
+            w.proof.0 = [0xff; 192];
+        }
+    });
+    let stderr = rejected(&both, &[]);
+    assert!(
+        stderr.contains("block 1, blob 0: zk proof: proof does not verify"),
+        "{stderr}"
+    );
+    // Block 2's alone: named with its own reason, the proof does not decode.
+    let undecodable = fresh("undecodable");
+    edit_block(&undecodable, 2, |block| {
+        if let Witness::Zk(w) = &mut block.blobs[0].witness {
+            w.proof.0 = [0xff; 192];
+        }
+    });
+    let stderr = rejected(&undecodable, &[]);
+    assert!(
+        stderr.contains("block 2, blob 0: zk proof: proof bytes do not decode"),
+        "{stderr}"
+    );
+
     // A tampered proof byte.
     let tampered = fresh("tampered");
     edit_block(&tampered, 2, |block| {

@@ -2,7 +2,9 @@
 
 use std::convert::Infallible;
 
-use witness_format::{AccountLeaf, Blob, Hash32, Header, MerkleWitness, Model, Witness, ZkWitness};
+use ark_bls12_381::Fr;
+
+use witness_format::{AccountLeaf, Blob, Hash32, Header, MerkleWitness, Model, Witness};
 
 use crate::bridge::{bridge, check_zk_blob_avoids_bridge, verify_credit_blob};
 use crate::chain::ChainParams;
@@ -13,7 +15,7 @@ use crate::signature::first_invalid;
 use crate::transfer::{TouchedState, apply_rules, signature_checks, touched_accounts};
 use crate::tree::{compute_root, multiproof_root};
 use crate::zk_transfer;
-use crate::zk_verify::verify_zk_blob;
+use crate::zk_verify::{PROOF_BYTES, PreparedKey, verify_zk_blob};
 
 /// Checks that `blob`'s transactions move its pre-state root to its post-state root.
 ///
@@ -64,16 +66,78 @@ fn verify_blob_at(
     header: Option<&Header>,
     blob: &Blob,
 ) -> Result<(), VerifyError> {
+    match check_blob(params, header, blob)? {
+        None => Ok(()),
+        Some(pending) => pending.verify_alone(params, blob),
+    }
+}
+
+/// A zk blob whose every check but the pairing check passed: the pinned key's batch size and
+/// the public input computed from the blob. A chain verifier checks many of these in one
+/// batched pairing check ([`crate::span::verify_batch`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PendingProof {
+    /// Batch size of the pinned key the proof must verify under.
+    pub(crate) key_batch: u16,
+    /// The proof's public input.
+    pub(crate) public_input: Fr,
+}
+
+impl PendingProof {
+    /// The pairing check of this proof alone, with the error a blob reports.
+    pub(crate) fn verify_alone(
+        &self,
+        params: &ChainParams,
+        blob: &Blob,
+    ) -> Result<(), VerifyError> {
+        let (key, proof) = pending_parts(params, self, blob)?;
+        verify_zk_blob(key, self.public_input, proof).map_err(|e| Reason::ZkProof(e).into())
+    }
+}
+
+/// The key and proof bytes of a pending proof of `blob`.
+pub(crate) fn pending_parts<'a>(
+    params: &'a ChainParams,
+    pending: &PendingProof,
+    blob: &'a Blob,
+) -> Result<(&'a PreparedKey, &'a [u8; PROOF_BYTES]), VerifyError> {
+    let (_, key) = params.zk_key_for(usize::from(pending.key_batch))?;
+    match &blob.witness {
+        Witness::Zk(witness) => Ok((key, &witness.proof.0)),
+        witness => Err(Reason::WitnessNotSupported {
+            model: blob.model,
+            witness: witness.kind_name(),
+        }
+        .into()),
+    }
+}
+
+/// [`verify_blob_in_block`] up to, not including, a zk blob's pairing check, which it returns
+/// for the caller to do (alone or batched with others).
+pub(crate) fn check_blob_in_block(
+    params: &ChainParams,
+    header: &Header,
+    blob: &Blob,
+) -> Result<Option<PendingProof>, VerifyError> {
+    check_blob(params, Some(header), blob)
+}
+
+fn check_blob(
+    params: &ChainParams,
+    header: Option<&Header>,
+    blob: &Blob,
+) -> Result<Option<PendingProof>, VerifyError> {
     if !params.models.contains(&blob.model) {
         return Err(Reason::UnknownModel { model: blob.model }.into());
     }
     if blob.transactions.is_empty() {
         return Err(Reason::EmptyBlob.into());
     }
-    match (blob.model, &blob.witness) {
+    let done = match (blob.model, &blob.witness) {
         (Model::Transfer, Witness::Merkle(witness)) => {
             verify_transfer_merkle(params, blob, witness)
         }
+        (Model::ZkTransfer, Witness::Zk(_)) => return pending_zk_transfer(params, blob).map(Some),
         (Model::ZkTransfer, Witness::Merkle(witness)) => Ok(zk_transfer::verify_merkle_blob(
             params.chain_id,
             params.tree_depth,
@@ -83,7 +147,6 @@ fn verify_blob_at(
             &blob.transactions,
             witness,
         )?),
-        (Model::ZkTransfer, Witness::Zk(witness)) => verify_zk_transfer(params, blob, witness),
         (model, Witness::Credits(witness)) => {
             let header = header.ok_or(Reason::CreditsOutsideBlock)?;
             verify_credit_blob(params, header, blob, witness, |pre, post| match model {
@@ -101,27 +164,28 @@ fn verify_blob_at(
             witness: witness.kind_name(),
         }
         .into()),
-    }
+    };
+    done.map(|()| None)
 }
 
 /// A `zk-transfer` blob with a zk witness: key, public input, proof.
-fn verify_zk_transfer(
-    params: &ChainParams,
-    blob: &Blob,
-    witness: &ZkWitness,
-) -> Result<(), VerifyError> {
+/// Every check of a zk blob but the pairing check: no bridge leaf, a pinned key for its size,
+/// canonical roots and decodable new-owner keys (the public input).
+fn pending_zk_transfer(params: &ChainParams, blob: &Blob) -> Result<PendingProof, VerifyError> {
     check_zk_blob_avoids_bridge(params, blob)?;
-    let (_, key) = params.zk_key_for(blob.transactions.len())?;
-    let input = zk_transfer::blob_public_input(
+    let (key_batch, _) = params.zk_key_for(blob.transactions.len())?;
+    let public_input = zk_transfer::blob_public_input(
         params.chain_id,
         &blob.pre_state_root,
         &blob.post_state_root,
         &blob.transactions,
     )?;
-    verify_zk_blob(key, input, &witness.proof.0).map_err(|e| Reason::ZkProof(e).into())
+    Ok(PendingProof {
+        key_batch,
+        public_input,
+    })
 }
 
-/// A `transfer` blob with a Merkle witness: steps 2 to 5.
 fn verify_transfer_merkle(
     params: &ChainParams,
     blob: &Blob,

@@ -8,10 +8,11 @@ use rayon::prelude::*;
 use witness_format::limits::MAX_TREE_DEPTH;
 use witness_format::{Block, Genesis, Hash32, Model, ModelRoot, ZkKeyPin};
 
-use crate::blob::verify_blob_in_block;
+use crate::blob::{PendingProof, check_blob_in_block, pending_parts};
 use crate::error::{Reason, VerifyError};
 use crate::hash::{blob_commitment, genesis_hash, header_hash};
 use crate::history::{HistoryAccumulator, blobs_root};
+use crate::span::{BatchEntry, verify_batch};
 use crate::tree::DefaultHashes;
 use crate::zk_verify::{PreparedKey, verifying_key_hash};
 
@@ -145,6 +146,9 @@ pub struct ChainVerifier {
     history: HistoryAccumulator,
 }
 
+/// A blob checked but for its pairing check (if it is a zk blob), and its commitment.
+type CheckedBlob = (Result<Option<PendingProof>, VerifyError>, Hash32);
+
 impl ChainVerifier {
     /// Starts at the genesis, with no zk verifying key: a zk blob is rejected
     /// ([`Reason::ZkKeyNotLoaded`]); see [`ChainVerifier::with_zk_keys`].
@@ -187,13 +191,14 @@ impl ChainVerifier {
         &self.summary
     }
 
-    /// Checks the next blocks: every blob of every block in parallel, then the linkage in order.
+    /// Checks the next blocks: every blob of every block in parallel, the zk blobs' proofs in
+    /// one batched pairing check, then the linkage in order.
     ///
     /// On error, reports the first failure in chain order (block, then its header, then its
     /// blobs in order, then its state roots), whatever the thread count; the verifier's state
     /// is then unspecified and it should be dropped.
     pub fn verify_blocks(&mut self, blocks: &[Block]) -> Result<(), VerifyError> {
-        let blob_results: Vec<Vec<(Result<(), VerifyError>, Hash32)>> = blocks
+        let checked: Vec<Vec<CheckedBlob>> = blocks
             .par_iter()
             .map(|block| {
                 block
@@ -201,13 +206,14 @@ impl ChainVerifier {
                     .par_iter()
                     .map(|blob| {
                         (
-                            verify_blob_in_block(&self.params, &block.header, blob),
+                            check_blob_in_block(&self.params, &block.header, blob),
                             blob_commitment(blob),
                         )
                     })
                     .collect()
             })
             .collect();
+        let blob_results = self.check_pending_proofs(blocks, checked);
         for (block, results) in blocks.iter().zip(blob_results) {
             // Name the block by where it sits in the chain, not by the height it claims.
             let height = self.summary.height.saturating_add(1);
@@ -215,6 +221,69 @@ impl ChainVerifier {
                 .map_err(|error| error.at_block(height))?;
         }
         Ok(())
+    }
+
+    /// The zk blobs' pairing checks, all blocks together: one batched check
+    /// ([`verify_batch`]) when there are several, each alone otherwise. When the batch fails,
+    /// the proofs are checked alone in chain order up to the first that fails, so the error
+    /// and where it is reported are exactly those of one-by-one checking. Blobs after a
+    /// failing proof are left unchecked; the chain is rejected at the failure anyway.
+    fn check_pending_proofs(
+        &self,
+        blocks: &[Block],
+        checked: Vec<Vec<CheckedBlob>>,
+    ) -> Vec<Vec<(Result<(), VerifyError>, Hash32)>> {
+        let mut results: Vec<Vec<(Result<(), VerifyError>, Hash32)>> = Vec::new();
+        // (block, blob, pending) of every blob whose pairing check is left, in chain order.
+        let mut pending = Vec::new();
+        for (block_index, blobs) in checked.into_iter().enumerate() {
+            let mut block_results = Vec::with_capacity(blobs.len());
+            for (blob_index, (result, commitment)) in blobs.into_iter().enumerate() {
+                block_results.push((
+                    result.map(|left| {
+                        if let Some(proof) = left {
+                            pending.push((block_index, blob_index, proof));
+                        }
+                    }),
+                    commitment,
+                ));
+            }
+            results.push(block_results);
+        }
+        let blob = |block: usize, index: usize| blocks.get(block).and_then(|b| b.blobs.get(index));
+        let batch_holds = pending.len() > 1 && {
+            let keys: Vec<&PreparedKey> = self.params.zk_keys.iter().map(|(_, k)| &**k).collect();
+            let entries: Option<Vec<BatchEntry<'_>>> = pending
+                .iter()
+                .map(|&(block, index, proof)| {
+                    let blob = blob(block, index)?;
+                    let (key, bytes) = pending_parts(&self.params, &proof, blob).ok()?;
+                    let key = keys.iter().position(|k| std::ptr::eq(*k, key))?;
+                    Some(BatchEntry {
+                        key,
+                        public_input: proof.public_input,
+                        proof: bytes,
+                    })
+                })
+                .collect();
+            entries.is_some_and(|entries| verify_batch(&keys, &entries).is_ok())
+        };
+        if !batch_holds {
+            for (block, index, proof) in pending {
+                // The indices come from `blocks` itself.
+                let Some(blob) = blob(block, index) else {
+                    continue;
+                };
+                if let Err(error) = proof.verify_alone(&self.params, blob) {
+                    if let Some((result, _)) = results.get_mut(block).and_then(|r| r.get_mut(index))
+                    {
+                        *result = Err(error);
+                    }
+                    break;
+                }
+            }
+        }
+        results
     }
 
     fn link_block(

@@ -25,7 +25,8 @@
 //! is 1; if one does not, the product is 1 only with probability about 2^-128 over the `r_i`.
 //! The `r_i` are derived by hashing every key, public input and proof (Fiat-Shamir), so a
 //! prover fixes the proofs before it learns them, and the verdict does not depend on the thread
-//! count or any randomness source.
+//! count or any randomness source. The chain verifier checks the zk blobs of its blocks with the
+//! same [`verify_batch`].
 
 use std::sync::Arc;
 
@@ -605,8 +606,13 @@ fn batch_holds(
         pairs.push((inputs.into_affine(), vk.gamma_g2));
         pairs.push((c.into_affine(), vk.delta_g2));
     }
+    // One chunk per thread (at most MILLER_CHUNK pairs each), so every core runs Miller loops.
+    let chunk = pairs
+        .len()
+        .div_ceil(rayon::current_num_threads())
+        .clamp(1, MILLER_CHUNK);
     let product = pairs
-        .par_chunks(MILLER_CHUNK)
+        .par_chunks(chunk)
         .map(|chunk| {
             Bls12_381::multi_miller_loop(
                 chunk.iter().map(|(g1, _)| *g1),
