@@ -3,8 +3,9 @@
 //!
 //! Every throughput is a median over repetitions. The signature floor is raw Ed25519 batch
 //! verification of exactly the measured blobs' signatures; verification is decode plus
-//! `verify_blob` and the blob commitments of the same blobs (the linkage pass, a few hashes per
-//! block, is left out, so no earlier chain is needed). Both use all threads.
+//! `check_blobs` (what the chain verifier checks of each blob, and the blob commitments) on the
+//! same blobs (the linkage pass, a few hashes per block, is left out, so no earlier chain is
+//! needed). Both use all threads.
 //!
 //! Each other mode is one flag and one submodule, returning its own report: `--zk`
 //! ([`zk`]: the `zk-transfer` proof system against Merkle witnesses and plain Groth16).
@@ -18,12 +19,11 @@ use prover::workload::{AccessPattern, WorkloadGenerator, WorkloadSpec};
 use prover::{BlockOptions, ProverState};
 use rayon::prelude::*;
 use serde::Serialize;
-use verifier::hash::blob_commitment;
 use verifier::signature::invalid_indices;
 use verifier::transfer::{
     SignedMessage, TouchedState, apply_rules, signature_checks, touched_accounts,
 };
-use verifier::{ChainParams, verify_blob};
+use verifier::{ChainParams, check_blobs};
 use witness_format::{Block, SszEncode, Transaction, Witness, decode_file, encode_file};
 
 use crate::Failure;
@@ -240,7 +240,8 @@ impl Bench {
 }
 
 /// Median throughput of decoding `file` (one block) and checking and committing to each of
-/// its blobs, all threads. `txs` is the block's transaction count.
+/// its blobs as the chain verifier does ([`check_blobs`]: every blob in parallel, zk proofs in
+/// one batched pairing check), all threads. `txs` is the block's transaction count.
 fn verify_throughput(
     params: &ChainParams,
     file: &[u8],
@@ -251,12 +252,14 @@ fn verify_throughput(
     for _ in 0..repetitions {
         let start = Instant::now();
         let block: Block = decode_file(file).map_err(|e| anyhow::anyhow!("{e}"))?;
-        block
-            .blobs
-            .par_iter()
-            .map(|blob| verify_blob(params, blob).map(|()| blob_commitment(blob)))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let checks = check_blobs(params, std::slice::from_ref(&block));
+        if let Some((Err(e), _)) = checks
+            .iter()
+            .flatten()
+            .find(|(verdict, _)| verdict.is_err())
+        {
+            anyhow::bail!("{e}");
+        }
         samples.push(txs as f64 / start.elapsed().as_secs_f64());
     }
     Ok(median(samples))

@@ -12,7 +12,8 @@
 //!    witness value classes and appearances in A and B. Real and synthetic proofs alternate, so load on a shared machine
 //!    hits both alike; each time is the median of `proofs` proofs.
 //! 4. Verification, all threads: a block of `verify_blobs` copies of the zk blob, decoded and
-//!    checked with `verify_blob` (and committed to), against the same for the Merkle-witness
+//!    checked as the chain verifier does (`check_blobs`: the proofs in one batched pairing
+//!    check) and committed to, against the same for the Merkle-witness
 //!    blob of the same transactions, and for a `transfer` chain's blobs of the same size (the
 //!    fastest alternative a user has: SHA3 and Ed25519).
 //!

@@ -146,6 +146,96 @@ pub struct ChainVerifier {
     history: HistoryAccumulator,
 }
 
+/// Checks every blob of `blocks` against its witness, with no state: all blobs in parallel,
+/// then the zk blobs' proofs in one batched pairing check. This is everything
+/// [`ChainVerifier::verify_blocks`] checks but the linkage (heights, parents, history and blobs
+/// roots, each blob following the previous state root). Returns, block by block and blob by
+/// blob, the verdict and the blob's commitment; after a failing zk proof, later zk blobs are
+/// left unchecked (marked valid), so only the first failure in chain order is meaningful.
+pub fn check_blobs(params: &ChainParams, blocks: &[Block]) -> Vec<Vec<BlobCheck>> {
+    let checked: Vec<Vec<CheckedBlob>> = blocks
+        .par_iter()
+        .map(|block| {
+            block
+                .blobs
+                .par_iter()
+                .map(|blob| {
+                    (
+                        check_blob_in_block(params, &block.header, blob),
+                        blob_commitment(blob),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    check_pending_proofs(params, blocks, checked)
+}
+
+/// The zk blobs' pairing checks, all blocks together: one batched check
+/// ([`verify_batch`]) when there are several, each alone otherwise. When the batch fails,
+/// the proofs are checked alone in chain order up to the first that fails, so the error
+/// and where it is reported are exactly those of one-by-one checking. Blobs after a
+/// failing proof are left unchecked; the chain is rejected at the failure anyway.
+fn check_pending_proofs(
+    params: &ChainParams,
+    blocks: &[Block],
+    checked: Vec<Vec<CheckedBlob>>,
+) -> Vec<Vec<BlobCheck>> {
+    let mut results: Vec<Vec<BlobCheck>> = Vec::new();
+    // (block, blob, pending) of every blob whose pairing check is left, in chain order.
+    let mut pending = Vec::new();
+    for (block_index, blobs) in checked.into_iter().enumerate() {
+        let mut block_results = Vec::with_capacity(blobs.len());
+        for (blob_index, (result, commitment)) in blobs.into_iter().enumerate() {
+            block_results.push((
+                result.map(|left| {
+                    if let Some(proof) = left {
+                        pending.push((block_index, blob_index, proof));
+                    }
+                }),
+                commitment,
+            ));
+        }
+        results.push(block_results);
+    }
+    let blob = |block: usize, index: usize| blocks.get(block).and_then(|b| b.blobs.get(index));
+    let batch_holds = pending.len() > 1 && {
+        let keys: Vec<&PreparedKey> = params.zk_keys.iter().map(|(_, k)| &**k).collect();
+        let entries: Option<Vec<BatchEntry<'_>>> = pending
+            .iter()
+            .map(|&(block, index, proof)| {
+                let blob = blob(block, index)?;
+                let (key, bytes) = pending_parts(params, &proof, blob).ok()?;
+                let key = keys.iter().position(|k| std::ptr::eq(*k, key))?;
+                Some(BatchEntry {
+                    key,
+                    public_input: proof.public_input,
+                    proof: bytes,
+                })
+            })
+            .collect();
+        entries.is_some_and(|entries| verify_batch(&keys, &entries).is_ok())
+    };
+    if !batch_holds {
+        for (block, index, proof) in pending {
+            // The indices come from `blocks` itself.
+            let Some(blob) = blob(block, index) else {
+                continue;
+            };
+            if let Err(error) = proof.verify_alone(params, blob) {
+                if let Some((result, _)) = results.get_mut(block).and_then(|r| r.get_mut(index)) {
+                    *result = Err(error);
+                }
+                break;
+            }
+        }
+    }
+    results
+}
+
+/// A blob's verdict and its commitment, as [`check_blobs`] returns them.
+pub type BlobCheck = (Result<(), VerifyError>, Hash32);
+
 /// A blob checked but for its pairing check (if it is a zk blob), and its commitment.
 type CheckedBlob = (Result<Option<PendingProof>, VerifyError>, Hash32);
 
@@ -198,22 +288,7 @@ impl ChainVerifier {
     /// blobs in order, then its state roots), whatever the thread count; the verifier's state
     /// is then unspecified and it should be dropped.
     pub fn verify_blocks(&mut self, blocks: &[Block]) -> Result<(), VerifyError> {
-        let checked: Vec<Vec<CheckedBlob>> = blocks
-            .par_iter()
-            .map(|block| {
-                block
-                    .blobs
-                    .par_iter()
-                    .map(|blob| {
-                        (
-                            check_blob_in_block(&self.params, &block.header, blob),
-                            blob_commitment(blob),
-                        )
-                    })
-                    .collect()
-            })
-            .collect();
-        let blob_results = self.check_pending_proofs(blocks, checked);
+        let blob_results = check_blobs(&self.params, blocks);
         for (block, results) in blocks.iter().zip(blob_results) {
             // Name the block by where it sits in the chain, not by the height it claims.
             let height = self.summary.height.saturating_add(1);
@@ -221,69 +296,6 @@ impl ChainVerifier {
                 .map_err(|error| error.at_block(height))?;
         }
         Ok(())
-    }
-
-    /// The zk blobs' pairing checks, all blocks together: one batched check
-    /// ([`verify_batch`]) when there are several, each alone otherwise. When the batch fails,
-    /// the proofs are checked alone in chain order up to the first that fails, so the error
-    /// and where it is reported are exactly those of one-by-one checking. Blobs after a
-    /// failing proof are left unchecked; the chain is rejected at the failure anyway.
-    fn check_pending_proofs(
-        &self,
-        blocks: &[Block],
-        checked: Vec<Vec<CheckedBlob>>,
-    ) -> Vec<Vec<(Result<(), VerifyError>, Hash32)>> {
-        let mut results: Vec<Vec<(Result<(), VerifyError>, Hash32)>> = Vec::new();
-        // (block, blob, pending) of every blob whose pairing check is left, in chain order.
-        let mut pending = Vec::new();
-        for (block_index, blobs) in checked.into_iter().enumerate() {
-            let mut block_results = Vec::with_capacity(blobs.len());
-            for (blob_index, (result, commitment)) in blobs.into_iter().enumerate() {
-                block_results.push((
-                    result.map(|left| {
-                        if let Some(proof) = left {
-                            pending.push((block_index, blob_index, proof));
-                        }
-                    }),
-                    commitment,
-                ));
-            }
-            results.push(block_results);
-        }
-        let blob = |block: usize, index: usize| blocks.get(block).and_then(|b| b.blobs.get(index));
-        let batch_holds = pending.len() > 1 && {
-            let keys: Vec<&PreparedKey> = self.params.zk_keys.iter().map(|(_, k)| &**k).collect();
-            let entries: Option<Vec<BatchEntry<'_>>> = pending
-                .iter()
-                .map(|&(block, index, proof)| {
-                    let blob = blob(block, index)?;
-                    let (key, bytes) = pending_parts(&self.params, &proof, blob).ok()?;
-                    let key = keys.iter().position(|k| std::ptr::eq(*k, key))?;
-                    Some(BatchEntry {
-                        key,
-                        public_input: proof.public_input,
-                        proof: bytes,
-                    })
-                })
-                .collect();
-            entries.is_some_and(|entries| verify_batch(&keys, &entries).is_ok())
-        };
-        if !batch_holds {
-            for (block, index, proof) in pending {
-                // The indices come from `blocks` itself.
-                let Some(blob) = blob(block, index) else {
-                    continue;
-                };
-                if let Err(error) = proof.verify_alone(&self.params, blob) {
-                    if let Some((result, _)) = results.get_mut(block).and_then(|r| r.get_mut(index))
-                    {
-                        *result = Err(error);
-                    }
-                    break;
-                }
-            }
-        }
-        results
     }
 
     fn link_block(

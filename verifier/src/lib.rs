@@ -55,7 +55,8 @@ pub mod zk_verify;
 
 pub use blob::{verify_blob, verify_blob_in_block};
 pub use chain::{
-    ChainParams, ChainSummary, ChainVerifier, verify_chain, verify_chain_with_zk_keys,
+    BlobCheck, ChainParams, ChainSummary, ChainVerifier, check_blobs, verify_chain,
+    verify_chain_with_zk_keys,
 };
 pub use error::{Location, Reason, VerifyError};
 pub use history_proof::{HistoryProofError, ProvenFact, verify_history_proof};
