@@ -74,7 +74,7 @@ fn verify_blob_at(
 
 /// A zk blob whose every check but the pairing check passed: the pinned key's batch size and
 /// the public input computed from the blob. A chain verifier checks many of these in one
-/// batched pairing check ([`crate::span::verify_batch`]).
+/// batched pairing check ([`crate::zk_batch::verify_batch`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PendingProof {
     /// Batch size of the pinned key the proof must verify under.

@@ -12,8 +12,8 @@ use crate::blob::{PendingProof, check_blob_in_block, pending_parts};
 use crate::error::{Reason, VerifyError};
 use crate::hash::{blob_commitment, genesis_hash, header_hash};
 use crate::history::{HistoryAccumulator, blobs_root};
-use crate::span::{BatchEntry, verify_batch};
 use crate::tree::DefaultHashes;
+use crate::zk_batch::{BatchEntry, verify_batch};
 use crate::zk_verify::{PreparedKey, verifying_key_hash};
 
 /// What every check of one chain needs, prepared once from its genesis.

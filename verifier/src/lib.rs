@@ -50,6 +50,7 @@ pub mod signature;
 pub mod span;
 pub mod transfer;
 pub mod tree;
+pub mod zk_batch;
 pub mod zk_transfer;
 pub mod zk_verify;
 
