@@ -15,7 +15,7 @@ use crate::signature::first_invalid;
 use crate::transfer::{TouchedState, apply_rules, signature_checks, touched_accounts};
 use crate::tree::{compute_root, multiproof_root};
 use crate::zk_transfer;
-use crate::zk_verify::{PROOF_BYTES, PreparedKey, verify_zk_blob};
+use crate::zk_verify::{PROOF_BYTES, verify_zk_blob};
 
 /// Checks that `blob`'s transactions move its pre-state root to its post-state root.
 ///
@@ -68,65 +68,46 @@ fn verify_blob_at(
 ) -> Result<(), VerifyError> {
     match check_blob(params, header, blob)? {
         None => Ok(()),
-        Some(pending) => pending.verify_alone(params, blob),
+        Some(pending) => pending.verify_alone(params),
     }
 }
 
-/// A zk blob whose every check but the pairing check passed: the pinned key's batch size and
-/// the public input computed from the blob. A chain verifier checks many of these in one
-/// batched pairing check ([`crate::zk_batch::verify_batch`]).
+/// A zk blob whose every check but the pairing check passed: the pinned key's batch size, the
+/// public input computed from the blob, and its proof. A chain verifier checks many of these in
+/// one batched pairing check ([`crate::zk_batch::verify_batch`]).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct PendingProof {
+pub(crate) struct PendingProof<'a> {
     /// Batch size of the pinned key the proof must verify under.
     pub(crate) key_batch: u16,
     /// The proof's public input.
     pub(crate) public_input: Fr,
+    /// The proof, as the blob carries it.
+    pub(crate) proof: &'a [u8; PROOF_BYTES],
 }
 
-impl PendingProof {
+impl PendingProof<'_> {
     /// The pairing check of this proof alone, with the error a blob reports.
-    pub(crate) fn verify_alone(
-        &self,
-        params: &ChainParams,
-        blob: &Blob,
-    ) -> Result<(), VerifyError> {
-        let (key, proof) = pending_parts(params, self, blob)?;
-        verify_zk_blob(key, self.public_input, proof).map_err(|e| Reason::ZkProof(e).into())
-    }
-}
-
-/// The key and proof bytes of a pending proof of `blob`.
-pub(crate) fn pending_parts<'a>(
-    params: &'a ChainParams,
-    pending: &PendingProof,
-    blob: &'a Blob,
-) -> Result<(&'a PreparedKey, &'a [u8; PROOF_BYTES]), VerifyError> {
-    let (_, key) = params.zk_key_for(usize::from(pending.key_batch))?;
-    match &blob.witness {
-        Witness::Zk(witness) => Ok((key, &witness.proof.0)),
-        witness => Err(Reason::WitnessNotSupported {
-            model: blob.model,
-            witness: witness.kind_name(),
-        }
-        .into()),
+    pub(crate) fn verify_alone(&self, params: &ChainParams) -> Result<(), VerifyError> {
+        let (_, key) = params.zk_key_for(usize::from(self.key_batch))?;
+        verify_zk_blob(key, self.public_input, self.proof).map_err(|e| Reason::ZkProof(e).into())
     }
 }
 
 /// [`verify_blob_in_block`] up to, not including, a zk blob's pairing check, which it returns
 /// for the caller to do (alone or batched with others).
-pub(crate) fn check_blob_in_block(
+pub(crate) fn check_blob_in_block<'a>(
     params: &ChainParams,
     header: &Header,
-    blob: &Blob,
-) -> Result<Option<PendingProof>, VerifyError> {
+    blob: &'a Blob,
+) -> Result<Option<PendingProof<'a>>, VerifyError> {
     check_blob(params, Some(header), blob)
 }
 
-fn check_blob(
+fn check_blob<'a>(
     params: &ChainParams,
     header: Option<&Header>,
-    blob: &Blob,
-) -> Result<Option<PendingProof>, VerifyError> {
+    blob: &'a Blob,
+) -> Result<Option<PendingProof<'a>>, VerifyError> {
     if !params.models.contains(&blob.model) {
         return Err(Reason::UnknownModel { model: blob.model }.into());
     }
@@ -137,7 +118,9 @@ fn check_blob(
         (Model::Transfer, Witness::Merkle(witness)) => {
             verify_transfer_merkle(params, blob, witness)
         }
-        (Model::ZkTransfer, Witness::Zk(_)) => return pending_zk_transfer(params, blob).map(Some),
+        (Model::ZkTransfer, Witness::Zk(witness)) => {
+            return pending_zk_transfer(params, blob, &witness.proof.0).map(Some);
+        }
         (Model::ZkTransfer, Witness::Merkle(witness)) => Ok(zk_transfer::verify_merkle_blob(
             params.chain_id,
             params.tree_depth,
@@ -171,7 +154,11 @@ fn check_blob(
 /// A `zk-transfer` blob with a zk witness: key, public input, proof.
 /// Every check of a zk blob but the pairing check: no bridge leaf, a pinned key for its size,
 /// canonical roots and decodable new-owner keys (the public input).
-fn pending_zk_transfer(params: &ChainParams, blob: &Blob) -> Result<PendingProof, VerifyError> {
+fn pending_zk_transfer<'a>(
+    params: &ChainParams,
+    blob: &Blob,
+    proof: &'a [u8; PROOF_BYTES],
+) -> Result<PendingProof<'a>, VerifyError> {
     check_zk_blob_avoids_bridge(params, blob)?;
     let (key_batch, _) = params.zk_key_for(blob.transactions.len())?;
     let public_input = zk_transfer::blob_public_input(
@@ -183,6 +170,7 @@ fn pending_zk_transfer(params: &ChainParams, blob: &Blob) -> Result<PendingProof
     Ok(PendingProof {
         key_batch,
         public_input,
+        proof,
     })
 }
 

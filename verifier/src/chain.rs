@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use witness_format::limits::MAX_TREE_DEPTH;
 use witness_format::{Block, Genesis, Hash32, Model, ModelRoot, ZkKeyPin};
 
-use crate::blob::{PendingProof, check_blob_in_block, pending_parts};
+use crate::blob::{PendingProof, check_blob_in_block};
 use crate::error::{Reason, VerifyError};
 use crate::hash::{blob_commitment, genesis_hash, header_hash};
 use crate::history::{HistoryAccumulator, blobs_root};
@@ -153,7 +153,7 @@ pub struct ChainVerifier {
 /// blob, the verdict and the blob's commitment; after a failing zk proof, later zk blobs are
 /// left unchecked (marked valid), so only the first failure in chain order is meaningful.
 pub fn check_blobs(params: &ChainParams, blocks: &[Block]) -> Vec<Vec<BlobCheck>> {
-    let checked: Vec<Vec<CheckedBlob>> = blocks
+    let checked: Vec<Vec<CheckedBlob<'_>>> = blocks
         .par_iter()
         .map(|block| {
             block
@@ -168,7 +168,7 @@ pub fn check_blobs(params: &ChainParams, blocks: &[Block]) -> Vec<Vec<BlobCheck>
                 .collect()
         })
         .collect();
-    check_pending_proofs(params, blocks, checked)
+    check_pending_proofs(params, checked)
 }
 
 /// The zk blobs' pairing checks, all blocks together: one batched check
@@ -178,8 +178,7 @@ pub fn check_blobs(params: &ChainParams, blocks: &[Block]) -> Vec<Vec<BlobCheck>
 /// failing proof are left unchecked; the chain is rejected at the failure anyway.
 fn check_pending_proofs(
     params: &ChainParams,
-    blocks: &[Block],
-    checked: Vec<Vec<CheckedBlob>>,
+    checked: Vec<Vec<CheckedBlob<'_>>>,
 ) -> Vec<Vec<BlobCheck>> {
     let mut results: Vec<Vec<BlobCheck>> = Vec::new();
     // (block, blob, pending) of every blob whose pairing check is left, in chain order.
@@ -198,19 +197,18 @@ fn check_pending_proofs(
         }
         results.push(block_results);
     }
-    let blob = |block: usize, index: usize| blocks.get(block).and_then(|b| b.blobs.get(index));
     let batch_holds = pending.len() > 1 && {
         let keys: Vec<&PreparedKey> = params.zk_keys.iter().map(|(_, k)| &**k).collect();
         let entries: Option<Vec<BatchEntry<'_>>> = pending
             .iter()
-            .map(|&(block, index, proof)| {
-                let blob = blob(block, index)?;
-                let (key, bytes) = pending_parts(params, &proof, blob).ok()?;
-                let key = keys.iter().position(|k| std::ptr::eq(*k, key))?;
+            .map(|(_, _, proof)| {
                 Some(BatchEntry {
-                    key,
+                    key: params
+                        .zk_keys
+                        .iter()
+                        .position(|(batch, _)| *batch == proof.key_batch)?,
                     public_input: proof.public_input,
-                    proof: bytes,
+                    proof: proof.proof,
                 })
             })
             .collect();
@@ -218,11 +216,7 @@ fn check_pending_proofs(
     };
     if !batch_holds {
         for (block, index, proof) in pending {
-            // The indices come from `blocks` itself.
-            let Some(blob) = blob(block, index) else {
-                continue;
-            };
-            if let Err(error) = proof.verify_alone(params, blob) {
+            if let Err(error) = proof.verify_alone(params) {
                 if let Some((result, _)) = results.get_mut(block).and_then(|r| r.get_mut(index)) {
                     *result = Err(error);
                 }
@@ -237,7 +231,7 @@ fn check_pending_proofs(
 pub type BlobCheck = (Result<(), VerifyError>, Hash32);
 
 /// A blob checked but for its pairing check (if it is a zk blob), and its commitment.
-type CheckedBlob = (Result<Option<PendingProof>, VerifyError>, Hash32);
+type CheckedBlob<'a> = (Result<Option<PendingProof<'a>>, VerifyError>, Hash32);
 
 impl ChainVerifier {
     /// Starts at the genesis, with no zk verifying key: a zk blob is rejected
