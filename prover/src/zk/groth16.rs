@@ -9,8 +9,8 @@ use ark_bls12_381::{Bls12_381, Fr};
 use ark_ff::UniformRand;
 use ark_groth16::{Groth16, prepare_verifying_key};
 use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, R1CS_PREDICATE_LABEL,
-    SynthesisError, SynthesisMode,
+    ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, OptimizationGoal,
+    R1CS_PREDICATE_LABEL, SynthesisError, SynthesisMode,
 };
 use ark_std::rand::{Rng, SeedableRng, rngs::StdRng};
 
@@ -95,14 +95,7 @@ pub fn prove(
         .ok_or(SynthesisError::AssignmentMissing)?;
     let r = Fr::rand(rng);
     let s = Fr::rand(rng);
-    let cs = ConstraintSystem::<Fr>::new_ref();
-    cs.set_optimization_goal(OptimizationGoal::Constraints);
-    cs.set_mode(SynthesisMode::Prove {
-        construct_matrices: true,
-        generate_lc_assignments: false,
-    });
-    circuit.generate_constraints(cs.clone())?;
-    cs.finalize();
+    let cs = synthesize_for_proving(circuit)?;
     let matrices = cs.to_matrices()?;
     let matrices = matrices
         .get(R1CS_PREDICATE_LABEL)
@@ -132,6 +125,22 @@ pub fn prove(
         Ok(true) => Ok(proof),
         _ => Err(SynthesisError::Unsatisfiable),
     }
+}
+
+/// Synthesises `circuit` with its witness as ark-groth16's prover does: constraints optimised,
+/// matrices built, linear combinations inlined.
+pub fn synthesize_for_proving<C: ConstraintSynthesizer<Fr>>(
+    circuit: C,
+) -> Result<ConstraintSystemRef<Fr>, SynthesisError> {
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(SynthesisMode::Prove {
+        construct_matrices: true,
+        generate_lc_assignments: false,
+    });
+    circuit.generate_constraints(cs.clone())?;
+    cs.finalize();
+    Ok(cs)
 }
 
 /// Whether the circuit's witness satisfies every constraint.

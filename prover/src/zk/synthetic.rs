@@ -39,10 +39,11 @@ use ark_bls12_381::{Bls12_381, Fr};
 use ark_ff::{AdditiveGroup, BigInteger, Field, PrimeField, UniformRand, Zero};
 use ark_groth16::Groth16;
 use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, LinearCombination,
-    OptimizationGoal, SynthesisError, SynthesisMode, Variable,
+    ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable,
 };
 use ark_std::rand::{Rng, SeedableRng, rngs::StdRng};
+
+use crate::zk::groth16::synthesize_for_proving;
 
 /// How many constraints and witness variables a circuit has, and how its witness values fall
 /// into the size classes that multi-scalar multiplication treats differently.
@@ -109,15 +110,7 @@ fn size_class(value: &Fr) -> SizeClass {
 pub fn witness_profile<C: ConstraintSynthesizer<Fr>>(
     circuit: C,
 ) -> Result<WitnessProfile, SynthesisError> {
-    let cs = ConstraintSystem::<Fr>::new_ref();
-    cs.set_optimization_goal(OptimizationGoal::Constraints);
-    // Without matrices the system does not count its constraints.
-    cs.set_mode(SynthesisMode::Prove {
-        construct_matrices: true,
-        generate_lc_assignments: false,
-    });
-    circuit.generate_constraints(cs.clone())?;
-    cs.finalize();
+    let cs = synthesize_for_proving(circuit)?;
     let witness = cs.witness_assignment()?;
     let instance = cs.num_instance_variables();
     let (in_a, in_b) = {
@@ -381,6 +374,7 @@ pub fn prove_from_seed(
 mod tests {
     use super::*;
     use crate::zk::circuit::tests::{CHAIN, DEPTH, World, circuit};
+    use ark_relations::gr1cs::ConstraintSystem;
     use verifier::zk_verify::{PreparedKey, encode_proof, verify_zk_blob};
 
     fn counts(circuit: SyntheticCircuit) -> (usize, usize, usize, bool) {
