@@ -47,15 +47,9 @@ pub(crate) struct GenArgs {
     /// Output workload directory.
     #[arg(long)]
     out: PathBuf,
-    /// Accounts in the genesis allocation.
-    #[arg(long, default_value_t = 1 << 16)]
-    accounts: u64,
-    /// Blocks of transactions.
-    #[arg(long, default_value_t = 16)]
-    blocks: usize,
-    /// Transactions per block.
-    #[arg(long, default_value_t = 1024)]
-    txs_per_block: usize,
+    /// Accounts, blocks and transactions per block.
+    #[command(flatten)]
+    size: WorkloadSize,
     /// Seed of keys and choices.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -74,6 +68,32 @@ pub(crate) struct GenArgs {
     /// messages; the prover credits them in a later block).
     #[arg(long, default_value_t = 0)]
     exit_percent: u8,
+}
+
+/// The size of a generated workload (`gen` and `demo`).
+#[derive(Args)]
+pub(crate) struct WorkloadSize {
+    /// Accounts in the genesis allocation.
+    #[arg(long, default_value_t = 1 << 16)]
+    accounts: u64,
+    /// Blocks of transactions.
+    #[arg(long, default_value_t = 16)]
+    blocks: usize,
+    /// Transactions per block.
+    #[arg(long, default_value_t = 1024)]
+    txs_per_block: usize,
+}
+
+impl WorkloadSize {
+    /// The default workload spec with this size.
+    pub(crate) fn spec(&self) -> WorkloadSpec {
+        WorkloadSpec {
+            accounts: self.accounts,
+            blocks: self.blocks,
+            txs_per_block: self.txs_per_block,
+            ..WorkloadSpec::default()
+        }
+    }
 }
 
 /// The execution models of a generated chain, on the command line.
@@ -111,11 +131,8 @@ impl GenArgs {
         WorkloadSpec {
             chain_id: self.chain_id,
             tree_depth: self.depth,
-            accounts: self.accounts,
-            blocks: self.blocks,
-            txs_per_block: self.txs_per_block,
             seed: self.seed,
-            ..WorkloadSpec::default()
+            ..self.size.spec()
         }
     }
 }

@@ -16,8 +16,8 @@ use witness_format::{Allocation, Model, PublicKey, Signature, Transaction};
 
 use crate::Failure;
 use crate::commands::{
-    VERIFY_WINDOW_BLOCKS, check_spec, print_json, print_verify_table, ratio, run_prove,
-    verify_chain_dir, write_workload,
+    VERIFY_WINDOW_BLOCKS, WorkloadSize, check_spec, print_json, print_verify_table, ratio,
+    run_prove, verify_chain_dir, write_workload,
 };
 use crate::files::{block_path, genesis_path, write_atomic, write_value};
 
@@ -27,25 +27,14 @@ pub(crate) struct DemoArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
-    /// Accounts in the genesis allocation.
-    #[arg(long, default_value_t = 1 << 16)]
-    accounts: u64,
-    /// Blocks of transactions.
-    #[arg(long, default_value_t = 16)]
-    blocks: usize,
-    /// Transactions per block.
-    #[arg(long, default_value_t = 1024)]
-    txs_per_block: usize,
+    /// Accounts, blocks and transactions per block of the main job.
+    #[command(flatten)]
+    size: WorkloadSize,
 }
 
 /// `stateless demo`: gen, prove and verify in a temporary directory, then the round trip.
 pub(crate) fn demo(args: DemoArgs) -> Result<(), Failure> {
-    let spec = WorkloadSpec {
-        accounts: args.accounts,
-        blocks: args.blocks,
-        txs_per_block: args.txs_per_block,
-        ..WorkloadSpec::default()
-    };
+    let spec = args.size.spec();
     check_spec(&spec)?;
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
     let (workload, db, chain) = (
@@ -135,6 +124,15 @@ struct Step {
     in_flight: u64,
 }
 
+impl Step {
+    /// Both balances plus the value in flight: what conservation keeps constant.
+    fn total(&self) -> u128 {
+        u128::from(self.transfer_balance)
+            + u128::from(self.zk_transfer_balance)
+            + u128::from(self.in_flight)
+    }
+}
+
 /// The two accounts and their bridge leaves at the prover's current height.
 struct Tally {
     transfer_balance: u64,
@@ -175,12 +173,6 @@ impl Tally {
             zk_transfer_balance: self.zk_balance,
             in_flight: self.in_flight,
         }
-    }
-
-    fn total(step: &Step) -> u128 {
-        u128::from(step.transfer_balance)
-            + u128::from(step.zk_transfer_balance)
-            + u128::from(step.in_flight)
     }
 }
 
@@ -286,9 +278,7 @@ fn round_trip(dir: &Path) -> Result<RoundTrip, Failure> {
         write_atomic(&block_path(&chain, height), &bytes)?;
     }
     let report = verify_chain_dir(&chain, VERIFY_WINDOW_BLOCKS, None)?;
-    let value_conserved = steps
-        .iter()
-        .all(|step| Tally::total(step) == Tally::total(&steps[0]));
+    let value_conserved = steps.iter().all(|step| step.total() == steps[0].total());
     Ok(RoundTrip {
         transfer_account: TRANSFER_ACCOUNT,
         zk_transfer_account: ZK_ACCOUNT,

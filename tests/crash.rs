@@ -60,7 +60,7 @@ fn killed_prover_resumes_to_the_identical_chain() {
         ],
         20,
     );
-    assert_eq!(chain.height(), 60);
+    assert_eq!(chain.height, 60);
 }
 
 /// The same on a chain of both models with cross-model messages: blocks that credit exits carry
@@ -85,7 +85,7 @@ fn killed_prover_of_both_models_with_credits_resumes_to_the_identical_chain() {
         ],
         8,
     );
-    assert_eq!(chain.height(), 16);
+    assert_eq!(chain.height, 16);
     let genesis = std::fs::read(chain.chain.join("genesis.bin")).unwrap();
     let genesis: witness_format::Genesis = decode_file(&genesis).unwrap();
     assert_eq!(genesis.state_roots.len(), 2);
@@ -111,12 +111,6 @@ struct Resumed {
     chain: PathBuf,
     height: u64,
     _dir: tempfile::TempDir,
-}
-
-impl Resumed {
-    fn height(&self) -> u64 {
-        self.height
-    }
 }
 
 /// Generates a workload with `gen_args`, proves it once without
