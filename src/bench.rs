@@ -290,7 +290,7 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), Failure> {
 fn print_key_values(report: &serde_json::Value) {
     if let Some(object) = report.as_object() {
         for (key, value) in object {
-            println!("{key:<32} {value}");
+            outln!("{key:<32} {value}");
         }
     }
 }
@@ -302,7 +302,7 @@ fn emit<T: Serialize>(args: &BenchArgs, report: &T, table: fn(&T)) -> Result<(),
         crate::files::write_atomic(&out.join("results.json"), json.as_bytes())?;
     }
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(report).context("encoding JSON")?
         );
@@ -384,11 +384,14 @@ fn run(args: &BenchArgs) -> anyhow::Result<BenchReport> {
 }
 
 fn print_table(report: &BenchReport) {
-    println!(
+    outln!(
         "{} accounts, {} threads, medians of {} runs of {} blobs",
-        report.accounts, report.threads, report.repetitions, report.blobs_per_measurement
+        report.accounts,
+        report.threads,
+        report.repetitions,
+        report.blobs_per_measurement
     );
-    println!(
+    outln!(
         "{:<10} {:>10} {:>12} {:>12} {:>7} {:>12} {:>10} {:>10}",
         "access",
         "txs/blob",
@@ -400,7 +403,7 @@ fn print_table(report: &BenchReport) {
         "blob B/tx"
     );
     let row = |name: &str, m: &Measurement| {
-        println!(
+        outln!(
             "{name:<10} {:>10} {:>12.0} {:>12.0} {:>7.2} {:>12.0} {:>10.0} {:>10.0}",
             m.txs_per_blob,
             m.sig_floor_tx_per_s,
@@ -415,7 +418,7 @@ fn print_table(report: &BenchReport) {
         row("uniform", m);
     }
     row("zipf 1.0", &report.zipf);
-    println!(
+    outln!(
         "thread speedup (verification, all threads over one): {:.2}",
         report.thread_speedup
     );

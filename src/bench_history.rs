@@ -168,7 +168,7 @@ mod tests {
     #[ignore = "a measurement, not a check: run on request"]
     fn full_run() {
         let value = run(false).unwrap();
-        println!("{}", serde_json::to_string_pretty(&value).unwrap());
+        outln!("{}", serde_json::to_string_pretty(&value).unwrap());
         assert_eq!(value["ancestry_proof_bytes"], 32 * 21);
     }
 }

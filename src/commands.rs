@@ -9,20 +9,21 @@ use indicatif::{ProgressBar, ProgressStyle};
 use prover::workload::{WorkloadSpec, generate_both, generate_for};
 use prover::{BlockOptions, ProverState};
 use serde::Serialize;
-use verifier::ChainVerifier;
-use verifier::zk_verify::{decode_verifying_key, verifying_key_hash};
+use verifier::hash::genesis_hash;
+use verifier::zk_verify::verifying_key_hash;
+use verifier::{ChainParams, ChainVerifier};
 use witness_format::frame::read_frame;
 use witness_format::{
-    Allocation, Block, FileKind, Genesis, HistoryProof, Model, SpanProof, SszEncode, Transaction,
-    TransactionBatch, Witness, ZkKeyPin, decode_file,
+    Allocation, Block, FileKind, Genesis, Hash32, HistoryProof, Model, SpanProof, SszEncode,
+    Transaction, TransactionBatch, Witness, ZkKeyPin, decode_file,
 };
 
 use crate::Failure;
 use crate::files::{
-    allocation_path, block_files, block_path, genesis_path, model_dir, read, read_value,
-    workload_models, write_atomic, write_value,
+    allocation_path, block_files, block_path, genesis_path, model_dir, numbered_block_files,
+    read_any_file, read_bounded, read_value, workload_models, write_atomic, write_value,
 };
-use crate::zk::{chain_key_path, chain_keys, read_keys, read_verifying_key};
+use crate::zk::{chain_key_path, load_verifying_keys, read_keys};
 
 /// Blocks decoded and verified together by default: memory is bounded by a window, not by the
 /// chain, and a window holds enough blobs to keep every core busy.
@@ -417,7 +418,8 @@ pub(crate) fn run_prove(
             .context("reading a built block")?
             .context("built block missing from the database")?;
         let target = block_path(out, height);
-        if std::fs::read(&target).ok().as_deref() != Some(bytes.as_slice()) {
+        let current = read_bounded(&target, FileKind::Block.max_file_bytes() as u64);
+        if !matches!(current, Ok(Ok(ref current)) if *current == bytes) {
             write_atomic(&target, &bytes)?;
         }
         bar.inc(1);
@@ -458,6 +460,20 @@ pub(crate) struct VerifyArgs {
     /// key must be pinned in the genesis.
     #[arg(long)]
     keys: Option<PathBuf>,
+    /// The hash of the only genesis to trust (64 hex digits, as `verify` prints it): a chain
+    /// directory with any other genesis is rejected.
+    #[arg(long, value_parser = parse_hash)]
+    genesis_hash: Option<Hash32>,
+}
+
+/// Parses 32 bytes written as 64 hex digits (an optional `0x` prefix allowed).
+pub(crate) fn parse_hash(text: &str) -> Result<Hash32, String> {
+    let digits = text.strip_prefix("0x").unwrap_or(text);
+    let bytes = hex::decode(digits).map_err(|e| format!("not hex: {e}"))?;
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|b: Vec<u8>| format!("{} bytes, a hash is 32", b.len()))?;
+    Ok(Hash32::from(bytes))
 }
 
 /// The result of verifying a chain, as printed.
@@ -466,9 +482,15 @@ pub(crate) struct VerifyReport {
     pub(crate) valid: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<String>,
+    /// The trust anchor: the genesis's chain id and hash (absent when the genesis is unreadable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) chain_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) genesis_hash: Option<String>,
     pub(crate) blocks: u64,
     pub(crate) blobs: u64,
     pub(crate) txs: u64,
+    /// The height of the last block accepted (0: none, only the genesis).
     pub(crate) height: u64,
     pub(crate) tip_hash: String,
     pub(crate) state_roots: Vec<witness_format::ModelRoot>,
@@ -499,8 +521,11 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<(), Failure> {
             "--window must be at least 1"
         )));
     }
-    let report =
-        pool.install(|| verify_chain_dir(&args.chain_dir, args.window, args.keys.as_deref()))?;
+    let trust = Trust {
+        keys: args.keys.as_deref(),
+        genesis_hash: args.genesis_hash,
+    };
+    let report = pool.install(|| verify_chain_dir(&args.chain_dir, args.window, trust))?;
     if args.json {
         print_json(&report)?;
     } else {
@@ -521,95 +546,163 @@ pub(crate) fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
     builder.build().context("starting worker threads")
 }
 
-/// Verifies a chain directory in windows of blocks. A rejection is a report with `error` set;
+/// What a chain is checked against besides its own genesis file.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Trust<'a> {
+    /// A keys directory whose `vk.bin` is offered too.
+    pub(crate) keys: Option<&'a Path>,
+    /// The only genesis hash to accept.
+    pub(crate) genesis_hash: Option<Hash32>,
+}
+
+/// Verifies a chain directory in windows of blocks. Every rejection of the chain (its genesis,
+/// a key file, a block, a missing block) is a report with `error` set and the height reached;
 /// only I/O problems are errors.
 pub(crate) fn verify_chain_dir(
     chain_dir: &Path,
     window: usize,
-    keys: Option<&Path>,
+    trust: Trust<'_>,
 ) -> Result<VerifyReport, Failure> {
     let start = Instant::now();
+    let mut report = VerifyReport {
+        valid: true,
+        error: None,
+        chain_id: None,
+        genesis_hash: None,
+        blocks: 0,
+        blobs: 0,
+        txs: 0,
+        height: 0,
+        tip_hash: String::new(),
+        state_roots: Vec::new(),
+        witness_bytes: 0,
+        blob_bytes: 0,
+        witness_bytes_per_tx: 0.0,
+        seconds: 0.0,
+        verify_tx_per_s: 0.0,
+        threads: rayon::current_num_threads(),
+        peak_memory_bytes: None,
+    };
+    let (verifier, error) = match check_chain_dir(chain_dir, window, trust, &mut report)? {
+        (verifier, Ok(())) => (verifier, None),
+        (verifier, Err(error)) => (verifier, Some(error)),
+    };
+    if let Some(verifier) = verifier {
+        let summary = verifier.summary();
+        report.blocks = summary.blocks;
+        report.blobs = summary.blobs;
+        report.txs = summary.transactions;
+        report.height = summary.height;
+        report.tip_hash = summary.tip_hash.to_string();
+        report.state_roots = summary.state_roots.clone();
+    }
+    report.valid = error.is_none();
+    report.error = error;
+    report.seconds = start.elapsed().as_secs_f64();
+    report.witness_bytes_per_tx = ratio(report.witness_bytes as f64, report.txs as f64);
+    report.verify_tx_per_s = ratio(report.txs as f64, report.seconds);
+    report.peak_memory_bytes = peak_memory_bytes();
+    Ok(report)
+}
+
+/// The checks of [`verify_chain_dir`]: the verifier as far as it got (none when the genesis is
+/// unusable) and the verdict; witness and blob bytes and the trust anchor go into `report`.
+fn check_chain_dir(
+    chain_dir: &Path,
+    window: usize,
+    trust: Trust<'_>,
+    report: &mut VerifyReport,
+) -> Result<(Option<ChainVerifier>, Result<(), String>), Failure> {
     let genesis_file = genesis_path(chain_dir);
     let genesis: Genesis = match read_value(&genesis_file)? {
         Ok(genesis) => genesis,
-        Err(e) => {
-            return Err(Failure::Rejected(format!(
-                "{}: {e}",
-                genesis_file.display()
-            )));
-        }
+        Err(e) => return Ok((None, Err(format!("{}: {e}", genesis_file.display())))),
     };
-    // The verifying keys: the chain directory's copies, and the one of `--keys`. Each must be
-    // pinned in the genesis (checked by `with_zk_keys`), and is prepared once.
-    let mut vks = Vec::new();
-    for (path, bytes) in chain_keys(chain_dir)? {
-        vks.push(
-            decode_verifying_key(&bytes)
-                .map_err(|e| Failure::Rejected(format!("{}: {e}", path.display())))?,
-        );
+    let anchor = genesis_hash(&genesis);
+    report.chain_id = Some(genesis.chain_id);
+    report.genesis_hash = Some(anchor.to_string());
+    if let Some(trusted) = trust.genesis_hash
+        && trusted != anchor
+    {
+        return Ok((
+            None,
+            Err(format!(
+                "{}: genesis {anchor} is not the trusted genesis {trusted}",
+                genesis_file.display()
+            )),
+        ));
     }
-    if let Some(dir) = keys {
-        vks.push(read_verifying_key(&dir.join("vk.bin"))?);
-    }
-    let mut verifier = ChainVerifier::with_zk_keys(&genesis, &vks)
-        .map_err(|e| Failure::Rejected(format!("genesis: {e}")))?;
-    let files = block_files(chain_dir)?;
+    let params = match ChainParams::from_genesis(&genesis) {
+        Ok(params) => params,
+        Err(e) => return Ok((None, Err(format!("genesis: {e}")))),
+    };
+    // The verifying keys: each must be pinned in the genesis, checked by its hash before it is
+    // decoded, and is prepared once.
+    let vks = match load_verifying_keys(chain_dir, trust.keys, &params) {
+        Ok(vks) => vks,
+        Err(Failure::Rejected(error)) => return Ok((None, Err(error))),
+        Err(error) => return Err(error),
+    };
+    let mut verifier = match ChainVerifier::with_zk_keys(&genesis, &vks) {
+        Ok(verifier) => verifier,
+        Err(e) => return Ok((None, Err(format!("genesis: {e}")))),
+    };
+    let files = numbered_block_files(chain_dir)?;
     let bar = progress(files.len() as u64, "verify");
-    let mut witness_bytes = 0u64;
-    let mut blob_bytes = 0u64;
-    let mut error = None;
-    'windows: for window in files.chunks(window) {
+    let verdict = check_block_files(chain_dir, &files, window, &mut verifier, report, &bar);
+    bar.finish_and_clear();
+    Ok((Some(verifier), verdict?))
+}
+
+/// Checks the numbered block files in windows; the first rejection in chain order is the
+/// verdict (a block that fails before a later undecodable or missing one is reported first).
+fn check_block_files(
+    chain_dir: &Path,
+    files: &[(u64, PathBuf)],
+    window: usize,
+    verifier: &mut ChainVerifier,
+    report: &mut VerifyReport,
+    bar: &ProgressBar,
+) -> Result<Result<(), String>, Failure> {
+    let mut expected = 1u64;
+    for window in files.chunks(window) {
         let mut blocks = Vec::with_capacity(window.len());
-        for path in window {
+        let mut stop = None;
+        for (height, path) in window {
+            if *height != expected {
+                stop = Some(format!(
+                    "block {expected} is missing: {} does not exist (the next file is {})",
+                    block_path(chain_dir, expected).display(),
+                    path.display()
+                ));
+                break;
+            }
             match read_value::<Block>(path)? {
                 Ok(block) => blocks.push(block),
                 Err(e) => {
-                    // Check what decoded before reporting the undecodable file, so an earlier
-                    // invalid block is reported first.
-                    if let Err(e) = verifier.verify_blocks(&blocks) {
-                        error = Some(e.to_string());
-                    } else {
-                        error = Some(format!("{}: {e}", path.display()));
-                    }
-                    break 'windows;
+                    stop = Some(format!("{}: {e}", path.display()));
+                    break;
                 }
             }
+            expected = expected.saturating_add(1);
         }
         for blob in blocks.iter().flat_map(|b| b.blobs.iter()) {
-            witness_bytes += match &blob.witness {
+            report.witness_bytes += match &blob.witness {
                 Witness::Merkle(witness) => witness.ssz_bytes_len(),
                 Witness::Zk(witness) => witness.ssz_bytes_len(),
                 Witness::Credits(witness) => witness.ssz_bytes_len(),
             } as u64;
-            blob_bytes += blob.ssz_bytes_len() as u64;
+            report.blob_bytes += blob.ssz_bytes_len() as u64;
         }
         if let Err(e) = verifier.verify_blocks(&blocks) {
-            error = Some(e.to_string());
-            break;
+            return Ok(Err(e.to_string()));
+        }
+        if let Some(stop) = stop {
+            return Ok(Err(stop));
         }
         bar.inc(window.len() as u64);
     }
-    bar.finish_and_clear();
-    let seconds = start.elapsed().as_secs_f64();
-    let summary = verifier.summary();
-    let txs = summary.transactions;
-    Ok(VerifyReport {
-        valid: error.is_none(),
-        error,
-        blocks: summary.blocks,
-        blobs: summary.blobs,
-        txs,
-        height: summary.height,
-        tip_hash: summary.tip_hash.to_string(),
-        state_roots: summary.state_roots.clone(),
-        witness_bytes,
-        blob_bytes,
-        witness_bytes_per_tx: ratio(witness_bytes as f64, txs as f64),
-        seconds,
-        verify_tx_per_s: ratio(txs as f64, seconds),
-        threads: rayon::current_num_threads(),
-        peak_memory_bytes: peak_memory_bytes(),
-    })
+    Ok(Ok(()))
 }
 
 pub(crate) fn ratio(numerator: f64, denominator: f64) -> f64 {
@@ -621,26 +714,35 @@ pub(crate) fn ratio(numerator: f64, denominator: f64) -> f64 {
 }
 
 pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<()> {
-    println!("{}", serde_json::to_string(value).context("encoding JSON")?);
+    outln!("{}", serde_json::to_string(value).context("encoding JSON")?);
     Ok(())
 }
 
 pub(crate) fn print_verify_table(report: &VerifyReport) {
     let verdict = if report.valid { "valid" } else { "INVALID" };
-    println!("{:<22} {verdict}", "chain");
-    println!("{:<22} {}", "blocks", report.blocks);
-    println!("{:<22} {}", "blobs", report.blobs);
-    println!("{:<22} {}", "transactions", report.txs);
-    println!(
+    outln!("{:<22} {verdict}", "chain");
+    if let (Some(chain_id), Some(genesis_hash)) = (report.chain_id, &report.genesis_hash) {
+        outln!("{:<22} {chain_id}", "chain id");
+        outln!("{:<22} {genesis_hash}", "genesis hash");
+    }
+    outln!("{:<22} {}", "height", report.height);
+    outln!("{:<22} {}", "blocks", report.blocks);
+    outln!("{:<22} {}", "blobs", report.blobs);
+    outln!("{:<22} {}", "transactions", report.txs);
+    outln!(
         "{:<22} {:.0}",
-        "witness bytes / tx", report.witness_bytes_per_tx
+        "witness bytes / tx",
+        report.witness_bytes_per_tx
     );
-    println!(
+    outln!(
         "{:<22} {:.0} tx/s ({} threads, {:.2} s)",
-        "verification", report.verify_tx_per_s, report.threads, report.seconds
+        "verification",
+        report.verify_tx_per_s,
+        report.threads,
+        report.seconds
     );
     for root in &report.state_roots {
-        println!("{:<22} {}", format!("{} state root", root.model), root.root);
+        outln!("{:<22} {}", format!("{} state root", root.model), root.root);
     }
 }
 
@@ -658,8 +760,8 @@ pub(crate) struct InspectArgs {
 
 /// `stateless inspect`.
 pub(crate) fn inspect(args: InspectArgs) -> Result<(), Failure> {
-    let bytes = read(&args.file)?;
     let reject = |e| Failure::Rejected(format!("{}: {e}", args.file.display()));
+    let bytes = read_any_file(&args.file)?.map_err(reject)?;
     let (kind, _) = read_frame(&bytes).map_err(reject)?;
     let value = match kind {
         FileKind::Genesis => serde_json::to_value(decode_file::<Genesis>(&bytes).map_err(reject)?),
@@ -684,6 +786,6 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<(), Failure> {
         serde_json::to_string_pretty(&value)
     }
     .context("encoding JSON")?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }

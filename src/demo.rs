@@ -16,7 +16,7 @@ use witness_format::{Allocation, Model, PublicKey, Signature, Transaction};
 
 use crate::Failure;
 use crate::commands::{
-    VERIFY_WINDOW_BLOCKS, WorkloadSize, check_spec, print_json, print_verify_table, ratio,
+    Trust, VERIFY_WINDOW_BLOCKS, WorkloadSize, check_spec, print_json, print_verify_table, ratio,
     run_prove, verify_chain_dir, write_workload,
 };
 use crate::files::{block_path, genesis_path, write_atomic, write_value};
@@ -50,7 +50,7 @@ pub(crate) fn demo(args: DemoArgs) -> Result<(), Failure> {
     let prove_start = Instant::now();
     run_prove(&workload, &db, &chain, BlockOptions::default(), None)?;
     let prove_seconds = prove_start.elapsed().as_secs_f64();
-    let report = verify_chain_dir(&chain, VERIFY_WINDOW_BLOCKS, None)?;
+    let report = verify_chain_dir(&chain, VERIFY_WINDOW_BLOCKS, Trust::default())?;
     if let Some(error) = report.error {
         return Err(Failure::Rejected(error));
     }
@@ -72,12 +72,12 @@ pub(crate) fn demo(args: DemoArgs) -> Result<(), Failure> {
         }))?;
     } else {
         print_verify_table(&report);
-        println!(
+        outln!(
             "{:<22} {:.0} tx/s",
             "proving",
             ratio(report.txs as f64, prove_seconds)
         );
-        println!();
+        outln!();
         print_round_trip(&trip);
     }
     match trip.error {
@@ -277,7 +277,7 @@ fn round_trip(dir: &Path) -> Result<RoundTrip, Failure> {
             .context("built block missing from the database")?;
         write_atomic(&block_path(&chain, height), &bytes)?;
     }
-    let report = verify_chain_dir(&chain, VERIFY_WINDOW_BLOCKS, None)?;
+    let report = verify_chain_dir(&chain, VERIFY_WINDOW_BLOCKS, Trust::default())?;
     let value_conserved = steps.iter().all(|step| step.total() == steps[0].total());
     Ok(RoundTrip {
         transfer_account: TRANSFER_ACCOUNT,
@@ -320,16 +320,20 @@ fn signed(
 }
 
 fn print_round_trip(trip: &RoundTrip) {
-    println!(
+    outln!(
         "cross-model round trip: transfer #{} <-> zk-transfer #{} on one chain",
-        trip.transfer_account, trip.zk_transfer_account
+        trip.transfer_account,
+        trip.zk_transfer_account
     );
-    println!(
+    outln!(
         "{:<7} {:>16} {:>16} {:>10}  event",
-        "height", "transfer", "zk-transfer", "in flight"
+        "height",
+        "transfer",
+        "zk-transfer",
+        "in flight"
     );
     for step in &trip.steps {
-        println!(
+        outln!(
             "{:<7} {:>16} {:>16} {:>10}  {}",
             step.height,
             step.transfer_balance,
@@ -339,7 +343,7 @@ fn print_round_trip(trip: &RoundTrip) {
         );
     }
     let verdict = if trip.valid { "valid" } else { "INVALID" };
-    println!(
+    outln!(
         "value across both models {}; {} blocks, {} blobs verified statelessly: {verdict}",
         if trip.value_conserved {
             "conserved at every height"

@@ -11,10 +11,84 @@
 //! model its chain hosts.
 
 use std::fs;
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use witness_format::{DecodeError, FramedValue, Model, decode_file, encode_file};
+
+/// Largest proving key file `prove` reads: a depth-32, batch-64 key is 1.6 GB, and the key is
+/// held in memory whole, so a file past this is not one this machine class could use.
+pub(crate) const MAX_PROVING_KEY_FILE_BYTES: u64 = 64 << 30;
+
+/// Largest `shape.json` (three small numbers).
+pub(crate) const MAX_SHAPE_FILE_BYTES: u64 = 4 << 10;
+
+/// A file larger than its kind may be: refused from its size, before it is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TooLarge {
+    /// The file's size (or the bytes read before giving up).
+    pub(crate) len: u64,
+    /// The largest size its kind may have.
+    pub(crate) limit: u64,
+}
+
+impl std::fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "file is {} bytes, over the limit of {}",
+            self.len, self.limit
+        )
+    }
+}
+
+/// Reads a regular file of at most `limit` bytes: the outer error is I/O (missing, unreadable,
+/// or not a regular file), the inner one a file too large for its kind.
+///
+/// Bad files cost nothing: opening never waits (a FIFO is refused, not waited on, because the
+/// open is non-blocking), a device, directory or FIFO is refused from its metadata, a file
+/// larger than `limit` is refused from its size before any byte is read, and reading stops
+/// after `limit + 1` bytes whatever the size said (a file that grows while it is read).
+pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Result<Vec<u8>, TooLarge>> {
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let metadata = file
+        .metadata()
+        .with_context(|| format!("reading {}", path.display()))?;
+    anyhow::ensure!(
+        metadata.is_file(),
+        "{} is not a regular file",
+        path.display()
+    );
+    if metadata.len() > limit {
+        return Ok(Err(TooLarge {
+            len: metadata.len(),
+            limit,
+        }));
+    }
+    let capacity = usize::try_from(metadata.len()).unwrap_or(0);
+    let mut bytes = Vec::with_capacity(capacity);
+    (&mut file)
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("reading {}", path.display()))?;
+    let len = bytes.len() as u64;
+    if len > limit {
+        return Ok(Err(TooLarge { len, limit }));
+    }
+    Ok(Ok(bytes))
+}
+
+/// [`read_bounded`] for files whose size is not a property of the input being checked (keys
+/// and shapes the operator gives): too large is an I/O error, with the file named.
+pub(crate) fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>> {
+    read_bounded(path, limit)?.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
 
 /// The genesis file of a chain directory.
 pub(crate) fn genesis_path(chain_dir: &Path) -> PathBuf {
@@ -51,36 +125,75 @@ pub(crate) fn block_path(dir: &Path, height: u64) -> PathBuf {
     dir.join("blocks").join(format!("{height:08}.bin"))
 }
 
-/// The numbered files under `dir/blocks`, in height order. Heights must run 1, 2, 3, ...
-pub(crate) fn block_files(dir: &Path) -> Result<Vec<PathBuf>> {
+/// The block files under `dir/blocks` (`NNNNNNNN.bin`, the height in eight digits or more), as
+/// (height, path), ascending by height. Any other `.bin` file there is an error: it belongs to no
+/// layout this tool writes.
+pub(crate) fn numbered_block_files(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     let blocks = dir.join("blocks");
-    let mut files: Vec<PathBuf> = fs::read_dir(&blocks)
-        .with_context(|| format!("reading {}", blocks.display()))?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("reading {}", blocks.display()))?;
-    files.retain(|p| p.extension().is_some_and(|e| e == "bin"));
-    files.sort();
-    for (expected, file) in (1u64..).zip(&files) {
-        if *file != block_path(dir, expected) {
-            anyhow::bail!(
-                "{} is not the expected {}",
-                file.display(),
-                block_path(dir, expected).display()
-            );
+    let mut files: Vec<(u64, PathBuf)> = Vec::new();
+    for entry in fs::read_dir(&blocks).with_context(|| format!("reading {}", blocks.display()))? {
+        let path = entry
+            .with_context(|| format!("reading {}", blocks.display()))?
+            .path();
+        if path.extension().is_none_or(|e| e != "bin") {
+            continue;
         }
+        let height = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .filter(|stem| stem.len() >= 8 && stem.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|stem| stem.parse::<u64>().ok())
+            .filter(|&height| block_path(dir, height) == path);
+        let Some(height) = height else {
+            anyhow::bail!(
+                "{} is not a block file (blocks are named by height, e.g. {})",
+                path.display(),
+                block_path(dir, 1).display()
+            );
+        };
+        files.push((height, path));
     }
+    files.sort();
     Ok(files)
 }
 
-/// Reads a file's bytes.
-pub(crate) fn read(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).with_context(|| format!("reading {}", path.display()))
+/// The files of blocks 1, 2, 3, ... under `dir/blocks`, in height order; a gap is an error.
+pub(crate) fn block_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let files = numbered_block_files(dir)?;
+    if let Some((expected, (_, file))) = (1u64..)
+        .zip(&files)
+        .find(|(expected, (height, _))| height != expected)
+    {
+        anyhow::bail!(
+            "{} is missing (the next file is {})",
+            block_path(dir, expected).display(),
+            file.display()
+        );
+    }
+    Ok(files.into_iter().map(|(_, path)| path).collect())
 }
 
-/// Reads and decodes a file: the outer error is I/O, the inner one a decoding rejection.
+/// Reads a file of any kind of this format (at most the largest file, frame included): the
+/// outer error is I/O, the inner one a file too large to be any.
+pub(crate) fn read_any_file(path: &Path) -> Result<Result<Vec<u8>, DecodeError>> {
+    let limit = witness_format::limits::MAX_FILE_BYTES + witness_format::frame::FRAME_HEADER_LEN;
+    Ok(read_bounded(path, limit as u64)?.map_err(too_large))
+}
+
+/// Reads and decodes a file: the outer error is I/O, the inner one a decoding rejection
+/// (including a file larger than any of its kind, refused before it is read).
 pub(crate) fn read_value<T: FramedValue>(path: &Path) -> Result<Result<T, DecodeError>> {
-    Ok(decode_file(&read(path)?))
+    let limit = T::KIND.max_file_bytes() as u64;
+    Ok(read_bounded(path, limit)?
+        .map_err(too_large)
+        .and_then(|bytes| decode_file(&bytes)))
+}
+
+fn too_large(e: TooLarge) -> DecodeError {
+    DecodeError::TooLarge {
+        len: usize::try_from(e.len).unwrap_or(usize::MAX),
+        limit: usize::try_from(e.limit).unwrap_or(usize::MAX),
+    }
 }
 
 /// Writes bytes atomically: to a temporary file first, then renamed over `path`, so a crash

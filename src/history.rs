@@ -16,7 +16,7 @@ use verifier::ancestry::AncestryTree;
 use verifier::hash::{genesis_hash, header_hash};
 use verifier::span::{Checkpoint, ProvenSpan, verify_span};
 use verifier::zk_transfer::{fr_to_hash, tx_commitment};
-use verifier::zk_verify::{decode_verifying_key, encode_verifying_key};
+use verifier::zk_verify::encode_verifying_key;
 use verifier::{ProvenFact, verify_history_proof};
 use witness_format::frame::read_frame;
 use witness_format::ssz_types::VariableList;
@@ -26,8 +26,8 @@ use witness_format::{
 };
 
 use crate::Failure;
-use crate::files::{block_path, genesis_path, read, read_value, write_atomic};
-use crate::zk::chain_keys;
+use crate::files::{block_path, genesis_path, read_any_file, read_value, write_atomic};
+use crate::zk::load_verifying_keys;
 
 /// Arguments of `stateless history`.
 #[derive(Args)]
@@ -347,7 +347,8 @@ impl FactReport {
 fn verify(args: VerifyArgs) -> Result<(), Failure> {
     let tip: Block = read_value(&args.tip)?
         .map_err(|e| Failure::Rejected(format!("{}: {e}", args.tip.display())))?;
-    let bytes = read(&args.file)?;
+    let bytes = read_any_file(&args.file)?
+        .map_err(|e| Failure::Rejected(format!("{}: {e}", args.file.display())))?;
     if matches!(read_frame(&bytes), Ok((FileKind::SpanProof, _))) {
         return verify_span_file(&args, &bytes, &tip.header);
     }
@@ -372,12 +373,12 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
         },
     };
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(&report).context("encoding JSON")?
         );
     } else if let Some(fact) = &report.fact {
-        println!("valid: {}", fact.summary());
+        outln!("valid: {}", fact.summary());
     }
     match report.error {
         Some(error) => Err(Failure::Rejected(error)),
@@ -505,12 +506,7 @@ fn span_keys(
 ) -> Result<Vec<ZkVerifyingKey>, Failure> {
     let mut params = ChainParams::from_genesis(genesis)
         .map_err(|e| Failure::Rejected(format!("genesis: {e}")))?;
-    let keys = chain_keys(chain)?
-        .into_iter()
-        .map(|(path, bytes)| {
-            decode_verifying_key(&bytes).map_err(|e| usage(format!("{}: {e}", path.display())))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let keys = load_verifying_keys(chain, None, &params)?;
     params
         .add_zk_keys(&keys)
         .map_err(|e| Failure::Rejected(format!("{}/keys: {e}", chain.display())))?;
@@ -609,12 +605,12 @@ fn verify_span_file(args: &VerifyArgs, bytes: &[u8], tip: &Header) -> Result<(),
         span,
     };
     if args.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(&report).context("encoding JSON")?
         );
     } else if let Some(span) = &report.span {
-        println!(
+        outln!(
             "valid: zk-transfer state of height {} ({}) follows from height {} ({}) by {} proofs \
              of {} transactions",
             span.to.height,

@@ -3,12 +3,24 @@
 //! Exit codes: 0 valid or done; 1 the input was checked and rejected (one line on stderr says
 //! where and why); 2 usage or I/O error.
 
+/// `println!` for everything a verb prints on stdout: when stdout is closed (`stateless inspect
+/// FILE | head`), the program ends quietly ([`output::line`]) instead of panicking.
+macro_rules! outln {
+    () => {
+        $crate::output::line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::output::line(format_args!($($arg)*))
+    };
+}
+
 mod bench;
 mod bench_history;
 mod commands;
 mod demo;
 mod files;
 mod history;
+mod output;
 mod zk;
 
 use std::process::ExitCode;

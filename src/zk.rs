@@ -20,7 +20,11 @@ use serde::{Deserialize, Serialize};
 use verifier::zk_verify::{decode_verifying_key, encode_verifying_key, verifying_key_hash};
 
 use crate::Failure;
-use crate::files::{read, write_atomic};
+use crate::files::{
+    MAX_PROVING_KEY_FILE_BYTES, MAX_SHAPE_FILE_BYTES, read_bounded, read_limited, write_atomic,
+};
+use verifier::ChainParams;
+use witness_format::ZK_VERIFYING_KEY_BYTES;
 
 /// Arguments of `stateless zk`.
 #[derive(Args)]
@@ -119,17 +123,24 @@ fn setup(args: SetupArgs) -> Result<(), Failure> {
          deployment needs a multi-party ceremony",
         args.out.display()
     );
-    println!("{}", verifying_key_hash(&vk));
+    outln!("{}", verifying_key_hash(&vk));
     Ok(())
 }
 
-/// Reads a keys directory written by `zk setup`: shape, proving key, verifying key.
+/// Reads a keys directory written by `zk setup`: shape, proving key, verifying key. These are
+/// the operator's own files (`prove` checks every blob it proves), so a bad one is an I/O error.
 pub(crate) fn read_keys(dir: &Path) -> Result<(Shape, ProvingKey, VerifyingKey)> {
-    let shape: Shape = serde_json::from_slice(&read(&dir.join("shape.json"))?)
-        .with_context(|| format!("reading {}/shape.json", dir.display()))?;
-    let pk = decode_proving_key(&read(&dir.join("pk.bin"))?)
-        .with_context(|| format!("{}/pk.bin is not a proving key", dir.display()))?;
-    let vk = read_verifying_key(&dir.join("vk.bin"))?;
+    let shape_file = dir.join("shape.json");
+    let shape: Shape = serde_json::from_slice(&read_limited(&shape_file, MAX_SHAPE_FILE_BYTES)?)
+        .with_context(|| format!("reading {}", shape_file.display()))?;
+    let pk = decode_proving_key(&read_limited(
+        &dir.join("pk.bin"),
+        MAX_PROVING_KEY_FILE_BYTES,
+    )?)
+    .with_context(|| format!("{}/pk.bin is not a proving key", dir.display()))?;
+    let vk_file = dir.join("vk.bin");
+    let vk = decode_verifying_key(&read_limited(&vk_file, ZK_VERIFYING_KEY_BYTES as u64)?)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", vk_file.display()))?;
     anyhow::ensure!(
         verifying_key_hash(&pk.vk) == verifying_key_hash(&vk),
         "{}: pk.bin and vk.bin are not one key pair",
@@ -138,9 +149,27 @@ pub(crate) fn read_keys(dir: &Path) -> Result<(Shape, ProvingKey, VerifyingKey)>
     Ok((shape, pk, vk))
 }
 
-/// Reads a verifying key file.
-pub(crate) fn read_verifying_key(path: &Path) -> Result<VerifyingKey> {
-    decode_verifying_key(&read(path)?).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+/// The verifying keys a chain is checked with: every `CHAIN_DIR/keys/*.vk`, and `extra` (a
+/// keys directory's `vk.bin`) when given. A key file is input to be checked like a block: one
+/// larger than a key, or whose hash the genesis does not pin, or that does not decode, is
+/// rejected (exit 1) naming the file, and its hash is checked before it is decoded.
+pub(crate) fn load_verifying_keys(
+    chain_dir: &Path,
+    extra: Option<&Path>,
+    params: &ChainParams,
+) -> Result<Vec<VerifyingKey>, Failure> {
+    let mut files = chain_key_files(chain_dir)?;
+    files.extend(extra.map(|dir| dir.join("vk.bin")));
+    files
+        .into_iter()
+        .map(|path| {
+            let reject =
+                |e: &dyn std::fmt::Display| Failure::Rejected(format!("{}: {e}", path.display()));
+            let bytes =
+                read_bounded(&path, ZK_VERIFYING_KEY_BYTES as u64)?.map_err(|e| reject(&e))?;
+            params.pinned_verifying_key(&bytes).map_err(|e| reject(&e))
+        })
+        .collect()
 }
 
 /// The chain directory's copy of the verifying key for `batch`.
@@ -148,8 +177,8 @@ pub(crate) fn chain_key_path(chain_dir: &Path, batch: u16) -> PathBuf {
     chain_dir.join("keys").join(format!("batch-{batch:05}.vk"))
 }
 
-/// Every verifying key in `CHAIN_DIR/keys/*.vk`, in file name order.
-pub(crate) fn chain_keys(chain_dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>> {
+/// Every verifying key file `CHAIN_DIR/keys/*.vk`, in file name order.
+fn chain_key_files(chain_dir: &Path) -> Result<Vec<PathBuf>> {
     let dir = chain_dir.join("keys");
     if !dir.exists() {
         return Ok(Vec::new());
@@ -161,8 +190,5 @@ pub(crate) fn chain_keys(chain_dir: &Path) -> Result<Vec<(PathBuf, Vec<u8>)>> {
         .with_context(|| format!("reading {}", dir.display()))?;
     files.retain(|p| p.extension().is_some_and(|e| e == "vk"));
     files.sort();
-    files
-        .into_iter()
-        .map(|path| read(&path).map(|bytes| (path, bytes)))
-        .collect()
+    Ok(files)
 }

@@ -728,6 +728,63 @@ fn new_account_key_for_an_existing_account_is_rejected() {
     assert_eq!(err.location, at(height, Some(index), Some(i)));
 }
 
+/// A `transfer` account created with a key of small order could be spent by anyone: under
+/// ZIP-215's cofactored equation such a key verifies a signature nobody made (R the identity,
+/// s = 0) for every message. So new-owner keys must be canonical points of prime order: each of
+/// the eight small-order points, a non-canonical encoding and a mixed-order point are rejected.
+#[test]
+fn new_account_key_of_small_order_or_non_canonical_is_rejected() {
+    use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
+    use verifier::signature::{SignatureCheck, verify_single};
+    let chain = small_chain();
+    let (height, index, i) = find_tx(chain, |_, tx| !tx.new_account_key.is_zero());
+    let identity = curve25519_dalek::EdwardsPoint::default()
+        .compress()
+        .to_bytes();
+    let mut forged = [0u8; 64];
+    forged[..32].copy_from_slice(&identity);
+    let mut bad_keys: Vec<(String, [u8; 32])> = EIGHT_TORSION
+        .iter()
+        .enumerate()
+        .map(|(n, point)| {
+            let key = point.compress().to_bytes();
+            // The attack the rule stops: a signature made with no secret verifies.
+            assert!(verify_single(&SignatureCheck {
+                public_key: &key,
+                signature: &forged,
+                message: b"any message at all",
+            }));
+            (format!("torsion point {n}"), key)
+        })
+        .collect();
+    // y = p (2^255 - 19), a non-canonical encoding of y = 0 (a point of order 4).
+    let mut non_canonical = [0xff; 32];
+    non_canonical[0] = 0xed;
+    non_canonical[31] = 0x7f;
+    bad_keys.push(("non-canonical y".into(), non_canonical));
+    let mixed = (ED25519_BASEPOINT_POINT + EIGHT_TORSION[1])
+        .compress()
+        .to_bytes();
+    bad_keys.push(("mixed order".into(), mixed));
+    for (what, key) in bad_keys {
+        let to = chain.block(height).blobs[index].transactions[i].to;
+        let err = reject_blob(chain, height, index, |blob| {
+            let tx = &mut blob.transactions[i];
+            tx.new_account_key = witness_format::PublicKey::from(key);
+            chain.sign(tx);
+        });
+        // One torsion point, (x, 0) of order 4 with x's sign bit clear, encodes as 32 zero
+        // bytes, which is how a transaction says it carries no key at all.
+        let expected = if key == [0; 32] {
+            Reason::MissingNewAccountKey { account: to }
+        } else {
+            Reason::InvalidNewAccountKey
+        };
+        assert_eq!(err.reason, expected, "{what}");
+        assert_eq!(err.location, at(height, Some(index), Some(i)), "{what}");
+    }
+}
+
 #[test]
 fn account_out_of_range_is_rejected() {
     let chain = small_chain();
@@ -1137,8 +1194,9 @@ fn oversized_counts_are_rejected_before_allocation() {
     let start = Instant::now();
     let result = decode_file::<TransactionBatch>(&file);
     let elapsed = start.elapsed();
+    // The batch file's own size limit is exactly its largest list, so the frame shows it.
     assert!(
-        matches!(&result, Err(DecodeError::Payload(message)) if message.contains("exceeds maximum")),
+        matches!(&result, Err(DecodeError::TooLarge { .. })),
         "{result:?}"
     );
     assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}");
@@ -1182,6 +1240,7 @@ fn oversized_counts_are_rejected_before_allocation() {
         decode_file::<Block>(&huge),
         Err(DecodeError::TooLarge {
             len: u32::MAX as usize,
+            limit: 128 << 20,
         })
     );
 }

@@ -41,9 +41,10 @@ use verifier::hash::{blob_commitment, genesis_hash, header_hash};
 use verifier::history::{HistoryAccumulator, blobs_root};
 use verifier::signature::invalid_indices;
 use verifier::transfer::{
-    SignedMessage, TouchedState, signature_checks, signing_message, touched_accounts,
+    SignedMessage, TouchedState, check_new_account_key, signature_checks, signing_message,
+    touched_accounts,
 };
-use verifier::zk_transfer::{hash_to_fr, message_hash};
+use verifier::zk_transfer::hash_to_fr;
 use verifier::zk_verify::{encode_proof, verifying_key_hash};
 use verifier::{ChainParams, Reason, VerifyError, verify_blob_in_block};
 use witness_format::frame::fits_in_file;
@@ -914,11 +915,8 @@ impl ProverState {
                 selection.rule_drops.push((index, reason.clone()));
                 continue;
             }
-            if lane.model == Model::ZkTransfer && message_hash(self.params.chain_id, &tx).is_none()
-            {
-                selection
-                    .rule_drops
-                    .push((index, Reason::InvalidNewAccountKey));
+            if let Err(reason) = check_new_account_key(lane.model, &tx.new_account_key) {
+                selection.rule_drops.push((index, reason));
                 continue;
             }
             let key = state.get(tx.from).map(|leaf| leaf.public_key);

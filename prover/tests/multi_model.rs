@@ -462,6 +462,43 @@ fn forged_credits_are_rejected_with_their_reason() {
         }),
         Reason::ReceiptNotAnAccount
     );
+    // One form per credit: a receipt proven at an older height (here the genesis) is refused
+    // even before its sent total is compared.
+    assert_eq!(
+        with_receipt(FactQuery::Account {
+            height: block_height - 2,
+            model: source,
+            account: bridge_account,
+        }),
+        Reason::ReceiptNotLatest {
+            height: block_height - 2,
+            block: block_height,
+            expected: block_height - 1
+        }
+    );
+    // One order: the same credits with their receipts, two of them swapped.
+    assert!(blob.transactions.len() >= 2, "the blob has two credits");
+    let swapped = {
+        let mut chain = blocks.clone();
+        let blob = &mut chain[height].blobs[index];
+        let mut txs = blob.transactions.to_vec();
+        txs.swap(0, 1);
+        blob.transactions = txs.try_into().unwrap();
+        let Witness::Credits(witness) = &mut blob.witness else {
+            unreachable!()
+        };
+        let mut receipts = witness.receipts.to_vec();
+        receipts.swap(0, 1);
+        witness.receipts = receipts.try_into().unwrap();
+        verifier::verify_chain(&genesis, &chain).unwrap_err()
+    };
+    assert_eq!(swapped.location.transaction, Some(1));
+    assert_eq!(
+        swapped.reason,
+        Reason::CreditsOutOfOrder {
+            account: blob.transactions[0].from
+        }
+    );
     // A blob of credits needs its block, and a chain with a bridge.
     assert_eq!(
         verifier::verify_blob(

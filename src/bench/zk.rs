@@ -301,12 +301,18 @@ pub(super) fn run(args: &super::BenchArgs) -> anyhow::Result<ZkReport> {
 /// The report as a table on stdout.
 pub(super) fn print_table(r: &ZkReport) {
     let yes = |met: bool| if met { "yes" } else { "no" };
-    println!(
+    outln!(
         "zk-transfer, depth {}, batch {}, {} accounts, {} threads; medians of {} proofs, \
          {} verifications of {} blobs",
-        r.depth, r.batch, r.accounts, r.threads, r.proofs, r.repetitions, r.verify_blobs
+        r.depth,
+        r.batch,
+        r.accounts,
+        r.threads,
+        r.proofs,
+        r.repetitions,
+        r.verify_blobs
     );
-    println!("{:<26} {:>14}  {:<30} met", "key", "value", "goal");
+    outln!("{:<26} {:>14}  {:<30} met", "key", "value", "goal");
     let rows = [
         (
             "zk_constraints_per_tx",
@@ -360,7 +366,7 @@ pub(super) fn print_table(r: &ZkReport) {
         ("baseline_prove_s", r.baseline_prove_s, String::new(), None),
     ];
     for (key, value, goal, met) in rows {
-        println!(
+        outln!(
             "{key:<26} {value:>14.3}  {goal:<30} {}",
             met.map(yes).unwrap_or("")
         );
@@ -369,7 +375,7 @@ pub(super) fn print_table(r: &ZkReport) {
     let setup = r
         .setup_s
         .map_or("keys loaded".to_string(), |s| format!("{s:.1} s"));
-    println!(
+    outln!(
         "setup: {setup}, peak memory {}; proving peak memory {}; baseline setup {:.1} s",
         mib(r.setup_peak_memory_bytes),
         mib(r.prove_peak_memory_bytes),

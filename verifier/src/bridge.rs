@@ -81,9 +81,13 @@ pub fn check_zk_blob_avoids_bridge(params: &ChainParams, blob: &Blob) -> Result<
 }
 
 /// Checks a blob of credits in the block of `header` (only its height and history root are
-/// read: a receipt must come from an earlier block). Every transaction is a credit with its
+/// read: a receipt must come from the block before). Every transaction is a credit with its
 /// receipt; the pre-state leaves and multiproof are checked as for any Merkle witness, with the
 /// model's hashes (`roots`: pre-state and post-state root of a touched state and its witness).
+///
+/// One block has one blob of credits in one form: credits in strictly ascending order of their
+/// bridge leaf ([`Reason::CreditsOutOfOrder`]), each receipt proven at the height just before the
+/// crediting block ([`Reason::ReceiptNotLatest`]).
 pub fn verify_credit_blob(
     params: &ChainParams,
     header: &Header,
@@ -100,6 +104,17 @@ pub fn verify_credit_blob(
             found: witness.receipts.len(),
         }
         .into());
+    }
+    // One order: strictly ascending bridge leaves (so no account is credited twice).
+    for (index, pair) in credits.windows(2).enumerate() {
+        if let [previous, credit] = pair
+            && credit.from <= previous.from
+        {
+            return Err(VerifyError::new(Reason::CreditsOutOfOrder {
+                account: credit.from,
+            })
+            .at_transaction(index.saturating_add(1)));
+        }
     }
     // The receipts, in parallel; the first failure in order is reported.
     let checked: Vec<Result<(), VerifyError>> = credits
@@ -184,6 +199,15 @@ fn check_receipt(
         return Err(Reason::ReceiptNotEarlier {
             height,
             block: header.height,
+        }
+        .into());
+    }
+    let expected = header.height.saturating_sub(1);
+    if height != expected {
+        return Err(Reason::ReceiptNotLatest {
+            height,
+            block: header.height,
+            expected,
         }
         .into());
     }

@@ -14,7 +14,8 @@ use crate::hash::{blob_commitment, genesis_hash, header_hash};
 use crate::history::{HistoryAccumulator, blobs_root};
 use crate::tree::DefaultHashes;
 use crate::zk_batch::{BatchEntry, verify_batch};
-use crate::zk_verify::{PreparedKey, verifying_key_hash};
+use crate::zk_verify::{PreparedKey, decode_verifying_key, verifying_key_hash};
+use sha3::Digest;
 
 /// What every check of one chain needs, prepared once from its genesis.
 #[derive(Clone, Debug)]
@@ -77,6 +78,21 @@ impl ChainParams {
             zk_pins,
             zk_keys: Vec::new(),
         })
+    }
+
+    /// Decodes a verifying key file that must be one of the pinned keys: its bytes are hashed
+    /// and looked up among the pins *before* they are decoded, so a file that is not a pinned
+    /// key costs one hash, however large or malformed ([`Reason::UnpinnedZkKey`]). A pinned
+    /// key's bytes are its canonical encoding (its hash is the pin), so they decode.
+    pub fn pinned_verifying_key(
+        &self,
+        bytes: &[u8],
+    ) -> Result<VerifyingKey<Bls12_381>, VerifyError> {
+        let vk_hash = Hash32::from(<[u8; 32]>::from(sha3::Sha3_256::digest(bytes)));
+        if !self.zk_pins.iter().any(|pin| pin.vk_hash == vk_hash) {
+            return Err(Reason::UnpinnedZkKey { vk_hash }.into());
+        }
+        decode_verifying_key(bytes).map_err(|e| Reason::ZkKey(e).into())
     }
 
     /// Adds verifying keys: each must be pinned in the genesis (by its hash) and expect one

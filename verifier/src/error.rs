@@ -217,9 +217,10 @@ pub enum Reason {
         /// The witness kind (`merkle`, `zk`).
         witness: &'static str,
     },
-    /// A `zk-transfer` transaction carries a non-zero new-owner key that is not a valid Jubjub
-    /// public key.
-    #[error("the new-owner key is not a valid Jubjub public key")]
+    /// A transaction carries a non-zero new-owner key that is not a valid public key of its
+    /// model: not the canonical encoding of a curve point of prime order (Ed25519 for
+    /// `transfer`, Jubjub for `zk-transfer`). A key of small order could be signed for by anyone.
+    #[error("the new-owner key is not a valid public key (a canonical point of prime order)")]
     InvalidNewAccountKey,
     /// A `zk-transfer` witness leaf holds a key that is not a valid Jubjub public key.
     #[error("witness leaf {index}: the key is not a valid Jubjub public key")]
@@ -346,6 +347,26 @@ pub enum Reason {
         height: u64,
         /// The crediting block's height.
         block: u64,
+    },
+    /// A receipt from an earlier block than the one just before the crediting block: a credit
+    /// proves its receipt at the latest height, so each credit has one form.
+    #[error(
+        "receipt of height {height}: a credit in block {block} proves its receipt at height {expected}"
+    )]
+    ReceiptNotLatest {
+        /// The receipt's height.
+        height: u64,
+        /// The crediting block's height.
+        block: u64,
+        /// The one height a receipt may have: the block before.
+        expected: u64,
+    },
+    /// The credits of a blob are not in strictly ascending order of their bridge leaf: each
+    /// account is credited at most once per blob, in one order.
+    #[error("credits are not in strictly ascending order of their bridge leaf (account {account})")]
+    CreditsOutOfOrder {
+        /// The bridge leaf of the credit out of order.
+        account: u64,
     },
     /// A receipt of another bridge leaf than the one the credit names.
     #[error("receipt of account {receipt_account}, credited as account {credit_account}")]

@@ -5,8 +5,27 @@
 //! the verifier splits a blob's signatures into batches whose size depends on the thread count, and
 //! the verdict must not.
 
+use curve25519_dalek::edwards::CompressedEdwardsY;
 use ed25519_zebra::{Signature, VerificationKey, VerificationKeyBytes, batch};
 use rayon::prelude::*;
+
+/// Whether 32 bytes are a key a new account may be created with: the canonical encoding of a
+/// point in Ed25519's prime-order subgroup (so not of small order, and with no small-order
+/// component).
+///
+/// ZIP-215 accepts any point as a signature key, so this is where keys are held to the stricter
+/// rule: under the cofactored verification equation, a key of small order verifies a signature
+/// made by anyone (pick R = \[s\]B), so an account created with one could be spent by anyone. A
+/// key with a small-order component verifies only its owner's signatures, but no honest key has
+/// one. Non-canonical encodings (y at or above p, or x = 0 with the sign bit set) are refused so
+/// that every key has one encoding.
+pub fn is_valid_new_key(bytes: &[u8; 32]) -> bool {
+    let compressed = CompressedEdwardsY(*bytes);
+    // The identity is the one torsion-free point of small order.
+    compressed.decompress().is_some_and(|point| {
+        point.compress() == compressed && point.is_torsion_free() && !point.is_small_order()
+    })
+}
 
 /// One signature to check: the signer's key, the signature and the signed message.
 #[derive(Clone, Copy, Debug)]

@@ -9,7 +9,8 @@
 use witness_format::{AccountLeaf, Model, PublicKey, Signature, Transaction};
 
 use crate::error::{Reason, VerifyError};
-use crate::signature::SignatureCheck;
+use crate::schnorr;
+use crate::signature::{SignatureCheck, is_valid_new_key};
 use crate::tree::in_range;
 
 /// Domain of every transaction signature, so a signature made for anything else never verifies.
@@ -37,6 +38,23 @@ pub fn signing_message(chain_id: u64, model: Model, tx: &Transaction) -> [u8; SI
         *byte = *part_byte;
     }
     message
+}
+
+/// The new-owner key rule: a non-zero key must be a valid public key of `model`'s signature
+/// scheme, the canonical encoding of a point of prime order (Ed25519 for `transfer`:
+/// [`is_valid_new_key`]; Jubjub for `zk-transfer`: [`schnorr::decode_point`]). All zero means
+/// the transaction carries no key. A key of small order would let anyone spend the account.
+pub fn check_new_account_key(model: Model, key: &PublicKey) -> Result<(), Reason> {
+    let valid = key.is_zero()
+        || match model {
+            Model::Transfer => is_valid_new_key(&key.0),
+            Model::ZkTransfer => schnorr::decode_point(&key.0).is_some(),
+        };
+    if valid {
+        Ok(())
+    } else {
+        Err(Reason::InvalidNewAccountKey)
+    }
 }
 
 /// The accounts a list of transactions touches (senders and receivers), ascending, each once.
@@ -258,8 +276,8 @@ impl TouchedState {
 /// the signing message.
 pub type SignedMessage = (PublicKey, [u8; SIGNING_MESSAGE_LEN]);
 
-/// Applies `transactions` in order to `state` under every rule but signatures, up to the first
-/// failure. Returns the signature inputs of the transactions up to and including the failing
+/// Applies `transactions` in order to `state` under every rule but signatures (the new-owner key
+/// rule, [`check_new_account_key`], then [`TouchedState::apply`]), up to the first failure. Returns the signature inputs of the transactions up to and including the failing
 /// one (when its sender exists), and the failure with its index.
 pub fn apply_rules(
     chain_id: u64,
@@ -271,6 +289,9 @@ pub fn apply_rules(
     for (index, tx) in transactions.iter().enumerate() {
         if let Some(sender) = state.get(tx.from).filter(|leaf| !leaf.is_empty()) {
             signed.push((sender.public_key, signing_message(chain_id, model, tx)));
+        }
+        if let Err(reason) = check_new_account_key(model, &tx.new_account_key) {
+            return (signed, Some((index, reason)));
         }
         if let Err(reason) = state.apply(tx) {
             return (signed, Some((index, reason)));

@@ -15,7 +15,9 @@
 use ssz::{Decode, Encode};
 use thiserror::Error;
 
-use crate::limits::MAX_FILE_BYTES;
+use crate::limits::{
+    MAX_BATCH_FILE_BYTES, MAX_FILE_BYTES, MAX_GENESIS_BYTES, MAX_HISTORY_PROOF_BYTES,
+};
 use crate::types::{Allocation, Block, Genesis, HistoryProof, SpanProof, TransactionBatch};
 
 /// The four bytes every file starts with.
@@ -43,6 +45,23 @@ pub enum FileKind {
 }
 
 impl FileKind {
+    /// The largest payload a file of this kind may have: its values' largest encoding, or
+    /// [`MAX_FILE_BYTES`] when that is larger. A reader can stop after this many bytes (plus the
+    /// frame header) and reject the file as too large.
+    pub const fn max_payload_bytes(self) -> usize {
+        match self {
+            Self::Genesis => MAX_GENESIS_BYTES,
+            Self::HistoryProof => MAX_HISTORY_PROOF_BYTES,
+            Self::TransactionBatch => MAX_BATCH_FILE_BYTES,
+            Self::Block | Self::Allocation | Self::SpanProof => MAX_FILE_BYTES,
+        }
+    }
+
+    /// The largest file of this kind, frame header included.
+    pub const fn max_file_bytes(self) -> usize {
+        self.max_payload_bytes().saturating_add(FRAME_HEADER_LEN)
+    }
+
     fn from_byte(byte: u8) -> Option<Self> {
         match byte {
             1 => Some(Self::Genesis),
@@ -113,11 +132,13 @@ pub enum DecodeError {
         /// The kind in the file.
         found: FileKind,
     },
-    /// The file is larger than any valid file.
-    #[error("file is {len} bytes, over the limit of {MAX_FILE_BYTES}")]
+    /// The file is larger than any valid file (of its kind, where the kind is known).
+    #[error("file is {len} bytes, over the limit of {limit}")]
     TooLarge {
         /// The size found or claimed.
         len: usize,
+        /// The limit it exceeds.
+        limit: usize,
     },
     /// The length field disagrees with the bytes present.
     #[error("frame says {claimed} payload bytes but {actual} follow")]
@@ -161,7 +182,10 @@ pub fn fits_in_file<T: FramedValue>(value: &T) -> bool {
 /// Reads the frame header and returns the kind and the payload. Checks everything but the payload.
 pub fn read_frame(bytes: &[u8]) -> Result<(FileKind, &[u8]), DecodeError> {
     if bytes.len() > MAX_FILE_BYTES.saturating_add(FRAME_HEADER_LEN) {
-        return Err(DecodeError::TooLarge { len: bytes.len() });
+        return Err(DecodeError::TooLarge {
+            len: bytes.len(),
+            limit: MAX_FILE_BYTES.saturating_add(FRAME_HEADER_LEN),
+        });
     }
     let (Some(magic), Some(&version), Some(&kind), Some(len_bytes), Some(payload)) = (
         bytes.get(0..4),
@@ -182,8 +206,11 @@ pub fn read_frame(bytes: &[u8]) -> Result<(FileKind, &[u8]), DecodeError> {
     let mut len = [0u8; 4];
     len.copy_from_slice(len_bytes);
     let claimed = u32::from_le_bytes(len) as usize;
-    if claimed > MAX_FILE_BYTES {
-        return Err(DecodeError::TooLarge { len: claimed });
+    if claimed > kind.max_payload_bytes() {
+        return Err(DecodeError::TooLarge {
+            len: claimed,
+            limit: kind.max_payload_bytes(),
+        });
     }
     if claimed != payload.len() {
         return Err(DecodeError::LengthMismatch {
@@ -213,4 +240,154 @@ pub fn decode_file<T: FramedValue>(bytes: &[u8]) -> Result<T, DecodeError> {
         return Err(DecodeError::NonCanonical);
     }
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::{
+        MAX_ACCOUNT_PATH_SIBLINGS, MAX_LIST_PATH_HASHES, MAX_MMR_PATH_HASHES, MAX_MMR_PEAKS,
+        MAX_MODELS, MAX_ZK_KEYS,
+    };
+    use crate::types::{
+        AccountFact, Anchor, BlobFact, BlobInclusion, Header, HistoryFact, Model, ModelRoot,
+        Transaction, TransactionFact, TransactionInclusion, ZkKeyPin,
+    };
+    use crate::{AccountLeaf, Hash32, PublicKey, Signature};
+    use ssz_types::{BitList, VariableList};
+
+    fn hashes<N: ssz_types::typenum::Unsigned>(n: usize) -> VariableList<Hash32, N> {
+        VariableList::new(vec![Hash32::from([7; 32]); n]).unwrap()
+    }
+
+    fn full_genesis() -> Genesis {
+        Genesis {
+            chain_id: u64::MAX,
+            tree_depth: 64,
+            state_roots: VariableList::new(vec![
+                ModelRoot {
+                    model: Model::Transfer,
+                    root: Hash32::from([1; 32]),
+                };
+                MAX_MODELS
+            ])
+            .unwrap(),
+            zk_keys: VariableList::new(vec![
+                ZkKeyPin {
+                    batch: u16::MAX,
+                    vk_hash: Hash32::from([2; 32]),
+                };
+                MAX_ZK_KEYS
+            ])
+            .unwrap(),
+        }
+    }
+
+    fn full_header() -> Header {
+        Header {
+            height: u64::MAX,
+            parent_hash: Hash32::from([3; 32]),
+            history_root: Hash32::from([4; 32]),
+            blobs_root: Hash32::from([5; 32]),
+            state_roots: full_genesis().state_roots,
+        }
+    }
+
+    fn full_blob() -> BlobInclusion {
+        BlobInclusion {
+            index: 0,
+            count: 1,
+            model: Model::ZkTransfer,
+            pre_state_root: Hash32::ZERO,
+            post_state_root: Hash32::ZERO,
+            transactions_root: Hash32::ZERO,
+            path: hashes(MAX_LIST_PATH_HASHES),
+        }
+    }
+
+    fn proof(fact: HistoryFact) -> HistoryProof {
+        HistoryProof {
+            tip_height: u64::MAX,
+            peak_path: hashes(MAX_MMR_PATH_HASHES),
+            other_peaks: hashes(MAX_MMR_PEAKS),
+            fact,
+        }
+    }
+
+    /// Every kind with a limit of its own: its largest value (every list full) fits the limit.
+    #[test]
+    fn the_largest_value_of_each_kind_fits_its_limit() {
+        let genesis = full_genesis();
+        assert!(genesis.ssz_bytes_len() <= FileKind::Genesis.max_payload_bytes());
+        let mut bits = BitList::with_capacity(MAX_ACCOUNT_PATH_SIBLINGS).unwrap();
+        bits.set(0, true).unwrap();
+        let facts = [
+            HistoryFact::Anchor(Anchor::Genesis(genesis.clone())),
+            HistoryFact::Blob(BlobFact {
+                header: full_header(),
+                blob: full_blob(),
+            }),
+            HistoryFact::Transaction(TransactionFact {
+                header: full_header(),
+                blob: full_blob(),
+                transaction: TransactionInclusion {
+                    index: 0,
+                    count: 1,
+                    transaction: Transaction {
+                        from: 0,
+                        to: 0,
+                        amount: 0,
+                        nonce: 0,
+                        new_account_key: PublicKey::ZERO,
+                        signature: Signature::ZERO,
+                    },
+                    path: hashes(MAX_LIST_PATH_HASHES),
+                },
+            }),
+            HistoryFact::Account(AccountFact {
+                anchor: Anchor::Genesis(genesis),
+                model: Model::Transfer,
+                account: 0,
+                leaf: AccountLeaf::EMPTY,
+                sibling_present: bits,
+                siblings: hashes(MAX_ACCOUNT_PATH_SIBLINGS),
+            }),
+        ];
+        let largest = facts
+            .into_iter()
+            .map(|fact| proof(fact).ssz_bytes_len())
+            .max()
+            .unwrap();
+        println!("largest history proof: {largest} bytes");
+        assert!(largest <= FileKind::HistoryProof.max_payload_bytes());
+        assert!(MAX_BATCH_TRANSACTIONS_BYTES <= FileKind::TransactionBatch.max_payload_bytes());
+        for kind in [
+            FileKind::Genesis,
+            FileKind::Block,
+            FileKind::Allocation,
+            FileKind::TransactionBatch,
+            FileKind::HistoryProof,
+            FileKind::SpanProof,
+        ] {
+            assert!(kind.max_payload_bytes() <= MAX_FILE_BYTES, "{kind:?}");
+        }
+    }
+
+    /// A full transaction batch: the model byte, the list offset, 2^18 transactions.
+    const MAX_BATCH_TRANSACTIONS_BYTES: usize = 1 + 4 + crate::limits::MAX_BATCH_TRANSACTIONS * 128;
+
+    /// A frame claiming more than its kind may hold is refused from the header alone.
+    #[test]
+    fn a_kind_limit_is_checked_from_the_frame_header() {
+        let mut file = encode_file(&full_genesis());
+        let claim = FileKind::Genesis.max_payload_bytes() + 1;
+        file[6..10].copy_from_slice(&(claim as u32).to_le_bytes());
+        assert_eq!(
+            decode_file::<Genesis>(&file),
+            Err(DecodeError::TooLarge {
+                len: claim,
+                limit: MAX_GENESIS_BYTES
+            })
+        );
+    }
 }

@@ -7,6 +7,18 @@ use ssz_types::typenum;
 /// Largest payload of any file (the frame header adds 10 bytes). Checked before decoding.
 pub const MAX_FILE_BYTES: usize = 128 << 20;
 
+/// Largest payload of a genesis file. A genesis with every list full (16 models, 16 pinned keys)
+/// is 1,089 bytes; a test builds it.
+pub const MAX_GENESIS_BYTES: usize = 4 << 10;
+
+/// Largest payload of a history proof file. The largest proof (a transaction fact with every
+/// path full, in a header with 16 models) is 9,126 bytes; a test builds it.
+pub const MAX_HISTORY_PROOF_BYTES: usize = 16 << 10;
+
+/// Largest payload of a transaction batch file: 2^18 transactions of 128 bytes, and the
+/// batch's model and list offset.
+pub const MAX_BATCH_FILE_BYTES: usize = (MAX_BATCH_TRANSACTIONS * 128) + 64;
+
 /// Transactions in one blob. A blob of 1,024 transfers is the design point; 4x leaves headroom.
 pub type MaxTransactionsPerBlob = typenum::U4096;
 /// [`MaxTransactionsPerBlob`] as a number.

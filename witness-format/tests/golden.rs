@@ -457,12 +457,24 @@ fn e_frame_errors() {
         })
     );
 
-    // A claimed length over MAX_FILE_BYTES (128 MiB = 0x0800_0000) is refused before reading.
+    // A claimed length over MAX_FILE_BYTES (128 MiB = 0x0800_0000) is refused before reading,
+    // and so is one over the transaction batch's own limit (32 MiB + 64 = 0x0200_0040).
     let mut bad = file.clone();
     bad[6..10].copy_from_slice(&h("01 00 00 08"));
     assert_eq!(
         decode_file::<TransactionBatch>(&bad),
-        Err(DecodeError::TooLarge { len: 0x0800_0001 })
+        Err(DecodeError::TooLarge {
+            len: 0x0800_0001,
+            limit: 0x0200_0040
+        })
+    );
+    bad[6..10].copy_from_slice(&h("41 00 00 02"));
+    assert_eq!(
+        decode_file::<TransactionBatch>(&bad),
+        Err(DecodeError::TooLarge {
+            len: 0x0200_0041,
+            limit: 0x0200_0040
+        })
     );
 }
 
