@@ -157,6 +157,7 @@ fn circuit(depth: u8, batch: usize, chain_id: u64, blob: &Blob) -> TransferBatch
         depth,
         batch,
         chain_id,
+        false,
         &pre_state,
         &blob.transactions,
         |_, _| replay.next().ok_or("short multiproof"),

@@ -5,24 +5,18 @@
 
 use std::path::PathBuf;
 
-use std::collections::BTreeSet;
-
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use prover::span::{SpanBuildError, SpanBuilder};
 use prover::{FactQuery, ProverState};
 use serde::Serialize;
 use verifier::ChainParams;
-use verifier::ancestry::AncestryTree;
-use verifier::hash::{genesis_hash, header_hash};
 use verifier::span::{Checkpoint, ProvenSpan, verify_span};
-use verifier::zk_transfer::{fr_to_hash, tx_commitment};
-use verifier::zk_verify::encode_verifying_key;
 use verifier::{ProvenFact, verify_history_proof};
 use witness_format::frame::read_frame;
-use witness_format::ssz_types::VariableList;
 use witness_format::{
-    AccountLeaf, Anchor, Block, Bytes, FileKind, Genesis, Hash32, Header, HistoryProof, Model,
-    SpanProof, SpanStep, Transaction, Witness, ZkVerifyingKey, decode_file, encode_file,
+    AccountLeaf, Block, FileKind, Genesis, Hash32, Header, HistoryProof, Model, SpanProof,
+    Transaction, decode_file, encode_file,
 };
 
 use crate::Failure;
@@ -388,148 +382,54 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
 
 /// `stateless history span`.
 ///
-/// Reads the genesis and blocks `1..=T` (T the tip) once: the header hashes below the tip go
-/// into an in-memory accumulator (the same one the tip's history root commits to), and each
-/// `zk-transfer` blob of blocks `A+1..=B` becomes a step. A `zk-transfer` blob with a Merkle
-/// witness in that range has no proof to carry, so the span cannot be expressed (exit 2). The
-/// span is checked with the verifier before it is written.
+/// Reads the genesis and blocks `1..=T` (T the tip) once, in height order, into a
+/// [`SpanBuilder`]: each `zk-transfer` blob of blocks `A+1..=B` becomes a step (proven, or
+/// executed when it has no proof). The span is checked with the verifier before it is written.
 fn span(args: SpanArgs) -> Result<(), Failure> {
     let tip_height = args.tip.unwrap_or(args.to);
-    if args.to == 0 || args.from > args.to || args.to > tip_height {
-        return Err(usage(format!(
-            "need --from A <= --to B <= --tip T and B >= 1 (got A = {}, B = {}, T = {tip_height})",
-            args.from, args.to
-        )));
-    }
     let genesis_file = genesis_path(&args.chain);
     let genesis: Genesis = read_value(&genesis_file)?
         .map_err(|e| Failure::Rejected(format!("{}: {e}", genesis_file.display())))?;
-    let chain_id = genesis.chain_id;
-
-    let mut tree = AncestryTree::new();
-    tree.append(genesis_hash(&genesis));
-    let (mut from, mut to, mut tip) = (None, None, None);
-    let mut steps = Vec::new();
+    let build_failure = |e: SpanBuildError| {
+        if e.is_rejection() {
+            Failure::Rejected(e.to_string())
+        } else {
+            usage(e.to_string())
+        }
+    };
+    let params = ChainParams::from_genesis(&genesis)
+        .map_err(|e| Failure::Rejected(format!("genesis: {e}")))?;
+    let mut builder =
+        SpanBuilder::new(genesis, args.from, args.to, tip_height).map_err(build_failure)?;
+    let mut tip = None;
     for height in 1..=tip_height {
         let file = block_path(&args.chain, height);
         let block: Block = read_value(&file)?
             .map_err(|e| Failure::Rejected(format!("{}: {e}", file.display())))?;
-        if block.header.height != height {
-            return Err(Failure::Rejected(format!(
-                "{} holds height {}",
-                file.display(),
-                block.header.height
-            )));
+        if height == tip_height {
+            tip = Some(block.header.clone());
         }
-        if height > args.from && height <= args.to {
-            for (index, blob) in block.blobs.iter().enumerate() {
-                if blob.model != Model::ZkTransfer {
-                    continue;
-                }
-                let Witness::Zk(witness) = &blob.witness else {
-                    return Err(usage(format!(
-                        "block {height}, blob {index}: a zk-transfer blob with a Merkle witness \
-                         has no proof, so this range cannot be proven as a span"
-                    )));
-                };
-                let commitment = tx_commitment(chain_id, &blob.transactions)
-                    .map_err(|e| Failure::Rejected(format!("block {height}, blob {index}: {e}")))?;
-                steps.push(SpanStep {
-                    pre_state_root: blob.pre_state_root,
-                    post_state_root: blob.post_state_root,
-                    transaction_commitment: fr_to_hash(&commitment),
-                    transactions: u16::try_from(blob.transactions.len())
-                        .context("a blob's transaction count exceeds u16")?,
-                    proof: witness.proof,
-                });
-            }
-        }
-        if height == args.from {
-            from = Some(block.header.clone());
-        }
-        if height == args.to {
-            to = Some(block.header.clone());
-        }
-        if height < tip_height {
-            tree.append(header_hash(&block.header));
-        } else {
-            tip = Some(block.header);
-        }
+        builder.push(block).map_err(build_failure)?;
     }
-    let (Some(to), Some(tip)) = (to, tip) else {
-        return Err(usage("no block B or tip was read".into()));
-    };
-    let from = match from {
-        Some(header) => Anchor::Header(header),
-        None => Anchor::Genesis(genesis.clone()),
-    };
-
-    let zk_keys = span_keys(&args.chain, &genesis, &steps)?;
-    let proof_of = |anchor: Anchor| {
-        tree.anchor_proof(anchor)
-            .context("an anchor is outside the accumulator")
-    };
-    let span = SpanProof {
-        genesis: proof_of(Anchor::Genesis(genesis.clone()))?,
-        from: proof_of(from)?,
-        to: proof_of(Anchor::Header(to))?,
-        zk_keys: VariableList::new(zk_keys).map_err(|_| usage("too many keys".into()))?,
-        steps: VariableList::new(steps).map_err(|_| {
-            usage(format!(
-                "more than {} zk-transfer blobs: split the range into several spans",
-                witness_format::limits::MAX_SPAN_STEPS
-            ))
-        })?,
-    };
+    let keys = load_verifying_keys(&args.chain, None, &params)?;
+    let span = builder.finish(&keys).map_err(build_failure)?;
+    let tip = tip.ok_or_else(|| usage("no tip was read".into()))?;
     let proven = verify_span(&span, &tip)
         .map_err(|e| Failure::Rejected(format!("the span built from the chain: {e}")))?;
     let bytes = encode_file(&span);
     write_atomic(&args.out, &bytes)?;
     eprintln!(
-        "wrote a {}-byte span of {} proofs from height {} to {} against block {} to {}",
+        "wrote a {}-byte span of {} proofs and {} executed blobs from height {} to {} against \
+         block {} to {}",
         bytes.len(),
         proven.proofs,
+        proven.executed,
         proven.from.height,
         proven.to.height,
         tip_height,
         args.out.display()
     );
     Ok(())
-}
-
-/// The verifying keys the steps are checked under (the pinned key with the smallest batch
-/// that fits each step), from `CHAIN_DIR/keys`, ascending by batch.
-fn span_keys(
-    chain: &std::path::Path,
-    genesis: &Genesis,
-    steps: &[SpanStep],
-) -> Result<Vec<ZkVerifyingKey>, Failure> {
-    let mut params = ChainParams::from_genesis(genesis)
-        .map_err(|e| Failure::Rejected(format!("genesis: {e}")))?;
-    let keys = load_verifying_keys(chain, None, &params)?;
-    params
-        .add_zk_keys(&keys)
-        .map_err(|e| Failure::Rejected(format!("{}/keys: {e}", chain.display())))?;
-    let mut batches = BTreeSet::new();
-    for (index, step) in steps.iter().enumerate() {
-        let (batch, _) = params
-            .zk_key_for(usize::from(step.transactions))
-            .map_err(|e| Failure::Rejected(format!("step {index}: {e}")))?;
-        batches.insert(batch);
-    }
-    let mut out = Vec::with_capacity(batches.len());
-    for batch in batches {
-        let Some((_, key)) = params.zk_keys.iter().find(|(b, _)| *b == batch) else {
-            return Err(usage(format!("no verifying key for batch {batch}")));
-        };
-        let encoded = encode_verifying_key(key.verifying_key());
-        let key = <[u8; witness_format::ZK_VERIFYING_KEY_BYTES]>::try_from(encoded.as_slice())
-            .map_err(|_| usage(format!("the key for batch {batch} is not a one-input key")))?;
-        out.push(ZkVerifyingKey {
-            key: Bytes::from(key),
-        });
-    }
-    Ok(out)
 }
 
 /// A checkpoint, as printed.
@@ -558,6 +458,7 @@ struct SpanReport {
     from: CheckpointReport,
     to: CheckpointReport,
     proofs: u64,
+    executed: u64,
     transactions: u64,
 }
 
@@ -569,6 +470,7 @@ impl From<ProvenSpan> for SpanReport {
             from: span.from.into(),
             to: span.to.into(),
             proofs: span.proofs,
+            executed: span.executed,
             transactions: span.transactions,
         }
     }
@@ -601,7 +503,7 @@ fn verify_span_file(args: &VerifyArgs, bytes: &[u8], tip: &Header) -> Result<(),
         kind: "span",
         error,
         tip_height: tip.height,
-        tip_hash: header_hash(tip),
+        tip_hash: verifier::hash::header_hash(tip),
         span,
     };
     if args.json {
@@ -612,12 +514,13 @@ fn verify_span_file(args: &VerifyArgs, bytes: &[u8], tip: &Header) -> Result<(),
     } else if let Some(span) = &report.span {
         outln!(
             "valid: zk-transfer state of height {} ({}) follows from height {} ({}) by {} proofs \
-             of {} transactions",
+             and {} executed blobs of {} transactions",
             span.to.height,
             span.to.zk_root,
             span.from.height,
             span.from.zk_root,
             span.proofs,
+            span.executed,
             span.transactions
         );
     }

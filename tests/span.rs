@@ -23,8 +23,8 @@ use verifier::zk_verify::{ZkVerifyError, decode_verifying_key, verifying_key_has
 use verifier::{Reason, VerifyError};
 use witness_format::ssz_types::VariableList;
 use witness_format::{
-    Anchor, Block, Bytes, Genesis, Hash32, Header, Model, ModelRoot, SpanProof, SpanStep,
-    ZkVerifyingKey, decode_file,
+    Anchor, Block, Bytes, Genesis, Hash32, Header, Model, ModelRoot, ProvenStep, SpanProof,
+    SpanStep, ZkVerifyingKey, decode_file,
 };
 
 struct Fixture {
@@ -117,12 +117,19 @@ fn span(chain: &Path, from: u64, to: u64) -> SpanProof {
     decode_file(&std::fs::read(span_file(chain, from, to, None)).unwrap()).unwrap()
 }
 
-fn steps(span: &mut SpanProof) -> Vec<SpanStep> {
-    span.steps.to_vec()
+/// The steps of a span of proven steps only (as every span of this file's zk chains is).
+fn steps(span: &mut SpanProof) -> Vec<ProvenStep> {
+    span.steps
+        .iter()
+        .map(|step| match step {
+            SpanStep::Proven(proven) => proven.clone(),
+            SpanStep::Executed(_) => panic!("a zk chain's span has proven steps only"),
+        })
+        .collect()
 }
 
-fn set_steps(span: &mut SpanProof, steps: Vec<SpanStep>) {
-    span.steps = VariableList::new(steps).unwrap();
+fn set_steps(span: &mut SpanProof, steps: Vec<ProvenStep>) {
+    span.steps = VariableList::new(steps.into_iter().map(SpanStep::Proven).collect()).unwrap();
 }
 
 /// The rejection of `span` against the main chain's block 3.
@@ -192,7 +199,10 @@ fn valid_spans_verify_through_the_cli() {
         text.starts_with("valid: zk-transfer state of height 3"),
         "{text}"
     );
-    assert!(text.contains("by 2 proofs of 4 transactions"), "{text}");
+    assert!(
+        text.contains("by 2 proofs and 0 executed blobs of 4 transactions"),
+        "{text}"
+    );
     let inspected = ok(&stateless(&["inspect", path(&file), "--json"]), "inspect");
     let json: serde_json::Value = serde_json::from_str(&inspected).unwrap();
     assert_eq!(json["steps"].as_array().unwrap().len(), 2);
@@ -228,7 +238,7 @@ fn links_and_ends_are_checked() {
     let tip3 = tip(&f.chain, 3);
     let proven = verify_span(&valid, &tip3).unwrap();
     assert_eq!(proven.proofs, 3);
-    let original = valid.steps.to_vec();
+    let original = steps(&mut valid.clone());
     let genesis_root = proven.from.zk_root;
 
     // Broken link: a step's root changed (to another canonical field element).
@@ -320,7 +330,8 @@ fn links_and_ends_are_checked() {
     for (what, edit) in [
         (
             "pre-state root",
-            (|s: &mut SpanStep| s.pre_state_root = Hash32::from([0xff; 32])) as fn(&mut SpanStep),
+            (|s: &mut ProvenStep| s.pre_state_root = Hash32::from([0xff; 32]))
+                as fn(&mut ProvenStep),
         ),
         ("post-state root", |s| {
             s.post_state_root = Hash32::from([0xff; 32])
@@ -357,7 +368,7 @@ fn links_and_ends_are_checked() {
 fn proofs_are_checked_in_one_batch_and_the_bad_one_named() {
     let f = fixture();
     let valid = span(&f.chain, 0, 3);
-    let original = valid.steps.to_vec();
+    let original = steps(&mut valid.clone());
 
     // Altered proof bytes, at a few positions of each point (A: 0..48, B: 48..144, C: 144..192).
     for (step, position) in [(0, 5), (1, 47), (2, 60), (0, 143), (1, 150), (2, 191)] {
@@ -391,13 +402,10 @@ fn proofs_are_checked_in_one_batch_and_the_bad_one_named() {
 
     // Proofs of the same statements under another key: rejected under the pinned key, and the
     // other key itself is refused.
-    let other = span(&f.other_chain, 0, 3);
+    let other_span = span(&f.other_chain, 0, 3);
+    let other = steps(&mut other_span.clone());
     assert_eq!(
-        other
-            .steps
-            .iter()
-            .map(|s| s.pre_state_root)
-            .collect::<Vec<_>>(),
+        other.iter().map(|s| s.pre_state_root).collect::<Vec<_>>(),
         original
             .iter()
             .map(|s| s.pre_state_root)
@@ -405,7 +413,7 @@ fn proofs_are_checked_in_one_batch_and_the_bad_one_named() {
     );
     let mut s = valid.clone();
     let mut list = original.clone();
-    list[1].proof = other.steps[1].proof;
+    list[1].proof = other[1].proof;
     set_steps(&mut s, list);
     assert_eq!(
         rejection(&s),
@@ -415,8 +423,8 @@ fn proofs_are_checked_in_one_batch_and_the_bad_one_named() {
         }
     );
     let mut s = valid.clone();
-    s.zk_keys = other.zk_keys.clone();
-    let vk = decode_verifying_key(&other.zk_keys[0].key.0).unwrap();
+    s.zk_keys = other_span.zk_keys.clone();
+    let vk = decode_verifying_key(&other_span.zk_keys[0].key.0).unwrap();
     assert_eq!(
         rejection(&s),
         SpanError::UnpinnedKey {
@@ -430,7 +438,7 @@ fn proofs_are_checked_in_one_batch_and_the_bad_one_named() {
 fn keys_and_step_counts_are_checked() {
     let f = fixture();
     let valid = span(&f.chain, 1, 3);
-    let original = valid.steps.to_vec();
+    let original = steps(&mut valid.clone());
     let pin = tip(&f.chain, 3);
     let genesis: Genesis =
         decode_file(&std::fs::read(f.chain.join("genesis.bin")).unwrap()).unwrap();
@@ -469,9 +477,17 @@ fn keys_and_step_counts_are_checked() {
         }
     );
 
-    // Transaction counts: none, and more than any pinned key takes.
+    // Transaction counts: none, more than any pinned key takes, and one the same key takes but
+    // the proof was not made for (the count is bound to the proof by its public input).
     for (count, expected) in [
         (0, SpanError::EmptyStep { step: 1 }),
+        (
+            1,
+            SpanError::StepProof {
+                step: 1,
+                error: ZkVerifyError::ProofRejected,
+            },
+        ),
         (
             3,
             SpanError::StepKey {
@@ -641,18 +657,152 @@ fn spans_that_cannot_be_expressed_are_refused() {
             path(&out_file),
         ])
     };
-    // zk-transfer blobs with Merkle witnesses have no proofs: exit 2, naming the blob.
-    let out = run(&f.merkle_chain, "0", "2");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("block 1, blob 0: a zk-transfer blob with a Merkle witness"),
-        "{stderr}"
-    );
     // A above B, B = 0, B past the chain.
     for (from, to) in [("2", "1"), ("0", "0"), ("0", "9")] {
         let out = run(&f.chain, from, to);
         assert_eq!(out.status.code(), Some(2), "{from} {to}");
     }
     assert!(!out_file.exists());
+}
+
+/// The span of a chain whose `zk-transfer` blobs carry Merkle witnesses: no proofs, every blob
+/// an executed step, checked as `verify` checks it in its block.
+fn merkle_span(from: u64, to: u64) -> SpanProof {
+    span(&fixture().merkle_chain, from, to)
+}
+
+fn executed(span: &SpanProof, index: usize) -> witness_format::ExecutedStep {
+    match &span.steps[index] {
+        SpanStep::Executed(step) => step.as_ref().clone(),
+        SpanStep::Proven(_) => panic!("a Merkle chain's span has executed steps only"),
+    }
+}
+
+fn with_executed(span: &SpanProof, index: usize, step: witness_format::ExecutedStep) -> SpanProof {
+    let mut span = span.clone();
+    let mut list = span.steps.to_vec();
+    list[index] = SpanStep::Executed(std::sync::Arc::new(step));
+    span.steps = VariableList::new(list).unwrap();
+    span
+}
+
+/// The rejection of `span` against the Merkle chain's block `height`.
+fn merkle_rejection(span: &SpanProof, height: u64) -> SpanError {
+    match verify_span(span, &tip(&fixture().merkle_chain, height)) {
+        Ok(proven) => panic!("tampered span accepted: {proven:?}"),
+        Err(error) => error,
+    }
+}
+
+#[test]
+fn blobs_without_proofs_are_executed_steps_checked_as_verify_checks_them() {
+    use witness_format::{HistoryFact, Witness, ZkWitness};
+    let f = fixture();
+    let span = merkle_span(0, 2);
+    let proven = verify_span(&span, &tip(&f.merkle_chain, 2)).unwrap();
+    assert_eq!((proven.proofs, proven.executed), (0, 2));
+    assert_eq!(proven.transactions, 4);
+    // Through the CLI too.
+    let file = span_file(&f.merkle_chain, 0, 3, None);
+    let tip3 = block_file(&f.merkle_chain, 3);
+    let text = ok(
+        &stateless(&["history", "verify", path(&file), "--tip", path(&tip3)]),
+        "verify",
+    );
+    assert!(
+        text.contains("by 0 proofs and 3 executed blobs of 6 transactions"),
+        "{text}"
+    );
+
+    // Transactions other than the block's.
+    let mut step = executed(&span, 1);
+    let mut txs = step.transactions.to_vec();
+    txs[0].amount += 1;
+    step.transactions = VariableList::new(txs).unwrap();
+    assert_eq!(
+        merkle_rejection(&with_executed(&span, 1, step), 2),
+        SpanError::StepTransactionsMismatch {
+            step: 1,
+            height: 2,
+            blob: 0
+        }
+    );
+    // A witness that does not hold: the blob is rejected as `verify` rejects it.
+    let mut step = executed(&span, 0);
+    let Witness::Merkle(witness) = &mut step.witness else {
+        panic!("a Merkle witness")
+    };
+    let mut leaves = witness.leaves.to_vec();
+    leaves[0].balance += 1;
+    witness.leaves = VariableList::new(leaves).unwrap();
+    assert!(matches!(
+        merkle_rejection(&with_executed(&span, 0, step), 2),
+        SpanError::StepRejected(VerifyError {
+            reason: Reason::PreStateRootMismatch { .. },
+            location: verifier::Location {
+                block: Some(1),
+                blob: Some(0),
+                transaction: None
+            }
+        })
+    ));
+    // A forged signature: the transaction root covers signatures, so the step no longer
+    // matches its block.
+    let mut step = executed(&span, 0);
+    let mut txs = step.transactions.to_vec();
+    txs[1].signature.0[40] ^= 1;
+    step.transactions = VariableList::new(txs).unwrap();
+    assert!(matches!(
+        merkle_rejection(&with_executed(&span, 0, step), 2),
+        SpanError::StepTransactionsMismatch { step: 0, .. }
+    ));
+    // A zk witness in an executed step.
+    let mut step = executed(&span, 0);
+    step.witness = Witness::Zk(ZkWitness {
+        proof: Bytes::from([0u8; 192]),
+    });
+    assert_eq!(
+        merkle_rejection(&with_executed(&span, 0, step), 2),
+        SpanError::ExecutedZkWitness { step: 0 }
+    );
+    // An inclusion that is not an ancestor's, or not of a blob.
+    let mut step = executed(&span, 0);
+    let HistoryFact::Blob(fact) = &mut step.inclusion.fact else {
+        panic!("a blob fact")
+    };
+    fact.header.blobs_root.0[0] ^= 1;
+    assert!(matches!(
+        merkle_rejection(&with_executed(&span, 0, step), 2),
+        SpanError::StepInclusion { step: 0, .. }
+    ));
+    let mut step = executed(&span, 0);
+    step.inclusion = span.to.clone();
+    assert_eq!(
+        merkle_rejection(&with_executed(&span, 0, step), 2),
+        SpanError::StepNotABlob { step: 0 }
+    );
+    // A step of a block outside (A, B]: block 1's blob in the span from 1 to 2.
+    let later = merkle_span(1, 2);
+    let mut list = later.steps.to_vec();
+    list.insert(0, span.steps[0].clone());
+    let mut outside = later.clone();
+    outside.steps = VariableList::new(list).unwrap();
+    assert_eq!(
+        merkle_rejection(&outside, 2),
+        SpanError::StepOutsideSpan {
+            step: 0,
+            height: 1,
+            from: 1,
+            to: 2
+        }
+    );
+    // Dropped or reordered steps break the root chain.
+    let mut reordered = span.clone();
+    let mut list = span.steps.to_vec();
+    list.swap(0, 1);
+    reordered.steps = VariableList::new(list).unwrap();
+    assert!(matches!(
+        merkle_rejection(&reordered, 2),
+        SpanError::BrokenLink { step: 0, .. }
+    ));
 }

@@ -101,7 +101,7 @@ impl ProverState {
             FactQuery::Header { .. } => HistoryFact::Anchor(self.anchor(&read, height)?),
             FactQuery::Blob { blob, .. } => {
                 let block = self.block_with_blobs(&read, height, blob)?;
-                let blob = inclusion(&block, blob)?;
+                let blob = blob_inclusion(&block, blob)?;
                 HistoryFact::Blob(BlobFact {
                     header: block.header,
                     blob,
@@ -111,7 +111,7 @@ impl ProverState {
                 blob, transaction, ..
             } => {
                 let block = self.block_with_blobs(&read, height, blob)?;
-                let inclusion_of_blob = inclusion(&block, blob)?;
+                let inclusion_of_blob = blob_inclusion(&block, blob)?;
                 let transaction = transaction_inclusion(&block, height, blob, transaction)?;
                 HistoryFact::Transaction(TransactionFact {
                     header: block.header,
@@ -286,7 +286,7 @@ fn ancestry(
 }
 
 /// Blob `index` of `block`: its commitment's pre-image and its path under the blob root.
-fn inclusion(block: &Block, index: u64) -> Result<BlobInclusion, ProverError> {
+pub fn blob_inclusion(block: &Block, index: u64) -> Result<BlobInclusion, ProverError> {
     let commitments: Vec<Hash32> = block.blobs.iter().map(blob_commitment).collect();
     let position = usize::try_from(index).unwrap_or(usize::MAX);
     let (Some(blob), Some(path)) = (

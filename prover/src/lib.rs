@@ -5,12 +5,15 @@
 //!   every blob passes the verifier before it is kept, and each block is one durable commit.
 //! - [`history`]: history proofs of past headers, blobs, transactions and account values, from
 //!   the stored history accumulator and state versions.
+//! - [`span`]: span proofs of the `zk-transfer` state between two checkpoints, from a chain's
+//!   blocks (no database).
 //! - [`tree_hash`]: each model's leaf, node and default hashes over the shared tree walk.
 //! - [`workload`]: synthetic workloads (a genesis allocation and signed transfers) for demos,
 //!   tests and benchmarks.
 //! - [`zk`]: zero-knowledge proving: circuits and their gadgets (Poseidon in-circuit).
 
 pub mod history;
+pub mod span;
 pub mod state;
 pub mod tree_hash;
 pub mod workload;

@@ -68,8 +68,10 @@ pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta
 const META_GENESIS: &str = "genesis";
 /// The layout version of the database; another one is refused, not guessed at.
 pub(crate) const META_FORMAT: &str = "format";
-/// Version 2: tables per model (version 1 held one model in unprefixed tables).
-pub(crate) const FORMAT_VERSION: u64 = 2;
+/// Version 3: blocks of file format 2 (zk proofs bind signatures, counts and the bridge) and
+/// `zk-transfer` bridge leaves under the new bridge key. Version 2: tables per model (version 1
+/// held one model in unprefixed tables).
+pub(crate) const FORMAT_VERSION: u64 = 3;
 
 /// One model's tables: its current state and its undo log (see the module doc).
 #[derive(Clone, Copy)]
@@ -1048,7 +1050,8 @@ impl ProverState {
         let chain_id = self.params.chain_id;
         let depth = self.params.tree_depth;
         let mut replay = used.into_iter();
-        let witness = build_witness(depth, zk.batch, chain_id, pre_state, txs, |_, _| {
+        let bridge = verifier::bridge::bridge(&self.params, Model::ZkTransfer).is_some();
+        let witness = build_witness(depth, zk.batch, chain_id, bridge, pre_state, txs, |_, _| {
             replay
                 .next()
                 .and_then(|h| hash_to_fr(&h))

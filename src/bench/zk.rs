@@ -460,6 +460,7 @@ fn real_circuit(plan: &Plan, chain_id: u64, blob: &Blob) -> anyhow::Result<Trans
         plan.depth,
         plan.batch,
         chain_id,
+        false,
         &pre_state,
         &blob.transactions,
         |_, _| replay.next().context("the multiproof ran short"),

@@ -285,3 +285,30 @@ pub(crate) fn zk_setup_tiny(keys: &Path, seed: &str) -> String {
     ]);
     ok(&out, "zk setup").trim().to_string()
 }
+
+/// Re-links every header after its blobs were edited, as someone rewriting a chain would: each
+/// header's blob root, state roots (its blobs' post-state roots), parent hash and history root
+/// are recomputed, so what the verifier then rejects is the edit itself, not a stale header.
+pub(crate) fn reseal(genesis: &Genesis, blocks: &mut [Block]) {
+    use verifier::hash::{blob_commitment, genesis_hash, header_hash};
+    use verifier::history::{HistoryAccumulator, blobs_root};
+    let mut history = HistoryAccumulator::new();
+    let mut parent = genesis_hash(genesis);
+    history.append(parent);
+    let mut roots = genesis.state_roots.clone();
+    for block in blocks {
+        for blob in block.blobs.iter() {
+            if let Some(root) = roots.iter_mut().find(|r| r.model == blob.model) {
+                root.root = blob.post_state_root;
+            }
+        }
+        let commitments: Vec<_> = block.blobs.iter().map(blob_commitment).collect();
+        let header = &mut block.header;
+        header.blobs_root = blobs_root(&commitments);
+        header.state_roots = roots.clone();
+        header.parent_hash = parent;
+        header.history_root = history.root();
+        parent = header_hash(header);
+        history.append(parent);
+    }
+}

@@ -163,6 +163,7 @@ fn pending_zk_transfer<'a>(
     let (key_batch, _) = params.zk_key_for(blob.transactions.len())?;
     let public_input = zk_transfer::blob_public_input(
         params.chain_id,
+        bridge(params, blob.model).is_some(),
         &blob.pre_state_root,
         &blob.post_state_root,
         &blob.transactions,

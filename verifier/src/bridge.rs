@@ -28,19 +28,33 @@ use crate::chain::ChainParams;
 use crate::error::{Reason, VerifyError};
 use crate::hash::tagged_hash;
 use crate::history_proof::{ProvenFact, verify_history_proof};
-use crate::schnorr::{encode_point, generator};
 use crate::transfer::{Bridge, TouchedState, touched_accounts};
 
 /// Domain of the `transfer` bridge key.
 const BRIDGE_KEY_TAG: u8 = 0xB1;
 
+/// What the `zk-transfer` bridge key is derived from (see [`ZK_BRIDGE_KEY`]).
+pub const ZK_BRIDGE_KEY_SEED: &[u8] = b"stateless/zk-transfer/bridge-key/v1";
+
+/// The `zk-transfer` bridge key: a Jubjub point of the prime-order subgroup whose discrete log
+/// nobody knows. It is `[8]P` for the first point P (x's sign bit clear) whose y is
+/// `SHA3-256(ZK_BRIDGE_KEY_SEED ‖ counter) mod q`, counter a little-endian `u32` from 0 (the
+/// first, 0, gives a point); a test derives it again. So no signature can be made for a bridge
+/// leaf, on top of the rules (natively `BridgeAccountSends`, in the circuit no slot touching the
+/// upper half) that already stop one from sending.
+pub const ZK_BRIDGE_KEY: [u8; 32] = [
+    0x73, 0xbc, 0xe7, 0x9b, 0x7e, 0x89, 0x36, 0xfb, 0x62, 0x74, 0x7c, 0xbd, 0xf7, 0xe2, 0x9a, 0x33,
+    0xaf, 0xd9, 0x7b, 0xac, 0x76, 0xcc, 0x68, 0x4d, 0xe1, 0x92, 0x36, 0x23, 0x1c, 0xe5, 0x82, 0x6f,
+];
+
 /// The key every bridge leaf of `model` holds: a fixed marker that is a valid key of the model
-/// (the `zk-transfer` leaf hash needs a Jubjub point). Nobody needs its secret: the rules stop a
-/// bridge leaf from sending whatever signs for it.
+/// (the `zk-transfer` leaf hash needs a Jubjub point) and that nobody can sign for (a hash, for
+/// `transfer`; [`ZK_BRIDGE_KEY`] for `zk-transfer`). The rules stop a bridge leaf from sending
+/// in any case.
 pub fn bridge_key(model: Model) -> PublicKey {
     match model {
         Model::Transfer => PublicKey::from(tagged_hash(BRIDGE_KEY_TAG, &[b"bridge leaf"]).0),
-        Model::ZkTransfer => PublicKey::from(encode_point(&generator())),
+        Model::ZkTransfer => PublicKey::from(ZK_BRIDGE_KEY),
     }
 }
 
@@ -226,4 +240,34 @@ fn check_receipt(
         .into());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schnorr::{decode_point, encode_point, generator};
+    use ark_ec::{AffineRepr, CurveGroup};
+    use ark_ed_on_bls12_381::{EdwardsAffine, Fq};
+    use ark_ff::PrimeField;
+    use sha3::{Digest, Sha3_256};
+
+    #[test]
+    fn the_zk_bridge_key_is_derived_from_its_seed_and_in_the_subgroup() {
+        let mut derived = None;
+        for counter in 0u32..16 {
+            let digest = Sha3_256::new()
+                .chain_update(ZK_BRIDGE_KEY_SEED)
+                .chain_update(counter.to_le_bytes())
+                .finalize();
+            let y = Fq::from_le_bytes_mod_order(&digest);
+            if let Some(p) = EdwardsAffine::get_point_from_y_unchecked(y, false) {
+                derived = Some(p.mul_by_cofactor_to_group().into_affine());
+                break;
+            }
+        }
+        let derived = derived.expect("a point within 16 tries");
+        assert_eq!(encode_point(&derived), ZK_BRIDGE_KEY);
+        let key = decode_point(&ZK_BRIDGE_KEY).expect("a valid subgroup point");
+        assert_ne!(key, generator(), "not the generator, whose secret is 1");
+    }
 }

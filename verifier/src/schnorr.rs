@@ -102,7 +102,7 @@ use ark_bls12_381::Fr;
 use ark_ec::twisted_edwards::TECurveConfig;
 use ark_ec::{AffineRepr, CurveGroup};
 use ark_ed_on_bls12_381::{EdwardsAffine, JubjubConfig};
-use ark_ff::{BigInt, BigInteger, PrimeField};
+use ark_ff::{BigInt, BigInteger, MontFp, PrimeField};
 use ark_serialize::CanonicalDeserialize;
 use sha3::{Digest, Sha3_512};
 
@@ -124,6 +124,17 @@ pub const SCALAR_BYTES: usize = 32;
 pub const SIGNATURE_BYTES: usize = PUBLIC_KEY_BYTES + SCALAR_BYTES;
 /// Bit length of r_J, hence of every canonical s.
 pub const SCALAR_BITS: usize = 252;
+
+/// The y coordinates of Jubjub's eight points of small order: 1 (the identity), −1 (order 2), 0
+/// (the two points of order 4) and ±y₈ (the four of order 8; y₈ + (−y₈) = q). A point whose y is
+/// one of these is of small order; a test recomputes them from the curve.
+pub const SMALL_ORDER_Y: [Fr; 5] = [
+    MontFp!("1"),
+    MontFp!("-1"),
+    MontFp!("0"),
+    MontFp!("33175629719884006543435607313513638533300198751199617432860030069151083304669"),
+    MontFp!("-33175629719884006543435607313513638533300198751199617432860030069151083304669"),
+];
 
 /// Poseidon domain of the challenge hash: ASCII `"schnorr1"` read as a big-endian integer.
 pub const SCHNORR_CHALLENGE_DOMAIN: Fr = Fr::new(BigInt::new([0x7363_686e_6f72_7231, 0, 0, 0]));
@@ -349,6 +360,25 @@ mod tests {
             Scalar::MODULUS.to_string(),
             "6554484396890773809930967563523245729705921265872317281365359162392183254199"
         );
+    }
+
+    #[test]
+    fn small_order_y_are_those_of_the_eight_torsion_points() {
+        let t = small_order_points()[0];
+        let mut ys = Vec::new();
+        let mut acc = Point::zero().into_group();
+        for _ in 0..8 {
+            let p = acc.into_affine();
+            assert!(p.mul_bigint([8u64]).is_zero());
+            if !ys.contains(&p.y) {
+                ys.push(p.y);
+            }
+            acc += t;
+        }
+        assert_eq!(ys.len(), SMALL_ORDER_Y.len());
+        for y in ys {
+            assert!(SMALL_ORDER_Y.contains(&y), "{y}");
+        }
     }
 
     #[test]

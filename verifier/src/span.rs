@@ -1,30 +1,42 @@
 //! Span validity: the `zk-transfer` state of a checkpoint *B* follows from checkpoint *A*'s by
-//! proven blobs, checked against one trusted header (the tip) in one batched pairing check,
-//! executing no transaction.
+//! valid blobs, checked against one trusted header (the tip): proven blobs in one batched
+//! pairing check, executing no transaction, and blobs without a proof (Merkle witnesses,
+//! credits) executed with the native rules.
 //!
 //! ```text
-//!   tip.history_root ── ancestry ── genesis (chain id, pinned key hashes)
+//!   tip.history_root ── ancestry ── genesis (chain id, pinned key hashes, models)
 //!                    ── ancestry ── A (genesis or header): zk root r_A
 //!                    ── ancestry ── B (header, or the tip itself): zk root r_B
 //!
 //!   r_A ─step 1─> post_1 ─step 2─> post_2 ... ─step n─> post_n = r_B
-//!   step i: public input x_i = H(pre_i, post_i, commitment_i, chain_id, 1), proof π_i
+//!   proven step:   public input x_i = H(pre_i, post_i, commitment_i, n_i, bridge, chain_id, 1),
+//!                  proof π_i
+//!   executed step: blob J of block I (ancestry of I, then the blob's commitment), its
+//!                  transactions and witness, checked as `verify` checks it in block I
 //! ```
 //!
-//! [`verify_span`] numbers its checks. The proofs are checked together by
-//! [`crate::zk_batch::verify_batch`], one batched pairing check.
+//! So span validity vouches for exactly what `verify` does about the `zk-transfer` state: a
+//! proof's circuit holds every native rule a zk blob is held to (bridge leaves included), and
+//! a blob without a proof is held to the native rules themselves. [`verify_span`] numbers its
+//! checks. The proofs are checked together by [`crate::zk_batch::verify_batch`], one batched
+//! pairing check.
 
 use std::sync::Arc;
 
 use thiserror::Error;
-use witness_format::{Genesis, Hash32, Header, Model, SpanProof};
+use witness_format::{
+    Blob, ExecutedStep, Genesis, Hash32, Header, HistoryFact, Model, ProvenStep, SpanProof,
+    SpanStep, Witness,
+};
 
+use crate::blob::check_blob_in_block;
+use crate::bridge::bridge;
 use crate::chain::ChainParams;
 use crate::error::{Reason, VerifyError};
-use crate::hash::{genesis_hash, header_hash};
+use crate::hash::{genesis_hash, header_hash, transactions_root};
 use crate::history_proof::{ProvenFact, verify_history_proof};
 use crate::zk_batch::{BatchEntry, BatchError, verify_batch};
-use crate::zk_transfer::{hash_to_fr, public_input};
+use crate::zk_transfer::{PublicData, hash_to_fr, public_input};
 use crate::zk_verify::{PreparedKey, ZkVerifyError, decode_verifying_key, verifying_key_hash};
 
 /// One point of the chain a span starts or ends at.
@@ -50,9 +62,11 @@ pub struct ProvenSpan {
     pub from: Checkpoint,
     /// Checkpoint *B*: a verifier can keep it as its new checkpoint.
     pub to: Checkpoint,
-    /// Proofs checked (the `zk-transfer` blobs after *A* up to *B*).
+    /// Proofs checked (the `zk-transfer` blobs with a zk witness after *A* up to *B*).
     pub proofs: u64,
-    /// Transactions those blobs hold, as their steps count them.
+    /// Blobs executed (the `zk-transfer` blobs without a proof after *A* up to *B*).
+    pub executed: u64,
+    /// Transactions those blobs hold (a proven step's count is bound to its proof).
     pub transactions: u64,
 }
 
@@ -198,6 +212,66 @@ pub enum SpanError {
         /// Why.
         error: ZkVerifyError,
     },
+    /// An executed step's inclusion proof does not prove a blob of a block in the tip's history
+    /// (not an ancestor, altered, or another kind of fact).
+    #[error("step {step}: {error}")]
+    StepInclusion {
+        /// The step's index.
+        step: usize,
+        /// The history proof's rejection.
+        error: Box<VerifyError>,
+    },
+    /// An executed step's inclusion proves another kind of fact than a blob.
+    #[error("step {step}: the inclusion proof does not prove a blob")]
+    StepNotABlob {
+        /// The step's index.
+        step: usize,
+    },
+    /// An executed step is a blob of another model than `zk-transfer`.
+    #[error("step {step}: block {height}, blob {blob} is a {model} blob")]
+    StepOfOtherModel {
+        /// The step's index.
+        step: usize,
+        /// Its block's height.
+        height: u64,
+        /// Its index in the block.
+        blob: u64,
+        /// Its model.
+        model: Model,
+    },
+    /// An executed step's block is not after *A* and at most *B*.
+    #[error("step {step}: block {height} is outside the span ({from}, {to}]")]
+    StepOutsideSpan {
+        /// The step's index.
+        step: usize,
+        /// Its block's height.
+        height: u64,
+        /// *A*'s height.
+        from: u64,
+        /// *B*'s height.
+        to: u64,
+    },
+    /// An executed step's transactions are not the ones its inclusion proof commits to.
+    #[error("step {step}: the transactions are not those of block {height}, blob {blob}")]
+    StepTransactionsMismatch {
+        /// The step's index.
+        step: usize,
+        /// Its block's height.
+        height: u64,
+        /// Its index in the block.
+        blob: u64,
+    },
+    /// An executed step carries a zk witness: a proven blob is a proven step.
+    #[error("step {step}: an executed step carries a zk witness")]
+    ExecutedZkWitness {
+        /// The step's index.
+        step: usize,
+    },
+    /// An executed step's blob is rejected by the native rules, as `verify` would reject it in
+    /// its block: the error is `verify`'s, its location names the block, the blob and the
+    /// transaction.
+    #[error("executed step: {0}")]
+    StepRejected(VerifyError),
     /// The batched check fails although every proof verifies alone. The algebra rules this out;
     /// it is reported rather than accepted.
     #[error("the batched pairing check fails although every proof verifies alone")]
@@ -215,17 +289,22 @@ pub enum SpanError {
 ///    history, *A* not above *B*, and both have a `zk-transfer` state root.
 /// 3. Each carried key decodes, expects one public input, and is pinned in the genesis; the
 ///    keys are in strictly ascending order of their pinned batch size.
-/// 4. Step by step, in order: at least one transaction; the pinned key for that count (the
-///    smallest batch that fits, as for a blob) is carried; roots and commitment are canonical
-///    field elements; the step starts where the previous one ended (*A*'s root for the first).
+/// 4. Step by step, in order. A proven step: at least one transaction; the pinned key for that
+///    count (the smallest batch that fits, as for a blob) is carried; roots and commitment are
+///    canonical field elements. An executed step: its inclusion proves blob J of a block I in
+///    the tip's history, with *A* < I ≤ *B*; the blob is `zk-transfer`'s; the step's
+///    transactions have the proven transaction root; its witness is not a zk witness; and the
+///    blob passes every check `verify` makes of it in block I (credits against I's history).
+///    Either way, the step starts where the previous one ended (*A*'s root for the first).
 /// 5. The last step ends at *B*'s root (*A*'s root is *B*'s when there is no step), and every
 ///    carried key is used by some step.
 /// 6. All proofs together in one batched pairing check ([`verify_batch`]); if it fails, the
 ///    first step whose proof fails alone is reported.
 ///
-/// No transaction is executed: a step's public input binds its roots and the commitment to its
-/// transactions, which is all a proof needs. Never panics, for any input; the work is bounded
-/// by the span's limits (`MAX_SPAN_STEPS` proofs, `MAX_ZK_KEYS` keys).
+/// No proven blob's transaction is executed: its public input binds its roots, the commitment
+/// to its transactions and signatures, their number and the chain's bridge, which is all a
+/// proof needs. Never panics, for any input; the work is bounded by the span's limits
+/// (`MAX_SPAN_STEPS` steps, `MAX_ZK_KEYS` keys, and each executed blob's own limits).
 pub fn verify_span(span: &SpanProof, tip: &Header) -> Result<ProvenSpan, SpanError> {
     // 1. The genesis.
     let genesis = match anchor(SpanPart::Genesis, &span.genesis, tip)? {
@@ -276,45 +355,39 @@ pub fn verify_span(span: &SpanProof, tip: &Header) -> Result<ProvenSpan, SpanErr
     params.zk_keys = keys;
 
     // 4. The steps and their links.
+    let bridged = bridge(&params, Model::ZkTransfer).is_some();
     let mut entries = Vec::with_capacity(span.steps.len());
+    // The step of each entry (executed steps have none).
+    let mut entry_steps = Vec::with_capacity(span.steps.len());
     let mut used = vec![false; params.zk_keys.len()];
     let mut current = from.zk_root;
     let mut transactions = 0u64;
+    let mut executed = 0u64;
     for (step, s) in span.steps.iter().enumerate() {
-        if s.transactions == 0 {
-            return Err(SpanError::EmptyStep { step });
-        }
-        let (batch, _) = params
-            .zk_key_for(usize::from(s.transactions))
-            .map_err(|reason| SpanError::StepKey { step, reason })?;
-        let key = params
-            .zk_keys
-            .iter()
-            .position(|(b, _)| *b == batch)
-            .unwrap_or_default();
-        if let Some(flag) = used.get_mut(key) {
-            *flag = true;
-        }
-        let field = |hash: &Hash32, what: &'static str| {
-            hash_to_fr(hash).ok_or(SpanError::NonCanonicalFieldElement { step, what })
+        let (pre, post, count) = match s {
+            SpanStep::Proven(proven) => {
+                let (entry, count) = proven_step(&params, bridged, step, proven)?;
+                if let Some(flag) = used.get_mut(entry.key) {
+                    *flag = true;
+                }
+                entries.push(entry);
+                entry_steps.push(step);
+                (proven.pre_state_root, proven.post_state_root, count)
+            }
+            SpanStep::Executed(executed_step) => {
+                executed = executed.saturating_add(1);
+                executed_step_roots(&params, tip, (&from, &to), step, executed_step)?
+            }
         };
-        let pre = field(&s.pre_state_root, "pre-state root")?;
-        let post = field(&s.post_state_root, "post-state root")?;
-        let commitment = field(&s.transaction_commitment, "transaction commitment")?;
-        if s.pre_state_root != current {
+        if pre != current {
             return Err(SpanError::BrokenLink {
                 step,
                 expected: current,
-                found: s.pre_state_root,
+                found: pre,
             });
         }
-        current = s.post_state_root;
-        transactions = transactions.saturating_add(u64::from(s.transactions));
-        entries.push(BatchEntry {
-            key,
-            public_input: public_input(params.chain_id, pre, post, commitment),
-            proof: &s.proof.0,
-        });
+        current = post;
+        transactions = transactions.saturating_add(count);
     }
 
     // 5. The end, and no key carried for nothing.
@@ -337,7 +410,10 @@ pub fn verify_span(span: &SpanProof, tip: &Header) -> Result<ProvenSpan, SpanErr
     // 6. Every proof, in one batch.
     let prepared: Vec<&PreparedKey> = params.zk_keys.iter().map(|(_, k)| k.as_ref()).collect();
     verify_batch(&prepared, &entries).map_err(|error| match error {
-        BatchError::Proof { entry, error } => SpanError::StepProof { step: entry, error },
+        BatchError::Proof { entry, error } => SpanError::StepProof {
+            step: entry_steps.get(entry).copied().unwrap_or(entry),
+            error,
+        },
         // Keys were checked in step 3 and every entry names one of them.
         BatchError::Key { .. } | BatchError::UnknownKey { .. } | BatchError::Rejected => {
             SpanError::BatchRejected
@@ -350,8 +426,117 @@ pub fn verify_span(span: &SpanProof, tip: &Header) -> Result<ProvenSpan, SpanErr
         from,
         to,
         proofs: entries.len() as u64,
+        executed,
         transactions,
     })
+}
+
+/// A proven step's entry in the batched pairing check, and its transaction count: the key its
+/// count picks must be carried, its roots and commitment canonical field elements.
+fn proven_step<'a>(
+    params: &ChainParams,
+    bridge: bool,
+    step: usize,
+    s: &'a ProvenStep,
+) -> Result<(BatchEntry<'a>, u64), SpanError> {
+    if s.transactions == 0 {
+        return Err(SpanError::EmptyStep { step });
+    }
+    let (batch, _) = params
+        .zk_key_for(usize::from(s.transactions))
+        .map_err(|reason| SpanError::StepKey { step, reason })?;
+    let key = params
+        .zk_keys
+        .iter()
+        .position(|(b, _)| *b == batch)
+        .unwrap_or_default();
+    let field = |hash: &Hash32, what: &'static str| {
+        hash_to_fr(hash).ok_or(SpanError::NonCanonicalFieldElement { step, what })
+    };
+    let data = PublicData {
+        pre_state_root: field(&s.pre_state_root, "pre-state root")?,
+        post_state_root: field(&s.post_state_root, "post-state root")?,
+        commitment: field(&s.transaction_commitment, "transaction commitment")?,
+        transactions: u64::from(s.transactions),
+        bridge,
+    };
+    let entry = BatchEntry {
+        key,
+        public_input: public_input(params.chain_id, &data),
+        proof: &s.proof.0,
+    };
+    Ok((entry, u64::from(s.transactions)))
+}
+
+/// Checks an executed step (see [`verify_span`], step 4) and returns its blob's roots and
+/// transaction count.
+fn executed_step_roots(
+    params: &ChainParams,
+    tip: &Header,
+    (from, to): (&Checkpoint, &Checkpoint),
+    step: usize,
+    s: &ExecutedStep,
+) -> Result<(Hash32, Hash32, u64), SpanError> {
+    let proven =
+        verify_history_proof(&s.inclusion, tip).map_err(|error| SpanError::StepInclusion {
+            step,
+            error: Box::new(error),
+        })?;
+    let (ProvenFact::Blob { height, index, .. }, HistoryFact::Blob(fact)) =
+        (proven, &s.inclusion.fact)
+    else {
+        return Err(SpanError::StepNotABlob { step });
+    };
+    let inclusion = &fact.blob;
+    if inclusion.model != Model::ZkTransfer {
+        return Err(SpanError::StepOfOtherModel {
+            step,
+            height,
+            blob: index,
+            model: inclusion.model,
+        });
+    }
+    if height <= from.height || height > to.height {
+        return Err(SpanError::StepOutsideSpan {
+            step,
+            height,
+            from: from.height,
+            to: to.height,
+        });
+    }
+    if transactions_root(&s.transactions) != inclusion.transactions_root {
+        return Err(SpanError::StepTransactionsMismatch {
+            step,
+            height,
+            blob: index,
+        });
+    }
+    if matches!(s.witness, Witness::Zk(_)) {
+        return Err(SpanError::ExecutedZkWitness { step });
+    }
+    let blob = Blob {
+        model: inclusion.model,
+        pre_state_root: inclusion.pre_state_root,
+        post_state_root: inclusion.post_state_root,
+        transactions: s.transactions.clone(),
+        witness: s.witness.clone(),
+    };
+    let rejected = |error: VerifyError| {
+        SpanError::StepRejected(
+            error
+                .at_blob(usize::try_from(index).unwrap_or(usize::MAX))
+                .at_block(height),
+        )
+    };
+    match check_blob_in_block(params, &fact.header, &blob).map_err(rejected)? {
+        None => Ok((
+            blob.pre_state_root,
+            blob.post_state_root,
+            blob.transactions.len() as u64,
+        )),
+        // Not reached: a zk witness was refused above.
+        Some(_) => Err(SpanError::ExecutedZkWitness { step }),
+    }
 }
 
 /// What a span's history proof anchors.

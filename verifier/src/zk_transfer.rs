@@ -62,32 +62,44 @@
 //!
 //! # The transaction commitment
 //!
-//! A Poseidon hash chain over the messages of the blob's transactions, in order:
+//! A Poseidon hash chain over the blob's transactions, in order, each as its message and its
+//! signature's two field elements:
 //!
 //! ```text
-//! c_0 = 0,   c_i = hash2(TX_COMMITMENT_DOMAIN, c_{i-1}, message_i),   commitment = c_n
+//! c_0 = 0,   c_i = hash_many(TX_COMMITMENT_DOMAIN, [c_{i-1}, message_i, σr_i, σs_i]),
+//! commitment = c_n
 //! ```
 //!
 //! It covers exactly the blob's n transactions: the circuit's padding slots leave the chain
 //! unchanged, so a proof for a batch of B ≥ n slots commits to the same value the verifier
-//! computes from the blob. Each message binds every field of its transaction but the
-//! signature (which the proof checks), so the commitment binds the blob's transactions.
+//! computes from the blob. The message binds every field of its transaction but the signature;
+//! (σr, σs) bind the signature's 64 bytes exactly ([`signature_elements`]), and the circuit
+//! checks the signature they encode, so the signature bytes a zk blob carries are the ones the
+//! proof checked. A zk blob carries no sender keys, so the verifier cannot check a signature
+//! itself; it checks that each is a canonical encoding (R's y below q and not the y of a point
+//! of small order, s below r_J) and names the transaction when it is not
+//! ([`Reason::BadSignature`]); a well-formed signature that does not verify makes the proof
+//! fail.
 //!
 //! # The public input
 //!
 //! ```text
 //! public_input = hash_many(PUBLIC_INPUT_DOMAIN,
-//!                          [pre_state_root, post_state_root, commitment, chain_id, MODEL_TAG])
+//!                          [pre_state_root, post_state_root, commitment, n, bridge,
+//!                           chain_id, MODEL_TAG])
 //! ```
 //!
 //! ([`public_input`], [`blob_public_input`]): one field element, so a proof costs one
-//! public-input scalar multiplication to check.
+//! public-input scalar multiplication to check. n is the number of transactions (the circuit's
+//! real slots), so a count reported without the transactions (a span step) is bound to the
+//! proof. `bridge` is 1 on a chain with a bridge ([`crate::bridge`]), where the circuit keeps
+//! every slot's accounts out of the tree's upper half (the bridge leaves), else 0.
 
 use std::convert::Infallible;
 use std::sync::LazyLock;
 
 use ark_bls12_381::Fr;
-use ark_ff::{AdditiveGroup, BigInt, BigInteger, PrimeField};
+use ark_ff::{AdditiveGroup, BigInt, BigInteger, MontFp, PrimeField};
 use ark_serialize::CanonicalDeserialize;
 use rayon::prelude::*;
 use thiserror::Error;
@@ -339,33 +351,96 @@ pub fn sign_transaction(
     message_hash(chain_id, tx).map(|message| schnorr::sign(key, message))
 }
 
-/// One step of the transaction commitment chain.
-pub fn commitment_step(previous: Fr, message: Fr) -> Fr {
-    hash2(TX_COMMITMENT_DOMAIN, previous, message)
+/// 2²⁵²: where σs keeps the sign bit of R's encoding, above s's [`schnorr::SCALAR_BITS`] bits.
+pub const R_SIGN_WEIGHT: Fr =
+    MontFp!("7237005577332262213973186563042994240829374041602535252466099000494570602496");
+
+/// A signature's 64 bytes as the two field elements the commitment absorbs:
+///
+/// - σr = y, R's y coordinate: bytes 0..32 with bit 255 cleared, as a little-endian integer;
+/// - σs = s + 2²⁵²·b, with s the integer of bytes 32..64 and b bit 255 of R's encoding.
+///
+/// The bytes are accepted only when y < q, y is not the y of a point of small order
+/// ([`schnorr::SMALL_ORDER_Y`]: so an all-zero signature is refused here) and s < r_J; then the
+/// map is one to one (s < 2²⁵² leaves b its own bit), so the two elements bind the exact bytes.
+/// `None` otherwise. Whether R is on the curve and the signature verifies is the proof's to
+/// check: the circuit computes σr and σs from the R and s it verifies.
+pub fn signature_elements(signature: &[u8; SIGNATURE_BYTES]) -> Option<(Fr, Fr)> {
+    let (r_bytes, s_bytes) = signature.split_first_chunk::<32>()?;
+    let s_bytes = <&[u8; 32]>::try_from(s_bytes).ok()?;
+    let mut y_bytes = *r_bytes;
+    let sign = y_bytes.last().map_or(0, |byte| byte >> 7);
+    if let Some(last) = y_bytes.last_mut() {
+        *last &= 0x7f;
+    }
+    let y = Fr::deserialize_compressed(y_bytes.as_slice()).ok()?;
+    if schnorr::SMALL_ORDER_Y.contains(&y) {
+        return None;
+    }
+    // s < r_J < 2²⁵² < q, so its integer is an element of Fr as it is.
+    let s = Fr::from_bigint(BigInt::new(
+        schnorr::decode_scalar(s_bytes)?.into_bigint().0,
+    ))?;
+    Some((y, s + R_SIGN_WEIGHT * Fr::from(sign)))
 }
 
-/// The commitment to a list of transactions: the hash chain over their messages (0 for none).
+/// One step of the transaction commitment chain: the previous value, the transaction's message
+/// and its signature's elements ([`signature_elements`]).
+pub fn commitment_step(previous: Fr, message: Fr, signature: (Fr, Fr)) -> Fr {
+    hash_many(
+        TX_COMMITMENT_DOMAIN,
+        &[previous, message, signature.0, signature.1],
+    )
+}
+
+/// The commitment to a list of transactions: the hash chain over their messages and signatures
+/// (0 for none). Rejects, at the first offending transaction, a signature that is not a
+/// canonical encoding ([`Reason::BadSignature`]: it is checked first, as for every blob) and a
+/// new-owner key that does not decode.
 pub fn tx_commitment(chain_id: u64, transactions: &[Transaction]) -> Result<Fr, ZkTransferError> {
     let hasher = MessageHasher::new(chain_id);
     transactions
         .iter()
         .enumerate()
         .try_fold(Fr::ZERO, |acc, (index, tx)| {
-            hasher
+            let signature = signature_elements(&tx.signature.0).ok_or_else(|| {
+                ZkTransferError::Verify(
+                    VerifyError::new(Reason::BadSignature).at_transaction(index),
+                )
+            })?;
+            let message = hasher
                 .message(tx)
-                .map(|message| commitment_step(acc, message))
-                .ok_or(ZkTransferError::InvalidNewAccountKey { index })
+                .ok_or(ZkTransferError::InvalidNewAccountKey { index })?;
+            Ok(commitment_step(acc, message, signature))
         })
 }
 
+/// What a proof's public input binds besides the chain: the roots it moves between, the
+/// commitment to its transactions and their number, and whether the chain has a bridge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublicData {
+    /// The pre-state root.
+    pub pre_state_root: Fr,
+    /// The post-state root.
+    pub post_state_root: Fr,
+    /// The transaction commitment ([`tx_commitment`]).
+    pub commitment: Fr,
+    /// The number of transactions.
+    pub transactions: u64,
+    /// Whether the chain has a bridge (its upper half is out of a zk blob's reach).
+    pub bridge: bool,
+}
+
 /// The proof's single public input.
-pub fn public_input(chain_id: u64, pre_state_root: Fr, post_state_root: Fr, commitment: Fr) -> Fr {
+pub fn public_input(chain_id: u64, data: &PublicData) -> Fr {
     hash_many(
         PUBLIC_INPUT_DOMAIN,
         &[
-            pre_state_root,
-            post_state_root,
-            commitment,
+            data.pre_state_root,
+            data.post_state_root,
+            data.commitment,
+            Fr::from(data.transactions),
+            Fr::from(data.bridge),
             Fr::from(chain_id),
             Fr::from(MODEL_TAG),
         ],
@@ -373,9 +448,11 @@ pub fn public_input(chain_id: u64, pre_state_root: Fr, post_state_root: Fr, comm
 }
 
 /// The public input of a blob, computed from its bytes as a verifier does: both roots must be
-/// canonical field elements and every new-owner key must decode.
+/// canonical field elements, every signature a canonical encoding and every new-owner key must
+/// decode.
 pub fn blob_public_input(
     chain_id: u64,
+    bridge: bool,
     pre_state_root: &Hash32,
     post_state_root: &Hash32,
     transactions: &[Transaction],
@@ -387,7 +464,14 @@ pub fn blob_public_input(
         what: "post-state root",
     })?;
     let commitment = tx_commitment(chain_id, transactions)?;
-    Ok(public_input(chain_id, pre, post, commitment))
+    let data = PublicData {
+        pre_state_root: pre,
+        post_state_root: post,
+        commitment,
+        transactions: transactions.len() as u64,
+        bridge,
+    };
+    Ok(public_input(chain_id, &data))
 }
 
 /// Applies `transactions` in order to `state` under every rule, signatures included: for each
@@ -759,15 +843,15 @@ mod tests {
         let c = tx_commitment(CHAIN, &[tx, t2]).unwrap();
         let m1 = message_hash(CHAIN, &tx).unwrap();
         let m2 = message_hash(CHAIN, &t2).unwrap();
-        assert_eq!(c, commitment_step(commitment_step(Fr::ZERO, m1), m2));
+        let s1 = signature_elements(&tx.signature.0).unwrap();
+        let s2 = signature_elements(&t2.signature.0).unwrap();
         assert_eq!(
             c,
-            hash2(
-                TX_COMMITMENT_DOMAIN,
-                hash2(TX_COMMITMENT_DOMAIN, Fr::ZERO, m1),
-                m2
-            )
+            commitment_step(commitment_step(Fr::ZERO, m1, s1), m2, s2)
         );
+        let step =
+            |previous, m, (r, s): (Fr, Fr)| hash_many(TX_COMMITMENT_DOMAIN, &[previous, m, r, s]);
+        assert_eq!(c, step(step(Fr::ZERO, m1, s1), m2, s2));
         assert_ne!(c, tx_commitment(CHAIN, &[t2, tx]).unwrap());
         assert_ne!(c, tx_commitment(CHAIN, &[tx]).unwrap());
         assert_eq!(
@@ -775,22 +859,113 @@ mod tests {
             Err(ZkTransferError::InvalidNewAccountKey { index: 1 })
         );
         let (pre, post) = (Fr::from(11u64), Fr::from(12u64));
-        let input = public_input(CHAIN, pre, post, c);
+        let data = PublicData {
+            pre_state_root: pre,
+            post_state_root: post,
+            commitment: c,
+            transactions: 2,
+            bridge: true,
+        };
+        let input = public_input(CHAIN, &data);
         assert_eq!(
             input,
             hash_many(
                 PUBLIC_INPUT_DOMAIN,
-                &[pre, post, c, Fr::from(CHAIN), Fr::from(MODEL_TAG)]
+                &[
+                    pre,
+                    post,
+                    c,
+                    Fr::from(2u64),
+                    Fr::from(1u64),
+                    Fr::from(CHAIN),
+                    Fr::from(MODEL_TAG)
+                ]
             )
         );
+        // The count and the bridge flag are bound.
+        for other in [
+            PublicData {
+                transactions: 3,
+                ..data
+            },
+            PublicData {
+                bridge: false,
+                ..data
+            },
+        ] {
+            assert_ne!(public_input(CHAIN, &other), input);
+        }
         assert_eq!(
-            blob_public_input(CHAIN, &fr_to_hash(&pre), &fr_to_hash(&post), &[tx, t2]),
+            blob_public_input(
+                CHAIN,
+                true,
+                &fr_to_hash(&pre),
+                &fr_to_hash(&post),
+                &[tx, t2]
+            ),
             Ok(input)
         );
         assert!(matches!(
-            blob_public_input(CHAIN, &Hash32::from([0xff; 32]), &fr_to_hash(&post), &[tx]),
+            blob_public_input(
+                CHAIN,
+                true,
+                &Hash32::from([0xff; 32]),
+                &fr_to_hash(&post),
+                &[tx]
+            ),
             Err(ZkTransferError::NonCanonicalFieldElement { .. })
         ));
+    }
+
+    /// The signature's bytes are bound exactly: each byte change gives other elements or a
+    /// rejection, and the encodings the verifier refuses (before any proof) name the
+    /// transaction.
+    #[test]
+    fn zk_transfer_signature_elements_bind_the_bytes() {
+        use ark_ff::Field;
+        assert_eq!(R_SIGN_WEIGHT, Fr::from(2u64).pow([252]));
+        let tx = transfer(0, 1, 5, 0);
+        let sig = tx.signature.0;
+        let (r, s) = signature_elements(&sig).unwrap();
+        let point = schnorr::decode_point(sig.first_chunk::<32>().unwrap()).unwrap();
+        assert_eq!(r, point.y);
+        let sign = Fr::from(u64::from(point.x > -point.x));
+        let scalar = schnorr::decode_scalar(sig.last_chunk::<32>().unwrap()).unwrap();
+        assert_eq!(
+            s,
+            Fr::from_le_bytes_mod_order(&scalar.into_bigint().to_bytes_le()) + R_SIGN_WEIGHT * sign
+        );
+        // Every single-bit flip changes the elements or is refused.
+        for bit in 0..512 {
+            let mut flipped = sig;
+            flipped[bit / 8] ^= 1 << (bit % 8);
+            assert_ne!(signature_elements(&flipped), Some((r, s)), "bit {bit}");
+        }
+        // Refused encodings: all zero (R of order 4), R the identity or of order 2 or 8, y at
+        // or above q, s at or above r_J.
+        let mut refused: Vec<(&str, [u8; 64])> = vec![("all zero", [0; 64])];
+        for y in schnorr::SMALL_ORDER_Y {
+            let mut bad = sig;
+            bad[..32].copy_from_slice(&fr_to_hash(&y).0);
+            refused.push(("small-order R", bad));
+        }
+        let mut bad = sig;
+        bad[..32].copy_from_slice(&[0xff; 32]);
+        refused.push(("y above q", bad));
+        let mut bad = sig;
+        bad[32..].copy_from_slice(&schnorr::Scalar::MODULUS.to_bytes_le());
+        refused.push(("s = r_J", bad));
+        for (what, bytes) in refused {
+            assert_eq!(signature_elements(&bytes), None, "{what}");
+            let mut tx = tx;
+            tx.signature = Signature::from(bytes);
+            let error = tx_commitment(CHAIN, &[transfer(1, 0, 1, 0), tx]).unwrap_err();
+            assert_eq!(
+                error,
+                ZkTransferError::Verify(VerifyError::new(Reason::BadSignature).at_transaction(1)),
+                "{what}"
+            );
+        }
     }
 
     #[test]

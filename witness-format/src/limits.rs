@@ -94,9 +94,10 @@ pub type MaxAccountPathSiblings = typenum::U64;
 /// [`MaxAccountPathSiblings`] as a number.
 pub const MAX_ACCOUNT_PATH_SIBLINGS: usize = 64;
 
-/// Steps (zk-transfer blobs, each with its 192-byte proof) in one span proof. 2^16 steps of 290
-/// bytes are 19 MiB, well within a file, and about a minute of pairing work to check; a longer
-/// stretch of history is proven as consecutive spans, each one's *B* the next one's *A*.
+/// Steps (zk-transfer blobs: a 290-byte proven step, or a whole blob executed) in one span
+/// proof. 2^16 proven steps are 19 MiB, well within a file, and about a minute of pairing work
+/// to check; executed steps are as large as their blobs, and the file limit bounds them all. A
+/// longer stretch of history is proven as consecutive spans, each one's *B* the next one's *A*.
 pub type MaxSpanSteps = typenum::U65536;
 /// [`MaxSpanSteps`] as a number.
 pub const MAX_SPAN_STEPS: usize = 65_536;

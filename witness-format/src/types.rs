@@ -390,29 +390,63 @@ pub struct ZkVerifyingKey {
     pub key: Bytes<ZK_VERIFYING_KEY_BYTES>,
 }
 
-/// One `zk-transfer` blob of a span, reduced to what its proof's public input needs: the roots
-/// it moves between and the commitment to its transactions, not the transactions.
+/// One `zk-transfer` blob of a span with a zk witness, reduced to what its proof's public input
+/// needs: the roots it moves between, the commitment to its transactions and their number, not
+/// the transactions.
 ///
 /// Fixed size: 290 bytes on the wire.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
-pub struct SpanStep {
+pub struct ProvenStep {
     /// The `zk-transfer` state root before the blob (a canonical field element).
     pub pre_state_root: Hash32,
     /// The `zk-transfer` state root after the blob (a canonical field element).
     pub post_state_root: Hash32,
-    /// The Poseidon commitment to the blob's transactions (a canonical field element), as the
-    /// public input uses it.
+    /// The Poseidon commitment to the blob's transactions and signatures (a canonical field
+    /// element), as the public input uses it.
     pub transaction_commitment: Hash32,
-    /// The number of the blob's transactions: it picks the pinned key the proof is checked
-    /// under, as for the blob itself.
+    /// The number of the blob's transactions: the public input binds it, and it picks the
+    /// pinned key the proof is checked under, as for the blob itself.
     pub transactions: u16,
     /// The blob's Groth16 proof.
     pub proof: Bytes<ZK_PROOF_BYTES>,
 }
 
+/// One `zk-transfer` blob of a span with no proof to carry (a Merkle witness, or a blob of
+/// credits): the blob whole, shown to be a blob of a block in the tip's history, checked with
+/// the model's native rules in the context of that block (a credit's receipt is checked against
+/// that block's history).
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct ExecutedStep {
+    /// The blob as an ancestor's blob (fact: a blob): its block's header, its model, roots and
+    /// transaction root.
+    pub inclusion: HistoryProof,
+    /// The blob's transactions (their root must be the one `inclusion` proves).
+    pub transactions: VariableList<Transaction, MaxTransactionsPerBlob>,
+    /// The blob's witness.
+    pub witness: Witness,
+}
+
+/// One `zk-transfer` blob of a span, in chain order.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+#[ssz(enum_behaviour = "union")]
+#[serde(rename_all = "snake_case")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "proven steps, the common case, are stored inline; executed ones are large and rare"
+)]
+pub enum SpanStep {
+    /// A blob with a zk witness: its proof, checked with the others in one batched pairing
+    /// check, executing nothing.
+    Proven(ProvenStep),
+    /// A blob without a proof: executed with the native rules. Behind a pointer so that a list
+    /// of mostly proven steps costs each step the size of a proven one.
+    Executed(std::sync::Arc<ExecutedStep>),
+}
+
 /// The validity of a chain's `zk-transfer` state from a checkpoint *A* to a later header *B*:
-/// every `zk-transfer` blob in between as a proof and its public data, checked without executing
-/// a transaction and without any other file than one trusted header, the tip.
+/// every `zk-transfer` blob in between, as a proof and its public data (a blob with a zk
+/// witness) or as the blob itself (one without), checked without any other file than one
+/// trusted header, the tip, and without executing a proven blob's transactions.
 ///
 /// The three history proofs hang the genesis (chain id and pinned keys), *A* (the genesis or a
 /// header) and *B* (a header) from the tip's history; *B* may be the tip itself. The steps are

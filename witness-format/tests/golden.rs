@@ -92,7 +92,7 @@ fn batch_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("01"),          // version 1
+        h("02"),          // version 2
         h("04"),          // kind 4: TransactionBatch
         h("05 01 00 00"), // payload length 261 = 5 + 2 * 128
         // TransactionBatch, fixed part (5 bytes).
@@ -119,7 +119,7 @@ fn a_empty_transaction_batch() {
         transactions: VariableList::empty(),
     };
     let file = [
-        h("53 54 4c 53 01 04"), // magic, version, kind 4
+        h("53 54 4c 53 02 04"), // magic, version 2, kind 4
         h("05 00 00 00"),       // payload length 5
         h("00"),                // model: Transfer
         h("05 00 00 00"),       // offset of transactions = 5, and nothing after it
@@ -146,7 +146,7 @@ fn genesis_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("01"),          // version 1
+        h("02"),          // version 2
         h("01"),          // kind 1: Genesis
         h("32 00 00 00"), // payload length 50 = 17 + 33
         // Genesis, fixed part (17 bytes).
@@ -224,7 +224,7 @@ fn block_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("01"),          // version 1
+        h("02"),          // version 2
         h("02"),          // kind 2: Block
         h("f0 01 00 00"), // payload length 496 = 8 + 141 + 347
         // Block, fixed part (8 bytes).
@@ -304,7 +304,7 @@ fn allocation_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("01"),          // version 1
+        h("02"),          // version 2
         h("03"),          // kind 3: Allocation
         h("3e 00 00 00"), // payload length 62 = 14 + 48
         // Allocation, fixed part (14 bytes).
@@ -409,12 +409,15 @@ fn e_frame_errors() {
         Err(DecodeError::BadMagic)
     );
 
-    let mut bad = file.clone();
-    bad[4] = 2;
-    assert_eq!(
-        decode_file::<TransactionBatch>(&bad),
-        Err(DecodeError::UnsupportedVersion { found: 2 })
-    );
+    // The version before (files whose zk proofs bind other public inputs) and after.
+    for version in [1, 3] {
+        let mut bad = file.clone();
+        bad[4] = version;
+        assert_eq!(
+            decode_file::<TransactionBatch>(&bad),
+            Err(DecodeError::UnsupportedVersion { found: version })
+        );
+    }
 
     // Far from the kinds in use, so that a new kind does not turn this into a wrong-kind case.
     for kind in [0, 0x7f, 0xff] {
@@ -512,7 +515,7 @@ fn zk_genesis_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("01"),          // version 1
+        h("02"),          // version 2
         h("01"),          // kind 1: Genesis
         h("97 00 00 00"), // payload length 151 = 17 + 2 * 33 + 2 * 34
         // Genesis, fixed part (17 bytes).
@@ -581,7 +584,7 @@ fn zk_block_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("01"),          // version 1
+        h("02"),          // version 2
         h("02"),          // kind 2: Block
         h("a3 02 00 00"), // payload length 675 = 8 + 141 + 526
         // Block, fixed part (8 bytes).

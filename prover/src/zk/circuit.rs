@@ -6,10 +6,11 @@
 //!
 //! # Public input
 //!
-//! One field element, [`verifier::zk_transfer::public_input`]`(chain_id, pre_root, post_root,
-//! commitment)`. The circuit computes it from the pre-state root (a witness), the root after the
-//! last slot, and the commitment chain over the real slots' messages, and enforces it equal to
-//! the input. Chain id and model tag are constants of the circuit (a key is made for one chain).
+//! One field element, [`verifier::zk_transfer::public_input`]: a hash of the pre-state root (a
+//! witness), the root after the last slot, the commitment chain over the real slots' messages
+//! and signatures, the number of real slots, and the bridge flag (a boolean witness); the
+//! circuit computes it and enforces it equal to the input. Chain id and model tag are constants
+//! of the circuit (a key is made for one chain).
 //!
 //! # Layout of a slot
 //!
@@ -17,7 +18,9 @@
 //!
 //! 1. `from`, `to`: D index bits each (their sums are the account numbers, so both are below
 //!    2^D); `amount`: 64 bits; the transaction's nonce, the new-owner key (nx, ny), the
-//!    signature (R, bits of s).
+//!    signature (R, bits of s). With the bridge flag set, the top index bit of both is 0: no
+//!    slot touches a bridge leaf (the upper half of the tree), as natively a zk blob may not
+//!    (`BridgeInZkBlob`), so a bridge leaf can never be spent in-circuit.
 //! 2. message = `hash_many(TX_DOMAIN, [chain_id, MODEL_TAG, from, to, amount, nonce, nx, ny])`
 //!    (the first permutation is all constants, so free); the Schnorr gadget enforces the
 //!    signature under the sender's key (A = the sender leaf's coordinates).
@@ -29,17 +32,25 @@
 //! 4. Receiver, under the root after the sender's update (so `to == from` just works, as
 //!    natively): leaf (x, y, balance, nonce) and a boolean `empty`. Empty ⇒ all four are 0;
 //!    creation ⇔ new key present: `(1 − empty)·nx = (1 − empty)·ny = 0` and `nx · inv = empty`
-//!    (a valid key has x ≠ 0). The receiver's key after the transfer is `(x + nx, y + ny)`.
+//!    (a valid key has x ≠ 0), and a created key is a point of the prime-order subgroup:
+//!    `empty · (K − (nx, ny)) = 0` for a point K allocated in the subgroup (21 constraints), as
+//!    natively a new key must decode ([`verifier::schnorr::decode_point`]); a key of small
+//!    order could otherwise be signed for by anyone. The receiver's key after the transfer is
+//!    `(x + nx, y + ny)`.
 //!    Old leaf hash = `(1 − empty) · H(key, balance, nonce)` (0 for the empty slot), new leaf
 //!    hash = `H(key, balance + amount, nonce)`, new balance range-checked to 64 bits. One path.
-//! 5. Commitment: `c ← c + is_real · (hash2(TX_COMMITMENT_DOMAIN, c, message) − c)`.
+//! 5. Commitment: `c ← c + is_real · (hash_many(TX_COMMITMENT_DOMAIN, [c, message, σr, σs]) − c)`
+//!    with `σr = R.y` and `σs = s + 2²⁵²·b`, b the sign bit of R's encoding (enforced from R.x,
+//!    about 445 constraints): exactly the elements the verifier reads from the signature bytes
+//!    ([`verifier::zk_transfer::signature_elements`]), so the bytes a blob carries are those of
+//!    the signature the slot verified.
 //!
 //! A path computes the old and the new root from the same siblings, each level one
 //! conditional swap (one constraint) and one `hash2` (240), so 2·D·241 per leaf.
 //!
 //! # Padding
 //!
-//! A padding slot (`is_real = 0`) changes neither the root nor the commitment: its membership
+//! The first slot is real (no blob is empty, `EmptyBlob`). A padding slot (`is_real = 0`) changes neither the root nor the commitment: its membership
 //! checks are disabled (`is_real · (old_root − root) = 0`) and the next root is
 //! `root + is_real · (new_root − root)`. Everything else is still enforced, so the prover fills
 //! it with a well-formed dummy: a transfer of 0 from account 0 to itself, signed by a fixed
@@ -58,6 +69,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use ark_bls12_381::Fr;
+use ark_ec::AffineRepr;
 use ark_ed_on_bls12_381::constraints::EdwardsVar;
 use ark_ff::{AdditiveGroup, BigInteger, Field, PrimeField};
 use ark_r1cs_std::GR1CSVar;
@@ -67,18 +79,20 @@ use ark_r1cs_std::eq::EqGadget;
 use ark_r1cs_std::fields::FieldVar;
 use ark_r1cs_std::fields::fp::FpVar;
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
+use ark_serialize::CanonicalDeserialize;
 use thiserror::Error;
 use verifier::poseidon::{hash_many, sponge_capacity};
 use verifier::schnorr::{self, SCALAR_BITS, SIGNATURE_BYTES, SigningKey};
 use verifier::transfer::TouchedState;
 use verifier::zk_transfer::{
-    LEAF_DOMAIN, MODEL_TAG, NODE_DOMAIN, PUBLIC_INPUT_DOMAIN, TX_COMMITMENT_DOMAIN, TX_DOMAIN,
-    commitment_step, default_hash, message_of, new_key_coordinates, node_hash, public_input,
+    LEAF_DOMAIN, MODEL_TAG, NODE_DOMAIN, PUBLIC_INPUT_DOMAIN, PublicData, R_SIGN_WEIGHT,
+    TX_COMMITMENT_DOMAIN, TX_DOMAIN, commitment_step, default_hash, message_of, node_hash,
+    public_input, signature_elements,
 };
 use witness_format::Transaction;
 
 use crate::zk::poseidon::{hash_many_gadget, hash2_gadget, permute_gadget};
-use crate::zk::schnorr::verify_gadget;
+use crate::zk::schnorr::{alloc_subgroup_point, enforce_not_both, sign_bit, verify_gadget};
 
 /// Seed of the key that signs padding slots (its signatures prove nothing: padding changes no
 /// state and no commitment).
@@ -135,36 +149,44 @@ pub struct SlotWitness {
     pub receiver_siblings: Vec<Fr>,
 }
 
-/// The witness of a batch: the claimed roots and one witness per slot.
+/// The witness of a batch: the claimed roots, whether the chain has a bridge, and one witness
+/// per slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BatchWitness {
     /// The pre-state root.
     pub pre_state_root: Fr,
     /// The claimed post-state root (what the public input binds).
     pub post_state_root: Fr,
+    /// Whether the chain has a bridge: no slot may touch the tree's upper half.
+    pub bridge: bool,
     /// Exactly `batch` slots, the real ones first.
     pub slots: Vec<SlotWitness>,
 }
 
 impl BatchWitness {
-    /// The commitment over the real slots' messages, as the verifier computes it.
+    /// The commitment over the real slots' messages and signatures, as the verifier computes
+    /// it. A signature that is not a canonical encoding (which the verifier rejects before it
+    /// computes anything) contributes (0, 0).
     pub fn commitment(&self, chain_id: u64) -> Fr {
         self.slots
             .iter()
             .filter(|slot| slot.is_real)
             .fold(Fr::ZERO, |acc, slot| {
-                commitment_step(acc, slot_message(chain_id, slot))
+                let signature = signature_elements(&slot.signature).unwrap_or((Fr::ZERO, Fr::ZERO));
+                commitment_step(acc, slot_message(chain_id, slot), signature)
             })
     }
 
     /// The public input this witness proves.
     pub fn public_input(&self, chain_id: u64) -> Fr {
-        public_input(
-            chain_id,
-            self.pre_state_root,
-            self.post_state_root,
-            self.commitment(chain_id),
-        )
+        let data = PublicData {
+            pre_state_root: self.pre_state_root,
+            post_state_root: self.post_state_root,
+            commitment: self.commitment(chain_id),
+            transactions: self.slots.iter().filter(|slot| slot.is_real).count() as u64,
+            bridge: self.bridge,
+        };
+        public_input(chain_id, &data)
     }
 }
 
@@ -246,11 +268,13 @@ pub enum WitnessError<E> {
 ///
 /// The transactions are applied as the circuit computes, with no rule checked (field
 /// arithmetic), so an invalid batch gives the witness that shows its circuit unsatisfied. The
-/// claimed post-state root is the root this computation reaches.
+/// claimed post-state root is the root this computation reaches. `bridge` says whether the
+/// chain has a bridge ([`verifier::bridge::bridge`]).
 pub fn build_witness<E>(
     depth: u8,
     batch: usize,
     chain_id: u64,
+    bridge: bool,
     pre_state: &TouchedState,
     transactions: &[Transaction],
     sibling: impl FnMut(u8, u64) -> Result<Fr, E>,
@@ -306,7 +330,7 @@ pub fn build_witness<E>(
 
     let mut slots = Vec::with_capacity(batch);
     for (index, tx) in transactions.iter().enumerate() {
-        let new_key = new_key_coordinates(tx).ok_or(WitnessError::InvalidKey { index })?;
+        let new_key = unchecked_key_coordinates(tx).ok_or(WitnessError::InvalidKey { index })?;
         let (mut sender, sender_empty) = *state
             .get(&tx.from)
             .ok_or(WitnessError::AccountMissing { account: tx.from })?;
@@ -361,8 +385,24 @@ pub fn build_witness<E>(
     Ok(BatchWitness {
         pre_state_root,
         post_state_root: tree.root(),
+        bridge,
         slots,
     })
+}
+
+/// The coordinates of a transaction's new-owner key as the circuit takes them: (0, 0) when
+/// absent, else any curve point the bytes encode, *without* the subgroup check that the
+/// native rule makes ([`verifier::zk_transfer::new_key_coordinates`]), so that a batch creating
+/// an account with a key of small order gives the witness that shows the circuit refusing it.
+/// `None` when the bytes are no curve point at all.
+fn unchecked_key_coordinates(tx: &Transaction) -> Option<(Fr, Fr)> {
+    if tx.new_account_key.is_zero() {
+        return Some((Fr::ZERO, Fr::ZERO));
+    }
+    let point = schnorr::Point::deserialize_compressed_unchecked(tx.new_account_key.0.as_slice())
+        .ok()
+        .filter(|point| point.is_on_curve())?;
+    Some((point.x, point.y))
 }
 
 /// The dummy slot of the module documentation: a transfer of 0 from account 0 to itself under
@@ -456,12 +496,28 @@ impl ConstraintSynthesizer<Fr> for TransferBatchCircuit {
                 .map(|w| w.pre_state_root)
                 .ok_or(SynthesisError::AssignmentMissing)
         })?;
+        let bridge = Boolean::new_witness(cs.clone(), || {
+            witness
+                .map(|w| w.bridge)
+                .ok_or(SynthesisError::AssignmentMissing)
+        })?;
         let mut root = pre_root.clone();
         let mut commitment = FpVar::Constant(Fr::ZERO);
+        let mut count = FpVar::Constant(Fr::ZERO);
         for index in 0..self.batch {
             let slot = witness.and_then(|w| w.slots.get(index));
-            (root, commitment) =
-                synthesize_slot(&cs, self.depth, self.chain_id, slot, &root, &commitment)?;
+            let shape = SlotShape {
+                depth: self.depth,
+                chain_id: self.chain_id,
+                bridge: &bridge,
+            };
+            let out = synthesize_slot(&cs, &shape, slot, &root, &commitment)?;
+            if index == 0 {
+                // No blob is empty: the first slot holds a transaction.
+                out.real.enforce_equal(&FpVar::one())?;
+            }
+            (root, commitment) = (out.root, out.commitment);
+            count += out.real;
         }
         let computed = hash_many_gadget(
             &FpVar::Constant(PUBLIC_INPUT_DOMAIN),
@@ -469,6 +525,8 @@ impl ConstraintSynthesizer<Fr> for TransferBatchCircuit {
                 pre_root,
                 root,
                 commitment,
+                count,
+                FpVar::from(bridge),
                 FpVar::Constant(Fr::from(self.chain_id)),
                 FpVar::Constant(Fr::from(MODEL_TAG)),
             ],
@@ -595,14 +653,31 @@ fn select(real: &FpVar<Fr>, a: &FpVar<Fr>, b: &FpVar<Fr>) -> FpVar<Fr> {
     b + real * (a - b)
 }
 
-fn synthesize_slot(
-    cs: &ConstraintSystemRef<Fr>,
+/// What every slot of a circuit shares.
+struct SlotShape<'a> {
     depth: u8,
     chain_id: u64,
+    /// The bridge flag (a public-input witness).
+    bridge: &'a Boolean<Fr>,
+}
+
+/// What a slot leaves for the next: the root and the commitment after it, and `is_real` as a
+/// field element (the count of real slots is its sum).
+struct SlotOutput {
+    root: FpVar<Fr>,
+    commitment: FpVar<Fr>,
+    real: FpVar<Fr>,
+}
+
+/// One slot's constraints (module documentation, "Layout of a slot").
+fn synthesize_slot(
+    cs: &ConstraintSystemRef<Fr>,
+    shape: &SlotShape<'_>,
     slot: Option<&SlotWitness>,
     root: &FpVar<Fr>,
     commitment: &FpVar<Fr>,
-) -> Result<(FpVar<Fr>, FpVar<Fr>), SynthesisError> {
+) -> Result<SlotOutput, SynthesisError> {
+    let (depth, chain_id) = (shape.depth, shape.chain_id);
     let d = usize::from(depth);
     let is_real = Boolean::new_witness(cs.clone(), || value(slot, |s| s.is_real))?;
     let real = FpVar::from(is_real);
@@ -610,6 +685,10 @@ fn synthesize_slot(
     // 1. The transaction.
     let from_bits = witness_bits(cs, d, value(slot, |s| u64_bits(s.from, d)))?;
     let to_bits = witness_bits(cs, d, value(slot, |s| u64_bits(s.to, d)))?;
+    // Under a bridge, neither account is a bridge leaf (the top index bit is 0).
+    for top in [from_bits.last(), to_bits.last()].into_iter().flatten() {
+        enforce_not_both(shape.bridge, top)?;
+    }
     let amount = pack(&witness_bits(
         cs,
         64,
@@ -686,6 +765,10 @@ fn synthesize_slot(
     let nx_inverse =
         FpVar::new_witness(cs.clone(), || Ok(nx.value()?.inverse().unwrap_or(Fr::ZERO)))?;
     nx.mul_equals(&nx_inverse, &e)?;
+    // A created key is a point of the prime-order subgroup.
+    let subgroup_key = alloc_subgroup_point(cs.clone(), || value(slot, creation_key_point))?;
+    e.mul_equals(&(&subgroup_key.x - &nx), &FpVar::zero())?;
+    e.mul_equals(&(&subgroup_key.y - &ny), &FpVar::zero())?;
     let kx = &rx + &nx;
     let ky = &ry + &ny;
     let r_new_balance = &r_balance + &amount;
@@ -704,10 +787,37 @@ fn synthesize_slot(
     enforce_equal_if(&real, &old_root, &root)?;
     let root = select(&real, &new_root, &root);
 
-    // 5. Commitment.
-    let step = hash2_gadget(&FpVar::Constant(TX_COMMITMENT_DOMAIN), commitment, &message)?;
+    // 5. Commitment, over the message and the signature's elements as the verifier reads them
+    //    from its bytes.
+    let r_sign = sign_bit(cs.clone(), &r.x)?;
+    let s_packed = pack(&s_bits) + FpVar::from(r_sign) * R_SIGN_WEIGHT;
+    let step = hash_many_gadget(
+        &FpVar::Constant(TX_COMMITMENT_DOMAIN),
+        &[commitment.clone(), message, r.y.clone(), s_packed],
+    )?;
     let commitment = select(&real, &step, commitment);
-    Ok((root, commitment))
+    Ok(SlotOutput {
+        root,
+        commitment,
+        real,
+    })
+}
+
+/// The point a slot's created key must equal: the new-owner key when the receiver is empty and
+/// the key is a point of the prime-order subgroup, otherwise the generator (which then fails
+/// the equality when the receiver is empty, and is not used when it is not).
+fn creation_key_point(slot: &SlotWitness) -> schnorr::Point {
+    let (x, y) = slot.new_key;
+    let key = schnorr::Point::new_unchecked(x, y);
+    if slot.receiver_empty
+        && key.is_on_curve()
+        && key.is_in_correct_subgroup_assuming_on_curve()
+        && !key.is_zero()
+    {
+        key
+    } else {
+        schnorr::generator()
+    }
 }
 
 /// R's coordinates and s's [`SCALAR_BITS`] bits. Bytes that are not a valid encoding give
@@ -736,14 +846,43 @@ fn decode_signature(bytes: &[u8; SIGNATURE_BYTES]) -> (Fr, Fr, Vec<bool>) {
 pub(crate) mod tests {
     use super::*;
     use crate::zk::groth16::{is_satisfied, shape_counts};
+    use ark_ec::CurveGroup;
+    use verifier::bridge::check_zk_blob_avoids_bridge;
     use verifier::schnorr::public_key;
     use verifier::transfer::touched_accounts;
+    use verifier::zk_transfer::blob_public_input;
     use verifier::zk_transfer::{
         ZkTransferError, fr_to_hash, leaf_hash, root_of_accounts, sign_transaction,
         verify_merkle_blob,
     };
+    use verifier::{ChainParams, Reason, VerifyError, verify_blob};
     use witness_format::ssz_types::{BitList, VariableList};
-    use witness_format::{AccountLeaf, MerkleWitness, PublicKey, Signature};
+    use witness_format::{
+        AccountLeaf, Blob, Genesis, Hash32, MerkleWitness, Model, ModelRoot, PublicKey, Signature,
+        Witness,
+    };
+
+    /// Jubjub's points of small order other than the identity: one of order 8, its multiples.
+    fn small_order_points() -> Vec<schnorr::Point> {
+        let mut y = Fr::from(3u64);
+        let t = loop {
+            y += Fr::ONE;
+            let Some(p) = schnorr::Point::get_point_from_y_unchecked(y, false) else {
+                continue;
+            };
+            let t = p.mul_bigint(schnorr::Scalar::MODULUS).into_affine();
+            if !t.mul_bigint([4u64]).into_affine().is_zero() {
+                break t;
+            }
+        };
+        let mut points = Vec::new();
+        let mut acc = t.into_group();
+        for _ in 1..8 {
+            points.push(acc.into_affine());
+            acc += t;
+        }
+        points
+    }
 
     pub(crate) const CHAIN: u64 = 7;
     pub(crate) const DEPTH: u8 = 4;
@@ -847,10 +986,26 @@ pub(crate) mod tests {
         }
 
         pub(crate) fn witness(&self, txs: &[Transaction], batch: usize) -> BatchWitness {
+            self.witness_on(txs, batch, false)
+        }
+
+        /// [`Self::witness`] on a chain with a bridge (`bridge`) or without.
+        pub(crate) fn witness_on(
+            &self,
+            txs: &[Transaction],
+            batch: usize,
+            bridge: bool,
+        ) -> BatchWitness {
             let nodes = self.nodes();
-            build_witness(DEPTH, batch, CHAIN, &self.pre_state(txs), txs, |l, i| {
-                Ok::<_, ()>(nodes[&(l, i)])
-            })
+            build_witness(
+                DEPTH,
+                batch,
+                CHAIN,
+                bridge,
+                &self.pre_state(txs),
+                txs,
+                |l, i| Ok::<_, ()>(nodes[&(l, i)]),
+            )
             .unwrap()
         }
 
@@ -899,6 +1054,64 @@ pub(crate) mod tests {
                 &self.merkle_witness(txs),
             )
         }
+
+        /// Every native rule these transactions are held to as a zk blob claiming `post`, on a
+        /// chain with a bridge or without: first what `verify` checks of a zk blob before its
+        /// proof (no bridge leaf touched; canonical signatures and keys, in the public input),
+        /// then the transaction rules themselves (the same transactions executed against a
+        /// Merkle witness), which the proof stands for.
+        pub(crate) fn native_as_zk_blob(
+            &self,
+            txs: &[Transaction],
+            post: Fr,
+            bridged: bool,
+        ) -> Result<(), VerifyError> {
+            let mut state_roots = vec![ModelRoot {
+                model: Model::ZkTransfer,
+                root: fr_to_hash(&self.root()),
+            }];
+            if bridged {
+                state_roots.insert(
+                    0,
+                    ModelRoot {
+                        model: Model::Transfer,
+                        root: Hash32::ZERO,
+                    },
+                );
+            }
+            let genesis = Genesis {
+                chain_id: CHAIN,
+                tree_depth: DEPTH,
+                state_roots: state_roots.try_into().unwrap(),
+                zk_keys: Default::default(),
+            };
+            let params = ChainParams::from_genesis(&genesis).unwrap();
+            // Accounts outside the tree have no witness (the rules refuse them first).
+            let witness = match touched_accounts(txs, DEPTH) {
+                Ok(_) => self.merkle_witness(txs),
+                Err(_) => MerkleWitness {
+                    leaves: Default::default(),
+                    sibling_present: BitList::with_capacity(0).unwrap(),
+                    siblings: Default::default(),
+                },
+            };
+            let blob = Blob {
+                model: Model::ZkTransfer,
+                pre_state_root: fr_to_hash(&self.root()),
+                post_state_root: fr_to_hash(&post),
+                transactions: txs.to_vec().try_into().unwrap(),
+                witness: Witness::Merkle(witness),
+            };
+            check_zk_blob_avoids_bridge(&params, &blob)?;
+            blob_public_input(
+                CHAIN,
+                bridged,
+                &blob.pre_state_root,
+                &blob.post_state_root,
+                txs,
+            )?;
+            verify_blob(&params, &blob)
+        }
     }
 
     /// The key seed of an account: the genesis accounts' own number, created accounts 100 + it.
@@ -944,6 +1157,7 @@ pub(crate) mod tests {
             w.public_input(CHAIN),
             verifier::zk_transfer::blob_public_input(
                 CHAIN,
+                false,
                 &fr_to_hash(&world.root()),
                 &fr_to_hash(&after.root()),
                 txs
@@ -1008,71 +1222,243 @@ pub(crate) mod tests {
         }
     }
 
-    /// An invalid batch: rejected natively (whatever post root is claimed: the circuit's own)
-    /// and the circuit unsatisfied.
-    fn check_invalid(world: &World, txs: &[Transaction], what: &str) {
-        let w = world.witness(txs, 2);
-        assert!(
-            world.native(txs, w.post_state_root).is_err(),
-            "{what}: native accepted"
+    /// An invalid batch: rejected natively as a zk blob for `reason` (whatever post root is
+    /// claimed: the circuit's own) and the circuit unsatisfied.
+    fn check_invalid(world: &World, txs: &[Transaction], bridged: bool, reason: Reason) {
+        check_invalid_witness(
+            world,
+            txs,
+            world.witness_on(txs, 2, bridged),
+            bridged,
+            reason,
         );
-        assert!(!satisfied(w, 2), "{what}: circuit satisfied");
     }
 
+    /// [`check_invalid`] with the circuit's witness given.
+    fn check_invalid_witness(
+        world: &World,
+        txs: &[Transaction],
+        w: BatchWitness,
+        bridged: bool,
+        reason: Reason,
+    ) {
+        let native = world.native_as_zk_blob(txs, w.post_state_root, bridged);
+        assert_eq!(native.map_err(|e| e.reason), Err(reason.clone()));
+        assert!(!satisfied(w, 2), "{reason:?}: circuit satisfied");
+    }
+
+    /// Each native rejection of a zk batch is also unsatisfiable in the circuit: span validity
+    /// has nothing but the proof, so the circuit must hold every rule `verify` holds a zk blob
+    /// to. The cases are listed by reason; `PreStateRootMismatch` and `PostStateRootMismatch`
+    /// are in [`zk_circuit_rejects_tampered_witnesses`], and the empty blob below.
     #[test]
-    fn zk_circuit_and_native_reject_every_invalid_kind() {
+    fn zk_circuit_holds_every_native_rule_of_a_zk_blob() {
         let world = World::new();
-        // Bad signature: signed by someone else, or for another chain.
-        let mut tx = world.tx(0, 1, 5);
-        resign(&mut tx, 3);
-        check_invalid(&world, &[tx], "signature by another key");
-        let mut tx = world.tx(0, 1, 5);
-        tx.signature.0[40] ^= 1;
-        check_invalid(&world, &[tx], "flipped signature bit");
-        let mut tx = world.tx(0, 1, 5);
-        tx.signature = Signature::from(schnorr::sign(
+        let ok = |txs: &[Transaction]| {
+            let w = world.witness(txs, 2);
+            world
+                .native_as_zk_blob(txs, w.post_state_root, false)
+                .unwrap();
+            assert!(satisfied(w, 2));
+        };
+        let tx = world.tx(0, 1, 5);
+        ok(&[tx]);
+
+        // BadSignature: signed by someone else, or another account's owner, or for another
+        // chain; a flipped bit; all zero; garbled; a valid signature of another transaction.
+        let mut by_other = tx;
+        resign(&mut by_other, 3);
+        let mut owner_of_other = world.tx(5, 0, 1);
+        resign(&mut owner_of_other, 1);
+        let mut other_chain = tx;
+        other_chain.signature = Signature::from(schnorr::sign(
             &key(0),
             message_of(CHAIN + 1, 0, 1, 5, 0, (Fr::ZERO, Fr::ZERO)),
         ));
-        check_invalid(&world, &[tx], "signature for another chain");
-        // Wrong nonce (correctly signed).
+        let mut flipped = tx;
+        flipped.signature.0[40] ^= 1;
+        let mut zeroed = tx;
+        zeroed.signature = Signature::ZERO;
+        let mut garbled = tx;
+        for (i, byte) in garbled.signature.0.iter_mut().enumerate() {
+            *byte = byte.wrapping_mul(31).wrapping_add(i as u8);
+        }
+        let other_tx = world.tx(1, 0, 2);
+        let mut swapped = tx;
+        swapped.signature = other_tx.signature;
+        for bad in [
+            by_other,
+            owner_of_other,
+            other_chain,
+            flipped,
+            zeroed,
+            garbled,
+            swapped,
+        ] {
+            check_invalid(&world, &[bad], false, Reason::BadSignature);
+        }
+
+        // NonceMismatch (correctly signed).
         let mut tx = world.tx(1, 0, 5);
         tx.nonce += 1;
         resign(&mut tx, 1);
-        check_invalid(&world, &[tx], "wrong nonce");
-        // Overdraft.
-        check_invalid(&world, &[world.tx(1, 0, 501)], "overdraft");
-        check_invalid(&world, &[world.tx(3, 0, 1)], "overdraft from zero");
-        // Receiver balance overflow.
-        check_invalid(&world, &[world.tx(0, 2, 11)], "balance overflow");
-        // Creating without a key; a key on an existing account.
+        check_invalid(
+            &world,
+            &[tx],
+            false,
+            Reason::NonceMismatch {
+                expected: 1,
+                found: 2,
+            },
+        );
+        // InsufficientBalance, also after a debit earlier in the batch.
+        check_invalid(
+            &world,
+            &[world.tx(1, 0, 501)],
+            false,
+            Reason::InsufficientBalance {
+                balance: 500,
+                amount: 501,
+            },
+        );
+        let t1 = world.tx(1, 0, 400);
+        let mut after = world.clone();
+        after.apply(&[t1]);
+        check_invalid(
+            &world,
+            &[t1, after.tx(1, 0, 200)],
+            false,
+            Reason::InsufficientBalance {
+                balance: 100,
+                amount: 200,
+            },
+        );
+        // BalanceOverflow, NonceOverflow.
+        check_invalid(
+            &world,
+            &[world.tx(0, 2, 11)],
+            false,
+            Reason::BalanceOverflow {
+                balance: u64::MAX - 10,
+                amount: 11,
+            },
+        );
+        let mut full = world.clone();
+        full.accounts.get_mut(&5).unwrap().nonce = u64::MAX;
+        check_invalid(&full, &[full.tx(5, 0, 1)], false, Reason::NonceOverflow);
+        // MissingNewAccountKey, UnexpectedNewAccountKey.
         let mut tx = world.tx(0, 9, 5);
         tx.new_account_key = PublicKey::ZERO;
         resign(&mut tx, 0);
-        check_invalid(&world, &[tx], "creation without key");
+        check_invalid(
+            &world,
+            &[tx],
+            false,
+            Reason::MissingNewAccountKey { account: 9 },
+        );
         let mut tx = world.tx(0, 1, 5);
         tx.new_account_key = PublicKey::from(public_key(&key(77)));
         resign(&mut tx, 0);
-        check_invalid(&world, &[tx], "key on existing account");
-        // Sender missing.
+        check_invalid(
+            &world,
+            &[tx],
+            false,
+            Reason::UnexpectedNewAccountKey { account: 1 },
+        );
+        // SenderMissing.
         let mut tx = world.tx(0, 1, 0);
         tx.from = 8;
         resign(&mut tx, 0);
-        check_invalid(&world, &[tx], "empty sender");
-        // A valid transfer whose signature is checked against the wrong... sender key: another
-        // account's signature over the same message.
-        let mut tx = world.tx(5, 0, 1);
-        resign(&mut tx, 1);
-        check_invalid(&world, &[tx], "signed by another account's owner");
-        // Nonce overflow.
-        let mut full = world.clone();
-        full.accounts.get_mut(&5).unwrap().nonce = u64::MAX;
-        check_invalid(&full, &[full.tx(5, 0, 1)], "nonce overflow");
-        // The second transaction invalid after a valid first one (order matters).
-        let t1 = world.tx(1, 0, 400);
-        let mut w2 = world.clone();
-        w2.apply(&[t1]);
-        check_invalid(&world, &[t1, w2.tx(1, 0, 200)], "overdraft after a debit");
+        check_invalid(&world, &[tx], false, Reason::SenderMissing { account: 8 });
+        // AccountOutOfRange: the circuit's D index bits cannot hold the account, so no
+        // assignment encodes the transaction the commitment binds. The witness closest to one:
+        // the in-range transfer's, with the out-of-range account and its signature.
+        let mut tx = world.tx(0, 1, 1);
+        tx.to = 1 << DEPTH;
+        resign(&mut tx, 0);
+        let mut w = world.witness(&[world.tx(0, 1, 1)], 2);
+        w.slots[0].to = tx.to;
+        w.slots[0].signature = tx.signature.0;
+        check_invalid_witness(
+            &world,
+            &[tx],
+            w,
+            false,
+            Reason::AccountOutOfRange {
+                account: 1 << DEPTH,
+                depth: DEPTH,
+            },
+        );
+        // InvalidNewAccountKey: each point of small order with x ≠ 0 (the identity and the
+        // point of order 2 have x = 0, which the circuit refuses outright; one point of order
+        // 4 encodes as 32 zero bytes, which is no key at all) and a point of mixed order, each
+        // of which would let anyone (or not only the owner) sign for the account.
+        let torsion = small_order_points();
+        let mut bad_keys: Vec<schnorr::Point> = torsion
+            .iter()
+            .copied()
+            .filter(|p| p.x != Fr::ZERO && schnorr::encode_point(p) != [0; 32])
+            .collect();
+        bad_keys.push((schnorr::generator() + torsion[0]).into_affine());
+        assert_eq!(bad_keys.len(), 6);
+        for point in bad_keys {
+            let mut tx = world.tx(0, 9, 5);
+            tx.new_account_key = PublicKey::from(schnorr::encode_point(&point));
+            // Signed over the key's coordinates, as the circuit reads them.
+            let message = message_of(CHAIN, 0, 9, 5, 0, (point.x, point.y));
+            tx.signature = Signature::from(schnorr::sign(&key(0), message));
+            check_invalid(&world, &[tx], false, Reason::InvalidNewAccountKey);
+        }
+
+        // Under a bridge (upper half: accounts 8..16), a zk blob touches no bridge leaf: an
+        // exit, and a bridge leaf that someone can sign for spending (natively, as a Merkle
+        // blob, `BridgeAccountSends`; as a zk blob, `BridgeInZkBlob` first). Without a bridge
+        // both are ordinary transfers that the circuit accepts.
+        let exit = world.tx(0, 9, 5);
+        ok(&[exit]);
+        check_invalid(&world, &[exit], true, Reason::BridgeInZkBlob { account: 9 });
+        let mut leaf = world.clone();
+        leaf.accounts.insert(
+            10,
+            AccountLeaf {
+                public_key: PublicKey::from(public_key(&key(signer(10)))),
+                balance: 50,
+                nonce: 0,
+            },
+        );
+        let spend = leaf.tx(10, 0, 50);
+        let w = leaf.witness_on(&[spend], 2, false);
+        assert!(satisfied(w, 2));
+        check_invalid(
+            &leaf,
+            &[spend],
+            true,
+            Reason::BridgeInZkBlob { account: 10 },
+        );
+        let w = leaf.witness_on(&[spend], 2, true);
+        let bridge = verifier::transfer::Bridge {
+            base: 1 << (DEPTH - 1),
+            key: verifier::bridge::bridge_key(Model::ZkTransfer),
+        };
+        let merkle = verify_merkle_blob(
+            CHAIN,
+            DEPTH,
+            Some(bridge),
+            &fr_to_hash(&leaf.root()),
+            &fr_to_hash(&w.post_state_root),
+            &[spend],
+            &leaf.merkle_witness(&[spend]),
+        );
+        assert!(
+            matches!(&merkle, Err(ZkTransferError::Verify(e)) if e.reason == Reason::BridgeAccountSends { account: 10 }),
+            "{merkle:?}"
+        );
+
+        // EmptyBlob: no transaction. The verifier rejects it before anything; the circuit's
+        // first slot must be real, so an all-padding batch has no proof either.
+        let empty = world.witness(&[], 2);
+        assert!(empty.slots.iter().all(|slot| !slot.is_real));
+        assert!(!satisfied(empty, 2));
     }
 
     #[test]

@@ -225,8 +225,26 @@ fn enforce_at_most(bits: &[Boolean<Fr>], bound: impl BigInteger) -> Result<(), S
     Ok(())
 }
 
+/// The sign bit of a point encoding ([`verifier::schnorr::encode_point`]) with x coordinate
+/// `x`: 1 when x, as an integer in `[0, q)`, is above `(q − 1)/2`.
+///
+/// Enforced (about 445 constraints): the bit is boolean and `x·(1 − 2b)`, which is x or −x, is at
+/// most `(q − 1)/2` as an integer (its 255 bits, [`enforce_at_most`]). For x ≠ 0 exactly one bit
+/// passes; for x = 0 both do, so callers must exclude x = 0 (no subgroup point but the identity
+/// has it, and [`verify_gadget`] rejects R = 0).
+pub fn sign_bit(cs: ConstraintSystemRef<Fr>, x: &FpVar<Fr>) -> Result<Boolean<Fr>, SynthesisError> {
+    let bit = Boolean::new_witness(cs, || {
+        let x = x.value()?;
+        Ok(x > -x)
+    })?;
+    let small = x - FpVar::from(bit.clone()) * x.double()?;
+    let bits = small.to_non_unique_bits_le()?;
+    enforce_at_most(&bits, Fr::MODULUS_MINUS_ONE_DIV_TWO)?;
+    Ok(bit)
+}
+
 /// Enforces `¬(a ∧ b)` with at most one constraint: `a · b = 0`.
-fn enforce_not_both(a: &Boolean<Fr>, b: &Boolean<Fr>) -> Result<(), SynthesisError> {
+pub(crate) fn enforce_not_both(a: &Boolean<Fr>, b: &Boolean<Fr>) -> Result<(), SynthesisError> {
     match (a, b) {
         (Boolean::Constant(false), _) | (_, Boolean::Constant(false)) => Ok(()),
         (Boolean::Constant(true), other) | (other, Boolean::Constant(true)) => {
