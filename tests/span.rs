@@ -464,17 +464,49 @@ fn keys_and_step_counts_are_checked() {
         rejection(&s),
         SpanError::KeysOutOfOrder { index: 1, batch: 2 }
     );
+    // Junk key bytes: refused by their hash before anything decodes them.
+    let junk = [0u8; witness_format::ZK_VERIFYING_KEY_BYTES];
     let mut s = valid.clone();
     s.zk_keys = VariableList::new(vec![ZkVerifyingKey {
-        key: Bytes::from([0u8; witness_format::ZK_VERIFYING_KEY_BYTES]),
+        key: Bytes::from(junk),
+    }])
+    .unwrap();
+    let junk_hash = Hash32::from(<[u8; 32]>::from(
+        <sha3::Sha3_256 as sha3::Digest>::digest(junk),
+    ));
+    assert_eq!(
+        rejection(&s),
+        SpanError::UnpinnedKey {
+            index: 0,
+            vk_hash: junk_hash
+        }
+    );
+    // A genesis that pins those very bytes: they are decoded then, and do not decode.
+    let root = ModelRoot {
+        model: Model::ZkTransfer,
+        root: Hash32::ZERO,
+    };
+    let genesis = Genesis {
+        chain_id: 9,
+        tree_depth: 4,
+        state_roots: VariableList::new(vec![root]).unwrap(),
+        zk_keys: VariableList::new(vec![witness_format::ZkKeyPin {
+            batch: 2,
+            vk_hash: junk_hash,
+        }])
+        .unwrap(),
+    };
+    let (mut s, synthetic_tip) = synthetic_span(genesis, vec![root]);
+    s.zk_keys = VariableList::new(vec![ZkVerifyingKey {
+        key: Bytes::from(junk),
     }])
     .unwrap();
     assert_eq!(
-        rejection(&s),
-        SpanError::Key {
+        verify_span(&s, &synthetic_tip),
+        Err(SpanError::Key {
             index: 0,
             error: ZkVerifyError::UndecodableKey
-        }
+        })
     );
 
     // Transaction counts: none, more than any pinned key takes, and one the same key takes but

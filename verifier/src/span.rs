@@ -37,7 +37,8 @@ use crate::hash::{genesis_hash, header_hash, transactions_root};
 use crate::history_proof::{ProvenFact, verify_history_proof};
 use crate::zk_batch::{BatchEntry, BatchError, verify_batch};
 use crate::zk_transfer::{PublicData, hash_to_fr, public_input};
-use crate::zk_verify::{PreparedKey, ZkVerifyError, decode_verifying_key, verifying_key_hash};
+use crate::zk_verify::{PreparedKey, ZkVerifyError, decode_verifying_key};
+use sha3::{Digest, Sha3_256};
 
 /// One point of the chain a span starts or ends at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -287,8 +288,9 @@ pub enum SpanError {
 /// 1. The genesis is leaf 0 of the tip's history ([`verify_history_proof`]) and valid.
 /// 2. *A* (the genesis or a header) and *B* (a header, or the tip itself) are in the tip's
 ///    history, *A* not above *B*, and both have a `zk-transfer` state root.
-/// 3. Each carried key decodes, expects one public input, and is pinned in the genesis; the
-///    keys are in strictly ascending order of their pinned batch size.
+/// 3. Each carried key is pinned in the genesis (its bytes' hash, before they are decoded),
+///    decodes and expects one public input; the keys are in strictly ascending order of their
+///    pinned batch size.
 /// 4. Step by step, in order. A proven step: at least one transaction; the pinned key for that
 ///    count (the smallest batch that fits, as for a blob) is carried; roots and commitment are
 ///    canonical field elements. An executed step: its inclusion proves blob J of a block I in
@@ -339,12 +341,13 @@ pub fn verify_span(span: &SpanProof, tip: &Header) -> Result<ProvenSpan, SpanErr
     // 3. The keys.
     let mut keys: Vec<(u16, Arc<PreparedKey>)> = Vec::with_capacity(span.zk_keys.len());
     for (index, carried) in span.zk_keys.iter().enumerate() {
-        let vk = decode_verifying_key(&carried.key.0)
-            .map_err(|error| SpanError::Key { index, error })?;
-        let vk_hash = verifying_key_hash(&vk);
+        // Pinned first (one hash of the bytes), decoded after (curve point checks).
+        let vk_hash = Hash32::from(<[u8; 32]>::from(Sha3_256::digest(carried.key.0)));
         let Some(pin) = params.zk_pins.iter().find(|pin| pin.vk_hash == vk_hash) else {
             return Err(SpanError::UnpinnedKey { index, vk_hash });
         };
+        let vk = decode_verifying_key(&carried.key.0)
+            .map_err(|error| SpanError::Key { index, error })?;
         let batch = pin.batch;
         if keys.last().is_some_and(|(previous, _)| *previous >= batch) {
             return Err(SpanError::KeysOutOfOrder { index, batch });
