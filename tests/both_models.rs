@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{block_file, gen_tiny, ok, path, stateless, stderr, zk_setup_tiny};
+use common::{block_file, gen_tiny, ok, path, prove_workload, stateless, stderr, zk_setup_tiny};
 
 use std::path::Path;
 
@@ -33,21 +33,11 @@ fn both_models_prove_and_verify_end_to_end_with_zk_witnesses() {
         assert_eq!((batch.model, batch.transactions.len()), (model, 2));
     }
     zk_setup_tiny(&keys, "1");
-    ok(
-        &stateless(&[
-            "prove",
-            "--workload",
-            path(&workload),
-            "--db",
-            path(&db),
-            "--out",
-            path(&chain),
-            "--witness",
-            "zk",
-            "--keys",
-            path(&keys),
-        ]),
-        "prove",
+    prove_workload(
+        &workload,
+        &db,
+        &chain,
+        &["--witness", "zk", "--keys", path(&keys)],
     );
     let genesis: Genesis = decode_file(&std::fs::read(chain.join("genesis.bin")).unwrap()).unwrap();
     let models: Vec<Model> = genesis.state_roots.iter().map(|r| r.model).collect();

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{block_file, gen_tiny, ok, path, stateless, stderr};
+use common::{block_file, gen_tiny, ok, path, prove_workload, stateless, stderr};
 
 /// Runs the binary and fails the test if it does not end within `limit` (a FIFO or an endless
 /// file must not hang it).
@@ -39,18 +39,7 @@ fn run_within(args: &[&str], limit: Duration) -> (Output, Duration) {
 fn chain(dir: &Path) -> PathBuf {
     let (workload, db, chain) = (dir.join("w"), dir.join("p.redb"), dir.join("c"));
     gen_tiny("transfer", "3", &workload, &[]);
-    ok(
-        &stateless(&[
-            "prove",
-            "--workload",
-            path(&workload),
-            "--db",
-            path(&db),
-            "--out",
-            path(&chain),
-        ]),
-        "prove",
-    );
+    prove_workload(&workload, &db, &chain, &[]);
     chain
 }
 
@@ -249,17 +238,11 @@ fn verify_names_its_trust_anchor_and_can_require_one() {
     // Another chain (another seed, so another genesis) under the same trust anchor.
     let other = dir.path().join("other");
     gen_tiny("transfer", "2", &dir.path().join("w2"), &["--seed", "99"]);
-    ok(
-        &stateless(&[
-            "prove",
-            "--workload",
-            path(&dir.path().join("w2")),
-            "--db",
-            path(&dir.path().join("p2.redb")),
-            "--out",
-            path(&other),
-        ]),
-        "prove",
+    prove_workload(
+        &dir.path().join("w2"),
+        &dir.path().join("p2.redb"),
+        &other,
+        &[],
     );
     let out = stateless(&[
         "verify",

@@ -471,9 +471,9 @@ fn keys_and_step_counts_are_checked() {
         key: Bytes::from(junk),
     }])
     .unwrap();
-    let junk_hash = Hash32::from(<[u8; 32]>::from(
-        <sha3::Sha3_256 as sha3::Digest>::digest(junk),
-    ));
+    let junk_hash = Hash32::from(<[u8; 32]>::from(<sha3::Sha3_256 as sha3::Digest>::digest(
+        junk,
+    )));
     assert_eq!(
         rejection(&s),
         SpanError::UnpinnedKey {

@@ -13,7 +13,7 @@ mod common;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use common::{block_file, gen_tiny, ok, path, reseal, stateless, zk_setup_tiny};
+use common::{block_file, gen_tiny, ok, path, prove_workload, reseal, stateless, zk_setup_tiny};
 use prover::span::SpanBuilder;
 use prover::zk::groth16::VerifyingKey;
 use verifier::span::{ProvenSpan, SpanError, verify_span};
@@ -43,21 +43,11 @@ fn fixture() -> &'static Fixture {
         );
         gen_tiny("both", "4", &workload, &["--exit-percent", "50"]);
         zk_setup_tiny(&keys, "1");
-        ok(
-            &stateless(&[
-                "prove",
-                "--workload",
-                path(&workload),
-                "--db",
-                path(&dir.path().join("p.redb")),
-                "--out",
-                path(&chain),
-                "--witness",
-                "zk",
-                "--keys",
-                path(&keys),
-            ]),
-            "prove",
+        prove_workload(
+            &workload,
+            &dir.path().join("p.redb"),
+            &chain,
+            &["--witness", "zk", "--keys", path(&keys)],
         );
         let read = |file: PathBuf| std::fs::read(file).unwrap();
         let genesis = decode_file(&read(chain.join("genesis.bin"))).unwrap();

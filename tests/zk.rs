@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{block_file, gen_tiny, ok, path, stateless, zk_setup_tiny};
+use common::{block_file, gen_tiny, ok, path, prove_workload, stateless, zk_setup_tiny};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -28,21 +28,11 @@ fn zk_chain(dir: &Path) -> (PathBuf, PathBuf) {
         vk_hash.starts_with("0x") && vk_hash.len() == 66,
         "{vk_hash}"
     );
-    ok(
-        &stateless(&[
-            "prove",
-            "--workload",
-            path(&workload),
-            "--db",
-            path(&db),
-            "--out",
-            path(&chain),
-            "--witness",
-            "zk",
-            "--keys",
-            path(&keys),
-        ]),
-        "prove",
+    prove_workload(
+        &workload,
+        &db,
+        &chain,
+        &["--witness", "zk", "--keys", path(&keys)],
     );
     (chain, keys)
 }

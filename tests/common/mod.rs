@@ -312,3 +312,19 @@ pub(crate) fn reseal(genesis: &Genesis, blocks: &mut [Block]) {
         history.append(parent);
     }
 }
+
+/// `stateless prove` of `workload` into the database `db` and the chain directory `chain`,
+/// with `extra` flags (`--witness zk --keys KEYS`, `--txs-per-blob N`); asserts it succeeds.
+pub(crate) fn prove_workload(workload: &Path, db: &Path, chain: &Path, extra: &[&str]) {
+    let mut args = vec![
+        "prove",
+        "--workload",
+        path(workload),
+        "--db",
+        path(db),
+        "--out",
+        path(chain),
+    ];
+    args.extend_from_slice(extra);
+    ok(&stateless(&args), "prove");
+}
