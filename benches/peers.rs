@@ -8,7 +8,7 @@
 //! What is measured, one criterion group per N (`peers_<N>_leaves`), throughput in targets:
 //!
 //! - `multiproof_sha3_256/K`: the verifier's pre-state check of a [`MerkleWitness`] without its
-//!   leaves. One [`compute_root`] walk at depth 32 over K `(account, leaf hash)` pairs, whose
+//!   leaves. One multiproof walk (`read_multiproof`) at depth 32 over K `(account, leaf hash)` pairs, whose
 //!   sibling closure does what `verifier::blob`'s `root_from_witness` does: read the next bit of
 //!   `sibling_present`, take the next carried hash or the level's default, reject a carried
 //!   default, then check that bitmap and list were used up, and compare with the root.
@@ -92,8 +92,8 @@ use rustreexo::node_hash::{AccumulatorHash, BitcoinNodeHash};
 use rustreexo::proof::Proof;
 use rustreexo::stump::Stump;
 use verifier::hash::{leaf_hash, node_hash};
-use verifier::tree::{DefaultHashes, compute_root, compute_root_visiting};
-use witness_format::ssz_types::{BitList, VariableList};
+use verifier::transfer::{TRANSFER_TREE, TransferTree};
+use verifier::tree::{SparseTree, read_multiproof, write_multiproof};
 use witness_format::{AccountLeaf, Hash32, MerkleWitness, PublicKey, SszEncode};
 
 /// The depth of the `transfer` model's tree.
@@ -170,36 +170,19 @@ struct Sizes {
     rx_serialized: usize,
 }
 
-/// What the verifier does with a witness, leaves hashed already: `root_from_witness`'s walk.
-fn verify_ours(defaults: &DefaultHashes, ours: &Ours) -> Result<Hash32, &'static str> {
-    let present = &ours.witness.sibling_present;
-    let carried = &ours.witness.siblings;
-    let mut position = 0usize;
-    let mut next_carried = 0usize;
-    let root = compute_root(DEPTH, ours.leaves.clone(), defaults, |level, _index| {
-        let default = defaults.at(level);
-        let hash = match present.get(position) {
-            Ok(true) => {
-                let hash = *carried.get(next_carried).ok_or("siblings run short")?;
-                if hash == default {
-                    return Err("default sibling carried");
-                }
-                next_carried += 1;
-                hash
-            }
-            Ok(false) | Err(_) => default,
-        };
-        position += 1;
-        Ok(hash)
-    })?;
-    if position != present.len() || next_carried != carried.len() {
-        return Err("witness not used up");
-    }
-    Ok(root)
+/// What the verifier does with a witness, leaves hashed already: the multiproof reader.
+fn verify_ours(ours: &Ours) -> Result<Hash32, verifier::Reason> {
+    read_multiproof(
+        &TRANSFER_TREE,
+        DEPTH,
+        ours.leaves.clone(),
+        &ours.witness,
+        |hash| Ok::<_, verifier::Reason>(*hash),
+    )
+    .map(|(root, _)| root)
 }
 
-/// Builds both accumulators over 2^`log2_leaves` leaves and both proofs for every K.
-fn setup(log2_leaves: u32, defaults: &DefaultHashes) -> Vec<(Case, Sizes)> {
+fn setup(log2_leaves: u32, defaults: &TransferTree) -> Vec<(Case, Sizes)> {
     let n = 1u64 << log2_leaves;
     let started = Instant::now();
 
@@ -215,14 +198,14 @@ fn setup(log2_leaves: u32, defaults: &DefaultHashes) -> Vec<(Case, Sizes)> {
     }
     let mut root = levels[log2_leaves as usize][0];
     for level in log2_leaves..u32::from(DEPTH) {
-        root = node_hash(&root, &defaults.at(level as u8));
+        root = node_hash(&root, &defaults.empty(level as u8));
     }
     let node = |level: u8, index: u64| -> Hash32 {
         levels
             .get(usize::from(level))
             .and_then(|l| l.get(index as usize))
             .copied()
-            .unwrap_or(defaults.at(level))
+            .unwrap_or(defaults.empty(level))
     };
     eprintln!(
         "setup: 2^{log2_leaves} leaves, our tree built in {:.1?}",
@@ -263,51 +246,30 @@ fn setup(log2_leaves: u32, defaults: &DefaultHashes) -> Vec<(Case, Sizes)> {
             .iter()
             .map(|&i| (i, levels[0][i as usize]))
             .collect();
-        let mut present = Vec::new();
-        let mut siblings = Vec::new();
-        let mut hashes = 0usize;
-        let Ok(computed) = compute_root_visiting::<Infallible>(
-            DEPTH,
-            leaves.clone(),
-            defaults,
-            |level, index| {
-                let hash = node(level, index);
-                let carried = hash != defaults.at(level);
-                present.push(carried);
-                if carried {
-                    siblings.push(hash);
-                }
-                Ok(hash)
-            },
-            |_, _, _| hashes += 1,
+        let Ok(proof) =
+            write_multiproof::<_, Infallible>(defaults, DEPTH, leaves.clone(), |level, index| {
+                Ok(node(level, index))
+            });
+        assert_eq!(
+            proof.root, root,
+            "the multiproof walk gives the tree's root"
         );
-        assert_eq!(computed, root, "the multiproof walk gives the tree's root");
-        let mut sibling_present = BitList::with_capacity(present.len()).expect("bitmap fits");
-        for (i, &bit) in present.iter().enumerate() {
-            sibling_present.set(i, bit).expect("in range");
-        }
-        let witness = MerkleWitness {
-            leaves: VariableList::empty(),
-            sibling_present,
-            siblings: VariableList::new(siblings).expect("siblings fit"),
-        };
+        let hashes = proof.inner_nodes;
+        let witness = proof.witness(Vec::new()).expect("the witness fits");
         let ours = Ours {
             leaves,
             witness,
             root,
         };
-        assert_eq!(verify_ours(defaults, &ours), Ok(root), "our proof verifies");
+        assert_eq!(verify_ours(&ours), Ok(root), "our proof verifies");
         let mut tampered = ours.leaves.clone();
         tampered[0].1 = leaf(n);
         assert_ne!(
-            verify_ours(
-                defaults,
-                &Ours {
-                    leaves: tampered,
-                    witness: ours.witness.clone(),
-                    root
-                }
-            ),
+            verify_ours(&Ours {
+                leaves: tampered,
+                witness: ours.witness.clone(),
+                root
+            }),
             Ok(root),
             "a wrong leaf does not verify"
         );
@@ -421,14 +383,14 @@ fn bench_node_hash(c: &mut Criterion) {
 }
 
 fn bench_peers(c: &mut Criterion) {
-    let defaults = DefaultHashes::new();
+    let defaults = &TRANSFER_TREE;
     let log2s = if quick() {
         LOG2_LEAVES_QUICK
     } else {
         LOG2_LEAVES
     };
     let (cases, sizes): (Vec<Case>, Vec<Sizes>) =
-        log2s.iter().flat_map(|&l| setup(l, &defaults)).unzip();
+        log2s.iter().flat_map(|&l| setup(l, defaults)).unzip();
     print_sizes(&sizes);
 
     for log2_leaves in log2s {
@@ -445,7 +407,7 @@ fn bench_peers(c: &mut Criterion) {
                 &case.ours,
                 |b, ours| {
                     b.iter(|| {
-                        let root = verify_ours(&defaults, black_box(ours));
+                        let root = verify_ours(black_box(ours));
                         assert_eq!(root, Ok(ours.root));
                     });
                 },

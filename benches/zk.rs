@@ -30,13 +30,10 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use prover::workload::{AccessPattern, WorkloadGenerator, WorkloadSpec};
-use prover::zk::circuit::{TransferBatchCircuit, build_witness};
+use prover::zk::circuit::{TransferBatchCircuit, merkle_blob_circuit};
 use prover::zk::groth16::{self, ProvingKey, rng_from_seed};
 use prover::zk::synthetic::{self, SyntheticCircuit, WitnessProfile, witness_profile};
 use prover::{BlockOptions, ProverState};
-use verifier::transfer::{TouchedState, touched_accounts};
-use verifier::tree::multiproof_root;
-use verifier::zk_transfer::{default_hash, hash_to_fr, node_hash};
 use verifier::zk_verify::{encode_proof, verifying_key_hash};
 use verifier::{ChainParams, verify_blob};
 use witness_format::{Blob, Bytes, Model, Witness, ZkKeyPin, ZkWitness};
@@ -136,39 +133,7 @@ impl Fixture {
 /// The circuit for the blob's transactions, its witness built from the blob's Merkle witness
 /// (what `stateless bench --zk` measures too).
 fn circuit(depth: u8, batch: usize, chain_id: u64, blob: &Blob) -> TransferBatchCircuit {
-    let Witness::Merkle(merkle) = &blob.witness else {
-        panic!("the prover's blob carries a Merkle witness");
-    };
-    let accounts = touched_accounts(&blob.transactions, depth).expect("accounts in range");
-    let pre_state = TouchedState::new(accounts, merkle.leaves.to_vec()).expect("one leaf each");
-    let leaves = verifier::zk_transfer::leaf_hashes(&pre_state).expect("valid leaves");
-    let (_, siblings) = multiproof_root(
-        depth,
-        leaves,
-        default_hash(depth),
-        node_hash,
-        default_hash,
-        |bytes| hash_to_fr(bytes).ok_or(verifier::Reason::EmptyBlob),
-        merkle,
-    )
-    .expect("a valid multiproof");
-    let mut replay = siblings.into_iter();
-    let witness = build_witness(
-        depth,
-        batch,
-        chain_id,
-        false,
-        &pre_state,
-        &blob.transactions,
-        |_, _| replay.next().ok_or("short multiproof"),
-    )
-    .expect("a witness");
-    TransferBatchCircuit {
-        depth,
-        batch,
-        chain_id,
-        witness: Some(witness),
-    }
+    merkle_blob_circuit(depth, batch, chain_id, false, blob).expect("a witness")
 }
 
 fn benches(c: &mut Criterion) {

@@ -16,7 +16,8 @@ use prover::{BlockOptions, FactQuery, ProverState};
 use verifier::hash::{ListPathError, header_hash, list_tree_height};
 use verifier::history::MmrProofError;
 use verifier::history_proof::HistoryProofError as E;
-use verifier::tree::DefaultHashes;
+use verifier::transfer::TRANSFER_TREE;
+use verifier::tree::SparseTree;
 use verifier::{Location, ProvenFact, Reason, VerifyError, verify_history_proof};
 use witness_format::limits::{
     MAX_ACCOUNT_PATH_SIBLINGS, MAX_LIST_PATH_HASHES, MAX_MMR_PEAKS, MAX_TREE_DEPTH,
@@ -915,13 +916,13 @@ fn non_canonical_account_proofs_are_rejected() {
         change(account_of(&mut wrong));
         reason(&wrong, tip())
     };
-    let defaults = DefaultHashes::new();
+    let defaults = &TRANSFER_TREE;
     let top = DEPTH - 1;
     let mut wrong = proof.clone();
     let fact = account_of(&mut wrong);
     assert!(!fact.sibling_present.get(usize::from(top)).unwrap());
     fact.sibling_present.set(usize::from(top), true).unwrap();
-    fact.siblings.push(defaults.at(top)).unwrap();
+    fact.siblings.push(defaults.empty(top)).unwrap();
     assert_eq!(
         verify_history_proof(&wrong, tip()),
         Err(VerifyError {

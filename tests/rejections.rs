@@ -17,10 +17,10 @@ use common::{
 };
 use prover::workload::WorkloadSpec;
 use rayon::prelude::*;
-use verifier::blob::leaf_hashes;
 use verifier::hash::header_hash;
+use verifier::transfer::TRANSFER_TREE;
 use verifier::transfer::{TouchedState, touched_accounts};
-use verifier::tree::compute_root;
+use verifier::tree::{SparseTree, leaf_nodes, tree_root};
 use verifier::{
     ChainParams, ChainSummary, ChainVerifier, Location, Reason, VerifyError, verify_blob,
     verify_chain,
@@ -192,14 +192,17 @@ fn find_tx(
 fn sibling_levels(params: &ChainParams, blob: &Blob) -> Vec<u8> {
     let state = state_before(params, blob, 0);
     let mut levels = Vec::new();
-    let Ok(_) = compute_root::<Infallible>(
+    let tree = &TRANSFER_TREE;
+    let leaves = leaf_nodes(tree, &state).expect("transfer leaves always hash");
+    let Ok(_) = tree_root::<_, Infallible>(
+        tree,
         params.tree_depth,
-        leaf_hashes(&state),
-        &params.defaults,
+        leaves,
         |level, _| {
             levels.push(level);
-            Ok(params.defaults.at(level))
+            Ok(tree.empty(level))
         },
+        |_, _, _| {},
     );
     levels
 }
@@ -386,7 +389,7 @@ fn carried_default_sibling_is_rejected() {
     // A carried sibling replaced by the empty-subtree hash of its level.
     let first_carried = bits.iter().position(|&bit| bit).expect("a carried sibling");
     let err = reject_blob(chain, HEIGHT, BLOB, |blob| {
-        witness_mut(blob).siblings[0] = params.defaults.at(levels[first_carried]);
+        witness_mut(blob).siblings[0] = TRANSFER_TREE.empty(levels[first_carried]);
     });
     assert_eq!(
         err.reason,
@@ -403,7 +406,7 @@ fn carried_default_sibling_is_rejected() {
     let err = reject_blob(chain, HEIGHT, BLOB, |blob| {
         edit_bitmap(blob, |bits| bits[first_default] = true);
         edit_siblings(blob, |s| {
-            s.insert(carried_before, params.defaults.at(levels[first_default]));
+            s.insert(carried_before, TRANSFER_TREE.empty(levels[first_default]));
         });
     });
     assert_eq!(

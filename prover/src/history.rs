@@ -14,8 +14,9 @@ use verifier::hash::{
 };
 use verifier::history::proof_nodes;
 use verifier::tree::in_range;
+use verifier::tree::{bit_list, write_multiproof};
 use verifier::verify_history_proof;
-use witness_format::ssz_types::{BitList, VariableList};
+use witness_format::ssz_types::VariableList;
 use witness_format::{
     AccountFact, AccountLeaf, Anchor, BlobFact, BlobInclusion, Block, Hash32, HistoryFact,
     HistoryProof, Model, SszDecode, TransactionFact, TransactionInclusion, decode_file,
@@ -216,22 +217,10 @@ impl ProverState {
         let leaf_hash = tree
             .leaf(&leaf)
             .ok_or_else(|| ProverError::Corrupt(format!("account {account}: bad key")))?;
-        let mut present = Vec::with_capacity(usize::from(depth));
-        let mut siblings = Vec::new();
-        let root = tree.root(
-            depth,
-            vec![(account, leaf_hash)],
-            |level, index| {
-                let default = tree.default(level);
-                let hash = state.node(level, index)?.unwrap_or(default);
-                present.push(hash != default);
-                if hash != default {
-                    siblings.push(hash);
-                }
-                Ok::<_, ProverError>(hash)
-            },
-            |_, _, _| {},
-        )?;
+        let proof = write_multiproof(tree, depth, vec![(account, leaf_hash)], |level, index| {
+            Ok::<_, ProverError>(state.node(level, index)?.unwrap_or(tree.default(level)))
+        })?;
+        let root = proof.root;
         let roots = match &anchor {
             Anchor::Genesis(genesis) => &genesis.state_roots,
             Anchor::Header(header) => &header.state_roots,
@@ -242,20 +231,14 @@ impl ProverState {
                 "stored state at height {height} gives root {root}, the chain says {expected:?}"
             )));
         }
-        let mut sibling_present = BitList::with_capacity(present.len())
-            .map_err(|e| ProverError::Corrupt(format!("sibling bitmap: {e:?}")))?;
-        for (i, &bit) in present.iter().enumerate() {
-            sibling_present
-                .set(i, bit)
-                .map_err(|e| ProverError::Corrupt(format!("sibling bitmap: {e:?}")))?;
-        }
         Ok(AccountFact {
             anchor,
             model,
             account,
             leaf,
-            sibling_present,
-            siblings: bounded(siblings)?,
+            sibling_present: bit_list(&proof.present)
+                .ok_or_else(|| ProverError::Corrupt("an account path past its limit".into()))?,
+            siblings: bounded(proof.carried)?,
         })
     }
 }

@@ -44,16 +44,17 @@ use verifier::transfer::{
     SignedMessage, TouchedState, check_new_account_key, signature_checks, signing_message,
     touched_accounts,
 };
+use verifier::tree::write_multiproof;
 use verifier::zk_transfer::hash_to_fr;
 use verifier::zk_verify::{encode_proof, verifying_key_hash};
 use verifier::{ChainParams, Reason, VerifyError, verify_blob_in_block};
 use witness_format::frame::fits_in_file;
 use witness_format::limits::{MAX_CREDITS_PER_BLOB, MAX_FILE_BYTES, MAX_TRANSACTIONS_PER_BLOB};
-use witness_format::ssz_types::{BitList, VariableList};
+use witness_format::ssz_types::VariableList;
 use witness_format::{
     AccountLeaf, Allocation, Blob, Block, Bytes, CreditWitness, Genesis, Hash32, Header,
-    HistoryProof, MerkleWitness, Model, ModelRoot, SszDecode, SszEncode, Transaction, Witness,
-    ZkKeyPin, ZkWitness, decode_file, encode_file,
+    HistoryProof, Model, ModelRoot, SszDecode, SszEncode, Transaction, Witness, ZkKeyPin,
+    ZkWitness, decode_file, encode_file,
 };
 
 use crate::tree_hash::ModelTree;
@@ -117,14 +118,21 @@ pub(crate) struct ModelState {
 }
 
 impl ModelState {
-    fn new(model: Model, root: Hash32) -> Self {
-        Self {
+    fn new(model: Model, root: Hash32) -> Result<Self, ProverError> {
+        Ok(Self {
             model,
-            tree: ModelTree::new(model),
+            tree: tree_of(model)?,
             tables: ModelTables::of(model),
             root,
-        }
+        })
     }
+}
+
+/// The state tree of `model`: every model this prover builds has one.
+fn tree_of(model: Model) -> Result<ModelTree, ProverError> {
+    ModelTree::new(model).ok_or_else(|| {
+        ProverError::InvalidAllocation(format!("model {model} has no sparse state tree"))
+    })
 }
 
 /// Why the prover failed. None of these leaves the database half-written.
@@ -399,7 +407,7 @@ impl ProverState {
         let models = roots
             .iter()
             .map(|r| ModelState::new(r.model, r.root))
-            .collect();
+            .collect::<Result<_, _>>()?;
         drop(headers);
         drop(read);
         Ok(Self {
@@ -960,50 +968,31 @@ impl ProverState {
 
         // The multiproof: every sibling the walk asks for, from the nodes table.
         let tree = &lane.tree;
-        let mut present = Vec::new();
-        let mut siblings = Vec::new();
-        let mut used = Vec::new();
-        let computed_pre = tree.root(
+        let proof = write_multiproof(
+            tree,
             depth,
             leaf_hashes(tree, &pre_state)?,
             |level, index| {
-                let default = tree.default(level);
-                let hash = read_node(nodes, level, index)?.unwrap_or(default);
-                present.push(hash != default);
-                if hash != default {
-                    siblings.push(hash);
-                }
-                used.push(hash);
-                Ok::<_, ProverError>(hash)
+                Ok::<_, ProverError>(read_node(nodes, level, index)?.unwrap_or(tree.default(level)))
             },
-            |_, _, _| {},
         )?;
-        if computed_pre != pre_root {
+        if proof.root != pre_root {
             return Err(ProverError::Corrupt(format!(
-                "stored tree gives root {computed_pre}, expected {pre_root}"
+                "stored tree gives root {}, expected {pre_root}",
+                proof.root
             )));
         }
         let mut new_nodes = Vec::new();
-        let mut replay = used.iter().copied();
+        let mut replay = proof.siblings.iter().copied();
         let Ok(post_root) = tree.root::<Infallible>(
             depth,
             leaf_hashes(tree, &post_state)?,
             |_, _| Ok(replay.next().unwrap_or(Hash32::ZERO)),
             |level, index, hash| new_nodes.push((level, index, *hash)),
         );
-
-        let mut sibling_present = BitList::with_capacity(present.len())
-            .map_err(|e| ProverError::Corrupt(format!("sibling bitmap: {e:?}")))?;
-        for (i, &bit) in present.iter().enumerate() {
-            sibling_present
-                .set(i, bit)
-                .map_err(|e| ProverError::Corrupt(format!("sibling bitmap: {e:?}")))?;
-        }
-        let merkle = MerkleWitness {
-            leaves: bounded(pre_state.leaves().to_vec())?,
-            sibling_present,
-            siblings: bounded(siblings)?,
-        };
+        let merkle = proof
+            .witness(pre_state.leaves().to_vec())
+            .ok_or_else(|| ProverError::Corrupt("a witness past its limits".into()))?;
         // A zk proof does not cover the bridge: blobs that exit take Merkle witnesses.
         let exits = bridge(&self.params, lane.model)
             .is_some_and(|bridge| txs.iter().any(|tx| tx.to >= bridge.base));
@@ -1013,7 +1002,7 @@ impl ProverState {
                 receipts: bounded(receipts)?,
             }),
             (Some(zk), None) if lane.model == Model::ZkTransfer && !exits => {
-                self.zk_witness(zk, &pre_state, &txs, used, (pre_root, post_root))?
+                self.zk_witness(zk, &pre_state, &txs, proof.siblings, (pre_root, post_root))?
             }
             _ => Witness::Merkle(merkle),
         };
@@ -1258,8 +1247,7 @@ fn genesis_of(allocations: &[Allocation], zk_keys: &[ZkKeyPin]) -> Result<Genesi
     let roots = allocations
         .iter()
         .map(|allocation| {
-            let root =
-                allocation_root(allocation, &ModelTree::new(allocation.model), |_, _, _| {})?;
+            let root = allocation_root(allocation, &tree_of(allocation.model)?, |_, _, _| {})?;
             Ok(ModelRoot {
                 model: allocation.model,
                 root,
@@ -1379,7 +1367,7 @@ fn initialize(
     let write = db.begin_write()?;
     let mut roots = Vec::with_capacity(allocations.len());
     for allocation in &allocations {
-        let tree = ModelTree::new(allocation.model);
+        let tree = tree_of(allocation.model)?;
         let tables = ModelTables::of(allocation.model);
         let mut accounts = write.open_table(tables.accounts)?;
         let mut nodes = write.open_table(tables.nodes)?;

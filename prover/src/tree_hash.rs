@@ -1,33 +1,31 @@
-//! The state tree's hashes for each model, as 32-byte values: SHA3-256 for `transfer`
-//! ([`verifier::hash`]), Poseidon field elements in their canonical encoding for `zk-transfer`
-//! ([`verifier::zk_transfer`]). One walk ([`verifier::tree::walk`]) for both, so the prover
-//! asks for siblings in the order the verifier reads them.
+//! The state tree of a model, as the prover stores it: every node 32 bytes (SHA3-256 for
+//! `transfer`, Poseidon field elements in their canonical encoding for `zk-transfer`), through
+//! the verifier's own tree ([`verifier::model::state_tree`]). One walk
+//! ([`verifier::tree::walk`]) for every model, so the prover asks for siblings in the order the
+//! verifier reads them.
 
-use verifier::tree::{DefaultHashes, walk};
-use verifier::{hash, zk_transfer};
-use witness_format::limits::MAX_TREE_DEPTH;
+use verifier::tree::{SparseTree, WireTree};
 use witness_format::{AccountLeaf, Hash32, Model};
 
 /// The leaf, node and default hashes of one model's tree.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy)]
 pub struct ModelTree {
     model: Model,
-    defaults: Vec<Hash32>,
+    tree: &'static dyn WireTree,
+}
+
+impl std::fmt::Debug for ModelTree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ModelTree")
+            .field("model", &self.model)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ModelTree {
-    /// The tree hashes of `model`.
-    pub fn new(model: Model) -> Self {
-        let defaults = match model {
-            Model::Transfer => {
-                let defaults = DefaultHashes::new();
-                (0..=MAX_TREE_DEPTH).map(|l| defaults.at(l)).collect()
-            }
-            Model::ZkTransfer => (0..=MAX_TREE_DEPTH)
-                .map(|l| zk_transfer::fr_to_hash(&zk_transfer::default_hash(l)))
-                .collect(),
-        };
-        Self { model, defaults }
+    /// The tree of `model`; `None` for a model whose state is not a sparse tree.
+    pub fn new(model: Model) -> Option<Self> {
+        verifier::model::state_tree(model).map(|tree| Self { model, tree })
     }
 
     /// The model.
@@ -35,31 +33,15 @@ impl ModelTree {
         self.model
     }
 
-    /// A leaf's hash; `None` for a `zk-transfer` leaf whose key is not a Jubjub point.
+    /// A leaf's hash; `None` for a leaf that cannot be in the tree (a key the model cannot
+    /// read).
     pub fn leaf(&self, leaf: &AccountLeaf) -> Option<Hash32> {
-        match self.model {
-            Model::Transfer => Some(hash::leaf_hash(leaf)),
-            Model::ZkTransfer => zk_transfer::leaf_hash(leaf).map(|h| zk_transfer::fr_to_hash(&h)),
-        }
-    }
-
-    /// An inner node's hash.
-    pub fn node(&self, left: &Hash32, right: &Hash32) -> Hash32 {
-        match self.model {
-            Model::Transfer => hash::node_hash(left, right),
-            Model::ZkTransfer => {
-                let fr = |h: &Hash32| zk_transfer::hash_to_fr(h).unwrap_or_default();
-                zk_transfer::fr_to_hash(&zk_transfer::node_hash(&fr(left), &fr(right)))
-            }
-        }
+        self.tree.leaf_hash(leaf)
     }
 
     /// The hash of an empty subtree of height `level`.
     pub fn default(&self, level: u8) -> Hash32 {
-        self.defaults
-            .get(usize::from(level))
-            .copied()
-            .unwrap_or(Hash32::ZERO)
+        self.tree.empty_hash(level)
     }
 
     /// The root over some leaves' hashes, asking `sibling` for the rest in the canonical
@@ -71,13 +53,32 @@ impl ModelTree {
         sibling: impl FnMut(u8, u64) -> Result<Hash32, E>,
         visit: impl FnMut(u8, u64, &Hash32),
     ) -> Result<Hash32, E> {
-        walk(
-            depth,
-            leaves,
-            self.default(depth),
-            |l, r| self.node(l, r),
-            sibling,
-            visit,
-        )
+        verifier::tree::tree_root(self, depth, leaves, sibling, visit)
+    }
+}
+
+/// The tree over its wire encoding, so the verifier's generic walk, reader and writer serve
+/// the prover's stored nodes.
+impl SparseTree for ModelTree {
+    type Node = Hash32;
+
+    fn leaf(&self, leaf: &AccountLeaf) -> Option<Hash32> {
+        self.tree.leaf_hash(leaf)
+    }
+
+    fn node(&self, left: &Hash32, right: &Hash32) -> Hash32 {
+        self.tree.node_hash(left, right)
+    }
+
+    fn empty(&self, level: u8) -> Hash32 {
+        self.tree.empty_hash(level)
+    }
+
+    fn decode(&self, hash: &Hash32) -> Option<Hash32> {
+        Some(*hash)
+    }
+
+    fn encode(&self, node: &Hash32) -> Hash32 {
+        *node
     }
 }

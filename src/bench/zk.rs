@@ -26,14 +26,11 @@ use std::time::Instant;
 
 use anyhow::Context;
 use prover::workload::{AccessPattern, WorkloadGenerator, WorkloadSpec};
-use prover::zk::circuit::{TransferBatchCircuit, build_witness};
+use prover::zk::circuit::{TransferBatchCircuit, merkle_blob_circuit};
 use prover::zk::groth16::{self, ProvingKey, VerifyingKey, rng_from_seed};
 use prover::zk::synthetic::{self, SyntheticCircuit, WitnessProfile, witness_profile};
 use prover::{BlockOptions, ProverState};
 use serde::Serialize;
-use verifier::transfer::{TouchedState, touched_accounts};
-use verifier::tree::multiproof_root;
-use verifier::zk_transfer::{default_hash, hash_to_fr, node_hash};
 use verifier::zk_verify::{encode_proof, verifying_key_hash};
 use verifier::{ChainParams, verify_blob};
 use witness_format::ssz_types::VariableList;
@@ -439,39 +436,8 @@ fn keys(plan: &Plan) -> anyhow::Result<Keys> {
 /// The circuit for the blob's transactions, its witness built from the blob's Merkle witness
 /// (the pre-state leaves, and the siblings in the multiproof's canonical order).
 fn real_circuit(plan: &Plan, chain_id: u64, blob: &Blob) -> anyhow::Result<TransferBatchCircuit> {
-    let Witness::Merkle(merkle) = &blob.witness else {
-        anyhow::bail!("the prover's blob should carry a Merkle witness");
-    };
-    let accounts = touched_accounts(&blob.transactions, plan.depth)?;
-    let pre_state = TouchedState::new(accounts, merkle.leaves.to_vec())
-        .context("witness leaves do not match the touched accounts")?;
-    let leaves = verifier::zk_transfer::leaf_hashes(&pre_state)?;
-    let (_, siblings) = multiproof_root::<_, anyhow::Error>(
-        plan.depth,
-        leaves,
-        default_hash(plan.depth),
-        node_hash,
-        default_hash,
-        |bytes| hash_to_fr(bytes).context("a sibling is not a field element"),
-        merkle,
-    )?;
-    let mut replay = siblings.into_iter();
-    let witness = build_witness(
-        plan.depth,
-        plan.batch,
-        chain_id,
-        false,
-        &pre_state,
-        &blob.transactions,
-        |_, _| replay.next().context("the multiproof ran short"),
-    )
-    .map_err(|e| anyhow::anyhow!("witness: {e}"))?;
-    Ok(TransferBatchCircuit {
-        depth: plan.depth,
-        batch: plan.batch,
-        chain_id,
-        witness: Some(witness),
-    })
+    merkle_blob_circuit(plan.depth, plan.batch, chain_id, false, blob)
+        .map_err(|e| anyhow::anyhow!("witness: {e}"))
 }
 
 /// One real proof of the blob's transactions, from its Merkle witness: the proof bytes and the

@@ -1,19 +1,16 @@
 //! Checking one blob against its witness, with no state.
 
-use std::convert::Infallible;
-
 use ark_bls12_381::Fr;
 
-use witness_format::{AccountLeaf, Blob, Hash32, Header, MerkleWitness, Model, Witness};
+use witness_format::{Blob, Hash32, Header, MerkleWitness, Model, Witness};
 
 use crate::bridge::{bridge, check_zk_blob_avoids_bridge, verify_credit_blob};
 use crate::chain::ChainParams;
 use crate::error::{Reason, VerifyError};
-use crate::hash::leaf_hash;
-use crate::hash::node_hash;
 use crate::signature::first_invalid;
+use crate::transfer::TRANSFER_TREE;
 use crate::transfer::{TouchedState, apply_rules, signature_checks, touched_accounts};
-use crate::tree::{compute_root, multiproof_root};
+use crate::tree::{witness_roots, witness_state};
 use crate::zk_transfer;
 use crate::zk_verify::{PROOF_BYTES, verify_zk_blob};
 
@@ -181,7 +178,7 @@ fn verify_transfer_merkle(
     witness: &MerkleWitness,
 ) -> Result<(), VerifyError> {
     let accounts = touched_accounts(&blob.transactions, params.tree_depth)?;
-    let pre_state = pre_state(accounts, witness)?.with_bridge(bridge(params, blob.model));
+    let pre_state = witness_state(accounts, witness)?.with_bridge(bridge(params, blob.model));
     let mut post_state = pre_state.clone();
     let (signed, rule_failure) = apply_rules(
         params.chain_id,
@@ -226,59 +223,12 @@ fn transfer_roots(
     post: &TouchedState,
     witness: &MerkleWitness,
 ) -> Result<(Hash32, Hash32), VerifyError> {
-    let (pre_root, siblings) = root_from_witness(params, pre, witness)?;
-    // The same accounts ask for the same siblings in the same order, so the replay never runs
-    // short.
-    let mut replay = siblings.into_iter();
-    let Ok(post_root) = compute_root::<Infallible>(
+    witness_roots(
+        &TRANSFER_TREE,
         params.tree_depth,
-        leaf_hashes(post),
-        &params.defaults,
-        |_, _| Ok(replay.next().unwrap_or(Hash32::ZERO)),
-    );
-    Ok((pre_root, post_root))
-}
-
-/// Pairs the touched accounts with the witness leaves, checking count and canonical form.
-fn pre_state(accounts: Vec<u64>, witness: &MerkleWitness) -> Result<TouchedState, VerifyError> {
-    let leaves: Vec<AccountLeaf> = witness.leaves.to_vec();
-    if let Some(index) = leaves
-        .iter()
-        .position(|leaf| leaf.is_empty() && *leaf != AccountLeaf::EMPTY)
-    {
-        return Err(Reason::NonCanonicalEmptyLeaf { index }.into());
-    }
-    let expected = accounts.len();
-    let found = leaves.len();
-    TouchedState::new(accounts, leaves)
-        .ok_or_else(|| Reason::LeafCountMismatch { expected, found }.into())
-}
-
-/// The `(account, leaf hash)` pairs of a touched state, ascending.
-pub fn leaf_hashes(state: &TouchedState) -> Vec<(u64, Hash32)> {
-    state
-        .accounts()
-        .iter()
-        .zip(state.leaves())
-        .map(|(&account, leaf)| (account, leaf_hash(leaf)))
-        .collect()
-}
-
-/// Recomputes the root from the witness; returns it and every sibling used, in order, defaults
-/// included, for the post-state pass.
-fn root_from_witness(
-    params: &ChainParams,
-    state: &TouchedState,
-    witness: &MerkleWitness,
-) -> Result<(Hash32, Vec<Hash32>), VerifyError> {
-    let defaults = &params.defaults;
-    multiproof_root(
-        params.tree_depth,
-        leaf_hashes(state),
-        defaults.at(params.tree_depth),
-        node_hash,
-        |level| defaults.at(level),
-        |hash| Ok(*hash),
+        pre,
+        post,
         witness,
+        |hash| Ok(*hash),
     )
 }

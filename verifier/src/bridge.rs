@@ -20,15 +20,14 @@
 //! less credited totals, over all bridge leaves) never change.
 
 use rayon::prelude::*;
-use witness_format::{
-    AccountLeaf, Blob, CreditWitness, Hash32, Header, HistoryFact, Model, PublicKey,
-};
+use witness_format::{Blob, CreditWitness, Hash32, Header, HistoryFact, Model, PublicKey};
 
 use crate::chain::ChainParams;
 use crate::error::{Reason, VerifyError};
 use crate::hash::tagged_hash;
 use crate::history_proof::{ProvenFact, verify_history_proof};
 use crate::transfer::{Bridge, TouchedState, touched_accounts};
+use crate::tree::witness_state;
 
 /// Domain of the `transfer` bridge key.
 const BRIDGE_KEY_TAG: u8 = 0xB1;
@@ -143,17 +142,7 @@ pub fn verify_credit_blob(
     checked.into_iter().collect::<Result<(), _>>()?;
 
     let accounts = touched_accounts(credits, params.tree_depth)?;
-    let leaves: Vec<AccountLeaf> = witness.merkle.leaves.to_vec();
-    if let Some(index) = leaves
-        .iter()
-        .position(|leaf| leaf.is_empty() && *leaf != AccountLeaf::EMPTY)
-    {
-        return Err(Reason::NonCanonicalEmptyLeaf { index }.into());
-    }
-    let (expected, found) = (accounts.len(), leaves.len());
-    let pre_state = TouchedState::new(accounts, leaves)
-        .ok_or(Reason::LeafCountMismatch { expected, found })?
-        .with_bridge(Some(bridge));
+    let pre_state = witness_state(accounts, &witness.merkle)?.with_bridge(Some(bridge));
     let mut post_state = pre_state.clone();
     let mut failure = None;
     for (index, tx) in credits.iter().enumerate() {

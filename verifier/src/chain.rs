@@ -12,7 +12,6 @@ use crate::blob::{PendingProof, check_blob_in_block};
 use crate::error::{Reason, VerifyError};
 use crate::hash::{blob_commitment, genesis_hash, header_hash};
 use crate::history::{HistoryAccumulator, blobs_root};
-use crate::tree::DefaultHashes;
 use crate::zk_batch::{BatchEntry, verify_batch};
 use crate::zk_verify::{PreparedKey, decode_verifying_key, verifying_key_hash};
 use sha3::Digest;
@@ -26,8 +25,6 @@ pub struct ChainParams {
     pub tree_depth: u8,
     /// The models the chain hosts, in genesis order.
     pub models: Vec<Model>,
-    /// Empty-subtree hashes, computed once.
-    pub defaults: DefaultHashes,
     /// The `zk-transfer` verifying keys pinned in the genesis, ascending by batch size.
     pub zk_pins: Vec<ZkKeyPin>,
     /// The pinned keys this verifier was given, prepared once, by batch size.
@@ -74,7 +71,6 @@ impl ChainParams {
             chain_id: genesis.chain_id,
             tree_depth: genesis.tree_depth,
             models,
-            defaults: DefaultHashes::new(),
             zk_pins,
             zk_keys: Vec::new(),
         })

@@ -33,12 +33,12 @@ use witness_format::{
 use crate::error::{Reason, VerifyError};
 use crate::hash::{
     BLOBS_NODE_TAG, BLOBS_ROOT_TAG, ListPathError, TRANSACTIONS_NODE_TAG, TRANSACTIONS_ROOT_TAG,
-    blob_commitment_of, genesis_hash, header_hash, leaf_hash, list_root_from_path, node_hash,
-    transaction_hash,
+    blob_commitment_of, genesis_hash, header_hash, list_root_from_path, transaction_hash,
 };
 use crate::history::{MmrProofError, root_from_proof};
-use crate::tree::{DefaultHashes, in_range, multiproof_root};
-use crate::zk_transfer;
+use crate::transfer::TRANSFER_TREE;
+use crate::tree::{SparseTree, in_range, read_multiproof};
+use crate::zk_transfer::{ZK_TRANSFER_TREE, hash_to_fr};
 
 /// What a valid history proof establishes about the tip's chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -488,64 +488,35 @@ fn account_root(fact: &AccountFact) -> Result<Hash32, VerifyError> {
         siblings: VariableList::new(fact.siblings.to_vec()).map_err(|_| bad_depth())?,
     };
     match fact.model {
-        Model::Transfer => {
-            let defaults = DefaultHashes::new();
-            path_root(
-                depth,
-                fact.account,
-                leaf_hash(&fact.leaf),
-                node_hash,
-                |level| defaults.at(level),
-                |hash| Ok(*hash),
-                &witness,
-            )
-        }
+        Model::Transfer => path_root(&TRANSFER_TREE, depth, fact, &witness, |hash| Ok(*hash)),
         Model::ZkTransfer => {
-            let leaf =
-                zk_transfer::leaf_hash(&fact.leaf).ok_or(HistoryProofError::InvalidLeafKey)?;
             // The reader decodes each carried hash once, in order, only when it uses it; so the
             // number of decodes so far is the index of the one being decoded.
             let decoded = Cell::new(0usize);
-            let root = path_root(
-                depth,
-                fact.account,
-                leaf,
-                zk_transfer::node_hash,
-                zk_transfer::default_hash,
-                |hash| {
-                    let index = decoded.replace(decoded.get().saturating_add(1));
-                    zk_transfer::hash_to_fr(hash)
-                        .ok_or_else(|| HistoryProofError::NonCanonicalSibling { index }.into())
-                },
-                &witness,
-            )?;
-            Ok(zk_transfer::fr_to_hash(&root))
+            path_root(&ZK_TRANSFER_TREE, depth, fact, &witness, |hash| {
+                let index = decoded.replace(decoded.get().saturating_add(1));
+                hash_to_fr(hash)
+                    .ok_or_else(|| HistoryProofError::NonCanonicalSibling { index }.into())
+            })
         }
     }
 }
 
-/// The root of a tree of `depth` levels from the one leaf `account` (with hash `leaf`) and a
-/// path given as a one-leaf witness, for either model's node type: `node`, `default` and
-/// `decode` are the model's node hash, empty-subtree hashes and wire decoding of a sibling.
-fn path_root<T: Copy + PartialEq>(
+/// The root of `tree` (of `depth` levels) from the fact's one leaf and its path, given as a
+/// one-leaf witness; `decode` reads a carried sibling. A leaf the tree cannot hash (a key the
+/// model cannot read) is `InvalidLeafKey`.
+fn path_root<T: SparseTree>(
+    tree: &T,
     depth: u8,
-    account: u64,
-    leaf: T,
-    node: impl Fn(&T, &T) -> T,
-    default: impl Fn(u8) -> T,
-    decode: impl Fn(&Hash32) -> Result<T, VerifyError>,
+    fact: &AccountFact,
     witness: &MerkleWitness,
-) -> Result<T, VerifyError> {
-    let (root, _) = multiproof_root(
-        depth,
-        vec![(account, leaf)],
-        default(depth),
-        node,
-        default,
-        decode,
-        witness,
-    )?;
-    Ok(root)
+    decode: impl Fn(&Hash32) -> Result<T::Node, VerifyError>,
+) -> Result<Hash32, VerifyError> {
+    let leaf = tree
+        .leaf(&fact.leaf)
+        .ok_or(HistoryProofError::InvalidLeafKey)?;
+    let (root, _) = read_multiproof(tree, depth, vec![(fact.account, leaf)], witness, decode)?;
+    Ok(tree.encode(&root))
 }
 
 /// An index from the wire as a location; past `usize` it saturates (only in messages).
@@ -560,8 +531,9 @@ mod tests {
 
     use super::*;
     use crate::schnorr::{SigningKey, public_key};
+    use crate::tree::SparseTree;
     use crate::zk_transfer::{
-        default_hash, fr_to_hash, leaf_hash as zk_leaf, node_hash as zk_node, root_of_accounts,
+        ZK_TRANSFER_TREE, fr_to_hash, leaf_hash as zk_leaf, node_hash as zk_node, root_of_accounts,
     };
     use ark_bls12_381::Fr;
     use ark_ff::{BigInteger, PrimeField};
@@ -607,8 +579,8 @@ mod tests {
         let state = state();
         let n10 = zk_node(&leaf_of(&state, 0), &leaf_of(&state, 1));
         let n12 = zk_node(&Fr::from(0u64), &leaf_of(&state, 5));
-        let n20 = zk_node(&n10, &default_hash(1));
-        let n21 = zk_node(&n12, &default_hash(1));
+        let n20 = zk_node(&n10, &ZK_TRANSFER_TREE.empty(1));
+        let n21 = zk_node(&n12, &ZK_TRANSFER_TREE.empty(1));
         (n10, n12, n20, n21, zk_node(&n20, &n21))
     }
 
@@ -779,7 +751,8 @@ mod tests {
         for index in 0..2 {
             let mut wrong = account_1(&tip);
             let sibling = &mut fact(&mut wrong).siblings[index];
-            *sibling = fr_to_hash(&(zk_transfer::hash_to_fr(sibling).unwrap() + Fr::from(1u64)));
+            *sibling =
+                fr_to_hash(&(crate::zk_transfer::hash_to_fr(sibling).unwrap() + Fr::from(1u64)));
             mismatch(&wrong);
         }
 
@@ -799,7 +772,7 @@ mod tests {
         // The same value written as itself plus the modulus: the only difference from the honest
         // path is the encoding, and it is refused.
         let mut wrong = account_1(&tip);
-        let honest = zk_transfer::hash_to_fr(&fact(&mut wrong).siblings[0]).unwrap();
+        let honest = crate::zk_transfer::hash_to_fr(&fact(&mut wrong).siblings[0]).unwrap();
         let mut plus_p = honest.into_bigint();
         assert!(!plus_p.add_with_carry(&Fr::MODULUS), "fits 256 bits");
         let mut bytes = [0u8; 32];
@@ -839,7 +812,7 @@ mod tests {
         let mut wrong = account_1(&tip);
         fact(&mut wrong).sibling_present = bits(&[true, true, true]);
         fact(&mut wrong).siblings = VariableList::new(
-            [leaf_of(&state(), 0), default_hash(1), n21]
+            [leaf_of(&state(), 0), ZK_TRANSFER_TREE.empty(1), n21]
                 .iter()
                 .map(fr_to_hash)
                 .collect(),

@@ -21,6 +21,7 @@
 //!   without a database (tools and benchmarks).
 //! - [`chain`]: checks a chain of blocks from its genesis: all blobs in parallel, then linkage.
 //! - [`error`]: what a rejection says and where it happened.
+//! - [`model`]: the execution models, by wire tag: the one place a model is chosen.
 //!
 //! Nothing here keeps state, opens a file or depends on the prover. The prover calls these
 //! functions, so each rule has exactly one definition.
@@ -44,6 +45,7 @@ pub mod error;
 pub mod hash;
 pub mod history;
 pub mod history_proof;
+pub mod model;
 pub mod poseidon;
 pub mod schnorr;
 pub mod signature;

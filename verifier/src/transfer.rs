@@ -6,12 +6,52 @@
 //! the key the transaction carries, and only then does it carry one; no balance or nonce
 //! overflows; and the sender signed the signing message, which binds chain id and model.
 
-use witness_format::{AccountLeaf, Model, PublicKey, Signature, Transaction};
+use std::sync::LazyLock;
+
+use witness_format::{AccountLeaf, Hash32, Model, PublicKey, Signature, Transaction};
 
 use crate::error::{Reason, VerifyError};
 use crate::schnorr;
 use crate::signature::{SignatureCheck, is_valid_new_key};
-use crate::tree::in_range;
+use crate::tree::{SparseTree, empty_hashes, in_range};
+
+/// The `transfer` model's state tree: SHA3-256 leaves and nodes ([`crate::hash::leaf_hash`],
+/// [`crate::hash::node_hash`]), the empty slot hashing to 32 zero bytes.
+pub struct TransferTree {
+    empty: LazyLock<Vec<Hash32>>,
+}
+
+/// The `transfer` model's tree; its empty-subtree hashes are computed once.
+pub static TRANSFER_TREE: TransferTree = TransferTree {
+    empty: LazyLock::new(|| empty_hashes(Hash32::ZERO, crate::hash::node_hash)),
+};
+
+impl SparseTree for TransferTree {
+    type Node = Hash32;
+
+    fn leaf(&self, leaf: &AccountLeaf) -> Option<Hash32> {
+        Some(crate::hash::leaf_hash(leaf))
+    }
+
+    fn node(&self, left: &Hash32, right: &Hash32) -> Hash32 {
+        crate::hash::node_hash(left, right)
+    }
+
+    fn empty(&self, level: u8) -> Hash32 {
+        self.empty
+            .get(usize::from(level))
+            .copied()
+            .unwrap_or(Hash32::ZERO)
+    }
+
+    fn decode(&self, hash: &Hash32) -> Option<Hash32> {
+        Some(*hash)
+    }
+
+    fn encode(&self, node: &Hash32) -> Hash32 {
+        *node
+    }
+}
 
 /// Domain of every transaction signature, so a signature made for anything else never verifies.
 pub const SIGNING_DOMAIN: &[u8; 16] = b"stateless/tx/v1\0";

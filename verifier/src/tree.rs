@@ -10,50 +10,251 @@
 //! level 0 (leaves)   leaf(0) leaf(1) ... leaf(2^D - 1)
 //! ```
 //!
-//! [`compute_root`] is the one walk over a set of leaves. It asks for siblings in the canonical
-//! multiproof order: level by level from the leaves up, left to right within a level, and only for
-//! siblings it cannot compute from the leaves given. The verifier answers from the witness, the
-//! prover from its database, so both agree on the order by construction.
+//! [`walk`] (as [`tree_root`] for a model's [`SparseTree`]) is the one walk over a set of
+//! leaves. It asks for siblings in the canonical multiproof order: level by level from the
+//! leaves up, left to right within a level, and only for siblings it cannot compute from the
+//! leaves given. The verifier answers from the witness ([`read_multiproof`]), the prover from
+//! its database ([`write_multiproof`]), so both agree on the order by construction.
 
 use witness_format::limits::MAX_TREE_DEPTH;
-use witness_format::{Hash32, MerkleWitness};
+use witness_format::ssz_types::{self, BitList, VariableList};
+use witness_format::{AccountLeaf, Hash32, MerkleWitness};
 
 use crate::error::Reason;
-use crate::hash::node_hash;
+use crate::transfer::TouchedState;
 
-/// `DEFAULT[l]`: the hash of an empty subtree of height `l`, for every possible depth.
-#[derive(Clone, Debug)]
-pub struct DefaultHashes {
-    by_level: Vec<Hash32>,
+/// The hashes of a binary sparse Merkle tree: the state commitment of a model whose state is a
+/// fixed-depth tree indexed by account number (`transfer`'s SHA3 tree, `zk-transfer`'s
+/// Poseidon tree). The walk, the multiproof reader ([`read_multiproof`]) and its writer
+/// ([`write_multiproof`]) are generic over it, so every such model shares them; a model whose
+/// state is another structure (a Merkle Patricia trie) has no use for it.
+pub trait SparseTree: Sync {
+    /// A hash as the tree computes with it (32 bytes, or a field element).
+    type Node: Copy + PartialEq + Send + Sync + std::fmt::Debug;
+
+    /// A leaf's hash (the empty slot's is `empty(0)`); `None` for a leaf that cannot be in the
+    /// tree (a key the model cannot read).
+    fn leaf(&self, leaf: &AccountLeaf) -> Option<Self::Node>;
+    /// The hash of an inner node from its children.
+    fn node(&self, left: &Self::Node, right: &Self::Node) -> Self::Node;
+    /// The hash of an empty subtree of height `level` (precomputed).
+    fn empty(&self, level: u8) -> Self::Node;
+    /// The node a 32-byte hash on the wire encodes; `None` when it encodes none (a value that
+    /// is not a canonical field element).
+    fn decode(&self, hash: &Hash32) -> Option<Self::Node>;
+    /// The node's 32 bytes on the wire.
+    fn encode(&self, node: &Self::Node) -> Hash32;
 }
 
-impl DefaultHashes {
-    /// Computes the default hashes of all levels up to [`MAX_TREE_DEPTH`].
-    pub fn new() -> Self {
-        let mut by_level = Vec::with_capacity(usize::from(MAX_TREE_DEPTH) + 1);
-        let mut current = Hash32::ZERO;
+/// A [`SparseTree`] seen through its wire encoding, every node 32 bytes, and chosen at run
+/// time: what the prover stores and walks. Every sparse tree is one.
+pub trait WireTree: Sync {
+    /// [`SparseTree::leaf`], encoded.
+    fn leaf_hash(&self, leaf: &AccountLeaf) -> Option<Hash32>;
+    /// [`SparseTree::node`] of two encoded children. A child that does not decode (no stored
+    /// node is one) counts as the empty leaf.
+    fn node_hash(&self, left: &Hash32, right: &Hash32) -> Hash32;
+    /// [`SparseTree::empty`], encoded.
+    fn empty_hash(&self, level: u8) -> Hash32;
+}
+
+impl<T: SparseTree> WireTree for T {
+    fn leaf_hash(&self, leaf: &AccountLeaf) -> Option<Hash32> {
+        self.leaf(leaf).map(|node| self.encode(&node))
+    }
+
+    fn node_hash(&self, left: &Hash32, right: &Hash32) -> Hash32 {
+        let decode = |hash| self.decode(hash).unwrap_or_else(|| self.empty(0));
+        self.encode(&self.node(&decode(left), &decode(right)))
+    }
+
+    fn empty_hash(&self, level: u8) -> Hash32 {
+        self.encode(&self.empty(level))
+    }
+}
+
+/// The empty-subtree hashes of every level up to [`MAX_TREE_DEPTH`]: `empty[0]`, then each the
+/// node of two of the level below. For implementations of [`SparseTree::empty`].
+pub fn empty_hashes<N: Copy>(empty_leaf: N, node: impl Fn(&N, &N) -> N) -> Vec<N> {
+    let mut by_level = Vec::with_capacity(usize::from(MAX_TREE_DEPTH) + 1);
+    let mut current = empty_leaf;
+    by_level.push(current);
+    for _ in 0..MAX_TREE_DEPTH {
+        current = node(&current, &current);
         by_level.push(current);
-        for _ in 0..MAX_TREE_DEPTH {
-            current = node_hash(&current, &current);
-            by_level.push(current);
-        }
-        Self { by_level }
     }
+    by_level
+}
 
-    /// The hash of an empty subtree of height `level`. Levels past [`MAX_TREE_DEPTH`] have no
-    /// default; they answer the zero hash, and no valid tree reaches them.
-    pub fn at(&self, level: u8) -> Hash32 {
-        self.by_level
-            .get(usize::from(level))
-            .copied()
-            .unwrap_or(Hash32::ZERO)
+/// The root of `tree` (of `depth` levels) over some of its leaves (`(account, hash)`, strictly
+/// ascending), asking `sibling(level, index)` for every other hash needed, in the canonical
+/// multiproof order, and handing every inner node computed to `visit(level, index, hash)`.
+pub fn tree_root<T: SparseTree, E>(
+    tree: &T,
+    depth: u8,
+    leaves: Vec<(u64, T::Node)>,
+    sibling: impl FnMut(u8, u64) -> Result<T::Node, E>,
+    visit: impl FnMut(u8, u64, &T::Node),
+) -> Result<T::Node, E> {
+    walk(
+        depth,
+        leaves,
+        tree.empty(depth),
+        |l, r| tree.node(l, r),
+        sibling,
+        visit,
+    )
+}
+
+/// The `(account, leaf hash)` pairs of a touched state, ascending; `Err(index)` names the first
+/// leaf (by its index among the state's) that has no hash.
+pub fn leaf_nodes<T: SparseTree>(
+    tree: &T,
+    state: &TouchedState,
+) -> Result<Vec<(u64, T::Node)>, usize> {
+    state
+        .accounts()
+        .iter()
+        .zip(state.leaves())
+        .enumerate()
+        .map(|(index, (&account, leaf))| tree.leaf(leaf).map(|hash| (account, hash)).ok_or(index))
+        .collect()
+}
+
+/// Reads a multiproof in `tree` ([`multiproof_root`] with the tree's hashes); `decode` turns a
+/// carried sibling into a node, with the caller's rejection when it does not decode.
+pub fn read_multiproof<T: SparseTree, E: From<Reason>>(
+    tree: &T,
+    depth: u8,
+    leaves: Vec<(u64, T::Node)>,
+    witness: &MerkleWitness,
+    decode: impl Fn(&Hash32) -> Result<T::Node, E>,
+) -> Result<(T::Node, Vec<T::Node>), E> {
+    multiproof_root(
+        depth,
+        leaves,
+        tree.empty(depth),
+        |l, r| tree.node(l, r),
+        |level| tree.empty(level),
+        decode,
+        witness,
+    )
+}
+
+/// The roots a Merkle witness gives a touched state before (`pre`) and after (`post`) its
+/// blob: the multiproof recomputes the first, and the same siblings with the new leaves the
+/// second (the same accounts ask for the same siblings in the same order). Leaves without a
+/// hash are `InvalidLeafKey`; a carried sibling that does not decode is `decode`'s rejection.
+pub fn witness_roots<T: SparseTree, E: From<Reason>>(
+    tree: &T,
+    depth: u8,
+    pre: &TouchedState,
+    post: &TouchedState,
+    witness: &MerkleWitness,
+    decode: impl Fn(&Hash32) -> Result<T::Node, E>,
+) -> Result<(Hash32, Hash32), E> {
+    let leaves =
+        |state| leaf_nodes(tree, state).map_err(|index| E::from(Reason::InvalidLeafKey { index }));
+    let (pre_root, siblings) = read_multiproof(tree, depth, leaves(pre)?, witness, decode)?;
+    let mut replay = siblings.into_iter();
+    let empty = tree.empty(0);
+    let post_root = tree_root::<T, E>(
+        tree,
+        depth,
+        leaves(post)?,
+        |_, _| Ok(replay.next().unwrap_or(empty)),
+        |_, _, _| {},
+    )?;
+    Ok((tree.encode(&pre_root), tree.encode(&post_root)))
+}
+
+/// Pairs a blob's touched accounts with its witness's leaves: one canonical leaf per account
+/// (an empty slot is 48 zero bytes: `NonCanonicalEmptyLeaf`; another count:
+/// `LeafCountMismatch`).
+pub fn witness_state(accounts: Vec<u64>, witness: &MerkleWitness) -> Result<TouchedState, Reason> {
+    let leaves: Vec<AccountLeaf> = witness.leaves.to_vec();
+    if let Some(index) = leaves
+        .iter()
+        .position(|leaf| leaf.is_empty() && *leaf != AccountLeaf::EMPTY)
+    {
+        return Err(Reason::NonCanonicalEmptyLeaf { index });
+    }
+    let (expected, found) = (accounts.len(), leaves.len());
+    TouchedState::new(accounts, leaves).ok_or(Reason::LeafCountMismatch { expected, found })
+}
+
+/// A multiproof as [`write_multiproof`] writes it.
+#[derive(Clone, Debug)]
+pub struct WrittenMultiproof<N> {
+    /// The root the leaves and siblings give.
+    pub root: N,
+    /// Every sibling, in order, defaults included (for a second walk over new leaves).
+    pub siblings: Vec<N>,
+    /// One bit per sibling: carried (true) or an empty subtree's hash (false).
+    pub present: Vec<bool>,
+    /// The carried siblings, encoded, in order.
+    pub carried: Vec<Hash32>,
+    /// How many inner nodes the walk hashed (the verifier hashes as many to read it).
+    pub inner_nodes: usize,
+}
+
+impl<N> WrittenMultiproof<N> {
+    /// The Merkle witness of these siblings for `leaves`; `None` past a witness's limits.
+    pub fn witness(&self, leaves: Vec<AccountLeaf>) -> Option<MerkleWitness> {
+        Some(MerkleWitness {
+            leaves: VariableList::new(leaves).ok()?,
+            sibling_present: bit_list(&self.present)?,
+            siblings: VariableList::new(self.carried.clone()).ok()?,
+        })
     }
 }
 
-impl Default for DefaultHashes {
-    fn default() -> Self {
-        Self::new()
+/// A bit list of `bits`; `None` past its limit.
+pub fn bit_list<N: ssz_types::typenum::Unsigned + Clone>(bits: &[bool]) -> Option<BitList<N>> {
+    let mut list = BitList::with_capacity(bits.len()).ok()?;
+    for (position, &bit) in bits.iter().enumerate() {
+        list.set(position, bit).ok()?;
     }
+    Some(list)
+}
+
+/// Writes the multiproof of `leaves` in `tree`: the one writer beside the reader
+/// ([`read_multiproof`]). `node_at(level, index)` gives any node of the tree (the prover reads
+/// its database, a test its full tree); a sibling equal to its level's empty hash is left out
+/// (bit 0), any other carried (bit 1), in the walk's order.
+pub fn write_multiproof<T: SparseTree, E>(
+    tree: &T,
+    depth: u8,
+    leaves: Vec<(u64, T::Node)>,
+    mut node_at: impl FnMut(u8, u64) -> Result<T::Node, E>,
+) -> Result<WrittenMultiproof<T::Node>, E> {
+    let mut present = Vec::new();
+    let mut carried = Vec::new();
+    let mut siblings = Vec::new();
+    let mut inner_nodes = 0usize;
+    let root = tree_root(
+        tree,
+        depth,
+        leaves,
+        |level, index| {
+            let hash = node_at(level, index)?;
+            let is_default = hash == tree.empty(level);
+            present.push(!is_default);
+            if !is_default {
+                carried.push(tree.encode(&hash));
+            }
+            siblings.push(hash);
+            Ok(hash)
+        },
+        |_, _, _| inner_nodes = inner_nodes.saturating_add(1),
+    )?;
+    Ok(WrittenMultiproof {
+        root,
+        siblings,
+        present,
+        carried,
+        inner_nodes,
+    })
 }
 
 /// Whether `account` is a leaf of a tree of `depth` levels.
@@ -61,35 +262,8 @@ pub fn in_range(account: u64, depth: u8) -> bool {
     depth >= 64 || account >> depth == 0
 }
 
-/// Computes the root of a tree of `depth` levels from some of its leaves.
-///
-/// `leaves` holds `(account, leaf hash)` pairs in strictly ascending account order, all within
-/// the tree. Every other hash needed is requested from `sibling(level, index)`, in canonical
-/// order. An empty `leaves` gives the empty tree's root without asking for anything.
-pub fn compute_root<E>(
-    depth: u8,
-    leaves: Vec<(u64, Hash32)>,
-    defaults: &DefaultHashes,
-    sibling: impl FnMut(u8, u64) -> Result<Hash32, E>,
-) -> Result<Hash32, E> {
-    compute_root_visiting(depth, leaves, defaults, sibling, |_, _, _| {})
-}
-
-/// [`compute_root`], also handing every inner node it computes to `visit(level, index, hash)`,
-/// level 1 upwards; the prover stores them.
-pub fn compute_root_visiting<E>(
-    depth: u8,
-    leaves: Vec<(u64, Hash32)>,
-    defaults: &DefaultHashes,
-    sibling: impl FnMut(u8, u64) -> Result<Hash32, E>,
-    visit: impl FnMut(u8, u64, &Hash32),
-) -> Result<Hash32, E> {
-    walk(depth, leaves, defaults.at(depth), node_hash, sibling, visit)
-}
-
-/// The one walk behind [`compute_root_visiting`], for any node type and node hash: the SHA3
-/// tree of the `transfer` model passes [`node_hash`], the Poseidon tree of `zk-transfer` its
-/// own (see `crate::zk_transfer`). Both therefore ask for siblings in the same canonical order.
+/// The one walk over a set of leaves ([`tree_root`] for a [`SparseTree`]), for any node type
+/// and node hash, so every tree asks for siblings in the same canonical order.
 ///
 /// `empty_root` is the root of the empty tree of `depth` levels, returned when `leaves` is
 /// empty; `node(left, right)` hashes two children into their parent.
@@ -201,7 +375,8 @@ pub fn multiproof_root<T: Copy + PartialEq, E: From<Reason>>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hash::leaf_hash;
+    use crate::hash::{leaf_hash, node_hash};
+    use crate::transfer::TRANSFER_TREE;
     use proptest::prelude::*;
     use std::collections::BTreeMap;
     use witness_format::{AccountLeaf, PublicKey};
@@ -241,10 +416,10 @@ mod tests {
 
     #[test]
     fn defaults_chain_up_from_zero() {
-        let defaults = DefaultHashes::new();
-        assert_eq!(defaults.at(0), Hash32::ZERO);
-        assert_eq!(defaults.at(1), node_hash(&Hash32::ZERO, &Hash32::ZERO));
-        assert_eq!(defaults.at(5), oracle_root(5, &BTreeMap::new()));
+        let tree = &TRANSFER_TREE;
+        assert_eq!(tree.empty(0), Hash32::ZERO);
+        assert_eq!(tree.empty(1), node_hash(&Hash32::ZERO, &Hash32::ZERO));
+        assert_eq!(tree.empty(5), oracle_root(5, &BTreeMap::new()));
     }
 
     #[test]
@@ -284,12 +459,11 @@ mod tests {
                 .iter()
                 .map(|&a| (a, accounts.get(&a).copied().unwrap_or(Hash32::ZERO)))
                 .collect();
-            let defaults = DefaultHashes::new();
             let mut asked = Vec::new();
-            let root = compute_root::<()>(depth, leaves, &defaults, |level, index| {
+            let root = tree_root::<_, ()>(&TRANSFER_TREE, depth, leaves, |level, index| {
                 asked.push((level, index));
                 Ok(oracle_node(&accounts, level, index))
-            })
+            }, |_, _, _| {})
             .unwrap();
             prop_assert_eq!(root, oracle_root(depth, &accounts));
             // No sibling asked for lies on a path of a proven leaf (it would be computable),

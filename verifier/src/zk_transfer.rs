@@ -102,15 +102,13 @@ use ark_bls12_381::Fr;
 use ark_ff::{AdditiveGroup, BigInt, BigInteger, MontFp, PrimeField};
 use ark_serialize::CanonicalDeserialize;
 use rayon::prelude::*;
-use thiserror::Error;
-use witness_format::limits::MAX_TREE_DEPTH;
 use witness_format::{AccountLeaf, Hash32, MerkleWitness, Transaction};
 
 use crate::error::{Reason, VerifyError};
 use crate::poseidon::{Sponge, hash_many, hash2};
 use crate::schnorr::{self, SIGNATURE_BYTES, SigningKey};
 use crate::transfer::{Bridge, TouchedState, touched_accounts};
-use crate::tree::{multiproof_root, walk};
+use crate::tree::{SparseTree, empty_hashes, tree_root, witness_roots, witness_state};
 
 /// The model's tag in signing messages and the public input. It is the `zk-transfer` model's
 /// wire tag (its `Model` enum discriminant, `transfer` being 0).
@@ -131,55 +129,6 @@ pub const TX_DOMAIN: Fr = domain(b"zktxmsg1");
 pub const TX_COMMITMENT_DOMAIN: Fr = domain(b"zktxcom1");
 /// Domain of the proof's public input.
 pub const PUBLIC_INPUT_DOMAIN: Fr = domain(b"zkpubin1");
-
-/// Why a `zk-transfer` blob, transaction or witness is rejected.
-#[derive(Clone, Debug, PartialEq, Eq, Error)]
-pub enum ZkTransferError {
-    /// A rule shared with the `transfer` model, with its location.
-    #[error(transparent)]
-    Verify(#[from] VerifyError),
-    /// A transaction carries a non-zero new-owner key that is not a valid Jubjub public key.
-    #[error("transaction {index}: the new-owner key is not a valid Jubjub public key")]
-    InvalidNewAccountKey {
-        /// Index of the transaction in the blob.
-        index: usize,
-    },
-    /// A witness leaf holds a non-zero key that is not a valid Jubjub public key.
-    #[error("witness leaf {index}: the key is not a valid Jubjub public key")]
-    InvalidLeafKey {
-        /// Index among the witness leaves.
-        index: usize,
-    },
-    /// 32 bytes that should encode a field element are at or above the modulus.
-    #[error("{what} is not a canonical field element")]
-    NonCanonicalFieldElement {
-        /// What the bytes were.
-        what: &'static str,
-    },
-}
-
-impl From<ZkTransferError> for VerifyError {
-    /// Every `zk-transfer` rejection as a chain rejection: a specific [`Reason`], with the
-    /// transaction index where there is one.
-    fn from(error: ZkTransferError) -> Self {
-        match error {
-            ZkTransferError::Verify(error) => error,
-            ZkTransferError::InvalidNewAccountKey { index } => {
-                VerifyError::new(Reason::InvalidNewAccountKey).at_transaction(index)
-            }
-            ZkTransferError::InvalidLeafKey { index } => Reason::InvalidLeafKey { index }.into(),
-            ZkTransferError::NonCanonicalFieldElement { what } => {
-                Reason::NonCanonicalFieldElement { what }.into()
-            }
-        }
-    }
-}
-
-impl From<Reason> for ZkTransferError {
-    fn from(reason: Reason) -> Self {
-        Self::Verify(reason.into())
-    }
-}
 
 /// The canonical encoding of a field element: 32 bytes, little-endian.
 pub fn fr_to_hash(x: &Fr) -> Hash32 {
@@ -216,63 +165,66 @@ pub fn node_hash(left: &Fr, right: &Fr) -> Fr {
     hash2(NODE_DOMAIN, *left, *right)
 }
 
-static DEFAULTS: LazyLock<Vec<Fr>> = LazyLock::new(|| {
-    let mut by_level = Vec::with_capacity(usize::from(MAX_TREE_DEPTH) + 1);
-    let mut current = Fr::ZERO;
-    by_level.push(current);
-    for _ in 0..MAX_TREE_DEPTH {
-        current = node_hash(&current, &current);
-        by_level.push(current);
-    }
-    by_level
-});
-
-/// The hash of an empty subtree of height `level` (0 for levels past [`MAX_TREE_DEPTH`], which
-/// no valid tree reaches).
-pub fn default_hash(level: u8) -> Fr {
-    DEFAULTS
-        .get(usize::from(level))
-        .copied()
-        .unwrap_or(Fr::ZERO)
+/// The `zk-transfer` model's state tree: Poseidon leaves ([`leaf_hash`]) and nodes
+/// ([`node_hash`]) over field elements, which travel as their canonical encodings
+/// ([`fr_to_hash`], [`hash_to_fr`]); the empty slot hashes to 0.
+pub struct ZkTransferTree {
+    empty: LazyLock<Vec<Fr>>,
 }
 
-/// The Poseidon tree's root from some of its leaves' hashes, asking `sibling(level, index)` for
-/// every other hash needed, in the canonical multiproof order ([`crate::tree::walk`]); hands
-/// every inner node computed to `visit(level, index, hash)`.
-pub fn compute_root_visiting<E>(
-    depth: u8,
-    leaves: Vec<(u64, Fr)>,
-    sibling: impl FnMut(u8, u64) -> Result<Fr, E>,
-    visit: impl FnMut(u8, u64, &Fr),
-) -> Result<Fr, E> {
-    walk(
-        depth,
-        leaves,
-        default_hash(depth),
-        node_hash,
-        sibling,
-        visit,
-    )
+/// The `zk-transfer` model's tree; its empty-subtree hashes are computed once.
+pub static ZK_TRANSFER_TREE: ZkTransferTree = ZkTransferTree {
+    empty: LazyLock::new(|| empty_hashes(Fr::ZERO, node_hash)),
+};
+
+impl SparseTree for ZkTransferTree {
+    type Node = Fr;
+
+    fn leaf(&self, leaf: &AccountLeaf) -> Option<Fr> {
+        leaf_hash(leaf)
+    }
+
+    fn node(&self, left: &Fr, right: &Fr) -> Fr {
+        node_hash(left, right)
+    }
+
+    /// 0 for levels past `MAX_TREE_DEPTH`, which no valid tree reaches.
+    fn empty(&self, level: u8) -> Fr {
+        self.empty
+            .get(usize::from(level))
+            .copied()
+            .unwrap_or(Fr::ZERO)
+    }
+
+    fn decode(&self, hash: &Hash32) -> Option<Fr> {
+        hash_to_fr(hash)
+    }
+
+    fn encode(&self, node: &Fr) -> Hash32 {
+        fr_to_hash(node)
+    }
 }
 
 /// The root of a tree whose non-empty leaves are exactly `accounts` (ascending, within the
 /// tree): every other slot is empty. For genesis states and tests.
 ///
 /// Rejects a leaf whose key does not decode, by its index in `accounts`.
-pub fn root_of_accounts(depth: u8, accounts: &[(u64, AccountLeaf)]) -> Result<Fr, ZkTransferError> {
+pub fn root_of_accounts(depth: u8, accounts: &[(u64, AccountLeaf)]) -> Result<Fr, VerifyError> {
+    let tree = &ZK_TRANSFER_TREE;
     let leaves = accounts
         .iter()
         .enumerate()
         .map(|(index, (account, leaf))| {
-            leaf_hash(leaf)
+            tree.leaf(leaf)
                 .map(|hash| (*account, hash))
-                .ok_or(ZkTransferError::InvalidLeafKey { index })
+                .ok_or(Reason::InvalidLeafKey { index })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let Ok(root) = compute_root_visiting::<Infallible>(
+    let Ok(root) = tree_root::<_, Infallible>(
+        tree,
         depth,
         leaves,
-        |level, _| Ok(default_hash(level)),
+        |level, _| Ok(tree.empty(level)),
         |_, _, _| {},
     );
     Ok(root)
@@ -397,20 +349,18 @@ pub fn commitment_step(previous: Fr, message: Fr, signature: (Fr, Fr)) -> Fr {
 /// (0 for none). Rejects, at the first offending transaction, a signature that is not a
 /// canonical encoding ([`Reason::BadSignature`]: it is checked first, as for every blob) and a
 /// new-owner key that does not decode.
-pub fn tx_commitment(chain_id: u64, transactions: &[Transaction]) -> Result<Fr, ZkTransferError> {
+pub fn tx_commitment(chain_id: u64, transactions: &[Transaction]) -> Result<Fr, VerifyError> {
     let hasher = MessageHasher::new(chain_id);
     transactions
         .iter()
         .enumerate()
         .try_fold(Fr::ZERO, |acc, (index, tx)| {
-            let signature = signature_elements(&tx.signature.0).ok_or_else(|| {
-                ZkTransferError::Verify(
-                    VerifyError::new(Reason::BadSignature).at_transaction(index),
-                )
-            })?;
+            let at = |reason| VerifyError::new(reason).at_transaction(index);
+            let signature =
+                signature_elements(&tx.signature.0).ok_or_else(|| at(Reason::BadSignature))?;
             let message = hasher
                 .message(tx)
-                .ok_or(ZkTransferError::InvalidNewAccountKey { index })?;
+                .ok_or_else(|| at(Reason::InvalidNewAccountKey))?;
             Ok(commitment_step(acc, message, signature))
         })
 }
@@ -456,11 +406,11 @@ pub fn blob_public_input(
     pre_state_root: &Hash32,
     post_state_root: &Hash32,
     transactions: &[Transaction],
-) -> Result<Fr, ZkTransferError> {
-    let pre = hash_to_fr(pre_state_root).ok_or(ZkTransferError::NonCanonicalFieldElement {
+) -> Result<Fr, VerifyError> {
+    let pre = hash_to_fr(pre_state_root).ok_or(Reason::NonCanonicalFieldElement {
         what: "pre-state root",
     })?;
-    let post = hash_to_fr(post_state_root).ok_or(ZkTransferError::NonCanonicalFieldElement {
+    let post = hash_to_fr(post_state_root).ok_or(Reason::NonCanonicalFieldElement {
         what: "post-state root",
     })?;
     let commitment = tx_commitment(chain_id, transactions)?;
@@ -485,20 +435,20 @@ pub fn execute(
     chain_id: u64,
     state: &mut TouchedState,
     transactions: &[Transaction],
-) -> Result<(), ZkTransferError> {
+) -> Result<(), VerifyError> {
     let mut checks = Vec::with_capacity(transactions.len());
     let mut failure = None;
     let hasher = MessageHasher::new(chain_id);
     for (index, tx) in transactions.iter().enumerate() {
         let Some(message) = hasher.message(tx) else {
-            failure = Some(ZkTransferError::InvalidNewAccountKey { index });
+            failure = Some(VerifyError::new(Reason::InvalidNewAccountKey).at_transaction(index));
             break;
         };
         if let Some(sender) = state.get(tx.from).filter(|leaf| !leaf.is_empty()) {
             checks.push((index, sender.public_key, message));
         }
         if let Err(reason) = state.apply(tx) {
-            failure = Some(VerifyError::new(reason).at_transaction(index).into());
+            failure = Some(VerifyError::new(reason).at_transaction(index));
             break;
         }
     }
@@ -512,27 +462,9 @@ pub fn execute(
         .map(|(index, _, _)| *index)
         .min();
     if let Some(index) = bad_signature {
-        return Err(VerifyError::new(Reason::BadSignature)
-            .at_transaction(index)
-            .into());
+        return Err(VerifyError::new(Reason::BadSignature).at_transaction(index));
     }
     failure.map_or(Ok(()), Err)
-}
-
-/// The `(account, leaf hash)` pairs of a touched state, ascending; rejects a leaf whose key does
-/// not decode, by its index.
-pub fn leaf_hashes(state: &TouchedState) -> Result<Vec<(u64, Fr)>, ZkTransferError> {
-    state
-        .accounts()
-        .iter()
-        .zip(state.leaves())
-        .enumerate()
-        .map(|(index, (&account, leaf))| {
-            leaf_hash(leaf)
-                .map(|hash| (account, hash))
-                .ok_or(ZkTransferError::InvalidLeafKey { index })
-        })
-        .collect()
 }
 
 /// Checks a `zk-transfer` blob with a Merkle witness: the same steps as
@@ -548,23 +480,12 @@ pub fn verify_merkle_blob(
     post_state_root: &Hash32,
     transactions: &[Transaction],
     witness: &MerkleWitness,
-) -> Result<(), ZkTransferError> {
+) -> Result<(), VerifyError> {
     if transactions.is_empty() {
         return Err(Reason::EmptyBlob.into());
     }
     let accounts = touched_accounts(transactions, depth)?;
-    let leaves: Vec<AccountLeaf> = witness.leaves.to_vec();
-    if let Some(index) = leaves
-        .iter()
-        .position(|leaf| leaf.is_empty() && *leaf != AccountLeaf::EMPTY)
-    {
-        return Err(Reason::NonCanonicalEmptyLeaf { index }.into());
-    }
-    let expected = accounts.len();
-    let found = leaves.len();
-    let pre_state = TouchedState::new(accounts, leaves)
-        .ok_or(Reason::LeafCountMismatch { expected, found })?
-        .with_bridge(bridge);
+    let pre_state = witness_state(accounts, witness)?.with_bridge(bridge);
     let mut post_state = pre_state.clone();
     let executed = execute(chain_id, &mut post_state, transactions);
     let (pre_root, post_root) = merkle_roots(depth, &pre_state, &post_state, witness)?;
@@ -586,54 +507,32 @@ pub fn verify_merkle_blob(
     Ok(())
 }
 
-/// The roots a Merkle witness gives a touched state before (`pre`) and after (`post`) its
-/// blob: the multiproof recomputes the first, and the same siblings with the new leaves the
-/// second (the same accounts ask for the same siblings in the same order).
+/// The roots a Merkle witness gives a touched state before and after its blob
+/// ([`crate::tree::witness_roots`] in this model's tree): a carried sibling must be a canonical
+/// field element.
 pub fn merkle_roots(
     depth: u8,
     pre: &TouchedState,
     post: &TouchedState,
     witness: &MerkleWitness,
-) -> Result<(Hash32, Hash32), ZkTransferError> {
-    let (pre_root, siblings) = root_from_witness(depth, leaf_hashes(pre)?, witness)?;
-    let mut replay = siblings.into_iter();
-    let Ok(post_root) = compute_root_visiting::<Infallible>(
-        depth,
-        leaf_hashes(post)?,
-        |_, _| Ok(replay.next().unwrap_or(Fr::ZERO)),
-        |_, _, _| {},
-    );
-    Ok((fr_to_hash(&pre_root), fr_to_hash(&post_root)))
-}
-
-/// Recomputes the root from the witness multiproof (the same encoding rules as the `transfer`
-/// model's); returns it and every sibling used, in order, defaults included.
-fn root_from_witness(
-    depth: u8,
-    leaves: Vec<(u64, Fr)>,
-    witness: &MerkleWitness,
-) -> Result<(Fr, Vec<Fr>), ZkTransferError> {
-    multiproof_root(
-        depth,
-        leaves,
-        default_hash(depth),
-        node_hash,
-        default_hash,
-        |bytes| {
-            hash_to_fr(bytes).ok_or(ZkTransferError::NonCanonicalFieldElement {
+) -> Result<(Hash32, Hash32), VerifyError> {
+    witness_roots(&ZK_TRANSFER_TREE, depth, pre, post, witness, |bytes| {
+        hash_to_fr(bytes).ok_or_else(|| {
+            Reason::NonCanonicalFieldElement {
                 what: "a witness sibling",
-            })
-        },
-        witness,
-    )
+            }
+            .into()
+        })
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::schnorr::public_key;
+    use crate::tree::write_multiproof;
     use std::collections::BTreeMap;
-    use witness_format::ssz_types::{BitList, VariableList};
+    use witness_format::ssz_types::VariableList;
     use witness_format::{PublicKey, Signature};
 
     const CHAIN: u64 = 9;
@@ -694,30 +593,12 @@ mod tests {
             .zip(&leaves)
             .map(|(a, l)| (*a, leaf_hash(l).unwrap()))
             .collect();
-        let (mut present, mut carried) = (Vec::new(), Vec::new());
-        compute_root_visiting::<()>(
-            DEPTH,
-            hashes,
-            |l, i| {
-                let h = node(state, l, i);
-                present.push(h != default_hash(l));
-                if h != default_hash(l) {
-                    carried.push(fr_to_hash(&h));
-                }
-                Ok(h)
-            },
-            |_, _, _| {},
-        )
-        .unwrap();
-        let mut bits = BitList::with_capacity(present.len()).unwrap();
-        for (i, b) in present.iter().enumerate() {
-            bits.set(i, *b).unwrap();
-        }
-        MerkleWitness {
-            leaves: VariableList::new(leaves).unwrap(),
-            sibling_present: bits,
-            siblings: VariableList::new(carried).unwrap(),
-        }
+        write_multiproof::<_, ()>(&ZK_TRANSFER_TREE, DEPTH, hashes, |l, i| {
+            Ok(node(state, l, i))
+        })
+        .unwrap()
+        .witness(leaves)
+        .unwrap()
     }
 
     fn genesis() -> BTreeMap<u64, AccountLeaf> {
@@ -735,7 +616,7 @@ mod tests {
         fr_to_hash(&root_of_accounts(DEPTH, &list).unwrap())
     }
 
-    fn check(txs: &[Transaction], post: &Hash32) -> Result<(), ZkTransferError> {
+    fn check(txs: &[Transaction], post: &Hash32) -> Result<(), VerifyError> {
         let state = genesis();
         verify_merkle_blob(
             CHAIN,
@@ -796,6 +677,7 @@ mod tests {
         let mut bad = leaf;
         bad.public_key.0[0] ^= 1;
         assert_eq!(leaf_hash(&bad), None);
+        let default_hash = |level| ZK_TRANSFER_TREE.empty(level);
         assert_eq!(default_hash(0), Fr::ZERO);
         assert_eq!(
             default_hash(2),
@@ -856,7 +738,7 @@ mod tests {
         assert_ne!(c, tx_commitment(CHAIN, &[tx]).unwrap());
         assert_eq!(
             tx_commitment(CHAIN, &[tx, creating]),
-            Err(ZkTransferError::InvalidNewAccountKey { index: 1 })
+            Err(VerifyError::new(Reason::InvalidNewAccountKey).at_transaction(1))
         );
         let (pre, post) = (Fr::from(11u64), Fr::from(12u64));
         let data = PublicData {
@@ -913,7 +795,10 @@ mod tests {
                 &fr_to_hash(&post),
                 &[tx]
             ),
-            Err(ZkTransferError::NonCanonicalFieldElement { .. })
+            Err(VerifyError {
+                reason: Reason::NonCanonicalFieldElement { .. },
+                ..
+            })
         ));
     }
 
@@ -962,7 +847,7 @@ mod tests {
             let error = tx_commitment(CHAIN, &[transfer(1, 0, 1, 0), tx]).unwrap_err();
             assert_eq!(
                 error,
-                ZkTransferError::Verify(VerifyError::new(Reason::BadSignature).at_transaction(1)),
+                VerifyError::new(Reason::BadSignature).at_transaction(1),
                 "{what}"
             );
         }
@@ -1004,14 +889,14 @@ mod tests {
         let wrong_post = root(&genesis());
         assert!(matches!(
             check(&txs, &wrong_post),
-            Err(ZkTransferError::Verify(VerifyError {
+            Err(VerifyError {
                 reason: Reason::PostStateRootMismatch { .. },
                 ..
-            }))
+            })
         ));
 
         let reason = |txs: &[Transaction]| match check(txs, &root(&after)) {
-            Err(ZkTransferError::Verify(e)) => Some((e.location.transaction, e.reason)),
+            Err(e) => Some((e.location.transaction, e.reason)),
             _ => None,
         };
         let mut bad_sig = transfer(0, 1, 10, 0);
@@ -1095,7 +980,7 @@ mod tests {
         bad_key.new_account_key = PublicKey::from([0xff; 32]);
         assert_eq!(
             check(&[bad_key], &root(&after)),
-            Err(ZkTransferError::InvalidNewAccountKey { index: 0 })
+            Err(VerifyError::new(Reason::InvalidNewAccountKey).at_transaction(0))
         );
 
         // Witness tampering: a wrong pre-leaf, a non-canonical sibling.
@@ -1107,10 +992,10 @@ mod tests {
         w.leaves = VariableList::new(leaves).unwrap();
         assert!(matches!(
             verify_merkle_blob(CHAIN, DEPTH, None, &root(&state), &root(&after), &good, &w),
-            Err(ZkTransferError::Verify(VerifyError {
+            Err(VerifyError {
                 reason: Reason::PreStateRootMismatch { .. },
                 ..
-            }))
+            })
         ));
         let mut w = merkle_witness(&state, &good);
         let mut siblings = w.siblings.to_vec();
@@ -1118,7 +1003,10 @@ mod tests {
         w.siblings = VariableList::new(siblings).unwrap();
         assert!(matches!(
             verify_merkle_blob(CHAIN, DEPTH, None, &root(&state), &root(&after), &good, &w),
-            Err(ZkTransferError::NonCanonicalFieldElement { .. })
+            Err(VerifyError {
+                reason: Reason::NonCanonicalFieldElement { .. },
+                ..
+            })
         ));
     }
 }

@@ -5,8 +5,9 @@ use verifier::hash::{
     blob_commitment, genesis_hash, header_hash, leaf_hash, transaction_hash, transactions_root,
 };
 use verifier::history::{HistoryAccumulator, blobs_root};
+use verifier::transfer::TRANSFER_TREE;
 use verifier::transfer::signing_message;
-use verifier::tree::{DefaultHashes, compute_root};
+use verifier::tree::{SparseTree, tree_root};
 use witness_format::ssz_types::{BitList, VariableList};
 use witness_format::{
     AccountLeaf, Blob, Genesis, Hash32, Header, MerkleWitness, Model, ModelRoot, PublicKey,
@@ -44,21 +45,21 @@ fn leaf1() -> AccountLeaf {
 
 #[test]
 fn default_and_leaf_hashes() {
-    let defaults = DefaultHashes::new();
+    let defaults = &TRANSFER_TREE;
     assert_eq!(
-        defaults.at(1),
+        defaults.empty(1),
         h("b86805a796ed09229c23b327537e450bec57b43e9946455fc5e859345adf1abd")
     );
     assert_eq!(
-        defaults.at(2),
+        defaults.empty(2),
         h("d8d0c3ed45ba63075f7f76b78ec2293d0cd7751857716438bdf12690fd87114f")
     );
     assert_eq!(
-        defaults.at(3),
+        defaults.empty(3),
         h("18d28c51e1e862615f595bbe84f427022d42bd8f5a4797cf9aa0a02b4a938095")
     );
     assert_eq!(
-        defaults.at(4),
+        defaults.empty(4),
         h("b07f92a758a5bef3c6a50b3439c78a9677a12676c2273f9e4372ceba60a550d4")
     );
     assert_eq!(
@@ -160,15 +161,21 @@ fn transaction_blob_and_block_commitments() {
 fn witness_roots_before_and_after_tx0() {
     // Depth 4, accounts 1 and 2 proven: the walk asks for (0,0), (0,3), (2,1) and (3,1), of
     // which only (3,1) is carried (cc × 32); the others are empty subtrees.
-    let defaults = DefaultHashes::new();
+    let defaults = &TRANSFER_TREE;
     let root = |leaves: Vec<(u64, Hash32)>| {
-        compute_root::<()>(4, leaves, &defaults, |level, index| {
-            Ok(if (level, index) == (3, 1) {
-                filled(0xcc)
-            } else {
-                defaults.at(level)
-            })
-        })
+        tree_root::<_, ()>(
+            defaults,
+            4,
+            leaves,
+            |level, index| {
+                Ok(if (level, index) == (3, 1) {
+                    filled(0xcc)
+                } else {
+                    defaults.empty(level)
+                })
+            },
+            |_, _, _| {},
+        )
         .unwrap()
     };
     let pre = root(vec![(1, leaf_hash(&leaf1())), (2, Hash32::ZERO)]);

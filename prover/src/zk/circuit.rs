@@ -84,12 +84,15 @@ use thiserror::Error;
 use verifier::poseidon::{hash_many, sponge_capacity};
 use verifier::schnorr::{self, SCALAR_BITS, SIGNATURE_BYTES, SigningKey};
 use verifier::transfer::TouchedState;
+use verifier::transfer::touched_accounts;
+use verifier::tree::{SparseTree, leaf_nodes, read_multiproof, tree_root, witness_state};
 use verifier::zk_transfer::{
     LEAF_DOMAIN, MODEL_TAG, NODE_DOMAIN, PUBLIC_INPUT_DOMAIN, PublicData, R_SIGN_WEIGHT,
-    TX_COMMITMENT_DOMAIN, TX_DOMAIN, commitment_step, default_hash, message_of, node_hash,
+    TX_COMMITMENT_DOMAIN, TX_DOMAIN, ZK_TRANSFER_TREE, commitment_step, message_of, node_hash,
     public_input, signature_elements,
 };
-use witness_format::Transaction;
+use verifier::{Reason, VerifyError};
+use witness_format::{Blob, Transaction, Witness};
 
 use crate::zk::poseidon::{hash_many_gadget, hash2_gadget, permute_gadget};
 use crate::zk::schnorr::{alloc_subgroup_point, enforce_not_both, sign_bit, verify_gadget};
@@ -260,6 +263,59 @@ pub enum WitnessError<E> {
     /// The sibling source failed.
     #[error("sibling: {0}")]
     Sibling(E),
+    /// The blob does not carry the Merkle witness the circuit's witness is built from.
+    #[error("the blob does not carry a Merkle witness")]
+    NotAMerkleWitness,
+}
+
+/// The circuit proving a `zk-transfer` blob that carries a Merkle witness, its witness built
+/// from that witness: the pre-state leaves, and the multiproof's siblings in the order it
+/// carries them ([`build_witness`]). This is how a blob the prover has built with a Merkle
+/// witness is proven instead, and what `stateless bench --zk` times.
+pub fn merkle_blob_circuit(
+    depth: u8,
+    batch: usize,
+    chain_id: u64,
+    bridge: bool,
+    blob: &Blob,
+) -> Result<TransferBatchCircuit, WitnessError<VerifyError>> {
+    let Witness::Merkle(merkle) = &blob.witness else {
+        return Err(WitnessError::NotAMerkleWitness);
+    };
+    let checked = touched_accounts(&blob.transactions, depth)
+        .and_then(|accounts| Ok(witness_state(accounts, merkle)?))
+        .and_then(|pre_state| {
+            let leaves = leaf_nodes(&ZK_TRANSFER_TREE, &pre_state)
+                .map_err(|index| VerifyError::from(Reason::InvalidLeafKey { index }))?;
+            let (_, siblings) =
+                read_multiproof(&ZK_TRANSFER_TREE, depth, leaves, merkle, |bytes| {
+                    verifier::zk_transfer::hash_to_fr(bytes).ok_or_else(|| {
+                        VerifyError::from(Reason::NonCanonicalFieldElement {
+                            what: "a witness sibling",
+                        })
+                    })
+                })?;
+            Ok((pre_state, siblings))
+        });
+    let (pre_state, siblings) = checked.map_err(WitnessError::Sibling)?;
+    let mut replay = siblings.into_iter();
+    let witness = build_witness(
+        depth,
+        batch,
+        chain_id,
+        bridge,
+        &pre_state,
+        &blob.transactions,
+        // The build walks the same accounts, so it asks for the same siblings in the same
+        // order: the replay never runs short.
+        |_, _| Ok(replay.next().unwrap_or(Fr::ZERO)),
+    )?;
+    Ok(TransferBatchCircuit {
+        depth,
+        batch,
+        chain_id,
+        witness: Some(witness),
+    })
 }
 
 /// Builds the witness of a batch from the pre-state of the touched accounts and a source of
@@ -314,7 +370,8 @@ pub fn build_witness<E>(
     }
     let mut sibling = sibling;
     let mut asked = Vec::new();
-    let pre_state_root = verifier::zk_transfer::compute_root_visiting(
+    let pre_state_root = tree_root(
+        &ZK_TRANSFER_TREE,
         depth,
         leaves,
         |level, index| {
@@ -455,7 +512,7 @@ impl PartialTree {
         self.nodes
             .get(&(level, index))
             .copied()
-            .unwrap_or_else(|| default_hash(level))
+            .unwrap_or_else(|| ZK_TRANSFER_TREE.empty(level))
     }
 
     fn path(&self, account: u64) -> Vec<Fr> {
@@ -850,13 +907,13 @@ pub(crate) mod tests {
     use verifier::bridge::check_zk_blob_avoids_bridge;
     use verifier::schnorr::public_key;
     use verifier::transfer::touched_accounts;
+    use verifier::tree::{leaf_nodes, write_multiproof};
     use verifier::zk_transfer::blob_public_input;
     use verifier::zk_transfer::{
-        ZkTransferError, fr_to_hash, leaf_hash, root_of_accounts, sign_transaction,
-        verify_merkle_blob,
+        fr_to_hash, leaf_hash, root_of_accounts, sign_transaction, verify_merkle_blob,
     };
     use verifier::{ChainParams, Reason, VerifyError, verify_blob};
-    use witness_format::ssz_types::{BitList, VariableList};
+    use witness_format::ssz_types::BitList;
     use witness_format::{
         AccountLeaf, Blob, Genesis, Hash32, MerkleWitness, Model, ModelRoot, PublicKey, Signature,
         Witness,
@@ -1013,37 +1070,15 @@ pub(crate) mod tests {
         pub(crate) fn merkle_witness(&self, txs: &[Transaction]) -> MerkleWitness {
             let nodes = self.nodes();
             let state = self.pre_state(txs);
-            let leaves = verifier::zk_transfer::leaf_hashes(&state).unwrap();
-            let mut present = Vec::new();
-            let mut carried = Vec::new();
-            verifier::zk_transfer::compute_root_visiting::<()>(
-                DEPTH,
-                leaves,
-                |l, i| {
-                    let h = nodes[&(l, i)];
-                    let is_default = h == default_hash(l);
-                    present.push(!is_default);
-                    if !is_default {
-                        carried.push(fr_to_hash(&h));
-                    }
-                    Ok(h)
-                },
-                |_, _, _| {},
-            )
-            .unwrap();
-            let mut bits = BitList::with_capacity(present.len()).unwrap();
-            for (i, b) in present.iter().enumerate() {
-                bits.set(i, *b).unwrap();
-            }
-            MerkleWitness {
-                leaves: VariableList::new(state.leaves().to_vec()).unwrap(),
-                sibling_present: bits,
-                siblings: VariableList::new(carried).unwrap(),
-            }
+            let leaves = leaf_nodes(&ZK_TRANSFER_TREE, &state).unwrap();
+            write_multiproof::<_, ()>(&ZK_TRANSFER_TREE, DEPTH, leaves, |l, i| Ok(nodes[&(l, i)]))
+                .unwrap()
+                .witness(state.leaves().to_vec())
+                .unwrap()
         }
 
         /// The native verdict on `txs` with a Merkle witness, claiming `post`.
-        pub(crate) fn native(&self, txs: &[Transaction], post: Fr) -> Result<(), ZkTransferError> {
+        pub(crate) fn native(&self, txs: &[Transaction], post: Fr) -> Result<(), VerifyError> {
             verify_merkle_blob(
                 CHAIN,
                 DEPTH,
@@ -1450,7 +1485,7 @@ pub(crate) mod tests {
             &leaf.merkle_witness(&[spend]),
         );
         assert!(
-            matches!(&merkle, Err(ZkTransferError::Verify(e)) if e.reason == Reason::BridgeAccountSends { account: 10 }),
+            matches!(&merkle, Err(e) if e.reason == Reason::BridgeAccountSends { account: 10 }),
             "{merkle:?}"
         );
 
