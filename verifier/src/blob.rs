@@ -2,16 +2,13 @@
 
 use ark_bls12_381::Fr;
 
-use witness_format::{Blob, Hash32, Header, MerkleWitness, Model, Witness};
+use witness_format::{Blob, CreditWitness, Hash32, Header};
 
-use crate::bridge::{bridge, check_zk_blob_avoids_bridge, verify_credit_blob};
+use crate::bridge::verify_credit_blob;
 use crate::chain::ChainParams;
 use crate::error::{Reason, VerifyError};
-use crate::signature::first_invalid;
-use crate::transfer::TRANSFER_TREE;
-use crate::transfer::{TouchedState, apply_rules, signature_checks, touched_accounts};
-use crate::tree::{witness_roots, witness_state};
-use crate::zk_transfer;
+use crate::model::model;
+use crate::transfer::TouchedState;
 use crate::zk_verify::{PROOF_BYTES, verify_zk_blob};
 
 /// Checks that `blob`'s transactions move its pre-state root to its post-state root.
@@ -73,7 +70,7 @@ fn verify_blob_at(
 /// public input computed from the blob, and its proof. A chain verifier checks many of these in
 /// one batched pairing check ([`crate::zk_batch::verify_batch`]).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct PendingProof<'a> {
+pub struct PendingProof<'a> {
     /// Batch size of the pinned key the proof must verify under.
     pub(crate) key_batch: u16,
     /// The proof's public input.
@@ -111,124 +108,27 @@ fn check_blob<'a>(
     if blob.transactions.is_empty() {
         return Err(Reason::EmptyBlob.into());
     }
-    let done = match (blob.model, &blob.witness) {
-        (Model::Transfer, Witness::Merkle(witness)) => {
-            verify_transfer_merkle(params, blob, witness)
-        }
-        (Model::ZkTransfer, Witness::Zk(witness)) => {
-            return pending_zk_transfer(params, blob, &witness.proof.0).map(Some);
-        }
-        (Model::ZkTransfer, Witness::Merkle(witness)) => Ok(zk_transfer::verify_merkle_blob(
-            params.chain_id,
-            params.tree_depth,
-            bridge(params, Model::ZkTransfer),
-            &blob.pre_state_root,
-            &blob.post_state_root,
-            &blob.transactions,
-            witness,
-        )?),
-        (model, Witness::Credits(witness)) => {
-            let header = header.ok_or(Reason::CreditsOutsideBlock)?;
-            verify_credit_blob(params, header, blob, witness, |pre, post| match model {
-                Model::Transfer => transfer_roots(params, pre, post, &witness.merkle),
-                Model::ZkTransfer => Ok(zk_transfer::merkle_roots(
-                    params.tree_depth,
-                    pre,
-                    post,
-                    &witness.merkle,
-                )?),
-            })
-        }
-        (model, witness) => Err(Reason::WitnessNotSupported {
-            model,
-            witness: witness.kind_name(),
-        }
-        .into()),
-    };
-    done.map(|()| None)
+    model(blob.model).check_blob(params, header, blob)
 }
 
-/// A `zk-transfer` blob with a zk witness: key, public input, proof.
-/// Every check of a zk blob but the pairing check: no bridge leaf, a pinned key for its size,
-/// canonical roots and decodable new-owner keys (the public input).
-fn pending_zk_transfer<'a>(
+/// The rejection of a witness kind a model does not take.
+pub(crate) fn unsupported(blob: &Blob) -> VerifyError {
+    Reason::WitnessNotSupported {
+        model: blob.model,
+        witness: blob.witness.kind_name(),
+    }
+    .into()
+}
+
+/// A blob of credits of a model whose state is a sparse tree, with the model's roots: it must
+/// be in a block, whose history its receipts are checked against.
+pub(crate) fn check_credit_blob(
     params: &ChainParams,
+    header: Option<&Header>,
     blob: &Blob,
-    proof: &'a [u8; PROOF_BYTES],
-) -> Result<PendingProof<'a>, VerifyError> {
-    check_zk_blob_avoids_bridge(params, blob)?;
-    let (key_batch, _) = params.zk_key_for(blob.transactions.len())?;
-    let public_input = zk_transfer::blob_public_input(
-        params.chain_id,
-        bridge(params, blob.model).is_some(),
-        &blob.pre_state_root,
-        &blob.post_state_root,
-        &blob.transactions,
-    )?;
-    Ok(PendingProof {
-        key_batch,
-        public_input,
-        proof,
-    })
-}
-
-fn verify_transfer_merkle(
-    params: &ChainParams,
-    blob: &Blob,
-    witness: &MerkleWitness,
-) -> Result<(), VerifyError> {
-    let accounts = touched_accounts(&blob.transactions, params.tree_depth)?;
-    let pre_state = witness_state(accounts, witness)?.with_bridge(bridge(params, blob.model));
-    let mut post_state = pre_state.clone();
-    let (signed, rule_failure) = apply_rules(
-        params.chain_id,
-        blob.model,
-        &mut post_state,
-        &blob.transactions,
-    );
-
-    let (roots, bad_signature) = rayon::join(
-        || transfer_roots(params, &pre_state, &post_state, witness),
-        || first_invalid(&signature_checks(&signed, &blob.transactions)),
-    );
-
-    let (pre_root, post_root) = roots?;
-    if pre_root != blob.pre_state_root {
-        return Err(Reason::PreStateRootMismatch {
-            computed: pre_root,
-            claimed: blob.pre_state_root,
-        }
-        .into());
-    }
-    if let Some(index) = bad_signature {
-        return Err(VerifyError::new(Reason::BadSignature).at_transaction(index));
-    }
-    if let Some((index, reason)) = rule_failure {
-        return Err(VerifyError::new(reason).at_transaction(index));
-    }
-    if post_root != blob.post_state_root {
-        return Err(Reason::PostStateRootMismatch {
-            computed: post_root,
-            claimed: blob.post_state_root,
-        }
-        .into());
-    }
-    Ok(())
-}
-
-/// The `transfer` roots a Merkle witness gives a touched state before and after its blob.
-fn transfer_roots(
-    params: &ChainParams,
-    pre: &TouchedState,
-    post: &TouchedState,
-    witness: &MerkleWitness,
-) -> Result<(Hash32, Hash32), VerifyError> {
-    witness_roots(
-        &TRANSFER_TREE,
-        params.tree_depth,
-        pre,
-        post,
-        witness,
-        |hash| Ok(*hash),
-    )
+    witness: &CreditWitness,
+    roots: impl FnOnce(&TouchedState, &TouchedState) -> Result<(Hash32, Hash32), VerifyError>,
+) -> Result<Option<PendingProof<'static>>, VerifyError> {
+    let header = header.ok_or(Reason::CreditsOutsideBlock)?;
+    verify_credit_blob(params, header, blob, witness, roots).map(|()| None)
 }

@@ -20,8 +20,6 @@
 //! lengths, peak counts, indices below counts, no carried default siblings), so a proof has one
 //! valid form and every rejection names its reason.
 
-use std::cell::Cell;
-
 use thiserror::Error;
 use witness_format::limits::MAX_TREE_DEPTH;
 use witness_format::ssz_types::{BitList, VariableList};
@@ -36,9 +34,8 @@ use crate::hash::{
     blob_commitment_of, genesis_hash, header_hash, list_root_from_path, transaction_hash,
 };
 use crate::history::{MmrProofError, root_from_proof};
-use crate::transfer::TRANSFER_TREE;
-use crate::tree::{SparseTree, in_range, read_multiproof};
-use crate::zk_transfer::{ZK_TRANSFER_TREE, hash_to_fr};
+use crate::model::model;
+use crate::tree::in_range;
 
 /// What a valid history proof establishes about the tip's chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -487,36 +484,7 @@ fn account_root(fact: &AccountFact) -> Result<Hash32, VerifyError> {
         sibling_present,
         siblings: VariableList::new(fact.siblings.to_vec()).map_err(|_| bad_depth())?,
     };
-    match fact.model {
-        Model::Transfer => path_root(&TRANSFER_TREE, depth, fact, &witness, |hash| Ok(*hash)),
-        Model::ZkTransfer => {
-            // The reader decodes each carried hash once, in order, only when it uses it; so the
-            // number of decodes so far is the index of the one being decoded.
-            let decoded = Cell::new(0usize);
-            path_root(&ZK_TRANSFER_TREE, depth, fact, &witness, |hash| {
-                let index = decoded.replace(decoded.get().saturating_add(1));
-                hash_to_fr(hash)
-                    .ok_or_else(|| HistoryProofError::NonCanonicalSibling { index }.into())
-            })
-        }
-    }
-}
-
-/// The root of `tree` (of `depth` levels) from the fact's one leaf and its path, given as a
-/// one-leaf witness; `decode` reads a carried sibling. A leaf the tree cannot hash (a key the
-/// model cannot read) is `InvalidLeafKey`.
-fn path_root<T: SparseTree>(
-    tree: &T,
-    depth: u8,
-    fact: &AccountFact,
-    witness: &MerkleWitness,
-    decode: impl Fn(&Hash32) -> Result<T::Node, VerifyError>,
-) -> Result<Hash32, VerifyError> {
-    let leaf = tree
-        .leaf(&fact.leaf)
-        .ok_or(HistoryProofError::InvalidLeafKey)?;
-    let (root, _) = read_multiproof(tree, depth, vec![(fact.account, leaf)], witness, decode)?;
-    Ok(tree.encode(&root))
+    model(fact.model).account_root(fact, depth, &witness)
 }
 
 /// An index from the wire as a location; past `usize` it saturates (only in messages).

@@ -8,12 +8,22 @@
 
 use std::sync::LazyLock;
 
-use witness_format::{AccountLeaf, Hash32, Model, PublicKey, Signature, Transaction};
+use witness_format::{
+    AccountFact, AccountLeaf, Blob, Hash32, Header, MerkleWitness, Model, PublicKey, Signature,
+    Transaction, Witness,
+};
 
+use crate::blob::{PendingProof, check_credit_blob, unsupported};
+use crate::bridge::bridge;
+use crate::chain::ChainParams;
 use crate::error::{Reason, VerifyError};
+use crate::model::ExecutionModel;
 use crate::schnorr;
+use crate::signature::first_invalid;
 use crate::signature::{SignatureCheck, is_valid_new_key};
-use crate::tree::{SparseTree, empty_hashes, in_range};
+use crate::tree::{
+    SparseTree, WireTree, empty_hashes, in_range, read_multiproof, witness_roots, witness_state,
+};
 
 /// The `transfer` model's state tree: SHA3-256 leaves and nodes ([`crate::hash::leaf_hash`],
 /// [`crate::hash::node_hash`]), the empty slot hashing to 32 zero bytes.
@@ -354,6 +364,119 @@ pub fn signature_checks<'a>(
             message,
         })
         .collect()
+}
+
+/// The `transfer` model: accounts by number in a SHA3 sparse tree, Ed25519 signatures, Merkle
+/// witnesses (and, on a chain of two models, blobs of credits).
+pub struct TransferModel;
+
+/// The `transfer` model's implementation.
+pub static TRANSFER_MODEL: TransferModel = TransferModel;
+
+impl ExecutionModel for TransferModel {
+    fn tag(&self) -> Model {
+        Model::Transfer
+    }
+
+    fn check_blob<'a>(
+        &self,
+        params: &ChainParams,
+        header: Option<&Header>,
+        blob: &'a Blob,
+    ) -> Result<Option<PendingProof<'a>>, VerifyError> {
+        match &blob.witness {
+            Witness::Merkle(witness) => verify_merkle_blob(params, blob, witness).map(|()| None),
+            Witness::Credits(witness) => {
+                check_credit_blob(params, header, blob, witness, |pre, post| {
+                    transfer_roots(params, pre, post, &witness.merkle)
+                })
+            }
+            Witness::Zk(_) => Err(unsupported(blob)),
+        }
+    }
+
+    fn account_root(
+        &self,
+        fact: &AccountFact,
+        depth: u8,
+        path: &MerkleWitness,
+    ) -> Result<Hash32, VerifyError> {
+        let leaf = TRANSFER_TREE.leaf(&fact.leaf).unwrap_or(Hash32::ZERO);
+        let (root, _) = read_multiproof(
+            &TRANSFER_TREE,
+            depth,
+            vec![(fact.account, leaf)],
+            path,
+            |hash| Ok::<_, VerifyError>(*hash),
+        )?;
+        Ok(root)
+    }
+
+    fn state_tree(&self) -> Option<&'static dyn WireTree> {
+        Some(&TRANSFER_TREE)
+    }
+}
+
+/// Checks a `transfer` blob with a Merkle witness ([`crate::blob::verify_blob`]'s steps).
+fn verify_merkle_blob(
+    params: &ChainParams,
+    blob: &Blob,
+    witness: &MerkleWitness,
+) -> Result<(), VerifyError> {
+    let accounts = touched_accounts(&blob.transactions, params.tree_depth)?;
+    let pre_state = witness_state(accounts, witness)?.with_bridge(bridge(params, blob.model));
+    let mut post_state = pre_state.clone();
+    let (signed, rule_failure) = apply_rules(
+        params.chain_id,
+        blob.model,
+        &mut post_state,
+        &blob.transactions,
+    );
+
+    let (roots, bad_signature) = rayon::join(
+        || transfer_roots(params, &pre_state, &post_state, witness),
+        || first_invalid(&signature_checks(&signed, &blob.transactions)),
+    );
+
+    let (pre_root, post_root) = roots?;
+    if pre_root != blob.pre_state_root {
+        return Err(Reason::PreStateRootMismatch {
+            computed: pre_root,
+            claimed: blob.pre_state_root,
+        }
+        .into());
+    }
+    if let Some(index) = bad_signature {
+        return Err(VerifyError::new(Reason::BadSignature).at_transaction(index));
+    }
+    if let Some((index, reason)) = rule_failure {
+        return Err(VerifyError::new(reason).at_transaction(index));
+    }
+    if post_root != blob.post_state_root {
+        return Err(Reason::PostStateRootMismatch {
+            computed: post_root,
+            claimed: blob.post_state_root,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// The `transfer` roots a Merkle witness gives a touched state before and after its blob.
+fn transfer_roots(
+    params: &ChainParams,
+    pre: &TouchedState,
+    post: &TouchedState,
+    witness: &MerkleWitness,
+) -> Result<(Hash32, Hash32), VerifyError> {
+    witness_roots(
+        &TRANSFER_TREE,
+        params.tree_depth,
+        pre,
+        post,
+        witness,
+        |hash| Ok(*hash),
+    )
 }
 
 #[cfg(test)]

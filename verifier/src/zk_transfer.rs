@@ -102,13 +102,25 @@ use ark_bls12_381::Fr;
 use ark_ff::{AdditiveGroup, BigInt, BigInteger, MontFp, PrimeField};
 use ark_serialize::CanonicalDeserialize;
 use rayon::prelude::*;
-use witness_format::{AccountLeaf, Hash32, MerkleWitness, Transaction};
+use std::cell::Cell;
 
+use witness_format::{
+    AccountFact, AccountLeaf, Blob, Hash32, Header, MerkleWitness, Model, Transaction, Witness,
+};
+
+use crate::blob::{PendingProof, check_credit_blob};
+use crate::bridge::{bridge, check_zk_blob_avoids_bridge};
+use crate::chain::ChainParams;
 use crate::error::{Reason, VerifyError};
+use crate::history_proof::HistoryProofError;
+use crate::model::ExecutionModel;
 use crate::poseidon::{Sponge, hash_many, hash2};
 use crate::schnorr::{self, SIGNATURE_BYTES, SigningKey};
 use crate::transfer::{Bridge, TouchedState, touched_accounts};
-use crate::tree::{SparseTree, empty_hashes, tree_root, witness_roots, witness_state};
+use crate::tree::{
+    SparseTree, WireTree, empty_hashes, read_multiproof, tree_root, witness_roots, witness_state,
+};
+use crate::zk_verify::PROOF_BYTES;
 
 /// The model's tag in signing messages and the public input. It is the `zk-transfer` model's
 /// wire tag (its `Model` enum discriminant, `transfer` being 0).
@@ -523,6 +535,97 @@ pub fn merkle_roots(
             }
             .into()
         })
+    })
+}
+
+/// The `zk-transfer` model: accounts by number in a Poseidon sparse tree, Schnorr signatures
+/// over Jubjub, Merkle witnesses or Groth16 proofs (and, on a chain of two models, blobs of
+/// credits).
+pub struct ZkTransferModel;
+
+/// The `zk-transfer` model's implementation.
+pub static ZK_TRANSFER_MODEL: ZkTransferModel = ZkTransferModel;
+
+impl ExecutionModel for ZkTransferModel {
+    fn tag(&self) -> Model {
+        Model::ZkTransfer
+    }
+
+    fn check_blob<'a>(
+        &self,
+        params: &ChainParams,
+        header: Option<&Header>,
+        blob: &'a Blob,
+    ) -> Result<Option<PendingProof<'a>>, VerifyError> {
+        match &blob.witness {
+            Witness::Zk(witness) => pending_zk_transfer(params, blob, &witness.proof.0).map(Some),
+            Witness::Merkle(witness) => verify_merkle_blob(
+                params.chain_id,
+                params.tree_depth,
+                bridge(params, Model::ZkTransfer),
+                &blob.pre_state_root,
+                &blob.post_state_root,
+                &blob.transactions,
+                witness,
+            )
+            .map(|()| None),
+            Witness::Credits(witness) => {
+                check_credit_blob(params, header, blob, witness, |pre, post| {
+                    merkle_roots(params.tree_depth, pre, post, &witness.merkle)
+                })
+            }
+        }
+    }
+
+    /// Its hashes being field elements, a leaf's key must decode to a Jubjub point
+    /// (`InvalidLeafKey`) and every carried sibling must be a canonical encoding
+    /// (`NonCanonicalSibling`), so that each path has exactly one encoding.
+    fn account_root(
+        &self,
+        fact: &AccountFact,
+        depth: u8,
+        path: &MerkleWitness,
+    ) -> Result<Hash32, VerifyError> {
+        let tree = &ZK_TRANSFER_TREE;
+        let leaf = tree
+            .leaf(&fact.leaf)
+            .ok_or(HistoryProofError::InvalidLeafKey)?;
+        // The reader decodes each carried hash once, in order, only when it uses it; so the
+        // number of decodes so far is the index of the one being decoded.
+        let decoded = Cell::new(0usize);
+        let (root, _) = read_multiproof(tree, depth, vec![(fact.account, leaf)], path, |hash| {
+            let index = decoded.replace(decoded.get().saturating_add(1));
+            hash_to_fr(hash)
+                .ok_or_else(|| VerifyError::from(HistoryProofError::NonCanonicalSibling { index }))
+        })?;
+        Ok(fr_to_hash(&root))
+    }
+
+    fn state_tree(&self) -> Option<&'static dyn WireTree> {
+        Some(&ZK_TRANSFER_TREE)
+    }
+}
+
+/// Every check of a zk blob but the pairing check: no bridge leaf, a pinned key for its size,
+/// canonical roots and decodable new-owner keys (the public input).
+fn pending_zk_transfer<'a>(
+    params: &ChainParams,
+    blob: &Blob,
+    proof: &'a [u8; PROOF_BYTES],
+) -> Result<PendingProof<'a>, VerifyError> {
+    check_zk_blob_avoids_bridge(params, blob)?;
+    let (key_batch, _) = params.zk_key_for(blob.transactions.len())?;
+    let public_input = blob_public_input(
+        params.chain_id,
+        bridge(params, blob.model).is_some(),
+        &blob.pre_state_root,
+        &blob.post_state_root,
+        &blob.transactions,
+    )?;
+    Ok(PendingProof {
+        key_batch,
+        public_input,
+        proof,
     })
 }
 
