@@ -279,7 +279,7 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), Failure> {
     let report = pool.install(|| run(&args))?;
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-        crate::files::write_atomic(&out.join("throughput.svg"), chart(&report.sweep).as_bytes())?;
+        prover::files::write_atomic(&out.join("throughput.svg"), chart(&report.sweep).as_bytes())?;
     }
     emit(&args, &report, print_table)
 }
@@ -299,7 +299,7 @@ fn emit<T: Serialize>(args: &BenchArgs, report: &T, table: fn(&T)) -> Result<(),
     if let Some(out) = &args.out {
         std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
         let json = serde_json::to_string_pretty(report).context("encoding JSON")?;
-        crate::files::write_atomic(&out.join("results.json"), json.as_bytes())?;
+        prover::files::write_atomic(&out.join("results.json"), json.as_bytes())?;
     }
     if args.json {
         outln!(

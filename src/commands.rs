@@ -1,7 +1,6 @@
 //! The CLI verbs.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -9,25 +8,22 @@ use indicatif::{ProgressBar, ProgressStyle};
 use prover::workload::{WorkloadSpec, generate_both, generate_for};
 use prover::{BlockOptions, ProverState};
 use serde::Serialize;
-use verifier::hash::genesis_hash;
 use verifier::zk_verify::verifying_key_hash;
-use verifier::{ChainParams, ChainVerifier};
 use witness_format::frame::read_frame;
 use witness_format::{
-    Allocation, Block, FileKind, Genesis, Hash32, HistoryProof, Model, SpanProof, SszEncode,
-    Transaction, TransactionBatch, Witness, ZkKeyPin, decode_file,
+    Allocation, Block, FileKind, Genesis, Hash32, HistoryProof, Model, SpanProof, Transaction,
+    TransactionBatch, ZkKeyPin, decode_file,
 };
 
 use crate::Failure;
-use crate::files::{
-    allocation_path, block_files, block_path, genesis_path, model_dir, numbered_block_files,
-    read_any_file, read_bounded, read_value, workload_models, write_atomic, write_value,
+use crate::zk::read_keys;
+use prover::files::{
+    allocation_path, block_files, block_path, chain_key_path, export_chain, model_dir,
+    read_any_file, read_value, workload_models, write_atomic, write_value,
 };
-use crate::zk::{chain_key_path, load_verifying_keys, read_keys};
-
-/// Blocks decoded and verified together by default: memory is bounded by a window, not by the
-/// chain, and a window holds enough blobs to keep every core busy.
-pub(crate) const VERIFY_WINDOW_BLOCKS: usize = 32;
+pub(crate) use prover::verify_dir::{
+    Trust, VERIFY_WINDOW_BLOCKS, VerifyReport, peak_memory_bytes, ratio, verify_chain_dir,
+};
 
 fn progress(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
@@ -382,8 +378,6 @@ pub(crate) fn run_prove(
             &verifier::zk_verify::encode_verifying_key(&vk),
         )?;
     }
-    write_value(&genesis_path(out), state.genesis())?;
-
     let heights = parts.iter().map(|p| p.batches.len()).max().unwrap_or(0) as u64;
     let bar = progress(heights, "prove");
     let mut stats = ProveStats {
@@ -413,15 +407,7 @@ pub(crate) fn run_prove(
         }
         // Export from the database, which is the source of truth: this also rewrites a file a
         // crash left behind between commit and export.
-        let bytes = state
-            .block_file(height)
-            .context("reading a built block")?
-            .context("built block missing from the database")?;
-        let target = block_path(out, height);
-        let current = read_bounded(&target, FileKind::Block.max_file_bytes() as u64);
-        if !matches!(current, Ok(Ok(ref current)) if *current == bytes) {
-            write_atomic(&target, &bytes)?;
-        }
+        export_chain(&state, out, height..=height)?;
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -476,43 +462,6 @@ pub(crate) fn parse_hash(text: &str) -> Result<Hash32, String> {
     Ok(Hash32::from(bytes))
 }
 
-/// The result of verifying a chain, as printed.
-#[derive(Serialize)]
-pub(crate) struct VerifyReport {
-    pub(crate) valid: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) error: Option<String>,
-    /// The trust anchor: the genesis's chain id and hash (absent when the genesis is unreadable).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) chain_id: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) genesis_hash: Option<String>,
-    pub(crate) blocks: u64,
-    pub(crate) blobs: u64,
-    pub(crate) txs: u64,
-    /// The height of the last block accepted (0: none, only the genesis).
-    pub(crate) height: u64,
-    pub(crate) tip_hash: String,
-    pub(crate) state_roots: Vec<witness_format::ModelRoot>,
-    pub(crate) witness_bytes: u64,
-    pub(crate) blob_bytes: u64,
-    pub(crate) witness_bytes_per_tx: f64,
-    pub(crate) seconds: f64,
-    pub(crate) verify_tx_per_s: f64,
-    pub(crate) threads: usize,
-    /// The process's peak resident memory, where the platform tells (Linux).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) peak_memory_bytes: Option<u64>,
-}
-
-/// Peak resident set size of this process, from `/proc/self/status` (Linux only).
-pub(crate) fn peak_memory_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
 /// `stateless verify`.
 pub(crate) fn verify(args: VerifyArgs) -> Result<(), Failure> {
     let pool = thread_pool(args.threads)?;
@@ -525,7 +474,14 @@ pub(crate) fn verify(args: VerifyArgs) -> Result<(), Failure> {
         keys: args.keys.as_deref(),
         genesis_hash: args.genesis_hash,
     };
-    let report = pool.install(|| verify_chain_dir(&args.chain_dir, args.window, trust))?;
+    let bar = progress(0, "verify");
+    let report = pool.install(|| {
+        verify_chain_dir(&args.chain_dir, args.window, trust, |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+        })
+    })?;
+    bar.finish_and_clear();
     if args.json {
         print_json(&report)?;
     } else {
@@ -544,173 +500,6 @@ pub(crate) fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
         builder = builder.num_threads(threads);
     }
     builder.build().context("starting worker threads")
-}
-
-/// What a chain is checked against besides its own genesis file.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Trust<'a> {
-    /// A keys directory whose `vk.bin` is offered too.
-    pub(crate) keys: Option<&'a Path>,
-    /// The only genesis hash to accept.
-    pub(crate) genesis_hash: Option<Hash32>,
-}
-
-/// Verifies a chain directory in windows of blocks. Every rejection of the chain (its genesis,
-/// a key file, a block, a missing block) is a report with `error` set and the height reached;
-/// only I/O problems are errors.
-pub(crate) fn verify_chain_dir(
-    chain_dir: &Path,
-    window: usize,
-    trust: Trust<'_>,
-) -> Result<VerifyReport, Failure> {
-    let start = Instant::now();
-    let mut report = VerifyReport {
-        valid: true,
-        error: None,
-        chain_id: None,
-        genesis_hash: None,
-        blocks: 0,
-        blobs: 0,
-        txs: 0,
-        height: 0,
-        tip_hash: String::new(),
-        state_roots: Vec::new(),
-        witness_bytes: 0,
-        blob_bytes: 0,
-        witness_bytes_per_tx: 0.0,
-        seconds: 0.0,
-        verify_tx_per_s: 0.0,
-        threads: rayon::current_num_threads(),
-        peak_memory_bytes: None,
-    };
-    let (verifier, error) = match check_chain_dir(chain_dir, window, trust, &mut report)? {
-        (verifier, Ok(())) => (verifier, None),
-        (verifier, Err(error)) => (verifier, Some(error)),
-    };
-    if let Some(verifier) = verifier {
-        let summary = verifier.summary();
-        report.blocks = summary.blocks;
-        report.blobs = summary.blobs;
-        report.txs = summary.transactions;
-        report.height = summary.height;
-        report.tip_hash = summary.tip_hash.to_string();
-        report.state_roots = summary.state_roots.clone();
-    }
-    report.valid = error.is_none();
-    report.error = error;
-    report.seconds = start.elapsed().as_secs_f64();
-    report.witness_bytes_per_tx = ratio(report.witness_bytes as f64, report.txs as f64);
-    report.verify_tx_per_s = ratio(report.txs as f64, report.seconds);
-    report.peak_memory_bytes = peak_memory_bytes();
-    Ok(report)
-}
-
-/// The checks of [`verify_chain_dir`]: the verifier as far as it got (none when the genesis is
-/// unusable) and the verdict; witness and blob bytes and the trust anchor go into `report`.
-fn check_chain_dir(
-    chain_dir: &Path,
-    window: usize,
-    trust: Trust<'_>,
-    report: &mut VerifyReport,
-) -> Result<(Option<ChainVerifier>, Result<(), String>), Failure> {
-    let genesis_file = genesis_path(chain_dir);
-    let genesis: Genesis = match read_value(&genesis_file)? {
-        Ok(genesis) => genesis,
-        Err(e) => return Ok((None, Err(format!("{}: {e}", genesis_file.display())))),
-    };
-    let anchor = genesis_hash(&genesis);
-    report.chain_id = Some(genesis.chain_id);
-    report.genesis_hash = Some(anchor.to_string());
-    if let Some(trusted) = trust.genesis_hash
-        && trusted != anchor
-    {
-        return Ok((
-            None,
-            Err(format!(
-                "{}: genesis {anchor} is not the trusted genesis {trusted}",
-                genesis_file.display()
-            )),
-        ));
-    }
-    let params = match ChainParams::from_genesis(&genesis) {
-        Ok(params) => params,
-        Err(e) => return Ok((None, Err(format!("genesis: {e}")))),
-    };
-    // The verifying keys: each must be pinned in the genesis, checked by its hash before it is
-    // decoded, and is prepared once.
-    let vks = match load_verifying_keys(chain_dir, trust.keys, &params) {
-        Ok(vks) => vks,
-        Err(Failure::Rejected(error)) => return Ok((None, Err(error))),
-        Err(error) => return Err(error),
-    };
-    let mut verifier = match ChainVerifier::with_zk_keys(&genesis, &vks) {
-        Ok(verifier) => verifier,
-        Err(e) => return Ok((None, Err(format!("genesis: {e}")))),
-    };
-    let files = numbered_block_files(chain_dir)?;
-    let bar = progress(files.len() as u64, "verify");
-    let verdict = check_block_files(chain_dir, &files, window, &mut verifier, report, &bar);
-    bar.finish_and_clear();
-    Ok((Some(verifier), verdict?))
-}
-
-/// Checks the numbered block files in windows; the first rejection in chain order is the
-/// verdict (a block that fails before a later undecodable or missing one is reported first).
-fn check_block_files(
-    chain_dir: &Path,
-    files: &[(u64, PathBuf)],
-    window: usize,
-    verifier: &mut ChainVerifier,
-    report: &mut VerifyReport,
-    bar: &ProgressBar,
-) -> Result<Result<(), String>, Failure> {
-    let mut expected = 1u64;
-    for window in files.chunks(window) {
-        let mut blocks = Vec::with_capacity(window.len());
-        let mut stop = None;
-        for (height, path) in window {
-            if *height != expected {
-                stop = Some(format!(
-                    "block {expected} is missing: {} does not exist (the next file is {})",
-                    block_path(chain_dir, expected).display(),
-                    path.display()
-                ));
-                break;
-            }
-            match read_value::<Block>(path)? {
-                Ok(block) => blocks.push(block),
-                Err(e) => {
-                    stop = Some(format!("{}: {e}", path.display()));
-                    break;
-                }
-            }
-            expected = expected.saturating_add(1);
-        }
-        for blob in blocks.iter().flat_map(|b| b.blobs.iter()) {
-            report.witness_bytes += match &blob.witness {
-                Witness::Merkle(witness) => witness.ssz_bytes_len(),
-                Witness::Zk(witness) => witness.ssz_bytes_len(),
-                Witness::Credits(witness) => witness.ssz_bytes_len(),
-            } as u64;
-            report.blob_bytes += blob.ssz_bytes_len() as u64;
-        }
-        if let Err(e) = verifier.verify_blocks(&blocks) {
-            return Ok(Err(e.to_string()));
-        }
-        if let Some(stop) = stop {
-            return Ok(Err(stop));
-        }
-        bar.inc(window.len() as u64);
-    }
-    Ok(Ok(()))
-}
-
-pub(crate) fn ratio(numerator: f64, denominator: f64) -> f64 {
-    if denominator > 0.0 {
-        numerator / denominator
-    } else {
-        0.0
-    }
 }
 
 pub(crate) fn print_json<T: Serialize>(value: &T) -> Result<()> {

@@ -19,7 +19,7 @@ use crate::commands::{
     Trust, VERIFY_WINDOW_BLOCKS, WorkloadSize, check_spec, print_json, print_verify_table, ratio,
     run_prove, verify_chain_dir, write_workload,
 };
-use crate::files::{block_path, genesis_path, write_atomic, write_value};
+use prover::files::export_chain;
 
 /// Arguments of `stateless demo`.
 #[derive(Args)]
@@ -50,7 +50,7 @@ pub(crate) fn demo(args: DemoArgs) -> Result<(), Failure> {
     let prove_start = Instant::now();
     run_prove(&workload, &db, &chain, BlockOptions::default(), None)?;
     let prove_seconds = prove_start.elapsed().as_secs_f64();
-    let report = verify_chain_dir(&chain, VERIFY_WINDOW_BLOCKS, Trust::default())?;
+    let report = verify_chain_dir(&chain, VERIFY_WINDOW_BLOCKS, Trust::default(), |_, _| {})?;
     if let Some(error) = report.error {
         return Err(Failure::Rejected(error));
     }
@@ -269,15 +269,8 @@ fn round_trip(dir: &Path) -> Result<RoundTrip, Failure> {
 
     // Export the chain and verify it from its genesis alone, as any verifier would.
     let chain = dir.join("chain");
-    write_value(&genesis_path(&chain), state.genesis())?;
-    for height in 1..=state.height() {
-        let bytes = state
-            .block_file(height)
-            .context("reading a built block")?
-            .context("built block missing from the database")?;
-        write_atomic(&block_path(&chain, height), &bytes)?;
-    }
-    let report = verify_chain_dir(&chain, VERIFY_WINDOW_BLOCKS, Trust::default())?;
+    export_chain(&state, &chain, 1..=state.height())?;
+    let report = verify_chain_dir(&chain, VERIFY_WINDOW_BLOCKS, Trust::default(), |_, _| {})?;
     let value_conserved = steps.iter().all(|step| step.total() == steps[0].total());
     Ok(RoundTrip {
         transfer_account: TRANSFER_ACCOUNT,

@@ -20,8 +20,8 @@ use witness_format::{
 };
 
 use crate::Failure;
-use crate::files::{block_path, genesis_path, read_any_file, read_value, write_atomic};
-use crate::zk::load_verifying_keys;
+use prover::files::{block_path, genesis_path, read_any_file, read_value, write_atomic};
+use prover::verify_dir::load_verifying_keys;
 
 /// Arguments of `stateless history`.
 #[derive(Args)]
@@ -411,7 +411,7 @@ fn span(args: SpanArgs) -> Result<(), Failure> {
         }
         builder.push(block).map_err(build_failure)?;
     }
-    let keys = load_verifying_keys(&args.chain, None, &params)?;
+    let keys = load_verifying_keys(&args.chain, None, &params)?.map_err(Failure::Rejected)?;
     let span = builder.finish(&keys).map_err(build_failure)?;
     let tip = tip.ok_or_else(|| usage("no tip was read".into()))?;
     let proven = verify_span(&span, &tip)

@@ -18,7 +18,6 @@ mod bench;
 mod bench_history;
 mod commands;
 mod demo;
-mod files;
 mod history;
 mod output;
 mod zk;
@@ -67,6 +66,18 @@ enum Failure {
 impl From<anyhow::Error> for Failure {
     fn from(error: anyhow::Error) -> Self {
         Self::Error(error)
+    }
+}
+
+impl From<prover::files::FileError> for Failure {
+    fn from(error: prover::files::FileError) -> Self {
+        Self::Error(error.into())
+    }
+}
+
+impl From<prover::files::ExportError> for Failure {
+    fn from(error: prover::files::ExportError) -> Self {
+        Self::Error(error.into())
     }
 }
 

@@ -20,11 +20,15 @@ use serde::{Deserialize, Serialize};
 use verifier::zk_verify::{decode_verifying_key, encode_verifying_key, verifying_key_hash};
 
 use crate::Failure;
-use crate::files::{
-    MAX_PROVING_KEY_FILE_BYTES, MAX_SHAPE_FILE_BYTES, read_bounded, read_limited, write_atomic,
-};
-use verifier::ChainParams;
+use prover::files::{read_limited, write_atomic};
 use witness_format::ZK_VERIFYING_KEY_BYTES;
+
+/// Largest proving key file `prove` reads: a depth-32, batch-64 key is 1.6 GB, and the key is
+/// held in memory whole, so a file past this is not one this machine class could use.
+const MAX_PROVING_KEY_FILE_BYTES: u64 = 64 << 30;
+
+/// Largest `shape.json` (three small numbers).
+const MAX_SHAPE_FILE_BYTES: u64 = 4 << 10;
 
 /// Arguments of `stateless zk`.
 #[derive(Args)]
@@ -147,48 +151,4 @@ pub(crate) fn read_keys(dir: &Path) -> Result<(Shape, ProvingKey, VerifyingKey)>
         dir.display()
     );
     Ok((shape, pk, vk))
-}
-
-/// The verifying keys a chain is checked with: every `CHAIN_DIR/keys/*.vk`, and `extra` (a
-/// keys directory's `vk.bin`) when given. A key file is input to be checked like a block: one
-/// larger than a key, or whose hash the genesis does not pin, or that does not decode, is
-/// rejected (exit 1) naming the file, and its hash is checked before it is decoded.
-pub(crate) fn load_verifying_keys(
-    chain_dir: &Path,
-    extra: Option<&Path>,
-    params: &ChainParams,
-) -> Result<Vec<VerifyingKey>, Failure> {
-    let mut files = chain_key_files(chain_dir)?;
-    files.extend(extra.map(|dir| dir.join("vk.bin")));
-    files
-        .into_iter()
-        .map(|path| {
-            let reject =
-                |e: &dyn std::fmt::Display| Failure::Rejected(format!("{}: {e}", path.display()));
-            let bytes =
-                read_bounded(&path, ZK_VERIFYING_KEY_BYTES as u64)?.map_err(|e| reject(&e))?;
-            params.pinned_verifying_key(&bytes).map_err(|e| reject(&e))
-        })
-        .collect()
-}
-
-/// The chain directory's copy of the verifying key for `batch`.
-pub(crate) fn chain_key_path(chain_dir: &Path, batch: u16) -> PathBuf {
-    chain_dir.join("keys").join(format!("batch-{batch:05}.vk"))
-}
-
-/// Every verifying key file `CHAIN_DIR/keys/*.vk`, in file name order.
-fn chain_key_files(chain_dir: &Path) -> Result<Vec<PathBuf>> {
-    let dir = chain_dir.join("keys");
-    if !dir.exists() {
-        return Ok(Vec::new());
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .with_context(|| format!("reading {}", dir.display()))?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("reading {}", dir.display()))?;
-    files.retain(|p| p.extension().is_some_and(|e| e == "vk"));
-    files.sort();
-    Ok(files)
 }
