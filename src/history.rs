@@ -11,7 +11,7 @@ use prover::span::{SpanBuildError, SpanBuilder};
 use prover::{FactQuery, ProverState};
 use serde::Serialize;
 use verifier::ChainParams;
-use verifier::span::{Checkpoint, ProvenSpan, verify_span};
+use verifier::span::{ProvenSpan, verify_span};
 use verifier::{ProvenFact, verify_history_proof};
 use witness_format::frame::read_frame;
 use witness_format::{
@@ -432,50 +432,6 @@ fn span(args: SpanArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// A checkpoint, as printed.
-#[derive(Serialize)]
-struct CheckpointReport {
-    height: u64,
-    hash: Hash32,
-    zk_root: Hash32,
-}
-
-impl From<Checkpoint> for CheckpointReport {
-    fn from(c: Checkpoint) -> Self {
-        Self {
-            height: c.height,
-            hash: c.hash,
-            zk_root: c.zk_root,
-        }
-    }
-}
-
-/// A proven span, as printed.
-#[derive(Serialize)]
-struct SpanReport {
-    chain_id: u64,
-    genesis_hash: Hash32,
-    from: CheckpointReport,
-    to: CheckpointReport,
-    proofs: u64,
-    executed: u64,
-    transactions: u64,
-}
-
-impl From<ProvenSpan> for SpanReport {
-    fn from(span: ProvenSpan) -> Self {
-        Self {
-            chain_id: span.chain_id,
-            genesis_hash: span.genesis_hash,
-            from: span.from.into(),
-            to: span.to.into(),
-            proofs: span.proofs,
-            executed: span.executed,
-            transactions: span.transactions,
-        }
-    }
-}
-
 /// The result of checking a span, as printed.
 #[derive(Serialize)]
 struct SpanVerifyReport {
@@ -486,7 +442,7 @@ struct SpanVerifyReport {
     tip_height: u64,
     tip_hash: Hash32,
     #[serde(skip_serializing_if = "Option::is_none")]
-    span: Option<SpanReport>,
+    span: Option<ProvenSpan>,
 }
 
 /// `stateless history verify` of a span file.
@@ -495,7 +451,7 @@ fn verify_span_file(args: &VerifyArgs, bytes: &[u8], tip: &Header) -> Result<(),
         .map_err(|e| format!("{}: {e}", args.file.display()))
         .and_then(|span| verify_span(&span, tip).map_err(|e| e.to_string()));
     let (span, error) = match outcome {
-        Ok(span) => (Some(SpanReport::from(span)), None),
+        Ok(span) => (Some(span), None),
         Err(error) => (None, Some(error)),
     };
     let report = SpanVerifyReport {

@@ -42,6 +42,7 @@ use sha3::{Digest, Sha3_256};
 
 /// One point of the chain a span starts or ends at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Checkpoint {
     /// Its height (0: the genesis).
     pub height: u64,
@@ -54,6 +55,7 @@ pub struct Checkpoint {
 /// What a valid span proof establishes: the `zk-transfer` state at `to` follows from the one at
 /// `from` by `proofs` proven blobs, in a chain whose tip the caller trusts.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ProvenSpan {
     /// The chain's id.
     pub chain_id: u64,
