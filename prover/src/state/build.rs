@@ -1,0 +1,614 @@
+//! Building a block: credits, blobs cut to size, transactions selected by the verifier's rules,
+//! multiproofs from the stored tree, zk proofs, and the one durable commit.
+
+use std::convert::Infallible;
+
+use redb::{ReadableDatabase, Table, WriteTransaction};
+use verifier::bridge::bridge;
+use verifier::hash::{blob_commitment, header_hash};
+use verifier::history::blobs_root;
+use verifier::signature::invalid_indices;
+use verifier::transfer::{
+    SignedMessage, TouchedState, check_new_account_key, signature_checks, signing_message,
+    touched_accounts,
+};
+use verifier::tree::write_multiproof;
+use verifier::zk_transfer::hash_to_fr;
+use verifier::zk_verify::encode_proof;
+use verifier::{Reason, VerifyError, verify_blob_in_block};
+use witness_format::frame::fits_in_file;
+use witness_format::limits::{MAX_CREDITS_PER_BLOB, MAX_TRANSACTIONS_PER_BLOB};
+use witness_format::ssz_types::VariableList;
+use witness_format::{
+    AccountLeaf, Blob, Block, Bytes, CreditWitness, Hash32, Header, HistoryProof, Model, ModelRoot,
+    SszDecode, SszEncode, Transaction, Witness, ZkWitness, encode_file,
+};
+
+use crate::tree_hash::ModelTree;
+use crate::zk::circuit::{TransferBatchCircuit, build_witness};
+use crate::zk::groth16::{prove, rng_from_seed};
+
+use super::*;
+
+impl ProverState {
+    /// Builds the next block from `transactions` of the chain's one model, commits it
+    /// durably, and returns it. A chain of several models needs
+    /// [`build_block_of`](Self::build_block_of).
+    pub fn build_block(
+        &mut self,
+        transactions: &[Transaction],
+        options: BlockOptions,
+    ) -> Result<(Block, BlockReport), ProverError> {
+        let model = match self.models.as_slice() {
+            [only] => only.model,
+            models => {
+                return Err(ProverError::ModelNotGiven {
+                    models: models.len(),
+                });
+            }
+        };
+        self.build_block_of(&[(model, transactions)], options)
+    }
+
+    /// Builds the next block from batches of transactions, each for one model, commits it
+    /// durably, and returns it.
+    ///
+    /// Transactions that break a rule are left out and reported (by their index in all the
+    /// batches one after another); the rest are packed in order into blobs, batch after batch,
+    /// each blob checked by the verifier before the block is committed.
+    pub fn build_block_of(
+        &mut self,
+        batches: &[(Model, &[Transaction])],
+        options: BlockOptions,
+    ) -> Result<(Block, BlockReport), ProverError> {
+        let height = self.height.saturating_add(1);
+        let mut report = BlockReport {
+            height,
+            ..BlockReport::default()
+        };
+        let mut roots: Vec<Hash32> = self.models.iter().map(|m| m.root).collect();
+        let mut changed: Vec<Changed> = self.models.iter().map(|_| Changed::default()).collect();
+        let mut blobs = Vec::new();
+        let write = self.db.begin_write()?;
+        for (position, lane) in self.models.iter().enumerate() {
+            let (credits, receipts) = self.pending_credits(lane)?;
+            if credits.is_empty() {
+                continue;
+            }
+            let unknown = || ProverError::UnknownModel { model: lane.model };
+            let root = roots.get_mut(position).ok_or_else(unknown)?;
+            let changed = changed.get_mut(position).ok_or_else(unknown)?;
+            let indexed: Vec<(usize, Transaction)> = credits.into_iter().enumerate().collect();
+            let mut credit_report = BlockReport::default();
+            self.build_blobs(
+                lane,
+                &write,
+                height,
+                root,
+                &indexed,
+                Some(&receipts),
+                changed,
+                options,
+                &mut credit_report,
+                &mut blobs,
+            )?;
+            report.credited = report.credited.saturating_add(credit_report.included);
+        }
+        let mut offset = 0usize;
+        for &(model, transactions) in batches {
+            let position = self
+                .models
+                .iter()
+                .position(|m| m.model == model)
+                .ok_or(ProverError::UnknownModel { model })?;
+            let lane = self
+                .models
+                .get(position)
+                .ok_or(ProverError::UnknownModel { model })?;
+            let root = roots
+                .get_mut(position)
+                .ok_or(ProverError::UnknownModel { model })?;
+            let changed = changed
+                .get_mut(position)
+                .ok_or(ProverError::UnknownModel { model })?;
+            let indexed: Vec<(usize, Transaction)> = transactions
+                .iter()
+                .copied()
+                .enumerate()
+                .map(|(i, tx)| (offset.saturating_add(i), tx))
+                .collect();
+            offset = offset.saturating_add(transactions.len());
+            self.build_blobs(
+                lane,
+                &write,
+                height,
+                root,
+                &indexed,
+                None,
+                changed,
+                options,
+                &mut report,
+                &mut blobs,
+            )?;
+        }
+        let commitments: Vec<Hash32> = blobs.iter().map(blob_commitment).collect();
+        let header = Header {
+            height,
+            parent_hash: self.tip_hash,
+            history_root: self.history.root(),
+            blobs_root: blobs_root(&commitments),
+            state_roots: bounded(
+                self.models
+                    .iter()
+                    .zip(&roots)
+                    .map(|(m, &root)| ModelRoot {
+                        model: m.model,
+                        root,
+                    })
+                    .collect(),
+            )?,
+        };
+        let block = Block {
+            header,
+            blobs: bounded(blobs)?,
+        };
+        if !fits_in_file(&block) {
+            return Err(ProverError::BlockTooLarge {
+                bytes: block.ssz_bytes_len(),
+            });
+        }
+        let hash = header_hash(&block.header);
+        write
+            .open_table(BLOCKS)?
+            .insert(height, encode_file(&block).as_slice())?;
+        write.open_table(HEADERS)?.insert(height, hash.0)?;
+        let mut history = self.history.clone();
+        append_history(&mut write.open_table(HISTORY_NODES)?, &mut history, hash)?;
+        write.commit()?;
+
+        self.history = history;
+        self.height = height;
+        self.tip_hash = hash;
+        for (lane, root) in self.models.iter_mut().zip(roots) {
+            lane.root = root;
+        }
+        Ok((block, report))
+    }
+
+    /// Packs one model's transactions into blobs on top of `root` (moved along), writing each
+    /// blob's leaves, nodes and undo log into `write`.
+    #[allow(clippy::too_many_arguments)]
+    fn build_blobs(
+        &self,
+        lane: &ModelState,
+        write: &WriteTransaction,
+        height: u64,
+        root: &mut Hash32,
+        pending: &[(usize, Transaction)],
+        receipts: Option<&[HistoryProof]>,
+        changed: &mut Changed,
+        options: BlockOptions,
+        report: &mut BlockReport,
+        blobs: &mut Vec<Blob>,
+    ) -> Result<(), ProverError> {
+        let mut accounts = write.open_table(lane.tables.accounts)?;
+        let mut nodes = write.open_table(lane.tables.nodes)?;
+        let mut versions = Versions {
+            height,
+            accounts: write.open_table(lane.tables.account_versions)?,
+            nodes: write.open_table(lane.tables.node_versions)?,
+            changed,
+        };
+        let tree = &lane.tree;
+        let mut limit = options.txs_per_blob.clamp(1, MAX_TRANSACTIONS_PER_BLOB);
+        if let (Some(zk), Model::ZkTransfer) = (&self.zk, lane.model) {
+            limit = limit.min(zk.batch.max(1));
+        }
+        if receipts.is_some() {
+            limit = limit.min(MAX_CREDITS_PER_BLOB);
+        }
+        let (mut pending, mut receipts) = (pending, receipts);
+        while !pending.is_empty() {
+            let mut take = limit.min(pending.len());
+            loop {
+                let (chunk, _) = pending.split_at(take);
+                let mut attempt = report.clone();
+                let built = match receipts {
+                    Some(receipts) => {
+                        let txs = chunk.iter().map(|(_, tx)| *tx).collect();
+                        let receipts = receipts.get(..take).unwrap_or_default().to_vec();
+                        let built =
+                            self.assemble(lane, &accounts, &nodes, *root, txs, Some(receipts))?;
+                        verify_blob_in_block(&self.params, &self.next_header(), &built.blob)
+                            .map_err(ProverError::InvalidBlob)?;
+                        Some(built)
+                    }
+                    None => self.build_blob(lane, &accounts, &nodes, *root, chunk, &mut attempt)?,
+                };
+                match built {
+                    Some(built)
+                        if built.blob.ssz_bytes_len() > options.max_blob_bytes && take > 1 =>
+                    {
+                        take /= 2;
+                    }
+                    Some(BuiltBlob {
+                        blob,
+                        leaves,
+                        nodes: new_nodes,
+                    }) => {
+                        *report = attempt;
+                        for (account, leaf) in leaves {
+                            let prior = accounts
+                                .insert(account, leaf.as_ssz_bytes().as_slice())?
+                                .map(|v| v.value().to_vec());
+                            versions.account(account, prior)?;
+                            let key = node_key(0, account);
+                            let hash = tree.leaf(&leaf).ok_or_else(|| {
+                                ProverError::Corrupt(format!("account {account}: bad key"))
+                            })?;
+                            let prior = nodes.insert(key, hash.0)?.map(|v| v.value());
+                            versions.node(key, prior.unwrap_or(tree.default(0).0))?;
+                        }
+                        for (level, index, hash) in new_nodes {
+                            let key = node_key(level, index);
+                            let prior = nodes.insert(key, hash.0)?.map(|v| v.value());
+                            versions.node(key, prior.unwrap_or(tree.default(level).0))?;
+                        }
+                        *root = blob.post_state_root;
+                        report.included = report.included.saturating_add(blob.transactions.len());
+                        blobs.push(blob);
+                        break;
+                    }
+                    None => {
+                        *report = attempt;
+                        break;
+                    }
+                }
+            }
+            pending = pending.get(take..).unwrap_or_default();
+            receipts = receipts.map(|r| r.get(take..).unwrap_or_default());
+        }
+        Ok(())
+    }
+
+    /// The header of the block being built, as far as its blobs can know it: height, parent and
+    /// history root (what a blob of credits is checked against).
+    fn next_header(&self) -> Header {
+        Header {
+            height: self.height.saturating_add(1),
+            parent_hash: self.tip_hash,
+            history_root: self.history.root(),
+            blobs_root: Hash32::ZERO,
+            state_roots: VariableList::empty(),
+        }
+    }
+
+    /// The credits `lane` can take now, each with its receipt: for every bridge leaf of the
+    /// other model whose sent total (after the last block) exceeds what `lane` credited to that
+    /// account so far, if the account exists. Receipts are proven at the last block's height
+    /// against the block being built.
+    fn pending_credits(
+        &self,
+        lane: &ModelState,
+    ) -> Result<(Vec<Transaction>, Vec<HistoryProof>), ProverError> {
+        let (Some(bridge), Some(source)) = (
+            bridge(&self.params, lane.model),
+            self.models.iter().find(|m| m.model != lane.model),
+        ) else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let read = self.db.begin_read()?;
+        let sent_totals = read.open_table(source.tables.accounts)?;
+        let accounts = read.open_table(lane.tables.accounts)?;
+        let (mut credits, mut receipts) = (Vec::new(), Vec::new());
+        for entry in sent_totals.range(bridge.base..)? {
+            let (bridge_account, leaf) = entry?;
+            let bridge_account = bridge_account.value();
+            let sent = AccountLeaf::from_ssz_bytes(leaf.value())
+                .map_err(|e| ProverError::Corrupt(format!("bridge leaf {bridge_account}: {e:?}")))?
+                .balance;
+            let account = bridge_account.saturating_sub(bridge.base);
+            let record = read_leaf(&accounts, bridge_account)?;
+            let received = if record.is_empty() { 0 } else { record.nonce };
+            if sent <= received || read_leaf(&accounts, account)?.is_empty() {
+                continue;
+            }
+            credits.push(Transaction {
+                from: bridge_account,
+                to: account,
+                amount: sent.saturating_sub(received),
+                nonce: sent,
+                new_account_key: witness_format::PublicKey::ZERO,
+                signature: witness_format::Signature::ZERO,
+            });
+            receipts.push(self.receipt(&read, source.model, bridge_account)?);
+        }
+        Ok((credits, receipts))
+    }
+
+    /// Builds one blob from `chunk` on top of `pre_root`, leaving out invalid transactions.
+    /// Returns `None` if none is valid. Writes nothing: the caller stores what it returns.
+    ///
+    /// Signatures are checked once, by the verifier's own `verify_blob`, which every blob must
+    /// pass anyway. If it finds a bad signature, all bad ones are found and left out, and the
+    /// rules run again from the start: a forged transaction may have taken a nonce or a balance
+    /// that a later valid one needs. Each round leaves out at least one transaction.
+    fn build_blob(
+        &self,
+        lane: &ModelState,
+        accounts: &Table<u64, &[u8]>,
+        nodes: &Table<u128, [u8; 32]>,
+        pre_root: Hash32,
+        chunk: &[(usize, Transaction)],
+        report: &mut BlockReport,
+    ) -> Result<Option<BuiltBlob>, ProverError> {
+        let mut bad_signatures: Vec<usize> = Vec::new();
+        loop {
+            let selection = self.select(lane, accounts, chunk, &bad_signatures)?;
+            if selection.kept.is_empty() {
+                report.dropped.extend(selection.rule_drops);
+                return Ok(None);
+            }
+            let txs: Vec<Transaction> = selection.kept.iter().map(|(_, tx)| *tx).collect();
+            let built = self.assemble(lane, accounts, nodes, pre_root, txs, None)?;
+            match verify_blob_in_block(&self.params, &self.next_header(), &built.blob) {
+                Ok(()) => {
+                    report.dropped.extend(selection.rule_drops);
+                    return Ok(Some(built));
+                }
+                Err(error) if error.reason == Reason::BadSignature => {
+                    let invalid = match lane.model {
+                        Model::Transfer => invalid_indices(&signature_checks(
+                            &selection.signed,
+                            &built.blob.transactions,
+                        )),
+                        // One at a time: the verifier names the first bad signature.
+                        Model::ZkTransfer => error.location.transaction.into_iter().collect(),
+                    };
+                    if invalid.is_empty() {
+                        return Err(ProverError::InvalidBlob(error));
+                    }
+                    for position in invalid {
+                        if let Some(&(index, _)) = selection.kept.get(position) {
+                            bad_signatures.push(index);
+                            report.dropped.push((index, Reason::BadSignature));
+                        }
+                    }
+                }
+                Err(error) => return Err(ProverError::InvalidBlob(error)),
+            }
+        }
+    }
+
+    /// The transactions of `chunk` (less `excluded`) that pass every rule but signatures, applied
+    /// in order on the stored state; and why the others do not.
+    fn select(
+        &self,
+        lane: &ModelState,
+        accounts: &Table<u64, &[u8]>,
+        chunk: &[(usize, Transaction)],
+        excluded: &[usize],
+    ) -> Result<Selection, ProverError> {
+        let candidates: Vec<(usize, Transaction)> = chunk
+            .iter()
+            .filter(|(index, _)| !excluded.contains(index))
+            .copied()
+            .collect();
+        let all: Vec<Transaction> = candidates.iter().map(|(_, tx)| *tx).collect();
+        let mut out_of_range = Vec::new();
+        let mut state = self.load_state(
+            lane,
+            accounts,
+            &all,
+            self.params.tree_depth,
+            &mut |i, reason| out_of_range.push((i, reason)),
+        )?;
+        let mut selection = Selection {
+            kept: Vec::with_capacity(candidates.len()),
+            signed: Vec::with_capacity(candidates.len()),
+            rule_drops: Vec::new(),
+        };
+        for (position, &(index, tx)) in candidates.iter().enumerate() {
+            if let Some((_, reason)) = out_of_range.iter().find(|(p, _)| *p == position) {
+                selection.rule_drops.push((index, reason.clone()));
+                continue;
+            }
+            if let Err(reason) = check_new_account_key(lane.model, &tx.new_account_key) {
+                selection.rule_drops.push((index, reason));
+                continue;
+            }
+            let key = state.get(tx.from).map(|leaf| leaf.public_key);
+            match state.apply(&tx) {
+                Ok(()) => {
+                    selection.kept.push((index, tx));
+                    selection.signed.push((
+                        key.unwrap_or_default(),
+                        signing_message(self.params.chain_id, lane.model, &tx),
+                    ));
+                }
+                Err(reason) => selection.rule_drops.push((index, reason)),
+            }
+        }
+        Ok(selection)
+    }
+
+    /// The blob of `txs` (all passing the rules) on top of `pre_root`: its multiproof from the
+    /// nodes table, its post-state, and the nodes and leaves to store.
+    fn assemble(
+        &self,
+        lane: &ModelState,
+        accounts: &Table<u64, &[u8]>,
+        nodes: &Table<u128, [u8; 32]>,
+        pre_root: Hash32,
+        txs: Vec<Transaction>,
+        receipts: Option<Vec<HistoryProof>>,
+    ) -> Result<BuiltBlob, ProverError> {
+        let depth = self.params.tree_depth;
+        let pre_state = self.load_state(lane, accounts, &txs, depth, &mut |_, _| {})?;
+        let mut post_state = pre_state.clone();
+        for tx in &txs {
+            match receipts {
+                Some(_) => post_state.apply_credit(tx),
+                None => post_state.apply(tx),
+            }
+            .map_err(|reason| ProverError::InvalidBlob(VerifyError::new(reason)))?;
+        }
+
+        // The multiproof: every sibling the walk asks for, from the nodes table.
+        let tree = &lane.tree;
+        let proof = write_multiproof(
+            tree,
+            depth,
+            leaf_hashes(tree, &pre_state)?,
+            |level, index| {
+                Ok::<_, ProverError>(read_node(nodes, level, index)?.unwrap_or(tree.default(level)))
+            },
+        )?;
+        if proof.root != pre_root {
+            return Err(ProverError::Corrupt(format!(
+                "stored tree gives root {}, expected {pre_root}",
+                proof.root
+            )));
+        }
+        let mut new_nodes = Vec::new();
+        let mut replay = proof.siblings.iter().copied();
+        let Ok(post_root) = tree.root::<Infallible>(
+            depth,
+            leaf_hashes(tree, &post_state)?,
+            |_, _| Ok(replay.next().unwrap_or(Hash32::ZERO)),
+            |level, index, hash| new_nodes.push((level, index, *hash)),
+        );
+        let merkle = proof
+            .witness(pre_state.leaves().to_vec())
+            .ok_or_else(|| ProverError::Corrupt("a witness past its limits".into()))?;
+        // A zk proof does not cover the bridge: blobs that exit take Merkle witnesses.
+        let exits = bridge(&self.params, lane.model)
+            .is_some_and(|bridge| txs.iter().any(|tx| tx.to >= bridge.base));
+        let witness = match (&self.zk, receipts) {
+            (_, Some(receipts)) => Witness::Credits(CreditWitness {
+                merkle,
+                receipts: bounded(receipts)?,
+            }),
+            (Some(zk), None) if lane.model == Model::ZkTransfer && !exits => {
+                self.zk_witness(zk, &pre_state, &txs, proof.siblings, (pre_root, post_root))?
+            }
+            _ => Witness::Merkle(merkle),
+        };
+        let blob = Blob {
+            model: lane.model,
+            pre_state_root: pre_root,
+            post_state_root: post_root,
+            transactions: bounded(txs)?,
+            witness,
+        };
+        let leaves = post_state
+            .accounts()
+            .iter()
+            .copied()
+            .zip(post_state.leaves().iter().copied())
+            .collect();
+        Ok(BuiltBlob {
+            blob,
+            leaves,
+            nodes: new_nodes,
+        })
+    }
+
+    /// A zk witness for `txs` on `pre_state`: the circuit's witness from the multiproof's
+    /// siblings (`used`, in the walk's order), then a Groth16 proof.
+    fn zk_witness(
+        &self,
+        zk: &ZkProver,
+        pre_state: &TouchedState,
+        txs: &[Transaction],
+        used: Vec<Hash32>,
+        (pre_root, post_root): (Hash32, Hash32),
+    ) -> Result<Witness, ProverError> {
+        let chain_id = self.params.chain_id;
+        let depth = self.params.tree_depth;
+        let mut replay = used.into_iter();
+        let bridge = verifier::bridge::bridge(&self.params, Model::ZkTransfer).is_some();
+        let witness = build_witness(depth, zk.batch, chain_id, bridge, pre_state, txs, |_, _| {
+            replay
+                .next()
+                .and_then(|h| hash_to_fr(&h))
+                .ok_or("stored node is not a field element")
+        })
+        .map_err(|e| ProverError::ZkProving(e.to_string()))?;
+        let circuit = TransferBatchCircuit {
+            depth,
+            batch: zk.batch,
+            chain_id,
+            witness: Some(witness),
+        };
+        // Proof randomness from the blob's roots: reproducible, and the blob is public anyway.
+        let mut seed = [0u8; 32];
+        for (s, (a, b)) in seed.iter_mut().zip(pre_root.0.iter().zip(post_root.0)) {
+            *s = a ^ b.rotate_left(3);
+        }
+        let proof = prove(&zk.pk, circuit, &mut rng_from_seed(seed))
+            .map_err(|e| ProverError::ZkProving(e.to_string()))?;
+        Ok(Witness::Zk(ZkWitness {
+            proof: Bytes(encode_proof(&proof)),
+        }))
+    }
+
+    /// The touched state of `txs`, read from the accounts table. Out-of-range accounts are
+    /// reported through `reject` (by position in `txs`) and left out.
+    fn load_state(
+        &self,
+        lane: &ModelState,
+        accounts: &Table<u64, &[u8]>,
+        txs: &[Transaction],
+        depth: u8,
+        reject: &mut dyn FnMut(usize, Reason),
+    ) -> Result<TouchedState, ProverError> {
+        let mut in_range: Vec<Transaction> = Vec::with_capacity(txs.len());
+        for (i, tx) in txs.iter().enumerate() {
+            match touched_accounts(std::slice::from_ref(tx), depth) {
+                Ok(_) => in_range.push(*tx),
+                Err(error) => reject(i, error.reason),
+            }
+        }
+        let touched = touched_accounts(&in_range, depth).unwrap_or_default();
+        let leaves = touched
+            .iter()
+            .map(|&account| read_leaf(accounts, account))
+            .collect::<Result<Vec<_>, _>>()?;
+        TouchedState::new(touched, leaves)
+            .map(|state| state.with_bridge(bridge(&self.params, lane.model)))
+            .ok_or_else(|| ProverError::Corrupt("touched state length".into()))
+    }
+}
+
+/// The `(account, leaf hash)` pairs of a touched state, ascending.
+pub(super) fn leaf_hashes(
+    tree: &ModelTree,
+    state: &TouchedState,
+) -> Result<Vec<(u64, Hash32)>, ProverError> {
+    state
+        .accounts()
+        .iter()
+        .zip(state.leaves())
+        .map(|(&account, leaf)| {
+            tree.leaf(leaf)
+                .map(|hash| (account, hash))
+                .ok_or_else(|| ProverError::Corrupt(format!("account {account}: bad key")))
+        })
+        .collect()
+}
+
+/// What passes the rules in a chunk: the transactions kept (with their index in the block) and
+/// their signature inputs, and the ones left out with their reason.
+pub(super) struct Selection {
+    pub(super) kept: Vec<(usize, Transaction)>,
+    pub(super) signed: Vec<SignedMessage>,
+    pub(super) rule_drops: Vec<(usize, Reason)>,
+}
+
+/// A blob and the state it leaves: leaves and tree nodes to store.
+pub(super) struct BuiltBlob {
+    pub(super) blob: Blob,
+    pub(super) leaves: Vec<(u64, AccountLeaf)>,
+    pub(super) nodes: Vec<(u8, u64, Hash32)>,
+}

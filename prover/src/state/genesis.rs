@@ -1,0 +1,253 @@
+//! A new database: the genesis from the allocations, and their accounts and trees written in one
+//! transaction.
+
+use std::convert::Infallible;
+
+use redb::Database;
+use verifier::ChainParams;
+use verifier::hash::genesis_hash;
+use verifier::history::HistoryAccumulator;
+use witness_format::ssz_types::VariableList;
+use witness_format::{Allocation, Genesis, Hash32, ModelRoot, SszEncode, ZkKeyPin, encode_file};
+
+use crate::tree_hash::ModelTree;
+
+use super::*;
+
+/// The genesis allocations give: their chain id and depth, each model's root over its
+/// accounts (models in ascending order), and the pinned zk keys.
+pub(super) fn genesis_of(
+    allocations: &[Allocation],
+    zk_keys: &[ZkKeyPin],
+) -> Result<Genesis, ProverError> {
+    let allocations = checked_allocations(allocations)?;
+    let roots = allocations
+        .iter()
+        .map(|allocation| {
+            let root = allocation_root(allocation, &tree_of(allocation.model)?, |_, _, _| {})?;
+            Ok(ModelRoot {
+                model: allocation.model,
+                root,
+            })
+        })
+        .collect::<Result<Vec<_>, ProverError>>()?;
+    let first = allocations.first().ok_or_else(no_allocation)?;
+    Ok(Genesis {
+        chain_id: first.chain_id,
+        tree_depth: first.tree_depth,
+        state_roots: bounded(roots)?,
+        zk_keys: zk_pins(zk_keys)?,
+    })
+}
+
+pub(super) fn no_allocation() -> ProverError {
+    ProverError::InvalidAllocation("no allocation: a chain hosts at least one model".into())
+}
+
+/// The allocations in ascending model order, checked to make one chain: at least one, one per
+/// model, all with the same chain id and depth.
+pub(super) fn checked_allocations(
+    allocations: &[Allocation],
+) -> Result<Vec<&Allocation>, ProverError> {
+    let mut sorted: Vec<&Allocation> = allocations.iter().collect();
+    sorted.sort_by_key(|a| a.model);
+    let first = *sorted.first().ok_or_else(no_allocation)?;
+    for pair in sorted.windows(2) {
+        if let [a, b] = pair
+            && a.model == b.model
+        {
+            return Err(ProverError::InvalidAllocation(format!(
+                "two allocations for model {}",
+                a.model
+            )));
+        }
+    }
+    if let Some(other) = sorted
+        .iter()
+        .find(|a| (a.chain_id, a.tree_depth) != (first.chain_id, first.tree_depth))
+    {
+        return Err(ProverError::InvalidAllocation(format!(
+            "the {} allocation is for chain {} at depth {}, the {} allocation for chain {} at depth {}",
+            first.model,
+            first.chain_id,
+            first.tree_depth,
+            other.model,
+            other.chain_id,
+            other.tree_depth
+        )));
+    }
+    Ok(sorted)
+}
+
+pub(super) fn zk_pins(
+    zk_keys: &[ZkKeyPin],
+) -> Result<VariableList<ZkKeyPin, witness_format::limits::MaxZkKeys>, ProverError> {
+    let mut pins = zk_keys.to_vec();
+    pins.sort_by_key(|pin| pin.batch);
+    bounded(pins)
+}
+
+pub(super) fn allocation_root(
+    allocation: &Allocation,
+    tree: &ModelTree,
+    visit: impl FnMut(u8, u64, &Hash32),
+) -> Result<Hash32, ProverError> {
+    let depth = allocation.tree_depth;
+    let count = allocation.accounts.len() as u64;
+    if !verifier::tree::in_range(count.saturating_sub(1), depth) {
+        return Err(ProverError::InvalidAllocation(format!(
+            "{count} accounts do not fit a tree of depth {depth}"
+        )));
+    }
+    if let Some(i) = allocation.accounts.iter().position(|a| a.is_empty()) {
+        return Err(ProverError::InvalidAllocation(format!(
+            "account {i} has no key"
+        )));
+    }
+    let leaves: Vec<(u64, Hash32)> = (0u64..)
+        .zip(allocation.accounts.iter())
+        .map(|(account, leaf)| {
+            tree.leaf(leaf).map(|hash| (account, hash)).ok_or_else(|| {
+                ProverError::InvalidAllocation(format!(
+                    "account {account}: the key is not a valid {} key",
+                    allocation.model
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let Ok(root) =
+        tree.root::<Infallible>(depth, leaves, |level, _| Ok(tree.default(level)), visit);
+    Ok(root)
+}
+
+/// Writes each allocation's accounts and tree, and the genesis, in one transaction.
+pub(super) fn initialize(
+    db: &Database,
+    allocations: &[Allocation],
+    zk_keys: &[ZkKeyPin],
+) -> Result<Genesis, ProverError> {
+    let allocations = checked_allocations(allocations)?;
+    let first = allocations.first().ok_or_else(no_allocation)?;
+    let probe = Genesis {
+        chain_id: first.chain_id,
+        tree_depth: first.tree_depth,
+        state_roots: bounded(
+            allocations
+                .iter()
+                .map(|a| ModelRoot {
+                    model: a.model,
+                    root: Hash32::ZERO,
+                })
+                .collect(),
+        )?,
+        zk_keys: zk_pins(zk_keys)?,
+    };
+    ChainParams::from_genesis(&probe).map_err(|e| ProverError::InvalidAllocation(e.to_string()))?;
+    let write = db.begin_write()?;
+    let mut roots = Vec::with_capacity(allocations.len());
+    for allocation in &allocations {
+        let tree = tree_of(allocation.model)?;
+        let tables = ModelTables::of(allocation.model);
+        let mut accounts = write.open_table(tables.accounts)?;
+        let mut nodes = write.open_table(tables.nodes)?;
+        let mut result = Ok(());
+        let root = allocation_root(allocation, &tree, |level, index, hash| {
+            if result.is_ok() {
+                result = nodes.insert(node_key(level, index), hash.0).map(|_| ());
+            }
+        })?;
+        result?;
+        for (account, leaf) in (0u64..).zip(allocation.accounts.iter()) {
+            accounts.insert(account, leaf.as_ssz_bytes().as_slice())?;
+            if let Some(hash) = tree.leaf(leaf) {
+                nodes.insert(node_key(0, account), hash.0)?;
+            }
+        }
+        write.open_table(tables.account_versions)?;
+        write.open_table(tables.node_versions)?;
+        roots.push(ModelRoot {
+            model: allocation.model,
+            root,
+        });
+    }
+    let genesis = Genesis {
+        state_roots: bounded(roots)?,
+        ..probe
+    };
+    {
+        let mut meta = write.open_table(META)?;
+        meta.insert(META_GENESIS, encode_file(&genesis).as_slice())?;
+        meta.insert(META_FORMAT, FORMAT_VERSION.to_le_bytes().as_slice())?;
+    }
+    write
+        .open_table(HEADERS)?
+        .insert(0, genesis_hash(&genesis).0)?;
+    write.open_table(BLOCKS)?;
+    // The genesis is leaf 0 of the history; no state version yet (see the module doc).
+    append_history(
+        &mut write.open_table(HISTORY_NODES)?,
+        &mut HistoryAccumulator::new(),
+        genesis_hash(&genesis),
+    )?;
+    write.commit()?;
+    Ok(genesis)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use witness_format::{AccountLeaf, Model};
+
+    fn allocation(model: Model, chain_id: u64, tree_depth: u8) -> Allocation {
+        Allocation {
+            chain_id,
+            tree_depth,
+            model,
+            accounts: VariableList::new(vec![AccountLeaf {
+                public_key: crate::workload::model_public_key(model, 1, 0),
+                balance: 10,
+                nonce: 0,
+            }])
+            .unwrap(),
+        }
+    }
+
+    fn invalid(result: Result<Vec<&Allocation>, ProverError>) -> String {
+        match result {
+            Err(ProverError::InvalidAllocation(message)) => message,
+            other => panic!("expected an invalid allocation, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn allocations_make_one_chain_in_model_order() {
+        let (t, z) = (
+            allocation(Model::Transfer, 7, 6),
+            allocation(Model::ZkTransfer, 7, 6),
+        );
+        let both = [z.clone(), t.clone()];
+        let sorted = checked_allocations(&both).unwrap();
+        assert_eq!(
+            sorted.iter().map(|a| a.model).collect::<Vec<_>>(),
+            [Model::Transfer, Model::ZkTransfer]
+        );
+        assert!(invalid(checked_allocations(&[])).contains("no allocation"));
+        assert!(invalid(checked_allocations(&[t.clone(), t.clone()])).contains("two allocations"));
+        let other_chain = allocation(Model::ZkTransfer, 8, 6);
+        assert!(invalid(checked_allocations(&[t.clone(), other_chain])).contains("chain 8"));
+        let other_depth = allocation(Model::ZkTransfer, 7, 5);
+        assert!(invalid(checked_allocations(&[t, other_depth])).contains("depth 5"));
+    }
+
+    #[test]
+    fn the_genesis_root_is_the_verifiers_root_of_the_accounts() {
+        let z = allocation(Model::ZkTransfer, 7, 4);
+        let genesis = genesis_of(std::slice::from_ref(&z), &[]).unwrap();
+        let expected = verifier::zk_transfer::root_of_accounts(4, &[(0, z.accounts[0])]).unwrap();
+        assert_eq!(
+            genesis.state_roots[0].root,
+            verifier::zk_transfer::fr_to_hash(&expected)
+        );
+        assert_eq!((genesis.chain_id, genesis.tree_depth), (7, 4));
+    }
+}

@@ -1,0 +1,354 @@
+//! The prover's full state in redb, and block building.
+//!
+//! A database holds one chain: the models its genesis hosts (`transfer`, `zk-transfer` or both),
+//! each with its own tables, named `MODEL/TABLE` (for example `zk-transfer/nodes`):
+//!
+//! | table      | key                      | value                                    |
+//! |------------|--------------------------|------------------------------------------|
+//! | `MODEL/accounts` | account number     | the leaf, 48 bytes (SSZ `AccountLeaf`)   |
+//! | `MODEL/nodes`    | `level << 64 \| index` | 32-byte hash, leaves (level 0) included; default (empty) nodes absent |
+//! | `MODEL/node_versions` | (`nodes` key, block height `h`) | the node's hash before block `h` changed it (the level's default if it was empty) |
+//! | `MODEL/account_versions` | (account, block height `h`) | the leaf before block `h` changed it (SSZ `AccountLeaf`) |
+//! | `blocks`   | height                   | the block file, exactly as exported      |
+//! | `headers`  | height (0 = genesis)     | header hash                              |
+//! | `history_nodes` | `height << 64 \| index` | 32-byte node `(height, index)` of the history accumulator (leaves: height 0) |
+//! | `meta`     | name                     | genesis file, format version             |
+//!
+//! Hashes are the model's ([`crate::tree_hash::ModelTree`]: for `zk-transfer`, field elements in
+//! their canonical 32-byte encoding).
+//!
+//! Every block is one write transaction, committed durably: after a crash the database holds the
+//! state after some whole block, and building resumes from there. Blocks are stored in the
+//! database too, so the exported chain directory can always be rewritten from it.
+//!
+//! History (for history proofs, `crate::history`): the accumulator's nodes are stored as they
+//! are created, so a leaf's inclusion proof is O(log n) reads and appending is O(log n) writes.
+//! `MODEL/accounts` and `MODEL/nodes` hold the current state; each block also writes, for every
+//! leaf and node it changes, the value it had before the block, under the block's height
+//! (`MODEL/account_versions`, `MODEL/node_versions`: an undo log). So the value at height `i`
+//! is the one saved by the first change after `i` (one forward range read), or the current value
+//! if nothing changed it since. That is one write per change and no read (the old value is what
+//! the update of the current table returns), and the genesis state costs no extra space.
+
+use std::convert::Infallible;
+use std::path::Path;
+
+use redb::{Database, ReadableDatabase, ReadableTable};
+use verifier::hash::genesis_hash;
+use verifier::history::HistoryAccumulator;
+use verifier::zk_verify::verifying_key_hash;
+use verifier::{ChainParams, Reason};
+use witness_format::{
+    AccountLeaf, Allocation, Block, Genesis, Hash32, Model, SszDecode, ZkKeyPin, decode_file,
+};
+
+use crate::tree_hash::ModelTree;
+use crate::zk::groth16::ProvingKey;
+
+mod build;
+mod error;
+mod genesis;
+mod schema;
+mod undo;
+
+pub use error::ProverError;
+use genesis::*;
+pub(crate) use schema::*;
+use undo::*;
+
+/// One hosted model: its hashes, its tables and its current state root.
+pub(crate) struct ModelState {
+    pub(crate) model: Model,
+    pub(crate) tree: ModelTree,
+    pub(crate) tables: ModelTables,
+    root: Hash32,
+}
+
+impl ModelState {
+    fn new(model: Model, root: Hash32) -> Result<Self, ProverError> {
+        Ok(Self {
+            model,
+            tree: tree_of(model)?,
+            tables: ModelTables::of(model),
+            root,
+        })
+    }
+}
+
+/// The state tree of `model`: every model this prover builds has one.
+pub(super) fn tree_of(model: Model) -> Result<ModelTree, ProverError> {
+    ModelTree::new(model).ok_or_else(|| {
+        ProverError::InvalidAllocation(format!("model {model} has no sparse state tree"))
+    })
+}
+
+/// How blocks are cut into blobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockOptions {
+    /// Most transactions per blob.
+    pub txs_per_blob: usize,
+    /// Most encoded bytes per blob; a blob over it is split.
+    pub max_blob_bytes: usize,
+}
+
+impl Default for BlockOptions {
+    fn default() -> Self {
+        Self {
+            txs_per_blob: 1024,
+            max_blob_bytes: 2 << 20,
+        }
+    }
+}
+
+/// What building one block did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BlockReport {
+    /// Height of the block.
+    pub height: u64,
+    /// Transactions included.
+    pub included: usize,
+    /// Transactions left out, with their index in the submitted list and the reason.
+    pub dropped: Vec<(usize, Reason)>,
+    /// Credits the prover added (cross-model receipts delivered; not counted in `included`).
+    pub credited: usize,
+}
+
+/// A proving key for zk witnesses, and its batch size (pinned in the genesis).
+struct ZkProver {
+    batch: usize,
+    pk: ProvingKey,
+}
+
+/// The full state of one chain (every model it hosts), in redb.
+pub struct ProverState {
+    pub(crate) db: Database,
+    genesis: Genesis,
+    pub(crate) params: ChainParams,
+    /// The hosted models, in genesis order.
+    pub(crate) models: Vec<ModelState>,
+    /// With a key, `zk-transfer` blobs carry zk proofs instead of Merkle witnesses.
+    zk: Option<ZkProver>,
+    history: HistoryAccumulator,
+    height: u64,
+    tip_hash: Hash32,
+}
+
+impl ProverState {
+    /// Opens the database at `path` for a chain of one model, creating it from `allocation` if
+    /// it is new. See [`open_chain`](Self::open_chain).
+    pub fn open(path: &Path, allocation: &Allocation) -> Result<Self, ProverError> {
+        Self::open_chain(path, std::slice::from_ref(allocation), &[])
+    }
+
+    /// Opens the database at `path`, creating it if it is new for the chain whose genesis hosts
+    /// the models of `allocations` (one per model, same chain id and depth) and pins `zk_keys`
+    /// (zk verifying keys, by hash).
+    ///
+    /// Fails if another process has the database open, or if it holds another chain (other
+    /// accounts, models or pins: [`ProverError::WrongChain`]).
+    pub fn open_chain(
+        path: &Path,
+        allocations: &[Allocation],
+        zk_keys: &[ZkKeyPin],
+    ) -> Result<Self, ProverError> {
+        let db = Database::create(path)?;
+        let genesis = match stored_genesis(&db)? {
+            Some(genesis) => {
+                let expected = genesis_of(allocations, zk_keys)?;
+                if genesis != expected {
+                    return Err(ProverError::WrongChain {
+                        expected: genesis_hash(&expected),
+                        found: genesis_hash(&genesis),
+                    });
+                }
+                genesis
+            }
+            None => initialize(&db, allocations, zk_keys)?,
+        };
+        Self::load(db, genesis)
+    }
+
+    /// Opens an existing database at `path`, of whatever chain it holds.
+    ///
+    /// For the verbs that only read the state (history proofs). Like [`open`](Self::open), it
+    /// holds the database exclusively, and fails if another process has it open.
+    pub fn open_existing(path: &Path) -> Result<Self, ProverError> {
+        let db = Database::open(path)?;
+        let genesis = stored_genesis(&db)?.ok_or(ProverError::NotInitialized)?;
+        Self::load(db, genesis)
+    }
+
+    fn load(db: Database, genesis: Genesis) -> Result<Self, ProverError> {
+        let params =
+            ChainParams::from_genesis(&genesis).map_err(|e| ProverError::Corrupt(e.to_string()))?;
+        let read = db.begin_read()?;
+        let headers = read.open_table(HEADERS)?;
+        let mut history = HistoryAccumulator::new();
+        let mut height = 0;
+        let mut tip_hash = genesis_hash(&genesis);
+        for (expected, entry) in (0u64..).zip(headers.iter()?) {
+            let (key, hash) = entry?;
+            if key.value() != expected {
+                return Err(ProverError::Corrupt(format!("header {expected} missing")));
+            }
+            height = key.value();
+            tip_hash = Hash32::from(hash.value());
+            history.append(tip_hash);
+        }
+        let roots = match read.open_table(BLOCKS)?.get(height)? {
+            Some(bytes) => {
+                decode_file::<Block>(bytes.value())
+                    .map_err(|e| ProverError::Corrupt(format!("block {height}: {e}")))?
+                    .header
+                    .state_roots
+            }
+            None => genesis.state_roots.clone(),
+        };
+        if roots
+            .iter()
+            .map(|r| r.model)
+            .ne(params.models.iter().copied())
+        {
+            return Err(ProverError::Corrupt(format!(
+                "block {height} has other models than the genesis"
+            )));
+        }
+        let models = roots
+            .iter()
+            .map(|r| ModelState::new(r.model, r.root))
+            .collect::<Result<_, _>>()?;
+        drop(headers);
+        drop(read);
+        Ok(Self {
+            db,
+            genesis,
+            params,
+            models,
+            zk: None,
+            history,
+            height,
+            tip_hash,
+        })
+    }
+
+    /// The hosted model `model`.
+    pub(crate) fn model_state(&self, model: Model) -> Result<&ModelState, ProverError> {
+        self.models
+            .iter()
+            .find(|m| m.model == model)
+            .ok_or(ProverError::UnknownModel { model })
+    }
+
+    /// Checks the database: redb's own integrity check of its pages and checksums, then that
+    /// each model's stored accounts hash to its current state root and every block is stored.
+    ///
+    /// Reads every account, so it costs a full pass over the state.
+    pub fn check_integrity(&mut self) -> Result<(), ProverError> {
+        if !self.db.check_integrity().map_err(redb::Error::from)? {
+            return Err(ProverError::Corrupt(
+                "redb integrity check repaired the file".into(),
+            ));
+        }
+        let read = self.db.begin_read()?;
+        for lane in &self.models {
+            let accounts = read.open_table(lane.tables.accounts)?;
+            let mut leaves = Vec::new();
+            for entry in accounts.iter()? {
+                let (account, bytes) = entry?;
+                let account = account.value();
+                let leaf = AccountLeaf::from_ssz_bytes(bytes.value()).map_err(|e| {
+                    ProverError::Corrupt(format!("{} account {account}: {e:?}", lane.model))
+                })?;
+                let hash = lane.tree.leaf(&leaf).ok_or_else(|| {
+                    ProverError::Corrupt(format!(
+                        "{} account {account}: key does not decode",
+                        lane.model
+                    ))
+                })?;
+                leaves.push((account, hash));
+            }
+            let tree = &lane.tree;
+            let Ok(root) = tree.root::<Infallible>(
+                self.params.tree_depth,
+                leaves,
+                |level, _| Ok(tree.default(level)),
+                |_, _, _| {},
+            );
+            if root != lane.root {
+                return Err(ProverError::Corrupt(format!(
+                    "{} accounts hash to {root}, the last block says {}",
+                    lane.model, lane.root
+                )));
+            }
+        }
+        let blocks = read.open_table(BLOCKS)?;
+        for height in 1..=self.height {
+            if blocks.get(height)?.is_none() {
+                return Err(ProverError::Corrupt(format!("block {height} missing")));
+            }
+        }
+        Ok(())
+    }
+
+    /// From now on, builds `zk-transfer` blobs with zk proofs under `pk` (a key for `batch`
+    /// slots on this chain's depth). The genesis must pin its verifying key for that batch.
+    pub fn set_zk_proving_key(&mut self, pk: ProvingKey, batch: usize) -> Result<(), ProverError> {
+        if let [only] = self.models.as_slice()
+            && only.model != Model::ZkTransfer
+        {
+            return Err(ProverError::Unsupported {
+                what: "a zk witness",
+                model: only.model,
+            });
+        }
+        self.model_state(Model::ZkTransfer)?;
+        let vk_hash = verifying_key_hash(&pk.vk);
+        let pinned = self
+            .genesis
+            .zk_keys
+            .iter()
+            .any(|pin| pin.vk_hash == vk_hash && usize::from(pin.batch) == batch);
+        if !pinned {
+            return Err(ProverError::ZkKey(format!(
+                "verifying key {vk_hash} for batch {batch} is not pinned in this chain's genesis"
+            )));
+        }
+        let mut params = self.params.clone();
+        params
+            .add_zk_keys(std::slice::from_ref(&pk.vk))
+            .map_err(|e| ProverError::ZkKey(e.to_string()))?;
+        self.params = params;
+        self.zk = Some(ZkProver { batch, pk });
+        Ok(())
+    }
+
+    /// The chain's genesis.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    /// Height of the last block built (0 before the first).
+    pub fn height(&self) -> u64 {
+        self.height
+    }
+
+    /// The current state root of `model`, if the chain hosts it.
+    pub fn state_root(&self, model: Model) -> Option<Hash32> {
+        self.model_state(model).ok().map(|m| m.root)
+    }
+
+    /// The stored block file at `height`, if built.
+    pub fn block_file(&self, height: u64) -> Result<Option<Vec<u8>>, ProverError> {
+        let read = self.db.begin_read()?;
+        let blocks = read.open_table(BLOCKS)?;
+        Ok(blocks.get(height)?.map(|v| v.value().to_vec()))
+    }
+
+    /// The current leaf of `account` of `model` (empty if it does not exist).
+    pub fn account(&self, model: Model, account: u64) -> Result<AccountLeaf, ProverError> {
+        let tables = self.model_state(model)?.tables;
+        let read = self.db.begin_read()?;
+        let accounts = read.open_table(tables.accounts)?;
+        read_leaf(&accounts, account)
+    }
+}

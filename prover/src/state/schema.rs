@@ -1,0 +1,137 @@
+//! The database layout: tables, keys, the format version, and reading stored values.
+
+use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
+use witness_format::ssz_types::VariableList;
+use witness_format::{AccountLeaf, Genesis, Hash32, Model, SszDecode, decode_file};
+
+use super::*;
+
+pub(crate) const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+pub(super) const HEADERS: TableDefinition<u64, [u8; 32]> = TableDefinition::new("headers");
+pub(crate) const HISTORY_NODES: TableDefinition<u128, [u8; 32]> =
+    TableDefinition::new("history_nodes");
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+pub(super) const META_GENESIS: &str = "genesis";
+/// The layout version of the database; another one is refused, not guessed at.
+pub(crate) const META_FORMAT: &str = "format";
+/// Version 3: blocks of file format 2 (zk proofs bind signatures, counts and the bridge) and
+/// `zk-transfer` bridge leaves under the new bridge key. Version 2: tables per model (version 1
+/// held one model in unprefixed tables).
+pub(crate) const FORMAT_VERSION: u64 = 3;
+
+/// One model's tables: its current state and its undo log (see the module doc).
+#[derive(Clone, Copy)]
+pub(crate) struct ModelTables {
+    pub(crate) accounts: TableDefinition<'static, u64, &'static [u8]>,
+    pub(crate) nodes: TableDefinition<'static, u128, [u8; 32]>,
+    pub(crate) account_versions: TableDefinition<'static, (u64, u64), &'static [u8]>,
+    pub(crate) node_versions: TableDefinition<'static, (u128, u64), [u8; 32]>,
+}
+
+impl ModelTables {
+    /// The tables of `model`, named `MODEL/TABLE`.
+    pub(crate) const fn of(model: Model) -> Self {
+        let [accounts, nodes, account_versions, node_versions] = match model {
+            Model::Transfer => [
+                "transfer/accounts",
+                "transfer/nodes",
+                "transfer/account_versions",
+                "transfer/node_versions",
+            ],
+            Model::ZkTransfer => [
+                "zk-transfer/accounts",
+                "zk-transfer/nodes",
+                "zk-transfer/account_versions",
+                "zk-transfer/node_versions",
+            ],
+        };
+        Self {
+            accounts: TableDefinition::new(accounts),
+            nodes: TableDefinition::new(nodes),
+            account_versions: TableDefinition::new(account_versions),
+            node_versions: TableDefinition::new(node_versions),
+        }
+    }
+}
+
+/// A list within its wire limit; the prover never builds one past it.
+pub(super) fn bounded<T, N: witness_format::ssz_types::typenum::Unsigned>(
+    items: Vec<T>,
+) -> Result<VariableList<T, N>, ProverError> {
+    VariableList::new(items)
+        .map_err(|e| ProverError::Corrupt(format!("list over its limit: {e:?}")))
+}
+
+pub(crate) fn node_key(level: u8, index: u64) -> u128 {
+    (u128::from(level) << 64) | u128::from(index)
+}
+
+/// Key of node `(height, index)` of the history accumulator.
+pub(crate) fn history_key(height: u32, index: u64) -> u128 {
+    (u128::from(height) << 64) | u128::from(index)
+}
+
+pub(super) fn read_node(
+    nodes: &Table<u128, [u8; 32]>,
+    level: u8,
+    index: u64,
+) -> Result<Option<Hash32>, ProverError> {
+    Ok(nodes
+        .get(node_key(level, index))?
+        .map(|v| Hash32::from(v.value())))
+}
+
+pub(crate) fn read_leaf(
+    accounts: &impl ReadableTable<u64, &'static [u8]>,
+    account: u64,
+) -> Result<AccountLeaf, ProverError> {
+    match accounts.get(account)? {
+        Some(bytes) => AccountLeaf::from_ssz_bytes(bytes.value())
+            .map_err(|e| ProverError::Corrupt(format!("account {account}: {e:?}"))),
+        None => Ok(AccountLeaf::EMPTY),
+    }
+}
+
+/// The genesis stored in `db`, if it holds one, after checking the database's format version.
+pub(super) fn stored_genesis(db: &Database) -> Result<Option<Genesis>, ProverError> {
+    let read = db.begin_read()?;
+    let meta = match read.open_table(META) {
+        Ok(meta) => meta,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    let Some(genesis) = meta.get(META_GENESIS)? else {
+        return Ok(None);
+    };
+    let found = match meta.get(META_FORMAT)? {
+        Some(bytes) => <[u8; 8]>::try_from(bytes.value())
+            .map(u64::from_le_bytes)
+            .map_err(|_| ProverError::Corrupt("stored format version".into()))?,
+        None => 1,
+    };
+    if found != FORMAT_VERSION {
+        return Err(ProverError::UnsupportedFormat { found });
+    }
+    decode_file(genesis.value())
+        .map(Some)
+        .map_err(|e| ProverError::Corrupt(format!("stored genesis: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redb::TableHandle;
+
+    /// Node keys order by level, then index, so a level is one contiguous range.
+    #[test]
+    fn keys_order_by_level_then_index() {
+        assert!(node_key(0, u64::MAX) < node_key(1, 0));
+        assert!(node_key(3, 5) < node_key(3, 6));
+        assert_eq!(node_key(1, 2) >> 64, 1);
+        assert!(history_key(0, u64::MAX) < history_key(1, 0));
+        assert_ne!(
+            ModelTables::of(Model::Transfer).nodes.name(),
+            ModelTables::of(Model::ZkTransfer).nodes.name()
+        );
+    }
+}
