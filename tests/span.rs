@@ -14,9 +14,9 @@ use common::{block_file, gen_tiny, ok, path, stateless, zk_setup_tiny};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use verifier::accumulator::MmrProofError;
 use verifier::ancestry::AncestryTree;
 use verifier::hash::{genesis_hash, header_hash};
-use verifier::history::MmrProofError;
 use verifier::history_proof::HistoryProofError;
 use verifier::span::{SpanError, SpanPart, verify_span};
 use verifier::zk_verify::{ZkVerifyError, decode_verifying_key, verifying_key_hash};

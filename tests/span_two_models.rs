@@ -199,7 +199,7 @@ fn an_executed_step_of_the_other_model_is_refused() {
         .iter()
         .position(|blob| blob.model == Model::Transfer)
         .unwrap();
-    fact.blob = prover::history::blob_inclusion(block, other as u64).unwrap();
+    fact.blob = prover::fact_proofs::blob_inclusion(block, other as u64).unwrap();
     let height = fact.header.height;
     steps[index] = SpanStep::Executed(std::sync::Arc::new(step));
     span.steps = VariableList::new(steps).unwrap();

@@ -6,7 +6,7 @@
 //! - [`files`]: the workload and chain directory layouts, the one bounded reader of their
 //!   files, atomic writes, and the chain export.
 //! - [`verify_dir`]: verifying a chain directory statelessly, window by window, into a report.
-//! - [`history`]: history proofs of past headers, blobs, transactions and account values, from
+//! - [`fact_proofs`]: history proofs of past headers, blobs, transactions and account values, from
 //!   the stored history accumulator and state versions.
 //! - [`span`]: span proofs of the `zk-transfer` state between two checkpoints, from a chain's
 //!   blocks (no database).
@@ -15,8 +15,8 @@
 //!   tests and benchmarks.
 //! - [`zk`]: zero-knowledge proving: circuits and their gadgets (Poseidon in-circuit).
 
+pub mod fact_proofs;
 pub mod files;
-pub mod history;
 pub mod span;
 pub mod state;
 pub mod tree_hash;
@@ -24,5 +24,5 @@ pub mod verify_dir;
 pub mod workload;
 pub mod zk;
 
-pub use history::FactQuery;
+pub use fact_proofs::FactQuery;
 pub use state::{BlockOptions, BlockReport, ProverError, ProverState};

@@ -25,7 +25,7 @@ use witness_format::{
     Model, ProvenStep, SpanProof, SpanStep, Witness, ZK_VERIFYING_KEY_BYTES, ZkVerifyingKey,
 };
 
-use crate::history::blob_inclusion;
+use crate::fact_proofs::blob_inclusion;
 
 /// Why a span cannot be built.
 #[derive(Clone, Debug, Error)]

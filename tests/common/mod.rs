@@ -290,8 +290,8 @@ pub(crate) fn zk_setup_tiny(keys: &Path, seed: &str) -> String {
 /// header's blob root, state roots (its blobs' post-state roots), parent hash and history root
 /// are recomputed, so what the verifier then rejects is the edit itself, not a stale header.
 pub(crate) fn reseal(genesis: &Genesis, blocks: &mut [Block]) {
+    use verifier::accumulator::{HistoryAccumulator, blobs_root};
     use verifier::hash::{blob_commitment, genesis_hash, header_hash};
-    use verifier::history::{HistoryAccumulator, blobs_root};
     let mut history = HistoryAccumulator::new();
     let mut parent = genesis_hash(genesis);
     history.append(parent);

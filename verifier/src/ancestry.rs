@@ -12,8 +12,8 @@
 use witness_format::ssz_types::VariableList;
 use witness_format::{Anchor, Hash32, Header, HistoryFact, HistoryProof, Model, ModelRoot};
 
+use crate::accumulator::{HistoryAccumulator, NodeName, proof_nodes};
 use crate::hash::{header_hash, tagged_hash};
-use crate::history::{HistoryAccumulator, NodeName, proof_nodes};
 
 /// A history accumulator that keeps all its nodes, to prove any leaf's ancestry.
 #[derive(Clone, Debug, Default)]
@@ -60,7 +60,7 @@ impl AncestryTree {
     }
 
     /// The inclusion proof of leaf `index`: the path up to its peak, bottom up, and the other
-    /// peaks, highest first (as [`crate::history::root_from_proof`] takes them); `None` if
+    /// peaks, highest first (as [`crate::accumulator::root_from_proof`] takes them); `None` if
     /// there is no such leaf.
     pub fn proof(&self, index: u64) -> Option<(Vec<Hash32>, Vec<Hash32>)> {
         let names = proof_nodes(self.count(), index)?;
@@ -98,7 +98,7 @@ impl AncestryTree {
 /// take 16 GiB.
 pub const MAX_SYNTHETIC_LOG2: u32 = 28;
 
-/// A synthetic history for measuring ancestry proofs (`benches/history.rs`,
+/// A synthetic history for measuring ancestry proofs (`benches/ancestry.rs`,
 /// `stateless bench --history`), built as the prover builds its table: an accumulator over
 /// `2^log2_back + 1` leaves (leaf 0 stands for the genesis hash, leaf 1 is the hash of a header
 /// at height 1, the others are distinct synthetic hashes), a tip header at height
@@ -144,8 +144,8 @@ fn synthetic_header(height: u64, history_root: Hash32) -> Header {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accumulator::root_from_proof;
     use crate::hash::tagged_hash;
-    use crate::history::root_from_proof;
 
     fn leaf(i: u64) -> Hash32 {
         tagged_hash(0xfe, &[&i.to_le_bytes()])

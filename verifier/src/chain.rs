@@ -8,10 +8,10 @@ use rayon::prelude::*;
 use witness_format::limits::MAX_TREE_DEPTH;
 use witness_format::{Block, Genesis, Hash32, Model, ModelRoot, ZkKeyPin};
 
+use crate::accumulator::{HistoryAccumulator, blobs_root};
 use crate::blob::{PendingProof, check_blob_in_block};
 use crate::error::{Reason, VerifyError};
 use crate::hash::{blob_commitment, genesis_hash, header_hash};
-use crate::history::{HistoryAccumulator, blobs_root};
 use crate::zk_batch::{BatchEntry, verify_batch};
 use crate::zk_verify::{PreparedKey, decode_verifying_key, verifying_key_hash};
 use sha3::Digest;

@@ -28,12 +28,12 @@ use witness_format::{
     HistoryProof, MerkleWitness, Model, Transaction, TransactionInclusion,
 };
 
+use crate::accumulator::{MmrProofError, root_from_proof};
 use crate::error::{Reason, VerifyError};
 use crate::hash::{
     BLOBS_NODE_TAG, BLOBS_ROOT_TAG, ListPathError, TRANSACTIONS_NODE_TAG, TRANSACTIONS_ROOT_TAG,
     blob_commitment_of, genesis_hash, header_hash, list_root_from_path, transaction_hash,
 };
-use crate::history::{MmrProofError, root_from_proof};
 use crate::model::model;
 use crate::tree::in_range;
 

@@ -11,7 +11,7 @@
 //!   commitment, the proof's public input, and blobs with a Merkle witness.
 //! - [`zk_verify`]: Groth16 verification of `zk-transfer` proofs, and the verifying key's hash.
 //! - [`blob`]: checks one blob against its witness.
-//! - [`history`]: the Merkle Mountain Range over header hashes (with its inclusion proofs) and
+//! - [`accumulator`]: the Merkle Mountain Range over header hashes (with its inclusion proofs) and
 //!   the blob root.
 //! - [`history_proof`]: checks a proof of a past header, blob, transaction or account value
 //!   against one trusted header.
@@ -37,13 +37,13 @@
     )
 )]
 
+pub mod accumulator;
 pub mod ancestry;
 pub mod blob;
 pub mod bridge;
 pub mod chain;
 pub mod error;
 pub mod hash;
-pub mod history;
 pub mod history_proof;
 pub mod model;
 pub mod poseidon;

@@ -1,10 +1,10 @@
 //! The hash examples of docs/FORMAT.md (section F), computed independently with Python's
 //! `hashlib.sha3_256` over bytes assembled by hand from the spec, checked against this crate.
 
+use verifier::accumulator::{HistoryAccumulator, blobs_root};
 use verifier::hash::{
     blob_commitment, genesis_hash, header_hash, leaf_hash, transaction_hash, transactions_root,
 };
-use verifier::history::{HistoryAccumulator, blobs_root};
 use verifier::transfer::TRANSFER_TREE;
 use verifier::transfer::signing_message;
 use verifier::tree::{SparseTree, tree_root};

@@ -325,14 +325,14 @@ fn chain_of_one_zk_block_verifies_with_the_pinned_key() {
     let g = genesis(&p, vec![pin(&p)]);
     let blob = zk_blob(&p);
     let commitments = vec![verifier::hash::blob_commitment(&blob)];
-    let mut history = verifier::history::HistoryAccumulator::new();
+    let mut history = verifier::accumulator::HistoryAccumulator::new();
     history.append(verifier::hash::genesis_hash(&g));
     let block = witness_format::Block {
         header: witness_format::Header {
             height: 1,
             parent_hash: verifier::hash::genesis_hash(&g),
             history_root: history.root(),
-            blobs_root: verifier::history::blobs_root(&commitments),
+            blobs_root: verifier::accumulator::blobs_root(&commitments),
             state_roots: VariableList::new(vec![ModelRoot {
                 model: Model::ZkTransfer,
                 root: p.post,

@@ -4,9 +4,9 @@
 use std::convert::Infallible;
 
 use redb::{ReadableDatabase, Table, WriteTransaction};
+use verifier::accumulator::blobs_root;
 use verifier::bridge::bridge;
 use verifier::hash::{blob_commitment, header_hash};
-use verifier::history::blobs_root;
 use verifier::signature::invalid_indices;
 use verifier::transfer::{
     SignedMessage, TouchedState, check_new_account_key, signature_checks, signing_message,

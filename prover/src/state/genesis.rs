@@ -5,8 +5,8 @@ use std::convert::Infallible;
 
 use redb::Database;
 use verifier::ChainParams;
+use verifier::accumulator::HistoryAccumulator;
 use verifier::hash::genesis_hash;
-use verifier::history::HistoryAccumulator;
 use witness_format::ssz_types::VariableList;
 use witness_format::{Allocation, Genesis, Hash32, ModelRoot, SszEncode, ZkKeyPin, encode_file};
 

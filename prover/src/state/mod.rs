@@ -21,7 +21,7 @@
 //! state after some whole block, and building resumes from there. Blocks are stored in the
 //! database too, so the exported chain directory can always be rewritten from it.
 //!
-//! History (for history proofs, `crate::history`): the accumulator's nodes are stored as they
+//! History (for history proofs, `crate::fact_proofs`): the accumulator's nodes are stored as they
 //! are created, so a leaf's inclusion proof is O(log n) reads and appending is O(log n) writes.
 //! `MODEL/accounts` and `MODEL/nodes` hold the current state; each block also writes, for every
 //! leaf and node it changes, the value it had before the block, under the block's height
@@ -34,8 +34,8 @@ use std::convert::Infallible;
 use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable};
+use verifier::accumulator::HistoryAccumulator;
 use verifier::hash::genesis_hash;
-use verifier::history::HistoryAccumulator;
 use verifier::zk_verify::verifying_key_hash;
 use verifier::{ChainParams, Reason};
 use witness_format::{

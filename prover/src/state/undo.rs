@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use redb::Table;
-use verifier::history::HistoryAccumulator;
+use verifier::accumulator::HistoryAccumulator;
 use witness_format::{AccountLeaf, Hash32, SszEncode};
 
 use super::*;

@@ -6,7 +6,7 @@
 //! distinct synthetic hashes), built with `HistoryAccumulator::append_visiting` into an
 //! in-memory node store, as the prover builds its redb table. The tip is a header at height
 //! 2^20 + 1 carrying the accumulator's root. The proof of header 1 is read from the store with
-//! `verifier::history::proof_nodes`, exactly as the prover reads it: 20 path hashes up to the
+//! `verifier::accumulator::proof_nodes`, exactly as the prover reads it: 20 path hashes up to the
 //! peak over leaves 0 .. 2^20, and one other peak (leaf 2^20).
 //!
 //! What is measured, in the criterion group `history`:
@@ -27,10 +27,10 @@
 //! Run it with:
 //!
 //! ```sh
-//! cargo bench --bench history
+//! cargo bench --bench ancestry
 //! ```
 //!
-//! Smoke mode, `cargo bench --bench history -- --test` (also `cargo test --benches`, or any
+//! Smoke mode, `cargo bench --bench ancestry -- --test` (also `cargo test --benches`, or any
 //! run with `STATELESS_BENCH_QUICK=1`), uses a header 2^12 blocks back and runs each benchmark
 //! once.
 

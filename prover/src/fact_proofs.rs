@@ -8,11 +8,11 @@
 use std::ops::RangeInclusive;
 
 use redb::{ReadOnlyTable, ReadTransaction, ReadableDatabase};
+use verifier::accumulator::proof_nodes;
 use verifier::hash::{
     BLOBS_NODE_TAG, TRANSACTIONS_NODE_TAG, blob_commitment, list_path, transaction_hash,
     transactions_root,
 };
-use verifier::history::proof_nodes;
 use verifier::tree::in_range;
 use verifier::tree::{bit_list, write_multiproof};
 use verifier::verify_history_proof;

@@ -13,8 +13,8 @@ use std::sync::OnceLock;
 
 use prover::workload::{WorkloadSpec, generate};
 use prover::{BlockOptions, FactQuery, ProverState};
+use verifier::accumulator::MmrProofError;
 use verifier::hash::{ListPathError, header_hash, list_tree_height};
-use verifier::history::MmrProofError;
 use verifier::history_proof::HistoryProofError as E;
 use verifier::transfer::TRANSFER_TREE;
 use verifier::tree::SparseTree;
