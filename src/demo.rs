@@ -11,7 +11,7 @@ use prover::workload::{WorkloadSpec, generate_both, sign_for};
 use prover::{BlockOptions, ProverState};
 use serde::Serialize;
 use verifier::bridge::bridge;
-use verifier::chain::ChainParams;
+use verifier::ChainParams;
 use witness_format::{Allocation, Model, PublicKey, Signature, Transaction};
 
 use crate::Failure;

@@ -15,7 +15,7 @@ use prover::workload::{WorkloadSpec, generate};
 use prover::{BlockOptions, FactQuery, ProverState};
 use verifier::accumulator::MmrProofError;
 use verifier::hash::{ListPathError, header_hash, list_tree_height};
-use verifier::history_proof::HistoryProofError as E;
+use verifier::HistoryProofError as E;
 use verifier::transfer::TRANSFER_TREE;
 use verifier::tree::SparseTree;
 use verifier::{Location, ProvenFact, Reason, VerifyError, verify_history_proof};

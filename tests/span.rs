@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use verifier::accumulator::MmrProofError;
 use verifier::ancestry::AncestryTree;
 use verifier::hash::{genesis_hash, header_hash};
-use verifier::history_proof::HistoryProofError;
+use verifier::HistoryProofError;
 use verifier::span::{SpanError, SpanPart, verify_span};
 use verifier::zk_verify::{ZkVerifyError, decode_verifying_key, verifying_key_hash};
 use verifier::{Reason, VerifyError};

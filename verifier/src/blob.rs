@@ -5,7 +5,7 @@ use ark_bls12_381::Fr;
 use witness_format::{Blob, CreditWitness, Hash32, Header};
 
 use crate::bridge::verify_credit_blob;
-use crate::chain::ChainParams;
+use crate::params::ChainParams;
 use crate::error::{Reason, VerifyError};
 use crate::model::model;
 use crate::transfer::TouchedState;

@@ -22,7 +22,7 @@
 use rayon::prelude::*;
 use witness_format::{Blob, CreditWitness, Hash32, Header, HistoryFact, Model, PublicKey};
 
-use crate::chain::ChainParams;
+use crate::params::ChainParams;
 use crate::error::{Reason, VerifyError};
 use crate::hash::tagged_hash;
 use crate::history_proof::{ProvenFact, verify_history_proof};

@@ -3,7 +3,10 @@
 use thiserror::Error;
 use witness_format::{DecodeError, Hash32, Model};
 
-use crate::history_proof::HistoryProofError;
+use witness_format::limits::MAX_TREE_DEPTH;
+
+use crate::accumulator::MmrProofError;
+use crate::hash::ListPathError;
 use crate::zk_verify::ZkVerifyError;
 
 /// Where in a chain a rejection happened. Unset parts are not known or not relevant.
@@ -440,3 +443,117 @@ pub enum Reason {
     #[error("history proof: {0}")]
     HistoryProof(HistoryProofError),
 }
+
+/// Why a history proof is rejected.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum HistoryProofError {
+    /// The proof was made for a tip of another height.
+    #[error("proof is for a tip at height {proof}, the tip given is at height {tip}")]
+    TipHeightMismatch {
+        /// The proof's tip height.
+        proof: u64,
+        /// The given tip's height.
+        tip: u64,
+    },
+    /// The anchor's height is above the tip's, or a header claims height 0 (the genesis's).
+    #[error("height {height} is not in the history of a tip at height {tip}")]
+    NotInHistory {
+        /// The anchor's height.
+        height: u64,
+        /// The tip's height.
+        tip: u64,
+    },
+    /// An anchor at the tip's own height is not the tip.
+    #[error("anchor hash {found} at the tip's height is not the tip's hash {expected}")]
+    NotTheTip {
+        /// The tip's hash.
+        expected: Hash32,
+        /// The anchor's hash.
+        found: Hash32,
+    },
+    /// The ancestry proof has the wrong shape.
+    #[error("ancestry proof: {0}")]
+    AncestryShape(#[from] MmrProofError),
+    /// The anchor and the ancestry proof do not lead to the tip's history root: the anchor is
+    /// not an ancestor of the tip (another chain, a fork) or the proof was altered.
+    #[error("ancestry proof leads to history root {computed}, the tip commits to {expected}")]
+    NotAnAncestor {
+        /// The tip's history root.
+        expected: Hash32,
+        /// The root the proof leads to.
+        computed: Hash32,
+    },
+    /// The blob's path has the wrong shape or its index is out of range.
+    #[error("blob path: {0}")]
+    BlobPath(ListPathError),
+    /// The blob and its path do not lead to the header's blob root.
+    #[error("blob path leads to blob root {computed}, the header commits to {expected}")]
+    BlobsRootMismatch {
+        /// The header's blob root.
+        expected: Hash32,
+        /// The root the path leads to.
+        computed: Hash32,
+    },
+    /// The transaction's path has the wrong shape or its index is out of range.
+    #[error("transaction path: {0}")]
+    TransactionPath(ListPathError),
+    /// The transaction and its path do not lead to the blob's transaction root.
+    #[error(
+        "transaction path leads to transaction root {computed}, the blob commits to {expected}"
+    )]
+    TransactionsRootMismatch {
+        /// The blob's transaction root.
+        expected: Hash32,
+        /// The root the path leads to.
+        computed: Hash32,
+    },
+    /// The anchor has no state root for the model.
+    #[error("the anchor has no {model} state root")]
+    UnknownModel {
+        /// The model.
+        model: Model,
+    },
+    /// The account path's bitmap does not have one bit per level of a valid tree.
+    #[error("account path has {found} levels, not 1..={MAX_TREE_DEPTH}")]
+    AccountPathDepth {
+        /// Bits in the bitmap.
+        found: usize,
+    },
+    /// The account number does not fit a tree of the path's depth.
+    #[error("account {account} is outside a tree of depth {depth}")]
+    AccountOutOfRange {
+        /// The account number.
+        account: u64,
+        /// The depth.
+        depth: u8,
+    },
+    /// An empty leaf (zero key) with a non-zero balance or nonce.
+    #[error("account leaf has no owner but a non-zero balance or nonce")]
+    NonCanonicalEmptyLeaf,
+    /// A `zk-transfer` leaf whose non-zero key is not a valid Jubjub public key: no such leaf
+    /// has a hash, so none can be in a tree.
+    #[error("account leaf key is not a valid Jubjub public key")]
+    InvalidLeafKey,
+    /// A carried sibling of a `zk-transfer` path is not the canonical encoding of a field
+    /// element (it is at or above the modulus).
+    #[error("account path sibling {index} is not a canonical field element")]
+    NonCanonicalSibling {
+        /// Its index among the carried siblings.
+        index: usize,
+    },
+    /// The leaf and its path do not lead to the anchor's state root.
+    #[error("account path leads to state root {computed}, the anchor commits to {expected}")]
+    StateRootMismatch {
+        /// The anchor's state root for the model.
+        expected: Hash32,
+        /// The root the path leads to.
+        computed: Hash32,
+    },
+}
+
+impl From<HistoryProofError> for VerifyError {
+    fn from(error: HistoryProofError) -> Self {
+        VerifyError::new(Reason::HistoryProof(error))
+    }
+}
+

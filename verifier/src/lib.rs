@@ -46,6 +46,7 @@ pub mod error;
 pub mod hash;
 pub mod history_proof;
 pub mod model;
+pub mod params;
 pub mod poseidon;
 pub mod schnorr;
 pub mod signature;
@@ -57,9 +58,7 @@ pub mod zk_transfer;
 pub mod zk_verify;
 
 pub use blob::{verify_blob, verify_blob_in_block};
-pub use chain::{
-    BlobCheck, ChainParams, ChainSummary, ChainVerifier, check_blobs, verify_chain,
-    verify_chain_with_zk_keys,
-};
-pub use error::{Location, Reason, VerifyError};
-pub use history_proof::{HistoryProofError, ProvenFact, verify_history_proof};
+pub use chain::{BlobCheck, ChainSummary, ChainVerifier, check_blobs, verify_chain, verify_chain_with_zk_keys};
+pub use params::ChainParams;
+pub use error::{HistoryProofError, Location, Reason, VerifyError};
+pub use history_proof::{ProvenFact, verify_history_proof};

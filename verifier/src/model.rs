@@ -10,7 +10,7 @@
 use witness_format::{AccountFact, Blob, Hash32, Header, MerkleWitness, Model};
 
 use crate::blob::PendingProof;
-use crate::chain::ChainParams;
+use crate::params::ChainParams;
 use crate::error::VerifyError;
 use crate::transfer::TRANSFER_MODEL;
 use crate::tree::WireTree;

@@ -31,7 +31,7 @@ use witness_format::{
 
 use crate::blob::check_blob_in_block;
 use crate::bridge::bridge;
-use crate::chain::ChainParams;
+use crate::params::ChainParams;
 use crate::error::{Reason, VerifyError};
 use crate::hash::{genesis_hash, header_hash, transactions_root};
 use crate::history_proof::{ProvenFact, verify_history_proof};

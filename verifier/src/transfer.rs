@@ -15,7 +15,7 @@ use witness_format::{
 
 use crate::blob::{PendingProof, check_credit_blob, unsupported};
 use crate::bridge::bridge;
-use crate::chain::ChainParams;
+use crate::params::ChainParams;
 use crate::error::{Reason, VerifyError};
 use crate::model::ExecutionModel;
 use crate::schnorr;

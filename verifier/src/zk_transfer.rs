@@ -110,9 +110,9 @@ use witness_format::{
 
 use crate::blob::{PendingProof, check_credit_blob};
 use crate::bridge::{bridge, check_zk_blob_avoids_bridge};
-use crate::chain::ChainParams;
+use crate::params::ChainParams;
 use crate::error::{Reason, VerifyError};
-use crate::history_proof::HistoryProofError;
+use crate::error::HistoryProofError;
 use crate::model::ExecutionModel;
 use crate::poseidon::{Sponge, hash_many, hash2};
 use crate::schnorr::{self, SIGNATURE_BYTES, SigningKey};

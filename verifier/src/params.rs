@@ -1,0 +1,126 @@
+//! What every check of one chain needs, prepared once from its genesis: [`ChainParams`].
+
+use std::sync::Arc;
+
+use ark_bls12_381::Bls12_381;
+use ark_groth16::VerifyingKey;
+use sha3::Digest;
+use witness_format::limits::MAX_TREE_DEPTH;
+use witness_format::{Genesis, Hash32, Model, ZkKeyPin};
+
+use crate::error::{Reason, VerifyError};
+use crate::zk_verify::{PreparedKey, decode_verifying_key, verifying_key_hash};
+
+/// What every check of one chain needs, prepared once from its genesis.
+#[derive(Clone, Debug)]
+pub struct ChainParams {
+    /// Separates this chain's signatures from every other chain's.
+    pub chain_id: u64,
+    /// Depth of every state tree.
+    pub tree_depth: u8,
+    /// The models the chain hosts, in genesis order.
+    pub models: Vec<Model>,
+    /// The `zk-transfer` verifying keys pinned in the genesis, ascending by batch size.
+    pub zk_pins: Vec<ZkKeyPin>,
+    /// The pinned keys this verifier was given, prepared once, by batch size.
+    pub zk_keys: Vec<(u16, Arc<PreparedKey>)>,
+}
+
+impl ChainParams {
+    /// Checks the genesis parameters and prepares the shared tables.
+    pub fn from_genesis(genesis: &Genesis) -> Result<Self, VerifyError> {
+        if genesis.tree_depth == 0 || genesis.tree_depth > MAX_TREE_DEPTH {
+            return Err(Reason::InvalidGenesis(format!(
+                "tree depth {} is not in 1..={MAX_TREE_DEPTH}",
+                genesis.tree_depth
+            ))
+            .into());
+        }
+        let models: Vec<Model> = genesis.state_roots.iter().map(|r| r.model).collect();
+        if models.is_empty() {
+            return Err(Reason::InvalidGenesis("no models".into()).into());
+        }
+        if models.windows(2).any(|pair| pair.first() >= pair.get(1)) {
+            return Err(Reason::InvalidGenesis("models not in ascending order".into()).into());
+        }
+        let zk_pins: Vec<ZkKeyPin> = genesis.zk_keys.to_vec();
+        if !zk_pins.is_empty() && !models.contains(&Model::ZkTransfer) {
+            return Err(Reason::InvalidGenesis(
+                "zk verifying keys pinned, but no zk-transfer model".into(),
+            )
+            .into());
+        }
+        if zk_pins.iter().any(|pin| pin.batch == 0) {
+            return Err(Reason::InvalidGenesis("a zk key pinned for batch 0".into()).into());
+        }
+        if zk_pins
+            .windows(2)
+            .any(|pair| pair.first().map(|p| p.batch) >= pair.get(1).map(|p| p.batch))
+        {
+            return Err(Reason::InvalidGenesis(
+                "zk keys not in strictly ascending order of batch size".into(),
+            )
+            .into());
+        }
+        Ok(Self {
+            chain_id: genesis.chain_id,
+            tree_depth: genesis.tree_depth,
+            models,
+            zk_pins,
+            zk_keys: Vec::new(),
+        })
+    }
+
+    /// Decodes a verifying key file that must be one of the pinned keys: its bytes are hashed
+    /// and looked up among the pins *before* they are decoded, so a file that is not a pinned
+    /// key costs one hash, however large or malformed ([`Reason::UnpinnedZkKey`]). A pinned
+    /// key's bytes are its canonical encoding (its hash is the pin), so they decode.
+    pub fn pinned_verifying_key(
+        &self,
+        bytes: &[u8],
+    ) -> Result<VerifyingKey<Bls12_381>, VerifyError> {
+        let vk_hash = Hash32::from(<[u8; 32]>::from(sha3::Sha3_256::digest(bytes)));
+        if !self.zk_pins.iter().any(|pin| pin.vk_hash == vk_hash) {
+            return Err(Reason::UnpinnedZkKey { vk_hash }.into());
+        }
+        decode_verifying_key(bytes).map_err(|e| Reason::ZkKey(e).into())
+    }
+
+    /// Adds verifying keys: each must be pinned in the genesis (by its hash) and expect one
+    /// public input; each is prepared once here.
+    pub fn add_zk_keys(&mut self, keys: &[VerifyingKey<Bls12_381>]) -> Result<(), VerifyError> {
+        for vk in keys {
+            let vk_hash = verifying_key_hash(vk);
+            let Some(pin) = self.zk_pins.iter().find(|pin| pin.vk_hash == vk_hash) else {
+                return Err(Reason::UnpinnedZkKey { vk_hash }.into());
+            };
+            let batch = pin.batch;
+            if self.zk_keys.iter().any(|(b, _)| *b == batch) {
+                continue;
+            }
+            let prepared = PreparedKey::new(vk).map_err(Reason::ZkKey)?;
+            self.zk_keys.push((batch, Arc::new(prepared)));
+        }
+        self.zk_keys.sort_by_key(|(batch, _)| *batch);
+        Ok(())
+    }
+
+    /// The prepared key a zk blob of `transactions` transactions is checked under: the pinned
+    /// key with the smallest batch that fits them.
+    pub fn zk_key_for(&self, transactions: usize) -> Result<(u16, &PreparedKey), Reason> {
+        let pin = self
+            .zk_pins
+            .iter()
+            .find(|pin| usize::from(pin.batch) >= transactions)
+            .ok_or(Reason::NoZkKeyForBatch { transactions })?;
+        self.zk_keys
+            .iter()
+            .find(|(batch, _)| *batch == pin.batch)
+            .map(|(batch, key)| (*batch, key.as_ref()))
+            .ok_or(Reason::ZkKeyNotLoaded {
+                batch: pin.batch,
+                vk_hash: pin.vk_hash,
+            })
+    }
+}
+
