@@ -9,9 +9,9 @@
 //! What is measured, in the criterion group `span`, both on one thread (so the ratio is the
 //! algorithm's, not the core count's), both decoding every proof with validation:
 //!
-//! - `batched`: `verifier::zk_batch::verify_batch` of the 64 proofs: 64 + 3 Miller loop pairs and
+//! - `batched`: `verifier::zk_transfer::batch::verify_batch` of the 64 proofs: 64 + 3 Miller loop pairs and
 //!   one final exponentiation;
-//! - `individual`: `verifier::zk_verify::verify_zk_blob` of each: 3 pairs and one final
+//! - `individual`: `verifier::zk_transfer::groth16::verify_zk_blob` of each: 3 pairs and one final
 //!   exponentiation per proof.
 //!
 //! Goal: batched at least 5x faster per proof. `stateless bench --history` prints the same two
@@ -29,8 +29,8 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use prover::zk::groth16::rng_from_seed;
 use prover::zk::synthetic::{self, SyntheticCircuit};
-use verifier::zk_batch::{BatchEntry, verify_batch};
-use verifier::zk_verify::{PreparedKey, encode_proof, verify_zk_blob};
+use verifier::zk_transfer::batch::{BatchEntry, verify_batch};
+use verifier::zk_transfer::groth16::{PreparedKey, encode_proof, verify_zk_blob};
 
 /// Proofs per batch.
 const PROOFS: u64 = 64;

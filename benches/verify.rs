@@ -7,7 +7,7 @@
 //!   post-state root. This is the whole stateless check of one blob.
 //! - `decode_and_verify/…`: the same, starting from the block file's bytes: `decode_file::<Block>`
 //!   (frame, bounds, canonical form) and then `verify_blob` on each of its blobs (here, one).
-//! - `ed25519_batch/…`: [`verifier::signature::first_invalid`] on exactly that blob's 1,024
+//! - `ed25519_batch/…`: [`verifier::transfer::ed25519::first_invalid`] on exactly that blob's 1,024
 //!   signatures (sender keys and signing messages prepared outside the measurement). It is the
 //!   same parallel batch check `verify_blob` runs, with nothing else around it.
 //!
@@ -38,8 +38,9 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use prover::workload::{WorkloadSpec, generate};
 use prover::{BlockOptions, ProverState};
-use verifier::signature::{SignatureCheck, first_invalid};
-use verifier::transfer::{SIGNING_MESSAGE_LEN, TouchedState, signing_message, touched_accounts};
+use verifier::accounts::{TouchedState, touched_accounts};
+use verifier::transfer::ed25519::{SignatureCheck, first_invalid};
+use verifier::transfer::{SIGNING_MESSAGE_LEN, signing_message};
 use verifier::{ChainParams, verify_blob, verify_chain};
 use witness_format::{Blob, Block, Genesis, PublicKey, Witness, decode_file, encode_file};
 

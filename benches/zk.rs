@@ -34,7 +34,7 @@ use prover::zk::circuit::{TransferBatchCircuit, merkle_blob_circuit};
 use prover::zk::groth16::{self, ProvingKey, rng_from_seed};
 use prover::zk::synthetic::{self, SyntheticCircuit, WitnessProfile, witness_profile};
 use prover::{BlockOptions, ProverState};
-use verifier::zk_verify::{encode_proof, verifying_key_hash};
+use verifier::zk_transfer::groth16::{encode_proof, verifying_key_hash};
 use verifier::{ChainParams, verify_blob};
 use witness_format::{Blob, Bytes, Model, Witness, ZkKeyPin, ZkWitness};
 

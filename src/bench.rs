@@ -19,10 +19,9 @@ use prover::workload::{AccessPattern, WorkloadGenerator, WorkloadSpec};
 use prover::{BlockOptions, ProverState};
 use rayon::prelude::*;
 use serde::Serialize;
-use verifier::signature::invalid_indices;
-use verifier::transfer::{
-    SignedMessage, TouchedState, apply_rules, signature_checks, touched_accounts,
-};
+use verifier::accounts::{TouchedState, touched_accounts};
+use verifier::transfer::ed25519::invalid_indices;
+use verifier::transfer::{SignedMessage, apply_rules, signature_checks};
 use verifier::{ChainParams, check_blobs};
 use witness_format::{Block, SszEncode, Transaction, Witness, decode_file, encode_file};
 

@@ -6,8 +6,8 @@
 //!   `verify_history_proof`, and the bytes of hashes the proof carries. Goals: ≤ 50 µs and
 //!   ≤ 32 × 21 bytes.
 //! - `span_batched_ms_per_proof`, `span_individual_ms_per_proof`: 64 Groth16 proofs (one public
-//!   input each, distinct statements) checked in one batch ([`verifier::zk_batch::verify_batch`])
-//!   and one by one ([`verifier::zk_verify::verify_zk_blob`]), both decoding the proofs with
+//!   input each, distinct statements) checked in one batch ([`verifier::zk_transfer::batch::verify_batch`])
+//!   and one by one ([`verifier::zk_transfer::groth16::verify_zk_blob`]), both decoding the proofs with
 //!   validation; medians of several rounds. Goal: batched ≥ 5x faster per proof.
 //!
 //! The proofs come from a tiny synthetic circuit (`prover::zk::synthetic`, 64 constraints):
@@ -24,8 +24,8 @@ use prover::zk::synthetic::{self, SyntheticCircuit};
 use serde_json::json;
 use verifier::ancestry::synthetic_history;
 use verifier::verify_history_proof;
-use verifier::zk_batch::{BatchEntry, verify_batch};
-use verifier::zk_verify::{PROOF_BYTES, PreparedKey, encode_proof, verify_zk_blob};
+use verifier::zk_transfer::batch::{BatchEntry, verify_batch};
+use verifier::zk_transfer::groth16::{PROOF_BYTES, PreparedKey, encode_proof, verify_zk_blob};
 
 /// How far back the proven header is: 2^20 blocks (2^12 in quick mode).
 const LOG2_BACK: u32 = 20;

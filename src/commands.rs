@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use prover::workload::{WorkloadSpec, generate_both, generate_for};
 use prover::{BlockOptions, ProverState};
 use serde::Serialize;
-use verifier::zk_verify::verifying_key_hash;
+use verifier::zk_transfer::groth16::verifying_key_hash;
 use witness_format::frame::read_frame;
 use witness_format::{
     Allocation, Block, FileKind, Genesis, Hash32, HistoryProof, Model, SpanProof, Transaction,
@@ -375,7 +375,7 @@ pub(crate) fn run_prove(
             .context("using the zk proving key")?;
         write_atomic(
             &chain_key_path(out, shape.batch),
-            &verifier::zk_verify::encode_verifying_key(&vk),
+            &verifier::zk_transfer::groth16::encode_verifying_key(&vk),
         )?;
     }
     let heights = parts.iter().map(|p| p.batches.len()).max().unwrap_or(0) as u64;

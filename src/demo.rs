@@ -10,8 +10,8 @@ use clap::Args;
 use prover::workload::{WorkloadSpec, generate_both, sign_for};
 use prover::{BlockOptions, ProverState};
 use serde::Serialize;
-use verifier::bridge::bridge;
 use verifier::ChainParams;
+use verifier::bridge::bridge;
 use witness_format::{Allocation, Model, PublicKey, Signature, Transaction};
 
 use crate::Failure;

@@ -17,7 +17,9 @@ use clap::{Args, Subcommand};
 use indicatif::ProgressBar;
 use prover::zk::groth16::{ProvingKey, VerifyingKey, decode_proving_key, encode_proving_key};
 use serde::{Deserialize, Serialize};
-use verifier::zk_verify::{decode_verifying_key, encode_verifying_key, verifying_key_hash};
+use verifier::zk_transfer::groth16::{
+    decode_verifying_key, encode_verifying_key, verifying_key_hash,
+};
 
 use crate::Failure;
 use prover::files::{read_limited, write_atomic};

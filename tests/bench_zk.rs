@@ -5,7 +5,7 @@ mod common;
 
 use common::{path, stateless};
 use serde_json::Value;
-use verifier::zk_verify::PROOF_BYTES;
+use verifier::zk_transfer::groth16::PROOF_BYTES;
 
 /// The keys of the benchmark issue, then the figures they are computed from.
 const KEYS: [&str; 12] = [

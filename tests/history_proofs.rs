@@ -13,9 +13,9 @@ use std::sync::OnceLock;
 
 use prover::workload::{WorkloadSpec, generate};
 use prover::{BlockOptions, FactQuery, ProverState};
+use verifier::HistoryProofError as E;
 use verifier::accumulator::MmrProofError;
 use verifier::hash::{ListPathError, header_hash, list_tree_height};
-use verifier::HistoryProofError as E;
 use verifier::transfer::TRANSFER_TREE;
 use verifier::tree::SparseTree;
 use verifier::{Location, ProvenFact, Reason, VerifyError, verify_history_proof};

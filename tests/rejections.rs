@@ -17,9 +17,9 @@ use common::{
 };
 use prover::workload::WorkloadSpec;
 use rayon::prelude::*;
+use verifier::accounts::{TouchedState, touched_accounts};
 use verifier::hash::header_hash;
 use verifier::transfer::TRANSFER_TREE;
-use verifier::transfer::{TouchedState, touched_accounts};
 use verifier::tree::{SparseTree, leaf_nodes, tree_root};
 use verifier::{
     ChainParams, ChainSummary, ChainVerifier, Location, Reason, VerifyError, verify_blob,
@@ -738,7 +738,7 @@ fn new_account_key_for_an_existing_account_is_rejected() {
 #[test]
 fn new_account_key_of_small_order_or_non_canonical_is_rejected() {
     use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT, EIGHT_TORSION};
-    use verifier::signature::{SignatureCheck, verify_single};
+    use verifier::transfer::ed25519::{SignatureCheck, verify_single};
     let chain = small_chain();
     let (height, index, i) = find_tx(chain, |_, tx| !tx.new_account_key.is_zero());
     let identity = curve25519_dalek::EdwardsPoint::default()

@@ -14,12 +14,12 @@ use common::{block_file, gen_tiny, ok, path, stateless, zk_setup_tiny};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use verifier::HistoryProofError;
 use verifier::accumulator::MmrProofError;
 use verifier::ancestry::AncestryTree;
 use verifier::hash::{genesis_hash, header_hash};
-use verifier::HistoryProofError;
 use verifier::span::{SpanError, SpanPart, verify_span};
-use verifier::zk_verify::{ZkVerifyError, decode_verifying_key, verifying_key_hash};
+use verifier::zk_transfer::groth16::{ZkVerifyError, decode_verifying_key, verifying_key_hash};
 use verifier::{Reason, VerifyError};
 use witness_format::ssz_types::VariableList;
 use witness_format::{

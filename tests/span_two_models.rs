@@ -17,7 +17,7 @@ use common::{block_file, gen_tiny, ok, path, prove_workload, reseal, stateless, 
 use prover::span::SpanBuilder;
 use prover::zk::groth16::VerifyingKey;
 use verifier::span::{ProvenSpan, SpanError, verify_span};
-use verifier::zk_verify::{ZkVerifyError, decode_verifying_key};
+use verifier::zk_transfer::groth16::{ZkVerifyError, decode_verifying_key};
 use verifier::{Reason, VerifyError, verify_chain_with_zk_keys};
 use witness_format::ssz_types::VariableList;
 use witness_format::{Block, Genesis, Model, SpanStep, Transaction, Witness, decode_file};

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use rayon::prelude::*;
-use verifier::zk_verify::decode_verifying_key;
+use verifier::zk_transfer::groth16::decode_verifying_key;
 use verifier::{ChainVerifier, Reason};
 use witness_format::{Block, Genesis, Witness, decode_file, encode_file};
 

@@ -8,12 +8,12 @@
 use std::ops::RangeInclusive;
 
 use redb::{ReadOnlyTable, ReadTransaction, ReadableDatabase};
+use verifier::accounts::in_range;
 use verifier::accumulator::proof_nodes;
 use verifier::hash::{
     BLOBS_NODE_TAG, TRANSACTIONS_NODE_TAG, blob_commitment, list_path, transaction_hash,
     transactions_root,
 };
-use verifier::tree::in_range;
 use verifier::tree::{bit_list, write_multiproof};
 use verifier::verify_history_proof;
 use witness_format::ssz_types::VariableList;

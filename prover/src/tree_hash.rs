@@ -1,6 +1,6 @@
 //! The state tree of a model, as the prover stores it: every node 32 bytes (SHA3-256 for
 //! `transfer`, Poseidon field elements in their canonical encoding for `zk-transfer`), through
-//! the verifier's own tree ([`verifier::model::ExecutionModel::state_tree`]). One walk
+//! the verifier's own tree ([`verifier::model::StateCommitment::state_tree`]). One walk
 //! ([`verifier::tree::walk`]) for every model, so the prover asks for siblings in the order the
 //! verifier reads them.
 
@@ -25,7 +25,7 @@ impl std::fmt::Debug for ModelTree {
 impl ModelTree {
     /// The tree of `model`; `None` for a model whose state is not a sparse tree.
     pub fn new(model: Model) -> Option<Self> {
-        verifier::model::model(model)
+        verifier::states::state_of(model)
             .state_tree()
             .map(|tree| Self { model, tree })
     }

@@ -13,7 +13,7 @@ use rayon::prelude::*;
 use sha3::{Digest, Sha3_256};
 use std::collections::HashMap;
 use verifier::transfer::signing_message;
-use verifier::{schnorr, zk_transfer};
+use verifier::zk_transfer::{self, schnorr};
 use witness_format::ssz_types::VariableList;
 use witness_format::{
     AccountLeaf, Allocation, Model, PublicKey, Signature, Transaction, TransactionBatch,

@@ -5,7 +5,7 @@
 use prover::workload::{Workload, WorkloadSpec, generate_for};
 use prover::zk::groth16::{rng_from_seed, setup};
 use prover::{BlockOptions, FactQuery, ProverError, ProverState};
-use verifier::zk_verify::verifying_key_hash;
+use verifier::zk_transfer::groth16::verifying_key_hash;
 use verifier::{ProvenFact, verify_chain_with_zk_keys, verify_history_proof};
 use witness_format::{Allocation, Model, Transaction, Witness, ZkKeyPin};
 

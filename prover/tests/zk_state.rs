@@ -4,7 +4,7 @@
 use prover::workload::{WorkloadSpec, generate_for};
 use prover::zk::groth16::{rng_from_seed, setup};
 use prover::{BlockOptions, ProverError, ProverState};
-use verifier::zk_verify::verifying_key_hash;
+use verifier::zk_transfer::groth16::verifying_key_hash;
 use verifier::{Reason, verify_chain, verify_chain_with_zk_keys};
 use witness_format::{Hash32, Model, Witness, ZkKeyPin};
 

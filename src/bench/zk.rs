@@ -31,7 +31,7 @@ use prover::zk::groth16::{self, ProvingKey, VerifyingKey, rng_from_seed};
 use prover::zk::synthetic::{self, SyntheticCircuit, WitnessProfile, witness_profile};
 use prover::{BlockOptions, ProverState};
 use serde::Serialize;
-use verifier::zk_verify::{encode_proof, verifying_key_hash};
+use verifier::zk_transfer::groth16::{encode_proof, verifying_key_hash};
 use verifier::{ChainParams, verify_blob};
 use witness_format::ssz_types::VariableList;
 use witness_format::{

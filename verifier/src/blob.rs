@@ -1,15 +1,11 @@
 //! Checking one blob against its witness, with no state.
 
-use ark_bls12_381::Fr;
+use witness_format::{Blob, Header};
 
-use witness_format::{Blob, CreditWitness, Hash32, Header};
-
-use crate::bridge::verify_credit_blob;
-use crate::params::ChainParams;
 use crate::error::{Reason, VerifyError};
-use crate::model::model;
-use crate::transfer::TouchedState;
-use crate::zk_verify::{PROOF_BYTES, verify_zk_blob};
+use crate::model::PendingProof;
+use crate::models::model;
+use crate::params::ChainParams;
 
 /// Checks that `blob`'s transactions move its pre-state root to its post-state root.
 ///
@@ -66,27 +62,6 @@ fn verify_blob_at(
     }
 }
 
-/// A zk blob whose every check but the pairing check passed: the pinned key's batch size, the
-/// public input computed from the blob, and its proof. A chain verifier checks many of these in
-/// one batched pairing check ([`crate::zk_batch::verify_batch`]).
-#[derive(Clone, Copy, Debug)]
-pub struct PendingProof<'a> {
-    /// Batch size of the pinned key the proof must verify under.
-    pub(crate) key_batch: u16,
-    /// The proof's public input.
-    pub(crate) public_input: Fr,
-    /// The proof, as the blob carries it.
-    pub(crate) proof: &'a [u8; PROOF_BYTES],
-}
-
-impl PendingProof<'_> {
-    /// The pairing check of this proof alone, with the error a blob reports.
-    pub(crate) fn verify_alone(&self, params: &ChainParams) -> Result<(), VerifyError> {
-        let (_, key) = params.zk_key_for(usize::from(self.key_batch))?;
-        verify_zk_blob(key, self.public_input, self.proof).map_err(|e| Reason::ZkProof(e).into())
-    }
-}
-
 /// [`verify_blob_in_block`] up to, not including, a zk blob's pairing check, which it returns
 /// for the caller to do (alone or batched with others).
 pub(crate) fn check_blob_in_block<'a>(
@@ -109,26 +84,4 @@ fn check_blob<'a>(
         return Err(Reason::EmptyBlob.into());
     }
     model(blob.model).check_blob(params, header, blob)
-}
-
-/// The rejection of a witness kind a model does not take.
-pub(crate) fn unsupported(blob: &Blob) -> VerifyError {
-    Reason::WitnessNotSupported {
-        model: blob.model,
-        witness: blob.witness.kind_name(),
-    }
-    .into()
-}
-
-/// A blob of credits of a model whose state is a sparse tree, with the model's roots: it must
-/// be in a block, whose history its receipts are checked against.
-pub(crate) fn check_credit_blob(
-    params: &ChainParams,
-    header: Option<&Header>,
-    blob: &Blob,
-    witness: &CreditWitness,
-    roots: impl FnOnce(&TouchedState, &TouchedState) -> Result<(Hash32, Hash32), VerifyError>,
-) -> Result<Option<PendingProof<'static>>, VerifyError> {
-    let header = header.ok_or(Reason::CreditsOutsideBlock)?;
-    verify_credit_blob(params, header, blob, witness, roots).map(|()| None)
 }

@@ -22,11 +22,12 @@
 use rayon::prelude::*;
 use witness_format::{Blob, CreditWitness, Hash32, Header, HistoryFact, Model, PublicKey};
 
-use crate::params::ChainParams;
+use crate::accounts::{Bridge, TouchedState, touched_accounts};
 use crate::error::{Reason, VerifyError};
 use crate::hash::tagged_hash;
 use crate::history_proof::{ProvenFact, verify_history_proof};
-use crate::transfer::{Bridge, TouchedState, touched_accounts};
+use crate::model::PendingProof;
+use crate::params::ChainParams;
 use crate::tree::witness_state;
 
 /// Domain of the `transfer` bridge key.
@@ -172,6 +173,19 @@ pub fn verify_credit_blob(
     Ok(())
 }
 
+/// A blob of credits of a model whose state is a sparse tree, with the model's roots: it must
+/// be in a block, whose history its receipts are checked against.
+pub(crate) fn check_credit_blob(
+    params: &ChainParams,
+    header: Option<&Header>,
+    blob: &Blob,
+    witness: &CreditWitness,
+    roots: impl FnOnce(&TouchedState, &TouchedState) -> Result<(Hash32, Hash32), VerifyError>,
+) -> Result<Option<PendingProof<'static>>, VerifyError> {
+    let header = header.ok_or(Reason::CreditsOutsideBlock)?;
+    verify_credit_blob(params, header, blob, witness, roots).map(|()| None)
+}
+
 /// Checks that `receipt` proves, against the crediting block, the `source` model's bridge leaf
 /// the credit `tx` names, at an earlier height, with the sent total the credit claims.
 fn check_receipt(
@@ -234,7 +248,7 @@ fn check_receipt(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schnorr::{decode_point, encode_point, generator};
+    use crate::zk_transfer::schnorr::{decode_point, encode_point, generator};
     use ark_ec::{AffineRepr, CurveGroup};
     use ark_ed_on_bls12_381::{EdwardsAffine, Fq};
     use ark_ff::PrimeField;

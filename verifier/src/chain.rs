@@ -1,18 +1,18 @@
 //! Checking a chain of blocks from its genesis, with no state but a few hashes.
 
-
 use ark_bls12_381::Bls12_381;
 use ark_groth16::VerifyingKey;
 use rayon::prelude::*;
 use witness_format::{Block, Genesis, Hash32, ModelRoot};
 
 use crate::accumulator::{HistoryAccumulator, blobs_root};
-use crate::params::ChainParams;
-use crate::blob::{PendingProof, check_blob_in_block};
+use crate::blob::check_blob_in_block;
 use crate::error::{Reason, VerifyError};
 use crate::hash::{blob_commitment, genesis_hash, header_hash};
-use crate::zk_batch::{BatchEntry, verify_batch};
-use crate::zk_verify::PreparedKey;
+use crate::model::PendingProof;
+use crate::params::ChainParams;
+use crate::zk_transfer::batch::{BatchEntry, verify_batch};
+use crate::zk_transfer::groth16::PreparedKey;
 
 /// What a verified chain ends with.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use witness_format::limits::MAX_TREE_DEPTH;
 
 use crate::accumulator::MmrProofError;
 use crate::hash::ListPathError;
-use crate::zk_verify::ZkVerifyError;
+use crate::zk_transfer::groth16::ZkVerifyError;
 
 /// Where in a chain a rejection happened. Unset parts are not known or not relevant.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -556,4 +556,3 @@ impl From<HistoryProofError> for VerifyError {
         VerifyError::new(Reason::HistoryProof(error))
     }
 }
-

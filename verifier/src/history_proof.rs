@@ -27,14 +27,14 @@ use witness_format::{
     HistoryProof, MerkleWitness, Model, Transaction, TransactionInclusion,
 };
 
+use crate::accounts::in_range;
 use crate::accumulator::{MmrProofError, root_from_proof};
 use crate::error::{HistoryProofError, VerifyError};
 use crate::hash::{
     BLOBS_NODE_TAG, BLOBS_ROOT_TAG, TRANSACTIONS_NODE_TAG, TRANSACTIONS_ROOT_TAG,
     blob_commitment_of, genesis_hash, header_hash, list_root_from_path, transaction_hash,
 };
-use crate::model::model;
-use crate::tree::in_range;
+use crate::states::state_of;
 
 /// What a valid history proof establishes about the tip's chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -370,7 +370,7 @@ fn account_root(fact: &AccountFact) -> Result<Hash32, VerifyError> {
         sibling_present,
         siblings: VariableList::new(fact.siblings.to_vec()).map_err(|_| bad_depth())?,
     };
-    model(fact.model).account_root(fact, depth, &witness)
+    state_of(fact.model).account_root(fact, depth, &witness)
 }
 
 /// An index from the wire as a location; past `usize` it saturates (only in messages).
@@ -384,8 +384,9 @@ mod tests {
     //! hashes for a depth-3 tree, anchored at the tip itself (so no ancestry proof is needed).
 
     use super::*;
-    use crate::schnorr::{SigningKey, public_key};
+    use crate::error::Reason;
     use crate::tree::SparseTree;
+    use crate::zk_transfer::schnorr::{SigningKey, public_key};
     use crate::zk_transfer::{
         ZK_TRANSFER_TREE, fr_to_hash, leaf_hash as zk_leaf, node_hash as zk_node, root_of_accounts,
     };

@@ -37,6 +37,7 @@
     )
 )]
 
+pub mod accounts;
 pub mod accumulator;
 pub mod ancestry;
 pub mod blob;
@@ -46,19 +47,18 @@ pub mod error;
 pub mod hash;
 pub mod history_proof;
 pub mod model;
+pub mod models;
 pub mod params;
-pub mod poseidon;
-pub mod schnorr;
-pub mod signature;
 pub mod span;
+pub mod states;
 pub mod transfer;
 pub mod tree;
-pub mod zk_batch;
 pub mod zk_transfer;
-pub mod zk_verify;
 
 pub use blob::{verify_blob, verify_blob_in_block};
-pub use chain::{BlobCheck, ChainSummary, ChainVerifier, check_blobs, verify_chain, verify_chain_with_zk_keys};
-pub use params::ChainParams;
+pub use chain::{
+    BlobCheck, ChainSummary, ChainVerifier, check_blobs, verify_chain, verify_chain_with_zk_keys,
+};
 pub use error::{HistoryProofError, Location, Reason, VerifyError};
 pub use history_proof::{ProvenFact, verify_history_proof};
+pub use params::ChainParams;

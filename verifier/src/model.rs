@@ -1,25 +1,50 @@
-//! The execution models a chain can host: the interface every model implements
-//! ([`ExecutionModel`]), and the one place that maps a model's wire tag to its implementation
-//! ([`model`]). The chain verifier, history proofs, span validity and the prover reach a model
-//! only through these; nothing else chooses by model.
+//! The interface every execution model implements. A model is two layers:
+//!
+//! - its **state commitment** ([`StateCommitment`]): how an account's value is proven under a
+//!   state root (history proofs read it), and whether the state is a sparse tree the prover
+//!   stores node by node;
+//! - its **rules** ([`ExecutionModel`]): how a blob of the model is checked against whatever
+//!   witness it carries, in its block.
+//!
+//! The lookups by wire tag are [`crate::states::state_of`] and [`crate::models::model`]: the
+//! chain verifier, history proofs, span validity and the prover reach a model only through
+//! these, so nothing else chooses by model. The state commitment sits below the history proofs
+//! and the rules above them (a model's credits are checked with history proofs), so the two are
+//! looked up apart and no module depends on itself.
 //!
 //! The interface assumes nothing about a model's state (a sparse tree, a Merkle Patricia trie),
-//! its signatures or its witnesses: a model checks its own blobs, reads its own account facts,
-//! and says whether its state is a sparse tree the prover can store node by node.
+//! its signatures or its witnesses.
 
+use ark_bls12_381::Fr;
 use witness_format::{AccountFact, Blob, Hash32, Header, MerkleWitness, Model};
 
-use crate::blob::PendingProof;
+use crate::error::{Reason, VerifyError};
 use crate::params::ChainParams;
-use crate::error::VerifyError;
-use crate::transfer::TRANSFER_MODEL;
 use crate::tree::WireTree;
-use crate::zk_transfer::ZK_TRANSFER_MODEL;
+use crate::zk_transfer::groth16::{PROOF_BYTES, verify_zk_blob};
+
+/// A model's state commitment.
+pub trait StateCommitment: Sync {
+    /// The state root an account fact's leaf leads to along its path, given as a one-leaf
+    /// witness of a tree `depth` levels deep (history proofs of account values).
+    fn account_root(
+        &self,
+        fact: &AccountFact,
+        depth: u8,
+        path: &MerkleWitness,
+    ) -> Result<Hash32, VerifyError>;
+
+    /// The state as the prover stores it, when it is a binary sparse tree.
+    fn state_tree(&self) -> Option<&'static dyn WireTree>;
+}
 
 /// One execution model: one set of rules for one kind of state.
 pub trait ExecutionModel: Sync {
     /// The model's wire tag.
     fn tag(&self) -> Model;
+
+    /// The model's state commitment.
+    fn state(&self) -> &'static dyn StateCommitment;
 
     /// Checks that `blob`'s transactions move its pre-state root to its post-state root, by
     /// whatever witness it carries, in the block of `header` when there is one (a blob of
@@ -34,24 +59,34 @@ pub trait ExecutionModel: Sync {
         header: Option<&Header>,
         blob: &'a Blob,
     ) -> Result<Option<PendingProof<'a>>, VerifyError>;
-
-    /// The state root an account fact's leaf leads to along its path, given as a one-leaf
-    /// witness of a tree `depth` levels deep (history proofs of account values).
-    fn account_root(
-        &self,
-        fact: &AccountFact,
-        depth: u8,
-        path: &MerkleWitness,
-    ) -> Result<Hash32, VerifyError>;
-
-    /// The model's state tree as the prover stores it, when its state is a binary sparse tree.
-    fn state_tree(&self) -> Option<&'static dyn WireTree>;
 }
 
-/// The implementation of the model with wire tag `tag`.
-pub fn model(tag: Model) -> &'static dyn ExecutionModel {
-    match tag {
-        Model::Transfer => &TRANSFER_MODEL,
-        Model::ZkTransfer => &ZK_TRANSFER_MODEL,
+/// A zk blob whose every check but the pairing check passed: the pinned key's batch size, the
+/// public input computed from the blob, and its proof. A chain verifier checks many of these in
+/// one batched pairing check ([`crate::zk_transfer::batch::verify_batch`]).
+#[derive(Clone, Copy, Debug)]
+pub struct PendingProof<'a> {
+    /// Batch size of the pinned key the proof must verify under.
+    pub(crate) key_batch: u16,
+    /// The proof's public input.
+    pub(crate) public_input: Fr,
+    /// The proof, as the blob carries it.
+    pub(crate) proof: &'a [u8; PROOF_BYTES],
+}
+
+impl PendingProof<'_> {
+    /// The pairing check of this proof alone, with the error a blob reports.
+    pub(crate) fn verify_alone(&self, params: &ChainParams) -> Result<(), VerifyError> {
+        let (_, key) = params.zk_key_for(usize::from(self.key_batch))?;
+        verify_zk_blob(key, self.public_input, self.proof).map_err(|e| Reason::ZkProof(e).into())
     }
+}
+
+/// The rejection of a witness kind a model does not take.
+pub(crate) fn unsupported(blob: &Blob) -> VerifyError {
+    Reason::WitnessNotSupported {
+        model: blob.model,
+        witness: blob.witness.kind_name(),
+    }
+    .into()
 }

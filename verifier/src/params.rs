@@ -9,7 +9,7 @@ use witness_format::limits::MAX_TREE_DEPTH;
 use witness_format::{Genesis, Hash32, Model, ZkKeyPin};
 
 use crate::error::{Reason, VerifyError};
-use crate::zk_verify::{PreparedKey, decode_verifying_key, verifying_key_hash};
+use crate::zk_transfer::groth16::{PreparedKey, decode_verifying_key, verifying_key_hash};
 
 /// What every check of one chain needs, prepared once from its genesis.
 #[derive(Clone, Debug)]
@@ -123,4 +123,3 @@ impl ChainParams {
             })
     }
 }
-

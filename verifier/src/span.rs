@@ -18,7 +18,7 @@
 //! So span validity vouches for exactly what `verify` does about the `zk-transfer` state: a
 //! proof's circuit holds every native rule a zk blob is held to (bridge leaves included), and
 //! a blob without a proof is held to the native rules themselves. [`verify_span`] numbers its
-//! checks. The proofs are checked together by [`crate::zk_batch::verify_batch`], one batched
+//! checks. The proofs are checked together by [`crate::zk_transfer::batch::verify_batch`], one batched
 //! pairing check.
 
 use std::sync::Arc;
@@ -31,13 +31,13 @@ use witness_format::{
 
 use crate::blob::check_blob_in_block;
 use crate::bridge::bridge;
-use crate::params::ChainParams;
 use crate::error::{Reason, VerifyError};
 use crate::hash::{genesis_hash, header_hash, transactions_root};
 use crate::history_proof::{ProvenFact, verify_history_proof};
-use crate::zk_batch::{BatchEntry, BatchError, verify_batch};
+use crate::params::ChainParams;
+use crate::zk_transfer::batch::{BatchEntry, BatchError, verify_batch};
+use crate::zk_transfer::groth16::{PreparedKey, ZkVerifyError, decode_verifying_key};
 use crate::zk_transfer::{PublicData, hash_to_fr, public_input};
-use crate::zk_verify::{PreparedKey, ZkVerifyError, decode_verifying_key};
 use sha3::{Digest, Sha3_256};
 
 /// One point of the chain a span starts or ends at.

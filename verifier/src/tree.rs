@@ -20,8 +20,8 @@ use witness_format::limits::MAX_TREE_DEPTH;
 use witness_format::ssz_types::{self, BitList, VariableList};
 use witness_format::{AccountLeaf, Hash32, MerkleWitness};
 
+use crate::accounts::TouchedState;
 use crate::error::Reason;
-use crate::transfer::TouchedState;
 
 /// The hashes of a binary sparse Merkle tree: the state commitment of a model whose state is a
 /// fixed-depth tree indexed by account number (`transfer`'s SHA3 tree, `zk-transfer`'s
@@ -257,11 +257,6 @@ pub fn write_multiproof<T: SparseTree, E>(
     })
 }
 
-/// Whether `account` is a leaf of a tree of `depth` levels.
-pub fn in_range(account: u64, depth: u8) -> bool {
-    depth >= 64 || account >> depth == 0
-}
-
 /// The one walk over a set of leaves ([`tree_root`] for a [`SparseTree`]), for any node type
 /// and node hash, so every tree asks for siblings in the same canonical order.
 ///
@@ -375,6 +370,7 @@ pub fn multiproof_root<T: Copy + PartialEq, E: From<Reason>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accounts::in_range;
     use crate::hash::{leaf_hash, node_hash};
     use crate::transfer::TRANSFER_TREE;
     use proptest::prelude::*;

@@ -1,5 +1,5 @@
 //! The twelve Ed25519 edge-case vectors of "Taming the many EdDSAs", run through
-//! `verifier::signature`.
+//! `verifier::transfer::ed25519`.
 //!
 //! The verifier splits a blob's signatures into batches whose size depends on the thread count,
 //! re-checking a failed batch one signature at a time. The verdict must therefore not depend on
@@ -15,7 +15,7 @@
 //! 3. the single verdict on every vector is the one ZIP-215 prescribes.
 
 use ed25519_zebra::SigningKey;
-use verifier::signature::{
+use verifier::transfer::ed25519::{
     SIGNATURE_BATCH_SIZE, SignatureCheck, first_invalid, verify_batch, verify_single,
 };
 

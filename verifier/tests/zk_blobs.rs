@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use verifier::zk_verify::{PreparedKey, ZkVerifyError, decode_verifying_key};
+use verifier::zk_transfer::groth16::{PreparedKey, ZkVerifyError, decode_verifying_key};
 use verifier::{ChainParams, ChainVerifier, Reason, verify_blob, verify_chain_with_zk_keys};
 use witness_format::ssz_types::VariableList;
 use witness_format::{

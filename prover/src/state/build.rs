@@ -4,17 +4,15 @@
 use std::convert::Infallible;
 
 use redb::{ReadableDatabase, Table, WriteTransaction};
+use verifier::accounts::{TouchedState, touched_accounts};
 use verifier::accumulator::blobs_root;
 use verifier::bridge::bridge;
 use verifier::hash::{blob_commitment, header_hash};
-use verifier::signature::invalid_indices;
-use verifier::transfer::{
-    SignedMessage, TouchedState, check_new_account_key, signature_checks, signing_message,
-    touched_accounts,
-};
+use verifier::transfer::ed25519::invalid_indices;
+use verifier::transfer::{SignedMessage, check_new_account_key, signature_checks, signing_message};
 use verifier::tree::write_multiproof;
+use verifier::zk_transfer::groth16::encode_proof;
 use verifier::zk_transfer::hash_to_fr;
-use verifier::zk_verify::encode_proof;
 use verifier::{Reason, VerifyError, verify_blob_in_block};
 use witness_format::frame::fits_in_file;
 use witness_format::limits::{MAX_CREDITS_PER_BLOB, MAX_TRANSACTIONS_PER_BLOB};

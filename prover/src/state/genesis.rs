@@ -94,7 +94,7 @@ pub(super) fn allocation_root(
 ) -> Result<Hash32, ProverError> {
     let depth = allocation.tree_depth;
     let count = allocation.accounts.len() as u64;
-    if !verifier::tree::in_range(count.saturating_sub(1), depth) {
+    if !verifier::accounts::in_range(count.saturating_sub(1), depth) {
         return Err(ProverError::InvalidAllocation(format!(
             "{count} accounts do not fit a tree of depth {depth}"
         )));

@@ -36,7 +36,7 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable};
 use verifier::accumulator::HistoryAccumulator;
 use verifier::hash::genesis_hash;
-use verifier::zk_verify::verifying_key_hash;
+use verifier::zk_transfer::groth16::verifying_key_hash;
 use verifier::{ChainParams, Reason};
 use witness_format::{
     AccountLeaf, Allocation, Block, Genesis, Hash32, Model, SszDecode, ZkKeyPin, decode_file,

@@ -34,7 +34,7 @@
 //!    creation ⇔ new key present: `(1 − empty)·nx = (1 − empty)·ny = 0` and `nx · inv = empty`
 //!    (a valid key has x ≠ 0), and a created key is a point of the prime-order subgroup:
 //!    `empty · (K − (nx, ny)) = 0` for a point K allocated in the subgroup (21 constraints), as
-//!    natively a new key must decode ([`verifier::schnorr::decode_point`]); a key of small
+//!    natively a new key must decode ([`verifier::zk_transfer::schnorr::decode_point`]); a key of small
 //!    order could otherwise be signed for by anyone. The receiver's key after the transfer is
 //!    `(x + nx, y + ny)`.
 //!    Old leaf hash = `(1 − empty) · H(key, balance, nonce)` (0 for the empty slot), new leaf
@@ -81,11 +81,11 @@ use ark_r1cs_std::fields::fp::FpVar;
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 use ark_serialize::CanonicalDeserialize;
 use thiserror::Error;
-use verifier::poseidon::{hash_many, sponge_capacity};
-use verifier::schnorr::{self, SCALAR_BITS, SIGNATURE_BYTES, SigningKey};
-use verifier::transfer::TouchedState;
-use verifier::transfer::touched_accounts;
+use verifier::accounts::TouchedState;
+use verifier::accounts::touched_accounts;
 use verifier::tree::{SparseTree, leaf_nodes, read_multiproof, tree_root, witness_state};
+use verifier::zk_transfer::poseidon::{hash_many, sponge_capacity};
+use verifier::zk_transfer::schnorr::{self, SCALAR_BITS, SIGNATURE_BYTES, SigningKey};
 use verifier::zk_transfer::{
     LEAF_DOMAIN, MODEL_TAG, NODE_DOMAIN, PUBLIC_INPUT_DOMAIN, PublicData, R_SIGN_WEIGHT,
     TX_COMMITMENT_DOMAIN, TX_DOMAIN, ZK_TRANSFER_TREE, commitment_step, message_of, node_hash,
@@ -904,11 +904,11 @@ pub(crate) mod tests {
     use super::*;
     use crate::zk::groth16::{is_satisfied, shape_counts};
     use ark_ec::CurveGroup;
+    use verifier::accounts::touched_accounts;
     use verifier::bridge::check_zk_blob_avoids_bridge;
-    use verifier::schnorr::public_key;
-    use verifier::transfer::touched_accounts;
     use verifier::tree::{leaf_nodes, write_multiproof};
     use verifier::zk_transfer::blob_public_input;
+    use verifier::zk_transfer::schnorr::public_key;
     use verifier::zk_transfer::{
         fr_to_hash, leaf_hash, root_of_accounts, sign_transaction, verify_merkle_blob,
     };
@@ -1471,7 +1471,7 @@ pub(crate) mod tests {
             Reason::BridgeInZkBlob { account: 10 },
         );
         let w = leaf.witness_on(&[spend], 2, true);
-        let bridge = verifier::transfer::Bridge {
+        let bridge = verifier::accounts::Bridge {
             base: 1 << (DEPTH - 1),
             key: verifier::bridge::bridge_key(Model::ZkTransfer),
         };

@@ -1,5 +1,5 @@
 //! Groth16 over BLS12-381 for the `zk-transfer` circuit: key generation and proving.
-//! Verification is the verifier's ([`verifier::zk_verify`]).
+//! Verification is the verifier's ([`verifier::zk_transfer::groth16`]).
 //!
 //! [`setup`] is a *local, insecure* trusted setup: whoever runs it knows the toxic waste and
 //! can forge proofs. It is for tests, benchmarks and development chains; a real deployment needs
@@ -175,11 +175,11 @@ mod tests {
     use ark_r1cs_std::fields::fp::FpVar;
     use ark_relations::gr1cs::ConstraintSystemRef;
     use std::time::Instant;
-    use verifier::zk_transfer::{blob_public_input, fr_to_hash, hash_to_fr};
-    use verifier::zk_verify::{
+    use verifier::zk_transfer::groth16::{
         PROOF_BYTES, PreparedKey, ZkVerifyError, decode_verifying_key, encode_proof,
         encode_verifying_key, verify_zk_blob, verifying_key_hash,
     };
+    use verifier::zk_transfer::{blob_public_input, fr_to_hash, hash_to_fr};
     use witness_format::{Hash32, SszDecode, SszEncode, Transaction};
 
     const BATCH: usize = 2;

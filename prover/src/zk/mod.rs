@@ -1,7 +1,7 @@
 //! Zero-knowledge proving: circuits and their gadgets.
 //!
-//! - [`poseidon`]: the Poseidon permutation and hashes of `verifier::poseidon` as constraints.
-//! - [`schnorr`]: Schnorr-over-Jubjub verification of `verifier::schnorr` as constraints.
+//! - [`poseidon`]: the Poseidon permutation and hashes of `verifier::zk_transfer::poseidon` as constraints.
+//! - [`schnorr`]: Schnorr-over-Jubjub verification of `verifier::zk_transfer::schnorr` as constraints.
 //! - [`circuit`]: the `zk-transfer` batch circuit (one public input) and its witness builder.
 //! - [`groth16`]: key generation and proving for that circuit.
 //! - [`synthetic`]: plain R1CS of a given size, the baseline that proving cost is compared with.

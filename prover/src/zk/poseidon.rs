@@ -1,6 +1,6 @@
-//! Poseidon in-circuit: the permutation and hashes of [`verifier::poseidon`] over `FpVar<Fr>`.
+//! Poseidon in-circuit: the permutation and hashes of [`verifier::zk_transfer::poseidon`] over `FpVar<Fr>`.
 //!
-//! Same instance, same constants (taken from [`verifier::poseidon::constants`]), same hash
+//! Same instance, same constants (taken from [`verifier::zk_transfer::poseidon::constants`]), same hash
 //! definitions; the tests check every gadget against its native function.
 //!
 //! Cost: an S-box x⁵ is three multiplication constraints (x², x⁴, x⁴·x), and everything else
@@ -17,9 +17,9 @@ use ark_r1cs_std::alloc::AllocVar;
 use ark_r1cs_std::fields::FieldVar;
 use ark_r1cs_std::fields::fp::FpVar;
 use ark_relations::gr1cs::SynthesisError;
-use verifier::poseidon::{PoseidonConstants, WIDTH, constants, sponge_capacity};
+use verifier::zk_transfer::poseidon::{PoseidonConstants, WIDTH, constants, sponge_capacity};
 
-/// The Poseidon permutation, in place, as constraints ([`verifier::poseidon::permute`]).
+/// The Poseidon permutation, in place, as constraints ([`verifier::zk_transfer::poseidon::permute`]).
 pub fn permute_gadget(state: &mut [FpVar<Fr>; WIDTH]) -> Result<(), SynthesisError> {
     let c = constants();
     let [m0, m1, m2] = c.mds().map(|row| row.map(FpVar::Constant));
@@ -44,7 +44,7 @@ pub fn permute_gadget(state: &mut [FpVar<Fr>; WIDTH]) -> Result<(), SynthesisErr
     Ok(())
 }
 
-/// [`verifier::poseidon::hash2`] as constraints: permute `[domain, left, right]`, output
+/// [`verifier::zk_transfer::poseidon::hash2`] as constraints: permute `[domain, left, right]`, output
 /// element 1. Pass a constant domain (`FpVar::Constant`) for the usual, cheapest case.
 pub fn hash2_gadget(
     domain: &FpVar<Fr>,
@@ -57,7 +57,7 @@ pub fn hash2_gadget(
     Ok(out)
 }
 
-/// [`verifier::poseidon::hash_many`] as constraints: the rate-2 sponge whose capacity starts at
+/// [`verifier::zk_transfer::poseidon::hash_many`] as constraints: the rate-2 sponge whose capacity starts at
 /// `domain + (len + 1) · 2⁶⁴`, padding with zeros, one permutation per pair (at least one).
 pub fn hash_many_gadget(
     domain: &FpVar<Fr>,
@@ -108,7 +108,7 @@ mod tests {
     use ark_relations::gr1cs::{ConstraintSystem, ConstraintSystemRef, SynthesisMode};
     use rand::rngs::ChaCha8Rng;
     use rand::{RngExt, SeedableRng};
-    use verifier::poseidon::{hash_many, hash2, permute};
+    use verifier::zk_transfer::poseidon::{hash_many, hash2, permute};
 
     fn random_fr(rng: &mut ChaCha8Rng) -> Fr {
         Fr::from_le_bytes_mod_order(&rng.random::<[u8; 32]>())

@@ -1,10 +1,10 @@
-//! Schnorr-over-Jubjub verification in-circuit: [`verifier::schnorr`]'s rule as constraints.
+//! Schnorr-over-Jubjub verification in-circuit: [`verifier::zk_transfer::schnorr`]'s rule as constraints.
 //!
 //! Jubjub's base field is BLS12-381's scalar field `Fr`, the field of the circuit, so point
 //! coordinates are native [`FpVar`]s and the curve arithmetic is `ark-ed-on-bls12-381`'s
 //! [`EdwardsVar`] (complete twisted Edwards formulas: no exceptional cases on the curve).
 //!
-//! [`verify_gadget`] *enforces* the equation of [`verifier::schnorr::verify`]: with
+//! [`verify_gadget`] *enforces* the equation of [`verifier::zk_transfer::schnorr::verify`]: with
 //! `e = hash_many(SCHNORR_CHALLENGE_DOMAIN, [R.x, R.y, A.x, A.y, msg])` and ẽ its canonical
 //! 255-bit integer,
 //!
@@ -20,7 +20,7 @@
 //!   here (a subgroup check after allocation costs about as much as a scalar multiplication).
 //!   Allocate it with [`alloc_subgroup_point`] (which enforces both, for 21 constraints), or
 //!   take its coordinates from something that binds natively validated coordinates, such as a
-//!   leaf hash of a key that [`verifier::schnorr::decode_point`] accepted. A ≠ 0 is checked
+//!   leaf hash of a key that [`verifier::zk_transfer::schnorr::decode_point`] accepted. A ≠ 0 is checked
 //!   here (for a subgroup point, x ≠ 0 exactly when it is not the identity).
 //! - **R** needs no on-curve or subgroup check: the gadget computes `[s]G − [ẽ]A` from G and A,
 //!   both in the subgroup, with complete formulas, and enforces R's coordinates equal to it, so
@@ -74,7 +74,7 @@ use ark_r1cs_std::fields::FieldVar;
 use ark_r1cs_std::fields::fp::FpVar;
 use ark_r1cs_std::groups::CurveVar;
 use ark_relations::gr1cs::{ConstraintSystemRef, SynthesisError};
-use verifier::schnorr::{
+use verifier::zk_transfer::schnorr::{
     PUBLIC_KEY_BYTES, Point, SCALAR_BITS, SCHNORR_CHALLENGE_DOMAIN, SIGNATURE_BYTES, Scalar,
     decode_point, generator,
 };
@@ -225,7 +225,7 @@ fn enforce_at_most(bits: &[Boolean<Fr>], bound: impl BigInteger) -> Result<(), S
     Ok(())
 }
 
-/// The sign bit of a point encoding ([`verifier::schnorr::encode_point`]) with x coordinate
+/// The sign bit of a point encoding ([`verifier::zk_transfer::schnorr::encode_point`]) with x coordinate
 /// `x`: 1 when x, as an integer in `[0, q)`, is above `(q − 1)/2`.
 ///
 /// Enforced (about 445 constraints): the bit is boolean and `x·(1 − 2b)`, which is x or −x, is at
@@ -404,7 +404,7 @@ mod tests {
     use super::*;
     use ark_ec::CurveGroup;
     use ark_relations::gr1cs::{ConstraintSystem, SynthesisMode};
-    use verifier::schnorr::{
+    use verifier::zk_transfer::schnorr::{
         SigningKey, decode_scalar, encode_point, public_key, public_key_coordinates, sign,
     };
 
@@ -461,7 +461,11 @@ mod tests {
             let k = key(n);
             let msg = Fr::from(1000u64 + u64::from(n));
             let sig = sign(&k, msg);
-            assert!(verifier::schnorr::verify(&public_key(&k), &sig, msg));
+            assert!(verifier::zk_transfer::schnorr::verify(
+                &public_key(&k),
+                &sig,
+                msg
+            ));
             let built = build(public_key(&k), sig, msg);
             assert!(built.cs.is_satisfied().unwrap(), "key {n}");
             assert_eq!(built.gadget, GADGET_CONSTRAINTS);
@@ -665,7 +669,9 @@ mod tests {
             Scalar::MODULUS,
         ];
         for n in 0..4u64 {
-            cases.push(verifier::poseidon::hash2(Fr::from(n), Fr::ONE, Fr::ONE).into_bigint());
+            cases.push(
+                verifier::zk_transfer::poseidon::hash2(Fr::from(n), Fr::ONE, Fr::ONE).into_bigint(),
+            );
         }
         for e in cases {
             for n in [255usize, 256, 8] {

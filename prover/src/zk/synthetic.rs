@@ -375,7 +375,7 @@ mod tests {
     use super::*;
     use crate::zk::circuit::tests::{CHAIN, DEPTH, World, circuit};
     use ark_relations::gr1cs::ConstraintSystem;
-    use verifier::zk_verify::{PreparedKey, encode_proof, verify_zk_blob};
+    use verifier::zk_transfer::groth16::{PreparedKey, encode_proof, verify_zk_blob};
 
     fn counts(circuit: SyntheticCircuit) -> (usize, usize, usize, bool) {
         let cs = ConstraintSystem::<Fr>::new_ref();

@@ -17,7 +17,7 @@
 //! # Domains
 //!
 //! Each Poseidon use has its own domain constant (the capacity element, see
-//! [`crate::poseidon`]): the integer whose big-endian bytes are an 8-character ASCII tag, below
+//! [`crate::zk_transfer::poseidon`]): the integer whose big-endian bytes are an 8-character ASCII tag, below
 //! 2⁶⁴ as `poseidon` requires and distinct from Schnorr's `"schnorr1"`.
 //!
 //! | constant | tag | use |
@@ -34,7 +34,7 @@
 //! picks the side at level `l`), with Poseidon:
 //!
 //! - leaf: the empty slot (all-zero key) hashes to 0; an account with key A (decoded and
-//!   validated as in [`crate::schnorr::decode_point`]) hashes to
+//!   validated as in [`crate::zk_transfer::schnorr::decode_point`]) hashes to
 //!   `hash_many(LEAF_DOMAIN, [A.x, A.y, balance, nonce])` ([`leaf_hash`]). A leaf whose key does
 //!   not decode has no hash: no such leaf can be in a tree, so every key in a tree is a valid
 //!   subgroup point (which the circuit relies on: it takes the sender's key from the leaf).
@@ -56,7 +56,7 @@
 //! (0, 0) is not a curve point (the identity is (0, 1)), so no key has those coordinates. A
 //! non-zero key that does not decode makes the transaction invalid
 //! ([`ZkTransferError::InvalidNewAccountKey`]): it has no message. The sender signs the message
-//! with [`crate::schnorr::sign`]. Chain id and model tag come first so that the circuit, where
+//! with [`crate::zk_transfer::schnorr::sign`]. Chain id and model tag come first so that the circuit, where
 //! both are constants, absorbs them for free, and a verifier computes that first permutation
 //! once per blob, not once per transaction ([`MessageHasher`]).
 //!
@@ -95,346 +95,29 @@
 //! proof. `bridge` is 1 on a chain with a bridge ([`crate::bridge`]), where the circuit keeps
 //! every slot's accounts out of the tree's upper half (the bridge leaves), else 0.
 
-use std::convert::Infallible;
-use std::sync::LazyLock;
+pub mod batch;
+mod commitment;
+pub mod groth16;
+pub mod poseidon;
+pub mod schnorr;
+mod state;
 
-use ark_bls12_381::Fr;
-use ark_ff::{AdditiveGroup, BigInt, BigInteger, MontFp, PrimeField};
-use ark_serialize::CanonicalDeserialize;
+pub use commitment::*;
+pub use state::*;
+
 use rayon::prelude::*;
-use std::cell::Cell;
 
-use witness_format::{
-    AccountFact, AccountLeaf, Blob, Hash32, Header, MerkleWitness, Model, Transaction, Witness,
-};
+use witness_format::{Blob, Hash32, Header, MerkleWitness, Model, Transaction, Witness};
 
-use crate::blob::{PendingProof, check_credit_blob};
+use crate::accounts::{Bridge, TouchedState, touched_accounts};
+use crate::bridge::check_credit_blob;
 use crate::bridge::{bridge, check_zk_blob_avoids_bridge};
-use crate::params::ChainParams;
 use crate::error::{Reason, VerifyError};
-use crate::error::HistoryProofError;
 use crate::model::ExecutionModel;
-use crate::poseidon::{Sponge, hash_many, hash2};
-use crate::schnorr::{self, SIGNATURE_BYTES, SigningKey};
-use crate::transfer::{Bridge, TouchedState, touched_accounts};
-use crate::tree::{
-    SparseTree, WireTree, empty_hashes, read_multiproof, tree_root, witness_roots, witness_state,
-};
-use crate::zk_verify::PROOF_BYTES;
-
-/// The model's tag in signing messages and the public input. It is the `zk-transfer` model's
-/// wire tag (its `Model` enum discriminant, `transfer` being 0).
-pub const MODEL_TAG: u64 = 1;
-
-/// A Poseidon domain from an 8-byte ASCII tag, read as a big-endian integer.
-const fn domain(tag: &[u8; 8]) -> Fr {
-    Fr::new(BigInt::new([u64::from_be_bytes(*tag), 0, 0, 0]))
-}
-
-/// Domain of an account leaf hash.
-pub const LEAF_DOMAIN: Fr = domain(b"zkleaf01");
-/// Domain of an inner node hash.
-pub const NODE_DOMAIN: Fr = domain(b"zknode01");
-/// Domain of a transaction's signing message.
-pub const TX_DOMAIN: Fr = domain(b"zktxmsg1");
-/// Domain of a step of the transaction commitment chain.
-pub const TX_COMMITMENT_DOMAIN: Fr = domain(b"zktxcom1");
-/// Domain of the proof's public input.
-pub const PUBLIC_INPUT_DOMAIN: Fr = domain(b"zkpubin1");
-
-/// The canonical encoding of a field element: 32 bytes, little-endian.
-pub fn fr_to_hash(x: &Fr) -> Hash32 {
-    let mut out = [0u8; 32];
-    for (o, b) in out.iter_mut().zip(x.into_bigint().to_bytes_le()) {
-        *o = b;
-    }
-    Hash32::from(out)
-}
-
-/// Decodes a canonical field element; `None` for a value at or above the modulus.
-pub fn hash_to_fr(hash: &Hash32) -> Option<Fr> {
-    // Validated deserialization rejects values at or above the modulus.
-    Fr::deserialize_compressed(hash.0.as_slice()).ok()
-}
-
-/// `hash_many(LEAF_DOMAIN, [x, y, balance, nonce])`: the hash of an account with key (x, y).
-pub fn leaf_hash_of(x: Fr, y: Fr, balance: u64, nonce: u64) -> Fr {
-    hash_many(LEAF_DOMAIN, &[x, y, Fr::from(balance), Fr::from(nonce)])
-}
-
-/// The hash of a leaf: 0 for the empty slot, [`leaf_hash_of`] its key's coordinates otherwise;
-/// `None` when the key does not decode (no such leaf can be in a tree).
-pub fn leaf_hash(leaf: &AccountLeaf) -> Option<Fr> {
-    if leaf.is_empty() {
-        return Some(Fr::ZERO);
-    }
-    let (x, y) = schnorr::public_key_coordinates(&leaf.public_key.0)?;
-    Some(leaf_hash_of(x, y, leaf.balance, leaf.nonce))
-}
-
-/// The hash of an inner node.
-pub fn node_hash(left: &Fr, right: &Fr) -> Fr {
-    hash2(NODE_DOMAIN, *left, *right)
-}
-
-/// The `zk-transfer` model's state tree: Poseidon leaves ([`leaf_hash`]) and nodes
-/// ([`node_hash`]) over field elements, which travel as their canonical encodings
-/// ([`fr_to_hash`], [`hash_to_fr`]); the empty slot hashes to 0.
-pub struct ZkTransferTree {
-    empty: LazyLock<Vec<Fr>>,
-}
-
-/// The `zk-transfer` model's tree; its empty-subtree hashes are computed once.
-pub static ZK_TRANSFER_TREE: ZkTransferTree = ZkTransferTree {
-    empty: LazyLock::new(|| empty_hashes(Fr::ZERO, node_hash)),
-};
-
-impl SparseTree for ZkTransferTree {
-    type Node = Fr;
-
-    fn leaf(&self, leaf: &AccountLeaf) -> Option<Fr> {
-        leaf_hash(leaf)
-    }
-
-    fn node(&self, left: &Fr, right: &Fr) -> Fr {
-        node_hash(left, right)
-    }
-
-    /// 0 for levels past `MAX_TREE_DEPTH`, which no valid tree reaches.
-    fn empty(&self, level: u8) -> Fr {
-        self.empty
-            .get(usize::from(level))
-            .copied()
-            .unwrap_or(Fr::ZERO)
-    }
-
-    fn decode(&self, hash: &Hash32) -> Option<Fr> {
-        hash_to_fr(hash)
-    }
-
-    fn encode(&self, node: &Fr) -> Hash32 {
-        fr_to_hash(node)
-    }
-}
-
-/// The root of a tree whose non-empty leaves are exactly `accounts` (ascending, within the
-/// tree): every other slot is empty. For genesis states and tests.
-///
-/// Rejects a leaf whose key does not decode, by its index in `accounts`.
-pub fn root_of_accounts(depth: u8, accounts: &[(u64, AccountLeaf)]) -> Result<Fr, VerifyError> {
-    let tree = &ZK_TRANSFER_TREE;
-    let leaves = accounts
-        .iter()
-        .enumerate()
-        .map(|(index, (account, leaf))| {
-            tree.leaf(leaf)
-                .map(|hash| (*account, hash))
-                .ok_or(Reason::InvalidLeafKey { index })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let Ok(root) = tree_root::<_, Infallible>(
-        tree,
-        depth,
-        leaves,
-        |level, _| Ok(tree.empty(level)),
-        |_, _, _| {},
-    );
-    Ok(root)
-}
-
-/// The coordinates a transaction's new-owner key contributes to its message: (0, 0) when the
-/// key is all zero (absent), its validated affine coordinates otherwise, `None` when it does not
-/// decode.
-pub fn new_key_coordinates(tx: &Transaction) -> Option<(Fr, Fr)> {
-    if tx.new_account_key.is_zero() {
-        return Some((Fr::ZERO, Fr::ZERO));
-    }
-    schnorr::public_key_coordinates(&tx.new_account_key.0)
-}
-
-/// The signing message of a transaction from its parts (see the module documentation).
-pub fn message_of(
-    chain_id: u64,
-    from: u64,
-    to: u64,
-    amount: u64,
-    nonce: u64,
-    new_key: (Fr, Fr),
-) -> Fr {
-    MessageHasher::new(chain_id).message_of(from, to, amount, nonce, new_key)
-}
-
-/// The signing message of a transaction; `None` when its new-owner key does not decode.
-pub fn message_hash(chain_id: u64, tx: &Transaction) -> Option<Fr> {
-    MessageHasher::new(chain_id).message(tx)
-}
-
-/// Number of field elements a signing message absorbs.
-const MESSAGE_LEN: usize = 8;
-
-/// Signing messages of one chain. The message sponge's first permutation absorbs only the
-/// chain id and the model tag, so it is computed once here and every message costs three
-/// permutations, not four.
-#[derive(Clone, Debug)]
-pub struct MessageHasher {
-    /// The sponge after absorbing `[chain_id, MODEL_TAG]`.
-    prefix: Sponge,
-}
-
-impl MessageHasher {
-    /// The hasher of `chain_id`'s messages.
-    pub fn new(chain_id: u64) -> Self {
-        let mut prefix = Sponge::new(TX_DOMAIN, MESSAGE_LEN);
-        prefix.absorb(Fr::from(chain_id), Fr::from(MODEL_TAG));
-        Self { prefix }
-    }
-
-    /// [`message_of`] for this hasher's chain.
-    pub fn message_of(&self, from: u64, to: u64, amount: u64, nonce: u64, new_key: (Fr, Fr)) -> Fr {
-        let mut sponge = self.prefix.clone();
-        sponge.absorb(Fr::from(from), Fr::from(to));
-        sponge.absorb(Fr::from(amount), Fr::from(nonce));
-        sponge.absorb(new_key.0, new_key.1);
-        sponge.output()
-    }
-
-    /// [`message_hash`] for this hasher's chain.
-    pub fn message(&self, tx: &Transaction) -> Option<Fr> {
-        let new_key = new_key_coordinates(tx)?;
-        Some(self.message_of(tx.from, tx.to, tx.amount, tx.nonce, new_key))
-    }
-}
-
-/// Signs `tx` for `chain_id` with the sender's key: returns the signature to put in
-/// `tx.signature`, or `None` when the new-owner key does not decode.
-pub fn sign_transaction(
-    key: &SigningKey,
-    chain_id: u64,
-    tx: &Transaction,
-) -> Option<[u8; SIGNATURE_BYTES]> {
-    message_hash(chain_id, tx).map(|message| schnorr::sign(key, message))
-}
-
-/// 2²⁵²: where σs keeps the sign bit of R's encoding, above s's [`schnorr::SCALAR_BITS`] bits.
-pub const R_SIGN_WEIGHT: Fr =
-    MontFp!("7237005577332262213973186563042994240829374041602535252466099000494570602496");
-
-/// A signature's 64 bytes as the two field elements the commitment absorbs:
-///
-/// - σr = y, R's y coordinate: bytes 0..32 with bit 255 cleared, as a little-endian integer;
-/// - σs = s + 2²⁵²·b, with s the integer of bytes 32..64 and b bit 255 of R's encoding.
-///
-/// The bytes are accepted only when y < q, y is not the y of a point of small order
-/// ([`schnorr::SMALL_ORDER_Y`]: so an all-zero signature is refused here) and s < r_J; then the
-/// map is one to one (s < 2²⁵² leaves b its own bit), so the two elements bind the exact bytes.
-/// `None` otherwise. Whether R is on the curve and the signature verifies is the proof's to
-/// check: the circuit computes σr and σs from the R and s it verifies.
-pub fn signature_elements(signature: &[u8; SIGNATURE_BYTES]) -> Option<(Fr, Fr)> {
-    let (r_bytes, s_bytes) = signature.split_first_chunk::<32>()?;
-    let s_bytes = <&[u8; 32]>::try_from(s_bytes).ok()?;
-    let mut y_bytes = *r_bytes;
-    let sign = y_bytes.last().map_or(0, |byte| byte >> 7);
-    if let Some(last) = y_bytes.last_mut() {
-        *last &= 0x7f;
-    }
-    let y = Fr::deserialize_compressed(y_bytes.as_slice()).ok()?;
-    if schnorr::SMALL_ORDER_Y.contains(&y) {
-        return None;
-    }
-    // s < r_J < 2²⁵² < q, so its integer is an element of Fr as it is.
-    let s = Fr::from_bigint(BigInt::new(
-        schnorr::decode_scalar(s_bytes)?.into_bigint().0,
-    ))?;
-    Some((y, s + R_SIGN_WEIGHT * Fr::from(sign)))
-}
-
-/// One step of the transaction commitment chain: the previous value, the transaction's message
-/// and its signature's elements ([`signature_elements`]).
-pub fn commitment_step(previous: Fr, message: Fr, signature: (Fr, Fr)) -> Fr {
-    hash_many(
-        TX_COMMITMENT_DOMAIN,
-        &[previous, message, signature.0, signature.1],
-    )
-}
-
-/// The commitment to a list of transactions: the hash chain over their messages and signatures
-/// (0 for none). Rejects, at the first offending transaction, a signature that is not a
-/// canonical encoding ([`Reason::BadSignature`]: it is checked first, as for every blob) and a
-/// new-owner key that does not decode.
-pub fn tx_commitment(chain_id: u64, transactions: &[Transaction]) -> Result<Fr, VerifyError> {
-    let hasher = MessageHasher::new(chain_id);
-    transactions
-        .iter()
-        .enumerate()
-        .try_fold(Fr::ZERO, |acc, (index, tx)| {
-            let at = |reason| VerifyError::new(reason).at_transaction(index);
-            let signature =
-                signature_elements(&tx.signature.0).ok_or_else(|| at(Reason::BadSignature))?;
-            let message = hasher
-                .message(tx)
-                .ok_or_else(|| at(Reason::InvalidNewAccountKey))?;
-            Ok(commitment_step(acc, message, signature))
-        })
-}
-
-/// What a proof's public input binds besides the chain: the roots it moves between, the
-/// commitment to its transactions and their number, and whether the chain has a bridge.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PublicData {
-    /// The pre-state root.
-    pub pre_state_root: Fr,
-    /// The post-state root.
-    pub post_state_root: Fr,
-    /// The transaction commitment ([`tx_commitment`]).
-    pub commitment: Fr,
-    /// The number of transactions.
-    pub transactions: u64,
-    /// Whether the chain has a bridge (its upper half is out of a zk blob's reach).
-    pub bridge: bool,
-}
-
-/// The proof's single public input.
-pub fn public_input(chain_id: u64, data: &PublicData) -> Fr {
-    hash_many(
-        PUBLIC_INPUT_DOMAIN,
-        &[
-            data.pre_state_root,
-            data.post_state_root,
-            data.commitment,
-            Fr::from(data.transactions),
-            Fr::from(data.bridge),
-            Fr::from(chain_id),
-            Fr::from(MODEL_TAG),
-        ],
-    )
-}
-
-/// The public input of a blob, computed from its bytes as a verifier does: both roots must be
-/// canonical field elements, every signature a canonical encoding and every new-owner key must
-/// decode.
-pub fn blob_public_input(
-    chain_id: u64,
-    bridge: bool,
-    pre_state_root: &Hash32,
-    post_state_root: &Hash32,
-    transactions: &[Transaction],
-) -> Result<Fr, VerifyError> {
-    let pre = hash_to_fr(pre_state_root).ok_or(Reason::NonCanonicalFieldElement {
-        what: "pre-state root",
-    })?;
-    let post = hash_to_fr(post_state_root).ok_or(Reason::NonCanonicalFieldElement {
-        what: "post-state root",
-    })?;
-    let commitment = tx_commitment(chain_id, transactions)?;
-    let data = PublicData {
-        pre_state_root: pre,
-        post_state_root: post,
-        commitment,
-        transactions: transactions.len() as u64,
-        bridge,
-    };
-    Ok(public_input(chain_id, &data))
-}
+use crate::model::{PendingProof, StateCommitment};
+use crate::params::ChainParams;
+use crate::tree::{witness_roots, witness_state};
+use crate::zk_transfer::groth16::PROOF_BYTES;
 
 /// Applies `transactions` in order to `state` under every rule, signatures included: for each
 /// transaction, its new-owner key must decode, the sender must have signed its message, and
@@ -551,6 +234,10 @@ impl ExecutionModel for ZkTransferModel {
         Model::ZkTransfer
     }
 
+    fn state(&self) -> &'static dyn StateCommitment {
+        &ZK_TRANSFER_TREE
+    }
+
     fn check_blob<'a>(
         &self,
         params: &ChainParams,
@@ -575,34 +262,6 @@ impl ExecutionModel for ZkTransferModel {
                 })
             }
         }
-    }
-
-    /// Its hashes being field elements, a leaf's key must decode to a Jubjub point
-    /// (`InvalidLeafKey`) and every carried sibling must be a canonical encoding
-    /// (`NonCanonicalSibling`), so that each path has exactly one encoding.
-    fn account_root(
-        &self,
-        fact: &AccountFact,
-        depth: u8,
-        path: &MerkleWitness,
-    ) -> Result<Hash32, VerifyError> {
-        let tree = &ZK_TRANSFER_TREE;
-        let leaf = tree
-            .leaf(&fact.leaf)
-            .ok_or(HistoryProofError::InvalidLeafKey)?;
-        // The reader decodes each carried hash once, in order, only when it uses it; so the
-        // number of decodes so far is the index of the one being decoded.
-        let decoded = Cell::new(0usize);
-        let (root, _) = read_multiproof(tree, depth, vec![(fact.account, leaf)], path, |hash| {
-            let index = decoded.replace(decoded.get().saturating_add(1));
-            hash_to_fr(hash)
-                .ok_or_else(|| VerifyError::from(HistoryProofError::NonCanonicalSibling { index }))
-        })?;
-        Ok(fr_to_hash(&root))
-    }
-
-    fn state_tree(&self) -> Option<&'static dyn WireTree> {
-        Some(&ZK_TRANSFER_TREE)
     }
 }
 
@@ -632,9 +291,15 @@ fn pending_zk_transfer<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schnorr::public_key;
+    use crate::tree::SparseTree;
     use crate::tree::write_multiproof;
+    use crate::zk_transfer::poseidon::{hash_many, hash2};
+    use crate::zk_transfer::schnorr::SigningKey;
+    use crate::zk_transfer::schnorr::public_key;
+    use ark_bls12_381::Fr;
+    use ark_ff::{AdditiveGroup, BigInteger, PrimeField};
     use std::collections::BTreeMap;
+    use witness_format::AccountLeaf;
     use witness_format::ssz_types::VariableList;
     use witness_format::{PublicKey, Signature};
 

@@ -74,7 +74,7 @@
 //! the 255 bits of e directly, with no reduction modulo r_J (a non-native modulus there).
 //!
 //! [`SCHNORR_CHALLENGE_DOMAIN`] is the integer whose big-endian bytes are the ASCII of
-//! `"schnorr1"` (`0x7363686e6f727231`): below 2⁶⁴ as [`crate::poseidon`] requires, and far from
+//! `"schnorr1"` (`0x7363686e6f727231`): below 2⁶⁴ as [`crate::zk_transfer::poseidon`] requires, and far from
 //! the small integers other Poseidon uses pick, so the challenge hash shares no domain with a
 //! leaf or node hash.
 //!
@@ -106,7 +106,7 @@ use ark_ff::{BigInt, BigInteger, MontFp, PrimeField};
 use ark_serialize::CanonicalDeserialize;
 use sha3::{Digest, Sha3_512};
 
-use crate::poseidon;
+use crate::zk_transfer::poseidon;
 
 /// The scalar field of Jubjub's prime-order subgroup: integers modulo r_J.
 pub type Scalar = ark_ed_on_bls12_381::Fr;

@@ -6,62 +6,24 @@
 //! the key the transaction carries, and only then does it carry one; no balance or nonce
 //! overflows; and the sender signed the signing message, which binds chain id and model.
 
-use std::sync::LazyLock;
+pub mod ed25519;
+mod state;
 
-use witness_format::{
-    AccountFact, AccountLeaf, Blob, Hash32, Header, MerkleWitness, Model, PublicKey, Signature,
-    Transaction, Witness,
-};
+pub use state::{TRANSFER_TREE, TransferTree};
 
-use crate::blob::{PendingProof, check_credit_blob, unsupported};
+use witness_format::{Blob, Hash32, Header, MerkleWitness, Model, PublicKey, Transaction, Witness};
+
+use crate::accounts::{TouchedState, touched_accounts};
 use crate::bridge::bridge;
-use crate::params::ChainParams;
+use crate::bridge::check_credit_blob;
 use crate::error::{Reason, VerifyError};
 use crate::model::ExecutionModel;
-use crate::schnorr;
-use crate::signature::first_invalid;
-use crate::signature::{SignatureCheck, is_valid_new_key};
-use crate::tree::{
-    SparseTree, WireTree, empty_hashes, in_range, read_multiproof, witness_roots, witness_state,
-};
-
-/// The `transfer` model's state tree: SHA3-256 leaves and nodes ([`crate::hash::leaf_hash`],
-/// [`crate::hash::node_hash`]), the empty slot hashing to 32 zero bytes.
-pub struct TransferTree {
-    empty: LazyLock<Vec<Hash32>>,
-}
-
-/// The `transfer` model's tree; its empty-subtree hashes are computed once.
-pub static TRANSFER_TREE: TransferTree = TransferTree {
-    empty: LazyLock::new(|| empty_hashes(Hash32::ZERO, crate::hash::node_hash)),
-};
-
-impl SparseTree for TransferTree {
-    type Node = Hash32;
-
-    fn leaf(&self, leaf: &AccountLeaf) -> Option<Hash32> {
-        Some(crate::hash::leaf_hash(leaf))
-    }
-
-    fn node(&self, left: &Hash32, right: &Hash32) -> Hash32 {
-        crate::hash::node_hash(left, right)
-    }
-
-    fn empty(&self, level: u8) -> Hash32 {
-        self.empty
-            .get(usize::from(level))
-            .copied()
-            .unwrap_or(Hash32::ZERO)
-    }
-
-    fn decode(&self, hash: &Hash32) -> Option<Hash32> {
-        Some(*hash)
-    }
-
-    fn encode(&self, node: &Hash32) -> Hash32 {
-        *node
-    }
-}
+use crate::model::{PendingProof, StateCommitment, unsupported};
+use crate::params::ChainParams;
+use crate::transfer::ed25519::first_invalid;
+use crate::transfer::ed25519::{SignatureCheck, is_valid_new_key};
+use crate::tree::{witness_roots, witness_state};
+use crate::zk_transfer::schnorr;
 
 /// Domain of every transaction signature, so a signature made for anything else never verifies.
 pub const SIGNING_DOMAIN: &[u8; 16] = b"stateless/tx/v1\0";
@@ -104,221 +66,6 @@ pub fn check_new_account_key(model: Model, key: &PublicKey) -> Result<(), Reason
         Ok(())
     } else {
         Err(Reason::InvalidNewAccountKey)
-    }
-}
-
-/// The accounts a list of transactions touches (senders and receivers), ascending, each once.
-///
-/// Rejects, at the first offending transaction, an account number outside the tree.
-pub fn touched_accounts(transactions: &[Transaction], depth: u8) -> Result<Vec<u64>, VerifyError> {
-    let mut accounts = Vec::with_capacity(transactions.len().saturating_mul(2));
-    for (index, tx) in transactions.iter().enumerate() {
-        for account in [tx.from, tx.to] {
-            if !in_range(account, depth) {
-                return Err(
-                    VerifyError::new(Reason::AccountOutOfRange { account, depth })
-                        .at_transaction(index),
-                );
-            }
-            accounts.push(account);
-        }
-    }
-    accounts.sort_unstable();
-    accounts.dedup();
-    Ok(accounts)
-}
-
-/// A model's bridge on a chain of two models: the upper half of its tree, one bridge leaf per
-/// account of the lower half (`docs/CROSS_MODEL.md`). Bridge leaf `base + x` holds, in its
-/// balance, all this model's accounts ever sent to account `x` of the other model (exits), and
-/// in its nonce, all this model's account `x` was ever credited from the other model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Bridge {
-    /// The first bridge leaf: `2^(depth - 1)`.
-    pub base: u64,
-    /// The key every bridge leaf holds: a fixed marker. The rules, not the key, stop a bridge
-    /// leaf from sending.
-    pub key: PublicKey,
-}
-
-/// The state of the accounts a blob touches, in ascending account order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TouchedState {
-    accounts: Vec<u64>,
-    leaves: Vec<AccountLeaf>,
-    bridge: Option<Bridge>,
-}
-
-impl TouchedState {
-    /// Pairs ascending account numbers with their leaves. `None` if the lengths differ.
-    pub fn new(accounts: Vec<u64>, leaves: Vec<AccountLeaf>) -> Option<Self> {
-        (accounts.len() == leaves.len()).then_some(Self {
-            accounts,
-            leaves,
-            bridge: None,
-        })
-    }
-
-    /// The same state under a bridge's rules (on a chain of two models), or none.
-    pub fn with_bridge(mut self, bridge: Option<Bridge>) -> Self {
-        self.bridge = bridge;
-        self
-    }
-
-    /// The account numbers, ascending.
-    pub fn accounts(&self) -> &[u64] {
-        &self.accounts
-    }
-
-    /// The leaves, in account order.
-    pub fn leaves(&self) -> &[AccountLeaf] {
-        &self.leaves
-    }
-
-    /// The current leaf of `account`, if it is one of the touched accounts.
-    pub fn get(&self, account: u64) -> Option<&AccountLeaf> {
-        let position = self.accounts.binary_search(&account).ok()?;
-        self.leaves.get(position)
-    }
-
-    fn get_mut(&mut self, account: u64) -> Option<&mut AccountLeaf> {
-        let position = self.accounts.binary_search(&account).ok()?;
-        self.leaves.get_mut(position)
-    }
-
-    /// Applies one transaction's rules, signatures aside. On error nothing changes.
-    ///
-    /// Callers build the state from [`touched_accounts`], so both accounts are present; one that
-    /// is not is rejected as a missing sender, or as a receiver that cannot be created.
-    ///
-    /// Under a bridge, a bridge leaf never sends, and a transfer to bridge leaf `base + x` is an
-    /// exit to account `x` of the other model: it creates the leaf (with the bridge key, the
-    /// transaction carrying none) or adds to its balance.
-    pub fn apply(&mut self, tx: &Transaction) -> Result<(), Reason> {
-        if let Some(bridge) = self.bridge
-            && tx.from >= bridge.base
-        {
-            return Err(Reason::BridgeAccountSends { account: tx.from });
-        }
-        let sender = self
-            .get(tx.from)
-            .filter(|leaf| !leaf.is_empty())
-            .copied()
-            .ok_or(Reason::SenderMissing { account: tx.from })?;
-        if tx.nonce != sender.nonce {
-            return Err(Reason::NonceMismatch {
-                expected: sender.nonce,
-                found: tx.nonce,
-            });
-        }
-        let debited_balance =
-            sender
-                .balance
-                .checked_sub(tx.amount)
-                .ok_or(Reason::InsufficientBalance {
-                    balance: sender.balance,
-                    amount: tx.amount,
-                })?;
-        let next_nonce = sender.nonce.checked_add(1).ok_or(Reason::NonceOverflow)?;
-        // The receiver as it is after the debit (the same account when sending to oneself).
-        let receiver = if tx.to == tx.from {
-            AccountLeaf {
-                balance: debited_balance,
-                ..sender
-            }
-        } else {
-            self.get(tx.to)
-                .copied()
-                .ok_or(Reason::MissingNewAccountKey { account: tx.to })?
-        };
-        let exit = self.bridge.filter(|bridge| tx.to >= bridge.base);
-        let receiver_key = match (receiver.is_empty(), tx.new_account_key.is_zero(), exit) {
-            (true, true, Some(bridge)) => bridge.key,
-            (true, true, None) => return Err(Reason::MissingNewAccountKey { account: tx.to }),
-            (true, false, None) => tx.new_account_key,
-            (false, true, _) => receiver.public_key,
-            (_, false, _) => return Err(Reason::UnexpectedNewAccountKey { account: tx.to }),
-        };
-        let credited_balance =
-            receiver
-                .balance
-                .checked_add(tx.amount)
-                .ok_or(Reason::BalanceOverflow {
-                    balance: receiver.balance,
-                    amount: tx.amount,
-                })?;
-
-        // All checks passed: write both accounts.
-        if let Some(leaf) = self.get_mut(tx.from) {
-            leaf.balance = debited_balance;
-            leaf.nonce = next_nonce;
-        }
-        if let Some(leaf) = self.get_mut(tx.to) {
-            leaf.public_key = receiver_key;
-            leaf.balance = credited_balance;
-            if tx.to == tx.from {
-                leaf.nonce = next_nonce;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl TouchedState {
-    /// Applies one credit: `tx` moves into account `x` what the other model sent it beyond what
-    /// was credited so far. `tx.from` is the bridge leaf `base + x` (its nonce: the total
-    /// credited), `tx.nonce` the total sent, as the credit's receipt proves (checked by the
-    /// caller), and `tx.amount` their difference. On error nothing changes.
-    pub fn apply_credit(&mut self, tx: &Transaction) -> Result<(), Reason> {
-        let bridge = self
-            .bridge
-            .filter(|bridge| tx.from >= bridge.base)
-            .ok_or(Reason::NotACredit { account: tx.from })?;
-        if tx.to.checked_add(bridge.base) != Some(tx.from) {
-            return Err(Reason::CreditToOtherAccount {
-                bridge_account: tx.from,
-                account: tx.to,
-            });
-        }
-        if !tx.new_account_key.is_zero() || tx.signature != Signature::ZERO {
-            return Err(Reason::NonCanonicalCredit);
-        }
-        let record = self.get(tx.from).copied().unwrap_or(AccountLeaf::EMPTY);
-        let received = if record.is_empty() { 0 } else { record.nonce };
-        let sent = tx.nonce;
-        let expected = sent
-            .checked_sub(received)
-            .filter(|&amount| amount > 0)
-            .ok_or(Reason::ReceiptAlreadyConsumed { sent, received })?;
-        if tx.amount != expected {
-            return Err(Reason::CreditAmountMismatch {
-                expected,
-                found: tx.amount,
-            });
-        }
-        let receiver = self
-            .get(tx.to)
-            .filter(|leaf| !leaf.is_empty())
-            .copied()
-            .ok_or(Reason::CreditToEmptyAccount { account: tx.to })?;
-        let balance = receiver
-            .balance
-            .checked_add(tx.amount)
-            .ok_or(Reason::BalanceOverflow {
-                balance: receiver.balance,
-                amount: tx.amount,
-            })?;
-        if let Some(leaf) = self.get_mut(tx.from) {
-            *leaf = AccountLeaf {
-                public_key: bridge.key,
-                balance: record.balance,
-                nonce: sent,
-            };
-        }
-        if let Some(leaf) = self.get_mut(tx.to) {
-            leaf.balance = balance;
-        }
-        Ok(())
     }
 }
 
@@ -378,6 +125,10 @@ impl ExecutionModel for TransferModel {
         Model::Transfer
     }
 
+    fn state(&self) -> &'static dyn StateCommitment {
+        &TRANSFER_TREE
+    }
+
     fn check_blob<'a>(
         &self,
         params: &ChainParams,
@@ -393,27 +144,6 @@ impl ExecutionModel for TransferModel {
             }
             Witness::Zk(_) => Err(unsupported(blob)),
         }
-    }
-
-    fn account_root(
-        &self,
-        fact: &AccountFact,
-        depth: u8,
-        path: &MerkleWitness,
-    ) -> Result<Hash32, VerifyError> {
-        let leaf = TRANSFER_TREE.leaf(&fact.leaf).unwrap_or(Hash32::ZERO);
-        let (root, _) = read_multiproof(
-            &TRANSFER_TREE,
-            depth,
-            vec![(fact.account, leaf)],
-            path,
-            |hash| Ok::<_, VerifyError>(*hash),
-        )?;
-        Ok(root)
-    }
-
-    fn state_tree(&self) -> Option<&'static dyn WireTree> {
-        Some(&TRANSFER_TREE)
     }
 }
 
@@ -482,6 +212,8 @@ fn transfer_roots(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::accounts::{Bridge, TouchedState};
+    use witness_format::{AccountLeaf, Signature};
 
     #[test]
     fn signing_message_lays_out_every_field() {

@@ -25,7 +25,7 @@ use sha3::{Digest, Sha3_256};
 use thiserror::Error;
 
 use crate::zk_transfer::fr_to_hash;
-use crate::zk_verify::{
+use crate::zk_transfer::groth16::{
     PROOF_BYTES, PreparedKey, ZkVerifyError, decode_proof, verify_zk_blob, verifying_key_hash,
 };
 
@@ -242,13 +242,13 @@ mod tests {
     use ark_ff::Field;
     use witness_format::ZK_VERIFYING_KEY_BYTES;
 
+    use crate::zk_transfer::groth16::{decode_verifying_key, encode_proof};
     use crate::zk_transfer::hash_to_fr;
-    use crate::zk_verify::{decode_verifying_key, encode_proof};
     use witness_format::Hash32;
 
     /// The prover's pinned proof (chain 7, depth 4, batch 2): key, public input, proof.
     fn pinned() -> (PreparedKey, Fr, Proof<Bls12_381>, Vec<u8>) {
-        let text = include_str!("../../prover/tests/data/zk_pinned_d4_b2.txt");
+        let text = include_str!("../../../prover/tests/data/zk_pinned_d4_b2.txt");
         let field = |name: &str| {
             let line = text
                 .lines()

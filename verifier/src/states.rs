@@ -1,0 +1,16 @@
+//! Each execution model's state commitment, by wire tag: what history proofs of account values
+//! read (below the models' rules, which use history proofs for credits).
+
+use witness_format::Model;
+
+use crate::model::StateCommitment;
+use crate::transfer::TRANSFER_TREE;
+use crate::zk_transfer::ZK_TRANSFER_TREE;
+
+/// The state commitment of the model with wire tag `tag`.
+pub fn state_of(tag: Model) -> &'static dyn StateCommitment {
+    match tag {
+        Model::Transfer => &TRANSFER_TREE,
+        Model::ZkTransfer => &ZK_TRANSFER_TREE,
+    }
+}

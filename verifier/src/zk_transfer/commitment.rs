@@ -1,0 +1,209 @@
+//! What a `zk-transfer` proof binds: the signing message, a signature's field elements, the
+//! commitment to a blob's transactions and the proof's one public input. See the model's module
+//! documentation.
+
+use ark_bls12_381::Fr;
+use ark_ff::{AdditiveGroup, BigInt, MontFp, PrimeField};
+use ark_serialize::CanonicalDeserialize;
+
+use witness_format::{Hash32, Transaction};
+
+use crate::error::{Reason, VerifyError};
+use crate::zk_transfer::poseidon::{Sponge, hash_many};
+use crate::zk_transfer::schnorr::{self, SIGNATURE_BYTES, SigningKey};
+
+use super::state::*;
+
+/// The coordinates a transaction's new-owner key contributes to its message: (0, 0) when the
+/// key is all zero (absent), its validated affine coordinates otherwise, `None` when it does not
+/// decode.
+pub fn new_key_coordinates(tx: &Transaction) -> Option<(Fr, Fr)> {
+    if tx.new_account_key.is_zero() {
+        return Some((Fr::ZERO, Fr::ZERO));
+    }
+    schnorr::public_key_coordinates(&tx.new_account_key.0)
+}
+
+/// The signing message of a transaction from its parts (see the module documentation).
+pub fn message_of(
+    chain_id: u64,
+    from: u64,
+    to: u64,
+    amount: u64,
+    nonce: u64,
+    new_key: (Fr, Fr),
+) -> Fr {
+    MessageHasher::new(chain_id).message_of(from, to, amount, nonce, new_key)
+}
+
+/// The signing message of a transaction; `None` when its new-owner key does not decode.
+pub fn message_hash(chain_id: u64, tx: &Transaction) -> Option<Fr> {
+    MessageHasher::new(chain_id).message(tx)
+}
+
+/// Number of field elements a signing message absorbs.
+const MESSAGE_LEN: usize = 8;
+
+/// Signing messages of one chain. The message sponge's first permutation absorbs only the
+/// chain id and the model tag, so it is computed once here and every message costs three
+/// permutations, not four.
+#[derive(Clone, Debug)]
+pub struct MessageHasher {
+    /// The sponge after absorbing `[chain_id, MODEL_TAG]`.
+    prefix: Sponge,
+}
+
+impl MessageHasher {
+    /// The hasher of `chain_id`'s messages.
+    pub fn new(chain_id: u64) -> Self {
+        let mut prefix = Sponge::new(TX_DOMAIN, MESSAGE_LEN);
+        prefix.absorb(Fr::from(chain_id), Fr::from(MODEL_TAG));
+        Self { prefix }
+    }
+
+    /// [`message_of`] for this hasher's chain.
+    pub fn message_of(&self, from: u64, to: u64, amount: u64, nonce: u64, new_key: (Fr, Fr)) -> Fr {
+        let mut sponge = self.prefix.clone();
+        sponge.absorb(Fr::from(from), Fr::from(to));
+        sponge.absorb(Fr::from(amount), Fr::from(nonce));
+        sponge.absorb(new_key.0, new_key.1);
+        sponge.output()
+    }
+
+    /// [`message_hash`] for this hasher's chain.
+    pub fn message(&self, tx: &Transaction) -> Option<Fr> {
+        let new_key = new_key_coordinates(tx)?;
+        Some(self.message_of(tx.from, tx.to, tx.amount, tx.nonce, new_key))
+    }
+}
+
+/// Signs `tx` for `chain_id` with the sender's key: returns the signature to put in
+/// `tx.signature`, or `None` when the new-owner key does not decode.
+pub fn sign_transaction(
+    key: &SigningKey,
+    chain_id: u64,
+    tx: &Transaction,
+) -> Option<[u8; SIGNATURE_BYTES]> {
+    message_hash(chain_id, tx).map(|message| schnorr::sign(key, message))
+}
+
+/// 2²⁵²: where σs keeps the sign bit of R's encoding, above s's [`schnorr::SCALAR_BITS`] bits.
+pub const R_SIGN_WEIGHT: Fr =
+    MontFp!("7237005577332262213973186563042994240829374041602535252466099000494570602496");
+
+/// A signature's 64 bytes as the two field elements the commitment absorbs:
+///
+/// - σr = y, R's y coordinate: bytes 0..32 with bit 255 cleared, as a little-endian integer;
+/// - σs = s + 2²⁵²·b, with s the integer of bytes 32..64 and b bit 255 of R's encoding.
+///
+/// The bytes are accepted only when y < q, y is not the y of a point of small order
+/// ([`schnorr::SMALL_ORDER_Y`]: so an all-zero signature is refused here) and s < r_J; then the
+/// map is one to one (s < 2²⁵² leaves b its own bit), so the two elements bind the exact bytes.
+/// `None` otherwise. Whether R is on the curve and the signature verifies is the proof's to
+/// check: the circuit computes σr and σs from the R and s it verifies.
+pub fn signature_elements(signature: &[u8; SIGNATURE_BYTES]) -> Option<(Fr, Fr)> {
+    let (r_bytes, s_bytes) = signature.split_first_chunk::<32>()?;
+    let s_bytes = <&[u8; 32]>::try_from(s_bytes).ok()?;
+    let mut y_bytes = *r_bytes;
+    let sign = y_bytes.last().map_or(0, |byte| byte >> 7);
+    if let Some(last) = y_bytes.last_mut() {
+        *last &= 0x7f;
+    }
+    let y = Fr::deserialize_compressed(y_bytes.as_slice()).ok()?;
+    if schnorr::SMALL_ORDER_Y.contains(&y) {
+        return None;
+    }
+    // s < r_J < 2²⁵² < q, so its integer is an element of Fr as it is.
+    let s = Fr::from_bigint(BigInt::new(
+        schnorr::decode_scalar(s_bytes)?.into_bigint().0,
+    ))?;
+    Some((y, s + R_SIGN_WEIGHT * Fr::from(sign)))
+}
+
+/// One step of the transaction commitment chain: the previous value, the transaction's message
+/// and its signature's elements ([`signature_elements`]).
+pub fn commitment_step(previous: Fr, message: Fr, signature: (Fr, Fr)) -> Fr {
+    hash_many(
+        TX_COMMITMENT_DOMAIN,
+        &[previous, message, signature.0, signature.1],
+    )
+}
+
+/// The commitment to a list of transactions: the hash chain over their messages and signatures
+/// (0 for none). Rejects, at the first offending transaction, a signature that is not a
+/// canonical encoding ([`Reason::BadSignature`]: it is checked first, as for every blob) and a
+/// new-owner key that does not decode.
+pub fn tx_commitment(chain_id: u64, transactions: &[Transaction]) -> Result<Fr, VerifyError> {
+    let hasher = MessageHasher::new(chain_id);
+    transactions
+        .iter()
+        .enumerate()
+        .try_fold(Fr::ZERO, |acc, (index, tx)| {
+            let at = |reason| VerifyError::new(reason).at_transaction(index);
+            let signature =
+                signature_elements(&tx.signature.0).ok_or_else(|| at(Reason::BadSignature))?;
+            let message = hasher
+                .message(tx)
+                .ok_or_else(|| at(Reason::InvalidNewAccountKey))?;
+            Ok(commitment_step(acc, message, signature))
+        })
+}
+
+/// What a proof's public input binds besides the chain: the roots it moves between, the
+/// commitment to its transactions and their number, and whether the chain has a bridge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublicData {
+    /// The pre-state root.
+    pub pre_state_root: Fr,
+    /// The post-state root.
+    pub post_state_root: Fr,
+    /// The transaction commitment ([`tx_commitment`]).
+    pub commitment: Fr,
+    /// The number of transactions.
+    pub transactions: u64,
+    /// Whether the chain has a bridge (its upper half is out of a zk blob's reach).
+    pub bridge: bool,
+}
+
+/// The proof's single public input.
+pub fn public_input(chain_id: u64, data: &PublicData) -> Fr {
+    hash_many(
+        PUBLIC_INPUT_DOMAIN,
+        &[
+            data.pre_state_root,
+            data.post_state_root,
+            data.commitment,
+            Fr::from(data.transactions),
+            Fr::from(data.bridge),
+            Fr::from(chain_id),
+            Fr::from(MODEL_TAG),
+        ],
+    )
+}
+
+/// The public input of a blob, computed from its bytes as a verifier does: both roots must be
+/// canonical field elements, every signature a canonical encoding and every new-owner key must
+/// decode.
+pub fn blob_public_input(
+    chain_id: u64,
+    bridge: bool,
+    pre_state_root: &Hash32,
+    post_state_root: &Hash32,
+    transactions: &[Transaction],
+) -> Result<Fr, VerifyError> {
+    let pre = hash_to_fr(pre_state_root).ok_or(Reason::NonCanonicalFieldElement {
+        what: "pre-state root",
+    })?;
+    let post = hash_to_fr(post_state_root).ok_or(Reason::NonCanonicalFieldElement {
+        what: "post-state root",
+    })?;
+    let commitment = tx_commitment(chain_id, transactions)?;
+    let data = PublicData {
+        pre_state_root: pre,
+        post_state_root: post,
+        commitment,
+        transactions: transactions.len() as u64,
+        bridge,
+    };
+    Ok(public_input(chain_id, &data))
+}
