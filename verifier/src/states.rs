@@ -4,8 +4,8 @@
 use witness_format::Model;
 
 use crate::model::StateCommitment;
-use crate::transfer::TRANSFER_TREE;
-use crate::zk_transfer::ZK_TRANSFER_TREE;
+use crate::transfer::state::TRANSFER_TREE;
+use crate::zk_transfer::state::ZK_TRANSFER_TREE;
 
 /// The state commitment of the model with wire tag `tag`.
 pub fn state_of(tag: Model) -> &'static dyn StateCommitment {

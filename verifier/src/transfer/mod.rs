@@ -7,7 +7,7 @@
 //! overflows; and the sender signed the signing message, which binds chain id and model.
 
 pub mod ed25519;
-mod state;
+pub mod state;
 
 pub use state::{TRANSFER_TREE, TransferTree};
 

@@ -100,7 +100,7 @@ mod commitment;
 pub mod groth16;
 pub mod poseidon;
 pub mod schnorr;
-mod state;
+pub mod state;
 
 pub use commitment::*;
 pub use state::*;
