@@ -1,5 +1,7 @@
 //! The database layout: tables, keys, the format version, and reading stored values.
 
+use std::sync::LazyLock;
+
 use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
 use witness_format::ssz_types::VariableList;
 use witness_format::{AccountLeaf, Genesis, Hash32, Model, SszDecode, decode_file};
@@ -28,23 +30,29 @@ pub(crate) struct ModelTables {
     pub(crate) node_versions: TableDefinition<'static, (u128, u64), [u8; 32]>,
 }
 
+/// The table names of every model: `MODEL/TABLE`, `MODEL` its name.
+static TABLE_NAMES: LazyLock<Vec<(Model, [String; 4])>> = LazyLock::new(|| {
+    Model::ALL
+        .into_iter()
+        .map(|model| {
+            let names = ["accounts", "nodes", "account_versions", "node_versions"]
+                .map(|table| format!("{}/{table}", model.name()));
+            (model, names)
+        })
+        .collect()
+});
+
 impl ModelTables {
     /// The tables of `model`, named `MODEL/TABLE`.
-    pub(crate) const fn of(model: Model) -> Self {
-        let [accounts, nodes, account_versions, node_versions] = match model {
-            Model::Transfer => [
-                "transfer/accounts",
-                "transfer/nodes",
-                "transfer/account_versions",
-                "transfer/node_versions",
-            ],
-            Model::ZkTransfer => [
-                "zk-transfer/accounts",
-                "zk-transfer/nodes",
-                "zk-transfer/account_versions",
-                "zk-transfer/node_versions",
-            ],
-        };
+    pub(crate) fn of(model: Model) -> Self {
+        let names = TABLE_NAMES
+            .iter()
+            .find(|(m, _)| *m == model)
+            .map(|(_, names)| names)
+            // Model::ALL lists every model.
+            .unwrap_or_else(|| unreachable!("a model missing from Model::ALL"));
+        let [accounts, nodes, account_versions, node_versions] =
+            names.each_ref().map(String::as_str);
         Self {
             accounts: TableDefinition::new(accounts),
             nodes: TableDefinition::new(nodes),
