@@ -226,3 +226,23 @@ impl TouchedState {
         Ok(())
     }
 }
+
+/// What a model whose accounts are numbered adds to the shared rules ([`TouchedState`]): which
+/// keys a new account may have, and whose signatures verify. The prover uses it to leave out a
+/// transaction with a bad key or signature before it builds a blob; a model reaches it through
+/// [`crate::model::ExecutionModel::account_rules`].
+pub trait AccountRules: Sync {
+    /// The new-owner key rule: a non-zero key must be a valid public key of the model's
+    /// signature scheme, the canonical encoding of a point of prime order (all zero: no key). A
+    /// key of small order would let anyone spend the account. `InvalidNewAccountKey` otherwise.
+    fn check_new_account_key(&self, key: &PublicKey) -> Result<(), Reason>;
+
+    /// The indices, ascending, of the transactions whose signature does not verify under their
+    /// sender's key (`signers[i]` for transaction `i`), on the chain `chain_id`.
+    fn invalid_signatures(
+        &self,
+        chain_id: u64,
+        signers: &[PublicKey],
+        transactions: &[Transaction],
+    ) -> Vec<usize>;
+}

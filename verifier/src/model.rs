@@ -18,6 +18,7 @@
 use ark_bls12_381::Fr;
 use witness_format::{AccountFact, Blob, Hash32, Header, MerkleWitness, Model};
 
+use crate::accounts::AccountRules;
 use crate::error::{Reason, VerifyError};
 use crate::params::ChainParams;
 use crate::tree::WireTree;
@@ -59,6 +60,12 @@ pub trait ExecutionModel: Sync {
         header: Option<&Header>,
         blob: &'a Blob,
     ) -> Result<Option<PendingProof<'a>>, VerifyError>;
+
+    /// The rules of a model whose accounts are numbered (new-owner keys, signatures under the
+    /// sender's key); `None` for a model of another kind.
+    fn account_rules(&self) -> Option<&'static dyn AccountRules> {
+        None
+    }
 }
 
 /// A zk blob whose every check but the pairing check passed: the pinned key's batch size, the

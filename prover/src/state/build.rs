@@ -8,8 +8,6 @@ use verifier::accounts::{TouchedState, touched_accounts};
 use verifier::accumulator::blobs_root;
 use verifier::bridge::bridge;
 use verifier::hash::{blob_commitment, header_hash};
-use verifier::transfer::ed25519::invalid_indices;
-use verifier::transfer::{SignedMessage, check_new_account_key, signature_checks, signing_message};
 use verifier::tree::write_multiproof;
 use verifier::zk_transfer::groth16::encode_proof;
 use verifier::zk_transfer::hash_to_fr;
@@ -19,7 +17,7 @@ use witness_format::limits::{MAX_CREDITS_PER_BLOB, MAX_TRANSACTIONS_PER_BLOB};
 use witness_format::ssz_types::VariableList;
 use witness_format::{
     AccountLeaf, Blob, Block, Bytes, CreditWitness, Hash32, Header, HistoryProof, Model, ModelRoot,
-    SszDecode, SszEncode, Transaction, Witness, ZkWitness, encode_file,
+    PublicKey, SszDecode, SszEncode, Transaction, Witness, ZkWitness, encode_file,
 };
 
 use crate::tree_hash::ModelTree;
@@ -355,14 +353,11 @@ impl ProverState {
                     return Ok(Some(built));
                 }
                 Err(error) if error.reason == Reason::BadSignature => {
-                    let invalid = match lane.model {
-                        Model::Transfer => invalid_indices(&signature_checks(
-                            &selection.signed,
-                            &built.blob.transactions,
-                        )),
-                        // One at a time: the verifier names the first bad signature.
-                        Model::ZkTransfer => error.location.transaction.into_iter().collect(),
-                    };
+                    let invalid = lane.rules.invalid_signatures(
+                        self.params.chain_id,
+                        &selection.signers,
+                        &built.blob.transactions,
+                    );
                     if invalid.is_empty() {
                         return Err(ProverError::InvalidBlob(error));
                     }
@@ -403,7 +398,7 @@ impl ProverState {
         )?;
         let mut selection = Selection {
             kept: Vec::with_capacity(candidates.len()),
-            signed: Vec::with_capacity(candidates.len()),
+            signers: Vec::with_capacity(candidates.len()),
             rule_drops: Vec::new(),
         };
         for (position, &(index, tx)) in candidates.iter().enumerate() {
@@ -411,7 +406,7 @@ impl ProverState {
                 selection.rule_drops.push((index, reason.clone()));
                 continue;
             }
-            if let Err(reason) = check_new_account_key(lane.model, &tx.new_account_key) {
+            if let Err(reason) = lane.rules.check_new_account_key(&tx.new_account_key) {
                 selection.rule_drops.push((index, reason));
                 continue;
             }
@@ -419,10 +414,7 @@ impl ProverState {
             match state.apply(&tx) {
                 Ok(()) => {
                     selection.kept.push((index, tx));
-                    selection.signed.push((
-                        key.unwrap_or_default(),
-                        signing_message(self.params.chain_id, lane.model, &tx),
-                    ));
+                    selection.signers.push(key.unwrap_or_default());
                 }
                 Err(reason) => selection.rule_drops.push((index, reason)),
             }
@@ -600,7 +592,8 @@ pub(super) fn leaf_hashes(
 /// their signature inputs, and the ones left out with their reason.
 pub(super) struct Selection {
     pub(super) kept: Vec<(usize, Transaction)>,
-    pub(super) signed: Vec<SignedMessage>,
+    /// The sender's key of each kept transaction, as the state stood before it.
+    pub(super) signers: Vec<PublicKey>,
     pub(super) rule_drops: Vec<(usize, Reason)>,
 }
 

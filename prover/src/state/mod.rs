@@ -44,6 +44,7 @@ use witness_format::{
 
 use crate::tree_hash::ModelTree;
 use crate::zk::groth16::ProvingKey;
+use verifier::accounts::AccountRules;
 
 mod build;
 mod error;
@@ -60,15 +61,23 @@ use undo::*;
 pub(crate) struct ModelState {
     pub(crate) model: Model,
     pub(crate) tree: ModelTree,
+    /// Its key and signature rules (every model this prover builds numbers its accounts).
+    pub(crate) rules: &'static dyn AccountRules,
     pub(crate) tables: ModelTables,
     root: Hash32,
 }
 
 impl ModelState {
     fn new(model: Model, root: Hash32) -> Result<Self, ProverError> {
+        let rules = verifier::models::model(model)
+            .account_rules()
+            .ok_or_else(|| {
+                ProverError::InvalidAllocation(format!("model {model} has no numbered accounts"))
+            })?;
         Ok(Self {
             model,
             tree: tree_of(model)?,
+            rules,
             tables: ModelTables::of(model),
             root,
         })

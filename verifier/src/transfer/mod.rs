@@ -13,17 +13,15 @@ pub use state::{TRANSFER_TREE, TransferTree};
 
 use witness_format::{Blob, Hash32, Header, MerkleWitness, Model, PublicKey, Transaction, Witness};
 
-use crate::accounts::{TouchedState, touched_accounts};
+use crate::accounts::{AccountRules, TouchedState, touched_accounts};
 use crate::bridge::bridge;
 use crate::bridge::check_credit_blob;
 use crate::error::{Reason, VerifyError};
 use crate::model::ExecutionModel;
 use crate::model::{PendingProof, StateCommitment, unsupported};
 use crate::params::ChainParams;
-use crate::transfer::ed25519::first_invalid;
-use crate::transfer::ed25519::{SignatureCheck, is_valid_new_key};
+use crate::transfer::ed25519::{SignatureCheck, first_invalid, invalid_indices, is_valid_new_key};
 use crate::tree::{witness_roots, witness_state};
-use crate::zk_transfer::schnorr;
 
 /// Domain of every transaction signature, so a signature made for anything else never verifies.
 pub const SIGNING_DOMAIN: &[u8; 16] = b"stateless/tx/v1\0";
@@ -52,29 +50,13 @@ pub fn signing_message(chain_id: u64, model: Model, tx: &Transaction) -> [u8; SI
     message
 }
 
-/// The new-owner key rule: a non-zero key must be a valid public key of `model`'s signature
-/// scheme, the canonical encoding of a point of prime order (Ed25519 for `transfer`:
-/// [`is_valid_new_key`]; Jubjub for `zk-transfer`: [`schnorr::decode_point`]). All zero means
-/// the transaction carries no key. A key of small order would let anyone spend the account.
-pub fn check_new_account_key(model: Model, key: &PublicKey) -> Result<(), Reason> {
-    let valid = key.is_zero()
-        || match model {
-            Model::Transfer => is_valid_new_key(&key.0),
-            Model::ZkTransfer => schnorr::decode_point(&key.0).is_some(),
-        };
-    if valid {
-        Ok(())
-    } else {
-        Err(Reason::InvalidNewAccountKey)
-    }
-}
-
 /// What each transaction's signature must verify against: the sender's key at that point and
 /// the signing message.
 pub type SignedMessage = (PublicKey, [u8; SIGNING_MESSAGE_LEN]);
 
 /// Applies `transactions` in order to `state` under every rule but signatures (the new-owner key
-/// rule, [`check_new_account_key`], then [`TouchedState::apply`]), up to the first failure. Returns the signature inputs of the transactions up to and including the failing
+/// rule, [`AccountRules::check_new_account_key`], then [`TouchedState::apply`]), up to the first
+/// failure. Returns the signature inputs of the transactions up to and including the failing
 /// one (when its sender exists), and the failure with its index.
 pub fn apply_rules(
     chain_id: u64,
@@ -87,7 +69,7 @@ pub fn apply_rules(
         if let Some(sender) = state.get(tx.from).filter(|leaf| !leaf.is_empty()) {
             signed.push((sender.public_key, signing_message(chain_id, model, tx)));
         }
-        if let Err(reason) = check_new_account_key(model, &tx.new_account_key) {
+        if let Err(reason) = TRANSFER_MODEL.check_new_account_key(&tx.new_account_key) {
             return (signed, Some((index, reason)));
         }
         if let Err(reason) = state.apply(tx) {
@@ -129,6 +111,10 @@ impl ExecutionModel for TransferModel {
         &TRANSFER_TREE
     }
 
+    fn account_rules(&self) -> Option<&'static dyn AccountRules> {
+        Some(&TRANSFER_MODEL)
+    }
+
     fn check_blob<'a>(
         &self,
         params: &ChainParams,
@@ -144,6 +130,32 @@ impl ExecutionModel for TransferModel {
             }
             Witness::Zk(_) => Err(unsupported(blob)),
         }
+    }
+}
+
+/// Ed25519 keys and signatures (ZIP-215), checked in parallel batches.
+impl AccountRules for TransferModel {
+    /// A canonical encoding of a torsion-free Ed25519 point ([`ed25519::is_valid_new_key`]).
+    fn check_new_account_key(&self, key: &PublicKey) -> Result<(), Reason> {
+        if key.is_zero() || is_valid_new_key(&key.0) {
+            Ok(())
+        } else {
+            Err(Reason::InvalidNewAccountKey)
+        }
+    }
+
+    fn invalid_signatures(
+        &self,
+        chain_id: u64,
+        signers: &[PublicKey],
+        transactions: &[Transaction],
+    ) -> Vec<usize> {
+        let signed: Vec<SignedMessage> = signers
+            .iter()
+            .zip(transactions)
+            .map(|(key, tx)| (*key, signing_message(chain_id, Model::Transfer, tx)))
+            .collect();
+        invalid_indices(&signature_checks(&signed, transactions))
     }
 }
 

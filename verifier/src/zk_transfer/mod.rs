@@ -107,9 +107,9 @@ pub use state::*;
 
 use rayon::prelude::*;
 
-use witness_format::{Blob, Hash32, Header, MerkleWitness, Model, Transaction, Witness};
+use witness_format::{Blob, Hash32, Header, MerkleWitness, Model, PublicKey, Transaction, Witness};
 
-use crate::accounts::{Bridge, TouchedState, touched_accounts};
+use crate::accounts::{AccountRules, Bridge, TouchedState, touched_accounts};
 use crate::bridge::check_credit_blob;
 use crate::bridge::{bridge, check_zk_blob_avoids_bridge};
 use crate::error::{Reason, VerifyError};
@@ -238,6 +238,10 @@ impl ExecutionModel for ZkTransferModel {
         &ZK_TRANSFER_TREE
     }
 
+    fn account_rules(&self) -> Option<&'static dyn AccountRules> {
+        Some(&ZK_TRANSFER_MODEL)
+    }
+
     fn check_blob<'a>(
         &self,
         params: &ChainParams,
@@ -262,6 +266,39 @@ impl ExecutionModel for ZkTransferModel {
                 })
             }
         }
+    }
+}
+
+/// Schnorr keys and signatures over Jubjub, checked in parallel.
+impl AccountRules for ZkTransferModel {
+    /// A canonical encoding of a Jubjub point of the prime-order subgroup
+    /// ([`schnorr::decode_point`]).
+    fn check_new_account_key(&self, key: &PublicKey) -> Result<(), Reason> {
+        if key.is_zero() || schnorr::decode_point(&key.0).is_some() {
+            Ok(())
+        } else {
+            Err(Reason::InvalidNewAccountKey)
+        }
+    }
+
+    fn invalid_signatures(
+        &self,
+        chain_id: u64,
+        signers: &[PublicKey],
+        transactions: &[Transaction],
+    ) -> Vec<usize> {
+        let hasher = MessageHasher::new(chain_id);
+        signers
+            .par_iter()
+            .zip(transactions)
+            .enumerate()
+            .filter(|(_, (key, tx))| {
+                hasher
+                    .message(tx)
+                    .is_none_or(|message| !schnorr::verify(&key.0, &tx.signature.0, message))
+            })
+            .map(|(index, _)| index)
+            .collect()
     }
 }
 
