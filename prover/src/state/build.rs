@@ -21,8 +21,9 @@ use witness_format::{
 };
 
 use crate::tree_hash::ModelTree;
-use crate::zk::circuit::{TransferBatchCircuit, build_witness};
+use crate::zk::circuit::TransferBatchCircuit;
 use crate::zk::groth16::{prove, rng_from_seed};
+use crate::zk::witness::build_witness;
 
 use super::*;
 

@@ -2,7 +2,8 @@
 //!
 //! - [`poseidon`]: the Poseidon permutation and hashes of `verifier::zk_transfer::poseidon` as constraints.
 //! - [`schnorr`]: Schnorr-over-Jubjub verification of `verifier::zk_transfer::schnorr` as constraints.
-//! - [`circuit`]: the `zk-transfer` batch circuit (one public input) and its witness builder.
+//! - [`circuit`]: the `zk-transfer` batch circuit (one public input).
+//! - [`witness`]: its witness, built from the pre-state and the paths' siblings.
 //! - [`groth16`]: key generation and proving for that circuit.
 //! - [`synthetic`]: plain R1CS of a given size, the baseline that proving cost is compared with.
 
@@ -12,3 +13,4 @@ pub mod schnorr;
 pub mod circuit;
 pub mod groth16;
 pub mod synthetic;
+pub mod witness;
