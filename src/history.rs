@@ -15,8 +15,8 @@ use verifier::span::{ProvenSpan, verify_span};
 use verifier::{ProvenFact, verify_history_proof};
 use witness_format::frame::read_frame;
 use witness_format::{
-    AccountLeaf, Block, FileKind, Genesis, Hash32, Header, HistoryProof, Model, SpanProof,
-    Transaction, decode_file, encode_file,
+    Block, FileKind, Genesis, Hash32, Header, HistoryProof, Model, SpanProof, decode_file,
+    encode_file,
 };
 
 use crate::Failure;
@@ -196,144 +196,43 @@ struct VerifyReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     tip_hash: Option<Hash32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    fact: Option<FactReport>,
+    fact: Option<ProvenFact>,
 }
 
-/// A proven fact, as printed.
-#[derive(Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-enum FactReport {
-    Genesis {
-        height: u64,
-        hash: Hash32,
-        genesis: Genesis,
-    },
-    Header {
-        height: u64,
-        hash: Hash32,
-        header: Header,
-    },
-    Blob {
-        height: u64,
-        blob: u64,
-        commitment: Hash32,
-        model: Model,
-        pre_state_root: Hash32,
-        post_state_root: Hash32,
-        transactions_root: Hash32,
-    },
-    Transaction {
-        height: u64,
-        blob: u64,
-        index: u64,
-        hash: Hash32,
-        transaction: Transaction,
-    },
-    Account {
-        height: u64,
-        model: Model,
-        account: u64,
-        leaf: AccountLeaf,
-        state_root: Hash32,
-    },
-}
-
-impl From<ProvenFact> for FactReport {
-    fn from(fact: ProvenFact) -> Self {
-        match fact {
-            ProvenFact::Genesis { hash, genesis } => Self::Genesis {
-                height: 0,
-                hash,
-                genesis,
-            },
-            ProvenFact::Header { hash, header } => Self::Header {
-                height: header.height,
-                hash,
-                header,
-            },
-            ProvenFact::Blob {
-                height,
-                index,
-                commitment,
-                model,
-                pre_state_root,
-                post_state_root,
-                transactions_root,
-            } => Self::Blob {
-                height,
-                blob: index,
-                commitment,
-                model,
-                pre_state_root,
-                post_state_root,
-                transactions_root,
-            },
-            ProvenFact::Transaction {
-                height,
-                blob,
-                index,
-                hash,
-                transaction,
-            } => Self::Transaction {
-                height,
-                blob,
-                index,
-                hash,
-                transaction,
-            },
-            ProvenFact::Account {
-                height,
-                model,
-                account,
-                leaf,
-                state_root,
-            } => Self::Account {
-                height,
-                model,
-                account,
-                leaf,
-                state_root,
-            },
+/// A proven fact in one line, for people.
+fn summary(fact: &ProvenFact) -> String {
+    match fact {
+        ProvenFact::Genesis { hash, genesis } => {
+            format!("genesis {hash} of chain {}", genesis.chain_id)
         }
-    }
-}
-
-impl FactReport {
-    /// One line for people.
-    fn summary(&self) -> String {
-        match self {
-            Self::Genesis { hash, genesis, .. } => {
-                format!("genesis {hash} of chain {}", genesis.chain_id)
-            }
-            Self::Header { height, hash, .. } => format!("header {height} is {hash}"),
-            Self::Blob {
-                height,
-                blob,
-                commitment,
-                model,
-                ..
-            } => format!("block {height}, blob {blob} ({model}) commits to {commitment}"),
-            Self::Transaction {
-                height,
-                blob,
-                index,
-                transaction,
-                ..
-            } => format!(
-                "block {height}, blob {blob}, transaction {index}: {} -> {}, amount {}, nonce {}",
-                transaction.from, transaction.to, transaction.amount, transaction.nonce
-            ),
-            Self::Account {
-                height,
-                model,
-                account,
-                leaf,
-                ..
-            } => format!(
-                "{model} account {account} at height {height}: balance {}, nonce {}, key {}",
-                leaf.balance, leaf.nonce, leaf.public_key
-            ),
-        }
+        ProvenFact::Header { hash, header } => format!("header {} is {hash}", header.height),
+        ProvenFact::Blob {
+            height,
+            index,
+            commitment,
+            model,
+            ..
+        } => format!("block {height}, blob {index} ({model}) commits to {commitment}"),
+        ProvenFact::Transaction {
+            height,
+            blob,
+            index,
+            transaction,
+            ..
+        } => format!(
+            "block {height}, blob {blob}, transaction {index}: {} -> {}, amount {}, nonce {}",
+            transaction.from, transaction.to, transaction.amount, transaction.nonce
+        ),
+        ProvenFact::Account {
+            height,
+            model,
+            account,
+            leaf,
+            ..
+        } => format!(
+            "{model} account {account} at height {height}: balance {}, nonce {}, key {}",
+            leaf.balance, leaf.nonce, leaf.public_key
+        ),
     }
 }
 
@@ -356,7 +255,7 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
             error: None,
             tip_height: Some(tip.header.height),
             tip_hash: Some(tip_hash),
-            fact: Some(fact.into()),
+            fact: Some(fact),
         },
         Err(error) => VerifyReport {
             valid: false,
@@ -372,7 +271,7 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
             serde_json::to_string(&report).context("encoding JSON")?
         );
     } else if let Some(fact) = &report.fact {
-        outln!("valid: {}", fact.summary());
+        outln!("valid: {}", summary(fact));
     }
     match report.error {
         Some(error) => Err(Failure::Rejected(error)),

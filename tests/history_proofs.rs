@@ -846,21 +846,24 @@ fn tampered_account_proofs_are_rejected() {
         a.siblings = list(a.siblings[..keep].to_vec());
     });
 
-    let shape = |change: &dyn Fn(&mut AccountFact)| {
+    // The account's range is the transaction rule's, with its reason, at the block.
+    let out_of_range = |account: u64| {
         let mut wrong = proof.clone();
-        change(account_of(&mut wrong));
-        reason(&wrong, tip())
+        account_of(&mut wrong).account = account;
+        let error = verify_history_proof(&wrong, tip()).expect_err("tampered");
+        assert_eq!(error.location, at(10, None, None));
+        error.reason
     };
     assert_eq!(
-        shape(&|a| a.account = 1 << DEPTH),
-        E::AccountOutOfRange {
+        out_of_range(1 << DEPTH),
+        Reason::AccountOutOfRange {
             account: 1 << DEPTH,
             depth: DEPTH
         }
     );
     assert_eq!(
-        shape(&|a| a.account = u64::MAX),
-        E::AccountOutOfRange {
+        out_of_range(u64::MAX),
+        Reason::AccountOutOfRange {
             account: u64::MAX,
             depth: DEPTH
         }
@@ -947,7 +950,10 @@ fn non_canonical_account_proofs_are_rejected() {
     assert!(verify_history_proof(&empty, tip()).is_ok());
     let mut wrong = empty.clone();
     account_of(&mut wrong).leaf.balance = 1;
-    assert_eq!(reason(&wrong, tip()), E::NonCanonicalEmptyLeaf);
+    assert_eq!(
+        verify_history_proof(&wrong, tip()).map_err(|e| e.reason),
+        Err(Reason::NonCanonicalEmptyLeaf { index: 0 })
+    );
 
     // An anchor with no root for the model: only reachable at the tip itself, by a tip header
     // that has none (any other change to an ancestor breaks the ancestry first).
@@ -956,10 +962,10 @@ fn non_canonical_account_proofs_are_rejected() {
     bare_tip.state_roots = list(vec![]);
     *anchor_header(&mut at_tip) = bare_tip.clone();
     assert_eq!(
-        reason(&at_tip, &bare_tip),
-        E::UnknownModel {
+        verify_history_proof(&at_tip, &bare_tip).map_err(|e| e.reason),
+        Err(Reason::UnknownModel {
             model: Model::Transfer
-        }
+        })
     );
 
     // The genesis state: the value at height 0 binds too.

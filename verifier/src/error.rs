@@ -507,33 +507,12 @@ pub enum HistoryProofError {
         /// The root the path leads to.
         computed: Hash32,
     },
-    /// The anchor has no state root for the model.
-    #[error("the anchor has no {model} state root")]
-    UnknownModel {
-        /// The model.
-        model: Model,
-    },
     /// The account path's bitmap does not have one bit per level of a valid tree.
     #[error("account path has {found} levels, not 1..={MAX_TREE_DEPTH}")]
     AccountPathDepth {
         /// Bits in the bitmap.
         found: usize,
     },
-    /// The account number does not fit a tree of the path's depth.
-    #[error("account {account} is outside a tree of depth {depth}")]
-    AccountOutOfRange {
-        /// The account number.
-        account: u64,
-        /// The depth.
-        depth: u8,
-    },
-    /// An empty leaf (zero key) with a non-zero balance or nonce.
-    #[error("account leaf has no owner but a non-zero balance or nonce")]
-    NonCanonicalEmptyLeaf,
-    /// A `zk-transfer` leaf whose non-zero key is not a valid Jubjub public key: no such leaf
-    /// has a hash, so none can be in a tree.
-    #[error("account leaf key is not a valid Jubjub public key")]
-    InvalidLeafKey,
     /// A carried sibling of a `zk-transfer` path is not the canonical encoding of a field
     /// element (it is at or above the modulus).
     #[error("account path sibling {index} is not a canonical field element")]

@@ -29,7 +29,7 @@ use witness_format::{
 
 use crate::accounts::in_range;
 use crate::accumulator::{MmrProofError, root_from_proof};
-use crate::error::{HistoryProofError, VerifyError};
+use crate::error::{HistoryProofError, Reason, VerifyError};
 use crate::hash::{
     BLOBS_NODE_TAG, BLOBS_ROOT_TAG, TRANSACTIONS_NODE_TAG, TRANSACTIONS_ROOT_TAG,
     blob_commitment_of, genesis_hash, header_hash, list_root_from_path, transaction_hash,
@@ -37,7 +37,15 @@ use crate::hash::{
 use crate::states::state_of;
 
 /// What a valid history proof establishes about the tip's chain.
+///
+/// As JSON (feature `serde`): an object with a `kind` (`genesis`, `header`, `blob`,
+/// `transaction`, `account`) beside the variant's fields.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(tag = "kind", rename_all = "snake_case")
+)]
 pub enum ProvenFact {
     /// The chain's genesis.
     Genesis {
@@ -57,7 +65,8 @@ pub enum ProvenFact {
     Blob {
         /// The block's height.
         height: u64,
-        /// The blob's index in the block.
+        /// The blob's index in the block (`blob` in JSON, as in a transaction fact).
+        #[cfg_attr(feature = "serde", serde(rename = "blob"))]
         index: u64,
         /// The blob's commitment.
         commitment: Hash32,
@@ -317,7 +326,7 @@ fn check_account(anchor: &Anchor, fact: &AccountFact) -> Result<Hash32, VerifyEr
         .iter()
         .find(|root| root.model == fact.model)
         .map(|root| root.root)
-        .ok_or(HistoryProofError::UnknownModel { model: fact.model })?;
+        .ok_or(Reason::UnknownModel { model: fact.model })?;
     let computed = account_root(fact)?;
     if computed != expected {
         return Err(HistoryProofError::StateRootMismatch { expected, computed }.into());
@@ -348,14 +357,15 @@ fn account_root(fact: &AccountFact) -> Result<Hash32, VerifyError> {
         .filter(|depth| (1..=MAX_TREE_DEPTH).contains(depth))
         .ok_or_else(bad_depth)?;
     if !in_range(fact.account, depth) {
-        return Err(HistoryProofError::AccountOutOfRange {
+        return Err(Reason::AccountOutOfRange {
             account: fact.account,
             depth,
         }
         .into());
     }
     if fact.leaf.is_empty() && fact.leaf != AccountLeaf::EMPTY {
-        return Err(HistoryProofError::NonCanonicalEmptyLeaf.into());
+        // The one leaf of the path is leaf 0 of its witness.
+        return Err(Reason::NonCanonicalEmptyLeaf { index: 0 }.into());
     }
     // The path as a witness of one leaf (its leaves are not read: the leaf is given below).
     // At most 64 bits and hashes, far within a witness's limits.
@@ -696,10 +706,7 @@ mod tests {
         let mut wrong = account_1(&tip);
         fact(&mut wrong).leaf.public_key.0[0] ^= 1;
         assert_eq!(zk_leaf(&fact(&mut wrong).leaf), None);
-        assert_eq!(
-            reason(&wrong, &tip),
-            history(HistoryProofError::InvalidLeafKey)
-        );
+        assert_eq!(reason(&wrong, &tip), Reason::InvalidLeafKey { index: 0 });
         // An empty key with a balance is not the empty leaf, whatever the model.
         let mut wrong = proof(
             &tip,
@@ -713,7 +720,7 @@ mod tests {
         );
         assert_eq!(
             reason(&wrong, &tip),
-            history(HistoryProofError::NonCanonicalEmptyLeaf)
+            Reason::NonCanonicalEmptyLeaf { index: 0 }
         );
         fact(&mut wrong).leaf = AccountLeaf::EMPTY;
         assert!(verify_history_proof(&wrong, &tip).is_ok());
@@ -738,9 +745,9 @@ mod tests {
         fact(&mut swapped).model = Model::Transfer;
         assert_eq!(
             reason(&swapped, &alone),
-            history(HistoryProofError::UnknownModel {
+            Reason::UnknownModel {
                 model: Model::Transfer
-            })
+            }
         );
         // The `transfer` root given as the `zk-transfer` one: the path does not reach it.
         let crossed = tip_with(vec![ModelRoot {

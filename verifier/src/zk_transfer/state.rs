@@ -152,7 +152,7 @@ impl StateCommitment for ZkTransferTree {
         let tree = self;
         let leaf = tree
             .leaf(&fact.leaf)
-            .ok_or(HistoryProofError::InvalidLeafKey)?;
+            .ok_or(Reason::InvalidLeafKey { index: 0 })?;
         // The reader decodes each carried hash once, in order, only when it uses it; so the
         // number of decodes so far is the index of the one being decoded.
         let decoded = Cell::new(0usize);
