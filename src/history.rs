@@ -7,12 +7,12 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use prover::span::{SpanBuildError, SpanBuilder};
 use prover::{FactQuery, ProverState};
+use prover::{SpanBuildError, SpanBuilder};
 use serde::Serialize;
 use verifier::ChainParams;
-use verifier::span::{ProvenSpan, verify_span};
 use verifier::{ProvenFact, verify_history_proof};
+use verifier::{ProvenSpan, verify_span};
 use witness_format::frame::read_frame;
 use witness_format::{
     Block, FileKind, Genesis, Hash32, Header, HistoryProof, Model, SpanProof, decode_file,

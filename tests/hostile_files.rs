@@ -301,14 +301,16 @@ fn a_closed_stdout_ends_each_verb_quietly() {
         vec!["verify", path(&chain)],
     ];
     for args in runs {
+        // The read end is closed before the child starts, so its first write finds no reader
+        // (closing it after the spawn races with a child that writes into the pipe's buffer).
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
         let mut child = Command::new(env!("CARGO_BIN_EXE_stateless"))
             .args(&args)
-            .stdout(Stdio::piped())
+            .stdout(writer)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        // Close the read end before the child writes anything.
-        drop(child.stdout.take());
         let mut err = String::new();
         child
             .stderr

@@ -18,9 +18,9 @@ use verifier::HistoryProofError;
 use verifier::accumulator::MmrProofError;
 use verifier::ancestry::AncestryTree;
 use verifier::hash::{genesis_hash, header_hash};
-use verifier::span::{SpanError, SpanPart, verify_span};
 use verifier::zk_transfer::groth16::{ZkVerifyError, decode_verifying_key, verifying_key_hash};
 use verifier::{Reason, VerifyError};
+use verifier::{SpanError, SpanPart, verify_span};
 use witness_format::ssz_types::VariableList;
 use witness_format::{
     Anchor, Block, Bytes, Genesis, Hash32, Header, Model, ModelRoot, ProvenStep, SpanProof,

@@ -14,10 +14,10 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use common::{block_file, gen_tiny, ok, path, prove_workload, reseal, stateless, zk_setup_tiny};
-use prover::span::SpanBuilder;
+use prover::SpanBuilder;
 use prover::zk::groth16::VerifyingKey;
-use verifier::span::{ProvenSpan, SpanError, verify_span};
 use verifier::zk_transfer::groth16::{ZkVerifyError, decode_verifying_key};
+use verifier::{ProvenSpan, SpanError, verify_span};
 use verifier::{Reason, VerifyError, verify_chain_with_zk_keys};
 use witness_format::ssz_types::VariableList;
 use witness_format::{Block, Genesis, Model, SpanStep, Transaction, Witness, decode_file};
@@ -199,7 +199,7 @@ fn an_executed_step_of_the_other_model_is_refused() {
         .iter()
         .position(|blob| blob.model == Model::Transfer)
         .unwrap();
-    fact.blob = prover::fact_proofs::blob_inclusion(block, other as u64).unwrap();
+    fact.blob = prover::blob_inclusion(block, other as u64).unwrap();
     let height = fact.header.height;
     steps[index] = SpanStep::Executed(std::sync::Arc::new(step));
     span.steps = VariableList::new(steps).unwrap();

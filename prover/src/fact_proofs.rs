@@ -269,6 +269,8 @@ fn ancestry(
 }
 
 /// Blob `index` of `block`: its commitment's pre-image and its path under the blob root.
+// Exported only with feature `testing` (tests build tampered span steps from it).
+#[cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
 pub fn blob_inclusion(block: &Block, index: u64) -> Result<BlobInclusion, ProverError> {
     let commitments: Vec<Hash32> = block.blobs.iter().map(blob_commitment).collect();
     let position = usize::try_from(index).unwrap_or(usize::MAX);

@@ -1,28 +1,35 @@
 //! The prover: the full state in an embedded database, and the blocks it builds from it.
 //!
-//! - [`state`]: the redb database (accounts, tree nodes, blocks, headers, history) and block
-//!   building: transactions are applied with the verifier's rules, each blob gets its multiproof,
-//!   every blob passes the verifier before it is kept, and each block is one durable commit.
+//! The API, at the crate root: [`ProverState`], the redb database (accounts, tree nodes, blocks,
+//! headers, history) and block building (transactions applied with the verifier's rules, each
+//! blob with its witness, every blob passing the verifier before it is kept, each block one
+//! durable commit); history proofs of past facts from it ([`FactQuery`]); span proofs of the
+//! `zk-transfer` state between two checkpoints from a chain's blocks ([`SpanBuilder`]).
+//!
+//! Public modules:
 //! - [`files`]: the workload and chain directory layouts, the one bounded reader of their
 //!   files, atomic writes, and the chain export.
 //! - [`verify_dir`]: verifying a chain directory statelessly, window by window, into a report.
-//! - [`fact_proofs`]: history proofs of past headers, blobs, transactions and account values, from
-//!   the stored history accumulator and state versions.
-//! - [`span`]: span proofs of the `zk-transfer` state between two checkpoints, from a chain's
-//!   blocks (no database).
-//! - [`tree_hash`]: each model's leaf, node and default hashes over the shared tree walk.
-//! - [`workload`]: synthetic workloads (a genesis allocation and signed transfers) for demos,
-//!   tests and benchmarks.
-//! - [`zk`]: zero-knowledge proving: circuits and their gadgets (Poseidon in-circuit).
+//! - [`workload`]: generated workloads (a genesis allocation and signed transfers) for the
+//!   demo, tests and benchmarks.
+//! - [`zk`]: zero-knowledge proving: the `zk-transfer` circuit, its witness and gadgets.
+//!
+//! Feature `testing`: builders of synthetic data for tests and benchmarks (the synthetic
+//! circuit, a blob's inclusion path on its own), not part of the API.
 
-pub mod fact_proofs;
 pub mod files;
-pub mod span;
-pub mod state;
-pub mod tree_hash;
 pub mod verify_dir;
 pub mod workload;
 pub mod zk;
 
+mod fact_proofs;
+mod models;
+mod span;
+mod state;
+mod tree_hash;
+
 pub use fact_proofs::FactQuery;
+#[cfg(feature = "testing")]
+pub use fact_proofs::blob_inclusion;
+pub use span::{SpanBuildError, SpanBuilder};
 pub use state::{BlockOptions, BlockReport, ProverError, ProverState};

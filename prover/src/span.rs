@@ -2,7 +2,7 @@
 //! every `zk-transfer` blob between two checkpoints *A* and *B*, as a proven step (a blob with a
 //! zk witness: its public data and proof) or an executed step (a blob without a proof: the blob
 //! itself, with its inclusion under the tip), and the genesis, *A* and *B* as ancestors of the
-//! tip *T*. [`verifier::span::verify_span`] checks what this builds.
+//! tip *T*. [`verifier::verify_span`] checks what this builds.
 //!
 //! ```text
 //! SpanBuilder::new(genesis, A, B, T) ── push(block 1) … push(block T) ── finish(keys) ──> SpanProof

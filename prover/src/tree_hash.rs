@@ -1,6 +1,6 @@
 //! The state tree of a model, as the prover stores it: every node 32 bytes (SHA3-256 for
 //! `transfer`, Poseidon field elements in their canonical encoding for `zk-transfer`), through
-//! the verifier's own tree ([`verifier::model::StateCommitment::state_tree`]). One walk
+//! the verifier's own tree ([`verifier::StateCommitment::state_tree`]). One walk
 //! ([`verifier::tree::walk`]) for every model, so the prover asks for siblings in the order the
 //! verifier reads them.
 
@@ -9,7 +9,7 @@ use witness_format::{AccountLeaf, Hash32, Model};
 
 /// The leaf, node and default hashes of one model's tree.
 #[derive(Clone, Copy)]
-pub struct ModelTree {
+pub(crate) struct ModelTree {
     model: Model,
     tree: &'static dyn WireTree,
 }
@@ -24,31 +24,26 @@ impl std::fmt::Debug for ModelTree {
 
 impl ModelTree {
     /// The tree of `model`; `None` for a model whose state is not a sparse tree.
-    pub fn new(model: Model) -> Option<Self> {
-        verifier::states::state_of(model)
+    pub(crate) fn new(model: Model) -> Option<Self> {
+        verifier::state_of(model)
             .state_tree()
             .map(|tree| Self { model, tree })
     }
 
-    /// The model.
-    pub fn model(&self) -> Model {
-        self.model
-    }
-
     /// A leaf's hash; `None` for a leaf that cannot be in the tree (a key the model cannot
     /// read).
-    pub fn leaf(&self, leaf: &AccountLeaf) -> Option<Hash32> {
+    pub(crate) fn leaf(&self, leaf: &AccountLeaf) -> Option<Hash32> {
         self.tree.leaf_hash(leaf)
     }
 
     /// The hash of an empty subtree of height `level`.
-    pub fn default(&self, level: u8) -> Hash32 {
+    pub(crate) fn default(&self, level: u8) -> Hash32 {
         self.tree.empty_hash(level)
     }
 
     /// The root over some leaves' hashes, asking `sibling` for the rest in the canonical
     /// multiproof order and handing every inner node computed to `visit`.
-    pub fn root<E>(
+    pub(crate) fn root<E>(
         &self,
         depth: u8,
         leaves: Vec<(u64, Hash32)>,

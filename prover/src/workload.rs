@@ -1,23 +1,21 @@
-//! Synthetic workloads: a genesis allocation and blocks of signed transfers, for either model:
-//! `transfer` (Ed25519 keys and signatures) or `zk-transfer` (Schnorr over Jubjub, signed with
-//! [`verifier::zk_transfer::sign_transaction`]).
+//! Synthetic workloads: a genesis allocation and blocks of signed transfers, for any model with
+//! numbered accounts, signed with the model's workload keys (`crate::models`: Ed25519 for
+//! `transfer`, Schnorr over Jubjub for `zk-transfer`).
 //!
 //! Keys are derived from the seed, so a workload is reproducible from its parameters. The
 //! generator tracks balances and nonces itself, so every transfer it emits is valid; a share of
 //! them pays a fresh account and so creates it.
 
-use ed25519_zebra::{SigningKey, VerificationKey};
 use rand::rngs::ChaCha8Rng;
 use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
-use sha3::{Digest, Sha3_256};
 use std::collections::HashMap;
-use verifier::transfer::signing_message;
-use verifier::zk_transfer::{self, schnorr};
 use witness_format::ssz_types::VariableList;
 use witness_format::{
     AccountLeaf, Allocation, Model, PublicKey, Signature, Transaction, TransactionBatch,
 };
+
+use crate::models::model_keys;
 
 /// Parameters of a synthetic workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,34 +62,11 @@ pub struct Workload {
 /// Balance of every genesis account: large enough that random transfers never run dry.
 pub const GENESIS_BALANCE: u64 = 1_000_000_000_000;
 
-/// The signing key of `account` under `seed`.
-pub fn signing_key(seed: u64, account: u64) -> SigningKey {
-    let mut hasher = Sha3_256::new();
-    hasher.update(b"stateless/workload-key");
-    hasher.update(seed.to_le_bytes());
-    hasher.update(account.to_le_bytes());
-    SigningKey::from(<[u8; 32]>::from(hasher.finalize()))
-}
-
-fn public_key(key: &SigningKey) -> PublicKey {
-    PublicKey::from(<[u8; 32]>::from(VerificationKey::from(key)))
-}
-
-/// The Schnorr (Jubjub) signing key of `account` under `seed`, for `zk-transfer` workloads.
-pub fn zk_signing_key(seed: u64, account: u64) -> schnorr::SigningKey {
-    let mut hasher = Sha3_256::new();
-    hasher.update(b"stateless/workload-zk-key");
-    hasher.update(seed.to_le_bytes());
-    hasher.update(account.to_le_bytes());
-    schnorr::SigningKey::from_seed(&<[u8; 32]>::from(hasher.finalize()))
-}
+pub use crate::models::{signing_key, zk_signing_key};
 
 /// The public key of `account` under `seed` in `model`'s signature scheme.
 pub fn model_public_key(model: Model, seed: u64, account: u64) -> PublicKey {
-    match model {
-        Model::Transfer => public_key(&signing_key(seed, account)),
-        Model::ZkTransfer => PublicKey::from(schnorr::public_key(&zk_signing_key(seed, account))),
-    }
+    model_keys(model).public_key(seed, account)
 }
 
 /// How senders and receivers are chosen.
@@ -333,21 +308,10 @@ fn gcd(mut a: u64, mut b: u64) -> u64 {
 
 /// Signs `tx` with the sender's workload key in `model`'s scheme.
 pub fn sign_for(model: Model, chain_id: u64, seed: u64, tx: &mut Transaction) {
-    match model {
-        Model::Transfer => sign(chain_id, seed, tx),
-        Model::ZkTransfer => {
-            let key = zk_signing_key(seed, tx.from);
-            // Workload keys always decode, so the message exists.
-            if let Some(signature) = zk_transfer::sign_transaction(&key, chain_id, tx) {
-                tx.signature = Signature::from(signature);
-            }
-        }
-    }
+    model_keys(model).sign(chain_id, seed, tx);
 }
 
 /// Signs `tx` with the sender's `transfer` workload key.
 pub fn sign(chain_id: u64, seed: u64, tx: &mut Transaction) {
-    let message = signing_message(chain_id, Model::Transfer, tx);
-    let signature = signing_key(seed, tx.from).sign(&message);
-    tx.signature = Signature::from(signature.to_bytes());
+    sign_for(Model::Transfer, chain_id, seed, tx);
 }

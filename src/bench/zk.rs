@@ -5,7 +5,7 @@
 //!    time and peak memory are then measured).
 //! 2. One blob of `batch` generated `zk-transfer` transfers is built by the prover with a
 //!    Merkle witness; the same transactions are then proven: the circuit's witness is built
-//!    from that Merkle witness ([`build_witness`]) and proven ([`groth16::prove`], which checks
+//!    from that Merkle witness ([`prover::zk::witness::build_witness`]) and proven ([`groth16::prove`], which checks
 //!    the witness first). One warm-up proof measures proving's peak memory.
 //! 3. The baseline: plain ark-groth16 key generation and proving of a
 //!    [`SyntheticCircuit`] with the real circuit's constraint count, witness variable count,

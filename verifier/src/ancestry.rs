@@ -10,10 +10,9 @@
 //! 2^20 headers.
 
 use witness_format::ssz_types::VariableList;
-use witness_format::{Anchor, Hash32, Header, HistoryFact, HistoryProof, Model, ModelRoot};
+use witness_format::{Anchor, Hash32, HistoryFact, HistoryProof};
 
 use crate::accumulator::{HistoryAccumulator, NodeName, proof_nodes};
-use crate::hash::{header_hash, tagged_hash};
 
 /// A history accumulator that keeps all its nodes, to prove any leaf's ancestry.
 #[derive(Clone, Debug, Default)]
@@ -94,50 +93,61 @@ impl AncestryTree {
     }
 }
 
-/// The largest synthetic history [`synthetic_history`] builds: 2^28 headers back, whose nodes
-/// take 16 GiB.
-pub const MAX_SYNTHETIC_LOG2: u32 = 28;
+#[cfg(any(test, feature = "testing"))]
+pub use synthetic::{MAX_SYNTHETIC_LOG2, synthetic_history};
 
-/// A synthetic history for measuring ancestry proofs (`benches/ancestry.rs`,
-/// `stateless bench --history`), built as the prover builds its table: an accumulator over
-/// `2^log2_back + 1` leaves (leaf 0 stands for the genesis hash, leaf 1 is the hash of a header
-/// at height 1, the others are distinct synthetic hashes), a tip header at height
-/// `2^log2_back + 1` carrying its root, and the proof that header 1, `2^log2_back` blocks back,
-/// is an ancestor of the tip.
-///
-/// Returns the tip, the proof, and the header proven. `None` for `log2_back` above
-/// [`MAX_SYNTHETIC_LOG2`].
-pub fn synthetic_history(log2_back: u32) -> Option<(Header, HistoryProof, Header)> {
-    if log2_back > MAX_SYNTHETIC_LOG2 {
-        return None;
-    }
-    let count = 1u64.checked_shl(log2_back)?.checked_add(1)?;
-    let ancestor = synthetic_header(1, tagged_hash(0xf0, &[b"history root of block 1"]));
-    let mut tree = AncestryTree::new();
-    for leaf in 0..count {
-        tree.append(match leaf {
-            1 => header_hash(&ancestor),
-            _ => tagged_hash(0xfe, &[&leaf.to_le_bytes()]),
-        });
-    }
-    let tip = synthetic_header(count, tree.root());
-    let proof = tree.anchor_proof(Anchor::Header(ancestor.clone()))?;
-    Some((tip, proof, ancestor))
-}
+/// Synthetic histories for measuring ancestry proofs (feature `testing`).
+#[cfg(any(test, feature = "testing"))]
+mod synthetic {
+    use super::*;
+    use crate::hash::{header_hash, tagged_hash};
+    use witness_format::{Header, Model, ModelRoot};
 
-/// A header with every field filled, at `height`.
-fn synthetic_header(height: u64, history_root: Hash32) -> Header {
-    let filler = |tag: u8| tagged_hash(tag, &[&height.to_le_bytes()]);
-    Header {
-        height,
-        parent_hash: filler(0xf1),
-        history_root,
-        blobs_root: filler(0xf2),
-        state_roots: VariableList::new(vec![ModelRoot {
-            model: Model::Transfer,
-            root: filler(0xf3),
-        }])
-        .unwrap_or_default(),
+    /// The largest synthetic history [`synthetic_history`] builds: 2^28 headers back, whose nodes
+    /// take 16 GiB.
+    pub const MAX_SYNTHETIC_LOG2: u32 = 28;
+
+    /// A synthetic history for measuring ancestry proofs (`benches/ancestry.rs`,
+    /// `stateless bench --history`), built as the prover builds its table: an accumulator over
+    /// `2^log2_back + 1` leaves (leaf 0 stands for the genesis hash, leaf 1 is the hash of a header
+    /// at height 1, the others are distinct synthetic hashes), a tip header at height
+    /// `2^log2_back + 1` carrying its root, and the proof that header 1, `2^log2_back` blocks back,
+    /// is an ancestor of the tip.
+    ///
+    /// Returns the tip, the proof, and the header proven. `None` for `log2_back` above
+    /// [`MAX_SYNTHETIC_LOG2`].
+    pub fn synthetic_history(log2_back: u32) -> Option<(Header, HistoryProof, Header)> {
+        if log2_back > MAX_SYNTHETIC_LOG2 {
+            return None;
+        }
+        let count = 1u64.checked_shl(log2_back)?.checked_add(1)?;
+        let ancestor = synthetic_header(1, tagged_hash(0xf0, &[b"history root of block 1"]));
+        let mut tree = AncestryTree::new();
+        for leaf in 0..count {
+            tree.append(match leaf {
+                1 => header_hash(&ancestor),
+                _ => tagged_hash(0xfe, &[&leaf.to_le_bytes()]),
+            });
+        }
+        let tip = synthetic_header(count, tree.root());
+        let proof = tree.anchor_proof(Anchor::Header(ancestor.clone()))?;
+        Some((tip, proof, ancestor))
+    }
+
+    /// A header with every field filled, at `height`.
+    fn synthetic_header(height: u64, history_root: Hash32) -> Header {
+        let filler = |tag: u8| tagged_hash(tag, &[&height.to_le_bytes()]);
+        Header {
+            height,
+            parent_hash: filler(0xf1),
+            history_root,
+            blobs_root: filler(0xf2),
+            state_roots: VariableList::new(vec![ModelRoot {
+                model: Model::Transfer,
+                root: filler(0xf3),
+            }])
+            .unwrap_or_default(),
+        }
     }
 }
 
@@ -145,7 +155,7 @@ fn synthetic_header(height: u64, history_root: Hash32) -> Header {
 mod tests {
     use super::*;
     use crate::accumulator::root_from_proof;
-    use crate::hash::tagged_hash;
+    use crate::hash::{header_hash, tagged_hash};
 
     fn leaf(i: u64) -> Hash32 {
         tagged_hash(0xfe, &[&i.to_le_bytes()])

@@ -12,10 +12,10 @@ use crate::params::ChainParams;
 /// After step 1 below, the check depends on the model and the witness:
 /// - `transfer` with a Merkle witness: the steps below.
 /// - `zk-transfer` with a Merkle witness: the same steps with that model's hashes and
-///   signatures ([`zk_transfer::verify_merkle_blob`]).
+///   signatures ([`crate::zk_transfer::verify_merkle_blob`]).
 /// - `zk-transfer` with a zk witness: the pinned key with the smallest batch that fits the
 ///   transactions ([`ChainParams::zk_key_for`]), the public input computed from the blob's roots
-///   and transactions ([`zk_transfer::blob_public_input`]), then the Groth16 check.
+///   and transactions ([`crate::zk_transfer::blob_public_input`]), then the Groth16 check.
 /// - a blob of credits (either model): [`verify_blob_in_block`], which knows the block.
 /// - any other pair: [`Reason::WitnessNotSupported`].
 ///

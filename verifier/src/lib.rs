@@ -1,27 +1,21 @@
 //! Every rule of the stateless chain, and the checks that apply them with no stored state.
 //!
-//! - [`hash`]: SHA3-256 with a domain byte per use; leaf, node, header, blob and genesis hashes.
-//! - [`poseidon`]: the Poseidon permutation and hashes over BLS12-381's scalar field (`zk-transfer`).
-//! - [`tree`]: the fixed-depth sparse Merkle tree: default hashes and the one root computation that
-//!   both multiproof verification and multiproof generation (in `prover`) walk.
-//! - [`transfer`]: the `transfer` model's transaction rules and signing message.
-//! - [`signature`]: Ed25519 under ZIP-215, in parallel batches.
-//! - [`schnorr`]: Schnorr signatures over Jubjub with a Poseidon challenge (`zk-transfer`).
-//! - [`zk_transfer`]: the `zk-transfer` model's rules: Poseidon tree, signing message, transaction
-//!   commitment, the proof's public input, and blobs with a Merkle witness.
-//! - [`zk_verify`]: Groth16 verification of `zk-transfer` proofs, and the verifying key's hash.
-//! - [`blob`]: checks one blob against its witness.
-//! - [`accumulator`]: the Merkle Mountain Range over header hashes (with its inclusion proofs) and
-//!   the blob root.
-//! - [`history_proof`]: checks a proof of a past header, blob, transaction or account value
-//!   against one trusted header.
-//! - [`span`]: checks a span of `zk-transfer` blobs between two checkpoints, all proofs in one
-//!   batched pairing check, executing nothing.
-//! - [`ancestry`]: an in-memory history accumulator that keeps every node, to prove ancestry
-//!   without a database (tools and benchmarks).
-//! - [`chain`]: checks a chain of blocks from its genesis: all blobs in parallel, then linkage.
-//! - [`error`]: what a rejection says and where it happened.
-//! - [`model`]: the execution models, by wire tag: the one place a model is chosen.
+//! The API, at the crate root:
+//! - checking a chain ([`verify_chain`], [`ChainVerifier`] for windows of blocks), one blob
+//!   ([`verify_blob`], [`verify_blob_in_block`]), a history proof ([`verify_history_proof`]) and
+//!   a span of zk blobs ([`verify_span`]); what a rejection says ([`VerifyError`]);
+//! - the execution models behind one interface ([`ExecutionModel`], [`StateCommitment`],
+//!   looked up by wire tag with [`model`] and [`state_of`], the only places a tag is mapped).
+//!
+//! Public modules, for the prover's mirror image of each model and for tools:
+//! - [`transfer`], [`zk_transfer`]: one home per execution model (state commitment, witness
+//!   check, signature scheme, transaction rules);
+//! - [`accounts`]: what the models with numbered accounts share (touched state, transfer and
+//!   credit rules); [`bridge`]: cross-model messages between them;
+//! - [`tree`]: the sparse-tree toolkit (the one multiproof reader and, beside it, the writer);
+//! - [`hash`]: SHA3-256 with a domain byte per use; header, blob and genesis hashes;
+//! - [`accumulator`]: the history accumulator and the blob root; [`ancestry`]: an in-memory
+//!   accumulator that keeps every node (tools and benchmarks).
 //!
 //! Nothing here keeps state, opens a file or depends on the prover. The prover calls these
 //! functions, so each rule has exactly one definition.
@@ -40,20 +34,21 @@
 pub mod accounts;
 pub mod accumulator;
 pub mod ancestry;
-pub mod blob;
 pub mod bridge;
-pub mod chain;
-pub mod error;
 pub mod hash;
-pub mod history_proof;
-pub mod model;
-pub mod models;
-pub mod params;
-pub mod span;
-pub mod states;
 pub mod transfer;
 pub mod tree;
 pub mod zk_transfer;
+
+mod blob;
+mod chain;
+mod error;
+mod history_proof;
+mod model;
+mod models;
+mod params;
+mod span;
+mod states;
 
 pub use blob::{verify_blob, verify_blob_in_block};
 pub use chain::{
@@ -61,4 +56,8 @@ pub use chain::{
 };
 pub use error::{HistoryProofError, Location, Reason, VerifyError};
 pub use history_proof::{ProvenFact, verify_history_proof};
+pub use model::{ExecutionModel, PendingProof, StateCommitment};
+pub use models::model;
 pub use params::ChainParams;
+pub use span::{Checkpoint, ProvenSpan, SpanError, SpanPart, verify_span};
+pub use states::state_of;

@@ -198,7 +198,7 @@ impl ProverState {
         };
         let tree = &lane.tree;
         let mut limit = options.txs_per_blob.clamp(1, MAX_TRANSACTIONS_PER_BLOB);
-        if let (Some(zk), Model::ZkTransfer) = (&self.zk, lane.model) {
+        if let Some(zk) = self.zk.as_ref().filter(|zk| zk.model == lane.model) {
             limit = limit.min(zk.batch.max(1));
         }
         if receipts.is_some() {
@@ -480,7 +480,7 @@ impl ProverState {
                 merkle,
                 receipts: bounded(receipts)?,
             }),
-            (Some(zk), None) if lane.model == Model::ZkTransfer && !exits => {
+            (Some(zk), None) if zk.model == lane.model && !exits => {
                 self.zk_witness(zk, &pre_state, &txs, proof.siblings, (pre_root, post_root))?
             }
             _ => Witness::Merkle(merkle),
@@ -518,7 +518,7 @@ impl ProverState {
         let chain_id = self.params.chain_id;
         let depth = self.params.tree_depth;
         let mut replay = used.into_iter();
-        let bridge = verifier::bridge::bridge(&self.params, Model::ZkTransfer).is_some();
+        let bridge = verifier::bridge::bridge(&self.params, zk.model).is_some();
         let witness = build_witness(depth, zk.batch, chain_id, bridge, pre_state, txs, |_, _| {
             replay
                 .next()

@@ -69,11 +69,9 @@ pub(crate) struct ModelState {
 
 impl ModelState {
     fn new(model: Model, root: Hash32) -> Result<Self, ProverError> {
-        let rules = verifier::models::model(model)
-            .account_rules()
-            .ok_or_else(|| {
-                ProverError::InvalidAllocation(format!("model {model} has no numbered accounts"))
-            })?;
+        let rules = verifier::model(model).account_rules().ok_or_else(|| {
+            ProverError::InvalidAllocation(format!("model {model} has no numbered accounts"))
+        })?;
         Ok(Self {
             model,
             tree: tree_of(model)?,
@@ -124,6 +122,8 @@ pub struct BlockReport {
 
 /// A proving key for zk witnesses, and its batch size (pinned in the genesis).
 struct ZkProver {
+    /// The model whose blobs it proves (the one model with a circuit).
+    model: Model,
     batch: usize,
     pk: ProvingKey,
 }
@@ -302,15 +302,17 @@ impl ProverState {
     /// From now on, builds `zk-transfer` blobs with zk proofs under `pk` (a key for `batch`
     /// slots on this chain's depth). The genesis must pin its verifying key for that batch.
     pub fn set_zk_proving_key(&mut self, pk: ProvingKey, batch: usize) -> Result<(), ProverError> {
+        // The `zk-transfer` circuit is the one circuit (`crate::zk`).
+        let model = Model::ZkTransfer;
         if let [only] = self.models.as_slice()
-            && only.model != Model::ZkTransfer
+            && only.model != model
         {
             return Err(ProverError::Unsupported {
                 what: "a zk witness",
                 model: only.model,
             });
         }
-        self.model_state(Model::ZkTransfer)?;
+        self.model_state(model)?;
         let vk_hash = verifying_key_hash(&pk.vk);
         let pinned = self
             .genesis
@@ -327,7 +329,7 @@ impl ProverState {
             .add_zk_keys(std::slice::from_ref(&pk.vk))
             .map_err(|e| ProverError::ZkKey(e.to_string()))?;
         self.params = params;
-        self.zk = Some(ZkProver { batch, pk });
+        self.zk = Some(ZkProver { model, batch, pk });
         Ok(())
     }
 

@@ -54,7 +54,7 @@
 //! checks are disabled (`is_real · (old_root − root) = 0`) and the next root is
 //! `root + is_real · (new_root − root)`. Everything else is still enforced, so the prover fills
 //! it with a well-formed dummy: a transfer of 0 from account 0 to itself, signed by a fixed
-//! padding key ([`PADDING_KEY_SEED`]). Because padding leaves the commitment unchanged, the
+//! padding key ([`crate::zk::witness::PADDING_KEY_SEED`]). Because padding leaves the commitment unchanged, the
 //! commitment covers exactly the real transactions, in order, which is what the verifier
 //! computes from the blob ([`verifier::zk_transfer::tx_commitment`]); a prover cannot pad
 //! differently from what the verifier computes, nor drop or add a transaction.

@@ -5,12 +5,14 @@
 //! - [`circuit`]: the `zk-transfer` batch circuit (one public input).
 //! - [`witness`]: its witness, built from the pre-state and the paths' siblings.
 //! - [`groth16`]: key generation and proving for that circuit.
-//! - [`synthetic`]: plain R1CS of a given size, the baseline that proving cost is compared with.
+//! - `synthetic` (feature `testing`): plain R1CS of a given size, the baseline that proving cost
+//!   is compared with.
 
 pub mod poseidon;
 pub mod schnorr;
 
 pub mod circuit;
 pub mod groth16;
+#[cfg(feature = "testing")]
 pub mod synthetic;
 pub mod witness;

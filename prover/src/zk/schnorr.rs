@@ -229,7 +229,7 @@ fn enforce_at_most(bits: &[Boolean<Fr>], bound: impl BigInteger) -> Result<(), S
 /// `x`: 1 when x, as an integer in `[0, q)`, is above `(q − 1)/2`.
 ///
 /// Enforced (about 445 constraints): the bit is boolean and `x·(1 − 2b)`, which is x or −x, is at
-/// most `(q − 1)/2` as an integer (its 255 bits, [`enforce_at_most`]). For x ≠ 0 exactly one bit
+/// most `(q − 1)/2` as an integer (its 255 bits, `enforce_at_most`). For x ≠ 0 exactly one bit
 /// passes; for x = 0 both do, so callers must exclude x = 0 (no subgroup point but the identity
 /// has it, and [`verify_gadget`] rejects R = 0).
 pub fn sign_bit(cs: ConstraintSystemRef<Fr>, x: &FpVar<Fr>) -> Result<Boolean<Fr>, SynthesisError> {

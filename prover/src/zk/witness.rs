@@ -158,7 +158,7 @@ pub enum WitnessError<E> {
 
 /// Builds the witness of a batch from the pre-state of the touched accounts and a source of
 /// sibling hashes of the pre-state tree (asked in the canonical multiproof order, as
-/// [`verifier::zk_transfer::compute_root_visiting`] asks; a Merkle witness answers it).
+/// [`verifier::tree::walk`] asks; a Merkle witness answers it).
 ///
 /// The transactions are applied as the circuit computes, with no rule checked (field
 /// arithmetic), so an invalid batch gives the witness that shows its circuit unsatisfied. The

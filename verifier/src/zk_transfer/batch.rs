@@ -1,5 +1,5 @@
 //! Many Groth16 proofs (BLS12-381, one public input each) checked in one batched pairing
-//! check: span validity ([`crate::span`]) and the chain verifier ([`crate::check_blobs`]) both
+//! check: span validity ([`crate::verify_span`]) and the chain verifier ([`crate::check_blobs`]) both
 //! use it. For random 128-bit scalars `r_i`, one Miller loop over all pairs and one final
 //! exponentiation decide
 //!

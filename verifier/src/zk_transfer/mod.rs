@@ -40,7 +40,7 @@
 //!   subgroup point (which the circuit relies on: it takes the sender's key from the leaf).
 //! - node: `hash2(NODE_DOMAIN, left, right)` ([`node_hash`]);
 //! - defaults: `DEFAULT[0] = 0`, `DEFAULT[l+1] = node_hash(DEFAULT[l], DEFAULT[l])`
-//!   ([`default_hash`]).
+//!   (the tree's empty-subtree table, [`crate::tree::SparseTree`]).
 //!
 //! Multiproofs are exactly the `transfer` model's: the same walk ([`crate::tree::walk`]), the
 //! same canonical sibling order, the same bitmap with carried defaults rejected.
@@ -55,7 +55,7 @@
 //! coordinates when `new_account_key` is non-zero, and **(0, 0) when it is all zero** (absent).
 //! (0, 0) is not a curve point (the identity is (0, 1)), so no key has those coordinates. A
 //! non-zero key that does not decode makes the transaction invalid
-//! ([`ZkTransferError::InvalidNewAccountKey`]): it has no message. The sender signs the message
+//! ([`crate::Reason::InvalidNewAccountKey`]): it has no message. The sender signs the message
 //! with [`crate::zk_transfer::schnorr::sign`]. Chain id and model tag come first so that the circuit, where
 //! both are constants, absorbs them for free, and a verifier computes that first permutation
 //! once per blob, not once per transaction ([`MessageHasher`]).

@@ -120,7 +120,7 @@ pub fn constants() -> &'static PoseidonConstants {
 
 /// The Poseidon permutation, in place.
 ///
-/// Computed in the equivalent form of [`Optimized`] (the partial rounds' dense matrix
+/// Computed in the equivalent form of `Optimized` (the partial rounds' dense matrix
 /// multiplications replaced by sparse ones), which gives exactly the reference's output with
 /// about a quarter fewer field multiplications; the tests check both forms against each other
 /// and against the known-answer vector.
