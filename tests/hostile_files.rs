@@ -214,6 +214,27 @@ fn junk_verifying_keys_are_refused_by_size_and_pin_before_decoding() {
         "{}",
         stderr(&out)
     );
+    // The same key file is the same rejection, with the same exit class, in `history span`.
+    let span = dir.path().join("span.bin");
+    let out = stateless(&[
+        "history",
+        "span",
+        "--chain",
+        path(&chain),
+        "--from",
+        "0",
+        "--to",
+        "3",
+        "--out",
+        path(&span),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("junk.vk: verifying key 0x") && stderr(&out).contains("not pinned"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!span.exists());
 }
 
 /// `verify` prints its trust anchor (chain id and genesis hash) and, given `--genesis-hash`,
