@@ -133,7 +133,7 @@ impl Fixture {
 /// The circuit for the blob's transactions, its witness built from the blob's Merkle witness
 /// (what `stateless bench --zk` measures too).
 fn circuit(depth: u8, batch: usize, chain_id: u64, blob: &Blob) -> TransferBatchCircuit {
-    merkle_blob_circuit(depth, batch, chain_id, false, blob).expect("a witness")
+    merkle_blob_circuit(depth, batch, chain_id, 0, blob).expect("a witness")
 }
 
 fn benches(c: &mut Criterion) {

@@ -12,7 +12,7 @@ use prover::{BlockOptions, ProverState};
 use serde::Serialize;
 use verifier::ChainParams;
 use verifier::bridge::bridge;
-use witness_format::{Allocation, Model, PublicKey, Signature, Transaction};
+use witness_format::{AccountLeaf, Allocation, Model, PublicKey, Signature, Transaction};
 
 use crate::Failure;
 use crate::commands::{
@@ -133,29 +133,33 @@ impl Step {
     }
 }
 
-/// The two accounts and their bridge leaves at the prover's current height.
+/// The two accounts and their channel leaves at the prover's current height.
 struct Tally {
     transfer_balance: u64,
     zk_balance: u64,
-    /// Credited so far to each account (the nonce of its model's bridge leaf for it).
+    /// Credited so far to each account (the nonce of its model's channel leaf for it).
     credited_to_transfer: u64,
     credited_to_zk: u64,
     in_flight: u64,
 }
 
 impl Tally {
-    fn read(state: &ProverState, base: u64) -> Result<Self, Failure> {
+    fn read(state: &ProverState, params: &ChainParams) -> Result<Self, Failure> {
         let leaf = |model, account| {
             state
                 .account(model, account)
                 .context("reading the prover's state")
         };
-        // Bridge leaf `base + x` of a model: balance = sent to account x of the other model,
-        // nonce = credited to its own account x.
-        let sent_to_zk = leaf(Model::Transfer, base + ZK_ACCOUNT)?.balance;
-        let credited_to_zk = leaf(Model::ZkTransfer, base + ZK_ACCOUNT)?.nonce;
-        let sent_to_transfer = leaf(Model::ZkTransfer, base + TRANSFER_ACCOUNT)?.balance;
-        let credited_to_transfer = leaf(Model::Transfer, base + TRANSFER_ACCOUNT)?.nonce;
+        // A model's channel leaf with account x of the other model: balance = sent to that
+        // account, nonce = credited to its own account x from the other model.
+        let channel = |model, other, account| -> Result<AccountLeaf, Failure> {
+            Ok(leaf(model, channel_leaf(params, model, other, account)?)?)
+        };
+        let (t, z) = (Model::Transfer, Model::ZkTransfer);
+        let sent_to_zk = channel(t, z, ZK_ACCOUNT)?.balance;
+        let credited_to_zk = channel(z, t, ZK_ACCOUNT)?.nonce;
+        let sent_to_transfer = channel(z, t, TRANSFER_ACCOUNT)?.balance;
+        let credited_to_transfer = channel(t, z, TRANSFER_ACCOUNT)?.nonce;
         Ok(Self {
             transfer_balance: leaf(Model::Transfer, TRANSFER_ACCOUNT)?.balance,
             zk_balance: leaf(Model::ZkTransfer, ZK_ACCOUNT)?.balance,
@@ -176,6 +180,20 @@ impl Tally {
     }
 }
 
+/// `model`'s channel leaf with `account` of `other`: where an exit to that account goes, and
+/// where credits to `model`'s own `account` from `other` are counted.
+fn channel_leaf(
+    params: &ChainParams,
+    model: Model,
+    other: Model,
+    account: u64,
+) -> Result<u64, Failure> {
+    bridge(params, model)
+        .and_then(|bridge| bridge.channel_leaf(other, account))
+        .context("a chain of both models has a channel for every account")
+        .map_err(Failure::from)
+}
+
 /// Builds a three-block chain of both models in `dir`: `transfer` account 1 exits value to
 /// `zk-transfer` account 2; the prover credits it in the next block, where account 2 sends part
 /// back; the block after credits that. Then verifies the exported chain statelessly.
@@ -194,18 +212,14 @@ fn round_trip(dir: &Path) -> Result<RoundTrip, Failure> {
     let mut state = ProverState::open_chain(&dir.join("prover.redb"), &allocations, &[])
         .context("opening the round trip's prover database")?;
     let params = ChainParams::from_genesis(state.genesis()).context("the round trip's genesis")?;
-    let base = bridge(&params, Model::Transfer)
-        .context("a chain of both models has a bridge")?
-        .base;
-
-    let mut tally = Tally::read(&state, base)?;
+    let mut tally = Tally::read(&state, &params)?;
     let mut steps = vec![tally.step(0, "genesis".into())];
     let exit = signed(
         &state,
         spec.seed,
         Model::Transfer,
         TRANSFER_ACCOUNT,
-        base + ZK_ACCOUNT,
+        channel_leaf(&params, Model::Transfer, Model::ZkTransfer, ZK_ACCOUNT)?,
         EXIT_AMOUNT,
     )?;
     let back = signed(
@@ -213,7 +227,12 @@ fn round_trip(dir: &Path) -> Result<RoundTrip, Failure> {
         spec.seed,
         Model::ZkTransfer,
         ZK_ACCOUNT,
-        base + TRANSFER_ACCOUNT,
+        channel_leaf(
+            &params,
+            Model::ZkTransfer,
+            Model::Transfer,
+            TRANSFER_ACCOUNT,
+        )?,
         RETURN_AMOUNT,
     )?;
     let blocks: [&[(Model, &[Transaction])]; 3] = [
@@ -232,7 +251,7 @@ fn round_trip(dir: &Path) -> Result<RoundTrip, Failure> {
             )
             .into());
         }
-        let now = Tally::read(&state, base)?;
+        let now = Tally::read(&state, &params)?;
         let mut events = Vec::new();
         for (credited, account) in [
             (
@@ -252,16 +271,15 @@ fn round_trip(dir: &Path) -> Result<RoundTrip, Failure> {
             .iter()
             .flat_map(|(model, txs)| txs.iter().map(move |tx| (model, tx)))
         {
-            let other = Model::ALL
-                .into_iter()
-                .find(|m| m != model)
-                .unwrap_or(*model);
-            events.push(format!(
-                "{model} #{} exits {} to {other} #{}",
-                tx.from,
-                tx.amount,
-                tx.to - base
-            ));
+            // The channel leaf an exit pays names the target model and account.
+            if let Some((Some(other), account)) =
+                bridge(&params, *model).and_then(|bridge| bridge.channel(tx.to))
+            {
+                events.push(format!(
+                    "{model} #{} exits {} to {other} #{account}",
+                    tx.from, tx.amount
+                ));
+            }
         }
         steps.push(now.step(report.height, events.join("; ")));
         tally = now;

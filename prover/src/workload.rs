@@ -16,6 +16,8 @@ use witness_format::{
 };
 
 use crate::models::model_keys;
+use verifier::accounts::Bridge;
+use verifier::bridge::bridge_key;
 
 /// Parameters of a synthetic workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -102,23 +104,24 @@ pub fn generate_for(spec: &WorkloadSpec, model: Model) -> Workload {
     }
 }
 
-/// The workloads of a chain hosting both models: one per model, in [`Model::ALL`] order, with
-/// accounts kept in the lower half of the tree (the upper half is the bridge,
-/// [`verifier::bridge`]) and `exit_percent` percent of transfers exiting to a random genesis
-/// account of the other model (the prover credits them in a later block).
+/// The workloads of a chain hosting every model: one per model, in [`Model::ALL`] order, with
+/// accounts kept below the bridge's channel leaves ([`verifier::accounts::Bridge`]: on a chain
+/// of two models, the lower half of the tree) and `exit_percent` percent of transfers exiting
+/// to a random genesis account of another model (the prover credits them in a later block).
 ///
 /// # Panics
 /// If the accounts or transactions exceed the wire limits of an allocation or a batch.
 pub fn generate_both(spec: &WorkloadSpec, exit_percent: u8) -> Vec<Workload> {
-    let base = 1u64 << spec.tree_depth.saturating_sub(1).min(63);
     Model::ALL
         .into_iter()
         .map(|model| {
             let mut generator = WorkloadGenerator::for_model(spec, model);
-            generator.exits = Some(Exits {
-                percent: exit_percent,
-                base,
-            });
+            let others: Vec<Model> = Model::ALL.into_iter().filter(|&m| m != model).collect();
+            generator.exits =
+                Bridge::new(spec.tree_depth, &others, bridge_key(model)).map(|bridge| Exits {
+                    percent: exit_percent,
+                    bridge,
+                });
             let batches = (0..spec.blocks)
                 .map(|_| generator.next_block(spec.txs_per_block, AccessPattern::Uniform))
                 .collect();
@@ -130,13 +133,13 @@ pub fn generate_both(spec: &WorkloadSpec, exit_percent: u8) -> Vec<Workload> {
         .collect()
 }
 
-/// Exits of a workload on a chain of two models.
+/// Exits of a workload on a chain of several models.
 #[derive(Clone, Copy, Debug)]
 struct Exits {
-    /// Percent of transfers that exit to the other model.
+    /// Percent of transfers that exit to another model.
     percent: u8,
-    /// The first bridge leaf: no account is created from here on.
-    base: u64,
+    /// The model's bridge: no account is created from its first channel leaf on.
+    bridge: Bridge,
 }
 
 /// Produces blocks of valid transfers one after another, tracking the state they leave.
@@ -246,8 +249,18 @@ impl WorkloadGenerator {
             if let Some(exits) = self.exits
                 && self.rng.random_range(0..100u8) < exits.percent
             {
-                // An exit to a genesis account of the other model: only the sender changes here.
-                let to = exits.base + self.rng.random_range(0..self.spec.accounts);
+                // An exit to a genesis account of another model: only the sender changes here.
+                // (One random draw for the target model only when there is a choice.)
+                let others: Vec<Model> = exits.bridge.others().collect();
+                let target = match others.as_slice() {
+                    [only] => *only,
+                    _ => others[self.rng.random_range(0..others.len())],
+                };
+                let account = self.rng.random_range(0..self.spec.accounts);
+                let to = exits
+                    .bridge
+                    .channel_leaf(target, account)
+                    .expect("genesis accounts are below the channel leaves");
                 self.changed.insert(from, (balance - amount, nonce + 1));
                 block.push(Transaction {
                     from,
@@ -260,7 +273,9 @@ impl WorkloadGenerator {
                 continue;
             }
             let creates = self.rng.random_range(0..100u8) < self.spec.new_account_percent
-                && self.exits.is_none_or(|exits| self.next_new < exits.base);
+                && self
+                    .exits
+                    .is_none_or(|exits| self.next_new < exits.bridge.accounts_end());
             let to = if creates {
                 self.next_new += 1;
                 self.next_new - 1

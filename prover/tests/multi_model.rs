@@ -441,7 +441,7 @@ fn forged_credits_are_rejected_with_their_reason() {
             account: bridge_account,
         }),
         Reason::ReceiptFromWrongModel {
-            model: blob.model,
+            model: source,
             found: blob.model
         }
     );

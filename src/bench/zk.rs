@@ -436,7 +436,7 @@ fn keys(plan: &Plan) -> anyhow::Result<Keys> {
 /// The circuit for the blob's transactions, its witness built from the blob's Merkle witness
 /// (the pre-state leaves, and the siblings in the multiproof's canonical order).
 fn real_circuit(plan: &Plan, chain_id: u64, blob: &Blob) -> anyhow::Result<TransferBatchCircuit> {
-    merkle_blob_circuit(plan.depth, plan.batch, chain_id, false, blob)
+    merkle_blob_circuit(plan.depth, plan.batch, chain_id, 0, blob)
         .map_err(|e| anyhow::anyhow!("witness: {e}"))
 }
 

@@ -1,23 +1,26 @@
-//! Cross-model messages on a chain of two models (`docs/CROSS_MODEL.md`).
+//! Cross-model messages between the models with numbered accounts (`docs/CROSS_MODEL.md`).
 //!
-//! Each model's tree keeps its lower half for accounts and its upper half for bridge leaves:
-//! bridge leaf `base + x` (`base = 2^(depth - 1)`) of model M records, in its balance, all M's
-//! accounts ever sent to account `x` of the other model, and in its nonce, all M's account `x`
-//! was ever credited from the other model.
+//! Each model's tree keeps a region of accounts and one region of channel leaves per other
+//! model of the chain ([`Bridge`]): the channel leaf with account `n` of model O records, in
+//! its balance, all the model's accounts ever sent to O's account `n`, and in its nonce, all
+//! the model's own account `n` was ever credited from O. On a chain of two models that is the
+//! upper half of the tree: leaf `base + n` (`base = 2^(depth - 1)`).
 //!
-//! - **Exit** (the receipt): an ordinary signed transfer to bridge leaf `base + x` of the
-//!   sender's model. It leaves the model's accounts; the bridge leaf's balance grows.
-//! - **Credit**: a transaction of the other model from its bridge leaf `base + x` to account
-//!   `x`, unsigned, in a blob of credits. Its witness carries, for each credit, the history proof
-//!   of the sending model's bridge leaf `base + x` at an earlier height, checked against the
-//!   crediting block's history root: the receipt. The credit's nonce is the receipt's sent total;
-//!   its amount, that less what was credited so far; the receiving bridge leaf's nonce becomes
-//!   the sent total. So a receipt credits once (a second credit finds nothing left:
-//!   [`Reason::ReceiptAlreadyConsumed`]), only from an ancestor of the crediting block (the
-//!   history proof), and only to the account it names.
+//! - **Exit** (the receipt): an ordinary signed transfer to the channel leaf with the target
+//!   account of the target model: the leaf names both. It leaves the model's accounts; the
+//!   channel leaf's balance grows.
+//! - **Credit**: a transaction of the target model from its channel leaf with the source model
+//!   for account `n` to account `n`, unsigned, in a blob of credits. Its witness carries, for
+//!   each credit, the history proof of the source's channel leaf with the target's account `n`
+//!   at an earlier height, checked against the crediting block's history root: the receipt.
+//!   The credit's nonce is the receipt's sent total; its amount, that less what was credited
+//!   so far; the crediting channel leaf's nonce becomes the sent total. So a receipt credits
+//!   once (a second credit finds nothing left: [`Reason::ReceiptAlreadyConsumed`]), only from
+//!   an ancestor of the crediting block (the history proof), only from the model the channel
+//!   is with, and only to the account it names.
 //!
-//! Value is conserved: across both models, accounts plus exits not yet credited (sent totals
-//! less credited totals, over all bridge leaves) never change.
+//! Value is conserved: across all models, accounts plus exits not yet credited (sent totals
+//! less credited totals, over all channel leaves) never change.
 
 use rayon::prelude::*;
 use witness_format::{Blob, CreditWitness, Hash32, Header, HistoryFact, Model, PublicKey};
@@ -58,26 +61,25 @@ pub fn bridge_key(model: Model) -> PublicKey {
     }
 }
 
-/// The bridge of `model` on a chain of exactly two models with trees at least 2 deep; `None`
-/// otherwise (then every account is an ordinary account).
+/// The bridge of `model` on a chain of several models ([`Bridge`]); `None` on a chain of one
+/// model or a tree too shallow for the regions (then every leaf is an ordinary account).
 pub fn bridge(params: &ChainParams, model: Model) -> Option<Bridge> {
-    if params.models.len() != 2 || !params.models.contains(&model) {
+    if !params.models.contains(&model) {
         return None;
     }
-    let base = params
-        .tree_depth
-        .checked_sub(1)
-        .filter(|&shift| shift > 0)
-        .and_then(|shift| 1u64.checked_shl(u32::from(shift)))?;
-    Some(Bridge {
-        base,
-        key: bridge_key(model),
-    })
+    let others: Vec<Model> = params
+        .models
+        .iter()
+        .copied()
+        .filter(|&other| other != model)
+        .collect();
+    Bridge::new(params.tree_depth, &others, bridge_key(model))
 }
 
-/// The other model of a two-model chain.
-fn other_model(params: &ChainParams, model: Model) -> Option<Model> {
-    params.models.iter().copied().find(|&m| m != model)
+/// The top index bits `model`'s accounts keep zero on this chain (its bridge's; 0 without
+/// one): a zk proof's public input binds them, and its circuit keeps every slot below them.
+pub fn reserved_bits(params: &ChainParams, model: Model) -> u8 {
+    bridge(params, model).map_or(0, |bridge| bridge.reserved_bits())
 }
 
 /// Rejects a zk blob that touches a bridge leaf: its proof does not cover the bridge rules, and
@@ -87,7 +89,10 @@ pub fn check_zk_blob_avoids_bridge(params: &ChainParams, blob: &Blob) -> Result<
         return Ok(());
     };
     for (index, tx) in blob.transactions.iter().enumerate() {
-        if let Some(account) = [tx.from, tx.to].into_iter().find(|&a| a >= bridge.base) {
+        if let Some(account) = [tx.from, tx.to]
+            .into_iter()
+            .find(|&a| a >= bridge.accounts_end())
+        {
             return Err(VerifyError::new(Reason::BridgeInZkBlob { account }).at_transaction(index));
         }
     }
@@ -110,7 +115,6 @@ pub fn verify_credit_blob(
     roots: impl FnOnce(&TouchedState, &TouchedState) -> Result<(Hash32, Hash32), VerifyError>,
 ) -> Result<(), VerifyError> {
     let bridge = bridge(params, blob.model).ok_or(Reason::NoBridge)?;
-    let source = other_model(params, blob.model).ok_or(Reason::NoBridge)?;
     let credits = &blob.transactions;
     if witness.receipts.len() != credits.len() {
         return Err(Reason::ReceiptCountMismatch {
@@ -136,7 +140,7 @@ pub fn verify_credit_blob(
         .zip(witness.receipts.par_iter())
         .enumerate()
         .map(|(index, (tx, receipt))| {
-            check_receipt(header, blob.model, source, tx, receipt)
+            check_receipt(params, header, &bridge, blob.model, tx, receipt)
                 .map_err(|error| error.at_transaction(index))
         })
         .collect();
@@ -186,15 +190,22 @@ pub(crate) fn check_credit_blob(
     verify_credit_blob(params, header, blob, witness, roots).map(|()| None)
 }
 
-/// Checks that `receipt` proves, against the crediting block, the `source` model's bridge leaf
-/// the credit `tx` names, at an earlier height, with the sent total the credit claims.
+/// Checks that `receipt` proves, against the crediting block, the channel leaf of the model
+/// the credit `tx`'s channel leaf is with, for the credited account, at the height before, with
+/// the sent total the credit claims. `channels` is the crediting `model`'s bridge.
 fn check_receipt(
+    params: &ChainParams,
     header: &Header,
+    channels: &Bridge,
     model: Model,
-    source: Model,
     tx: &witness_format::Transaction,
     receipt: &witness_format::HistoryProof,
 ) -> Result<(), VerifyError> {
+    let (source, credited) = match channels.channel(tx.from) {
+        Some((Some(source), account)) => (source, account),
+        Some((None, _)) => return Err(Reason::NoChannel { account: tx.from }.into()),
+        None => return Err(Reason::NotACredit { account: tx.from }.into()),
+    };
     if !matches!(receipt.fact, HistoryFact::Account(_)) {
         return Err(Reason::ReceiptNotAnAccount.into());
     }
@@ -210,7 +221,11 @@ fn check_receipt(
         return Err(Reason::ReceiptNotAnAccount.into());
     };
     if found != source {
-        return Err(Reason::ReceiptFromWrongModel { model, found }.into());
+        return Err(Reason::ReceiptFromWrongModel {
+            model: source,
+            found,
+        }
+        .into());
     }
     if height >= header.height {
         return Err(Reason::ReceiptNotEarlier {
@@ -228,10 +243,14 @@ fn check_receipt(
         }
         .into());
     }
-    if account != tx.from {
+    // The source's channel leaf with the account of this model the credit's channel names
+    // (that the credit pays that account is the credit rule's: `CreditToOtherAccount`).
+    let sending_leaf =
+        bridge(params, source).and_then(|sender| sender.channel_leaf(model, credited));
+    if sending_leaf != Some(account) {
         return Err(Reason::ReceiptForOtherAccount {
             receipt_account: account,
-            credit_account: tx.from,
+            credit_account: sending_leaf.unwrap_or(tx.from),
         }
         .into());
     }

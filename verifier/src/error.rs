@@ -281,10 +281,15 @@ pub enum Reason {
     /// A blob of credits checked without its block: its receipts need the block's history root.
     #[error("a blob of credits is checked within its block")]
     CreditsOutsideBlock,
-    /// A blob of credits on a chain without a bridge (one that does not host exactly two
-    /// models).
-    #[error("credits need a chain of two models")]
+    /// A blob of credits on a chain without a bridge (one that hosts a single model).
+    #[error("credits need a chain of several models")]
     NoBridge,
+    /// A leaf above the accounts that is no channel: its region belongs to no model.
+    #[error("leaf {account} is in a region of no model: no exit or credit goes through it")]
+    NoChannel {
+        /// The leaf.
+        account: u64,
+    },
     /// A transaction of a blob of credits that is not a credit (its sender is no bridge leaf).
     #[error("account {account} is not a bridge leaf: a blob of credits holds only credits")]
     NotACredit {
@@ -335,10 +340,10 @@ pub enum Reason {
     /// A receipt that proves something other than a bridge leaf's value.
     #[error("a receipt proves the value of an account: this one proves another fact")]
     ReceiptNotAnAccount,
-    /// A receipt from the wrong model: credits of a model come from the other model.
-    #[error("a credit of {model} needs a receipt of the other model, not of {found}")]
+    /// A receipt from another model than the one the credit's channel leaf is with.
+    #[error("the credit's channel is with {model}, the receipt is of {found}")]
     ReceiptFromWrongModel {
-        /// The crediting blob's model.
+        /// The model the channel leaf is with.
         model: Model,
         /// The receipt's model.
         found: Model,

@@ -30,7 +30,7 @@ use witness_format::{
 };
 
 use crate::blob::check_blob_in_block;
-use crate::bridge::bridge;
+use crate::bridge::reserved_bits;
 use crate::error::{Reason, VerifyError};
 use crate::hash::{genesis_hash, header_hash, transactions_root};
 use crate::history_proof::{ProvenFact, verify_history_proof};
@@ -360,7 +360,7 @@ pub fn verify_span(span: &SpanProof, tip: &Header) -> Result<ProvenSpan, SpanErr
     params.zk_keys = keys;
 
     // 4. The steps and their links.
-    let bridged = bridge(&params, Model::ZkTransfer).is_some();
+    let reserved = reserved_bits(&params, Model::ZkTransfer);
     let mut entries = Vec::with_capacity(span.steps.len());
     // The step of each entry (executed steps have none).
     let mut entry_steps = Vec::with_capacity(span.steps.len());
@@ -371,7 +371,7 @@ pub fn verify_span(span: &SpanProof, tip: &Header) -> Result<ProvenSpan, SpanErr
     for (step, s) in span.steps.iter().enumerate() {
         let (pre, post, count) = match s {
             SpanStep::Proven(proven) => {
-                let (entry, count) = proven_step(&params, bridged, step, proven)?;
+                let (entry, count) = proven_step(&params, reserved, step, proven)?;
                 if let Some(flag) = used.get_mut(entry.key) {
                     *flag = true;
                 }
@@ -440,7 +440,7 @@ pub fn verify_span(span: &SpanProof, tip: &Header) -> Result<ProvenSpan, SpanErr
 /// count picks must be carried, its roots and commitment canonical field elements.
 fn proven_step<'a>(
     params: &ChainParams,
-    bridge: bool,
+    reserved_bits: u8,
     step: usize,
     s: &'a ProvenStep,
 ) -> Result<(BatchEntry<'a>, u64), SpanError> {
@@ -463,7 +463,7 @@ fn proven_step<'a>(
         post_state_root: field(&s.post_state_root, "post-state root")?,
         commitment: field(&s.transaction_commitment, "transaction commitment")?,
         transactions: u64::from(s.transactions),
-        bridge,
+        reserved_bits,
     };
     let entry = BatchEntry {
         key,

@@ -280,47 +280,61 @@ impl ProverState {
         }
     }
 
-    /// The credits `lane` can take now, each with its receipt: for every bridge leaf of the
-    /// other model whose sent total (after the last block) exceeds what `lane` credited to that
-    /// account so far, if the account exists. Receipts are proven at the last block's height
-    /// against the block being built.
+    /// The credits `lane` can take now, each with its receipt: for every channel leaf of
+    /// another model with an account of `lane` whose sent total (after the last block) exceeds
+    /// what `lane` credited to that account from that model so far, if the account exists.
+    /// Receipts are proven at the last block's height against the block being built. In the one
+    /// order a blob of credits takes: ascending crediting channel leaves.
     fn pending_credits(
         &self,
         lane: &ModelState,
     ) -> Result<(Vec<Transaction>, Vec<HistoryProof>), ProverError> {
-        let (Some(bridge), Some(source)) = (
-            bridge(&self.params, lane.model),
-            self.models.iter().find(|m| m.model != lane.model),
-        ) else {
+        let Some(channels) = bridge(&self.params, lane.model) else {
             return Ok((Vec::new(), Vec::new()));
         };
         let read = self.db.begin_read()?;
-        let sent_totals = read.open_table(source.tables.accounts)?;
         let accounts = read.open_table(lane.tables.accounts)?;
-        let (mut credits, mut receipts) = (Vec::new(), Vec::new());
-        for entry in sent_totals.range(bridge.base..)? {
-            let (bridge_account, leaf) = entry?;
-            let bridge_account = bridge_account.value();
-            let sent = AccountLeaf::from_ssz_bytes(leaf.value())
-                .map_err(|e| ProverError::Corrupt(format!("bridge leaf {bridge_account}: {e:?}")))?
-                .balance;
-            let account = bridge_account.saturating_sub(bridge.base);
-            let record = read_leaf(&accounts, bridge_account)?;
-            let received = if record.is_empty() { 0 } else { record.nonce };
-            if sent <= received || read_leaf(&accounts, account)?.is_empty() {
+        let mut pending = Vec::new();
+        for source in self.models.iter().filter(|m| m.model != lane.model) {
+            // The source's channel leaves with `lane`'s accounts: one region, as large as the
+            // accounts' (every model of a chain has the same depth and number of regions).
+            let Some(first) = bridge(&self.params, source.model)
+                .and_then(|sender| sender.channel_leaf(lane.model, 0))
+            else {
                 continue;
+            };
+            let region = first..first.saturating_add(channels.accounts_end());
+            let sent_totals = read.open_table(source.tables.accounts)?;
+            for entry in sent_totals.range(region)? {
+                let (sending_leaf, leaf) = entry?;
+                let sending_leaf = sending_leaf.value();
+                let sent = AccountLeaf::from_ssz_bytes(leaf.value())
+                    .map_err(|e| {
+                        ProverError::Corrupt(format!("channel leaf {sending_leaf}: {e:?}"))
+                    })?
+                    .balance;
+                let account = sending_leaf.saturating_sub(first);
+                let Some(crediting_leaf) = channels.channel_leaf(source.model, account) else {
+                    continue;
+                };
+                let record = read_leaf(&accounts, crediting_leaf)?;
+                let received = if record.is_empty() { 0 } else { record.nonce };
+                if sent <= received || read_leaf(&accounts, account)?.is_empty() {
+                    continue;
+                }
+                let credit = Transaction {
+                    from: crediting_leaf,
+                    to: account,
+                    amount: sent.saturating_sub(received),
+                    nonce: sent,
+                    new_account_key: witness_format::PublicKey::ZERO,
+                    signature: witness_format::Signature::ZERO,
+                };
+                pending.push((credit, self.receipt(&read, source.model, sending_leaf)?));
             }
-            credits.push(Transaction {
-                from: bridge_account,
-                to: account,
-                amount: sent.saturating_sub(received),
-                nonce: sent,
-                new_account_key: witness_format::PublicKey::ZERO,
-                signature: witness_format::Signature::ZERO,
-            });
-            receipts.push(self.receipt(&read, source.model, bridge_account)?);
         }
-        Ok((credits, receipts))
+        pending.sort_by_key(|(credit, _)| credit.from);
+        Ok(pending.into_iter().unzip())
     }
 
     /// Builds one blob from `chunk` on top of `pre_root`, leaving out invalid transactions.
@@ -474,7 +488,7 @@ impl ProverState {
             .ok_or_else(|| ProverError::Corrupt("a witness past its limits".into()))?;
         // A zk proof does not cover the bridge: blobs that exit take Merkle witnesses.
         let exits = bridge(&self.params, lane.model)
-            .is_some_and(|bridge| txs.iter().any(|tx| tx.to >= bridge.base));
+            .is_some_and(|bridge| txs.iter().any(|tx| tx.to >= bridge.accounts_end()));
         let witness = match (&self.zk, receipts) {
             (_, Some(receipts)) => Witness::Credits(CreditWitness {
                 merkle,
@@ -518,13 +532,21 @@ impl ProverState {
         let chain_id = self.params.chain_id;
         let depth = self.params.tree_depth;
         let mut replay = used.into_iter();
-        let bridge = verifier::bridge::bridge(&self.params, zk.model).is_some();
-        let witness = build_witness(depth, zk.batch, chain_id, bridge, pre_state, txs, |_, _| {
-            replay
-                .next()
-                .and_then(|h| hash_to_fr(&h))
-                .ok_or("stored node is not a field element")
-        })
+        let reserved = verifier::bridge::reserved_bits(&self.params, zk.model);
+        let witness = build_witness(
+            depth,
+            zk.batch,
+            chain_id,
+            reserved,
+            pre_state,
+            txs,
+            |_, _| {
+                replay
+                    .next()
+                    .and_then(|h| hash_to_fr(&h))
+                    .ok_or("stored node is not a field element")
+            },
+        )
         .map_err(|e| ProverError::ZkProving(e.to_string()))?;
         let circuit = TransferBatchCircuit {
             depth,

@@ -8,8 +8,9 @@
 //!
 //! One field element, [`verifier::zk_transfer::public_input`]: a hash of the pre-state root (a
 //! witness), the root after the last slot, the commitment chain over the real slots' messages
-//! and signatures, the number of real slots, and the bridge flag (a boolean witness); the
-//! circuit computes it and enforces it equal to the input. Chain id and model tag are constants
+//! and signatures, the number of real slots, and the number of top index bits the chain's bridge
+//! reserves (the sum of monotone boolean flags); the circuit computes it and enforces it equal
+//! to the input. Chain id and model tag are constants
 //! of the circuit (a key is made for one chain).
 //!
 //! # Layout of a slot
@@ -18,9 +19,12 @@
 //!
 //! 1. `from`, `to`: D index bits each (their sums are the account numbers, so both are below
 //!    2^D); `amount`: 64 bits; the transaction's nonce, the new-owner key (nx, ny), the
-//!    signature (R, bits of s). With the bridge flag set, the top index bit of both is 0: no
-//!    slot touches a bridge leaf (the upper half of the tree), as natively a zk blob may not
-//!    (`BridgeInZkBlob`), so a bridge leaf can never be spent in-circuit.
+//!    signature (R, bits of s). The top `reserved_bits` index bits of both are 0: no slot
+//!    touches a channel leaf of the bridge (on a chain of two models, the upper half of the
+//!    tree), as natively a zk blob may not (`BridgeInZkBlob`), so a channel leaf can never be
+//!    spent in-circuit. The flags `f_j = [j < reserved_bits]`, `j < MAX_RESERVED_BITS`, are
+//!    booleans with `f_j ≤ f_{j-1}`, so their sum (in the public input) says exactly which
+//!    bits are cleared.
 //! 2. message = `hash_many(TX_DOMAIN, [chain_id, MODEL_TAG, from, to, amount, nonce, nx, ny])`
 //!    (the first permutation is all constants, so free); the Schnorr gadget enforces the
 //!    signature under the sender's key (A = the sender leaf's coordinates).
@@ -86,7 +90,7 @@ use verifier::zk_transfer::{
     TX_DOMAIN, ZK_TRANSFER_TREE,
 };
 use verifier::{Reason, VerifyError};
-use witness_format::{Blob, Witness};
+use witness_format::{Blob, Model, Witness};
 
 use crate::zk::poseidon::{hash_many_gadget, hash2_gadget, permute_gadget};
 use crate::zk::schnorr::{alloc_subgroup_point, enforce_not_both, sign_bit, verify_gadget};
@@ -133,7 +137,7 @@ pub fn merkle_blob_circuit(
     depth: u8,
     batch: usize,
     chain_id: u64,
-    bridge: bool,
+    reserved_bits: u8,
     blob: &Blob,
 ) -> Result<TransferBatchCircuit, WitnessError<VerifyError>> {
     let Witness::Merkle(merkle) = &blob.witness else {
@@ -160,7 +164,7 @@ pub fn merkle_blob_circuit(
         depth,
         batch,
         chain_id,
-        bridge,
+        reserved_bits,
         &pre_state,
         &blob.transactions,
         // The build walks the same accounts, so it asks for the same siblings in the same
@@ -187,11 +191,7 @@ impl ConstraintSynthesizer<Fr> for TransferBatchCircuit {
                 .map(|w| w.pre_state_root)
                 .ok_or(SynthesisError::AssignmentMissing)
         })?;
-        let bridge = Boolean::new_witness(cs.clone(), || {
-            witness
-                .map(|w| w.bridge)
-                .ok_or(SynthesisError::AssignmentMissing)
-        })?;
+        let reserved = reserved_flags(&cs, self.depth, witness.map(|w| w.reserved_bits))?;
         let mut root = pre_root.clone();
         let mut commitment = FpVar::Constant(Fr::ZERO);
         let mut count = FpVar::Constant(Fr::ZERO);
@@ -200,7 +200,7 @@ impl ConstraintSynthesizer<Fr> for TransferBatchCircuit {
             let shape = SlotShape {
                 depth: self.depth,
                 chain_id: self.chain_id,
-                bridge: &bridge,
+                reserved: &reserved,
             };
             let out = synthesize_slot(&cs, &shape, slot, &root, &commitment)?;
             if index == 0 {
@@ -217,7 +217,9 @@ impl ConstraintSynthesizer<Fr> for TransferBatchCircuit {
                 root,
                 commitment,
                 count,
-                FpVar::from(bridge),
+                reserved
+                    .iter()
+                    .fold(FpVar::zero(), |sum, flag| sum + FpVar::from(flag.clone())),
                 FpVar::Constant(Fr::from(self.chain_id)),
                 FpVar::Constant(Fr::from(MODEL_TAG)),
             ],
@@ -344,12 +346,43 @@ fn select(real: &FpVar<Fr>, a: &FpVar<Fr>, b: &FpVar<Fr>) -> FpVar<Fr> {
     b + real * (a - b)
 }
 
+/// The most top index bits a bridge can reserve: regions for up to 8 models.
+pub const MAX_RESERVED_BITS: u8 = 3;
+const _: () = assert!(Model::ALL.len() <= 1 << MAX_RESERVED_BITS);
+
+/// The flags `f_j = [j < reserved_bits]` for `j < MAX_RESERVED_BITS` (flag j clears index bit
+/// `depth - 1 - j`): booleans, each at most the one before (so their sum names them), and none
+/// set for a bit that would leave no account below (`j ≥ depth - 1`, as natively).
+fn reserved_flags(
+    cs: &ConstraintSystemRef<Fr>,
+    depth: u8,
+    reserved_bits: Option<u8>,
+) -> Result<Vec<Boolean<Fr>>, SynthesisError> {
+    let mut flags: Vec<Boolean<Fr>> = Vec::with_capacity(usize::from(MAX_RESERVED_BITS));
+    for j in 0..MAX_RESERVED_BITS {
+        let flag = if j.saturating_add(1) >= depth {
+            Boolean::FALSE
+        } else {
+            Boolean::new_witness(cs.clone(), || {
+                reserved_bits
+                    .map(|bits| j < bits)
+                    .ok_or(SynthesisError::AssignmentMissing)
+            })?
+        };
+        if let Some(previous) = flags.last() {
+            enforce_not_both(&flag, &!previous)?;
+        }
+        flags.push(flag);
+    }
+    Ok(flags)
+}
+
 /// What every slot of a circuit shares.
 struct SlotShape<'a> {
     depth: u8,
     chain_id: u64,
-    /// The bridge flag (a public-input witness).
-    bridge: &'a Boolean<Fr>,
+    /// The reserved-bit flags, from the top bit down ([`reserved_flags`]).
+    reserved: &'a [Boolean<Fr>],
 }
 
 /// What a slot leaves for the next: the root and the commitment after it, and `is_real` as a
@@ -376,9 +409,11 @@ fn synthesize_slot(
     // 1. The transaction.
     let from_bits = witness_bits(cs, d, value(slot, |s| u64_bits(s.from, d)))?;
     let to_bits = witness_bits(cs, d, value(slot, |s| u64_bits(s.to, d)))?;
-    // Under a bridge, neither account is a bridge leaf (the top index bit is 0).
-    for top in [from_bits.last(), to_bits.last()].into_iter().flatten() {
-        enforce_not_both(shape.bridge, top)?;
+    // Under a bridge, neither account is a channel leaf (the reserved top bits are 0).
+    for bits in [&from_bits, &to_bits] {
+        for (flag, bit) in shape.reserved.iter().zip(bits.iter().rev()) {
+            enforce_not_both(flag, bit)?;
+        }
     }
     let amount = pack(&witness_bits(
         cs,
@@ -692,12 +727,22 @@ pub(crate) mod tests {
             batch: usize,
             bridge: bool,
         ) -> BatchWitness {
+            self.witness_reserving(txs, batch, u8::from(bridge))
+        }
+
+        /// [`Self::witness`] with `reserved_bits` top index bits kept clear.
+        pub(crate) fn witness_reserving(
+            &self,
+            txs: &[Transaction],
+            batch: usize,
+            reserved_bits: u8,
+        ) -> BatchWitness {
             let nodes = self.nodes();
             build_witness(
                 DEPTH,
                 batch,
                 CHAIN,
-                bridge,
+                reserved_bits,
                 &self.pre_state(txs),
                 txs,
                 |l, i| Ok::<_, ()>(nodes[&(l, i)]),
@@ -779,7 +824,7 @@ pub(crate) mod tests {
             check_zk_blob_avoids_bridge(&params, &blob)?;
             blob_public_input(
                 CHAIN,
-                bridged,
+                u8::from(bridged),
                 &blob.pre_state_root,
                 &blob.post_state_root,
                 txs,
@@ -831,7 +876,7 @@ pub(crate) mod tests {
             w.public_input(CHAIN),
             verifier::zk_transfer::blob_public_input(
                 CHAIN,
-                false,
+                0,
                 &fr_to_hash(&world.root()),
                 &fr_to_hash(&after.root()),
                 txs
@@ -1110,14 +1155,15 @@ pub(crate) mod tests {
             Reason::BridgeInZkBlob { account: 10 },
         );
         let w = leaf.witness_on(&[spend], 2, true);
-        let bridge = verifier::accounts::Bridge {
-            base: 1 << (DEPTH - 1),
-            key: verifier::bridge::bridge_key(Model::ZkTransfer),
-        };
+        let bridge = verifier::accounts::Bridge::new(
+            DEPTH,
+            &[Model::Transfer],
+            verifier::bridge::bridge_key(Model::ZkTransfer),
+        );
         let merkle = verify_merkle_blob(
             CHAIN,
             DEPTH,
-            Some(bridge),
+            bridge,
             &fr_to_hash(&leaf.root()),
             &fr_to_hash(&w.post_state_root),
             &[spend],
@@ -1223,5 +1269,28 @@ pub(crate) mod tests {
             (cs.num_constraints(), cs.num_instance_variables() - 1),
             shape_counts(DEPTH, 2, CHAIN).unwrap()
         );
+    }
+
+    /// Two reserved bits (the regions of a chain of three or four models): no slot reaches the
+    /// second quarter of the tree either, which one reserved bit (two models) leaves to
+    /// accounts; the count of reserved bits is in the public input, so a proof made under one
+    /// count does not verify under another.
+    #[test]
+    fn reserved_bits_keep_every_slot_below_the_channel_regions() {
+        let world = World::new();
+        // Account 5 (0b0101) is in the second quarter of a depth-4 tree.
+        for tx in [world.tx(0, 5, 1), world.tx(5, 0, 1)] {
+            assert!(satisfied(world.witness_reserving(&[tx], 2, 1), 2));
+            assert!(!satisfied(world.witness_reserving(&[tx], 2, 2), 2));
+        }
+        let inside = [world.tx(0, 1, 1)];
+        let two = world.witness_reserving(&inside, 2, 2);
+        assert!(satisfied(two.clone(), 2));
+        assert_ne!(
+            two.public_input(CHAIN),
+            world.witness_reserving(&inside, 2, 1).public_input(CHAIN)
+        );
+        // More bits than the tree can spare (depth 4 leaves at most 3): unsatisfiable.
+        assert!(!satisfied(world.witness_reserving(&inside, 2, 4), 2));
     }
 }

@@ -194,7 +194,7 @@ mod tests {
             input,
             blob_public_input(
                 CHAIN,
-                false,
+                0,
                 &fr_to_hash(&witness.pre_state_root),
                 &fr_to_hash(&witness.post_state_root),
                 &txs
@@ -390,7 +390,7 @@ mod tests {
     }
 
     fn check_pinned(p: &Pinned) -> Result<(), String> {
-        let input = blob_public_input(CHAIN, false, &p.pre, &p.post, &p.transactions)
+        let input = blob_public_input(CHAIN, 0, &p.pre, &p.post, &p.transactions)
             .map_err(|e| e.to_string())?;
         if fr_to_hash(&input) != p.input || hash_to_fr(&p.input) != Some(input) {
             return Err("the public input computed from the pinned blob changed".into());

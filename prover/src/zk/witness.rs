@@ -73,16 +73,17 @@ pub struct SlotWitness {
     pub receiver_siblings: Vec<Fr>,
 }
 
-/// The witness of a batch: the claimed roots, whether the chain has a bridge, and one witness
-/// per slot.
+/// The witness of a batch: the claimed roots, the top index bits the chain's bridge reserves,
+/// and one witness per slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BatchWitness {
     /// The pre-state root.
     pub pre_state_root: Fr,
     /// The claimed post-state root (what the public input binds).
     pub post_state_root: Fr,
-    /// Whether the chain has a bridge: no slot may touch the tree's upper half.
-    pub bridge: bool,
+    /// Top index bits no slot's accounts may set (the bridge's regions,
+    /// [`verifier::bridge::reserved_bits`]).
+    pub reserved_bits: u8,
     /// Exactly `batch` slots, the real ones first.
     pub slots: Vec<SlotWitness>,
 }
@@ -108,7 +109,7 @@ impl BatchWitness {
             post_state_root: self.post_state_root,
             commitment: self.commitment(chain_id),
             transactions: self.slots.iter().filter(|slot| slot.is_real).count() as u64,
-            bridge: self.bridge,
+            reserved_bits: self.reserved_bits,
         };
         public_input(chain_id, &data)
     }
@@ -162,13 +163,13 @@ pub enum WitnessError<E> {
 ///
 /// The transactions are applied as the circuit computes, with no rule checked (field
 /// arithmetic), so an invalid batch gives the witness that shows its circuit unsatisfied. The
-/// claimed post-state root is the root this computation reaches. `bridge` says whether the
-/// chain has a bridge ([`verifier::bridge::bridge`]).
+/// claimed post-state root is the root this computation reaches. `reserved_bits` are the top
+/// index bits the chain's bridge reserves ([`verifier::bridge::reserved_bits`]).
 pub fn build_witness<E>(
     depth: u8,
     batch: usize,
     chain_id: u64,
-    bridge: bool,
+    reserved_bits: u8,
     pre_state: &TouchedState,
     transactions: &[Transaction],
     sibling: impl FnMut(u8, u64) -> Result<Fr, E>,
@@ -280,7 +281,7 @@ pub fn build_witness<E>(
     Ok(BatchWitness {
         pre_state_root,
         post_state_root: tree.root(),
-        bridge,
+        reserved_bits,
         slots,
     })
 }

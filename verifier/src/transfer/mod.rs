@@ -253,10 +253,8 @@ mod tests {
     /// account 1.
     #[test]
     fn credits_move_what_the_receipt_leaves_once_and_bridge_leaves_never_send() {
-        let bridge = Bridge {
-            base: 8,
-            key: PublicKey::from([0xB1; 32]),
-        };
+        let bridge = Bridge::new(4, &[Model::ZkTransfer], PublicKey::from([0xB1; 32])).unwrap();
+        assert_eq!(bridge.accounts_end(), 8);
         let owner = AccountLeaf {
             public_key: PublicKey::from([1; 32]),
             balance: 10,
@@ -280,7 +278,7 @@ mod tests {
         credited.apply_credit(&credit).unwrap();
         assert_eq!(credited.get(1).unwrap().balance, 15);
         assert_eq!(credited.get(9).unwrap().nonce, 5);
-        assert_eq!(credited.get(9).unwrap().public_key, bridge.key);
+        assert_eq!(credited.get(9).unwrap().public_key, bridge.key());
         // The same receipt again: nothing left to credit.
         assert_eq!(
             credited.clone().apply_credit(&credit),
@@ -356,7 +354,7 @@ mod tests {
         assert_eq!(
             exited.get(9),
             Some(&AccountLeaf {
-                public_key: bridge.key,
+                public_key: bridge.key(),
                 balance: 4,
                 nonce: 0
             })

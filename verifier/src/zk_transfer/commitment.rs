@@ -150,7 +150,8 @@ pub fn tx_commitment(chain_id: u64, transactions: &[Transaction]) -> Result<Fr, 
 }
 
 /// What a proof's public input binds besides the chain: the roots it moves between, the
-/// commitment to its transactions and their number, and whether the chain has a bridge.
+/// commitment to its transactions and their number, and the top index bits the chain's bridge
+/// reserves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PublicData {
     /// The pre-state root.
@@ -161,8 +162,9 @@ pub struct PublicData {
     pub commitment: Fr,
     /// The number of transactions.
     pub transactions: u64,
-    /// Whether the chain has a bridge (its upper half is out of a zk blob's reach).
-    pub bridge: bool,
+    /// Top index bits no slot may set: the chain's bridge regions ([`crate::bridge`]), out of
+    /// a zk blob's reach (1 on a chain of two models, 0 on a chain of one).
+    pub reserved_bits: u8,
 }
 
 /// The proof's single public input.
@@ -174,7 +176,7 @@ pub fn public_input(chain_id: u64, data: &PublicData) -> Fr {
             data.post_state_root,
             data.commitment,
             Fr::from(data.transactions),
-            Fr::from(data.bridge),
+            Fr::from(data.reserved_bits),
             Fr::from(chain_id),
             Fr::from(MODEL_TAG),
         ],
@@ -186,7 +188,7 @@ pub fn public_input(chain_id: u64, data: &PublicData) -> Fr {
 /// decode.
 pub fn blob_public_input(
     chain_id: u64,
-    bridge: bool,
+    reserved_bits: u8,
     pre_state_root: &Hash32,
     post_state_root: &Hash32,
     transactions: &[Transaction],
@@ -203,7 +205,7 @@ pub fn blob_public_input(
         post_state_root: post,
         commitment,
         transactions: transactions.len() as u64,
-        bridge,
+        reserved_bits,
     };
     Ok(public_input(chain_id, &data))
 }

@@ -85,15 +85,16 @@
 //!
 //! ```text
 //! public_input = hash_many(PUBLIC_INPUT_DOMAIN,
-//!                          [pre_state_root, post_state_root, commitment, n, bridge,
+//!                          [pre_state_root, post_state_root, commitment, n, reserved_bits,
 //!                           chain_id, MODEL_TAG])
 //! ```
 //!
 //! ([`public_input`], [`blob_public_input`]): one field element, so a proof costs one
 //! public-input scalar multiplication to check. n is the number of transactions (the circuit's
 //! real slots), so a count reported without the transactions (a span step) is bound to the
-//! proof. `bridge` is 1 on a chain with a bridge ([`crate::bridge`]), where the circuit keeps
-//! every slot's accounts out of the tree's upper half (the bridge leaves), else 0.
+//! proof. `reserved_bits` is the number of top index bits the chain's bridge reserves for its
+//! channel leaves ([`crate::bridge`]: 1 on a chain of two models, the upper half of the tree;
+//! 0 on a chain of one), which the circuit keeps zero in every slot's accounts.
 
 pub mod batch;
 mod commitment;
@@ -111,7 +112,7 @@ use witness_format::{Blob, Hash32, Header, MerkleWitness, Model, PublicKey, Tran
 
 use crate::accounts::{AccountRules, Bridge, TouchedState, touched_accounts};
 use crate::bridge::check_credit_blob;
-use crate::bridge::{bridge, check_zk_blob_avoids_bridge};
+use crate::bridge::{bridge, check_zk_blob_avoids_bridge, reserved_bits};
 use crate::error::{Reason, VerifyError};
 use crate::model::ExecutionModel;
 use crate::model::{PendingProof, StateCommitment};
@@ -313,7 +314,7 @@ fn pending_zk_transfer<'a>(
     let (key_batch, _) = params.zk_key_for(blob.transactions.len())?;
     let public_input = blob_public_input(
         params.chain_id,
-        bridge(params, blob.model).is_some(),
+        reserved_bits(params, blob.model),
         &blob.pre_state_root,
         &blob.post_state_root,
         &blob.transactions,
@@ -551,7 +552,7 @@ mod tests {
             post_state_root: post,
             commitment: c,
             transactions: 2,
-            bridge: true,
+            reserved_bits: 1,
         };
         let input = public_input(CHAIN, &data);
         assert_eq!(
@@ -576,26 +577,20 @@ mod tests {
                 ..data
             },
             PublicData {
-                bridge: false,
+                reserved_bits: 0,
                 ..data
             },
         ] {
             assert_ne!(public_input(CHAIN, &other), input);
         }
         assert_eq!(
-            blob_public_input(
-                CHAIN,
-                true,
-                &fr_to_hash(&pre),
-                &fr_to_hash(&post),
-                &[tx, t2]
-            ),
+            blob_public_input(CHAIN, 1, &fr_to_hash(&pre), &fr_to_hash(&post), &[tx, t2]),
             Ok(input)
         );
         assert!(matches!(
             blob_public_input(
                 CHAIN,
-                true,
+                1,
                 &Hash32::from([0xff; 32]),
                 &fr_to_hash(&post),
                 &[tx]
