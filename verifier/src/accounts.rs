@@ -339,7 +339,7 @@ pub trait AccountRules: Sync {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const KEY: PublicKey = PublicKey::ZERO;
@@ -352,7 +352,8 @@ mod tests {
         }
     }
 
-    fn transfer(from: u64, to: u64, amount: u64, nonce: u64) -> Transaction {
+    /// An unsigned transfer (tests sign it in the model's scheme where they need to).
+    pub(crate) fn transfer(from: u64, to: u64, amount: u64, nonce: u64) -> Transaction {
         Transaction {
             from,
             to,

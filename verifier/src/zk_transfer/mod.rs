@@ -363,14 +363,7 @@ mod tests {
 
     fn transfer(from: u64, to: u64, amount: u64, nonce: u64) -> Transaction {
         signed(
-            Transaction {
-                from,
-                to,
-                amount,
-                nonce,
-                new_account_key: PublicKey::ZERO,
-                signature: Signature::ZERO,
-            },
+            crate::accounts::tests::transfer(from, to, amount, nonce),
             from as u8,
         )
     }
