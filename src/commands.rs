@@ -17,10 +17,7 @@ use witness_format::{
 
 use crate::Failure;
 use crate::zk::read_keys;
-use prover::files::{
-    allocation_path, block_files, block_path, chain_key_path, export_chain, model_dir,
-    read_any_file, read_value, workload_models, write_atomic, write_value,
-};
+use prover::files::{WorkloadDir, chain_key_path, export_chain, read_any_file, write_atomic};
 pub(crate) use prover::verify_dir::{
     Trust, VERIFY_WINDOW_BLOCKS, VerifyReport, peak_memory_bytes, ratio, verify_chain_dir,
 };
@@ -142,13 +139,25 @@ pub(crate) fn gen_workload(args: GenArgs) -> Result<(), Failure> {
     if args.exit_percent > 0 && models.len() < 2 {
         return Err(anyhow::anyhow!("--exit-percent needs --model both").into());
     }
-    if models.len() > 1 && spec.accounts > 1 << (spec.tree_depth - 1).min(62) {
-        return Err(anyhow::anyhow!(
-            "--model both keeps accounts in the lower half of the tree (the upper half is the bridge): at most 2^{} accounts at depth {}",
-            spec.tree_depth - 1,
-            spec.tree_depth
-        )
-        .into());
+    if let [first, others @ ..] = models
+        && !others.is_empty()
+    {
+        // Accounts stay below the channel leaves of the bridge (docs/CROSS_MODEL.md): on two
+        // models, the lower half of the tree.
+        let bridge = verifier::bridge::bridge_key(*first);
+        // (A tree too shallow for a bridge keeps the lower half too, as it always did.)
+        let room = verifier::accounts::Bridge::new(spec.tree_depth, others, bridge).map_or_else(
+            || 1u64 << spec.tree_depth.saturating_sub(1),
+            |bridge| bridge.accounts_end(),
+        );
+        if spec.accounts > room {
+            return Err(anyhow::anyhow!(
+                "a chain of {} models keeps its accounts below the bridge's channel leaves: at most {room} accounts at depth {}",
+                models.len(),
+                spec.tree_depth
+            )
+            .into());
+        }
     }
     if args.exit_percent > 100 {
         return Err(anyhow::anyhow!("--exit-percent must be at most 100").into());
@@ -200,12 +209,7 @@ pub(crate) fn write_workload(
         _ => generate_both(spec, exit_percent),
     };
     for workload in workloads {
-        let model = workload.allocation.model;
-        let dir = model_dir(out, model);
-        write_value(&allocation_path(&dir), &workload.allocation)?;
-        for (height, batch) in (1u64..).zip(&workload.batches) {
-            write_value(&block_path(&dir, height), batch)?;
-        }
+        prover::files::write_workload(out, &workload)?;
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -273,60 +277,6 @@ pub(crate) fn prove(args: ProveArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// One model's part of a workload: its allocation and its batch files, by height.
-struct ModelWorkload {
-    allocation: Allocation,
-    batches: Vec<PathBuf>,
-}
-
-/// Reads the allocations of a workload directory and lists its batch files.
-fn read_workload(workload: &Path) -> Result<Vec<ModelWorkload>, Failure> {
-    let mut parts = Vec::new();
-    for model in workload_models(workload)? {
-        let dir = model_dir(workload, model);
-        let path = allocation_path(&dir);
-        let allocation: Allocation = read_value(&path)?
-            .map_err(|e| Failure::Rejected(format!("{}: {e}", path.display())))?;
-        if allocation.model != model {
-            return Err(Failure::Rejected(format!(
-                "{}: an allocation for {}, in the {model} directory",
-                path.display(),
-                allocation.model
-            )));
-        }
-        parts.push(ModelWorkload {
-            allocation,
-            batches: block_files(&dir)?,
-        });
-    }
-    Ok(parts)
-}
-
-/// The transactions submitted for block `height`, for each model that has a batch for it.
-fn read_batches(parts: &[ModelWorkload], height: u64) -> Result<Vec<TransactionBatch>, Failure> {
-    let mut batches = Vec::new();
-    for part in parts {
-        let model = part.allocation.model;
-        let Some(path) = usize::try_from(height - 1)
-            .ok()
-            .and_then(|i| part.batches.get(i))
-        else {
-            continue;
-        };
-        let batch: TransactionBatch =
-            read_value(path)?.map_err(|e| Failure::Rejected(format!("{}: {e}", path.display())))?;
-        if batch.model != model {
-            return Err(Failure::Rejected(format!(
-                "{}: transactions for {}, in the {model} directory",
-                path.display(),
-                batch.model
-            )));
-        }
-        batches.push(batch);
-    }
-    Ok(batches)
-}
-
 pub(crate) fn run_prove(
     workload: &Path,
     db: &Path,
@@ -334,8 +284,8 @@ pub(crate) fn run_prove(
     options: BlockOptions,
     keys: Option<&Path>,
 ) -> Result<ProveStats, Failure> {
-    let parts = read_workload(workload)?;
-    let allocations: Vec<Allocation> = parts.iter().map(|p| p.allocation.clone()).collect();
+    let parts = WorkloadDir::open(workload)?;
+    let allocations = parts.allocations();
     let keys = keys.map(read_keys).transpose()?;
     let pins: Vec<ZkKeyPin> = match &keys {
         None => Vec::new(),
@@ -378,7 +328,7 @@ pub(crate) fn run_prove(
             &verifier::zk_transfer::groth16::encode_verifying_key(&vk),
         )?;
     }
-    let heights = parts.iter().map(|p| p.batches.len()).max().unwrap_or(0) as u64;
+    let heights = parts.heights();
     let bar = progress(heights, "prove");
     let mut stats = ProveStats {
         blocks_built: 0,
@@ -387,7 +337,7 @@ pub(crate) fn run_prove(
     };
     for height in 1..=heights {
         if height > state.height() {
-            let batches = read_batches(&parts, height)?;
+            let batches = parts.batches(height)?;
             let submitted: Vec<(Model, &[Transaction])> = batches
                 .iter()
                 .map(|b| (b.model, b.transactions.as_ref()))

@@ -75,6 +75,15 @@ impl From<prover::files::FileError> for Failure {
     }
 }
 
+impl From<prover::files::WorkloadError> for Failure {
+    fn from(error: prover::files::WorkloadError) -> Self {
+        match error {
+            prover::files::WorkloadError::File(error) => error.into(),
+            rejected => Self::Rejected(rejected.to_string()),
+        }
+    }
+}
+
 impl From<prover::files::ExportError> for Failure {
     fn from(error: prover::files::ExportError) -> Self {
         Self::Error(error.into())

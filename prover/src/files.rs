@@ -22,9 +22,12 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
-use witness_format::{DecodeError, FramedValue, Model, decode_file, encode_file};
+use witness_format::{
+    Allocation, DecodeError, FramedValue, Model, TransactionBatch, decode_file, encode_file,
+};
 
 use crate::ProverState;
+use crate::workload::Workload;
 
 /// Why a file of these layouts cannot be read or written: an I/O condition, not a rejection of
 /// what the file holds (that is a [`DecodeError`], or the verifier's).
@@ -288,6 +291,116 @@ pub fn block_files(dir: &Path) -> Result<Vec<PathBuf>, FileError> {
     Ok(files.into_iter().map(|(_, path)| path).collect())
 }
 
+/// Why a workload directory cannot be read for proving.
+#[derive(Debug, Error)]
+pub enum WorkloadError {
+    /// A file could not be read.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// A file that does not decode as what its place holds.
+    #[error("{}: {error}", path.display())]
+    Decode {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        error: DecodeError,
+    },
+    /// A file for another model than its directory's.
+    #[error("{}: {what} for {found}, in the {expected} directory", path.display())]
+    WrongModel {
+        /// The file.
+        path: PathBuf,
+        /// What it holds ("an allocation", "transactions").
+        what: &'static str,
+        /// The model it is for.
+        found: Model,
+        /// The directory's model.
+        expected: Model,
+    },
+}
+
+/// A workload directory opened for proving: each model's allocation, read and checked at
+/// once, and its transaction files by height, read one height at a time.
+#[derive(Debug)]
+pub struct WorkloadDir {
+    parts: Vec<(Allocation, Vec<PathBuf>)>,
+}
+
+impl WorkloadDir {
+    /// Reads the allocations of `workload_dir` and lists its transaction files.
+    pub fn open(workload_dir: &Path) -> Result<Self, WorkloadError> {
+        let mut parts = Vec::new();
+        for model in workload_models(workload_dir)? {
+            let dir = model_dir(workload_dir, model);
+            let path = allocation_path(&dir);
+            let allocation: Allocation = decoded(&path)?;
+            if allocation.model != model {
+                return Err(WorkloadError::WrongModel {
+                    path,
+                    what: "an allocation",
+                    found: allocation.model,
+                    expected: model,
+                });
+            }
+            parts.push((allocation, block_files(&dir)?));
+        }
+        Ok(Self { parts })
+    }
+
+    /// Every model's genesis allocation, in the directory's model order.
+    pub fn allocations(&self) -> Vec<Allocation> {
+        self.parts.iter().map(|(a, _)| a.clone()).collect()
+    }
+
+    /// The highest block any model has transactions for.
+    pub fn heights(&self) -> u64 {
+        let most = self.parts.iter().map(|(_, files)| files.len()).max();
+        most.unwrap_or(0) as u64
+    }
+
+    /// The transactions submitted for block `height` (from 1), for each model that has a batch
+    /// for it.
+    pub fn batches(&self, height: u64) -> Result<Vec<TransactionBatch>, WorkloadError> {
+        let mut batches = Vec::new();
+        for (allocation, files) in &self.parts {
+            let position = height.checked_sub(1).and_then(|i| usize::try_from(i).ok());
+            let Some(path) = position.and_then(|i| files.get(i)) else {
+                continue;
+            };
+            let batch: TransactionBatch = decoded(path)?;
+            if batch.model != allocation.model {
+                return Err(WorkloadError::WrongModel {
+                    path: path.clone(),
+                    what: "transactions",
+                    found: batch.model,
+                    expected: allocation.model,
+                });
+            }
+            batches.push(batch);
+        }
+        Ok(batches)
+    }
+}
+
+/// Writes one model's `workload` into `workload_dir`: its allocation and one transaction file
+/// per block, where [`WorkloadDir::open`] reads them.
+pub fn write_workload(workload_dir: &Path, workload: &Workload) -> Result<(), FileError> {
+    let dir = model_dir(workload_dir, workload.allocation.model);
+    write_value(&allocation_path(&dir), &workload.allocation)?;
+    for (height, batch) in (1u64..).zip(&workload.batches) {
+        write_value(&block_path(&dir, height), batch)?;
+    }
+    Ok(())
+}
+
+/// The value a workload file holds.
+fn decoded<T: FramedValue>(path: &Path) -> Result<T, WorkloadError> {
+    read_value(path)?.map_err(|error| WorkloadError::Decode {
+        path: path.to_path_buf(),
+        error,
+    })
+}
+
 /// Why a chain cannot be exported.
 #[derive(Debug, Error)]
 pub enum ExportError {
@@ -332,4 +445,79 @@ pub fn export_chain(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::{WorkloadSpec, generate_for};
+
+    fn spec() -> WorkloadSpec {
+        WorkloadSpec {
+            tree_depth: 4,
+            accounts: 4,
+            blocks: 2,
+            txs_per_block: 2,
+            ..WorkloadSpec::default()
+        }
+    }
+
+    /// What is written is what is read back, height by height; past the last height, nothing.
+    #[test]
+    fn a_workload_reads_back_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let workload = generate_for(&spec(), Model::Transfer);
+        write_workload(dir.path(), &workload).unwrap();
+        let read = WorkloadDir::open(dir.path()).unwrap();
+        assert_eq!(read.allocations(), std::slice::from_ref(&workload.allocation));
+        assert_eq!(read.heights(), 2);
+        for (height, batch) in (1u64..).zip(&workload.batches) {
+            assert_eq!(read.batches(height).unwrap(), std::slice::from_ref(batch));
+        }
+        assert!(read.batches(3).unwrap().is_empty());
+        assert!(read.batches(0).unwrap().is_empty());
+    }
+
+    /// A file in another model's directory, and a file that does not decode, are rejections
+    /// naming the file.
+    #[test]
+    fn misplaced_and_undecodable_workload_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let zk = generate_for(&spec(), Model::ZkTransfer);
+        let transfer_dir = model_dir(dir.path(), Model::Transfer);
+        write_value(&allocation_path(&transfer_dir), &zk.allocation).unwrap();
+        let error = WorkloadDir::open(dir.path()).unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                WorkloadError::WrongModel {
+                    what: "an allocation",
+                    found: Model::ZkTransfer,
+                    expected: Model::Transfer,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+
+        let transfer = generate_for(&spec(), Model::Transfer);
+        write_workload(dir.path(), &transfer).unwrap();
+        write_value(&block_path(&transfer_dir, 2), &zk.batches[1]).unwrap();
+        let read = WorkloadDir::open(dir.path()).unwrap();
+        assert!(read.batches(1).is_ok());
+        assert!(matches!(
+            read.batches(2),
+            Err(WorkloadError::WrongModel {
+                what: "transactions",
+                found: Model::ZkTransfer,
+                ..
+            })
+        ));
+        std::fs::write(block_path(&transfer_dir, 2), b"not a batch").unwrap();
+        let error = read.batches(2).unwrap_err();
+        assert!(
+            matches!(&error, WorkloadError::Decode { path, .. } if path.ends_with("00000002.bin")),
+            "{error}"
+        );
+    }
 }

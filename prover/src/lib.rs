@@ -8,7 +8,7 @@
 //!
 //! Public modules:
 //! - [`files`]: the workload and chain directory layouts, the one bounded reader of their
-//!   files, atomic writes, and the chain export.
+//!   files, atomic writes, workload directories written and read, and the chain export.
 //! - [`verify_dir`]: verifying a chain directory statelessly, window by window, into a report.
 //! - [`workload`]: generated workloads (a genesis allocation and signed transfers) for the
 //!   demo, tests and benchmarks.
