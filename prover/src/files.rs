@@ -469,7 +469,10 @@ mod tests {
         let workload = generate_for(&spec(), Model::Transfer);
         write_workload(dir.path(), &workload).unwrap();
         let read = WorkloadDir::open(dir.path()).unwrap();
-        assert_eq!(read.allocations(), std::slice::from_ref(&workload.allocation));
+        assert_eq!(
+            read.allocations(),
+            std::slice::from_ref(&workload.allocation)
+        );
         assert_eq!(read.heights(), 2);
         for (height, batch) in (1u64..).zip(&workload.batches) {
             assert_eq!(read.batches(height).unwrap(), std::slice::from_ref(batch));
