@@ -1,29 +1,25 @@
-//! Building a block: credits, blobs cut to size, transactions selected by the verifier's rules,
-//! multiproofs from the stored tree, zk proofs, and the one durable commit.
+//! Building a block: blobs cut to size (the credits first, `credits.rs`), transactions selected
+//! by the verifier's rules, multiproofs from the stored tree, zk proofs (the model's,
+//! `crate::models`), and the one durable commit.
 
 use std::convert::Infallible;
 
-use redb::{ReadableDatabase, Table, WriteTransaction};
+use redb::{Table, WriteTransaction};
 use verifier::accounts::{TouchedState, touched_accounts};
 use verifier::accumulator::blobs_root;
 use verifier::bridge::bridge;
 use verifier::hash::{blob_commitment, header_hash};
 use verifier::tree::write_multiproof;
-use verifier::zk_transfer::groth16::encode_proof;
-use verifier::zk_transfer::hash_to_fr;
 use verifier::{Reason, VerifyError, verify_blob_in_block};
 use witness_format::frame::fits_in_file;
 use witness_format::limits::{MAX_CREDITS_PER_BLOB, MAX_TRANSACTIONS_PER_BLOB};
 use witness_format::ssz_types::VariableList;
 use witness_format::{
-    AccountLeaf, Blob, Block, Bytes, CreditWitness, Hash32, Header, HistoryProof, Model, ModelRoot,
-    PublicKey, SszDecode, SszEncode, Transaction, Witness, ZkWitness, encode_file,
+    AccountLeaf, Blob, Block, CreditWitness, Hash32, Header, HistoryProof, Model, ModelRoot,
+    PublicKey, SszEncode, Transaction, Witness, encode_file,
 };
 
 use crate::tree_hash::ModelTree;
-use crate::zk::circuit::TransferBatchCircuit;
-use crate::zk::groth16::{prove, rng_from_seed};
-use crate::zk::witness::build_witness;
 
 use super::*;
 
@@ -280,63 +276,6 @@ impl ProverState {
         }
     }
 
-    /// The credits `lane` can take now, each with its receipt: for every channel leaf of
-    /// another model with an account of `lane` whose sent total (after the last block) exceeds
-    /// what `lane` credited to that account from that model so far, if the account exists.
-    /// Receipts are proven at the last block's height against the block being built. In the one
-    /// order a blob of credits takes: ascending crediting channel leaves.
-    fn pending_credits(
-        &self,
-        lane: &ModelState,
-    ) -> Result<(Vec<Transaction>, Vec<HistoryProof>), ProverError> {
-        let Some(channels) = bridge(&self.params, lane.model) else {
-            return Ok((Vec::new(), Vec::new()));
-        };
-        let read = self.db.begin_read()?;
-        let accounts = read.open_table(lane.tables.accounts)?;
-        let mut pending = Vec::new();
-        for source in self.models.iter().filter(|m| m.model != lane.model) {
-            // The source's channel leaves with `lane`'s accounts: one region, as large as the
-            // accounts' (every model of a chain has the same depth and number of regions).
-            let Some(first) = bridge(&self.params, source.model)
-                .and_then(|sender| sender.channel_leaf(lane.model, 0))
-            else {
-                continue;
-            };
-            let region = first..first.saturating_add(channels.accounts_end());
-            let sent_totals = read.open_table(source.tables.accounts)?;
-            for entry in sent_totals.range(region)? {
-                let (sending_leaf, leaf) = entry?;
-                let sending_leaf = sending_leaf.value();
-                let sent = AccountLeaf::from_ssz_bytes(leaf.value())
-                    .map_err(|e| {
-                        ProverError::Corrupt(format!("channel leaf {sending_leaf}: {e:?}"))
-                    })?
-                    .balance;
-                let account = sending_leaf.saturating_sub(first);
-                let Some(crediting_leaf) = channels.channel_leaf(source.model, account) else {
-                    continue;
-                };
-                let record = read_leaf(&accounts, crediting_leaf)?;
-                let received = if record.is_empty() { 0 } else { record.nonce };
-                if sent <= received || read_leaf(&accounts, account)?.is_empty() {
-                    continue;
-                }
-                let credit = Transaction {
-                    from: crediting_leaf,
-                    to: account,
-                    amount: sent.saturating_sub(received),
-                    nonce: sent,
-                    new_account_key: witness_format::PublicKey::ZERO,
-                    signature: witness_format::Signature::ZERO,
-                };
-                pending.push((credit, self.receipt(&read, source.model, sending_leaf)?));
-            }
-        }
-        pending.sort_by_key(|(credit, _)| credit.from);
-        Ok(pending.into_iter().unzip())
-    }
-
     /// Builds one blob from `chunk` on top of `pre_root`, leaving out invalid transactions.
     /// Returns `None` if none is valid. Writes nothing: the caller stores what it returns.
     ///
@@ -495,7 +434,21 @@ impl ProverState {
                 receipts: bounded(receipts)?,
             }),
             (Some(zk), None) if zk.model == lane.model && !exits => {
-                self.zk_witness(zk, &pre_state, &txs, proof.siblings, (pre_root, post_root))?
+                let reserved = verifier::bridge::reserved_bits(&self.params, zk.model);
+                let shape = (
+                    self.params.tree_depth,
+                    zk.batch,
+                    self.params.chain_id,
+                    reserved,
+                );
+                crate::models::prove_blob(
+                    &zk.pk,
+                    shape,
+                    &pre_state,
+                    &txs,
+                    proof.siblings,
+                    (pre_root, post_root),
+                )?
             }
             _ => Witness::Merkle(merkle),
         };
@@ -517,53 +470,6 @@ impl ProverState {
             leaves,
             nodes: new_nodes,
         })
-    }
-
-    /// A zk witness for `txs` on `pre_state`: the circuit's witness from the multiproof's
-    /// siblings (`used`, in the walk's order), then a Groth16 proof.
-    fn zk_witness(
-        &self,
-        zk: &ZkProver,
-        pre_state: &TouchedState,
-        txs: &[Transaction],
-        used: Vec<Hash32>,
-        (pre_root, post_root): (Hash32, Hash32),
-    ) -> Result<Witness, ProverError> {
-        let chain_id = self.params.chain_id;
-        let depth = self.params.tree_depth;
-        let mut replay = used.into_iter();
-        let reserved = verifier::bridge::reserved_bits(&self.params, zk.model);
-        let witness = build_witness(
-            depth,
-            zk.batch,
-            chain_id,
-            reserved,
-            pre_state,
-            txs,
-            |_, _| {
-                replay
-                    .next()
-                    .and_then(|h| hash_to_fr(&h))
-                    .ok_or("stored node is not a field element")
-            },
-        )
-        .map_err(|e| ProverError::ZkProving(e.to_string()))?;
-        let circuit = TransferBatchCircuit {
-            depth,
-            batch: zk.batch,
-            chain_id,
-            witness: Some(witness),
-        };
-        // Proof randomness from the blob's roots: reproducible, and the blob is public anyway.
-        let mut seed = [0u8; 32];
-        for (s, (a, b)) in seed.iter_mut().zip(pre_root.0.iter().zip(post_root.0)) {
-            *s = a ^ b.rotate_left(3);
-        }
-        let proof = prove(&zk.pk, circuit, &mut rng_from_seed(seed))
-            .map_err(|e| ProverError::ZkProving(e.to_string()))?;
-        Ok(Witness::Zk(ZkWitness {
-            proof: Bytes(encode_proof(&proof)),
-        }))
     }
 
     /// The touched state of `txs`, read from the accounts table. Out-of-range accounts are

@@ -47,6 +47,7 @@ use crate::zk::groth16::ProvingKey;
 use verifier::accounts::AccountRules;
 
 mod build;
+mod credits;
 mod error;
 mod genesis;
 mod schema;
