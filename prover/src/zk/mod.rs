@@ -5,6 +5,7 @@
 //! - [`circuit`]: the `zk-transfer` batch circuit (one public input).
 //! - [`witness`]: its witness, built from the pre-state and the paths' siblings.
 //! - [`groth16`]: key generation and proving for that circuit.
+//! - [`keys`]: the keys directory (a key pair and the shape it is for), written and read.
 //! - `synthetic` (feature `testing`): plain R1CS of a given size, the baseline that proving cost
 //!   is compared with.
 
@@ -13,6 +14,7 @@ pub mod schnorr;
 
 pub mod circuit;
 pub mod groth16;
+pub mod keys;
 #[cfg(feature = "testing")]
 pub mod synthetic;
 pub mod witness;
