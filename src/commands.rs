@@ -19,7 +19,7 @@ use crate::Failure;
 use crate::zk::read_keys;
 use prover::files::{WorkloadDir, chain_key_path, export_chain, read_any_file, write_atomic};
 pub(crate) use prover::verify_dir::{
-    Trust, VERIFY_WINDOW_BLOCKS, VerifyReport, peak_memory_bytes, ratio, verify_chain_dir,
+    Trust, VERIFY_WINDOW_BLOCKS, VerifyReport, ratio, verify_chain_dir,
 };
 
 fn progress(len: u64, what: &str) -> ProgressBar {

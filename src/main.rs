@@ -15,7 +15,6 @@ macro_rules! outln {
 }
 
 mod bench;
-mod bench_history;
 mod commands;
 mod demo;
 mod history;

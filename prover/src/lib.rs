@@ -14,9 +14,13 @@
 //!   demo, tests and benchmarks.
 //! - [`zk`]: zero-knowledge proving: the `zk-transfer` circuit, its witness and gadgets.
 //!
+//! Feature `bench`: [`bench`], the measurements behind `stateless bench`.
+//!
 //! Feature `testing`: builders of synthetic data for tests and benchmarks (the synthetic
 //! circuit, a blob's inclusion path on its own), not part of the API.
 
+#[cfg(feature = "bench")]
+pub mod bench;
 pub mod files;
 pub mod verify_dir;
 pub mod workload;

@@ -10,7 +10,7 @@
 //!   and one by one ([`verifier::zk_transfer::groth16::verify_zk_blob`]), both decoding the proofs with
 //!   validation; medians of several rounds. Goal: batched ≥ 5x faster per proof.
 //!
-//! The proofs come from a tiny synthetic circuit (`prover::zk::synthetic`, 64 constraints):
+//! The proofs come from a tiny synthetic circuit (`crate::zk::synthetic`, 64 constraints):
 //! Groth16 verification does not depend on the circuit's size, only on its public-input count
 //! (one, as `zk-transfer`'s), so the 64 proofs take milliseconds to make instead of minutes.
 //! Both span timings run on one thread, so their ratio is the algorithm's, not the core count's.
@@ -18,9 +18,9 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+use crate::zk::groth16::rng_from_seed;
+use crate::zk::synthetic::{self, SyntheticCircuit};
 use anyhow::{Context, Result, ensure};
-use prover::zk::groth16::rng_from_seed;
-use prover::zk::synthetic::{self, SyntheticCircuit};
 use serde_json::json;
 use verifier::ancestry::synthetic_history;
 use verifier::verify_history_proof;
@@ -68,7 +68,7 @@ fn span_proofs(count: usize) -> Result<(PreparedKey, Vec<SpanProofOf>)> {
 
 /// Runs the measurements (`stateless bench --history`) and returns their keys as one JSON
 /// object.
-pub(crate) fn run(quick: bool) -> Result<serde_json::Value> {
+pub fn run(quick: bool) -> Result<serde_json::Value> {
     // Ancestry.
     let log2_back = if quick { LOG2_BACK_QUICK } else { LOG2_BACK };
     let (tip, proof, _) = synthetic_history(log2_back).context("synthetic history")?;
@@ -163,12 +163,12 @@ mod tests {
     }
 
     /// The full measurement, on request (until `stateless bench --history` calls [`run`]):
-    /// `cargo test --release --bin stateless bench_history -- --ignored --nocapture`.
+    /// `cargo test --release -p prover --features bench bench::history -- --ignored --nocapture`.
     #[test]
     #[ignore = "a measurement, not a check: run on request"]
     fn full_run() {
         let value = run(false).unwrap();
-        outln!("{}", serde_json::to_string_pretty(&value).unwrap());
+        println!("{}", serde_json::to_string_pretty(&value).unwrap());
         assert_eq!(value["ancestry_proof_bytes"], 32 * 21);
     }
 }
