@@ -10,6 +10,7 @@
 //! - [`files`]: the workload and chain directory layouts, the one bounded reader of their
 //!   files, atomic writes, workload directories written and read, and the chain export.
 //! - [`verify_dir`]: verifying a chain directory statelessly, window by window, into a report.
+//! - [`round_trip`]: the demo's cross-model round trip, value conserved and the chain verified.
 //! - [`workload`]: generated workloads (a genesis allocation and signed transfers) for the
 //!   demo, tests and benchmarks.
 //! - [`zk`]: zero-knowledge proving: the `zk-transfer` circuit, its witness and gadgets.
@@ -22,6 +23,7 @@
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod files;
+pub mod round_trip;
 pub mod verify_dir;
 pub mod workload;
 pub mod zk;
