@@ -5,22 +5,22 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
+use prover::BlockOptions;
 use prover::workload::{WorkloadSpec, generate_both, generate_for};
-use prover::{BlockOptions, ProverState};
 use serde::Serialize;
-use verifier::zk_transfer::groth16::verifying_key_hash;
 use witness_format::frame::read_frame;
 use witness_format::{
-    Allocation, Block, FileKind, Genesis, Hash32, HistoryProof, Model, SpanProof, Transaction,
-    TransactionBatch, ZkKeyPin, decode_file,
+    Allocation, Block, FileKind, Genesis, Hash32, HistoryProof, Model, SpanProof, TransactionBatch,
+    decode_file,
 };
 
 use crate::Failure;
-use crate::zk::read_keys;
-use prover::files::{WorkloadDir, chain_key_path, export_chain, read_any_file, write_atomic};
+use prover::files::read_any_file;
+use prover::prove_dir::{LeftOut, ProveDirError, ProveReport, prove_workload_dir};
 pub(crate) use prover::verify_dir::{
     Trust, VERIFY_WINDOW_BLOCKS, VerifyReport, ratio, verify_chain_dir,
 };
+use prover::zk::keys::read_keys;
 
 fn progress(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
@@ -242,14 +242,6 @@ pub(crate) struct ProveArgs {
     keys: Option<PathBuf>,
 }
 
-/// What proving did.
-pub(crate) struct ProveStats {
-    blocks_built: u64,
-    dropped: usize,
-    /// Cross-model credits delivered.
-    credited: usize,
-}
-
 /// `stateless prove`.
 pub(crate) fn prove(args: ProveArgs) -> Result<(), Failure> {
     let options = BlockOptions {
@@ -277,103 +269,50 @@ pub(crate) fn prove(args: ProveArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Proves `workload` into the chain directory `out` with the database `db`, with a progress bar
+/// and a line per transaction left out.
 pub(crate) fn run_prove(
     workload: &Path,
     db: &Path,
     out: &Path,
     options: BlockOptions,
     keys: Option<&Path>,
-) -> Result<ProveStats, Failure> {
-    let parts = WorkloadDir::open(workload)?;
-    let allocations = parts.allocations();
-    let keys = keys.map(read_keys).transpose()?;
-    let pins: Vec<ZkKeyPin> = match &keys {
-        None => Vec::new(),
-        Some((shape, _, vk)) => {
-            let Some(zk) = allocations.iter().find(|a| a.model == Model::ZkTransfer) else {
-                return Err(anyhow::anyhow!(
-                    "--witness zk needs a workload with the zk-transfer model, this one has {}",
-                    allocations
-                        .iter()
-                        .map(|a| a.model.name())
-                        .collect::<Vec<_>>()
-                        .join(" and ")
-                )
-                .into());
-            };
-            if shape.depth != zk.tree_depth || shape.chain_id != zk.chain_id {
-                return Err(anyhow::anyhow!(
-                    "the keys are for depth {} and chain {}, the workload has depth {} and chain {}",
-                    shape.depth,
-                    shape.chain_id,
-                    zk.tree_depth,
-                    zk.chain_id
-                )
-                .into());
-            }
-            vec![ZkKeyPin {
-                batch: shape.batch,
-                vk_hash: verifying_key_hash(vk),
-            }]
-        }
-    };
-    let mut state = ProverState::open_chain(db, &allocations, &pins)
-        .with_context(|| format!("opening prover database {}", db.display()))?;
-    if let Some((shape, pk, vk)) = keys {
-        state
-            .set_zk_proving_key(pk, usize::from(shape.batch))
-            .context("using the zk proving key")?;
-        write_atomic(
-            &chain_key_path(out, shape.batch),
-            &verifier::zk_transfer::groth16::encode_verifying_key(&vk),
-        )?;
-    }
-    let heights = parts.heights();
-    let bar = progress(heights, "prove");
-    let mut stats = ProveStats {
-        blocks_built: 0,
-        dropped: 0,
-        credited: 0,
-    };
-    for height in 1..=heights {
-        if height > state.height() {
-            let batches = parts.batches(height)?;
-            let submitted: Vec<(Model, &[Transaction])> = batches
-                .iter()
-                .map(|b| (b.model, b.transactions.as_ref()))
-                .collect();
-            let (_, report) = state
-                .build_block_of(&submitted, options)
-                .with_context(|| format!("building block {height}"))?;
-            for (index, reason) in &report.dropped {
-                let (model, index) = batch_position(&batches, *index);
+) -> Result<ProveReport, Failure> {
+    let keys = keys
+        .map(|dir| read_keys(dir).map_err(|e| anyhow::anyhow!("{e}")))
+        .transpose()?;
+    let bar = progress(0, "prove");
+    let proved = prove_workload_dir(
+        workload,
+        db,
+        out,
+        options,
+        keys,
+        |height, heights, left_out| {
+            bar.set_length(heights);
+            for LeftOut {
+                height,
+                model,
+                index,
+                reason,
+            } in left_out
+            {
                 bar.suspend(|| {
                     eprintln!("block {height}: left out {model} transaction {index}: {reason}")
                 });
             }
-            stats.dropped += report.dropped.len();
-            stats.credited += report.credited;
-            stats.blocks_built += 1;
-        }
-        // Export from the database, which is the source of truth: this also rewrites a file a
-        // crash left behind between commit and export.
-        export_chain(&state, out, height..=height)?;
-        bar.inc(1);
-    }
+            bar.set_position(height);
+        },
+    );
     bar.finish_and_clear();
-    Ok(stats)
-}
-
-/// The model and position in its batch of transaction `index` of all `batches` one after
-/// another (how a block report counts them).
-fn batch_position(batches: &[TransactionBatch], mut index: usize) -> (Model, usize) {
-    for batch in batches {
-        if index < batch.transactions.len() {
-            return (batch.model, index);
-        }
-        index -= batch.transactions.len();
-    }
-    (Model::Transfer, index)
+    proved.map_err(|error| match error {
+        ProveDirError::Workload(error) => error.into(),
+        ProveDirError::NoZkModel { models } => anyhow::anyhow!(
+            "--witness zk needs a workload with the zk-transfer model, this one has {models}"
+        )
+        .into(),
+        other => Failure::Error(other.into()),
+    })
 }
 
 // ------------------------------------------------------------------------------------- verify

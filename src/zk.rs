@@ -4,12 +4,11 @@
 //! The setup is local and single-party: whoever runs it can forge proofs. A real deployment
 //! needs a multi-party ceremony (`docs/ZK.md`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use indicatif::ProgressBar;
-use prover::zk::groth16::{ProvingKey, VerifyingKey};
 use prover::zk::keys::Shape;
 use prover::zk::keys::{Keys, write_keys};
 use verifier::zk_transfer::groth16::verifying_key_hash;
@@ -101,11 +100,4 @@ fn setup(args: SetupArgs) -> Result<(), Failure> {
     );
     outln!("{}", verifying_key_hash(&keys.vk));
     Ok(())
-}
-
-/// Reads a keys directory written by `zk setup`: shape, proving key, verifying key. These are
-/// the operator's own files (`prove` checks every blob it proves), so a bad one is an I/O error.
-pub(crate) fn read_keys(dir: &Path) -> Result<(Shape, ProvingKey, VerifyingKey)> {
-    let keys = prover::zk::keys::read_keys(dir).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok((keys.shape, keys.pk, keys.vk))
 }

@@ -9,6 +9,7 @@
 //! Public modules:
 //! - [`files`]: the workload and chain directory layouts, the one bounded reader of their
 //!   files, atomic writes, workload directories written and read, and the chain export.
+//! - [`prove_dir`]: proving a workload directory into a chain directory, block by block.
 //! - [`verify_dir`]: verifying a chain directory statelessly, window by window, into a report.
 //! - [`round_trip`]: the demo's cross-model round trip, value conserved and the chain verified.
 //! - [`workload`]: generated workloads (a genesis allocation and signed transfers) for the
@@ -23,6 +24,7 @@
 #[cfg(feature = "bench")]
 pub mod bench;
 pub mod files;
+pub mod prove_dir;
 pub mod round_trip;
 pub mod verify_dir;
 pub mod workload;

@@ -1,0 +1,312 @@
+//! Proving a workload directory into a chain directory, block by block (the mirror of
+//! [`crate::verify_dir`]): each height's batches built into one block with one durable commit,
+//! then exported from the database, which is the source of truth. A re-run resumes after the
+//! last committed block and rewrites the file a crash may have left between commit and export.
+
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+use verifier::Reason;
+use verifier::zk_transfer::groth16::{encode_verifying_key, verifying_key_hash};
+use witness_format::{Model, Transaction, TransactionBatch, ZkKeyPin};
+
+use crate::files::{
+    ExportError, FileError, WorkloadDir, WorkloadError, chain_key_path, export_chain, write_atomic,
+};
+use crate::zk::keys::Keys;
+use crate::{BlockOptions, ProverError, ProverState};
+
+/// What proving a workload did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProveReport {
+    /// Blocks built by this run (a resumed run builds only the missing ones).
+    pub blocks_built: u64,
+    /// Transactions left out, for breaking a rule.
+    pub dropped: usize,
+    /// Cross-model credits delivered.
+    pub credited: usize,
+}
+
+/// A transaction the prover left out: the block, the model and the transaction's position in
+/// that model's batch, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeftOut {
+    /// The block being built.
+    pub height: u64,
+    /// The model of the batch.
+    pub model: Model,
+    /// The transaction's index in the batch.
+    pub index: usize,
+    /// The rule it broke.
+    pub reason: Reason,
+}
+
+/// Why a workload could not be proven.
+#[derive(Debug, Error)]
+pub enum ProveDirError {
+    /// The workload directory is wrong (a rejection of the input).
+    #[error(transparent)]
+    Workload(#[from] WorkloadError),
+    /// zk keys were given for a workload without the `zk-transfer` model.
+    #[error("zk keys need a workload with the zk-transfer model, this one has {models}")]
+    NoZkModel {
+        /// The workload's models, by name.
+        models: String,
+    },
+    /// The zk keys are for another circuit shape than the workload's.
+    #[error(
+        "the keys are for depth {} and chain {}, the workload has depth {} and chain {}",
+        keys.0, keys.1, workload.0, workload.1
+    )]
+    KeysShape {
+        /// The keys' depth and chain id.
+        keys: (u8, u64),
+        /// The workload's depth and chain id.
+        workload: (u8, u64),
+    },
+    /// The database could not be opened for this workload.
+    #[error("opening prover database {}", db.display())]
+    Open {
+        /// The database file.
+        db: PathBuf,
+        /// Why.
+        source: Box<ProverError>,
+    },
+    /// The zk proving key does not fit the chain.
+    #[error("using the zk proving key")]
+    ZkKey {
+        /// Why.
+        source: Box<ProverError>,
+    },
+    /// A block could not be built.
+    #[error("building block {height}")]
+    Build {
+        /// The block.
+        height: u64,
+        /// Why.
+        source: Box<ProverError>,
+    },
+    /// The chain could not be written.
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    /// A file could not be written.
+    #[error(transparent)]
+    File(#[from] FileError),
+}
+
+/// Proves the workload in `workload_dir` into `chain_dir` with the database `db`, every block
+/// with `options`, `zk-transfer` blobs with zk proofs when `keys` are given (their verifying
+/// key is pinned in the genesis and copied to the chain's `keys/`). `on_height` is called after
+/// each height is exported, with the height, the number of heights and what that block left
+/// out (nothing for a block an earlier run built).
+pub fn prove_workload_dir(
+    workload_dir: &Path,
+    db: &Path,
+    chain_dir: &Path,
+    options: BlockOptions,
+    keys: Option<Keys>,
+    mut on_height: impl FnMut(u64, u64, &[LeftOut]),
+) -> Result<ProveReport, ProveDirError> {
+    let workload = WorkloadDir::open(workload_dir)?;
+    let allocations = workload.allocations();
+    let pins: Vec<ZkKeyPin> = match &keys {
+        None => Vec::new(),
+        Some(keys) => {
+            let Some(zk) = allocations.iter().find(|a| a.model == Model::ZkTransfer) else {
+                let names: Vec<&str> = allocations.iter().map(|a| a.model.name()).collect();
+                return Err(ProveDirError::NoZkModel {
+                    models: names.join(" and "),
+                });
+            };
+            let shape = keys.shape;
+            if shape.depth != zk.tree_depth || shape.chain_id != zk.chain_id {
+                return Err(ProveDirError::KeysShape {
+                    keys: (shape.depth, shape.chain_id),
+                    workload: (zk.tree_depth, zk.chain_id),
+                });
+            }
+            vec![ZkKeyPin {
+                batch: shape.batch,
+                vk_hash: verifying_key_hash(&keys.vk),
+            }]
+        }
+    };
+    let mut state =
+        ProverState::open_chain(db, &allocations, &pins).map_err(|e| ProveDirError::Open {
+            db: db.to_path_buf(),
+            source: Box::new(e),
+        })?;
+    if let Some(Keys { shape, pk, vk }) = keys {
+        state
+            .set_zk_proving_key(pk, usize::from(shape.batch))
+            .map_err(|e| ProveDirError::ZkKey {
+                source: Box::new(e),
+            })?;
+        write_atomic(
+            &chain_key_path(chain_dir, shape.batch),
+            &encode_verifying_key(&vk),
+        )?;
+    }
+    let heights = workload.heights();
+    let mut report = ProveReport::default();
+    for height in 1..=heights {
+        let mut left_out = Vec::new();
+        if height > state.height() {
+            let batches = workload.batches(height)?;
+            let submitted: Vec<(Model, &[Transaction])> = batches
+                .iter()
+                .map(|b| (b.model, b.transactions.as_ref()))
+                .collect();
+            let (_, built) =
+                state
+                    .build_block_of(&submitted, options)
+                    .map_err(|e| ProveDirError::Build {
+                        height,
+                        source: Box::new(e),
+                    })?;
+            for (index, reason) in built.dropped {
+                let (model, index) = batch_position(&batches, index);
+                left_out.push(LeftOut {
+                    height,
+                    model,
+                    index,
+                    reason,
+                });
+            }
+            report.dropped += left_out.len();
+            report.credited += built.credited;
+            report.blocks_built += 1;
+        }
+        // Export from the database, which is the source of truth: this also rewrites a file a
+        // crash left behind between commit and export.
+        export_chain(&state, chain_dir, height..=height)?;
+        on_height(height, heights, &left_out);
+    }
+    Ok(report)
+}
+
+/// The model and position in its batch of transaction `index` of all `batches` one after
+/// another (how a block report counts them).
+fn batch_position(batches: &[TransactionBatch], mut index: usize) -> (Model, usize) {
+    for batch in batches {
+        if index < batch.transactions.len() {
+            return (batch.model, index);
+        }
+        index -= batch.transactions.len();
+    }
+    (Model::Transfer, index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::write_workload;
+    use crate::workload::{WorkloadSpec, generate_for};
+    use crate::zk::groth16::setup_from_seed;
+    use crate::zk::keys::Shape;
+
+    fn spec() -> WorkloadSpec {
+        WorkloadSpec {
+            tree_depth: 4,
+            accounts: 4,
+            blocks: 2,
+            txs_per_block: 2,
+            ..WorkloadSpec::default()
+        }
+    }
+
+    fn keys(depth: u8) -> Keys {
+        let chain_id = spec().chain_id;
+        let (pk, vk) = setup_from_seed(depth, 1, chain_id, [3; 32]).unwrap();
+        let shape = Shape {
+            depth,
+            batch: 1,
+            chain_id,
+        };
+        Keys { shape, pk, vk }
+    }
+
+    /// Every height is exported and reported once; a second run over the same database builds
+    /// nothing and exports the same chain.
+    #[test]
+    fn a_workload_is_proven_height_by_height_and_resumes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (workload, db, chain) = (
+            dir.path().join("w"),
+            dir.path().join("db"),
+            dir.path().join("c"),
+        );
+        write_workload(&workload, &generate_for(&spec(), Model::Transfer)).unwrap();
+        let mut seen = Vec::new();
+        let report = prove_workload_dir(
+            &workload,
+            &db,
+            &chain,
+            BlockOptions::default(),
+            None,
+            |h, n, left| seen.push((h, n, left.len())),
+        )
+        .unwrap();
+        assert_eq!(seen, [(1, 2, 0), (2, 2, 0)]);
+        assert_eq!(report.blocks_built, 2);
+        let again = prove_workload_dir(
+            &workload,
+            &db,
+            &chain,
+            BlockOptions::default(),
+            None,
+            |_, _, _| {},
+        )
+        .unwrap();
+        assert_eq!(again, ProveReport::default());
+    }
+
+    /// zk keys for a workload without `zk-transfer`, or for another depth, are refused before
+    /// the database is touched.
+    #[test]
+    fn zk_keys_must_fit_the_workload() {
+        let dir = tempfile::tempdir().unwrap();
+        let (workload, db, chain) = (
+            dir.path().join("w"),
+            dir.path().join("db"),
+            dir.path().join("c"),
+        );
+        write_workload(&workload, &generate_for(&spec(), Model::Transfer)).unwrap();
+        let error = prove_workload_dir(
+            &workload,
+            &db,
+            &chain,
+            BlockOptions::default(),
+            Some(keys(4)),
+            |_, _, _| {},
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&error, ProveDirError::NoZkModel { models } if models == "transfer"),
+            "{error}"
+        );
+
+        let zk_dir = dir.path().join("wz");
+        write_workload(&zk_dir, &generate_for(&spec(), Model::ZkTransfer)).unwrap();
+        let error = prove_workload_dir(
+            &zk_dir,
+            &db,
+            &chain,
+            BlockOptions::default(),
+            Some(keys(3)),
+            |_, _, _| {},
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ProveDirError::KeysShape {
+                    keys: (3, _),
+                    workload: (4, _)
+                }
+            ),
+            "{error}"
+        );
+        assert!(!db.exists());
+    }
+}
