@@ -14,6 +14,7 @@
 //!   credit rules); [`bridge`]: cross-model messages between them;
 //! - [`tree`]: the sparse-tree toolkit (the one multiproof reader and, beside it, the writer);
 //! - [`hash`]: SHA3-256 with a domain byte per use; header, blob and genesis hashes;
+//! - [`mpt`]: a partial Merkle Patricia trie over witness nodes (for the `evm` model);
 //! - [`accumulator`]: the history accumulator and the blob root; [`ancestry`]: an in-memory
 //!   accumulator that keeps every node (tools and benchmarks).
 //!
@@ -36,6 +37,7 @@ pub mod accumulator;
 pub mod ancestry;
 pub mod bridge;
 pub mod hash;
+pub mod mpt;
 pub mod transfer;
 pub mod tree;
 pub mod zk_transfer;
