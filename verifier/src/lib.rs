@@ -14,7 +14,8 @@
 //!   credit rules); [`bridge`]: cross-model messages between them;
 //! - [`tree`]: the sparse-tree toolkit (the one multiproof reader and, beside it, the writer);
 //! - [`hash`]: SHA3-256 with a domain byte per use; header, blob and genesis hashes;
-//! - [`mpt`]: a partial Merkle Patricia trie over witness nodes (for the `evm` model);
+//! - [`mpt`]: a partial Merkle Patricia trie over witness nodes; [`evm`]: an Ethereum block
+//!   executed and checked against its witness (the `evm` model, in progress);
 //! - [`accumulator`]: the history accumulator and the blob root; [`ancestry`]: an in-memory
 //!   accumulator that keeps every node (tools and benchmarks).
 //!
@@ -36,6 +37,7 @@ pub mod accounts;
 pub mod accumulator;
 pub mod ancestry;
 pub mod bridge;
+pub mod evm;
 pub mod hash;
 pub mod mpt;
 pub mod transfer;

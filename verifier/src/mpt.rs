@@ -14,6 +14,7 @@
 //! witnesses do. Unused extra nodes are harmless.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use alloy_rlp::{Encodable, Header};
 use sha3::{Digest, Keccak256};
@@ -86,7 +87,7 @@ enum Node {
 #[derive(Clone, Debug)]
 pub struct PartialTrie {
     root: Node,
-    witness: HashMap<[u8; 32], Vec<u8>>,
+    witness: Arc<HashMap<[u8; 32], Vec<u8>>>,
     used: HashSet<[u8; 32]>,
     key_nibbles: usize,
 }
@@ -99,10 +100,12 @@ impl PartialTrie {
         nodes: impl IntoIterator<Item = &'a [u8]>,
         key_bytes: usize,
     ) -> Self {
-        let witness = nodes
-            .into_iter()
-            .map(|node| (keccak(node), node.to_vec()))
-            .collect();
+        let witness = Arc::new(
+            nodes
+                .into_iter()
+                .map(|node| (keccak(node), node.to_vec()))
+                .collect(),
+        );
         let root = if root == EMPTY_ROOT {
             Node::Empty
         } else {
@@ -111,6 +114,21 @@ impl PartialTrie {
         Self {
             root,
             witness,
+            used: HashSet::new(),
+            key_nibbles: key_bytes.saturating_mul(2),
+        }
+    }
+
+    /// Another trie over the same witness (a storage trie beside the account trie), of root
+    /// `root` and keys of `key_bytes` bytes.
+    pub fn sibling(&self, root: [u8; 32], key_bytes: usize) -> Self {
+        Self {
+            root: if root == EMPTY_ROOT {
+                Node::Empty
+            } else {
+                Node::Hash(root)
+            },
+            witness: Arc::clone(&self.witness),
             used: HashSet::new(),
             key_nibbles: key_bytes.saturating_mul(2),
         }

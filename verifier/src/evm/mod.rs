@@ -1,0 +1,236 @@
+//! The `evm` model's stateless block check, so far as it is built: one Ethereum block executed
+//! with revm (through alloy-evm's whole-block executor: system calls, withdrawals, requests)
+//! against a database backed only by its witness (trie nodes, codes, ancestor hashes), the
+//! header checked against the execution, and the state changes applied to the partial tries
+//! ([`crate::mpt`]) to give the post-state root the header must carry.
+//!
+//! Not yet here (see issue "The `evm` model"): the model's wire form and its place behind
+//! `ExecutionModel`, the header-against-parent checks, and a chain's own fork schedule beyond
+//! the published ones of mainnet, Sepolia and Holesky.
+
+mod witness;
+
+use std::borrow::Cow;
+
+use alloy_consensus::proofs::{
+    calculate_receipt_root, calculate_transaction_root, calculate_withdrawals_root,
+};
+use alloy_consensus::transaction::{Recovered, SignerRecoverable};
+use alloy_consensus::{Block, TxEnvelope, TxReceipt};
+use alloy_eips::eip7685::Requests;
+use alloy_eips::eip7840::BlobParams;
+use alloy_evm::block::{BlockExecutor, BlockExecutorFactory};
+use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
+use alloy_evm::eth::spec::EthSpec;
+use alloy_evm::eth::{EthBlockExecutionCtx, EthBlockExecutorFactory};
+use alloy_evm::{EthEvmFactory, EvmEnv, EvmFactory};
+use alloy_hardforks::EthereumHardforks;
+use alloy_primitives::{B256, Bloom};
+use alloy_rlp::Decodable;
+use rayon::prelude::*;
+use revm::database::State;
+use revm::database::states::bundle_state::BundleRetention;
+use thiserror::Error;
+
+pub use witness::{WitnessDb, WitnessError};
+
+/// Why an `evm` block is rejected.
+#[derive(Debug, Error)]
+pub enum EvmError {
+    /// The block's bytes are not a block.
+    #[error("the block does not decode: {0}")]
+    Decode(alloy_rlp::Error),
+    /// The chain's fork schedule is not known, or the block is of a fork not supported.
+    #[error("{0}")]
+    Fork(&'static str),
+    /// A transaction's signature does not recover a sender.
+    #[error("transaction {index}: no sender recovers from its signature")]
+    BadSignature {
+        /// The transaction's index.
+        index: usize,
+    },
+    /// The witness lacks what execution or the state update needs, or is malformed.
+    #[error(transparent)]
+    Witness(#[from] WitnessError),
+    /// Execution failed (an invalid transaction, a failed system call).
+    #[error("execution: {0}")]
+    Execution(String),
+    /// A header field disagrees with the execution.
+    #[error("{field}: the header has {header}, the execution gives {computed}")]
+    HeaderMismatch {
+        /// The field.
+        field: &'static str,
+        /// The header's value.
+        header: String,
+        /// The value execution gives.
+        computed: String,
+    },
+}
+
+/// The fork schedule of a chain id: the published ones.
+fn spec_of(chain_id: u64) -> Result<EthSpec, EvmError> {
+    match chain_id {
+        1 => Ok(EthSpec::mainnet()),
+        11_155_111 => Ok(EthSpec::sepolia()),
+        17_000 => Ok(EthSpec::holesky()),
+        _ => Err(EvmError::Fork(
+            "no published fork schedule for this chain id",
+        )),
+    }
+}
+
+/// Executes the block `block_rlp` of chain `chain_id` on the state of root `pre_state_root`,
+/// read from the witness `db`; checks the header against the execution; returns the post-state
+/// root, which must be the header's.
+pub fn verify_block(
+    chain_id: u64,
+    block_rlp: &[u8],
+    pre_state_root: B256,
+    db: WitnessDb,
+) -> Result<B256, EvmError> {
+    let block = Block::<TxEnvelope>::decode(&mut &block_rlp[..]).map_err(EvmError::Decode)?;
+    let header = &block.header;
+    let spec = spec_of(chain_id)?;
+    let blob_params = if spec.is_osaka_active_at_timestamp(header.timestamp) {
+        return Err(EvmError::Fork("Osaka and later are not supported"));
+    } else if spec.is_prague_active_at_timestamp(header.timestamp) {
+        BlobParams::prague()
+    } else if spec.is_cancun_active_at_timestamp(header.timestamp) {
+        BlobParams::cancun()
+    } else {
+        return Err(EvmError::Fork("forks before Cancun are not supported"));
+    };
+    // Senders in parallel: recovery is most of a block's signature cost.
+    let transactions: Vec<Recovered<TxEnvelope>> = block
+        .body
+        .transactions
+        .par_iter()
+        .enumerate()
+        .map(|(index, tx)| {
+            tx.clone()
+                .try_into_recovered()
+                .map_err(|_| EvmError::BadSignature { index })
+        })
+        .collect::<Result<_, _>>()?;
+
+    let db = db.at_root(pre_state_root);
+    let mut state = State::builder()
+        .with_database(db)
+        .with_bundle_update()
+        .build();
+    let evm_env = EvmEnv::for_eth_block(header, &spec, chain_id, Some(blob_params));
+    let factory = EthBlockExecutorFactory::new(
+        AlloyReceiptBuilder::default(),
+        spec.clone(),
+        EthEvmFactory::default(),
+    );
+    let evm = factory.evm_factory().create_evm(&mut state, evm_env);
+    let ctx = EthBlockExecutionCtx {
+        parent_hash: header.parent_hash,
+        parent_beacon_block_root: header.parent_beacon_block_root,
+        ommers: &block.body.ommers,
+        withdrawals: block
+            .body
+            .withdrawals
+            .as_ref()
+            .map(|w| Cow::Borrowed(w.as_slice())),
+        extra_data: header.extra_data.clone(),
+        tx_count_hint: Some(transactions.len()),
+        slot_number: None,
+    };
+    let executor = factory.create_executor(evm, ctx);
+    let result = executor.execute_block(transactions.iter());
+    let result = match result {
+        Ok(result) => result,
+        Err(error) => {
+            // A missing witness node or code is the witness's fault, not the block's.
+            if let Some(missing) = state.database.take_error() {
+                return Err(missing.into());
+            }
+            return Err(EvmError::Execution(error.to_string()));
+        }
+    };
+    state.merge_transitions(BundleRetention::PlainState);
+    let bundle = state.take_bundle();
+    let mut db = state.database;
+
+    let mismatch = |field, header: String, computed: String| {
+        Err(EvmError::HeaderMismatch {
+            field,
+            header,
+            computed,
+        })
+    };
+    if result.gas_used != header.gas_used {
+        return mismatch(
+            "gas used",
+            header.gas_used.to_string(),
+            result.gas_used.to_string(),
+        );
+    }
+    if header.blob_gas_used != Some(result.blob_gas_used) {
+        return mismatch(
+            "blob gas used",
+            format!("{:?}", header.blob_gas_used),
+            result.blob_gas_used.to_string(),
+        );
+    }
+    let transactions_root = calculate_transaction_root(&block.body.transactions);
+    if transactions_root != header.transactions_root {
+        return mismatch(
+            "transactions root",
+            header.transactions_root.to_string(),
+            transactions_root.to_string(),
+        );
+    }
+    let receipts_root = calculate_receipt_root(&result.receipts);
+    if receipts_root != header.receipts_root {
+        return mismatch(
+            "receipts root",
+            header.receipts_root.to_string(),
+            receipts_root.to_string(),
+        );
+    }
+    let bloom = result
+        .receipts
+        .iter()
+        .fold(Bloom::ZERO, |bloom, receipt| bloom | receipt.bloom());
+    if bloom != header.logs_bloom {
+        return mismatch(
+            "logs bloom",
+            header.logs_bloom.to_string(),
+            bloom.to_string(),
+        );
+    }
+    let withdrawals_root = block
+        .body
+        .withdrawals
+        .as_ref()
+        .map(|w| calculate_withdrawals_root(w));
+    if withdrawals_root != header.withdrawals_root {
+        return mismatch(
+            "withdrawals root",
+            format!("{:?}", header.withdrawals_root),
+            format!("{withdrawals_root:?}"),
+        );
+    }
+    if spec.is_prague_active_at_timestamp(header.timestamp) {
+        let requests_hash = Requests::requests_hash(&result.requests);
+        if header.requests_hash != Some(requests_hash) {
+            return mismatch(
+                "requests hash",
+                format!("{:?}", header.requests_hash),
+                requests_hash.to_string(),
+            );
+        }
+    }
+    let post_state_root = db.apply(&bundle)?;
+    if post_state_root != header.state_root {
+        return mismatch(
+            "state root",
+            header.state_root.to_string(),
+            post_state_root.to_string(),
+        );
+    }
+    Ok(post_state_root)
+}
