@@ -1,0 +1,86 @@
+//! The `evm` model's stateless check of a real block: Holesky block 2,971,844 (42 transactions
+//! of types 0, 2 and 3) with its witness, from `../shared/fixtures/real-blocks/` (the benchmark
+//! does nothing without them).
+//!
+//! What is measured, in the criterion group `evm`:
+//!
+//! - `verify_block_holesky_2971844`: `verifier::evm::verify_block` from the block's bytes and
+//!   the witness database: decoding, sender recovery (in parallel), execution, the header
+//!   checks, the state update of the partial tries and the post-state root. Building the
+//!   witness database (hashing its nodes and codes) is part of each iteration, as it is part of
+//!   a verifier's work.
+//!
+//! Goal (the `evm` issue): at most 3 ms on 2 cores, median, release.
+//!
+//! ```sh
+//! cargo bench --bench evm
+//! ```
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use alloy_primitives::B256;
+use criterion::{Criterion, criterion_group, criterion_main};
+use verifier::evm::{WitnessDb, verify_block};
+
+struct Fixture {
+    chain_id: u64,
+    anchor: u64,
+    root: B256,
+    hashes: Vec<B256>,
+    rlp: Vec<u8>,
+    nodes: Vec<Vec<u8>>,
+    codes: Vec<Vec<u8>>,
+}
+
+fn load() -> Option<Fixture> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/real-blocks/holesky-2971844.json");
+    let text = std::fs::read_to_string(&path).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let bytes = |v: &serde_json::Value| hex::decode(v.as_str()?.trim_start_matches("0x")).ok();
+    let list = |v: &serde_json::Value| -> Option<Vec<Vec<u8>>> {
+        v.as_array()?.iter().map(bytes).collect()
+    };
+    let anchor = &json["anchor"];
+    let block = &json["blocks"][0];
+    Some(Fixture {
+        chain_id: json["chain_id"].as_u64()?,
+        anchor: anchor["number"].as_u64()?,
+        root: B256::from_slice(&bytes(&anchor["state_root"])?),
+        hashes: list(&anchor["ancestor_hashes"])?
+            .iter()
+            .map(|h| B256::from_slice(h))
+            .collect(),
+        rlp: bytes(&block["rlp"])?,
+        nodes: list(&block["witness"]["state"])?,
+        codes: list(&block["witness"]["codes"])?,
+    })
+}
+
+fn bench_evm(c: &mut Criterion) {
+    let Some(f) = load() else {
+        eprintln!("evm bench: ../shared/fixtures/real-blocks is missing; nothing measured");
+        return;
+    };
+    let verify = || {
+        let hashes = (0u64..)
+            .zip(&f.hashes)
+            .map(|(back, h)| (f.anchor - back, *h));
+        let db = WitnessDb::new(
+            f.nodes.iter().map(Vec::as_slice),
+            f.codes.iter().map(Vec::as_slice),
+            hashes,
+        );
+        verify_block(f.chain_id, &f.rlp, f.root, db).expect("the block verifies")
+    };
+    verify();
+    let mut group = c.benchmark_group("evm");
+    group.bench_function("verify_block_holesky_2971844", |b| {
+        b.iter(|| black_box(verify()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_evm);
+criterion_main!(benches);
