@@ -4,10 +4,14 @@
 //! header checked against the execution, and the state changes applied to the partial tries
 //! ([`crate::mpt`]) to give the post-state root the header must carry.
 //!
+//! A header is checked against its parent's by [`check_against_parent`] (link, number,
+//! timestamp, gas limit, base fee, excess blob gas).
+//!
 //! Not yet here (see issue "The `evm` model"): the model's wire form and its place behind
-//! `ExecutionModel`, the header-against-parent checks, and a chain's own fork schedule beyond
-//! the published ones of mainnet, Sepolia and Holesky.
+//! `ExecutionModel`, and a chain's own fork schedule beyond the published ones of mainnet,
+//! Sepolia and Holesky.
 
+mod header;
 mod witness;
 
 use std::borrow::Cow;
@@ -32,6 +36,7 @@ use revm::database::State;
 use revm::database::states::bundle_state::BundleRetention;
 use thiserror::Error;
 
+pub use header::check_against_parent;
 pub use witness::{WitnessDb, WitnessError};
 
 /// Why an `evm` block is rejected.
@@ -55,6 +60,16 @@ pub enum EvmError {
     /// Execution failed (an invalid transaction, a failed system call).
     #[error("execution: {0}")]
     Execution(String),
+    /// A header field disagrees with what its parent makes it.
+    #[error("{field}: the header has {header}, its parent makes it {expected}")]
+    ParentMismatch {
+        /// The field.
+        field: &'static str,
+        /// The header's value.
+        header: String,
+        /// What the parent gives.
+        expected: String,
+    },
     /// A header field disagrees with the execution.
     #[error("{field}: the header has {header}, the execution gives {computed}")]
     HeaderMismatch {
