@@ -226,38 +226,46 @@ mod tests {
         Keys { shape, pk, vk }
     }
 
-    /// Every height is exported and reported once; a second run over the same database builds
-    /// nothing and exports the same chain.
-    #[test]
-    fn a_workload_is_proven_height_by_height_and_resumes() {
+    /// A workload of `model` written in a temporary directory, with where its database and
+    /// chain go.
+    fn setup(model: Model) -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let (workload, db, chain) = (
             dir.path().join("w"),
             dir.path().join("db"),
             dir.path().join("c"),
         );
-        write_workload(&workload, &generate_for(&spec(), Model::Transfer)).unwrap();
-        let mut seen = Vec::new();
-        let report = prove_workload_dir(
-            &workload,
-            &db,
-            &chain,
+        write_workload(&workload, &generate_for(&spec(), model)).unwrap();
+        (dir, workload, db, chain)
+    }
+
+    /// Proves with `keys`, seeing each height's report in `on_height`.
+    fn prove(
+        (workload, db, chain): (&Path, &Path, &Path),
+        keys: Option<Keys>,
+        on_height: impl FnMut(u64, u64, &[LeftOut]),
+    ) -> Result<ProveReport, ProveDirError> {
+        prove_workload_dir(
+            workload,
+            db,
+            chain,
             BlockOptions::default(),
-            None,
-            |h, n, left| seen.push((h, n, left.len())),
+            keys,
+            on_height,
         )
-        .unwrap();
+    }
+
+    /// Every height is exported and reported once; a second run over the same database builds
+    /// nothing and exports the same chain.
+    #[test]
+    fn a_workload_is_proven_height_by_height_and_resumes() {
+        let (_dir, workload, db, chain) = setup(Model::Transfer);
+        let paths = (workload.as_path(), db.as_path(), chain.as_path());
+        let mut seen = Vec::new();
+        let report = prove(paths, None, |h, n, left| seen.push((h, n, left.len()))).unwrap();
         assert_eq!(seen, [(1, 2, 0), (2, 2, 0)]);
         assert_eq!(report.blocks_built, 2);
-        let again = prove_workload_dir(
-            &workload,
-            &db,
-            &chain,
-            BlockOptions::default(),
-            None,
-            |_, _, _| {},
-        )
-        .unwrap();
+        let again = prove(paths, None, |_, _, _| {}).unwrap();
         assert_eq!(again, ProveReport::default());
     }
 
@@ -265,34 +273,15 @@ mod tests {
     /// the database is touched.
     #[test]
     fn zk_keys_must_fit_the_workload() {
-        let dir = tempfile::tempdir().unwrap();
-        let (workload, db, chain) = (
-            dir.path().join("w"),
-            dir.path().join("db"),
-            dir.path().join("c"),
-        );
-        write_workload(&workload, &generate_for(&spec(), Model::Transfer)).unwrap();
-        let error = prove_workload_dir(
-            &workload,
-            &db,
-            &chain,
-            BlockOptions::default(),
-            Some(keys(4)),
-            |_, _, _| {},
-        )
-        .unwrap_err();
+        let (_dir, workload, db, chain) = setup(Model::Transfer);
+        let error = prove((&workload, &db, &chain), Some(keys(4)), |_, _, _| {}).unwrap_err();
         assert!(
             matches!(&error, ProveDirError::NoZkModel { models } if models == "transfer"),
             "{error}"
         );
-
-        let zk_dir = dir.path().join("wz");
-        write_workload(&zk_dir, &generate_for(&spec(), Model::ZkTransfer)).unwrap();
-        let error = prove_workload_dir(
-            &zk_dir,
-            &db,
-            &chain,
-            BlockOptions::default(),
+        let (_zk_dir, zk_workload, zk_db, zk_chain) = setup(Model::ZkTransfer);
+        let error = prove(
+            (&zk_workload, &zk_db, &zk_chain),
             Some(keys(3)),
             |_, _, _| {},
         )
@@ -307,6 +296,6 @@ mod tests {
             ),
             "{error}"
         );
-        assert!(!db.exists());
+        assert!(!db.exists() && !zk_db.exists());
     }
 }

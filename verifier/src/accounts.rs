@@ -144,7 +144,7 @@ impl TouchedState {
         })
     }
 
-    /// The same state under a bridge's rules (on a chain of two models), or none.
+    /// The same state under a bridge's rules (on a chain of several models), or none.
     pub fn with_bridge(mut self, bridge: Option<Bridge>) -> Self {
         self.bridge = bridge;
         self

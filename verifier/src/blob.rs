@@ -19,7 +19,7 @@ use crate::params::ChainParams;
 /// - a blob of credits (either model): [`verify_blob_in_block`], which knows the block.
 /// - any other pair: [`Reason::WitnessNotSupported`].
 ///
-/// On a chain of two models, the rules include the bridge's ([`crate::bridge`]): exits in
+/// On a chain of several models, the rules include the bridge's ([`crate::bridge`]): exits in
 /// Merkle-witnessed blobs, no bridge leaf in a zk blob.
 ///
 /// Steps, for a `transfer` blob with a Merkle witness:

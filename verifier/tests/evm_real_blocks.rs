@@ -193,3 +193,43 @@ fn tampered_real_blocks_are_rejected_for_what_was_changed() {
             .is_err()
     );
 }
+
+/// The rejections before execution, and an ancestor hash the block reads: each by name.
+#[test]
+fn unknown_chains_undecodable_blocks_and_missing_ancestors_are_rejected() {
+    let Some(f) = fixture("holesky-2971844.json") else {
+        return;
+    };
+    let db = || {
+        WitnessDb::new(
+            f.nodes.iter().map(Vec::as_slice),
+            f.codes.iter().map(Vec::as_slice),
+            [],
+        )
+    };
+    assert!(matches!(
+        verify_block(424_242, &f.rlp, f.anchor_state_root, db()),
+        Err(EvmError::Fork(_))
+    ));
+    assert!(matches!(
+        verify_block(
+            f.chain_id,
+            &f.rlp[..f.rlp.len() / 2],
+            f.anchor_state_root,
+            db()
+        ),
+        Err(EvmError::Decode(_))
+    ));
+    // Without the ancestor hashes: if the block reads one, the witness lacks it (by number);
+    // if it reads none, it verifies all the same.
+    match verify_block(f.chain_id, &f.rlp, f.anchor_state_root, db()) {
+        Err(EvmError::Witness(WitnessError::MissingBlockHash(number))) => {
+            assert!(
+                number <= f.anchor_number && number + 256 > f.anchor_number,
+                "{number}"
+            );
+        }
+        Ok(root) => assert_eq!(root, f.block().header.state_root),
+        other => panic!("{other:?}"),
+    }
+}

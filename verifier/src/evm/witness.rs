@@ -119,16 +119,18 @@ impl WitnessDb {
 
     /// The account's storage trie, over its pre-state storage root.
     fn storage_trie(&mut self, address: Address) -> Result<&mut PartialTrie, WitnessError> {
-        if !self.storage.contains_key(&address) {
-            let root = self
+        // The pre-state storage root, read only for an account not met before.
+        let root = match self.storage.contains_key(&address) {
+            true => EMPTY_ROOT,
+            false => self
                 .account(address)?
-                .map_or(EMPTY_ROOT, |account| account.storage_root.0);
-            let trie = self.accounts.sibling(root, 32);
-            self.storage.insert(address, trie);
-        }
-        self.storage
-            .get_mut(&address)
-            .ok_or(WitnessError::MalformedLeaf { address })
+                .map_or(EMPTY_ROOT, |account| account.storage_root.0),
+        };
+        let accounts = &self.accounts;
+        Ok(self
+            .storage
+            .entry(address)
+            .or_insert_with(|| accounts.sibling(root, 32)))
     }
 
     fn slot(&mut self, address: Address, slot: U256) -> Result<U256, WitnessError> {

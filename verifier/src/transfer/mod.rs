@@ -96,7 +96,7 @@ pub fn signature_checks<'a>(
 }
 
 /// The `transfer` model: accounts by number in a SHA3 sparse tree, Ed25519 signatures, Merkle
-/// witnesses (and, on a chain of two models, blobs of credits).
+/// witnesses (and, on a chain of several models, blobs of credits).
 pub struct TransferModel;
 
 /// The `transfer` model's implementation.

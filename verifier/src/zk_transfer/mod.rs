@@ -223,8 +223,8 @@ pub fn merkle_roots(
 }
 
 /// The `zk-transfer` model: accounts by number in a Poseidon sparse tree, Schnorr signatures
-/// over Jubjub, Merkle witnesses or Groth16 proofs (and, on a chain of two models, blobs of
-/// credits).
+/// over Jubjub, Merkle witnesses or Groth16 proofs (and, on a chain of several models, blobs
+/// of credits).
 pub struct ZkTransferModel;
 
 /// The `zk-transfer` model's implementation.
