@@ -21,7 +21,8 @@ use std::path::PathBuf;
 
 use alloy_primitives::B256;
 use criterion::{Criterion, criterion_group, criterion_main};
-use verifier::evm::{WitnessDb, verify_block};
+use verifier::evm::{ChainSpec, WitnessDb, decode_block, verify_block};
+use witness_format::EvmSchedule;
 
 struct Fixture {
     chain_id: u64,
@@ -63,6 +64,7 @@ fn bench_evm(c: &mut Criterion) {
         eprintln!("evm bench: ../shared/fixtures/real-blocks is missing; nothing measured");
         return;
     };
+    let spec = ChainSpec::new(f.chain_id, EvmSchedule::Published).expect("a published schedule");
     let verify = || {
         let hashes = (0u64..)
             .zip(&f.hashes)
@@ -72,7 +74,8 @@ fn bench_evm(c: &mut Criterion) {
             f.codes.iter().map(Vec::as_slice),
             hashes,
         );
-        verify_block(f.chain_id, &f.rlp, f.root, db).expect("the block verifies")
+        let block = decode_block(&f.rlp).expect("a block");
+        verify_block(&spec, &block, f.root, db).expect("the block verifies")
     };
     verify();
     let mut group = c.benchmark_group("evm");

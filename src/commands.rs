@@ -106,7 +106,7 @@ impl ModelArg {
         match self {
             ModelArg::Transfer => &[Model::Transfer],
             ModelArg::ZkTransfer => &[Model::ZkTransfer],
-            ModelArg::Both => &Model::ALL,
+            ModelArg::Both => &Model::NUMBERED,
         }
     }
 }
@@ -144,12 +144,13 @@ pub(crate) fn gen_workload(args: GenArgs) -> Result<(), Failure> {
     {
         // Accounts stay below the channel leaves of the bridge (docs/CROSS_MODEL.md): on two
         // models, the lower half of the tree.
-        let bridge = verifier::bridge::bridge_key(*first);
         // (A tree too shallow for a bridge keeps the lower half too, as it always did.)
-        let room = verifier::accounts::Bridge::new(spec.tree_depth, others, bridge).map_or_else(
-            || 1u64 << spec.tree_depth.saturating_sub(1),
-            |bridge| bridge.accounts_end(),
-        );
+        let room = verifier::bridge::bridge_key(*first)
+            .and_then(|key| verifier::accounts::Bridge::new(spec.tree_depth, others, key))
+            .map_or_else(
+                || 1u64 << spec.tree_depth.saturating_sub(1),
+                |bridge| bridge.accounts_end(),
+            );
         if spec.accounts > room {
             return Err(anyhow::anyhow!(
                 "a chain of {} models keeps its accounts below the bridge's channel leaves: at most {room} accounts at depth {}",

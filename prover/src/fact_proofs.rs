@@ -11,8 +11,8 @@ use redb::{ReadOnlyTable, ReadTransaction, ReadableDatabase};
 use verifier::accounts::in_range;
 use verifier::accumulator::proof_nodes;
 use verifier::hash::{
-    BLOBS_NODE_TAG, TRANSACTIONS_NODE_TAG, blob_commitment, list_path, transaction_hash,
-    transactions_root,
+    BLOBS_NODE_TAG, TRANSACTIONS_NODE_TAG, blob_commitment, blob_content_root, list_path,
+    transaction_hash,
 };
 use verifier::tree::{bit_list, write_multiproof};
 use verifier::verify_history_proof;
@@ -290,7 +290,7 @@ pub fn blob_inclusion(block: &Block, index: u64) -> Result<BlobInclusion, Prover
         model: blob.model,
         pre_state_root: blob.pre_state_root,
         post_state_root: blob.post_state_root,
-        transactions_root: transactions_root(&blob.transactions),
+        transactions_root: blob_content_root(blob),
         path: bounded(path)?,
     })
 }

@@ -199,7 +199,7 @@ impl SpanBuilder {
                         proof: witness.proof,
                     })
                 }
-                Witness::Merkle(_) | Witness::Credits(_) => {
+                Witness::Merkle(_) | Witness::Credits(_) | Witness::Evm(_) => {
                     let inclusion = blob_inclusion(block, index as u64).map_err(|e| {
                         SpanBuildError::Inclusion {
                             height,

@@ -210,6 +210,7 @@ fn check_chain_dir(
                 Witness::Merkle(witness) => witness.ssz_bytes_len(),
                 Witness::Zk(witness) => witness.ssz_bytes_len(),
                 Witness::Credits(witness) => witness.ssz_bytes_len(),
+                Witness::Evm(witness) => witness.ssz_bytes_len(),
             } as u64;
             report.blob_bytes += blob.ssz_bytes_len() as u64;
         }

@@ -104,7 +104,8 @@ pub fn generate_for(spec: &WorkloadSpec, model: Model) -> Workload {
     }
 }
 
-/// The workloads of a chain hosting every model: one per model, in [`Model::ALL`] order, with
+/// The workloads of a chain hosting both numbered-account models: one per model, in
+/// [`Model::NUMBERED`] order, with
 /// accounts kept below the bridge's channel leaves ([`verifier::accounts::Bridge`]: on a chain
 /// of two models, the lower half of the tree) and `exit_percent` percent of transfers exiting
 /// to a random genesis account of another model (the prover credits them in a later block).
@@ -112,13 +113,17 @@ pub fn generate_for(spec: &WorkloadSpec, model: Model) -> Workload {
 /// # Panics
 /// If the accounts or transactions exceed the wire limits of an allocation or a batch.
 pub fn generate_both(spec: &WorkloadSpec, exit_percent: u8) -> Vec<Workload> {
-    Model::ALL
+    Model::NUMBERED
         .into_iter()
         .map(|model| {
             let mut generator = WorkloadGenerator::for_model(spec, model);
-            let others: Vec<Model> = Model::ALL.into_iter().filter(|&m| m != model).collect();
-            generator.exits =
-                Bridge::new(spec.tree_depth, &others, bridge_key(model)).map(|bridge| Exits {
+            let others: Vec<Model> = Model::NUMBERED
+                .into_iter()
+                .filter(|&m| m != model)
+                .collect();
+            generator.exits = bridge_key(model)
+                .and_then(|key| Bridge::new(spec.tree_depth, &others, key))
+                .map(|bridge| Exits {
                     percent: exit_percent,
                     bridge,
                 });

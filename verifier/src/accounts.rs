@@ -34,7 +34,7 @@ pub fn touched_accounts(transactions: &[Transaction], depth: u8) -> Result<Vec<u
 }
 
 /// The most models a chain's bridge layout serves: every model has its channel region.
-const MAX_OTHER_MODELS: usize = Model::ALL.len() - 1;
+const MAX_OTHER_MODELS: usize = Model::NUMBERED.len() - 1;
 
 /// A model's bridge on a chain of several models (`docs/CROSS_MODEL.md`). The tree is cut into
 /// `2^reserved_bits` equal regions of `region` leaves (the index's top `reserved_bits` bits

@@ -80,8 +80,9 @@ fn check_blob<'a>(
     if !params.models.contains(&blob.model) {
         return Err(Reason::UnknownModel { model: blob.model }.into());
     }
-    if blob.transactions.is_empty() {
+    let model = model(blob.model);
+    if model.carries_transactions() && blob.transactions.is_empty() {
         return Err(Reason::EmptyBlob.into());
     }
-    model(blob.model).check_blob(params, header, blob)
+    model.check_blob(params, header, blob)
 }

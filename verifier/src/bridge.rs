@@ -53,11 +53,14 @@ pub const ZK_BRIDGE_KEY: [u8; 32] = [
 /// The key every bridge leaf of `model` holds: a fixed marker that is a valid key of the model
 /// (the `zk-transfer` leaf hash needs a Jubjub point) and that nobody can sign for (a hash, for
 /// `transfer`; [`ZK_BRIDGE_KEY`] for `zk-transfer`). The rules stop a bridge leaf from sending
-/// in any case.
-pub fn bridge_key(model: Model) -> PublicKey {
+/// in any case. `None` for a model without numbered accounts (`evm`).
+pub fn bridge_key(model: Model) -> Option<PublicKey> {
     match model {
-        Model::Transfer => PublicKey::from(tagged_hash(BRIDGE_KEY_TAG, &[b"bridge leaf"]).0),
-        Model::ZkTransfer => PublicKey::from(ZK_BRIDGE_KEY),
+        Model::Transfer => Some(PublicKey::from(
+            tagged_hash(BRIDGE_KEY_TAG, &[b"bridge leaf"]).0,
+        )),
+        Model::ZkTransfer => Some(PublicKey::from(ZK_BRIDGE_KEY)),
+        Model::Evm => None,
     }
 }
 
@@ -73,7 +76,7 @@ pub fn bridge(params: &ChainParams, model: Model) -> Option<Bridge> {
         .copied()
         .filter(|&other| other != model)
         .collect();
-    Bridge::new(params.tree_depth, &others, bridge_key(model))
+    Bridge::new(params.tree_depth, &others, bridge_key(model)?)
 }
 
 /// The top index bits `model`'s accounts keep zero on this chain (its bridge's; 0 without

@@ -3,13 +3,14 @@
 use ark_bls12_381::Bls12_381;
 use ark_groth16::VerifyingKey;
 use rayon::prelude::*;
-use witness_format::{Block, Genesis, Hash32, ModelRoot};
+use witness_format::{Block, Genesis, Hash32, Model, ModelRoot};
 
 use crate::accumulator::{HistoryAccumulator, blobs_root};
 use crate::blob::check_blob_in_block;
 use crate::error::{Reason, VerifyError};
 use crate::hash::{blob_commitment, genesis_hash, header_hash};
-use crate::model::PendingProof;
+use crate::model::{BlobLink, PendingProof};
+use crate::models::model;
 use crate::params::ChainParams;
 use crate::zk_transfer::batch::{BatchEntry, verify_batch};
 use crate::zk_transfer::groth16::PreparedKey;
@@ -36,11 +37,28 @@ pub struct ChainSummary {
 ///
 /// Blocks can be fed in windows of any size ([`ChainVerifier::verify_blocks`]); the verdict and
 /// the error are the same as for one call with all of them.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct ChainVerifier {
     params: ChainParams,
     summary: ChainSummary,
     history: HistoryAccumulator,
+    /// The models whose blobs link to each other in order ([`ExecutionModel::blob_link`]).
+    links: Vec<(Model, Box<dyn BlobLink>)>,
+}
+
+impl Clone for ChainVerifier {
+    fn clone(&self) -> Self {
+        Self {
+            params: self.params.clone(),
+            summary: self.summary.clone(),
+            history: self.history.clone(),
+            links: self
+                .links
+                .iter()
+                .map(|(model, link)| (*model, link.clone_box()))
+                .collect(),
+        }
+    }
 }
 
 /// Checks every blob of `blocks` against its witness, with no state: all blobs in parallel,
@@ -148,7 +166,13 @@ impl ChainVerifier {
         let tip_hash = genesis_hash(genesis);
         let mut history = HistoryAccumulator::new();
         history.append(tip_hash);
+        let links = params
+            .models
+            .iter()
+            .filter_map(|&tag| Some((tag, model(tag).blob_link(&params)?)))
+            .collect();
         Ok(Self {
+            links,
             params,
             summary: ChainSummary {
                 height: 0,
@@ -236,6 +260,9 @@ impl ChainVerifier {
                     found: blob.pre_state_root,
                 })
                 .at_blob(index));
+            }
+            if let Some((_, link)) = self.links.iter_mut().find(|(m, _)| *m == blob.model) {
+                link.follow(blob).map_err(|error| error.at_blob(index))?;
             }
             current.root = blob.post_state_root;
             commitments.push(commitment);

@@ -6,6 +6,7 @@ use witness_format::{DecodeError, Hash32, Model};
 use witness_format::limits::MAX_TREE_DEPTH;
 
 use crate::accumulator::MmrProofError;
+use crate::evm::{EvmError, LinkError};
 use crate::hash::ListPathError;
 use crate::zk_transfer::groth16::ZkVerifyError;
 
@@ -442,6 +443,23 @@ pub enum Reason {
     /// The header's state roots are not each model's root after the block.
     #[error("header state roots do not match the models' roots after the block")]
     HeaderStateRootsMismatch,
+
+    // --- The evm model ---
+    /// An `evm` block is invalid, or its witness lacks what it needs.
+    #[error("{0}")]
+    Evm(EvmError),
+    /// An `evm` block does not follow the chain's last (header, ancestor hashes).
+    #[error("{0}")]
+    EvmLink(LinkError),
+    /// An `evm` blob lists transactions of its own: its transactions are its block's.
+    #[error("an evm blob's transactions are its block's; its transaction list must be empty")]
+    TransactionsOutsideBlock,
+    /// History proofs of account values are offered for numbered-account models only.
+    #[error("history proofs of {model} account values are not supported")]
+    AccountFactNotSupported {
+        /// The model.
+        model: Model,
+    },
 
     // --- History proofs ---
     /// A history proof does not prove its fact against the tip.

@@ -7,7 +7,7 @@
 use sha3::{Digest, Sha3_256};
 use thiserror::Error;
 use witness_format::SszEncode;
-use witness_format::{AccountLeaf, Blob, Genesis, Hash32, Header, Model, Transaction};
+use witness_format::{AccountLeaf, Blob, Genesis, Hash32, Header, Model, Transaction, Witness};
 
 /// Domain byte of an account leaf.
 pub const LEAF_TAG: u8 = 0x00;
@@ -76,8 +76,36 @@ pub fn blob_commitment(blob: &Blob) -> Hash32 {
         blob.model,
         &blob.pre_state_root,
         &blob.post_state_root,
-        &transactions_root(&blob.transactions),
+        &blob_content_root(blob),
     )
+}
+
+/// What a blob's commitment binds besides its model and roots: the root over its transactions,
+/// or, for a blob whose transactions are inside an Ethereum block (`evm`), the block's hash
+/// (keccak-256 of its header's RLP, which commits to the transactions); a block whose header
+/// is not an RLP item commits to zero, and is rejected by its check anyway.
+pub fn blob_content_root(blob: &Blob) -> Hash32 {
+    match &blob.witness {
+        Witness::Evm(witness) => ethereum_block_hash(&witness.block).unwrap_or(Hash32::ZERO),
+        _ => transactions_root(&blob.transactions),
+    }
+}
+
+/// Keccak-256 of the first item (the header) of an RLP list (a block).
+fn ethereum_block_hash(block: &[u8]) -> Option<Hash32> {
+    let mut rest = block;
+    let list = alloy_rlp::Header::decode(&mut rest).ok()?;
+    if !list.list {
+        return None;
+    }
+    let mut inner = rest;
+    let header = alloy_rlp::Header::decode(&mut inner).ok()?;
+    let consumed = rest.len().checked_sub(inner.len())?;
+    let length = consumed.checked_add(header.payload_length)?;
+    let encoded = rest.get(..length)?;
+    Some(Hash32::from(<[u8; 32]>::from(sha3::Keccak256::digest(
+        encoded,
+    ))))
 }
 
 /// [`blob_commitment`] from its pre-image, as a history proof carries it: model, state roots

@@ -66,6 +66,29 @@ pub trait ExecutionModel: Sync {
     fn account_rules(&self) -> Option<&'static dyn AccountRules> {
         None
     }
+
+    /// Whether the model's transactions are the blob's `transactions` list (so a blob without
+    /// any is refused), or live inside its witness (an `evm` blob's block).
+    fn carries_transactions(&self) -> bool {
+        true
+    }
+
+    /// What the chain verifier keeps to link this model's blobs in order beyond their state
+    /// roots, for a model whose blobs form a chain of their own (the `evm` model's Ethereum
+    /// headers); `None` for the others.
+    fn blob_link(&self, _params: &ChainParams) -> Option<Box<dyn BlobLink>> {
+        None
+    }
+}
+
+/// A model's blobs linked in chain order, after each was checked on its own
+/// ([`ExecutionModel::blob_link`]).
+pub trait BlobLink: Send + Sync + std::fmt::Debug {
+    /// Links the model's next blob (already checked on its own) to those before it.
+    fn follow(&mut self, blob: &Blob) -> Result<(), VerifyError>;
+
+    /// A copy, to fork a chain verifier.
+    fn clone_box(&self) -> Box<dyn BlobLink>;
 }
 
 /// A zk blob whose every check but the pairing check passed: the pinned key's batch size, the

@@ -2,6 +2,7 @@
 
 use witness_format::Model;
 
+use crate::evm::EVM_MODEL;
 use crate::model::ExecutionModel;
 use crate::transfer::TRANSFER_MODEL;
 use crate::zk_transfer::ZK_TRANSFER_MODEL;
@@ -11,5 +12,6 @@ pub fn model(tag: Model) -> &'static dyn ExecutionModel {
     match tag {
         Model::Transfer => &TRANSFER_MODEL,
         Model::ZkTransfer => &ZK_TRANSFER_MODEL,
+        Model::Evm => &EVM_MODEL,
     }
 }

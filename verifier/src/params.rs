@@ -9,6 +9,7 @@ use witness_format::limits::MAX_TREE_DEPTH;
 use witness_format::{Genesis, Hash32, Model, ZkKeyPin};
 
 use crate::error::{Reason, VerifyError};
+use crate::evm::{ChainSpec, HeaderChain};
 use crate::zk_transfer::groth16::{PreparedKey, decode_verifying_key, verifying_key_hash};
 
 /// What every check of one chain needs, prepared once from its genesis.
@@ -24,6 +25,9 @@ pub struct ChainParams {
     pub zk_pins: Vec<ZkKeyPin>,
     /// The pinned keys this verifier was given, prepared once, by batch size.
     pub zk_keys: Vec<(u16, Arc<PreparedKey>)>,
+    /// The `evm` model's chain at its anchor (fork schedule, anchor header and hashes), when
+    /// the chain hosts it.
+    pub evm: Option<HeaderChain>,
 }
 
 impl ChainParams {
@@ -62,12 +66,14 @@ impl ChainParams {
             )
             .into());
         }
+        let evm = evm_chain(genesis, &models)?;
         Ok(Self {
             chain_id: genesis.chain_id,
             tree_depth: genesis.tree_depth,
             models,
             zk_pins,
             zk_keys: Vec::new(),
+            evm,
         })
     }
 
@@ -121,5 +127,30 @@ impl ChainParams {
                 batch: pin.batch,
                 vk_hash: pin.vk_hash,
             })
+    }
+}
+
+/// The `evm` chain a genesis anchors: an `evm` model's root needs an anchor, and an anchor
+/// needs the model. The `evm` model does not share a chain with others yet: cross-model
+/// messages are defined for numbered accounts only (`docs/CROSS_MODEL.md`).
+fn evm_chain(genesis: &Genesis, models: &[Model]) -> Result<Option<HeaderChain>, VerifyError> {
+    let invalid = |why: String| -> VerifyError { Reason::InvalidGenesis(why).into() };
+    let root = genesis.state_roots.iter().find(|r| r.model == Model::Evm);
+    match (&genesis.evm, root) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err(invalid("an evm model without an evm anchor".into())),
+        (Some(_), None) => Err(invalid("an evm anchor without an evm model".into())),
+        (Some(anchor), Some(root)) => {
+            if models.len() > 1 {
+                return Err(invalid(
+                    "the evm model does not share a chain with other models".into(),
+                ));
+            }
+            let spec = ChainSpec::new(genesis.chain_id, anchor.schedule)
+                .map_err(|e| invalid(e.to_string()))?;
+            HeaderChain::new(spec, anchor, root.root.0.into())
+                .map(Some)
+                .map_err(|e| invalid(e.to_string()))
+        }
     }
 }

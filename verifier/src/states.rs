@@ -3,6 +3,7 @@
 
 use witness_format::Model;
 
+use crate::evm::EVM_STATE;
 use crate::model::StateCommitment;
 use crate::transfer::state::TRANSFER_TREE;
 use crate::zk_transfer::state::ZK_TRANSFER_TREE;
@@ -12,5 +13,6 @@ pub fn state_of(tag: Model) -> &'static dyn StateCommitment {
     match tag {
         Model::Transfer => &TRANSFER_TREE,
         Model::ZkTransfer => &ZK_TRANSFER_TREE,
+        Model::Evm => &EVM_STATE,
     }
 }

@@ -8,7 +8,15 @@ use std::path::PathBuf;
 use alloy_consensus::{Block, TxEnvelope};
 use alloy_primitives::B256;
 use alloy_rlp::{Decodable, Encodable};
-use verifier::evm::{EvmError, WitnessDb, WitnessError, verify_block};
+use verifier::evm::{ChainSpec, EvmError, WitnessDb, WitnessError, decode_block, verify_block};
+use witness_format::EvmSchedule;
+
+/// Verifies the block `rlp` of chain `chain_id` (its published schedule); its post-state root.
+fn verify_rlp(chain_id: u64, rlp: &[u8], root: B256, db: WitnessDb) -> Result<B256, EvmError> {
+    let spec = ChainSpec::new(chain_id, EvmSchedule::Published)?;
+    let block = decode_block(rlp)?;
+    verify_block(&spec, &block, root, db).map(|checked| checked.header.state_root)
+}
 use verifier::mpt::{TrieError, keccak};
 
 struct Fixture {
@@ -85,7 +93,7 @@ impl Fixture {
             codes.iter().map(Vec::as_slice),
             hashes,
         );
-        verify_block(self.chain_id, rlp, root, db)
+        verify_rlp(self.chain_id, rlp, root, db)
     }
 
     fn verify(&self) -> Result<B256, EvmError> {
@@ -208,11 +216,11 @@ fn unknown_chains_undecodable_blocks_and_missing_ancestors_are_rejected() {
         )
     };
     assert!(matches!(
-        verify_block(424_242, &f.rlp, f.anchor_state_root, db()),
+        verify_rlp(424_242, &f.rlp, f.anchor_state_root, db()),
         Err(EvmError::Fork(_))
     ));
     assert!(matches!(
-        verify_block(
+        verify_rlp(
             f.chain_id,
             &f.rlp[..f.rlp.len() / 2],
             f.anchor_state_root,
@@ -222,7 +230,7 @@ fn unknown_chains_undecodable_blocks_and_missing_ancestors_are_rejected() {
     ));
     // Without the ancestor hashes: if the block reads one, the witness lacks it (by number);
     // if it reads none, it verifies all the same.
-    match verify_block(f.chain_id, &f.rlp, f.anchor_state_root, db()) {
+    match verify_rlp(f.chain_id, &f.rlp, f.anchor_state_root, db()) {
         Err(EvmError::Witness(WitnessError::MissingBlockHash(number))) => {
             assert!(
                 number <= f.anchor_number && number + 256 > f.anchor_number,

@@ -79,17 +79,18 @@ fn genesis_history_and_header_hashes() {
         }])
         .unwrap(),
         zk_keys: VariableList::empty(),
+        evm: None,
     };
     let genesis_hash = genesis_hash(&genesis);
     assert_eq!(
         genesis_hash,
-        h("086a5118d9598e13b207baf49d3cda8718327965ee0b0d7fe246777856517653")
+        h("712543ff208128bfe0b9739cab98174e13e9e3480ff02d3f645b8f405bf85162")
     );
     let mut history = HistoryAccumulator::new();
     history.append(genesis_hash);
     assert_eq!(
         history.root(),
-        h("e541329d604e4c8390cbae9fb687bb3d1fe11622fa1e57375917662406f2bbec")
+        h("0593e6422a0217b8d252d7bbeb5dd7a1249f4b55aa5c03589b2afde80daeccf4")
     );
     let mut three = HistoryAccumulator::new();
     (0..3).for_each(|b| three.append(filled(b)));

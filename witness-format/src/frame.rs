@@ -3,7 +3,7 @@
 //! ```text
 //! offset  size  field
 //! 0       4     magic "STLS"
-//! 4       1     format version (2)
+//! 4       1     format version (3)
 //! 5       1     kind (see FileKind)
 //! 6       4     payload length, little-endian u32
 //! 10      n     payload: the SSZ encoding of one value of that kind
@@ -23,7 +23,7 @@ use crate::types::{Allocation, Block, Genesis, HistoryProof, SpanProof, Transact
 /// The four bytes every file starts with.
 pub const MAGIC: [u8; 4] = *b"STLS";
 /// The format version this code reads and writes.
-pub const FORMAT_VERSION: u8 = 2;
+pub const FORMAT_VERSION: u8 = 3;
 /// Bytes before the payload.
 pub const FRAME_HEADER_LEN: usize = 10;
 
@@ -249,9 +249,10 @@ mod tests {
         MAX_ACCOUNT_PATH_SIBLINGS, MAX_LIST_PATH_HASHES, MAX_MMR_PATH_HASHES, MAX_MMR_PEAKS,
         MAX_MODELS, MAX_ZK_KEYS,
     };
+    use crate::limits::{MAX_EVM_ANCESTORS, MAX_EVM_HEADER_BYTES};
     use crate::types::{
-        AccountFact, Anchor, BlobFact, BlobInclusion, Header, HistoryFact, Model, ModelRoot,
-        Transaction, TransactionFact, TransactionInclusion, ZkKeyPin,
+        AccountFact, Anchor, BlobFact, BlobInclusion, EvmAnchor, EvmSchedule, Header, HistoryFact,
+        Model, ModelRoot, Transaction, TransactionFact, TransactionInclusion, ZkKeyPin,
     };
     use crate::{AccountLeaf, Hash32, PublicKey, Signature};
     use ssz_types::{BitList, VariableList};
@@ -280,6 +281,13 @@ mod tests {
                 MAX_ZK_KEYS
             ])
             .unwrap(),
+            evm: Some(EvmAnchor {
+                schedule: EvmSchedule::Prague,
+                number: u64::MAX,
+                hash: Hash32::from([6; 32]),
+                ancestor_hashes: hashes(MAX_EVM_ANCESTORS),
+                header: VariableList::new(vec![0xf9; MAX_EVM_HEADER_BYTES]).unwrap(),
+            }),
         }
     }
 
@@ -318,6 +326,7 @@ mod tests {
     #[test]
     fn the_largest_value_of_each_kind_fits_its_limit() {
         let genesis = full_genesis();
+        println!("largest genesis: {} bytes", genesis.ssz_bytes_len());
         assert!(genesis.ssz_bytes_len() <= FileKind::Genesis.max_payload_bytes());
         let mut bits = BitList::with_capacity(MAX_ACCOUNT_PATH_SIBLINGS).unwrap();
         bits.set(0, true).unwrap();

@@ -7,13 +7,14 @@ use ssz_types::typenum;
 /// Largest payload of any file (the frame header adds 10 bytes). Checked before decoding.
 pub const MAX_FILE_BYTES: usize = 128 << 20;
 
-/// Largest payload of a genesis file. A genesis with every list full (16 models, 16 pinned keys)
-/// is 1,089 bytes; a test builds it.
-pub const MAX_GENESIS_BYTES: usize = 4 << 10;
+/// Largest payload of a genesis file. A genesis with every list full (16 models, 16 pinned keys,
+/// an `evm` anchor with 256 ancestor hashes and a 1 KiB header) is 10,359 bytes; a test builds
+/// it.
+pub const MAX_GENESIS_BYTES: usize = 16 << 10;
 
-/// Largest payload of a history proof file. The largest proof (a transaction fact with every
-/// path full, in a header with 16 models) is 9,126 bytes; a test builds it.
-pub const MAX_HISTORY_PROOF_BYTES: usize = 16 << 10;
+/// Largest payload of a history proof file. The largest proof (an account fact anchored at the
+/// fullest genesis) is 16,603 bytes; a test builds it.
+pub const MAX_HISTORY_PROOF_BYTES: usize = 32 << 10;
 
 /// Largest payload of a transaction batch file: 2^18 transactions of 128 bytes, and the
 /// batch's model and list offset.
@@ -102,6 +103,47 @@ pub type MaxSpanSteps = typenum::U65536;
 /// [`MaxSpanSteps`] as a number.
 pub const MAX_SPAN_STEPS: usize = 65_536;
 
+/// Bytes of one `evm` block (RLP). A 60M-gas block of calldata at 4 gas per zero byte is 15 MB,
+/// but real blocks are under 2 MB: 4 MiB leaves headroom and keeps a block file small.
+pub type MaxEvmBlockBytes = typenum::U4194304;
+/// [`MaxEvmBlockBytes`] as a number.
+pub const MAX_EVM_BLOCK_BYTES: usize = 4 << 20;
+
+/// Bytes of one trie node (RLP): a full branch node is at most 532 bytes.
+pub type MaxEvmNodeBytes = typenum::U1024;
+/// [`MaxEvmNodeBytes`] as a number.
+pub const MAX_EVM_NODE_BYTES: usize = 1024;
+
+/// Trie nodes in one `evm` witness: mainnet blocks need a few thousand.
+pub type MaxEvmNodes = typenum::U131072;
+/// [`MaxEvmNodes`] as a number.
+pub const MAX_EVM_NODES: usize = 131_072;
+
+/// Bytes of one contract code: 24,576 since EIP-170; a genesis may hold larger ones, so 64 KiB.
+pub type MaxEvmCodeBytes = typenum::U65536;
+/// [`MaxEvmCodeBytes`] as a number.
+pub const MAX_EVM_CODE_BYTES: usize = 65_536;
+
+/// Contract codes in one `evm` witness.
+pub type MaxEvmCodes = typenum::U4096;
+/// [`MaxEvmCodes`] as a number.
+pub const MAX_EVM_CODES: usize = 4096;
+
+/// Ancestor hashes `BLOCKHASH` may read: the last 256 blocks.
+pub type MaxEvmAncestors = typenum::U256;
+/// [`MaxEvmAncestors`] as a number.
+pub const MAX_EVM_ANCESTORS: usize = 256;
+
+/// Bytes of one Ethereum header (RLP): a Prague header is about 600 bytes.
+pub type MaxEvmHeaderBytes = typenum::U1024;
+/// [`MaxEvmHeaderBytes`] as a number.
+pub const MAX_EVM_HEADER_BYTES: usize = 1024;
+
+/// Highest gas limit an `evm` block may have to be executed at all: execution is bounded by gas,
+/// so this bounds the work one block costs a verifier, whatever its header claims (mainnet's is
+/// 45M in 2026; 2^30 leaves headroom).
+pub const MAX_EVM_GAS_LIMIT: u64 = 1 << 30;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +167,12 @@ mod tests {
         assert_eq!(MaxAccountPathSiblings::USIZE, MAX_ACCOUNT_PATH_SIBLINGS);
         assert_eq!(MAX_ACCOUNT_PATH_SIBLINGS, MAX_TREE_DEPTH as usize);
         assert_eq!(MaxSpanSteps::USIZE, MAX_SPAN_STEPS);
+        assert_eq!(MaxEvmBlockBytes::USIZE, MAX_EVM_BLOCK_BYTES);
+        assert_eq!(MaxEvmNodeBytes::USIZE, MAX_EVM_NODE_BYTES);
+        assert_eq!(MaxEvmNodes::USIZE, MAX_EVM_NODES);
+        assert_eq!(MaxEvmCodeBytes::USIZE, MAX_EVM_CODE_BYTES);
+        assert_eq!(MaxEvmCodes::USIZE, MAX_EVM_CODES);
+        assert_eq!(MaxEvmAncestors::USIZE, MAX_EVM_ANCESTORS);
+        assert_eq!(MaxEvmHeaderBytes::USIZE, MAX_EVM_HEADER_BYTES);
     }
 }

@@ -7,8 +7,10 @@ use ssz_types::{BitList, VariableList};
 use crate::bytes::{Bytes, Hash32, PublicKey, Signature};
 use crate::limits::{
     MaxAccountPathSiblings, MaxAllocationAccounts, MaxBatchTransactions, MaxBlobsPerBlock,
-    MaxCreditsPerBlob, MaxListPathHashes, MaxMmrPathHashes, MaxMmrPeaks, MaxModels, MaxSiblings,
-    MaxSpanSteps, MaxTransactionsPerBlob, MaxWitnessLeaves, MaxZkKeys,
+    MaxCreditsPerBlob, MaxEvmAncestors, MaxEvmBlockBytes, MaxEvmCodeBytes, MaxEvmCodes,
+    MaxEvmHeaderBytes, MaxEvmNodeBytes, MaxEvmNodes, MaxListPathHashes, MaxMmrPathHashes,
+    MaxMmrPeaks, MaxModels, MaxSiblings, MaxSpanSteps, MaxTransactionsPerBlob, MaxWitnessLeaves,
+    MaxZkKeys,
 };
 
 /// An execution model: one kind of state with its own rules and state root.
@@ -23,17 +25,25 @@ pub enum Model {
     /// Accounts in a Poseidon sparse Merkle tree, Schnorr signatures over Jubjub, Merkle or zk
     /// (Groth16) witnesses.
     ZkTransfer,
+    /// Ethereum: Merkle Patricia tries, secp256k1 signatures, blocks executed by an EVM against
+    /// a witness of trie nodes and codes.
+    Evm,
 }
 
 impl Model {
     /// Every model, in ascending (genesis) order.
-    pub const ALL: [Model; 2] = [Model::Transfer, Model::ZkTransfer];
+    pub const ALL: [Model; 3] = [Model::Transfer, Model::ZkTransfer, Model::Evm];
+
+    /// The models whose accounts are numbered leaves of a sparse tree (the prover's workloads,
+    /// the bridge), in ascending order.
+    pub const NUMBERED: [Model; 2] = [Model::Transfer, Model::ZkTransfer];
 
     /// The model's name as users type it.
     pub fn name(self) -> &'static str {
         match self {
             Model::Transfer => "transfer",
             Model::ZkTransfer => "zk-transfer",
+            Model::Evm => "evm",
         }
     }
 }
@@ -143,6 +153,29 @@ pub enum Witness {
     Zk(ZkWitness),
     /// Pre-state leaves plus a multiproof, and the receipts a blob of credits credits.
     Credits(CreditWitness),
+    /// An Ethereum block with the trie nodes, codes and ancestor hashes it reads (`evm`).
+    Evm(EvmWitness),
+}
+
+/// A byte string of at most `N` bytes (an RLP item, a contract code), hex in JSON.
+pub type ByteList<N> = VariableList<u8, N>;
+
+/// One Ethereum block and what a stateless client needs to execute it (`evm`): the blob's
+/// transactions are the block's own, so the blob's `transactions` list is empty.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct EvmWitness {
+    /// The block, RLP-encoded as Ethereum's network encodes it (header, transactions, ommers,
+    /// withdrawals).
+    #[serde(with = "ssz_types::serde_utils::hex_var_list")]
+    pub block: ByteList<MaxEvmBlockBytes>,
+    /// Trie nodes (RLP) of the account trie and the storage tries, together, in any order.
+    #[serde(with = "ssz_types::serde_utils::list_of_hex_var_list")]
+    pub nodes: VariableList<ByteList<MaxEvmNodeBytes>, MaxEvmNodes>,
+    /// Contract codes the block runs, in any order.
+    #[serde(with = "ssz_types::serde_utils::list_of_hex_var_list")]
+    pub codes: VariableList<ByteList<MaxEvmCodeBytes>, MaxEvmCodes>,
+    /// Hashes of the block's ancestors, parent first, as far back as `BLOCKHASH` reads.
+    pub ancestor_hashes: VariableList<Hash32, MaxEvmAncestors>,
 }
 
 impl Witness {
@@ -152,6 +185,7 @@ impl Witness {
             Witness::Merkle(_) => "merkle",
             Witness::Zk(_) => "zk",
             Witness::Credits(_) => "credits",
+            Witness::Evm(_) => "evm",
         }
     }
 }
@@ -216,6 +250,42 @@ pub struct Genesis {
     /// The verifying keys zk proofs may be checked under, by hash; empty when the chain takes no
     /// zk witnesses.
     pub zk_keys: VariableList<ZkKeyPin, MaxZkKeys>,
+    /// Where an `evm` model's chain starts; `None` on a chain without one.
+    pub evm: Option<EvmAnchor>,
+}
+
+/// The fork schedule an `evm` chain executes under.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Encode, Decode, Serialize, Deserialize,
+)]
+#[ssz(enum_behaviour = "tag")]
+#[serde(rename_all = "kebab-case")]
+pub enum EvmSchedule {
+    /// The published schedule of the genesis' chain id (mainnet 1, Sepolia 11155111, Holesky
+    /// 17000): imported real chains.
+    Published,
+    /// Every fork up to Cancun active from the first block (Ethereum's test suite, `Cancun`).
+    Cancun,
+    /// Every fork up to Prague active from the first block (`Prague`).
+    Prague,
+}
+
+/// The Ethereum block an `evm` chain starts from: its state root is the model's genesis root.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct EvmAnchor {
+    /// The fork schedule.
+    pub schedule: EvmSchedule,
+    /// The anchor block's number; the chain's first block is the next.
+    pub number: u64,
+    /// The anchor block's hash.
+    pub hash: Hash32,
+    /// Hashes of the anchor and its ancestors, the anchor first (what `BLOCKHASH` may read from
+    /// the first blocks); empty or starting with `hash`.
+    pub ancestor_hashes: VariableList<Hash32, MaxEvmAncestors>,
+    /// The anchor's header (RLP), or empty when not known: then the first block's checks
+    /// against its parent header are skipped.
+    #[serde(with = "ssz_types::serde_utils::hex_var_list")]
+    pub header: ByteList<MaxEvmHeaderBytes>,
 }
 
 /// A pinned `zk-transfer` verifying key: the circuit for batches of up to `batch` transactions

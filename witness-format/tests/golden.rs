@@ -92,7 +92,7 @@ fn batch_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("02"),          // version 2
+        h("03"),          // version 3
         h("04"),          // kind 4: TransactionBatch
         h("05 01 00 00"), // payload length 261 = 5 + 2 * 128
         // TransactionBatch, fixed part (5 bytes).
@@ -119,7 +119,7 @@ fn a_empty_transaction_batch() {
         transactions: VariableList::empty(),
     };
     let file = [
-        h("53 54 4c 53 02 04"), // magic, version 2, kind 4
+        h("53 54 4c 53 03 04"), // magic, version 3, kind 4
         h("05 00 00 00"),       // payload length 5
         h("00"),                // model: Transfer
         h("05 00 00 00"),       // offset of transactions = 5, and nothing after it
@@ -138,26 +138,29 @@ fn genesis() -> Genesis {
         }])
         .expect("within limit"),
         zk_keys: VariableList::empty(),
+        evm: None,
     }
 }
 
-/// Vector B: a `Genesis` file with one model root and no zk key, 60 bytes.
+/// Vector B: a `Genesis` file with one model root, no zk key and no `evm` anchor, 65 bytes.
 fn genesis_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("02"),          // version 2
+        h("03"),          // version 3
         h("01"),          // kind 1: Genesis
-        h("32 00 00 00"), // payload length 50 = 17 + 33
-        // Genesis, fixed part (17 bytes).
+        h("37 00 00 00"), // payload length 55 = 21 + 33 + 1
+        // Genesis, fixed part (21 bytes).
         h("07 00 00 00 00 00 00 00"), //  0  chain_id = 7
         h("04"),                      //  8  tree_depth = 4
-        h("11 00 00 00"),             //  9  offset of state_roots = 17
-        h("32 00 00 00"),             // 13  offset of zk_keys = 50 = 17 + 33
+        h("15 00 00 00"),             //  9  offset of state_roots = 21
+        h("36 00 00 00"),             // 13  offset of zk_keys = 54 = 21 + 33
+        h("36 00 00 00"),             // 17  offset of evm = 54 (zk_keys is empty)
         // state_roots[0]: a ModelRoot (33 bytes).
-        h("00"), // 17  model: Transfer
-        fill(0xaa, 32), // 18  root
-                 // zk_keys: empty (no bytes).
+        h("00"),        // 21  model: Transfer
+        fill(0xaa, 32), // 22  root
+        // zk_keys: empty (no bytes).
+        h("00"), // 54  evm: union selector 0, None
     ]
     .concat()
 }
@@ -165,7 +168,7 @@ fn genesis_file() -> Vec<u8> {
 #[test]
 fn b_genesis() {
     let file = genesis_file();
-    assert_eq!(file.len(), 60);
+    assert_eq!(file.len(), 65);
     check(&genesis(), &file);
 }
 
@@ -224,7 +227,7 @@ fn block_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("02"),          // version 2
+        h("03"),          // version 3
         h("02"),          // kind 2: Block
         h("f0 01 00 00"), // payload length 496 = 8 + 141 + 347
         // Block, fixed part (8 bytes).
@@ -304,7 +307,7 @@ fn allocation_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("02"),          // version 2
+        h("03"),          // version 3
         h("03"),          // kind 3: Allocation
         h("3e 00 00 00"), // payload length 62 = 14 + 48
         // Allocation, fixed part (14 bytes).
@@ -371,7 +374,11 @@ fn e_unknown_union_selector_and_model_tag_are_rejected() {
     assert!(is_payload_error(decode_file::<Block>(&file)));
 
     let mut file = block_file();
-    file[BLOB_MODEL_AT] = 0x02;
+    file[SELECTOR_AT] = 0x04;
+    assert!(is_payload_error(decode_file::<Block>(&file)));
+
+    let mut file = block_file();
+    file[BLOB_MODEL_AT] = 0x03;
     assert!(is_payload_error(decode_file::<Block>(&file)));
 }
 
@@ -409,8 +416,9 @@ fn e_frame_errors() {
         Err(DecodeError::BadMagic)
     );
 
-    // The version before (files whose zk proofs bind other public inputs) and after.
-    for version in [1, 3] {
+    // The versions before (files whose genesis has no `evm` anchor, or whose zk proofs bind
+    // other public inputs) and after.
+    for version in [1, 2, 4] {
         let mut bad = file.clone();
         bad[4] = version;
         assert_eq!(
@@ -507,32 +515,35 @@ fn zk_genesis() -> Genesis {
             },
         ])
         .expect("within limit"),
+        evm: None,
     }
 }
 
-/// Vector G: a `Genesis` file with both models and two pinned zk keys, 161 bytes.
+/// Vector G: a `Genesis` file with both models and two pinned zk keys, 166 bytes.
 fn zk_genesis_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("02"),          // version 2
+        h("03"),          // version 3
         h("01"),          // kind 1: Genesis
-        h("97 00 00 00"), // payload length 151 = 17 + 2 * 33 + 2 * 34
-        // Genesis, fixed part (17 bytes).
+        h("9c 00 00 00"), // payload length 156 = 21 + 2 * 33 + 2 * 34 + 1
+        // Genesis, fixed part (21 bytes).
         h("07 00 00 00 00 00 00 00"), //  0  chain_id = 7
         h("04"),                      //  8  tree_depth = 4
-        h("11 00 00 00"),             //  9  offset of state_roots = 17
-        h("53 00 00 00"),             // 13  offset of zk_keys = 83 = 17 + 2 * 33
+        h("15 00 00 00"),             //  9  offset of state_roots = 21
+        h("57 00 00 00"),             // 13  offset of zk_keys = 87 = 21 + 2 * 33
+        h("9b 00 00 00"),             // 17  offset of evm = 155 = 87 + 2 * 34
         // state_roots: two ModelRoots (33 bytes each), in tag order.
-        h("00"),        //  17  state_roots[0].model: Transfer
-        fill(0xaa, 32), //  18  state_roots[0].root
-        h("01"),        //  50  state_roots[1].model: ZkTransfer
-        fill(0x2b, 32), //  51  state_roots[1].root
+        h("00"),        //  21  state_roots[0].model: Transfer
+        fill(0xaa, 32), //  22  state_roots[0].root
+        h("01"),        //  54  state_roots[1].model: ZkTransfer
+        fill(0x2b, 32), //  55  state_roots[1].root
         // zk_keys: two ZkKeyPins (34 bytes each), ascending by batch.
-        h("02 00"),     //  83  zk_keys[0].batch = 2 (u16 LE)
-        fill(0xd2, 32), //  85  zk_keys[0].vk_hash
-        h("00 01"),     // 117  zk_keys[1].batch = 256 (u16 LE: low byte first)
-        fill(0xd3, 32), // 119  zk_keys[1].vk_hash
+        h("02 00"),     //  87  zk_keys[0].batch = 2 (u16 LE)
+        fill(0xd2, 32), //  89  zk_keys[0].vk_hash
+        h("00 01"),     // 121  zk_keys[1].batch = 256 (u16 LE: low byte first)
+        fill(0xd3, 32), // 123  zk_keys[1].vk_hash
+        h("00"),        // 155  evm: union selector 0, None
     ]
     .concat()
 }
@@ -540,7 +551,7 @@ fn zk_genesis_file() -> Vec<u8> {
 #[test]
 fn g_genesis_with_zk_pins() {
     let file = zk_genesis_file();
-    assert_eq!(file.len(), 161);
+    assert_eq!(file.len(), 166);
     check(&zk_genesis(), &file);
 }
 
@@ -584,7 +595,7 @@ fn zk_block_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("02"),          // version 2
+        h("03"),          // version 3
         h("02"),          // kind 2: Block
         h("a3 02 00 00"), // payload length 675 = 8 + 141 + 526
         // Block, fixed part (8 bytes).
@@ -669,11 +680,12 @@ fn e_zk_variants_are_rejected() {
     // Genesis: one byte less of the last pin, 67 bytes of `zk_keys` (not a whole number of
     // 34-byte pins); and `zk_keys` starting one byte late, 67 bytes of `state_roots`.
     let mut file = zk_genesis_file();
-    file.pop();
-    file[6] = 0x96; // payload length 150
+    file.remove(file.len() - 2);
+    file[6] = 0x9b; // payload length 155
+    file[10 + 17] = 0x9a; // offset of evm = 154
     assert!(is_payload_error(decode_file::<Genesis>(&file)));
     let mut file = zk_genesis_file();
-    file[10 + 13] = 0x54; // offset of zk_keys = 84
+    file[10 + 13] = 0x58; // offset of zk_keys = 88
     assert!(is_payload_error(decode_file::<Genesis>(&file)));
 }
 

@@ -27,9 +27,13 @@ pub(crate) trait WorkloadKeys: Sync {
 }
 
 /// The workload keys of `model`.
+///
+/// # Panics
+/// For a model without numbered accounts (`evm`): its workloads are Ethereum transactions.
 pub(crate) fn model_keys(model: Model) -> &'static dyn WorkloadKeys {
     match model {
         Model::Transfer => &transfer::Ed25519Keys,
         Model::ZkTransfer => &zk_transfer::SchnorrKeys,
+        Model::Evm => panic!("the evm model has no numbered accounts to key"),
     }
 }

@@ -37,6 +37,7 @@ pub(super) fn genesis_of(
         tree_depth: first.tree_depth,
         state_roots: bounded(roots)?,
         zk_keys: zk_pins(zk_keys)?,
+        evm: None,
     })
 }
 
@@ -141,6 +142,7 @@ pub(super) fn initialize(
                 .collect(),
         )?,
         zk_keys: zk_pins(zk_keys)?,
+        evm: None,
     };
     ChainParams::from_genesis(&probe).map_err(|e| ProverError::InvalidAllocation(e.to_string()))?;
     let write = db.begin_write()?;

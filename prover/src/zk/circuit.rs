@@ -803,6 +803,7 @@ pub(crate) mod tests {
                 tree_depth: DEPTH,
                 state_roots: state_roots.try_into().unwrap(),
                 zk_keys: Default::default(),
+                evm: None,
             };
             let params = ChainParams::from_genesis(&genesis).unwrap();
             // Accounts outside the tree have no witness (the rules refuse them first).
@@ -1158,7 +1159,7 @@ pub(crate) mod tests {
         let bridge = verifier::accounts::Bridge::new(
             DEPTH,
             &[Model::Transfer],
-            verifier::bridge::bridge_key(Model::ZkTransfer),
+            verifier::bridge::bridge_key(Model::ZkTransfer).unwrap(),
         );
         let merkle = verify_merkle_blob(
             CHAIN,

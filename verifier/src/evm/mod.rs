@@ -1,17 +1,22 @@
-//! The `evm` model's stateless block check, so far as it is built: one Ethereum block executed
-//! with revm (through alloy-evm's whole-block executor: system calls, withdrawals, requests)
-//! against a database backed only by its witness (trie nodes, codes, ancestor hashes), the
-//! header checked against the execution, and the state changes applied to the partial tries
-//! ([`crate::mpt`]) to give the post-state root the header must carry.
+//! The `evm` model: Ethereum blocks checked statelessly. A blob is one block with its witness
+//! (`EvmWitness`: trie nodes, codes, ancestor hashes).
 //!
-//! A header is checked against its parent's by [`check_against_parent`] (link, number,
-//! timestamp, gas limit, base fee, excess blob gas).
-//!
-//! Not yet here (see issue "The `evm` model"): the model's wire form and its place behind
-//! `ExecutionModel`, and a chain's own fork schedule beyond the published ones of mainnet,
-//! Sepolia and Holesky.
+//! - [`verify_block`]: the block executed with revm (through alloy-evm's whole-block executor:
+//!   system calls, withdrawals, requests) against a database backed only by the witness
+//!   ([`WitnessDb`]), the header checked against the execution, and the state changes applied
+//!   to the partial tries ([`crate::mpt`]) to give the post-state root the header must carry.
+//!   Blocks are independent given their witnesses: the chain verifier runs this in parallel.
+//! - [`HeaderChain`]: then, in order, each header against its parent's
+//!   ([`check_against_parent`]: link, number, timestamp, gas limit, base fee, excess blob gas)
+//!   and the carried ancestor hashes against the chain's.
+//! - [`ChainSpec`]: the fork schedule the genesis records (a real chain's published one, or one
+//!   fork from the first block); Cancun and Prague are supported.
 
+mod chain;
 mod header;
+mod model;
+mod spec;
+mod state;
 mod witness;
 
 use std::borrow::Cow;
@@ -20,31 +25,39 @@ use alloy_consensus::proofs::{
     calculate_receipt_root, calculate_transaction_root, calculate_withdrawals_root,
 };
 use alloy_consensus::transaction::{Recovered, SignerRecoverable};
-use alloy_consensus::{Block, TxEnvelope, TxReceipt};
+use alloy_consensus::{Block, Header, TxEnvelope, TxReceipt};
 use alloy_eips::eip7685::Requests;
-use alloy_eips::eip7840::BlobParams;
 use alloy_evm::block::{BlockExecutor, BlockExecutorFactory};
 use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
-use alloy_evm::eth::spec::EthSpec;
 use alloy_evm::eth::{EthBlockExecutionCtx, EthBlockExecutorFactory};
 use alloy_evm::{EthEvmFactory, EvmEnv, EvmFactory};
 use alloy_hardforks::EthereumHardforks;
 use alloy_primitives::{B256, Bloom};
-use alloy_rlp::Decodable;
 use rayon::prelude::*;
 use revm::database::State;
 use revm::database::states::bundle_state::BundleRetention;
 use thiserror::Error;
+use witness_format::limits::MAX_EVM_GAS_LIMIT;
 
+pub use chain::{HeaderChain, LinkError, block_header};
 pub use header::check_against_parent;
+pub(crate) use model::EVM_MODEL;
+pub use spec::ChainSpec;
+pub(crate) use state::EVM_STATE;
 pub use witness::{WitnessDb, WitnessError};
 
 /// Why an `evm` block is rejected.
-#[derive(Debug, Error)]
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum EvmError {
     /// The block's bytes are not a block.
     #[error("the block does not decode: {0}")]
     Decode(alloy_rlp::Error),
+    /// The block's gas limit is above what any block may be executed with.
+    #[error("gas limit {gas_limit} is above the cap of {MAX_EVM_GAS_LIMIT}")]
+    GasLimitAboveCap {
+        /// The header's gas limit.
+        gas_limit: u64,
+    },
     /// The chain's fork schedule is not known, or the block is of a fork not supported.
     #[error("{0}")]
     Fork(&'static str),
@@ -82,39 +95,36 @@ pub enum EvmError {
     },
 }
 
-/// The fork schedule of a chain id: the published ones.
-fn spec_of(chain_id: u64) -> Result<EthSpec, EvmError> {
-    match chain_id {
-        1 => Ok(EthSpec::mainnet()),
-        11_155_111 => Ok(EthSpec::sepolia()),
-        17_000 => Ok(EthSpec::holesky()),
-        _ => Err(EvmError::Fork(
-            "no published fork schedule for this chain id",
-        )),
-    }
+/// An Ethereum block as the network encodes it, decoded; trailing bytes are refused.
+pub fn decode_block(rlp: &[u8]) -> Result<Block<TxEnvelope>, EvmError> {
+    alloy_rlp::decode_exact(rlp).map_err(EvmError::Decode)
 }
 
-/// Executes the block `block_rlp` of chain `chain_id` on the state of root `pre_state_root`,
-/// read from the witness `db`; checks the header against the execution; returns the post-state
-/// root, which must be the header's.
+/// A block whose checks of its own all passed: what the chain then links in order.
+#[derive(Clone, Debug)]
+pub struct CheckedBlock {
+    /// Its header.
+    pub header: Header,
+    /// Its hash.
+    pub hash: B256,
+}
+
+/// Executes `block` of the chain of `spec` on the state of root `pre_state_root`, read from the
+/// witness `db`; checks the header against the execution, and the post-state root computed from
+/// the witness against the header's.
 pub fn verify_block(
-    chain_id: u64,
-    block_rlp: &[u8],
+    spec: &ChainSpec,
+    block: &Block<TxEnvelope>,
     pre_state_root: B256,
     db: WitnessDb,
-) -> Result<B256, EvmError> {
-    let block = Block::<TxEnvelope>::decode(&mut &block_rlp[..]).map_err(EvmError::Decode)?;
+) -> Result<CheckedBlock, EvmError> {
     let header = &block.header;
-    let spec = spec_of(chain_id)?;
-    let blob_params = if spec.is_osaka_active_at_timestamp(header.timestamp) {
-        return Err(EvmError::Fork("Osaka and later are not supported"));
-    } else if spec.is_prague_active_at_timestamp(header.timestamp) {
-        BlobParams::prague()
-    } else if spec.is_cancun_active_at_timestamp(header.timestamp) {
-        BlobParams::cancun()
-    } else {
-        return Err(EvmError::Fork("forks before Cancun are not supported"));
-    };
+    let blob_params = spec.blob_params(header.timestamp)?;
+    if header.gas_limit > MAX_EVM_GAS_LIMIT {
+        return Err(EvmError::GasLimitAboveCap {
+            gas_limit: header.gas_limit,
+        });
+    }
     // Senders in parallel: recovery is most of a block's signature cost.
     let transactions: Vec<Recovered<TxEnvelope>> = block
         .body
@@ -133,7 +143,7 @@ pub fn verify_block(
         .with_database(db)
         .with_bundle_update()
         .build();
-    let evm_env = EvmEnv::for_eth_block(header, &spec, chain_id, Some(blob_params));
+    let evm_env = EvmEnv::for_eth_block(header, spec, spec.chain_id(), Some(blob_params));
     let factory = EthBlockExecutorFactory::new(
         AlloyReceiptBuilder::default(),
         spec.clone(),
@@ -247,5 +257,8 @@ pub fn verify_block(
             post_state_root.to_string(),
         );
     }
-    Ok(post_state_root)
+    Ok(CheckedBlock {
+        header: header.clone(),
+        hash: header.hash_slow(),
+    })
 }

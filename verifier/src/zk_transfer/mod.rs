@@ -115,7 +115,7 @@ use crate::bridge::check_credit_blob;
 use crate::bridge::{bridge, check_zk_blob_avoids_bridge, reserved_bits};
 use crate::error::{Reason, VerifyError};
 use crate::model::ExecutionModel;
-use crate::model::{PendingProof, StateCommitment};
+use crate::model::{PendingProof, StateCommitment, unsupported};
 use crate::params::ChainParams;
 use crate::tree::{witness_roots, witness_state};
 use crate::zk_transfer::groth16::PROOF_BYTES;
@@ -266,6 +266,7 @@ impl ExecutionModel for ZkTransferModel {
                     merkle_roots(params.tree_depth, pre, post, &witness.merkle)
                 })
             }
+            Witness::Evm(_) => Err(unsupported(blob)),
         }
     }
 }
