@@ -423,6 +423,18 @@ pub(crate) fn print_verify_table(report: &VerifyReport) {
     for root in &report.state_roots {
         outln!("{:<22} {}", format!("{} state root", root.model), root.root);
     }
+    for block in &report.evm_blocks {
+        outln!(
+            "{:<22} {} ({} txs), state root {}",
+            format!("evm block {}", block.number),
+            block.hash,
+            block.transactions,
+            block.state_root
+        );
+    }
+    for note in &report.notes {
+        outln!("note: {note}");
+    }
 }
 
 // ------------------------------------------------------------------------------------ inspect

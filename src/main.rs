@@ -17,6 +17,7 @@ macro_rules! outln {
 mod bench;
 mod commands;
 mod demo;
+mod evm;
 mod history;
 mod output;
 mod zk;
@@ -52,6 +53,8 @@ enum Command {
     History(history::HistoryArgs),
     /// zk-transfer keys: `stateless zk setup` (local, insecure single-party setup).
     Zk(zk::ZkArgs),
+    /// Ethereum blocks: `stateless evm import` (blocks with witnesses made elsewhere).
+    Evm(evm::EvmArgs),
 }
 
 /// How a command failed: the input was rejected, or the command could not run.
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::bench(args),
         Command::History(args) => history::history(args),
         Command::Zk(args) => zk::zk(args),
+        Command::Evm(args) => evm::evm(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

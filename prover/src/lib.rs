@@ -23,6 +23,7 @@
 
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod evm_import;
 pub mod files;
 pub mod prove_dir;
 pub mod round_trip;

@@ -73,6 +73,25 @@ pub struct VerifyReport {
     /// The process's peak resident memory, where the platform tells (Linux).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peak_memory_bytes: Option<u64>,
+    /// The Ethereum blocks of an `evm` chain accepted, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evm_blocks: Vec<EvmBlockReport>,
+    /// Checks the chain's trust anchor left out (an `evm` anchor given without its header).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+/// One Ethereum block an `evm` chain accepted.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvmBlockReport {
+    /// Its number.
+    pub number: u64,
+    /// Its hash.
+    pub hash: String,
+    /// Its post-state root.
+    pub state_root: String,
+    /// Its transactions.
+    pub transactions: u64,
 }
 
 /// `numerator / denominator`, 0 for a zero denominator.
@@ -120,6 +139,8 @@ pub fn verify_chain_dir(
         verify_tx_per_s: 0.0,
         threads: rayon::current_num_threads(),
         peak_memory_bytes: None,
+        evm_blocks: Vec::new(),
+        notes: Vec::new(),
     };
     let (verifier, verdict) =
         check_chain_dir(chain_dir, window.max(1), trust, &mut report, &mut progress)?;
@@ -127,7 +148,9 @@ pub fn verify_chain_dir(
         let summary = verifier.summary();
         report.blocks = summary.blocks;
         report.blobs = summary.blobs;
-        report.txs = summary.transactions;
+        // An evm blob's transactions are inside its block, not in the blob's list.
+        let evm_txs: u64 = report.evm_blocks.iter().map(|b| b.transactions).sum();
+        report.txs = summary.transactions.saturating_add(evm_txs);
         report.height = summary.height;
         report.tip_hash = summary.tip_hash.to_string();
         report.state_roots = summary.state_roots.clone();
@@ -156,6 +179,16 @@ fn check_chain_dir(
         Err(e) => return Ok((None, Err(format!("{}: {e}", genesis_file.display())))),
     };
     let anchor = genesis_hash(&genesis);
+    if let Some(evm) = &genesis.evm
+        && evm.header.is_empty()
+    {
+        report.notes.push(format!(
+            "the evm anchor (block {}) carries no header: the first block was checked against \
+             its parent's hash and number only (gas limit, base fee, timestamp and blob gas \
+             against the parent header skipped)",
+            evm.number
+        ));
+    }
     report.chain_id = Some(genesis.chain_id);
     report.genesis_hash = Some(anchor.to_string());
     if let Some(trusted) = trust.genesis_hash
@@ -218,12 +251,32 @@ fn check_chain_dir(
         if let Err(e) = verifier.verify_blocks(&blocks) {
             return Ok((Some(verifier), Err(e.to_string())));
         }
+        report.evm_blocks.extend(
+            blocks
+                .iter()
+                .flat_map(|b| b.blobs.iter())
+                .filter_map(|blob| match &blob.witness {
+                    Witness::Evm(witness) => evm_block_report(&witness.block),
+                    _ => None,
+                }),
+        );
         if let Some(stop) = stop {
             return Ok((Some(verifier), Err(stop)));
         }
         progress(expected.saturating_sub(1), total);
     }
     Ok((Some(verifier), Ok(())))
+}
+
+/// What the report says of an `evm` block the verifier accepted (so it decodes).
+fn evm_block_report(rlp: &[u8]) -> Option<EvmBlockReport> {
+    let block = verifier::evm::decode_block(rlp).ok()?;
+    Some(EvmBlockReport {
+        number: block.header.number,
+        hash: block.header.hash_slow().to_string(),
+        state_root: block.header.state_root.to_string(),
+        transactions: block.body.transactions.len() as u64,
+    })
 }
 
 /// The verifying keys a chain is checked with: every `CHAIN_DIR/keys/*.vk`, and `extra` (a

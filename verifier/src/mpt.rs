@@ -36,9 +36,9 @@ pub fn keccak(bytes: &[u8]) -> [u8; 32] {
 pub enum TrieError {
     /// The witness lacks a node the operation needs.
     #[error(
-        "the witness lacks trie node 0x{} (at key path {})",
+        "the witness lacks trie node 0x{} ({})",
         hex(hash),
-        nibbles_hex(path)
+        at_path(path)
     )]
     MissingNode {
         /// The node's hash.
@@ -68,8 +68,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn nibbles_hex(nibbles: &[u8]) -> String {
-    nibbles.iter().map(|n| format!("{n:x}")).collect()
+/// Where a node sits: "the root", or "key path" and its nibbles in hex.
+fn at_path(nibbles: &[u8]) -> String {
+    if nibbles.is_empty() {
+        "the root".into()
+    } else {
+        let hex: String = nibbles.iter().map(|n| format!("{n:x}")).collect();
+        format!("at key path {hex}")
+    }
 }
 
 /// A node of the partial trie. `Hash` is a node the witness has not been asked for yet.

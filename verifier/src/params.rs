@@ -33,16 +33,21 @@ pub struct ChainParams {
 impl ChainParams {
     /// Checks the genesis parameters and prepares the shared tables.
     pub fn from_genesis(genesis: &Genesis) -> Result<Self, VerifyError> {
-        if genesis.tree_depth == 0 || genesis.tree_depth > MAX_TREE_DEPTH {
-            return Err(Reason::InvalidGenesis(format!(
-                "tree depth {} is not in 1..={MAX_TREE_DEPTH}",
-                genesis.tree_depth
-            ))
-            .into());
-        }
         let models: Vec<Model> = genesis.state_roots.iter().map(|r| r.model).collect();
         if models.is_empty() {
             return Err(Reason::InvalidGenesis("no models".into()).into());
+        }
+        // The tree depth is the numbered-account models' (an `evm` chain has none: 0).
+        let numbered = models.iter().any(|m| Model::NUMBERED.contains(m));
+        let depths = if numbered { 1..=MAX_TREE_DEPTH } else { 0..=0 };
+        if !depths.contains(&genesis.tree_depth) {
+            return Err(Reason::InvalidGenesis(format!(
+                "tree depth {} is not in {}..={}",
+                genesis.tree_depth,
+                depths.start(),
+                depths.end()
+            ))
+            .into());
         }
         if models.windows(2).any(|pair| pair.first() >= pair.get(1)) {
             return Err(Reason::InvalidGenesis("models not in ascending order".into()).into());

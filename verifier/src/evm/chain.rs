@@ -54,6 +54,11 @@ pub fn block_header(block_rlp: &[u8]) -> Result<Header, EvmError> {
     Header::decode(&mut rest).map_err(EvmError::Decode)
 }
 
+/// An Ethereum header from its RLP; trailing bytes are refused.
+pub fn decode_header(rlp: &[u8]) -> Result<Header, EvmError> {
+    alloy_rlp::decode_exact(rlp).map_err(EvmError::Decode)
+}
+
 /// The head of an `evm` chain, as its blocks link in order.
 #[derive(Clone, Debug)]
 pub struct HeaderChain {
@@ -89,7 +94,7 @@ impl HeaderChain {
         let parent = if anchor.header.is_empty() {
             None
         } else {
-            let header: Header = alloy_rlp::decode_exact(&anchor.header[..])
+            let header = decode_header(&anchor.header)
                 .map_err(|_| LinkError::Anchor("its header does not decode"))?;
             if header.hash_slow() != hash {
                 return Err(LinkError::Anchor("its header does not hash to its hash"));

@@ -39,7 +39,7 @@ use revm::database::states::bundle_state::BundleRetention;
 use thiserror::Error;
 use witness_format::limits::MAX_EVM_GAS_LIMIT;
 
-pub use chain::{HeaderChain, LinkError, block_header};
+pub use chain::{HeaderChain, LinkError, block_header, decode_header};
 pub use header::check_against_parent;
 pub(crate) use model::EVM_MODEL;
 pub use spec::ChainSpec;

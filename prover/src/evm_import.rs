@@ -1,0 +1,258 @@
+//! Ethereum blocks with witnesses made elsewhere, turned into a chain directory
+//! (`stateless evm import`): the anchor becomes the genesis, each block one block of one `evm`
+//! blob. Nothing is executed here: `stateless verify` checks the chain like any other.
+//!
+//! The input (JSON; unknown keys, such as a `source` note, are ignored):
+//! ```text
+//! {"chain_id": 1,
+//!  "anchor": {"number": N, "hash": "0x..", "state_root": "0x..",
+//!             "ancestor_hashes": ["0x.." ...],   // up to 256, the anchor's own hash first
+//!             "header": "0x.."},                 // optional: the anchor's header, RLP
+//!  "blocks": [{"rlp": "0x..",                    // block N+1, then N+2, ...
+//!              "witness": {"state": ["0x.."], "codes": ["0x.."],
+//!                          "keys": [...], "headers": [...]}}]}   // keys, headers optional
+//! ```
+//! `witness` is also the shape `debug_executionWitness` returns: `headers`, when present, are
+//! ancestor headers (RLP), from which the block's ancestor hashes are taken when the anchor
+//! lists none; `keys` are not needed.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Deserialize;
+use thiserror::Error;
+use verifier::accumulator::{HistoryAccumulator, blobs_root};
+use verifier::hash::{blob_commitment, genesis_hash, header_hash};
+use witness_format::limits::MAX_EVM_ANCESTORS;
+use witness_format::ssz_types::VariableList;
+use witness_format::{
+    Blob, Block, EvmAnchor, EvmSchedule, EvmWitness, Genesis, Hash32, Header, Model, ModelRoot,
+};
+
+use crate::files::{FileError, block_path, genesis_path, read_limited, write_value};
+
+/// The largest input file read: real blocks with witnesses are a few megabytes each.
+pub const MAX_IMPORT_BYTES: u64 = 1 << 30;
+
+/// Why an input cannot be imported.
+#[derive(Debug, Error)]
+pub enum ImportError {
+    /// The file could not be read or the chain written.
+    #[error(transparent)]
+    File(#[from] FileError),
+    /// The input is not the import format.
+    #[error("not an import file: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A value of the input is invalid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Hex bytes, `0x` prefix optional.
+#[derive(Clone, Debug, Default)]
+struct Hex(Vec<u8>);
+
+impl<'de> Deserialize<'de> for Hex {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let digits = text.strip_prefix("0x").unwrap_or(&text);
+        hex::decode(digits).map(Hex).map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Deserialize)]
+struct Input {
+    chain_id: u64,
+    anchor: AnchorInput,
+    blocks: Vec<BlockInput>,
+}
+
+#[derive(Deserialize)]
+struct AnchorInput {
+    number: u64,
+    hash: Hex,
+    state_root: Hex,
+    #[serde(default)]
+    ancestor_hashes: Vec<Hex>,
+    #[serde(default)]
+    header: Option<Hex>,
+}
+
+#[derive(Deserialize)]
+struct BlockInput {
+    rlp: Hex,
+    witness: WitnessInput,
+}
+
+#[derive(Deserialize)]
+struct WitnessInput {
+    #[serde(default)]
+    state: Vec<Hex>,
+    #[serde(default)]
+    codes: Vec<Hex>,
+    #[serde(default)]
+    headers: Vec<Hex>,
+}
+
+/// An imported chain: its genesis and blocks.
+#[derive(Clone, Debug)]
+pub struct ImportedChain {
+    /// The genesis: the anchor.
+    pub genesis: Genesis,
+    /// One block per Ethereum block, in order.
+    pub blocks: Vec<Block>,
+}
+
+fn invalid(what: impl Into<String>) -> ImportError {
+    ImportError::Invalid(what.into())
+}
+
+fn hash32(hex: &Hex, what: &str) -> Result<Hash32, ImportError> {
+    <[u8; 32]>::try_from(hex.0.as_slice())
+        .map(Hash32::from)
+        .map_err(|_| invalid(format!("{what} is {} bytes, not 32", hex.0.len())))
+}
+
+fn bounded<T, N: witness_format::ssz_types::typenum::Unsigned>(
+    items: Vec<T>,
+    what: &str,
+) -> Result<VariableList<T, N>, ImportError> {
+    let len = items.len();
+    VariableList::new(items).map_err(|_| invalid(format!("{what}: {len} is over {}", N::USIZE)))
+}
+
+fn byte_lists<N, M>(items: &[Hex], what: &str) -> Result<VariableList<VariableList<u8, N>, M>, ImportError>
+where
+    N: witness_format::ssz_types::typenum::Unsigned,
+    M: witness_format::ssz_types::typenum::Unsigned,
+{
+    let lists = items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| bounded(item.0.clone(), &format!("{what} {i} bytes")))
+        .collect::<Result<Vec<_>, _>>()?;
+    bounded(lists, what)
+}
+
+/// Reads the import file at `path` ([`MAX_IMPORT_BYTES`] at most).
+pub fn read_import(path: &Path) -> Result<ImportedChain, ImportError> {
+    let bytes = read_limited(path, MAX_IMPORT_BYTES)?;
+    import(&bytes)
+}
+
+/// The chain the import file's bytes describe.
+pub fn import(json: &[u8]) -> Result<ImportedChain, ImportError> {
+    let input: Input = serde_json::from_slice(json)?;
+    let anchor = &input.anchor;
+    let anchor_hash = hash32(&anchor.hash, "anchor hash")?;
+    let state_root = hash32(&anchor.state_root, "anchor state root")?;
+    let mut ancestors = anchor
+        .ancestor_hashes
+        .iter()
+        .map(|h| hash32(h, "an ancestor hash"))
+        .collect::<Result<Vec<_>, _>>()?;
+    if ancestors.is_empty()
+        && let Some(first) = input.blocks.first()
+    {
+        ancestors = hashes_from_headers(anchor_hash, &first.witness.headers)?;
+    }
+    let genesis = Genesis {
+        chain_id: input.chain_id,
+        tree_depth: 0,
+        state_roots: bounded(
+            vec![ModelRoot {
+                model: Model::Evm,
+                root: state_root,
+            }],
+            "models",
+        )?,
+        zk_keys: VariableList::empty(),
+        evm: Some(EvmAnchor {
+            schedule: EvmSchedule::Published,
+            number: anchor.number,
+            hash: anchor_hash,
+            ancestor_hashes: bounded(ancestors.clone(), "anchor ancestor hashes")?,
+            header: bounded(
+                anchor.header.clone().unwrap_or_default().0,
+                "anchor header bytes",
+            )?,
+        }),
+    };
+
+    let mut history = HistoryAccumulator::new();
+    let mut tip = genesis_hash(&genesis);
+    history.append(tip);
+    let mut root = state_root;
+    let mut blocks = Vec::with_capacity(input.blocks.len());
+    for (index, block) in input.blocks.iter().enumerate() {
+        let height = index as u64 + 1;
+        let at = |e: ImportError| invalid(format!("block {height}: {e}"));
+        let ethereum = verifier::evm::block_header(&block.rlp.0)
+            .map_err(|e| invalid(format!("block {height}: {e}")))?;
+        let post = Hash32::from(ethereum.state_root.0);
+        let blob = Blob {
+            model: Model::Evm,
+            pre_state_root: root,
+            post_state_root: post,
+            transactions: VariableList::empty(),
+            witness: witness_format::Witness::Evm(EvmWitness {
+                block: bounded(block.rlp.0.clone(), "block bytes").map_err(at)?,
+                nodes: byte_lists(&block.witness.state, "trie nodes").map_err(at)?,
+                codes: byte_lists(&block.witness.codes, "codes").map_err(at)?,
+                ancestor_hashes: bounded(ancestors.clone(), "ancestor hashes").map_err(at)?,
+            }),
+        };
+        let header = Header {
+            height,
+            parent_hash: tip,
+            history_root: history.root(),
+            blobs_root: blobs_root(&[blob_commitment(&blob)]),
+            state_roots: bounded(
+                vec![ModelRoot {
+                    model: Model::Evm,
+                    root: post,
+                }],
+                "models",
+            )?,
+        };
+        tip = header_hash(&header);
+        history.append(tip);
+        root = post;
+        // The next block's ancestors: this block, then this block's.
+        ancestors.insert(0, Hash32::from(ethereum.hash_slow().0));
+        ancestors.truncate(MAX_EVM_ANCESTORS);
+        blocks.push(Block {
+            header,
+            blobs: bounded(vec![blob], "blobs")?,
+        });
+    }
+    Ok(ImportedChain { genesis, blocks })
+}
+
+/// The ancestor hashes `headers` (RLP, any order) give from `parent` back: `parent`, then each
+/// header's parent hash while the header of the last hash is among them.
+fn hashes_from_headers(parent: Hash32, headers: &[Hex]) -> Result<Vec<Hash32>, ImportError> {
+    let mut by_hash = HashMap::new();
+    for (i, bytes) in headers.iter().enumerate() {
+        let header = verifier::evm::decode_header(&bytes.0)
+            .map_err(|e| invalid(format!("witness header {i}: {e}")))?;
+        by_hash.insert(Hash32::from(header.hash_slow().0), header);
+    }
+    let mut hashes = vec![parent];
+    while hashes.len() < MAX_EVM_ANCESTORS {
+        let Some(header) = hashes.last().and_then(|last| by_hash.get(last)) else {
+            break;
+        };
+        hashes.push(Hash32::from(header.parent_hash.0));
+    }
+    Ok(hashes)
+}
+
+/// Writes `chain` as a chain directory at `dir`: `genesis.bin` and `blocks/`.
+pub fn write_chain(dir: &Path, chain: &ImportedChain) -> Result<(), FileError> {
+    write_value(&genesis_path(dir), &chain.genesis)?;
+    for block in &chain.blocks {
+        write_value(&block_path(dir, block.header.height), block)?;
+    }
+    Ok(())
+}
