@@ -188,5 +188,9 @@ fn tampered_real_blocks_are_rejected_naming_block_and_reason() {
     };
     witness.ancestor_hashes[1].0[0] ^= 1;
     std::fs::write(&file, encode_file(&block)).unwrap();
-    assert_rejected(&chain, "ancestor hash 1 (block 2971842)", "a wrong ancestor hash");
+    assert_rejected(
+        &chain,
+        "ancestor hash 1 (block 2971842)",
+        "a wrong ancestor hash",
+    );
 }

@@ -17,16 +17,17 @@ mod checks;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use checks::{fuzz_decode, fuzz_verify, genesis_verifier, verify_block};
+use checks::{evm_genesis_verifier, fuzz_decode, fuzz_verify, genesis_verifier, verify_block};
 use witness_format::{Allocation, Block, Genesis, TransactionBatch};
 
 /// Every fuzz target, as named in `fuzz/Cargo.toml`.
-const TARGETS: [&str; 5] = [
+const TARGETS: [&str; 6] = [
     "decode_genesis",
     "decode_block",
     "decode_allocation",
     "decode_batch",
     "verify_block",
+    "verify_evm_block",
 ];
 
 fn fuzz_dir() -> PathBuf {
@@ -55,6 +56,7 @@ fn replay(target: &str, bytes: &[u8]) -> bool {
         "decode_allocation" => fuzz_decode::<Allocation>(bytes),
         "decode_batch" => fuzz_decode::<TransactionBatch>(bytes),
         "verify_block" => fuzz_verify(&genesis_verifier(), bytes),
+        "verify_evm_block" => fuzz_verify(&evm_genesis_verifier(), bytes),
         other => panic!("no fuzz target named {other}"),
     }
 }
@@ -77,6 +79,8 @@ fn seeds_are_accepted_by_their_targets() {
                 // Say why: the decoder's or the verifier's reason.
                 let reason = if target == "verify_block" {
                     format!("{:?}", verify_block(&genesis_verifier(), &bytes))
+                } else if target == "verify_evm_block" {
+                    format!("{:?}", verify_block(&evm_genesis_verifier(), &bytes))
                 } else {
                     String::from("it does not decode")
                 };

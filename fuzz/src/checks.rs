@@ -16,6 +16,11 @@ use witness_format::{Block, FramedValue, Genesis, decode_file, encode_file};
 /// `verify_block`.
 pub const GENESIS_FILE: &[u8] = include_bytes!("../fixtures/genesis.bin");
 
+/// The genesis file that `verify_evm_block` checks every fuzzed block against: the synthetic
+/// `evm` chain of `examples/make_seeds.rs` (an anchor with its header, Cancun), whose first
+/// block (a withdrawal to a new account) is the seed of `verify_evm_block`.
+pub const EVM_GENESIS_FILE: &[u8] = include_bytes!("../fixtures/evm-genesis.bin");
+
 /// Decodes `bytes` as a file holding a `T`. Decoding must not panic; when it succeeds, encoding
 /// the value again must give back exactly `bytes` (every valid file is the one canonical
 /// encoding of its value). Returns the value, or `None` when the bytes are rejected.
@@ -81,10 +86,21 @@ pub fn fuzz_verify(start: &ChainVerifier, bytes: &[u8]) -> bool {
 /// If the embedded genesis does not decode or is not a valid genesis (regenerate it with
 /// `cargo run --manifest-path fuzz/Cargo.toml --example make_seeds`).
 pub fn genesis_verifier() -> ChainVerifier {
-    let genesis = decode_canonical::<Genesis>(GENESIS_FILE)
-        .unwrap_or_else(|| panic!("fuzz/fixtures/genesis.bin is not a canonical genesis file"));
-    ChainVerifier::new(&genesis)
-        .unwrap_or_else(|error| panic!("fuzz/fixtures/genesis.bin is rejected: {error}"))
+    verifier_at(GENESIS_FILE, "fuzz/fixtures/genesis.bin")
+}
+
+/// A verifier positioned at [`EVM_GENESIS_FILE`], ready for block 1.
+///
+/// # Panics
+/// As [`genesis_verifier`].
+pub fn evm_genesis_verifier() -> ChainVerifier {
+    verifier_at(EVM_GENESIS_FILE, "fuzz/fixtures/evm-genesis.bin")
+}
+
+fn verifier_at(file: &[u8], name: &str) -> ChainVerifier {
+    let genesis = decode_canonical::<Genesis>(file)
+        .unwrap_or_else(|| panic!("{name} is not a canonical genesis file"));
+    ChainVerifier::new(&genesis).unwrap_or_else(|error| panic!("{name} is rejected: {error}"))
 }
 
 /// Decodes `bytes` as a block file (with [`decode_canonical`]'s checks) and, when it decodes,

@@ -5,6 +5,7 @@
 //! The input (JSON; unknown keys, such as a `source` note, are ignored):
 //! ```text
 //! {"chain_id": 1,
+//!  "schedule": "published",                      // optional; or "cancun", "prague"
 //!  "anchor": {"number": N, "hash": "0x..", "state_root": "0x..",
 //!             "ancestor_hashes": ["0x.." ...],   // up to 256, the anchor's own hash first
 //!             "header": "0x.."},                 // optional: the anchor's header, RLP
@@ -56,13 +57,18 @@ impl<'de> Deserialize<'de> for Hex {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
         let digits = text.strip_prefix("0x").unwrap_or(&text);
-        hex::decode(digits).map(Hex).map_err(serde::de::Error::custom)
+        hex::decode(digits)
+            .map(Hex)
+            .map_err(serde::de::Error::custom)
     }
 }
 
 #[derive(Deserialize)]
 struct Input {
     chain_id: u64,
+    /// The fork schedule; by default the published one of `chain_id`.
+    #[serde(default = "published")]
+    schedule: EvmSchedule,
     anchor: AnchorInput,
     blocks: Vec<BlockInput>,
 }
@@ -103,6 +109,10 @@ pub struct ImportedChain {
     pub blocks: Vec<Block>,
 }
 
+fn published() -> EvmSchedule {
+    EvmSchedule::Published
+}
+
 fn invalid(what: impl Into<String>) -> ImportError {
     ImportError::Invalid(what.into())
 }
@@ -121,7 +131,10 @@ fn bounded<T, N: witness_format::ssz_types::typenum::Unsigned>(
     VariableList::new(items).map_err(|_| invalid(format!("{what}: {len} is over {}", N::USIZE)))
 }
 
-fn byte_lists<N, M>(items: &[Hex], what: &str) -> Result<VariableList<VariableList<u8, N>, M>, ImportError>
+fn byte_lists<N, M>(
+    items: &[Hex],
+    what: &str,
+) -> Result<VariableList<VariableList<u8, N>, M>, ImportError>
 where
     N: witness_format::ssz_types::typenum::Unsigned,
     M: witness_format::ssz_types::typenum::Unsigned,
@@ -168,7 +181,7 @@ pub fn import(json: &[u8]) -> Result<ImportedChain, ImportError> {
         )?,
         zk_keys: VariableList::empty(),
         evm: Some(EvmAnchor {
-            schedule: EvmSchedule::Published,
+            schedule: input.schedule,
             number: anchor.number,
             hash: anchor_hash,
             ancestor_hashes: bounded(ancestors.clone(), "anchor ancestor hashes")?,

@@ -35,11 +35,7 @@ pub fn keccak(bytes: &[u8]) -> [u8; 32] {
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum TrieError {
     /// The witness lacks a node the operation needs.
-    #[error(
-        "the witness lacks trie node 0x{} ({})",
-        hex(hash),
-        at_path(path)
-    )]
+    #[error("the witness lacks trie node 0x{} ({})", hex(hash), at_path(path))]
     MissingNode {
         /// The node's hash.
         hash: [u8; 32],
