@@ -54,6 +54,61 @@ fn blob(txs: usize, witness: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A list of byte strings of the given lengths: offset table, then the strings.
+fn byte_lists(lengths: &[usize]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut at = 4 * lengths.len();
+    for len in lengths {
+        out.extend(offset(at));
+        at += len;
+    }
+    for &len in lengths {
+        out.resize(out.len() + len, 0);
+    }
+    out
+}
+
+/// An `evm` witness (union selector 3): a block of `block` bytes, nodes and codes of the given
+/// lengths, `ancestors` hashes.
+fn evm_witness(block: usize, nodes: &[usize], codes: &[usize], ancestors: usize) -> Vec<u8> {
+    let nodes = byte_lists(nodes);
+    let codes = byte_lists(codes);
+    let mut out = vec![3u8];
+    out.extend(offset(16));
+    out.extend(offset(16 + block));
+    out.extend(offset(16 + block + nodes.len()));
+    out.extend(offset(16 + block + nodes.len() + codes.len()));
+    out.resize(out.len() + block, 0);
+    out.extend(nodes);
+    out.extend(codes);
+    out.resize(out.len() + ancestors * 32, 0);
+    out
+}
+
+/// An `evm` blob (no transactions of its own) with the given witness.
+fn evm_blob(witness: &[u8]) -> Vec<u8> {
+    let mut out = blob(0, witness);
+    out[0] = 2; // model: evm
+    out
+}
+
+/// A genesis payload: chain 7, depth `depth`, `roots` model roots, `pins` zk key pins, no `evm`
+/// anchor.
+fn genesis_payload(depth: u8, roots: usize, pins: usize) -> Vec<u8> {
+    let mut out = 7u64.to_le_bytes().to_vec();
+    out.push(depth);
+    out.extend(offset(21));
+    out.extend(offset(21 + roots * 33));
+    out.extend(offset(21 + roots * 33 + pins * 34));
+    for i in 0..roots {
+        out.push(i as u8);
+        out.extend([0u8; 32]);
+    }
+    out.resize(out.len() + pins * 34, 0);
+    out.push(0); // evm: none
+    out
+}
+
 /// A header with `roots` model roots.
 fn header(roots: usize) -> Vec<u8> {
     let mut out = vec![0u8; 8 + 32 * 3];
@@ -150,19 +205,12 @@ fn every_limit_rejects_a_claim_past_it() {
     assert!(over_limit(&e), "{e}");
 
     // Models in a genesis and in a header.
-    let mut genesis = vec![0u8; 9];
-    genesis.extend(offset(17));
-    genesis.extend(offset(17 + (MAX_MODELS + 1) * 33));
-    genesis.resize(genesis.len() + (MAX_MODELS + 1) * 33, 0);
+    let genesis = genesis_payload(4, MAX_MODELS + 1, 0);
     let e = rejected::<Genesis>("models in genesis", &frame(FileKind::Genesis, &genesis));
     assert!(over_limit(&e), "{e}");
 
     // Pinned zk keys in a genesis.
-    let mut genesis = vec![0u8; 9];
-    genesis.extend(offset(17));
-    genesis.extend(offset(17 + 33));
-    genesis.extend([1u8; 33]);
-    genesis.resize(genesis.len() + (MAX_ZK_KEYS + 1) * 34, 0);
+    let genesis = genesis_payload(4, 1, MAX_ZK_KEYS + 1);
     let e = rejected::<Genesis>("zk keys in genesis", &frame(FileKind::Genesis, &genesis));
     assert!(over_limit(&e), "{e}");
     let mut payload = offset(8).to_vec();
@@ -189,12 +237,42 @@ fn every_limit_rejects_a_claim_past_it() {
     assert!(matches!(e, DecodeError::TooLarge { .. }), "{e}");
 
     // Tree depth: decodes (it is a byte), and the verifier refuses it before building anything.
-    let mut genesis = 7u64.to_le_bytes().to_vec();
-    genesis.push(MAX_TREE_DEPTH + 1);
-    genesis.extend(offset(17));
-    genesis.extend(offset(17 + 33));
-    genesis.extend([0u8; 33]);
+    let genesis = genesis_payload(MAX_TREE_DEPTH + 1, 1, 0);
     let genesis: Genesis = decode_file(&frame(FileKind::Genesis, &genesis)).unwrap();
     let error = ChainVerifier::new(&genesis).unwrap_err();
     assert!(matches!(error.reason, Reason::InvalidGenesis(_)), "{error}");
+
+    // An evm blob: block bytes, nodes and their bytes, codes and their bytes, ancestor hashes.
+    let honest = block_with_blob(&evm_blob(&evm_witness(8, &[4], &[4], 1)));
+    decode_file::<Block>(&honest).expect("an evm blob within every limit decodes");
+    let claims: [(&str, Vec<u8>); 6] = [
+        (
+            "evm block bytes",
+            evm_witness(MAX_EVM_BLOCK_BYTES + 1, &[], &[], 0),
+        ),
+        (
+            "evm nodes",
+            evm_witness(1, &vec![1; MAX_EVM_NODES + 1], &[], 0),
+        ),
+        (
+            "evm node bytes",
+            evm_witness(1, &[MAX_EVM_NODE_BYTES + 1], &[], 0),
+        ),
+        (
+            "evm codes",
+            evm_witness(1, &[], &vec![1; MAX_EVM_CODES + 1], 0),
+        ),
+        (
+            "evm code bytes",
+            evm_witness(1, &[], &[MAX_EVM_CODE_BYTES + 1], 0),
+        ),
+        (
+            "evm ancestor hashes",
+            evm_witness(1, &[], &[], MAX_EVM_ANCESTORS + 1),
+        ),
+    ];
+    for (name, witness) in claims {
+        let e = rejected::<Block>(name, &block_with_blob(&evm_blob(&witness)));
+        assert!(over_limit(&e), "{name}: {e}");
+    }
 }

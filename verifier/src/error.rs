@@ -447,10 +447,10 @@ pub enum Reason {
     // --- The evm model ---
     /// An `evm` block is invalid, or its witness lacks what it needs.
     #[error("{0}")]
-    Evm(EvmError),
+    Evm(Box<EvmError>),
     /// An `evm` block does not follow the chain's last (header, ancestor hashes).
     #[error("{0}")]
-    EvmLink(LinkError),
+    EvmLink(Box<LinkError>),
     /// An `evm` blob lists transactions of its own: its transactions are its block's.
     #[error("an evm blob's transactions are its block's; its transaction list must be empty")]
     TransactionsOutsideBlock,

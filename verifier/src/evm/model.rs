@@ -48,7 +48,7 @@ impl ExecutionModel for EvmModel {
         };
         check_evm_blob(anchor.spec(), blob, witness)
             .map(|_| None)
-            .map_err(|error| Reason::Evm(error).into())
+            .map_err(|error| Reason::Evm(Box::new(error)).into())
     }
 
     fn blob_link(&self, params: &ChainParams) -> Option<Box<dyn BlobLink>> {
@@ -99,10 +99,10 @@ impl BlobLink for EvmLink {
         let Witness::Evm(witness) = &blob.witness else {
             return Err(unsupported(blob));
         };
-        let header = block_header(&witness.block).map_err(Reason::Evm)?;
+        let header = block_header(&witness.block).map_err(|error| Reason::Evm(Box::new(error)))?;
         self.0
             .follow(&header, &witness.ancestor_hashes)
-            .map_err(|error| Reason::EvmLink(error).into())
+            .map_err(|error| Reason::EvmLink(Box::new(error)).into())
     }
 
     fn clone_box(&self) -> Box<dyn BlobLink> {
