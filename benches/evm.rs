@@ -10,6 +10,11 @@
 //!   witness database (hashing its nodes and codes) is part of each iteration, as it is part of
 //!   a verifier's work.
 //!
+//! - `recover_senders_k256`, `recover_senders_libsecp256k1`: the block's 42 senders recovered
+//!   on one thread with each secp256k1 backend alloy offers: the pure-Rust `k256` and the
+//!   `secp256k1` crate (Bitcoin Core's audited libsecp256k1), which the workspace selects
+//!   (alloy-consensus feature `secp256k1`) because it measured faster here.
+//!
 //! Goal (the `evm` issue): at most 3 ms on 2 cores, median, release.
 //!
 //! ```sh
@@ -19,7 +24,7 @@
 use std::hint::black_box;
 use std::path::PathBuf;
 
-use alloy_primitives::B256;
+use alloy_primitives::{B256, Signature};
 use criterion::{Criterion, criterion_group, criterion_main};
 use verifier::evm::{ChainSpec, WitnessDb, decode_block, verify_block};
 use witness_format::EvmSchedule;
@@ -81,6 +86,31 @@ fn bench_evm(c: &mut Criterion) {
     let mut group = c.benchmark_group("evm");
     group.bench_function("verify_block_holesky_2971844", |b| {
         b.iter(|| black_box(verify()))
+    });
+    let block = decode_block(&f.rlp).expect("a block");
+    let signed: Vec<(Signature, B256)> = block
+        .body
+        .transactions
+        .iter()
+        .map(|tx| (*tx.signature(), tx.signature_hash()))
+        .collect();
+    group.bench_function("recover_senders_k256", |b| {
+        b.iter(|| {
+            for (signature, hash) in &signed {
+                black_box(signature.recover_from_prehash(hash).expect("recovers"));
+            }
+        })
+    });
+    group.bench_function("recover_senders_libsecp256k1", |b| {
+        b.iter(|| {
+            for (signature, hash) in &signed {
+                black_box(
+                    signature
+                        .recover_from_prehash_secp256k1(hash)
+                        .expect("recovers"),
+                );
+            }
+        })
     });
     group.finish();
 }
