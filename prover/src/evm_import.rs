@@ -131,22 +131,6 @@ fn bounded<T, N: witness_format::ssz_types::typenum::Unsigned>(
     VariableList::new(items).map_err(|_| invalid(format!("{what}: {len} is over {}", N::USIZE)))
 }
 
-fn byte_lists<N, M>(
-    items: &[Hex],
-    what: &str,
-) -> Result<VariableList<VariableList<u8, N>, M>, ImportError>
-where
-    N: witness_format::ssz_types::typenum::Unsigned,
-    M: witness_format::ssz_types::typenum::Unsigned,
-{
-    let lists = items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| bounded(item.0.clone(), &format!("{what} {i} bytes")))
-        .collect::<Result<Vec<_>, _>>()?;
-    bounded(lists, what)
-}
-
 /// Reads the import file at `path` ([`MAX_IMPORT_BYTES`] at most).
 pub fn read_import(path: &Path) -> Result<ImportedChain, ImportError> {
     let bytes = read_limited(path, MAX_IMPORT_BYTES)?;
@@ -192,33 +176,121 @@ pub fn import(json: &[u8]) -> Result<ImportedChain, ImportError> {
         }),
     };
 
-    let mut history = HistoryAccumulator::new();
-    let mut tip = genesis_hash(&genesis);
-    history.append(tip);
-    let mut root = state_root;
-    let mut blocks = Vec::with_capacity(input.blocks.len());
-    for (index, block) in input.blocks.iter().enumerate() {
-        let height = index as u64 + 1;
+    let mut chain = EvmChainBuilder::new(genesis)?;
+    for block in &input.blocks {
+        chain.push(
+            &block.rlp.0,
+            block.witness.state.iter().map(|n| n.0.clone()).collect(),
+            block.witness.codes.iter().map(|c| c.0.clone()).collect(),
+            MAX_EVM_ANCESTORS,
+        )?;
+    }
+    Ok(chain.finish())
+}
+
+/// An `evm` chain assembled block by block: each Ethereum block becomes one block of one `evm`
+/// blob, with the header fields our chain needs (height, parent, history root, blobs root,
+/// state root) and the ancestor hashes its witness carries.
+#[derive(Clone, Debug)]
+pub struct EvmChainBuilder {
+    genesis: Genesis,
+    blocks: Vec<Block>,
+    history: HistoryAccumulator,
+    tip: Hash32,
+    root: Hash32,
+    /// The last Ethereum blocks' hashes, newest first.
+    ancestors: Vec<Hash32>,
+}
+
+impl EvmChainBuilder {
+    /// A chain at `genesis`, which must anchor an `evm` chain.
+    pub fn new(genesis: Genesis) -> Result<Self, ImportError> {
+        let anchor = genesis
+            .evm
+            .as_ref()
+            .ok_or_else(|| invalid("the genesis has no evm anchor"))?;
+        let mut ancestors = anchor.ancestor_hashes.to_vec();
+        if ancestors.is_empty() {
+            ancestors.push(anchor.hash);
+        }
+        let root = genesis
+            .state_roots
+            .iter()
+            .find(|r| r.model == Model::Evm)
+            .map(|r| r.root)
+            .ok_or_else(|| invalid("the genesis has no evm state root"))?;
+        let tip = genesis_hash(&genesis);
+        let mut history = HistoryAccumulator::new();
+        history.append(tip);
+        Ok(Self {
+            genesis,
+            blocks: Vec::new(),
+            history,
+            tip,
+            root,
+            ancestors,
+        })
+    }
+
+    /// The `evm` state root after the last block.
+    pub fn state_root(&self) -> Hash32 {
+        self.root
+    }
+
+    /// The hashes of the last Ethereum blocks, newest first (the anchor's and its ancestors'
+    /// before any block).
+    pub fn ancestors(&self) -> &[Hash32] {
+        &self.ancestors
+    }
+
+    /// The blocks so far.
+    pub fn blocks(&self) -> &[Block] {
+        &self.blocks
+    }
+
+    /// Appends the Ethereum block `rlp` with the witness `nodes` and `codes` and the newest
+    /// `ancestors` hashes the chain knows; returns our block.
+    pub fn push(
+        &mut self,
+        rlp: &[u8],
+        nodes: Vec<Vec<u8>>,
+        codes: Vec<Vec<u8>>,
+        ancestors: usize,
+    ) -> Result<&Block, ImportError> {
+        let height = self.blocks.len() as u64 + 1;
         let at = |e: ImportError| invalid(format!("block {height}: {e}"));
-        let ethereum = verifier::evm::block_header(&block.rlp.0)
-            .map_err(|e| invalid(format!("block {height}: {e}")))?;
-        let post = Hash32::from(ethereum.state_root.0);
+        // A block whose header does not decode still becomes a blob (its check rejects it).
+        let ethereum = verifier::evm::block_header(rlp).ok();
+        let post = ethereum
+            .as_ref()
+            .map_or(self.root, |header| Hash32::from(header.state_root.0));
+        let carried = self.ancestors.iter().take(ancestors).copied().collect();
+        let nodes = nodes
+            .into_iter()
+            .map(|node| bounded(node, "node bytes"))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(at)?;
+        let codes = codes
+            .into_iter()
+            .map(|code| bounded(code, "code bytes"))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(at)?;
         let blob = Blob {
             model: Model::Evm,
-            pre_state_root: root,
+            pre_state_root: self.root,
             post_state_root: post,
             transactions: VariableList::empty(),
             witness: witness_format::Witness::Evm(EvmWitness {
-                block: bounded(block.rlp.0.clone(), "block bytes").map_err(at)?,
-                nodes: byte_lists(&block.witness.state, "trie nodes").map_err(at)?,
-                codes: byte_lists(&block.witness.codes, "codes").map_err(at)?,
-                ancestor_hashes: bounded(ancestors.clone(), "ancestor hashes").map_err(at)?,
+                block: bounded(rlp.to_vec(), "block bytes").map_err(at)?,
+                nodes: bounded(nodes, "trie nodes").map_err(at)?,
+                codes: bounded(codes, "codes").map_err(at)?,
+                ancestor_hashes: bounded(carried, "ancestor hashes").map_err(at)?,
             }),
         };
         let header = Header {
             height,
-            parent_hash: tip,
-            history_root: history.root(),
+            parent_hash: self.tip,
+            history_root: self.history.root(),
             blobs_root: blobs_root(&[blob_commitment(&blob)]),
             state_roots: bounded(
                 vec![ModelRoot {
@@ -228,18 +300,30 @@ pub fn import(json: &[u8]) -> Result<ImportedChain, ImportError> {
                 "models",
             )?,
         };
-        tip = header_hash(&header);
-        history.append(tip);
-        root = post;
-        // The next block's ancestors: this block, then this block's.
-        ancestors.insert(0, Hash32::from(ethereum.hash_slow().0));
-        ancestors.truncate(MAX_EVM_ANCESTORS);
-        blocks.push(Block {
+        self.tip = header_hash(&header);
+        self.history.append(self.tip);
+        self.root = post;
+        if let Some(ethereum) = ethereum {
+            self.ancestors
+                .insert(0, Hash32::from(ethereum.hash_slow().0));
+            self.ancestors.truncate(MAX_EVM_ANCESTORS);
+        }
+        self.blocks.push(Block {
             header,
             blobs: bounded(vec![blob], "blobs")?,
         });
+        self.blocks
+            .last()
+            .ok_or_else(|| invalid("a block was just pushed"))
     }
-    Ok(ImportedChain { genesis, blocks })
+
+    /// The genesis and the blocks.
+    pub fn finish(self) -> ImportedChain {
+        ImportedChain {
+            genesis: self.genesis,
+            blocks: self.blocks,
+        }
+    }
 }
 
 /// The ancestor hashes `headers` (RLP, any order) give from `parent` back: `parent`, then each

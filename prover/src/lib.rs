@@ -23,7 +23,9 @@
 
 #[cfg(feature = "bench")]
 pub mod bench;
+pub mod ef_test;
 pub mod evm_import;
+pub mod evm_state;
 pub mod files;
 pub mod prove_dir;
 pub mod round_trip;

@@ -56,7 +56,7 @@ fn verify_blob_at(
     header: Option<&Header>,
     blob: &Blob,
 ) -> Result<(), VerifyError> {
-    match check_blob(params, header, blob)? {
+    match check_blob(params, header, blob, false)? {
         None => Ok(()),
         Some(pending) => pending.verify_alone(params),
     }
@@ -64,18 +64,22 @@ fn verify_blob_at(
 
 /// [`verify_blob_in_block`] up to, not including, a zk blob's pairing check, which it returns
 /// for the caller to do (alone or batched with others).
+/// `linked`: the chain verifier linked the blob to its model's earlier blobs
+/// ([`crate::ExecutionModel::check_blob`]).
 pub(crate) fn check_blob_in_block<'a>(
     params: &ChainParams,
     header: &Header,
     blob: &'a Blob,
+    linked: bool,
 ) -> Result<Option<PendingProof<'a>>, VerifyError> {
-    check_blob(params, Some(header), blob)
+    check_blob(params, Some(header), blob, linked)
 }
 
 fn check_blob<'a>(
     params: &ChainParams,
     header: Option<&Header>,
     blob: &'a Blob,
+    linked: bool,
 ) -> Result<Option<PendingProof<'a>>, VerifyError> {
     if !params.models.contains(&blob.model) {
         return Err(Reason::UnknownModel { model: blob.model }.into());
@@ -84,5 +88,5 @@ fn check_blob<'a>(
     if model.carries_transactions() && blob.transactions.is_empty() {
         return Err(Reason::EmptyBlob.into());
     }
-    model.check_blob(params, header, blob)
+    model.check_blob(params, header, blob, linked)
 }

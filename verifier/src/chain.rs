@@ -68,15 +68,28 @@ impl Clone for ChainVerifier {
 /// blob, the verdict and the blob's commitment; after a failing zk proof, later zk blobs are
 /// left unchecked (marked valid), so only the first failure in chain order is meaningful.
 pub fn check_blobs(params: &ChainParams, blocks: &[Block]) -> Vec<Vec<BlobCheck>> {
+    check_blobs_linked(params, blocks, &[])
+}
+
+/// [`check_blobs`], the blobs at the positions `linked` (block, blob) having been linked to
+/// their model's earlier blobs.
+fn check_blobs_linked(
+    params: &ChainParams,
+    blocks: &[Block],
+    linked: &[(usize, usize)],
+) -> Vec<Vec<BlobCheck>> {
     let checked: Vec<Vec<CheckedBlob<'_>>> = blocks
         .par_iter()
-        .map(|block| {
+        .enumerate()
+        .map(|(block_index, block)| {
             block
                 .blobs
                 .par_iter()
-                .map(|blob| {
+                .enumerate()
+                .map(|(blob_index, blob)| {
+                    let is_linked = linked.contains(&(block_index, blob_index));
                     (
-                        check_blob_in_block(params, &block.header, blob),
+                        check_blob_in_block(params, &block.header, blob, is_linked),
                         blob_commitment(blob),
                     )
                 })
@@ -203,20 +216,61 @@ impl ChainVerifier {
     /// blobs in order, then its state roots), whatever the thread count; the verifier's state
     /// is then unspecified and it should be dropped.
     pub fn verify_blocks(&mut self, blocks: &[Block]) -> Result<(), VerifyError> {
-        let blob_results = check_blobs(&self.params, blocks);
-        for (block, results) in blocks.iter().zip(blob_results) {
+        // Blobs that link to their model's earlier blobs (an evm block's header to its
+        // parent's) are linked first, in order: it is cheap, and it bounds what checking them
+        // costs. Nothing at or after a failed link is checked; the failure is reported at its
+        // place in chain order.
+        let (linked, link_failure) = self.link_models(blocks);
+        let checked_blocks = match &link_failure {
+            Some((block, _, _)) => blocks.get(..=*block).unwrap_or(blocks),
+            None => blocks,
+        };
+        let blob_results = check_blobs_linked(&self.params, checked_blocks, &linked);
+        for (index, (block, results)) in checked_blocks.iter().zip(blob_results).enumerate() {
             // Name the block by where it sits in the chain, not by the height it claims.
             let height = self.summary.height.saturating_add(1);
-            self.link_block(block, results)
+            let failure = link_failure
+                .as_ref()
+                .filter(|(at, _, _)| *at == index)
+                .map(|(_, blob, error)| (*blob, error.clone()));
+            self.link_block(block, results, failure)
                 .map_err(|error| error.at_block(height))?;
         }
         Ok(())
     }
 
+    /// Feeds every blob of a model with a [`BlobLink`] to it, in chain order, up to the first
+    /// failure: the positions (block, blob) linked, and the failure's position and error.
+    #[allow(clippy::type_complexity)]
+    fn link_models(
+        &mut self,
+        blocks: &[Block],
+    ) -> (Vec<(usize, usize)>, Option<(usize, usize, VerifyError)>) {
+        let mut linked = Vec::new();
+        if self.links.is_empty() {
+            return (linked, None);
+        }
+        for (block_index, block) in blocks.iter().enumerate() {
+            for (blob_index, blob) in block.blobs.iter().enumerate() {
+                let Some((_, link)) = self.links.iter_mut().find(|(m, _)| *m == blob.model) else {
+                    continue;
+                };
+                match link.follow(blob) {
+                    Ok(()) => linked.push((block_index, blob_index)),
+                    Err(error) => return (linked, Some((block_index, blob_index, error))),
+                }
+            }
+        }
+        (linked, None)
+    }
+
+    /// Links `block` to the chain; `link_failure` is the blob (index) whose link to its model's
+    /// earlier blobs failed, and why: it is reported when the blobs before it pass.
     fn link_block(
         &mut self,
         block: &Block,
         blob_results: Vec<(Result<(), VerifyError>, Hash32)>,
+        link_failure: Option<(usize, VerifyError)>,
     ) -> Result<(), VerifyError> {
         let header = &block.header;
         let expected_height = self.summary.height.saturating_add(1);
@@ -247,6 +301,9 @@ impl ChainVerifier {
         for (index, (blob, (result, commitment))) in
             block.blobs.iter().zip(blob_results).enumerate()
         {
+            if let Some((_, error)) = link_failure.as_ref().filter(|(at, _)| *at == index) {
+                return Err(error.clone().at_blob(index));
+            }
             result.map_err(|error| error.at_blob(index))?;
             let Some(current) = roots.iter_mut().find(|r| r.model == blob.model) else {
                 return Err(
@@ -260,9 +317,6 @@ impl ChainVerifier {
                     found: blob.pre_state_root,
                 })
                 .at_blob(index));
-            }
-            if let Some((_, link)) = self.links.iter_mut().find(|(m, _)| *m == blob.model) {
-                link.follow(blob).map_err(|error| error.at_blob(index))?;
             }
             current.root = blob.post_state_root;
             commitments.push(commitment);

@@ -451,6 +451,10 @@ pub enum Reason {
     /// An `evm` block does not follow the chain's last (header, ancestor hashes).
     #[error("{0}")]
     EvmLink(Box<LinkError>),
+    /// An `evm` blob checked on its own: an Ethereum block is checked in its chain, after its
+    /// header is linked to its parent's (which also bounds its gas, and so its execution).
+    #[error("an evm block is checked in its chain, after its header is linked to its parent's")]
+    EvmBlockNotLinked,
     /// An `evm` blob lists transactions of its own: its transactions are its block's.
     #[error("an evm blob's transactions are its block's; its transaction list must be empty")]
     TransactionsOutsideBlock,

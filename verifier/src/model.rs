@@ -53,12 +53,18 @@ pub trait ExecutionModel: Sync {
     /// checks (the model is the chain's, the blob is not empty) are done. A witness that is a
     /// proof is checked up to its pairing check, which is returned for the caller to batch.
     ///
+    /// `linked` says the chain verifier has already linked the blob to the chain's earlier
+    /// blobs of its model ([`ExecutionModel::blob_link`]); a model with a link checks its blobs
+    /// only when they are (an Ethereum block's gas limit, which bounds the work of executing
+    /// it, is bounded by its parent's).
+    ///
     /// Never panics, for any input; errors carry the transaction index where there is one.
     fn check_blob<'a>(
         &self,
         params: &ChainParams,
         header: Option<&Header>,
         blob: &'a Blob,
+        linked: bool,
     ) -> Result<Option<PendingProof<'a>>, VerifyError>;
 
     /// The rules of a model whose accounts are numbered (new-owner keys, signatures under the

@@ -230,6 +230,15 @@ impl PartialTrie {
             .filter_map(|hash| self.witness.get(hash).map(Vec::as_slice))
     }
 
+    /// The RLP of every node of the trie as it is now that a parent (or the root) refers to by
+    /// hash and that is not a bare hash: with the nodes the trie started from, a store of the
+    /// full trie holds every node of the trie after the operations.
+    pub fn encoded_nodes(&self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        collect_encoded(&self.root, true, &mut out);
+        out
+    }
+
     fn nibbles_of(&self, key: &[u8]) -> Result<Vec<u8>, TrieError> {
         let path: Vec<u8> = key.iter().flat_map(|b| [b >> 4, b & 0x0f]).collect();
         if path.len() != self.key_nibbles {
@@ -239,6 +248,24 @@ impl PartialTrie {
             });
         }
         Ok(path)
+    }
+}
+
+/// [`PartialTrie::encoded_nodes`] below `node`; recursion is bounded by the key length.
+fn collect_encoded(node: &Node, is_root: bool, out: &mut Vec<Vec<u8>>) {
+    match node {
+        Node::Empty | Node::Hash(_) => return,
+        Node::Leaf { .. } => {}
+        Node::Extension { child, .. } => collect_encoded(child, false, out),
+        Node::Branch { children } => {
+            for child in children.iter() {
+                collect_encoded(child, false, out);
+            }
+        }
+    }
+    let rlp = encode(node);
+    if is_root || rlp.len() >= 32 {
+        out.push(rlp);
     }
 }
 
@@ -660,32 +687,14 @@ mod tests {
         builder.root().0
     }
 
-    /// Every node of `node` that a parent refers to by hash, and the root's own RLP.
-    fn hashed_nodes(node: &Node, out: &mut Vec<Vec<u8>>) {
-        let rlp = encode(node);
-        if rlp.len() >= 32 {
-            out.push(rlp);
-        }
-        match node {
-            Node::Extension { child, .. } => hashed_nodes(child, out),
-            Node::Branch { children } => children.iter().for_each(|c| hashed_nodes(c, out)),
-            _ => {}
-        }
-    }
-
-    /// A full trie of `leaves`, and a witness of all its nodes.
+    /// A full trie of `leaves`, and a witness of all its nodes (what a prover's store of the
+    /// full trie holds: [`PartialTrie::encoded_nodes`]).
     fn full(leaves: &BTreeMap<Vec<u8>, Vec<u8>>) -> ([u8; 32], Vec<Vec<u8>>) {
         let mut trie = PartialTrie::new(EMPTY_ROOT, [], KEY_BYTES);
         for (key, value) in leaves {
             trie.insert(key, value.clone()).unwrap();
         }
-        let mut nodes = Vec::new();
-        hashed_nodes(&trie.root, &mut nodes);
-        let root_rlp = encode(&trie.root);
-        if root_rlp.len() < 32 && trie.root != Node::Empty {
-            nodes.push(root_rlp);
-        }
-        (trie.root(), nodes)
+        (trie.root(), trie.encoded_nodes())
     }
 
     #[derive(Clone, Debug)]

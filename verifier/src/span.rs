@@ -533,7 +533,7 @@ fn executed_step_roots(
                 .at_block(height),
         )
     };
-    match check_blob_in_block(params, &fact.header, &blob).map_err(rejected)? {
+    match check_blob_in_block(params, &fact.header, &blob, false).map_err(rejected)? {
         None => Ok((
             blob.pre_state_root,
             blob.post_state_root,

@@ -139,9 +139,10 @@ pub type MaxEvmHeaderBytes = typenum::U1024;
 /// [`MaxEvmHeaderBytes`] as a number.
 pub const MAX_EVM_HEADER_BYTES: usize = 1024;
 
-/// Highest gas limit an `evm` block may have to be executed at all: execution is bounded by gas,
-/// so this bounds the work one block costs a verifier, whatever its header claims (mainnet's is
-/// 45M in 2026; 2^30 leaves headroom).
+/// Highest gas limit of an `evm` block whose parent header is not known (the first block after
+/// an anchor given without its header): execution is bounded by gas, and no parent bounds its
+/// gas limit, so this bounds its work (mainnet's is 45M in 2026; 2^30 leaves headroom). Every
+/// other block's gas limit is bounded by its parent's, checked before it is executed.
 pub const MAX_EVM_GAS_LIMIT: u64 = 1 << 30;
 
 #[cfg(test)]

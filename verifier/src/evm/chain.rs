@@ -8,7 +8,7 @@ use alloy_consensus::Header;
 use alloy_primitives::B256;
 use alloy_rlp::Decodable;
 use thiserror::Error;
-use witness_format::limits::MAX_EVM_ANCESTORS;
+use witness_format::limits::{MAX_EVM_ANCESTORS, MAX_EVM_GAS_LIMIT};
 use witness_format::{EvmAnchor, Hash32};
 
 use super::{ChainSpec, EvmError, check_against_parent};
@@ -143,6 +143,12 @@ impl HeaderChain {
                 let number = self.number.checked_add(1);
                 if Some(header.number) != number {
                     return Err(mismatch("number", header.number, format!("{number:?}")));
+                }
+                // No parent header bounds its gas limit, and so the work of executing it.
+                if header.gas_limit > MAX_EVM_GAS_LIMIT {
+                    return Err(LinkError::Header(EvmError::GasLimitAboveCap {
+                        gas_limit: header.gas_limit,
+                    }));
                 }
             }
         }

@@ -37,14 +37,13 @@ use rayon::prelude::*;
 use revm::database::State;
 use revm::database::states::bundle_state::BundleRetention;
 use thiserror::Error;
-use witness_format::limits::MAX_EVM_GAS_LIMIT;
 
 pub use chain::{HeaderChain, LinkError, block_header, decode_header};
 pub use header::check_against_parent;
 pub(crate) use model::EVM_MODEL;
 pub use spec::ChainSpec;
 pub(crate) use state::EVM_STATE;
-pub use witness::{WitnessDb, WitnessError};
+pub use witness::{UsedWitness, WitnessDb, WitnessError};
 
 /// Why an `evm` block is rejected.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -53,7 +52,10 @@ pub enum EvmError {
     #[error("the block does not decode: {0}")]
     Decode(alloy_rlp::Error),
     /// The block's gas limit is above what any block may be executed with.
-    #[error("gas limit {gas_limit} is above the cap of {MAX_EVM_GAS_LIMIT}")]
+    #[error(
+        "gas limit {gas_limit} is above the cap of {} for a block whose parent header is not known",
+        witness_format::limits::MAX_EVM_GAS_LIMIT
+    )]
     GasLimitAboveCap {
         /// The header's gas limit.
         gas_limit: u64,
@@ -112,19 +114,30 @@ pub struct CheckedBlock {
 /// Executes `block` of the chain of `spec` on the state of root `pre_state_root`, read from the
 /// witness `db`; checks the header against the execution, and the post-state root computed from
 /// the witness against the header's.
+///
+/// Execution is bounded by the block's gas limit: the caller bounds that first (the chain
+/// verifier links the header to its parent's, [`HeaderChain`], before it executes a block).
 pub fn verify_block(
     spec: &ChainSpec,
     block: &Block<TxEnvelope>,
     pre_state_root: B256,
-    db: WitnessDb,
+    mut db: WitnessDb,
+) -> Result<CheckedBlock, EvmError> {
+    execute_block(spec, block, pre_state_root, &mut db)
+}
+
+/// [`verify_block`], leaving the database for the caller to read afterwards: the witness data
+/// the checks used ([`WitnessDb::used`]) and the state after the block
+/// ([`WitnessDb::state_nodes`]). A prover runs this over its full state to learn a block's
+/// minimal witness, so the witness is exactly what these same checks read.
+pub fn execute_block(
+    spec: &ChainSpec,
+    block: &Block<TxEnvelope>,
+    pre_state_root: B256,
+    db: &mut WitnessDb,
 ) -> Result<CheckedBlock, EvmError> {
     let header = &block.header;
     let blob_params = spec.blob_params(header.timestamp)?;
-    if header.gas_limit > MAX_EVM_GAS_LIMIT {
-        return Err(EvmError::GasLimitAboveCap {
-            gas_limit: header.gas_limit,
-        });
-    }
     // Senders in parallel: recovery is most of a block's signature cost.
     let transactions: Vec<Recovered<TxEnvelope>> = block
         .body
@@ -138,9 +151,9 @@ pub fn verify_block(
         })
         .collect::<Result<_, _>>()?;
 
-    let db = db.at_root(pre_state_root);
+    db.set_root(pre_state_root);
     let mut state = State::builder()
-        .with_database(db)
+        .with_database(&mut *db)
         .with_bundle_update()
         .build();
     let evm_env = EvmEnv::for_eth_block(header, spec, spec.chain_id(), Some(blob_params));
@@ -177,7 +190,7 @@ pub fn verify_block(
     };
     state.merge_transitions(BundleRetention::PlainState);
     let bundle = state.take_bundle();
-    let mut db = state.database;
+    drop(state);
 
     let mismatch = |field, header: String, computed: String| {
         Err(EvmError::HeaderMismatch {

@@ -36,10 +36,14 @@ impl ExecutionModel for EvmModel {
         params: &ChainParams,
         _header: Option<&Header>,
         blob: &'a Blob,
+        linked: bool,
     ) -> Result<Option<PendingProof<'a>>, VerifyError> {
         let Witness::Evm(witness) = &blob.witness else {
             return Err(unsupported(blob));
         };
+        if !linked {
+            return Err(Reason::EvmBlockNotLinked.into());
+        }
         if !blob.transactions.is_empty() {
             return Err(Reason::TransactionsOutsideBlock.into());
         }

@@ -53,6 +53,17 @@ pub enum WitnessError {
 
 impl DBErrorMarker for WitnessError {}
 
+/// What a block's checks used of a witness ([`WitnessDb::used`]).
+#[derive(Clone, Debug, Default)]
+pub struct UsedWitness {
+    /// The trie nodes read or needed for updates.
+    pub nodes: Vec<Vec<u8>>,
+    /// The codes run.
+    pub codes: Vec<Vec<u8>>,
+    /// The oldest block whose hash `BLOCKHASH` read.
+    pub oldest_block_hash: Option<u64>,
+}
+
 /// The witness of one block, as the database its execution reads.
 #[derive(Debug)]
 pub struct WitnessDb {
@@ -60,6 +71,12 @@ pub struct WitnessDb {
     storage: HashMap<Address, PartialTrie>,
     codes: HashMap<B256, Bytecode>,
     block_hashes: HashMap<u64, B256>,
+    /// Codes execution asked for.
+    used_codes: std::collections::HashSet<B256>,
+    /// Codes the block deployed (after [`Self::apply`]).
+    new_codes: Vec<Vec<u8>>,
+    /// The oldest block whose hash execution asked for.
+    oldest_block_hash: Option<u64>,
     /// The first witness error execution met: revm reports it among execution errors, and a
     /// missing node is the witness's fault, not the block's.
     error: Option<WitnessError>,
@@ -81,15 +98,54 @@ impl WitnessDb {
                 .map(|code| (keccak256(code), Bytecode::new_raw(code.to_vec().into())))
                 .collect(),
             block_hashes: block_hashes.into_iter().collect(),
+            used_codes: std::collections::HashSet::new(),
+            new_codes: Vec::new(),
+            oldest_block_hash: None,
             error: None,
         }
     }
 
-    /// The same witness read under the state root `root`.
-    pub(super) fn at_root(mut self, root: B256) -> Self {
+    /// Reads the witness under the state root `root` from now on.
+    pub(super) fn set_root(&mut self, root: B256) {
         self.accounts = self.accounts.sibling(root.0, 32);
         self.storage.clear();
-        self
+    }
+
+    /// What the reads and updates so far used of the witness: the minimal witness for them.
+    pub fn used(&self) -> UsedWitness {
+        let mut nodes: HashMap<B256, Vec<u8>> = HashMap::new();
+        for trie in std::iter::once(&self.accounts).chain(self.storage.values()) {
+            for node in trie.used_nodes() {
+                nodes
+                    .entry(keccak256(node))
+                    .or_insert_with(|| node.to_vec());
+            }
+        }
+        let codes = self
+            .used_codes
+            .iter()
+            .filter_map(|hash| self.codes.get(hash))
+            .map(|code| code.original_bytes().to_vec())
+            .collect();
+        UsedWitness {
+            nodes: nodes.into_values().collect(),
+            codes,
+            oldest_block_hash: self.oldest_block_hash,
+        }
+    }
+
+    /// The codes the block deployed (after [`super::execute_block`]).
+    pub fn new_codes(&self) -> &[Vec<u8>] {
+        &self.new_codes
+    }
+
+    /// The trie nodes of the state as it is now (after [`super::execute_block`]: the post-state)
+    /// that are not bare hashes: with the nodes it started from, every node of the new state.
+    pub fn state_nodes(&self) -> Vec<Vec<u8>> {
+        std::iter::once(&self.accounts)
+            .chain(self.storage.values())
+            .flat_map(PartialTrie::encoded_nodes)
+            .collect()
     }
 
     /// The first witness error execution met, if any.
@@ -150,6 +206,11 @@ impl WitnessDb {
 
     /// Applies the block's state changes to the partial tries; returns the post-state root.
     pub(super) fn apply(&mut self, bundle: &BundleState) -> Result<B256, WitnessError> {
+        self.new_codes = bundle
+            .contracts
+            .values()
+            .map(|code| code.original_bytes().to_vec())
+            .collect();
         // Storage first, from each account's pre-state root, then the accounts.
         let mut leaves = Vec::with_capacity(bundle.state.len());
         for (address, account) in &bundle.state {
@@ -219,6 +280,7 @@ impl revm::Database for WitnessDb {
         if code_hash == KECCAK256_EMPTY {
             return Ok(Bytecode::default());
         }
+        self.used_codes.insert(code_hash);
         let code = self
             .codes
             .get(&code_hash)
@@ -233,6 +295,7 @@ impl revm::Database for WitnessDb {
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, Self::Error> {
+        self.oldest_block_hash = Some(self.oldest_block_hash.map_or(number, |n| n.min(number)));
         let hash = self
             .block_hashes
             .get(&number)

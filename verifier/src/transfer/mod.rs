@@ -120,6 +120,7 @@ impl ExecutionModel for TransferModel {
         params: &ChainParams,
         header: Option<&Header>,
         blob: &'a Blob,
+        _linked: bool,
     ) -> Result<Option<PendingProof<'a>>, VerifyError> {
         match &blob.witness {
             Witness::Merkle(witness) => verify_merkle_blob(params, blob, witness).map(|()| None),

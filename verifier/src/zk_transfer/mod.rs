@@ -248,6 +248,7 @@ impl ExecutionModel for ZkTransferModel {
         params: &ChainParams,
         header: Option<&Header>,
         blob: &'a Blob,
+        _linked: bool,
     ) -> Result<Option<PendingProof<'a>>, VerifyError> {
         match &blob.witness {
             Witness::Zk(witness) => pending_zk_transfer(params, blob, &witness.proof.0).map(Some),

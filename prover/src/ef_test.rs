@@ -1,0 +1,318 @@
+//! Ethereum's own test suite (`BlockchainTests`) through our prover and verifier
+//! (`stateless evm ef-test`). For each test: its `pre` state goes into the prover's redb store;
+//! the prover executes each block with the verifier's checks over its full state and takes the
+//! minimal witness they used; the block becomes an `evm` blob of a chain whose genesis is the
+//! test's genesis block; the chain verifier then checks it statelessly. A valid block must be
+//! accepted, then the next builds on it; a block with `expectException` must be rejected by the
+//! verifier (from the witness the prover built as far as the block's execution got), and the
+//! next builds on the last valid one. At the end, the last block's hash must be
+//! `lastblockhash` and the state root the one of `postState` (or `postStateHash`).
+//!
+//! Skipped, with the reason in the report: networks other than `Cancun` and `Prague` (forks
+//! before Cancun are not supported), and blocks off the canonical chain (side chains: only the
+//! chain `lastblockhash` ends is followed).
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use serde::{Deserialize, Serialize};
+use verifier::ChainVerifier;
+use verifier::evm::{ChainSpec, block_header, decode_block};
+use witness_format::{
+    EvmAnchor, EvmSchedule, Genesis, Hash32, Model, ModelRoot, ssz_types::VariableList,
+};
+
+use crate::evm_import::EvmChainBuilder;
+use crate::evm_state::{EvmState, GenesisAccount, rlp, state_of};
+use crate::files::read_limited;
+
+/// The largest test file read.
+const MAX_TEST_FILE_BYTES: u64 = 256 << 20;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TestCase {
+    network: String,
+    #[serde(rename = "genesisRLP")]
+    genesis_rlp: Bytes,
+    blocks: Vec<TestBlock>,
+    pre: BTreeMap<Address, TestAccount>,
+    #[serde(default)]
+    post_state: Option<BTreeMap<Address, TestAccount>>,
+    #[serde(default)]
+    post_state_hash: Option<B256>,
+    lastblockhash: B256,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TestBlock {
+    rlp: Bytes,
+    #[serde(default)]
+    expect_exception: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct TestAccount {
+    balance: U256,
+    nonce: U256,
+    code: Bytes,
+    storage: BTreeMap<U256, U256>,
+}
+
+impl TestAccount {
+    fn genesis(&self, address: Address) -> GenesisAccount {
+        GenesisAccount {
+            address,
+            nonce: self.nonce.saturating_to(),
+            balance: self.balance,
+            code: self.code.to_vec(),
+            storage: self.storage.iter().map(|(k, v)| (*k, *v)).collect(),
+        }
+    }
+}
+
+/// What happened to one test.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", content = "reason", rename_all = "snake_case")]
+pub enum TestOutcome {
+    /// Every check agreed.
+    Passed,
+    /// Something disagreed: what.
+    Failed(String),
+    /// Not run: why.
+    Skipped(String),
+}
+
+/// One test's name and outcome.
+#[derive(Clone, Debug, Serialize)]
+pub struct TestResult {
+    /// The file.
+    pub file: PathBuf,
+    /// The test's name in it.
+    pub name: String,
+    /// The outcome.
+    pub outcome: TestOutcome,
+}
+
+/// Runs every test of the JSON files under `paths` (files, or directories searched
+/// recursively), in file and name order.
+pub fn run_paths(paths: &[PathBuf]) -> Result<Vec<TestResult>, std::io::Error> {
+    let mut files = Vec::new();
+    for path in paths {
+        collect_json(path, &mut files)?;
+    }
+    files.sort();
+    let mut results = Vec::new();
+    for file in files {
+        results.extend(run_file(&file));
+    }
+    Ok(results)
+}
+
+fn collect_json(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), std::io::Error> {
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path)? {
+            collect_json(&entry?.path(), out)?;
+        }
+    } else if path.extension().is_some_and(|e| e == "json") {
+        out.push(path.to_path_buf());
+    }
+    Ok(())
+}
+
+/// Runs the tests of one file; a file that does not parse is one failed result.
+pub fn run_file(file: &Path) -> Vec<TestResult> {
+    let result = |name: String, outcome| TestResult {
+        file: file.to_path_buf(),
+        name,
+        outcome,
+    };
+    let tests: BTreeMap<String, TestCase> = match read_limited(file, MAX_TEST_FILE_BYTES)
+        .map_err(|e| e.to_string())
+        .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
+    {
+        Ok(tests) => tests,
+        Err(e) => return vec![result(String::new(), TestOutcome::Failed(e))],
+    };
+    tests
+        .into_iter()
+        .map(|(name, test)| {
+            let outcome = run_test(&test).unwrap_or_else(TestOutcome::Failed);
+            result(name, outcome)
+        })
+        .collect()
+}
+
+/// One test, start to end.
+fn run_test(test: &TestCase) -> Result<TestOutcome, String> {
+    let schedule = match test.network.as_str() {
+        "Cancun" => EvmSchedule::Cancun,
+        "Prague" => EvmSchedule::Prague,
+        other => {
+            return Ok(TestOutcome::Skipped(format!(
+                "network {other}: forks before Cancun are not supported"
+            )));
+        }
+    };
+    let spec = ChainSpec::new(1, schedule).map_err(|e| e.to_string())?;
+    let genesis_header = block_header(&test.genesis_rlp).map_err(|e| format!("genesis: {e}"))?;
+    let accounts: Vec<GenesisAccount> = test
+        .pre
+        .iter()
+        .map(|(address, account)| account.genesis(*address))
+        .collect();
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let (state, root) =
+        EvmState::create(&dir.path().join("evm.redb"), &accounts).map_err(|e| e.to_string())?;
+    if root != genesis_header.state_root {
+        return Err(format!(
+            "the pre state's root is {root}, the genesis header's {}",
+            genesis_header.state_root
+        ));
+    }
+    let hash = Hash32::from(genesis_header.hash_slow().0);
+    let genesis = Genesis {
+        chain_id: 1,
+        tree_depth: 0,
+        state_roots: VariableList::new(vec![ModelRoot {
+            model: Model::Evm,
+            root: Hash32::from(root.0),
+        }])
+        .map_err(|e| format!("{e:?}"))?,
+        zk_keys: VariableList::empty(),
+        evm: Some(EvmAnchor {
+            schedule,
+            number: genesis_header.number,
+            hash,
+            ancestor_hashes: VariableList::new(vec![hash]).map_err(|e| format!("{e:?}"))?,
+            header: VariableList::new(rlp(&genesis_header)).map_err(|e| format!("{e:?}"))?,
+        }),
+    };
+    let mut verifier = ChainVerifier::new(&genesis).map_err(|e| format!("genesis: {e}"))?;
+    let mut chain = EvmChainBuilder::new(genesis).map_err(|e| e.to_string())?;
+
+    // The canonical chain: from `lastblockhash` back through the test's blocks.
+    let headers: Vec<Option<B256>> = test
+        .blocks
+        .iter()
+        .map(|b| block_header(&b.rlp).ok().map(|h| h.hash_slow()))
+        .collect();
+    let canonical = canonical_hashes(test, &headers);
+    let mut head = genesis_header.hash_slow();
+    let mut skipped_side = 0usize;
+    for (index, block) in test.blocks.iter().enumerate() {
+        let at = |what: String| format!("block {}: {what}", index + 1);
+        let parent = block_header(&block.rlp).ok().map(|h| h.parent_hash);
+        match (
+            &block.expect_exception,
+            headers.get(index).copied().flatten(),
+        ) {
+            (None, Some(hash)) if !canonical.contains(&hash) => {
+                skipped_side += 1;
+                continue;
+            }
+            (Some(_), _) if parent.is_some_and(|p| p != head) => {
+                skipped_side += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let ancestors: Vec<B256> = chain.ancestors().iter().map(|h| B256::from(h.0)).collect();
+        let pre_root = B256::from(chain.state_root().0);
+        let (proven, used_ancestors) = match decode_block(&block.rlp) {
+            Ok(decoded) => {
+                let proven = state
+                    .execute(&spec, &decoded, pre_root, &ancestors)
+                    .map_err(|e| e.to_string())?;
+                let count = proven.used.oldest_block_hash.map_or(0, |oldest| {
+                    usize::try_from(decoded.header.number.saturating_sub(oldest)).unwrap_or(0)
+                });
+                (Some(proven), count)
+            }
+            Err(_) => (None, 0),
+        };
+        let used = proven.as_ref().map(|p| p.used.clone()).unwrap_or_default();
+        let mut candidate = chain.clone();
+        let built = candidate
+            .push(&block.rlp, used.nodes, used.codes, used_ancestors)
+            .map_err(|e| at(e.to_string()))?
+            .clone();
+        let mut next = verifier.clone();
+        let verdict = next.verify_blocks(std::slice::from_ref(&built));
+        match (&block.expect_exception, verdict) {
+            (Some(_), Err(_)) => {}
+            (Some(exception), Ok(())) => {
+                return Ok(TestOutcome::Failed(at(format!(
+                    "accepted, but the test expects {exception}"
+                ))));
+            }
+            (None, Err(e)) => return Ok(TestOutcome::Failed(at(format!("rejected: {e}")))),
+            (None, Ok(())) => {
+                let proven = proven.ok_or_else(|| at("accepted without decoding".into()))?;
+                if let Err(e) = &proven.verdict {
+                    return Ok(TestOutcome::Failed(at(format!(
+                        "the verifier accepts what the prover's run rejects: {e}"
+                    ))));
+                }
+                state.commit(&proven).map_err(|e| e.to_string())?;
+                chain = candidate;
+                verifier = next;
+                head = headers
+                    .get(index)
+                    .copied()
+                    .flatten()
+                    .ok_or_else(|| at("no header".into()))?;
+            }
+        }
+    }
+    if head != test.lastblockhash {
+        return Ok(TestOutcome::Failed(format!(
+            "the chain ends at {head}, the test at {}",
+            test.lastblockhash
+        )));
+    }
+    let expected_root = match (&test.post_state, test.post_state_hash) {
+        (Some(post), _) => {
+            let accounts: Vec<GenesisAccount> = post
+                .iter()
+                .map(|(address, account)| account.genesis(*address))
+                .collect();
+            state_of(&accounts).map_err(|e| e.to_string())?.0
+        }
+        (None, Some(hash)) => hash,
+        (None, None) => return Err("no postState nor postStateHash".into()),
+    };
+    let root = B256::from(chain.state_root().0);
+    if root != expected_root {
+        return Ok(TestOutcome::Failed(format!(
+            "post-state root {root}, the test's {expected_root}"
+        )));
+    }
+    let _ = skipped_side;
+    Ok(TestOutcome::Passed)
+}
+
+/// The hashes of the blocks on the chain `lastblockhash` ends, walking parent hashes back
+/// through the test's blocks.
+fn canonical_hashes(test: &TestCase, hashes: &[Option<B256>]) -> HashSet<B256> {
+    let parents: BTreeMap<B256, B256> = test
+        .blocks
+        .iter()
+        .zip(hashes)
+        .filter_map(|(block, hash)| {
+            let header = block_header(&block.rlp).ok()?;
+            Some(((*hash)?, header.parent_hash))
+        })
+        .collect();
+    let mut canonical = HashSet::new();
+    let mut at = test.lastblockhash;
+    while let Some(parent) = parents.get(&at) {
+        if !canonical.insert(at) {
+            break;
+        }
+        at = *parent;
+    }
+    canonical
+}
