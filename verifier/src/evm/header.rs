@@ -3,7 +3,7 @@
 //! blob gas (EIP-4844, with the child's blob parameters, as EIP-7691 has it). All arithmetic is
 //! checked: header fields are input.
 
-use alloy_consensus::Header;
+use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header};
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_eips::eip1559::calc_next_block_base_fee;
 use alloy_eips::eip7840::BlobParams;
@@ -21,6 +21,53 @@ fn mismatch(field: &'static str, header: impl ToString, expected: impl ToString)
         header: header.to_string(),
         expected: expected.to_string(),
     }
+}
+
+/// The largest gas limit a header may hold (EIP-1985: 2^63 - 1).
+const MAX_GAS_LIMIT: u64 = i64::MAX as u64;
+
+/// Most bytes of `extra_data`.
+const MAX_EXTRA_DATA_BYTES: usize = 32;
+
+/// Checks what a header must hold on its own in every supported fork (all after the merge):
+/// no ommers, zero difficulty and nonce, at most 32 bytes of extra data, a gas limit of at most
+/// 2^63 - 1 and gas used within it.
+pub(super) fn check_header(header: &Header, ommers: &[Header]) -> Result<(), EvmError> {
+    let invalid = |field, why: String| Err(EvmError::InvalidHeader { field, why });
+    if !ommers.is_empty() || header.ommers_hash != EMPTY_OMMER_ROOT_HASH {
+        return invalid("ommers", "a block after the merge has none".into());
+    }
+    if !header.difficulty.is_zero() {
+        return invalid(
+            "difficulty",
+            format!("{}, not 0 after the merge", header.difficulty),
+        );
+    }
+    if !header.nonce.is_zero() {
+        return invalid("nonce", format!("{}, not 0 after the merge", header.nonce));
+    }
+    if header.extra_data.len() > MAX_EXTRA_DATA_BYTES {
+        return invalid(
+            "extra data",
+            format!(
+                "{} bytes, over {MAX_EXTRA_DATA_BYTES}",
+                header.extra_data.len()
+            ),
+        );
+    }
+    if header.gas_limit > MAX_GAS_LIMIT {
+        return invalid("gas limit", format!("{}, over 2^63 - 1", header.gas_limit));
+    }
+    if header.gas_used > header.gas_limit {
+        return invalid(
+            "gas used",
+            format!(
+                "{}, over the gas limit {}",
+                header.gas_used, header.gas_limit
+            ),
+        );
+    }
+    Ok(())
 }
 
 /// Checks `header` against `parent`, under `blob_params` (the child's fork's).

@@ -75,6 +75,14 @@ pub enum EvmError {
     /// Execution failed (an invalid transaction, a failed system call).
     #[error("execution: {0}")]
     Execution(String),
+    /// A header field is invalid on its own.
+    #[error("{field}: {why}")]
+    InvalidHeader {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        why: String,
+    },
     /// A header field disagrees with what its parent makes it.
     #[error("{field}: the header has {header}, its parent makes it {expected}")]
     ParentMismatch {
@@ -138,6 +146,7 @@ pub fn execute_block(
 ) -> Result<CheckedBlock, EvmError> {
     let header = &block.header;
     let blob_params = spec.blob_params(header.timestamp)?;
+    header::check_header(header, &block.body.ommers)?;
     // Senders in parallel: recovery is most of a block's signature cost.
     let transactions: Vec<Recovered<TxEnvelope>> = block
         .body
