@@ -91,6 +91,9 @@ pub struct ProvenBlock {
     new_codes: Vec<Vec<u8>>,
 }
 
+/// Every trie node and every code of the store.
+type Everything = (Vec<Vec<u8>>, Vec<Vec<u8>>);
+
 /// The prover's store of every `evm` state it has seen.
 pub struct EvmState {
     db: Database,
@@ -132,7 +135,7 @@ impl EvmState {
     }
 
     /// Every node and code of the store.
-    fn everything(&self) -> Result<(Vec<Vec<u8>>, Vec<Vec<u8>>), EvmStateError> {
+    fn everything(&self) -> Result<Everything, EvmStateError> {
         let read = self.db.begin_read().map_err(failed)?;
         let all = |table: TableDefinition<'static, [u8; 32], &'static [u8]>| {
             let table = read.open_table(table).map_err(failed)?;

@@ -155,6 +155,9 @@ fn check_pending_proofs(
     results
 }
 
+/// Where (block, blob) a blob's link to its model's earlier blobs failed, and why.
+type LinkFailure = (usize, usize, VerifyError);
+
 /// A blob's verdict and its commitment, as [`check_blobs`] returns them.
 pub type BlobCheck = (Result<(), VerifyError>, Hash32);
 
@@ -241,11 +244,7 @@ impl ChainVerifier {
 
     /// Feeds every blob of a model with a [`BlobLink`] to it, in chain order, up to the first
     /// failure: the positions (block, blob) linked, and the failure's position and error.
-    #[allow(clippy::type_complexity)]
-    fn link_models(
-        &mut self,
-        blocks: &[Block],
-    ) -> (Vec<(usize, usize)>, Option<(usize, usize, VerifyError)>) {
+    fn link_models(&mut self, blocks: &[Block]) -> (Vec<(usize, usize)>, Option<LinkFailure>) {
         let mut linked = Vec::new();
         if self.links.is_empty() {
             return (linked, None);
