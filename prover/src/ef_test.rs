@@ -4,8 +4,9 @@
 //! minimal witness they used; the block becomes an `evm` blob of a chain whose genesis is the
 //! test's genesis block; the chain verifier then checks it statelessly. A valid block must be
 //! accepted, then the next builds on it; a block with `expectException` must be rejected by the
-//! verifier (from the witness the prover built as far as the block's execution got), and the
-//! next builds on the last valid one. At the end, the last block's hash must be
+//! verifier (from the witness the prover built as far as the block's execution got) for a
+//! reason of the kind the exception names ([`matches_exception`]), and the next builds on the
+//! last valid one. At the end, the last block's hash must be
 //! `lastblockhash` and the state root the one of `postState` (or `postStateHash`).
 //!
 //! Skipped, with the reason in the report: networks other than `Cancun` and `Prague` (forks
@@ -284,6 +285,11 @@ fn run_test(test: &TestCase, proven: &mut Option<ImportedChain>) -> Result<TestO
                      ({exception})"
                 ))));
             }
+            (Some(exception), Err(e)) if !matches_exception(exception, &e) => {
+                return Ok(TestOutcome::Failed(at(format!(
+                    "rejected for another reason than {exception}: {e}"
+                ))));
+            }
             (Some(_), Err(_)) => {}
             (Some(exception), Ok(())) => {
                 return Ok(TestOutcome::Failed(at(format!(
@@ -336,6 +342,85 @@ fn run_test(test: &TestCase, proven: &mut Option<ImportedChain>) -> Result<TestO
     Ok(TestOutcome::Passed)
 }
 
+/// What a rejection is about: a decoding failure, a transaction, or a header field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Decode,
+    Transaction,
+    Field(&'static str),
+}
+
+/// The kind of the test suite's exception name (`BlockException.X` or
+/// `TransactionException.X`); `None` for a name this runner does not know.
+fn exception_kind(name: &str) -> Option<Kind> {
+    let (scope, what) = name.split_once('.')?;
+    if what.starts_with("RLP_") {
+        return Some(Kind::Decode);
+    }
+    if scope == "TransactionException" {
+        return Some(Kind::Transaction);
+    }
+    let field = match what {
+        "IMPORT_IMPOSSIBLE_UNCLES_OVER_PARIS" => "ommers",
+        "IMPORT_IMPOSSIBLE_DIFFICULTY_OVER_PARIS" => "difficulty",
+        "EXTRA_DATA_TOO_BIG" => "extra data",
+        "INVALID_GASLIMIT" | "GASLIMIT_TOO_BIG" => "gas limit",
+        "INVALID_BLOCK_TIMESTAMP_OLDER_THAN_PARENT" => "timestamp",
+        "INVALID_BLOCK_NUMBER" => "number",
+        "UNKNOWN_PARENT" | "UNKNOWN_PARENT_ZERO" => "parent hash",
+        "INVALID_BASEFEE_PER_GAS" => "base fee",
+        "INVALID_STATE_ROOT" => "state root",
+        "INVALID_WITHDRAWALS_ROOT" => "withdrawals root",
+        "INVALID_TRANSACTIONS_ROOT" => "transactions root",
+        "INVALID_RECEIPTS_ROOT" => "receipts root",
+        "INVALID_LOG_BLOOM" => "logs bloom",
+        "INVALID_GAS_USED" | "GAS_USED_OVERFLOW" => "gas used",
+        _ => return None,
+    };
+    Some(Kind::Field(field))
+}
+
+/// The kind of a rejection by the verifier.
+fn rejection_kind(error: &verifier::VerifyError) -> Option<Kind> {
+    use verifier::evm::{EvmError, LinkError};
+    let evm = match &error.reason {
+        verifier::Reason::Evm(e) => &**e,
+        verifier::Reason::EvmLink(e) => match &**e {
+            LinkError::Header(e) => e,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(match evm {
+        EvmError::Decode(_) => Kind::Decode,
+        EvmError::BadSignature { .. } | EvmError::Execution(_) => Kind::Transaction,
+        EvmError::HeaderMismatch { field, .. }
+        | EvmError::ParentMismatch { field, .. }
+        | EvmError::InvalidHeader { field, .. } => Kind::Field(field),
+        _ => return None,
+    })
+}
+
+/// Whether `error` is a rejection of the kind one of the test's exceptions (`A|B`) names. A
+/// transaction the decoder already refuses (a blob transaction without a recipient cannot be
+/// encoded as one) is a transaction exception rejected at decoding; a block that runs out of
+/// gas is a transaction exception reported as gas used.
+fn matches_exception(exceptions: &str, error: &verifier::VerifyError) -> bool {
+    let Some(ours) = rejection_kind(error) else {
+        return false;
+    };
+    exceptions
+        .split('|')
+        .any(|name| match exception_kind(name) {
+            Some(Kind::Transaction) => matches!(ours, Kind::Transaction | Kind::Decode),
+            Some(Kind::Field("gas used")) => {
+                matches!(ours, Kind::Field("gas used") | Kind::Transaction)
+            }
+            Some(kind) => kind == ours,
+            None => false,
+        })
+}
+
 /// Whether the verifier rejected for want of witness data rather than for a rule.
 fn is_missing_witness(error: &verifier::VerifyError) -> bool {
     use verifier::evm::{EvmError, WitnessError};
@@ -371,4 +456,54 @@ fn canonical_hashes(test: &TestCase, hashes: &[Option<B256>]) -> HashSet<B256> {
         at = *parent;
     }
     canonical
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use verifier::evm::{EvmError, WitnessError};
+    use verifier::{Reason, VerifyError};
+
+    fn evm(error: EvmError) -> VerifyError {
+        VerifyError::new(Reason::Evm(Box::new(error)))
+    }
+
+    #[test]
+    fn a_rejection_counts_only_for_the_kind_the_exception_names() {
+        let state_root = evm(EvmError::HeaderMismatch {
+            field: "state root",
+            header: String::new(),
+            computed: String::new(),
+        });
+        let execution = evm(EvmError::Execution("nonce too high".into()));
+        let missing = evm(EvmError::Witness(WitnessError::MissingCode(B256::ZERO)));
+        assert!(matches_exception(
+            "BlockException.INVALID_STATE_ROOT",
+            &state_root
+        ));
+        assert!(!matches_exception(
+            "BlockException.INVALID_GAS_USED",
+            &state_root
+        ));
+        assert!(!matches_exception(
+            "TransactionException.NONCE_MISMATCH_TOO_HIGH",
+            &state_root
+        ));
+        assert!(matches_exception(
+            "TransactionException.INTRINSIC_GAS_TOO_LOW|BlockException.INVALID_GAS_USED",
+            &execution
+        ));
+        assert!(!matches_exception(
+            "BlockException.INVALID_STATE_ROOT",
+            &execution
+        ));
+        assert!(!matches_exception("BlockException.UNHEARD_OF", &state_root));
+        for exception in [
+            "TransactionException.INSUFFICIENT_ACCOUNT_FUNDS",
+            "BlockException.INVALID_STATE_ROOT",
+        ] {
+            assert!(!matches_exception(exception, &missing), "{exception}");
+            assert!(is_missing_witness(&missing));
+        }
+    }
 }

@@ -147,6 +147,13 @@ pub fn execute_block(
     let header = &block.header;
     let blob_params = spec.blob_params(header.timestamp)?;
     header::check_header(header, &block.body.ommers)?;
+    // The body's last list is optional in the encoding, not after Shanghai (every supported
+    // fork): a body without it is malformed, not a block with a mismatching withdrawals root.
+    if block.body.withdrawals.is_none() {
+        return Err(EvmError::Decode(alloy_rlp::Error::Custom(
+            "a block after Shanghai carries a withdrawals list",
+        )));
+    }
     // Senders in parallel: recovery is most of a block's signature cost.
     let transactions: Vec<Recovered<TxEnvelope>> = block
         .body
