@@ -90,6 +90,8 @@ fn ef_test(args: EfTestArgs) -> Result<(), Failure> {
     let mut by_dir: BTreeMap<String, Counts> = BTreeMap::new();
     let mut total = Counts::default();
     let mut failures = Vec::new();
+    let blocks_run: usize = results.iter().map(|r| r.blocks_run).sum();
+    let blocks_off_chain: usize = results.iter().map(|r| r.blocks_off_chain).sum();
     for result in &results {
         let dir = result
             .file
@@ -122,6 +124,8 @@ fn ef_test(args: EfTestArgs) -> Result<(), Failure> {
             "passed": total.passed,
             "failed": total.failed,
             "skipped": total.skipped,
+            "blocks_run": blocks_run,
+            "blocks_off_chain": blocks_off_chain,
             "directories": by_dir,
             "failures": failures,
         }))?;
@@ -143,7 +147,8 @@ fn ef_test(args: EfTestArgs) -> Result<(), Failure> {
             );
         }
         outln!(
-            "total: {} passed, {} failed, {} skipped",
+            "total: {} passed, {} failed, {} skipped; {blocks_run} blocks run, \
+             {blocks_off_chain} off the canonical chain not run",
             total.passed,
             total.failed,
             total.skipped

@@ -130,3 +130,45 @@ fn prover_witnesses_are_minimal_on_a_sample() {
     }
     assert!(removals >= 50, "only {removals} removals tried");
 }
+
+#[test]
+fn ef_test_cli_counts_and_fails_a_tampered_test() {
+    let Some(dir) = suite() else { return };
+    let file = dir.join("ValidBlocks/bcStateTests/refundReset.json");
+    let run = |path: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_stateless"))
+            .args(["evm", "ef-test", path.to_str().unwrap(), "--json"])
+            .output()
+            .unwrap()
+    };
+    let out = run(&file);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["passed"].as_u64().unwrap() >= 1, "{report}");
+    assert_eq!(report["failed"], 0, "{report}");
+
+    // The same test expecting another last block: it fails, exit 1, and the report says why.
+    let mut tests: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    for test in tests.as_object_mut().unwrap().values_mut() {
+        test["lastblockhash"] = serde_json::json!(format!("0x{}", "ab".repeat(32)));
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let tampered = tmp.path().join("tampered.json");
+    std::fs::write(&tampered, serde_json::to_vec(&tests).unwrap()).unwrap();
+    let out = run(&tampered);
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["passed"], 0, "{report}");
+    assert!(
+        report["failures"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("the chain ends at"),
+        "{report}"
+    );
+}

@@ -112,6 +112,17 @@ pub struct TestResult {
     pub name: String,
     /// The outcome.
     pub outcome: TestOutcome,
+    /// Blocks run through prover and verifier.
+    pub blocks_run: usize,
+    /// Blocks not run: off the chain `lastblockhash` ends (side chains).
+    pub blocks_off_chain: usize,
+}
+
+/// Blocks run and not run in one test.
+#[derive(Default)]
+struct BlockCounts {
+    run: usize,
+    off_chain: usize,
 }
 
 /// Runs every test of the JSON files under `paths` (files, or directories searched
@@ -142,30 +153,44 @@ fn collect_json(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), std::io::Erro
 
 /// Runs the tests of one file; a file that does not parse is one failed result.
 pub fn run_file(file: &Path) -> Vec<TestResult> {
-    let result = |name: String, outcome| TestResult {
+    let result = |name: String, outcome, counts: BlockCounts| TestResult {
         file: file.to_path_buf(),
         name,
         outcome,
+        blocks_run: counts.run,
+        blocks_off_chain: counts.off_chain,
     };
     let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned());
     if let Some((_, why)) = SKIPPED_FILES
         .iter()
         .find(|(name, _)| stem.as_deref() == Some(*name))
     {
-        return vec![result(String::new(), TestOutcome::Skipped((*why).into()))];
+        return vec![result(
+            String::new(),
+            TestOutcome::Skipped((*why).into()),
+            BlockCounts::default(),
+        )];
     }
     let tests: BTreeMap<String, TestCase> = match read_limited(file, MAX_TEST_FILE_BYTES)
         .map_err(|e| e.to_string())
         .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
     {
         Ok(tests) => tests,
-        Err(e) => return vec![result(String::new(), TestOutcome::Failed(e))],
+        Err(e) => {
+            return vec![result(
+                String::new(),
+                TestOutcome::Failed(e),
+                BlockCounts::default(),
+            )];
+        }
     };
     tests
         .into_iter()
         .map(|(name, test)| {
-            let outcome = run_test(&test, &mut None).unwrap_or_else(TestOutcome::Failed);
-            result(name, outcome)
+            let mut counts = BlockCounts::default();
+            let outcome =
+                run_test(&test, &mut None, &mut counts).unwrap_or_else(TestOutcome::Failed);
+            result(name, outcome, counts)
         })
         .collect()
 }
@@ -179,7 +204,7 @@ pub fn proven_chains(file: &Path) -> Result<Vec<(String, ImportedChain)>, String
     let mut chains = Vec::new();
     for (name, test) in tests {
         let mut proven = None;
-        if run_test(&test, &mut proven)? == TestOutcome::Passed
+        if run_test(&test, &mut proven, &mut BlockCounts::default())? == TestOutcome::Passed
             && let Some(chain) = proven
         {
             chains.push((name, chain));
@@ -189,7 +214,11 @@ pub fn proven_chains(file: &Path) -> Result<Vec<(String, ImportedChain)>, String
 }
 
 /// One test, start to end; a passed test's chain goes into `proven`.
-fn run_test(test: &TestCase, proven: &mut Option<ImportedChain>) -> Result<TestOutcome, String> {
+fn run_test(
+    test: &TestCase,
+    proven: &mut Option<ImportedChain>,
+    counts: &mut BlockCounts,
+) -> Result<TestOutcome, String> {
     let schedule = match test.network.as_str() {
         "Cancun" => EvmSchedule::Cancun,
         "Prague" => EvmSchedule::Prague,
@@ -252,9 +281,15 @@ fn run_test(test: &TestCase, proven: &mut Option<ImportedChain>) -> Result<TestO
             headers.get(index).copied().flatten(),
         ) {
             // Side chains: not the chain `lastblockhash` ends.
-            (None, Some(hash)) if !canonical.contains(&hash) => continue,
-            (Some(_), _) if parent.is_some_and(|p| p != head) => continue,
-            _ => {}
+            (None, Some(hash)) if !canonical.contains(&hash) => {
+                counts.off_chain += 1;
+                continue;
+            }
+            (Some(_), _) if parent.is_some_and(|p| p != head) => {
+                counts.off_chain += 1;
+                continue;
+            }
+            _ => counts.run += 1,
         }
         let ancestors: Vec<B256> = chain.ancestors().iter().map(|h| B256::from(h.0)).collect();
         let pre_root = B256::from(chain.state_root().0);
