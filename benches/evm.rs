@@ -71,13 +71,12 @@ fn bench_evm(c: &mut Criterion) {
     };
     let spec = ChainSpec::new(f.chain_id, EvmSchedule::Published).expect("a published schedule");
     let verify = || {
-        let hashes = (0u64..)
-            .zip(&f.hashes)
-            .map(|(back, h)| (f.anchor - back, *h));
+        // The anchor is the block's parent; its hash comes first.
         let db = WitnessDb::new(
             f.nodes.iter().map(Vec::as_slice),
             f.codes.iter().map(Vec::as_slice),
-            hashes,
+            f.anchor + 1,
+            f.hashes.iter().copied(),
         );
         let block = decode_block(&f.rlp).expect("a block");
         verify_block(&spec, &block, f.root, db).expect("the block verifies")

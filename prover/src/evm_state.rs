@@ -159,15 +159,11 @@ impl EvmState {
         ancestors: &[B256],
     ) -> Result<ProvenBlock, EvmStateError> {
         let (nodes, codes) = self.everything()?;
-        let parent = block.header.number.checked_sub(1);
-        let hashes = ancestors
-            .iter()
-            .zip(0u64..)
-            .filter_map(|(hash, back)| Some((parent?.checked_sub(back)?, *hash)));
         let mut db = WitnessDb::new(
             nodes.iter().map(Vec::as_slice),
             codes.iter().map(Vec::as_slice),
-            hashes,
+            block.header.number,
+            ancestors.iter().copied(),
         );
         let verdict = execute_block(spec, block, pre_state_root, &mut db);
         let (state_nodes, new_codes) = if verdict.is_ok() {

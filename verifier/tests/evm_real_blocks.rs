@@ -82,16 +82,12 @@ impl Fixture {
         codes: &[Vec<u8>],
         root: B256,
     ) -> Result<B256, EvmError> {
-        // The anchor's own hash first, then its ancestors.
-        let hashes = self
-            .ancestor_hashes
-            .iter()
-            .enumerate()
-            .map(|(back, hash)| (self.anchor_number - back as u64, *hash));
+        // The anchor is the block's parent: its own hash first, then its ancestors.
         let db = WitnessDb::new(
             nodes.iter().map(Vec::as_slice),
             codes.iter().map(Vec::as_slice),
-            hashes,
+            self.anchor_number + 1,
+            self.ancestor_hashes.iter().copied(),
         );
         verify_rlp(self.chain_id, rlp, root, db)
     }
@@ -212,6 +208,7 @@ fn unknown_chains_undecodable_blocks_and_missing_ancestors_are_rejected() {
         WitnessDb::new(
             f.nodes.iter().map(Vec::as_slice),
             f.codes.iter().map(Vec::as_slice),
+            f.anchor_number + 1,
             [],
         )
     };

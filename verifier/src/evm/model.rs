@@ -71,16 +71,14 @@ fn check_evm_blob(
     witness: &EvmWitness,
 ) -> Result<B256, super::EvmError> {
     let block = decode_block(&witness.block)?;
-    let parent = block.header.number.checked_sub(1);
-    let ancestors = witness
-        .ancestor_hashes
-        .iter()
-        .zip(0u64..)
-        .filter_map(|(hash, back)| Some((parent?.checked_sub(back)?, B256::from(hash.0))));
     let db = WitnessDb::new(
         witness.nodes.iter().map(|node| &node[..]),
         witness.codes.iter().map(|code| &code[..]),
-        ancestors,
+        block.header.number,
+        witness
+            .ancestor_hashes
+            .iter()
+            .map(|hash| B256::from(hash.0)),
     );
     let checked = verify_block(spec, &block, B256::from(blob.pre_state_root.0), db)?;
     let post = checked.header.state_root;

@@ -83,13 +83,19 @@ pub struct WitnessDb {
 }
 
 impl WitnessDb {
-    /// The witness: trie nodes (account and storage tries together), codes, and the hashes of
-    /// ancestor blocks by number.
+    /// The witness of block `number`: trie nodes (account and storage tries together), codes,
+    /// and the hashes of its ancestors, parent (`number - 1`) first.
     pub fn new<'a>(
         nodes: impl IntoIterator<Item = &'a [u8]>,
         codes: impl IntoIterator<Item = &'a [u8]>,
-        block_hashes: impl IntoIterator<Item = (u64, B256)>,
+        number: u64,
+        ancestors: impl IntoIterator<Item = B256>,
     ) -> Self {
+        let parent = number.checked_sub(1);
+        let block_hashes = ancestors
+            .into_iter()
+            .zip(0u64..)
+            .filter_map(|(hash, back)| Some((parent?.checked_sub(back)?, hash)));
         Self {
             accounts: PartialTrie::new(EMPTY_ROOT, nodes, 32),
             storage: HashMap::new(),
@@ -97,7 +103,7 @@ impl WitnessDb {
                 .into_iter()
                 .map(|code| (keccak256(code), Bytecode::new_raw(code.to_vec().into())))
                 .collect(),
-            block_hashes: block_hashes.into_iter().collect(),
+            block_hashes: block_hashes.collect(),
             used_codes: std::collections::HashSet::new(),
             new_codes: Vec::new(),
             oldest_block_hash: None,
