@@ -159,3 +159,92 @@ fn evm_chain(genesis: &Genesis, models: &[Model]) -> Result<Option<HeaderChain>,
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use witness_format::ssz_types::VariableList;
+    use witness_format::{
+        Blob, EvmAnchor, EvmSchedule, EvmWitness, ModelRoot, Transaction, Witness,
+    };
+
+    fn roots(models: &[Model]) -> VariableList<ModelRoot, witness_format::limits::MaxModels> {
+        VariableList::new(
+            models
+                .iter()
+                .map(|&model| ModelRoot {
+                    model,
+                    root: Hash32::ZERO,
+                })
+                .collect(),
+        )
+        .unwrap()
+    }
+
+    fn evm_genesis(depth: u8, models: &[Model], anchor: bool) -> Genesis {
+        Genesis {
+            chain_id: 1,
+            tree_depth: depth,
+            state_roots: roots(models),
+            zk_keys: VariableList::empty(),
+            evm: anchor.then(|| EvmAnchor {
+                schedule: EvmSchedule::Cancun,
+                number: 0,
+                hash: Hash32::from([1; 32]),
+                ancestor_hashes: VariableList::empty(),
+                header: VariableList::empty(),
+            }),
+        }
+    }
+
+    fn invalid(genesis: &Genesis) -> String {
+        match ChainParams::from_genesis(genesis).unwrap_err().reason {
+            Reason::InvalidGenesis(why) => why,
+            other => panic!("{other}"),
+        }
+    }
+
+    #[test]
+    fn an_evm_genesis_has_its_anchor_its_model_alone_and_no_tree_depth() {
+        assert!(ChainParams::from_genesis(&evm_genesis(0, &[Model::Evm], true)).is_ok());
+        assert!(invalid(&evm_genesis(0, &[Model::Evm], false)).contains("without an evm anchor"));
+        assert!(
+            invalid(&evm_genesis(4, &[Model::Transfer], true)).contains("without an evm model")
+        );
+        assert!(
+            invalid(&evm_genesis(4, &[Model::Transfer, Model::Evm], true))
+                .contains("does not share a chain")
+        );
+        assert!(invalid(&evm_genesis(4, &[Model::Evm], true)).contains("not in 0..=0"));
+        assert!(invalid(&evm_genesis(0, &[Model::Transfer], false)).contains("not in 1..=64"));
+    }
+
+    #[test]
+    fn an_evm_blob_is_checked_only_in_its_chain_and_carries_no_transactions_of_its_own() {
+        let params = ChainParams::from_genesis(&evm_genesis(0, &[Model::Evm], true)).unwrap();
+        let mut blob = Blob {
+            model: Model::Evm,
+            pre_state_root: Hash32::ZERO,
+            post_state_root: Hash32::ZERO,
+            transactions: VariableList::empty(),
+            witness: Witness::Evm(EvmWitness {
+                block: VariableList::empty(),
+                nodes: VariableList::empty(),
+                codes: VariableList::empty(),
+                ancestor_hashes: VariableList::empty(),
+            }),
+        };
+        let reason = |blob: &Blob| crate::verify_blob(&params, blob).unwrap_err().reason;
+        assert_eq!(reason(&blob), Reason::EvmBlockNotLinked);
+        let tx = Transaction {
+            from: 0,
+            to: 0,
+            amount: 0,
+            nonce: 0,
+            new_account_key: witness_format::PublicKey::ZERO,
+            signature: witness_format::Signature::ZERO,
+        };
+        blob.transactions = VariableList::new(vec![tx]).unwrap();
+        assert_eq!(reason(&blob), Reason::TransactionsOutsideBlock);
+    }
+}

@@ -185,3 +185,161 @@ fn mismatch(field: &'static str, header: impl ToString, expected: impl ToString)
         expected: expected.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use witness_format::EvmSchedule;
+    use witness_format::ssz_types::VariableList;
+
+    fn spec() -> ChainSpec {
+        ChainSpec::new(1, EvmSchedule::Cancun).unwrap()
+    }
+
+    fn anchor_header() -> Header {
+        Header {
+            number: 7,
+            timestamp: 100,
+            gas_limit: 30_000_000,
+            gas_used: 15_000_000,
+            base_fee_per_gas: Some(7),
+            withdrawals_root: Some(B256::ZERO),
+            excess_blob_gas: Some(0),
+            blob_gas_used: Some(0),
+            parent_beacon_block_root: Some(B256::ZERO),
+            ..Header::default()
+        }
+    }
+
+    fn anchor(header: &Header, with_header: bool) -> EvmAnchor {
+        let hash = Hash32::from(header.hash_slow().0);
+        EvmAnchor {
+            schedule: EvmSchedule::Cancun,
+            number: header.number,
+            hash,
+            ancestor_hashes: VariableList::new(vec![hash]).unwrap(),
+            header: VariableList::new(if with_header {
+                alloy_rlp::encode(header)
+            } else {
+                Vec::new()
+            })
+            .unwrap(),
+        }
+    }
+
+    fn child(parent: &Header) -> Header {
+        Header {
+            parent_hash: parent.hash_slow(),
+            number: parent.number + 1,
+            timestamp: parent.timestamp + 12,
+            ..parent.clone()
+        }
+    }
+
+    #[test]
+    fn an_anchor_whose_parts_disagree_is_refused() {
+        let header = anchor_header();
+        let root = header.state_root;
+        HeaderChain::new(spec(), &anchor(&header, true), root).unwrap();
+        let mut wrong_first = anchor(&header, true);
+        wrong_first.ancestor_hashes[0] = Hash32::from([9; 32]);
+        let mut wrong_hash = anchor(&header, true);
+        wrong_hash.hash = Hash32::from([9; 32]);
+        wrong_hash.ancestor_hashes = VariableList::empty();
+        let mut wrong_number = anchor(&header, true);
+        wrong_number.number = 8;
+        let mut garbled = anchor(&header, true);
+        garbled.header = VariableList::new(vec![0xc0, 0x01]).unwrap();
+        for (bad, why) in [
+            (
+                wrong_first,
+                "its ancestor hashes do not start with its hash",
+            ),
+            (wrong_hash, "its header does not hash to its hash"),
+            (wrong_number, "its header has another number"),
+            (garbled, "its header does not decode"),
+        ] {
+            assert_eq!(
+                HeaderChain::new(spec(), &bad, root).unwrap_err(),
+                LinkError::Anchor(why)
+            );
+        }
+        assert_eq!(
+            HeaderChain::new(spec(), &anchor(&header, true), B256::repeat_byte(1)).unwrap_err(),
+            LinkError::Anchor("its header's state root is not the genesis state root")
+        );
+    }
+
+    #[test]
+    fn blocks_link_to_their_parent_and_carry_only_the_chains_hashes() {
+        let parent = anchor_header();
+        let mut chain =
+            HeaderChain::new(spec(), &anchor(&parent, true), parent.state_root).unwrap();
+        let block = child(&parent);
+        let hash = Hash32::from(parent.hash_slow().0);
+        assert_eq!(
+            chain.clone().follow(&block, &[hash, hash]).unwrap_err(),
+            LinkError::TooManyAncestors {
+                carried: 2,
+                known: 1
+            }
+        );
+        assert!(matches!(
+            chain.clone().follow(&block, &[Hash32::from([9; 32])]),
+            Err(LinkError::AncestorMismatch {
+                index: 0,
+                number: 7,
+                ..
+            })
+        ));
+        let mut late = block.clone();
+        late.timestamp = parent.timestamp;
+        assert!(matches!(
+            chain.clone().follow(&late, &[hash]),
+            Err(LinkError::Header(EvmError::ParentMismatch {
+                field: "timestamp",
+                ..
+            }))
+        ));
+        chain.follow(&block, &[hash]).unwrap();
+        // The next block may read both hashes the chain now knows.
+        let next = child(&block);
+        let both = [Hash32::from(block.hash_slow().0), hash];
+        chain.follow(&next, &both).unwrap();
+    }
+
+    #[test]
+    fn without_the_anchor_header_the_first_block_is_capped_and_linked_by_hash() {
+        let parent = anchor_header();
+        let chain = HeaderChain::new(spec(), &anchor(&parent, false), B256::ZERO).unwrap();
+        assert!(!chain.parent_header_known());
+        let block = child(&parent);
+        chain.clone().follow(&block, &[]).unwrap();
+        let mut big = block.clone();
+        big.gas_limit = MAX_EVM_GAS_LIMIT + 1;
+        assert_eq!(
+            chain.clone().follow(&big, &[]).unwrap_err(),
+            LinkError::Header(EvmError::GasLimitAboveCap {
+                gas_limit: MAX_EVM_GAS_LIMIT + 1
+            })
+        );
+        let mut orphan = block.clone();
+        orphan.parent_hash = B256::repeat_byte(3);
+        assert!(matches!(
+            chain.clone().follow(&orphan, &[]),
+            Err(LinkError::Header(EvmError::ParentMismatch {
+                field: "parent hash",
+                ..
+            }))
+        ));
+        let mut skip = block;
+        skip.number += 1;
+        assert!(matches!(
+            chain.clone().follow(&skip, &[]),
+            Err(LinkError::Header(EvmError::ParentMismatch {
+                field: "number",
+                ..
+            }))
+        ));
+    }
+}

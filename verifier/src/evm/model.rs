@@ -41,11 +41,11 @@ impl ExecutionModel for EvmModel {
         let Witness::Evm(witness) = &blob.witness else {
             return Err(unsupported(blob));
         };
-        if !linked {
-            return Err(Reason::EvmBlockNotLinked.into());
-        }
         if !blob.transactions.is_empty() {
             return Err(Reason::TransactionsOutsideBlock.into());
+        }
+        if !linked {
+            return Err(Reason::EvmBlockNotLinked.into());
         }
         let Some(anchor) = &params.evm else {
             return Err(Reason::UnknownModel { model: Model::Evm }.into());
