@@ -21,12 +21,10 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use serde::{Deserialize, Serialize};
 use verifier::ChainVerifier;
 use verifier::evm::{ChainSpec, block_header, decode_block};
-use witness_format::{
-    EvmAnchor, EvmSchedule, Genesis, Hash32, Model, ModelRoot, ssz_types::VariableList,
-};
+use witness_format::EvmSchedule;
 
-use crate::evm_import::{EvmChainBuilder, ImportedChain};
-use crate::evm_state::{EvmState, GenesisAccount, rlp, state_of};
+use crate::evm_import::{EvmChainBuilder, ImportedChain, anchored_genesis};
+use crate::evm_state::{EvmState, GenesisAccount, state_of};
 use crate::files::read_limited;
 
 /// Test files skipped by name, with why: the tests other Ethereum clients skip too (reth's
@@ -85,7 +83,7 @@ impl TestAccount {
             address,
             nonce: self.nonce.saturating_to(),
             balance: self.balance,
-            code: self.code.to_vec(),
+            code: self.code.clone(),
             storage: self.storage.iter().map(|(k, v)| (*k, *v)).collect(),
         }
     }
@@ -244,24 +242,7 @@ fn run_test(
             genesis_header.state_root
         ));
     }
-    let hash = Hash32::from(genesis_header.hash_slow().0);
-    let genesis = Genesis {
-        chain_id: 1,
-        tree_depth: 0,
-        state_roots: VariableList::new(vec![ModelRoot {
-            model: Model::Evm,
-            root: Hash32::from(root.0),
-        }])
-        .map_err(|e| format!("{e:?}"))?,
-        zk_keys: VariableList::empty(),
-        evm: Some(EvmAnchor {
-            schedule,
-            number: genesis_header.number,
-            hash,
-            ancestor_hashes: VariableList::new(vec![hash]).map_err(|e| format!("{e:?}"))?,
-            header: VariableList::new(rlp(&genesis_header)).map_err(|e| format!("{e:?}"))?,
-        }),
-    };
+    let genesis = anchored_genesis(1, schedule, &genesis_header).map_err(|e| e.to_string())?;
     let mut verifier = ChainVerifier::new(&genesis).map_err(|e| format!("genesis: {e}"))?;
     let mut chain = EvmChainBuilder::new(genesis).map_err(|e| e.to_string())?;
 
@@ -298,9 +279,7 @@ fn run_test(
                 let proven = state
                     .execute(&spec, &decoded, pre_root, &ancestors)
                     .map_err(|e| e.to_string())?;
-                let count = proven.used.oldest_block_hash.map_or(0, |oldest| {
-                    usize::try_from(decoded.header.number.saturating_sub(oldest)).unwrap_or(0)
-                });
+                let count = proven.ancestors_used(decoded.header.number);
                 (Some(proven), count)
             }
             Err(_) => (None, 0),

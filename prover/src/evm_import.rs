@@ -188,6 +188,35 @@ pub fn import(json: &[u8]) -> Result<ImportedChain, ImportError> {
     Ok(chain.finish())
 }
 
+/// The genesis of an `evm` chain anchored at the Ethereum block `header` (with its header, so
+/// the first block gets every check against its parent) under `schedule`.
+pub fn anchored_genesis(
+    chain_id: u64,
+    schedule: EvmSchedule,
+    header: &alloy_consensus::Header,
+) -> Result<Genesis, ImportError> {
+    let hash = Hash32::from(header.hash_slow().0);
+    Ok(Genesis {
+        chain_id,
+        tree_depth: 0,
+        state_roots: bounded(
+            vec![ModelRoot {
+                model: Model::Evm,
+                root: Hash32::from(header.state_root.0),
+            }],
+            "models",
+        )?,
+        zk_keys: VariableList::empty(),
+        evm: Some(EvmAnchor {
+            schedule,
+            number: header.number,
+            hash,
+            ancestor_hashes: bounded(vec![hash], "anchor ancestor hashes")?,
+            header: bounded(alloy_rlp::encode(header), "anchor header bytes")?,
+        }),
+    })
+}
+
 /// An `evm` chain assembled block by block: each Ethereum block becomes one block of one `evm`
 /// blob, with the header fields our chain needs (height, parent, history root, blobs root,
 /// state root) and the ancestor hashes its witness carries.
@@ -230,6 +259,11 @@ impl EvmChainBuilder {
             root,
             ancestors,
         })
+    }
+
+    /// The chain's genesis.
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
     }
 
     /// The `evm` state root after the last block.

@@ -11,8 +11,7 @@
 use std::path::Path;
 
 use alloy_consensus::{Block, TxEnvelope};
-use alloy_primitives::{Address, B256, U256, keccak256};
-use alloy_rlp::Encodable;
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::TrieAccount;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use thiserror::Error;
@@ -32,7 +31,7 @@ fn failed(error: impl std::fmt::Display) -> EvmStateError {
 }
 
 /// One account of an initial state.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct GenesisAccount {
     /// Its address.
     pub address: Address,
@@ -41,7 +40,7 @@ pub struct GenesisAccount {
     /// Its balance.
     pub balance: U256,
     /// Its code (empty for none).
-    pub code: Vec<u8>,
+    pub code: Bytes,
     /// Its storage: (slot, value); zero values hold nothing.
     pub storage: Vec<(U256, U256)>,
 }
@@ -91,6 +90,16 @@ pub struct ProvenBlock {
     new_codes: Vec<Vec<u8>>,
 }
 
+impl ProvenBlock {
+    /// How many of the chain's last block hashes the block read (BLOCKHASH, EIP-2935 aside):
+    /// its witness carries that many, parent first.
+    pub fn ancestors_used(&self, number: u64) -> usize {
+        self.used.oldest_block_hash.map_or(0, |oldest| {
+            usize::try_from(number.saturating_sub(oldest)).unwrap_or(usize::MAX)
+        })
+    }
+}
+
 /// Every trie node and every code of the store.
 type Everything = (Vec<Vec<u8>>, Vec<Vec<u8>>);
 
@@ -108,7 +117,7 @@ impl EvmState {
         let state = Self { db };
         let codes = accounts
             .iter()
-            .map(|a| a.code.clone())
+            .map(|a| a.code.to_vec())
             .filter(|c| !c.is_empty());
         state.add(nodes, codes.collect())?;
         Ok((state, root))
@@ -148,6 +157,18 @@ impl EvmState {
         Ok((all(NODES)?, all(CODES)?))
     }
 
+    /// A witness database over the whole store, for block `number` with the chain's last block
+    /// hashes `ancestors` (parent first).
+    pub fn full_db(&self, number: u64, ancestors: &[B256]) -> Result<WitnessDb, EvmStateError> {
+        let (nodes, codes) = self.everything()?;
+        Ok(WitnessDb::new(
+            nodes.iter().map(Vec::as_slice),
+            codes.iter().map(Vec::as_slice),
+            number,
+            ancestors.iter().copied(),
+        ))
+    }
+
     /// Executes `block` on the state of root `pre_state_root` with the verifier's checks,
     /// `ancestors` the chain's last block hashes (parent first): the verdict, and the minimal
     /// witness of what the checks read.
@@ -158,13 +179,7 @@ impl EvmState {
         pre_state_root: B256,
         ancestors: &[B256],
     ) -> Result<ProvenBlock, EvmStateError> {
-        let (nodes, codes) = self.everything()?;
-        let mut db = WitnessDb::new(
-            nodes.iter().map(Vec::as_slice),
-            codes.iter().map(Vec::as_slice),
-            block.header.number,
-            ancestors.iter().copied(),
-        );
+        let mut db = self.full_db(block.header.number, ancestors)?;
         let verdict = execute_block(spec, block, pre_state_root, &mut db);
         let (state_nodes, new_codes) = if verdict.is_ok() {
             (db.state_nodes(), db.new_codes().to_vec())
@@ -183,9 +198,4 @@ impl EvmState {
     pub fn commit(&self, block: &ProvenBlock) -> Result<(), EvmStateError> {
         self.add(block.state_nodes.clone(), block.new_codes.clone())
     }
-}
-
-/// Encodes anything RLP-encodable (a header, a block).
-pub fn rlp(value: &impl Encodable) -> Vec<u8> {
-    alloy_rlp::encode(value)
 }

@@ -25,7 +25,9 @@
 pub mod bench;
 pub mod ef_test;
 pub mod evm_import;
+pub mod evm_produce;
 pub mod evm_state;
+pub mod evm_workload;
 pub mod files;
 pub mod prove_dir;
 pub mod round_trip;

@@ -70,6 +70,32 @@ pub(super) fn check_header(header: &Header, ommers: &[Header]) -> Result<(), Evm
     Ok(())
 }
 
+/// The base fee (EIP-1559) and excess blob gas (EIP-4844) a child of `parent` carries, under
+/// the child's `blob_params`; `None` where the parent gives none.
+pub fn inherited_fees(parent: &Header, blob_params: BlobParams) -> (Option<u64>, Option<u64>) {
+    // The base fee formula divides by the gas target and multiplies gas figures; a parent
+    // whose gas used exceeds its limit is not a block.
+    let base_fee = match parent.base_fee_per_gas {
+        Some(fee) if parent.gas_used <= parent.gas_limit && parent.gas_limit > 1 => {
+            Some(calc_next_block_base_fee(
+                parent.gas_used,
+                parent.gas_limit,
+                fee,
+                BaseFeeParams::ethereum(),
+            ))
+        }
+        _ => None,
+    };
+    let excess = match (parent.excess_blob_gas, parent.blob_gas_used) {
+        (Some(excess), Some(used)) => excess
+            .checked_add(used)
+            .map(|total| total.saturating_sub(blob_params.target_blob_gas_per_block())),
+        // The first block of Cancun: its parent has no blob gas yet.
+        _ => Some(0),
+    };
+    (base_fee, excess)
+}
+
 /// Checks `header` against `parent`, under `blob_params` (the child's fork's).
 pub fn check_against_parent(
     parent: &Header,
@@ -103,19 +129,7 @@ pub fn check_against_parent(
             ),
         ));
     }
-    // The base fee formula divides by the gas target and multiplies gas figures; a parent
-    // whose gas used exceeds its limit is not a block.
-    let base_fee = match parent.base_fee_per_gas {
-        Some(fee) if parent.gas_used <= parent.gas_limit && parent.gas_limit > 1 => {
-            Some(calc_next_block_base_fee(
-                parent.gas_used,
-                parent.gas_limit,
-                fee,
-                BaseFeeParams::ethereum(),
-            ))
-        }
-        _ => None,
-    };
+    let (base_fee, excess) = inherited_fees(parent, blob_params);
     if header.base_fee_per_gas != base_fee {
         return Err(mismatch(
             "base fee",
@@ -123,13 +137,6 @@ pub fn check_against_parent(
             format!("{base_fee:?}"),
         ));
     }
-    let excess = match (parent.excess_blob_gas, parent.blob_gas_used) {
-        (Some(excess), Some(used)) => excess
-            .checked_add(used)
-            .map(|total| total.saturating_sub(blob_params.target_blob_gas_per_block())),
-        // The first block of Cancun: its parent has no blob gas yet.
-        _ => Some(0),
-    };
     if header.excess_blob_gas != excess {
         return Err(mismatch(
             "excess blob gas",

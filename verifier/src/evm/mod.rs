@@ -25,21 +25,24 @@ use alloy_consensus::proofs::{
     calculate_receipt_root, calculate_transaction_root, calculate_withdrawals_root,
 };
 use alloy_consensus::transaction::{Recovered, SignerRecoverable};
-use alloy_consensus::{Block, Header, TxEnvelope, TxReceipt};
+use alloy_consensus::{Block, Header, ReceiptEnvelope, TxEnvelope, TxReceipt};
+use alloy_eips::eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS;
+use alloy_eips::eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS;
 use alloy_eips::eip7685::Requests;
 use alloy_evm::block::{BlockExecutor, BlockExecutorFactory};
 use alloy_evm::eth::receipt_builder::AlloyReceiptBuilder;
 use alloy_evm::eth::{EthBlockExecutionCtx, EthBlockExecutorFactory};
 use alloy_evm::{EthEvmFactory, EvmEnv, EvmFactory};
 use alloy_hardforks::EthereumHardforks;
-use alloy_primitives::{B256, Bloom};
+use alloy_primitives::{Address, B256, Bloom, KECCAK256_EMPTY};
 use rayon::prelude::*;
+use revm::database::BundleState;
 use revm::database::State;
 use revm::database::states::bundle_state::BundleRetention;
 use thiserror::Error;
 
 pub use chain::{HeaderChain, LinkError, block_header, decode_header};
-pub use header::check_against_parent;
+pub use header::{check_against_parent, inherited_fees};
 pub(crate) use model::EVM_MODEL;
 pub use spec::ChainSpec;
 pub(crate) use state::EVM_STATE;
@@ -75,6 +78,14 @@ pub enum EvmError {
     /// Execution failed (an invalid transaction, a failed system call).
     #[error("execution: {0}")]
     Execution(String),
+    /// A system contract the fork calls has no code.
+    #[error("the {eip} system contract at {address} has no code")]
+    MissingSystemContract {
+        /// The EIP that defines it.
+        eip: &'static str,
+        /// Its address.
+        address: Address,
+    },
     /// A header field is invalid on its own.
     #[error("{field}: {why}")]
     InvalidHeader {
@@ -145,15 +156,162 @@ pub fn execute_block(
     db: &mut WitnessDb,
 ) -> Result<CheckedBlock, EvmError> {
     let header = &block.header;
-    let blob_params = spec.blob_params(header.timestamp)?;
     header::check_header(header, &block.body.ommers)?;
+    let (outcome, bundle) = execute(spec, block, pre_state_root, db)?;
+    outcome.check(spec, header)?;
+    let post_state_root = db.apply(&bundle)?;
+    if post_state_root != header.state_root {
+        return Err(EvmError::HeaderMismatch {
+            field: "state root",
+            header: header.state_root.to_string(),
+            computed: post_state_root.to_string(),
+        });
+    }
+    Ok(CheckedBlock {
+        header: header.clone(),
+        hash: header.hash_slow(),
+    })
+}
+
+/// Fills in the header fields of `block` that its execution decides (gas used, blob gas used,
+/// the transactions, receipts and withdrawals roots, the logs bloom, the requests hash under
+/// Prague, the state root), executing it on the state of root `pre_state_root` read from
+/// `db`: how a block producer seals a block the same rules then check. Returns the receipts.
+pub fn seal_block(
+    spec: &ChainSpec,
+    block: &mut Block<TxEnvelope>,
+    pre_state_root: B256,
+    db: &mut WitnessDb,
+) -> Result<Vec<ReceiptEnvelope>, EvmError> {
+    let (outcome, bundle) = execute(spec, block, pre_state_root, db)?;
+    let header = &mut block.header;
+    header.gas_used = outcome.gas_used;
+    header.blob_gas_used = Some(outcome.blob_gas_used);
+    header.transactions_root = outcome.transactions_root;
+    header.receipts_root = outcome.receipts_root;
+    header.logs_bloom = outcome.logs_bloom;
+    header.withdrawals_root = outcome.withdrawals_root;
+    header.requests_hash = outcome.requests_hash;
+    header.state_root = db.apply(&bundle)?;
+    Ok(outcome.receipts)
+}
+
+/// The header fields a block's execution decides, as the execution gives them (the state root
+/// aside: it comes from applying the changes to the witness's tries).
+struct Outcome {
+    gas_used: u64,
+    blob_gas_used: u64,
+    transactions_root: B256,
+    receipts_root: B256,
+    logs_bloom: Bloom,
+    withdrawals_root: Option<B256>,
+    requests_hash: Option<B256>,
+    receipts: Vec<ReceiptEnvelope>,
+}
+
+impl Outcome {
+    /// Checks `header`'s fields against the execution's, in the order a client checks them.
+    fn check(&self, spec: &ChainSpec, header: &Header) -> Result<(), EvmError> {
+        let mismatch = |field, header: String, computed: String| {
+            Err(EvmError::HeaderMismatch {
+                field,
+                header,
+                computed,
+            })
+        };
+        if self.gas_used != header.gas_used {
+            return mismatch(
+                "gas used",
+                header.gas_used.to_string(),
+                self.gas_used.to_string(),
+            );
+        }
+        if header.blob_gas_used != Some(self.blob_gas_used) {
+            return mismatch(
+                "blob gas used",
+                format!("{:?}", header.blob_gas_used),
+                self.blob_gas_used.to_string(),
+            );
+        }
+        if self.transactions_root != header.transactions_root {
+            return mismatch(
+                "transactions root",
+                header.transactions_root.to_string(),
+                self.transactions_root.to_string(),
+            );
+        }
+        if self.receipts_root != header.receipts_root {
+            return mismatch(
+                "receipts root",
+                header.receipts_root.to_string(),
+                self.receipts_root.to_string(),
+            );
+        }
+        if self.logs_bloom != header.logs_bloom {
+            return mismatch(
+                "logs bloom",
+                header.logs_bloom.to_string(),
+                self.logs_bloom.to_string(),
+            );
+        }
+        if self.withdrawals_root != header.withdrawals_root {
+            return mismatch(
+                "withdrawals root",
+                format!("{:?}", header.withdrawals_root),
+                format!("{:?}", self.withdrawals_root),
+            );
+        }
+        if spec.is_prague_active_at_timestamp(header.timestamp)
+            && header.requests_hash != self.requests_hash
+        {
+            return mismatch(
+                "requests hash",
+                format!("{:?}", header.requests_hash),
+                format!("{:?}", self.requests_hash),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The request contracts of EIP-7002 and EIP-7251 must hold code when the block ends (their
+/// system calls succeed on an empty account, so the executor does not catch it; the EIPs make
+/// such a block invalid). Both accounts were read by those calls: no witness is added.
+fn check_request_contracts(state: &mut State<&mut WitnessDb>) -> Result<(), EvmError> {
+    for (eip, address) in [
+        ("EIP-7002", WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS),
+        ("EIP-7251", CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS),
+    ] {
+        let account = revm::Database::basic(state, address).map_err(|error| match error {
+            revm::database_interface::bal::EvmDatabaseError::Database(missing) => {
+                EvmError::Witness(missing)
+            }
+            other => EvmError::Execution(other.to_string()),
+        })?;
+        if account.is_none_or(|account| account.code_hash == KECCAK256_EMPTY) {
+            return Err(EvmError::MissingSystemContract { eip, address });
+        }
+    }
+    Ok(())
+}
+
+/// Executes `block` on the state of root `pre_state_root` read from `db`: what the execution
+/// decides of the header, and the state changes (not yet applied to the tries).
+fn execute(
+    spec: &ChainSpec,
+    block: &Block<TxEnvelope>,
+    pre_state_root: B256,
+    db: &mut WitnessDb,
+) -> Result<(Outcome, BundleState), EvmError> {
+    let header = &block.header;
+    let blob_params = spec.blob_params(header.timestamp)?;
     // The body's last list is optional in the encoding, not after Shanghai (every supported
     // fork): a body without it is malformed, not a block with a mismatching withdrawals root.
-    if block.body.withdrawals.is_none() {
+    let Some(withdrawals) = &block.body.withdrawals else {
         return Err(EvmError::Decode(alloy_rlp::Error::Custom(
             "a block after Shanghai carries a withdrawals list",
         )));
-    }
+    };
     // Senders in parallel: recovery is most of a block's signature cost.
     let transactions: Vec<Recovered<TxEnvelope>> = block
         .body
@@ -183,18 +341,13 @@ pub fn execute_block(
         parent_hash: header.parent_hash,
         parent_beacon_block_root: header.parent_beacon_block_root,
         ommers: &block.body.ommers,
-        withdrawals: block
-            .body
-            .withdrawals
-            .as_ref()
-            .map(|w| Cow::Borrowed(w.as_slice())),
+        withdrawals: Some(Cow::Borrowed(withdrawals.as_slice())),
         extra_data: header.extra_data.clone(),
         tx_count_hint: Some(transactions.len()),
         slot_number: None,
     };
     let executor = factory.create_executor(evm, ctx);
-    let result = executor.execute_block(transactions.iter());
-    let result = match result {
+    let result = match executor.execute_block(transactions.iter()) {
         Ok(result) => result,
         Err(error) => {
             // A missing witness node or code is the witness's fault, not the block's.
@@ -204,90 +357,25 @@ pub fn execute_block(
             return Err(EvmError::Execution(error.to_string()));
         }
     };
+    if spec.is_prague_active_at_timestamp(header.timestamp) {
+        check_request_contracts(&mut state)?;
+    }
     state.merge_transitions(BundleRetention::PlainState);
     let bundle = state.take_bundle();
-    drop(state);
-
-    let mismatch = |field, header: String, computed: String| {
-        Err(EvmError::HeaderMismatch {
-            field,
-            header,
-            computed,
-        })
+    let outcome = Outcome {
+        gas_used: result.gas_used,
+        blob_gas_used: result.blob_gas_used,
+        transactions_root: calculate_transaction_root(&block.body.transactions),
+        receipts_root: calculate_receipt_root(&result.receipts),
+        logs_bloom: result
+            .receipts
+            .iter()
+            .fold(Bloom::ZERO, |bloom, receipt| bloom | receipt.bloom()),
+        withdrawals_root: Some(calculate_withdrawals_root(withdrawals)),
+        requests_hash: spec
+            .is_prague_active_at_timestamp(header.timestamp)
+            .then(|| Requests::requests_hash(&result.requests)),
+        receipts: result.receipts,
     };
-    if result.gas_used != header.gas_used {
-        return mismatch(
-            "gas used",
-            header.gas_used.to_string(),
-            result.gas_used.to_string(),
-        );
-    }
-    if header.blob_gas_used != Some(result.blob_gas_used) {
-        return mismatch(
-            "blob gas used",
-            format!("{:?}", header.blob_gas_used),
-            result.blob_gas_used.to_string(),
-        );
-    }
-    let transactions_root = calculate_transaction_root(&block.body.transactions);
-    if transactions_root != header.transactions_root {
-        return mismatch(
-            "transactions root",
-            header.transactions_root.to_string(),
-            transactions_root.to_string(),
-        );
-    }
-    let receipts_root = calculate_receipt_root(&result.receipts);
-    if receipts_root != header.receipts_root {
-        return mismatch(
-            "receipts root",
-            header.receipts_root.to_string(),
-            receipts_root.to_string(),
-        );
-    }
-    let bloom = result
-        .receipts
-        .iter()
-        .fold(Bloom::ZERO, |bloom, receipt| bloom | receipt.bloom());
-    if bloom != header.logs_bloom {
-        return mismatch(
-            "logs bloom",
-            header.logs_bloom.to_string(),
-            bloom.to_string(),
-        );
-    }
-    let withdrawals_root = block
-        .body
-        .withdrawals
-        .as_ref()
-        .map(|w| calculate_withdrawals_root(w));
-    if withdrawals_root != header.withdrawals_root {
-        return mismatch(
-            "withdrawals root",
-            format!("{:?}", header.withdrawals_root),
-            format!("{withdrawals_root:?}"),
-        );
-    }
-    if spec.is_prague_active_at_timestamp(header.timestamp) {
-        let requests_hash = Requests::requests_hash(&result.requests);
-        if header.requests_hash != Some(requests_hash) {
-            return mismatch(
-                "requests hash",
-                format!("{:?}", header.requests_hash),
-                requests_hash.to_string(),
-            );
-        }
-    }
-    let post_state_root = db.apply(&bundle)?;
-    if post_state_root != header.state_root {
-        return mismatch(
-            "state root",
-            header.state_root.to_string(),
-            post_state_root.to_string(),
-        );
-    }
-    Ok(CheckedBlock {
-        header: header.clone(),
-        hash: header.hash_slow(),
-    })
+    Ok((outcome, bundle))
 }

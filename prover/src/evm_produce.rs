@@ -1,0 +1,191 @@
+//! The prover as the block producer of the `evm` chains it generates: it orders the given
+//! transactions into a block on top of the last one, fills in the header fields its execution
+//! decides ([`verifier::evm::seal_block`], the verifier's own execution), checks the sealed
+//! block with the verifier's checks over its full state, keeps the new state in one durable
+//! commit, and appends the block with its minimal witness to the chain.
+//!
+//! A generated chain starts from a genesis block the producer makes from the allocation: block
+//! 0 at timestamp 0, its header in the chain's genesis, so block 1 gets every check against
+//! its parent. Blocks follow every 12 seconds; the gas limit stays the genesis's.
+
+use std::path::Path;
+
+use alloy_consensus::{
+    Block, BlockBody, EMPTY_OMMER_ROOT_HASH, EMPTY_ROOT_HASH, Header, ReceiptEnvelope, TxEnvelope,
+};
+use alloy_eips::eip4895::Withdrawals;
+use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
+use alloy_hardforks::EthereumHardforks;
+use alloy_primitives::{Address, B256, keccak256};
+use thiserror::Error;
+use verifier::evm::{ChainSpec, EvmError, inherited_fees, seal_block};
+use witness_format::{EvmSchedule, Genesis};
+
+use crate::evm_import::{EvmChainBuilder, ImportError, ImportedChain, anchored_genesis};
+use crate::evm_state::{EvmState, EvmStateError, GenesisAccount};
+
+/// Seconds between blocks.
+pub const BLOCK_SECONDS: u64 = 12;
+
+/// The base fee of the genesis block (EIP-1559's initial base fee).
+const INITIAL_BASE_FEE: u64 = 1_000_000_000;
+
+/// Who receives the priority fees of generated blocks.
+const BENEFICIARY: Address = Address::new([0xbe; 20]);
+
+/// Why a block could not be produced.
+#[derive(Debug, Error)]
+pub enum ProduceError {
+    /// The prover's store failed.
+    #[error(transparent)]
+    State(#[from] EvmStateError),
+    /// The chain could not be assembled.
+    #[error(transparent)]
+    Chain(#[from] ImportError),
+    /// The block breaks a rule (an invalid transaction, say).
+    #[error("block {number}: {error}")]
+    Invalid {
+        /// The block's number.
+        number: u64,
+        /// The rule it breaks.
+        error: EvmError,
+    },
+}
+
+/// An `evm` chain being produced, its state in the prover's database.
+pub struct EvmProducer {
+    spec: ChainSpec,
+    state: EvmState,
+    chain: EvmChainBuilder,
+    parent: Header,
+}
+
+impl EvmProducer {
+    /// A new chain of `chain_id` under `schedule` (a fixed fork: `Cancun` or `Prague`) whose
+    /// genesis holds `accounts` and has the block gas limit `gas_limit`; its state in a new
+    /// database at `db`.
+    pub fn create(
+        db: &Path,
+        chain_id: u64,
+        schedule: EvmSchedule,
+        gas_limit: u64,
+        accounts: &[GenesisAccount],
+    ) -> Result<Self, ProduceError> {
+        let invalid = |error| ProduceError::Invalid { number: 0, error };
+        let spec = ChainSpec::new(chain_id, schedule).map_err(invalid)?;
+        let (state, state_root) = EvmState::create(db, accounts)?;
+        let prague = spec.is_prague_active_at_timestamp(0);
+        let parent = Header {
+            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+            state_root,
+            transactions_root: EMPTY_ROOT_HASH,
+            receipts_root: EMPTY_ROOT_HASH,
+            gas_limit,
+            base_fee_per_gas: Some(INITIAL_BASE_FEE),
+            withdrawals_root: Some(EMPTY_ROOT_HASH),
+            blob_gas_used: Some(0),
+            excess_blob_gas: Some(0),
+            parent_beacon_block_root: Some(B256::ZERO),
+            requests_hash: prague.then_some(EMPTY_REQUESTS_HASH),
+            ..Header::default()
+        };
+        let genesis = anchored_genesis(chain_id, schedule, &parent)?;
+        Ok(Self {
+            spec,
+            state,
+            chain: EvmChainBuilder::new(genesis)?,
+            parent,
+        })
+    }
+
+    /// The chain's genesis.
+    pub fn genesis(&self) -> &Genesis {
+        self.chain.genesis()
+    }
+
+    /// The header of the last block (the genesis block's before any).
+    pub fn head(&self) -> &Header {
+        &self.parent
+    }
+
+    /// The fork schedule.
+    pub fn spec(&self) -> &ChainSpec {
+        &self.spec
+    }
+
+    /// The next block's header before sealing: its place in the chain and what its parent
+    /// decides (base fee, excess blob gas).
+    fn next_header(&self) -> Result<Header, ProduceError> {
+        let parent = &self.parent;
+        let number = parent.number.saturating_add(1);
+        let timestamp = parent.timestamp.saturating_add(BLOCK_SECONDS);
+        let invalid = |error| ProduceError::Invalid { number, error };
+        let blob_params = self.spec.blob_params(timestamp).map_err(invalid)?;
+        let (base_fee_per_gas, excess_blob_gas) = inherited_fees(parent, blob_params);
+        Ok(Header {
+            parent_hash: parent.hash_slow(),
+            beneficiary: BENEFICIARY,
+            number,
+            timestamp,
+            gas_limit: parent.gas_limit,
+            // Stand-ins for the beacon chain's randomness and block root: deterministic, so a
+            // generated chain is reproducible.
+            mix_hash: keccak256(number.to_be_bytes()),
+            parent_beacon_block_root: Some(keccak256(parent.hash_slow())),
+            base_fee_per_gas,
+            excess_blob_gas,
+            ..Header::default()
+        })
+    }
+
+    /// Produces the next block from `transactions`, in order; returns its receipts. The block
+    /// is checked by the verifier's rules before its state is kept: a block that breaks one is
+    /// an error and changes nothing.
+    pub fn produce(
+        &mut self,
+        transactions: Vec<TxEnvelope>,
+    ) -> Result<Vec<ReceiptEnvelope>, ProduceError> {
+        let mut block = Block {
+            header: self.next_header()?,
+            body: BlockBody {
+                transactions,
+                ommers: Vec::new(),
+                withdrawals: Some(Withdrawals::default()),
+            },
+        };
+        let number = block.header.number;
+        let invalid = |error| ProduceError::Invalid { number, error };
+        let pre_state_root = B256::from(self.chain.state_root().0);
+        let ancestors: Vec<B256> = self
+            .chain
+            .ancestors()
+            .iter()
+            .map(|h| B256::from(h.0))
+            .collect();
+        let mut db = self.state.full_db(number, &ancestors)?;
+        let receipts =
+            seal_block(&self.spec, &mut block, pre_state_root, &mut db).map_err(invalid)?;
+        // The check: the verifier's execution of the sealed block, whose reads are its witness.
+        let proven = self
+            .state
+            .execute(&self.spec, &block, pre_state_root, &ancestors)?;
+        proven.verdict.as_ref().map_err(|e| invalid(e.clone()))?;
+        // Kept before the block is appended: the store only ever gains nodes, so a block the
+        // chain then refuses leaves it as good as before.
+        self.state.commit(&proven)?;
+        let used = proven.used.clone();
+        self.chain.push(
+            &alloy_rlp::encode(&block),
+            used.nodes,
+            used.codes,
+            proven.ancestors_used(number),
+        )?;
+        self.parent = block.header;
+        Ok(receipts)
+    }
+
+    /// The genesis and the blocks produced.
+    pub fn finish(self) -> ImportedChain {
+        self.chain.finish()
+    }
+}

@@ -1,0 +1,431 @@
+//! `evm` chains the prover produces itself: the generated ERC-20 workload (every token
+//! transfer succeeds and logs, a short balance reverts), verified statelessly; and Prague on
+//! our own blocks (no Prague test is among the shared fixtures), where the producer and the
+//! verifier must agree and the specifications decide: EIP-7702 delegations, EIP-2935's
+//! history contract, EIP-7002 withdrawal requests with EIP-7685's requests hash, and a block
+//! whose request contracts have no code.
+
+use alloy_consensus::{Block, SignableTransaction, Transaction, TxEip1559, TxEip7702, TxEnvelope};
+use alloy_eips::eip2935::HISTORY_STORAGE_ADDRESS;
+use alloy_eips::eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS;
+use alloy_eips::eip7702::Authorization;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use prover::evm_produce::{EvmProducer, ProduceError};
+use prover::evm_state::GenesisAccount;
+use prover::evm_workload::{
+    EvmWorkloadSpec, TOKEN_ADDRESS, account_address, generate, sign_hash, sign_transaction,
+    signing_key, system_contracts, transfer_calldata,
+};
+use verifier::evm::EvmError;
+use verifier::{ChainVerifier, Reason, VerifyError};
+use witness_format::{EvmSchedule, EvmWitness, Witness};
+
+fn tempdir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary directory")
+}
+
+/// A producer of a fresh chain under `schedule` holding `accounts`.
+fn producer(
+    dir: &tempfile::TempDir,
+    schedule: EvmSchedule,
+    accounts: &[GenesisAccount],
+) -> EvmProducer {
+    EvmProducer::create(
+        &dir.path().join("evm.redb"),
+        1,
+        schedule,
+        30_000_000,
+        accounts,
+    )
+    .expect("a producer")
+}
+
+/// Funded accounts 0..n under seed 0, and the system contracts of `schedule`.
+fn funded(n: u64, schedule: EvmSchedule) -> Vec<GenesisAccount> {
+    let mut accounts: Vec<GenesisAccount> = (0..n)
+        .map(|i| GenesisAccount {
+            address: account_address(0, i),
+            balance: U256::from(10u128.pow(21)),
+            ..GenesisAccount::default()
+        })
+        .collect();
+    accounts.extend(system_contracts(schedule));
+    accounts
+}
+
+/// An EIP-1559 call from account `from` (seed 0) with nonce `nonce`.
+fn call(from: u64, nonce: u64, to: Address, value: u64, input: Vec<u8>) -> TxEnvelope {
+    let tx = TxEip1559 {
+        chain_id: 1,
+        nonce,
+        gas_limit: 500_000,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1,
+        to: TxKind::Call(to),
+        value: U256::from(value),
+        input: input.into(),
+        ..TxEip1559::default()
+    };
+    sign_transaction(&signing_key(0, from), tx)
+}
+
+fn verify(
+    genesis: &witness_format::Genesis,
+    blocks: &[witness_format::Block],
+) -> Result<(), VerifyError> {
+    ChainVerifier::new(genesis)
+        .expect("the genesis is valid")
+        .verify_blocks(blocks)
+}
+
+/// The chain's Ethereum blocks, each with its witness.
+fn ethereum_blocks(blocks: &[witness_format::Block]) -> Vec<(Block<TxEnvelope>, EvmWitness)> {
+    blocks
+        .iter()
+        .map(|block| match &block.blobs[0].witness {
+            Witness::Evm(witness) => (
+                verifier::evm::decode_block(&witness.block).expect("a block"),
+                witness.clone(),
+            ),
+            other => panic!("not an evm witness: {other:?}"),
+        })
+        .collect()
+}
+
+/// The chain rebuilt with block `index` (from 0) changed by `tamper`, each block with the
+/// witness the producer built for it.
+fn tampered(
+    chain: &prover::evm_import::ImportedChain,
+    index: usize,
+    tamper: impl Fn(&mut Block<TxEnvelope>),
+) -> Vec<witness_format::Block> {
+    let mut builder = prover::evm_import::EvmChainBuilder::new(chain.genesis.clone()).unwrap();
+    for (i, (mut block, witness)) in ethereum_blocks(&chain.blocks).into_iter().enumerate() {
+        if i == index {
+            tamper(&mut block);
+        }
+        builder
+            .push(
+                &alloy_rlp::encode(&block),
+                witness.nodes.iter().map(|n| n.to_vec()).collect(),
+                witness.codes.iter().map(|c| c.to_vec()).collect(),
+                witness.ancestor_hashes.len(),
+            )
+            .unwrap();
+    }
+    builder.finish().blocks
+}
+
+fn evm_reason(error: VerifyError) -> EvmError {
+    match error.reason {
+        Reason::Evm(error) => *error,
+        other => panic!("not an evm rejection: {other:?}"),
+    }
+}
+
+#[test]
+fn a_generated_workload_proves_and_verifies_under_each_fork() {
+    for schedule in [EvmSchedule::Cancun, EvmSchedule::Prague] {
+        let spec = EvmWorkloadSpec {
+            schedule,
+            accounts: 16,
+            blocks: 3,
+            txs_per_block: 24,
+            ..EvmWorkloadSpec::default()
+        };
+        let workload = generate(&spec).unwrap();
+        let dir = tempdir();
+        let mut producer = EvmProducer::create(
+            &dir.path().join("evm.redb"),
+            1,
+            schedule,
+            workload.allocation.gas_limit,
+            &workload.allocation.accounts,
+        )
+        .unwrap();
+        let (mut tokens, mut ether) = (0, 0);
+        for transactions in &workload.blocks {
+            let receipts = producer.produce(transactions.clone()).unwrap();
+            assert_eq!(receipts.len(), transactions.len());
+            for (tx, receipt) in transactions.iter().zip(&receipts) {
+                assert!(receipt.status(), "{schedule:?}: a transaction failed");
+                if tx.to() == Some(TOKEN_ADDRESS) {
+                    // The token's Transfer event, from the token.
+                    assert_eq!(receipt.logs().len(), 1);
+                    assert_eq!(receipt.logs()[0].address, TOKEN_ADDRESS);
+                    tokens += 1;
+                } else {
+                    assert!(receipt.logs().is_empty());
+                    ether += 1;
+                }
+            }
+        }
+        assert!(tokens > 0 && ether > 0, "the workload mixes both kinds");
+        let chain = producer.finish();
+        assert_eq!(chain.blocks.len(), 3);
+        verify(&chain.genesis, &chain.blocks).expect("the produced chain verifies");
+    }
+}
+
+#[test]
+fn a_token_transfer_beyond_the_balance_reverts_and_the_block_stays_valid() {
+    let spec = EvmWorkloadSpec {
+        accounts: 2,
+        blocks: 0,
+        ..EvmWorkloadSpec::default()
+    };
+    let allocation = generate(&spec).unwrap().allocation;
+    let dir = tempdir();
+    let mut producer = producer(&dir, spec.schedule, &allocation.accounts);
+    let too_much = U256::from(10u128.pow(30));
+    let enough = U256::from(5u64);
+    let receipts = producer
+        .produce(vec![
+            call(
+                0,
+                0,
+                TOKEN_ADDRESS,
+                0,
+                transfer_calldata(account_address(0, 1), too_much).to_vec(),
+            ),
+            call(
+                0,
+                1,
+                TOKEN_ADDRESS,
+                0,
+                transfer_calldata(account_address(0, 1), enough).to_vec(),
+            ),
+        ])
+        .unwrap();
+    assert!(!receipts[0].status() && receipts[0].logs().is_empty());
+    assert!(receipts[1].status());
+    let chain = producer.finish();
+    verify(&chain.genesis, &chain.blocks).unwrap();
+}
+
+/// Code that asks EIP-2935's history contract for the hash of the block number in its calldata
+/// and logs the answer as a topic.
+fn history_probe() -> Bytes {
+    // PUSH1 0 CALLDATALOAD PUSH1 0 MSTORE; STATICCALL's return size 32 and offset 0, argument
+    // size 32 and offset 0, then the address:
+    let mut code = hex::decode("6000356000526020600060206000").unwrap();
+    code.push(0x73); // PUSH20
+    code.extend_from_slice(HISTORY_STORAGE_ADDRESS.as_slice());
+    // GAS STATICCALL POP; PUSH1 0 MLOAD (the answer); LOG1 of no data with it; STOP.
+    code.extend(hex::decode("5afa5060005160006000a100").unwrap());
+    code.into()
+}
+
+#[test]
+fn prague_history_contract_serves_the_parent_hashes() {
+    // EIP-2935: from Prague, each block's system call stores its parent's hash in the history
+    // contract, which returns it for a block number in its calldata.
+    let probe = Address::new([0xb0; 20]);
+    let mut accounts = funded(1, EvmSchedule::Prague);
+    accounts.push(GenesisAccount {
+        address: probe,
+        code: history_probe(),
+        ..GenesisAccount::default()
+    });
+    let dir = tempdir();
+    let mut producer = producer(&dir, EvmSchedule::Prague, &accounts);
+    let genesis_hash = producer.head().hash_slow();
+    producer.produce(Vec::new()).unwrap();
+    let first_hash = producer.head().hash_slow();
+    let ask = |number: u64| B256::from(U256::from(number)).to_vec();
+    let receipts = producer
+        .produce(vec![
+            call(0, 0, probe, 0, ask(0)),
+            call(0, 1, probe, 0, ask(1)),
+        ])
+        .unwrap();
+    let answers: Vec<B256> = receipts.iter().map(|r| r.logs()[0].topics()[0]).collect();
+    assert_eq!(answers, [genesis_hash, first_hash]);
+    let chain = producer.finish();
+    verify(&chain.genesis, &chain.blocks).unwrap();
+}
+
+#[test]
+fn prague_set_code_transactions_delegate_an_account_to_a_contract() {
+    // EIP-7702: account 0 authorises the token's code for itself; account 1 sends the
+    // transaction. Calls to account 0 then run the token's code in account 0's own context:
+    // its Transfer events come from account 0.
+    let mut accounts = funded(2, EvmSchedule::Prague);
+    accounts.push(GenesisAccount {
+        address: TOKEN_ADDRESS,
+        code: prover::evm_workload::token_code(),
+        ..GenesisAccount::default()
+    });
+    let authority = account_address(0, 0);
+    let authorization = Authorization {
+        chain_id: U256::from(1),
+        address: TOKEN_ADDRESS,
+        nonce: 0,
+    };
+    let signature = sign_hash(&signing_key(0, 0), authorization.signature_hash());
+    let set_code = TxEip7702 {
+        chain_id: 1,
+        nonce: 0,
+        gas_limit: 200_000,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1,
+        to: authority,
+        value: U256::ZERO,
+        input: transfer_calldata(account_address(0, 1), U256::ZERO),
+        access_list: Default::default(),
+        authorization_list: vec![authorization.into_signed(signature)],
+    };
+    let signature = sign_hash(&signing_key(0, 1), set_code.signature_hash());
+    let set_code: TxEnvelope = set_code.into_signed(signature).into();
+
+    let dir = tempdir();
+    let mut producer = producer(&dir, EvmSchedule::Prague, &accounts);
+    let receipts = producer.produce(vec![set_code]).unwrap();
+    assert!(receipts[0].status());
+    assert_eq!(receipts[0].logs()[0].address, authority);
+    // The delegation stays: a plain call to account 0 in the next block runs the token code.
+    let receipts = producer
+        .produce(vec![call(
+            1,
+            1,
+            authority,
+            0,
+            transfer_calldata(account_address(0, 1), U256::ZERO).to_vec(),
+        )])
+        .unwrap();
+    assert!(receipts[0].status());
+    assert_eq!(receipts[0].logs()[0].address, authority);
+    let chain = producer.finish();
+    verify(&chain.genesis, &chain.blocks).unwrap();
+    // The delegate's code is part of the witness: without it, the block cannot be checked.
+    let token_hash = alloy_primitives::keccak256(prover::evm_workload::token_code());
+    let mut blocks = chain.blocks.clone();
+    if let Witness::Evm(witness) = &mut blocks[1].blobs[0].witness {
+        let codes: Vec<_> = witness
+            .codes
+            .iter()
+            .filter(|c| alloy_primitives::keccak256(c.as_ref()) != token_hash)
+            .cloned()
+            .collect();
+        assert_eq!(
+            codes.len() + 1,
+            witness.codes.len(),
+            "block 2 carries the token's code"
+        );
+        witness.codes = codes.try_into().unwrap();
+    }
+    let error = verify(&chain.genesis, &blocks).unwrap_err();
+    assert!(
+        matches!(evm_reason(error), EvmError::Witness(verifier::evm::WitnessError::MissingCode(h)) if h == token_hash)
+    );
+}
+
+#[test]
+fn prague_requests_are_collected_and_hashed_into_the_header() {
+    // EIP-7002 and EIP-7251: a withdrawal request and a consolidation request sent to their
+    // contracts in a block come out of the end-of-block system calls as that block's
+    // requests; EIP-7685: the header commits to them by type.
+    use alloy_eips::eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS;
+    let pubkey = [0x11u8; 48];
+    let amount = 32_000_000_000u64.to_be_bytes();
+    let withdrawal: Vec<u8> = [&pubkey[..], &amount[..]].concat();
+    let consolidation: Vec<u8> = [[0x22u8; 48], [0x33u8; 48]].concat();
+    let dir = tempdir();
+    let mut producer = producer(&dir, EvmSchedule::Prague, &funded(1, EvmSchedule::Prague));
+    let receipts = producer
+        .produce(vec![
+            call(
+                0,
+                0,
+                WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
+                1,
+                withdrawal.clone(),
+            ),
+            call(
+                0,
+                1,
+                CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
+                1,
+                consolidation.clone(),
+            ),
+        ])
+        .unwrap();
+    assert!(receipts.iter().all(|r| r.status()));
+    let sender = account_address(0, 0);
+    // The contract takes the amount big-endian and gives it out little-endian, as the
+    // consensus layer's SSZ encoding of the request has it.
+    let withdrawal_out: Vec<u8> = [&pubkey[..], &32_000_000_000u64.to_le_bytes()[..]].concat();
+    let expected = alloy_eips::eip7685::Requests::new(vec![
+        [&[0x01][..], sender.as_slice(), &withdrawal_out]
+            .concat()
+            .into(),
+        [&[0x02][..], sender.as_slice(), &consolidation]
+            .concat()
+            .into(),
+    ]);
+    assert_eq!(
+        producer.head().requests_hash,
+        Some(expected.requests_hash())
+    );
+    let chain = producer.finish();
+    verify(&chain.genesis, &chain.blocks).unwrap();
+
+    // A header that commits to other requests is rejected.
+    let blocks = tampered(&chain, 0, |block| {
+        block.header.requests_hash = Some(alloy_eips::eip7685::EMPTY_REQUESTS_HASH);
+    });
+    let error = evm_reason(verify(&chain.genesis, &blocks).unwrap_err());
+    assert!(
+        matches!(
+            error,
+            EvmError::HeaderMismatch {
+                field: "requests hash",
+                ..
+            }
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_prague_block_whose_request_contracts_have_no_code_is_invalid() {
+    // EIP-7002 and EIP-7251: without code at a request contract, the block is invalid (the
+    // system call itself would succeed on an empty account).
+    let without = |missing: Address| -> Vec<GenesisAccount> {
+        funded(1, EvmSchedule::Prague)
+            .into_iter()
+            .filter(|a| a.address != missing)
+            .collect()
+    };
+    for (missing, eip) in [
+        (WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, "EIP-7002"),
+        (
+            alloy_eips::eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
+            "EIP-7251",
+        ),
+    ] {
+        let dir = tempdir();
+        let mut producer = producer(&dir, EvmSchedule::Prague, &without(missing));
+        match producer.produce(Vec::new()) {
+            Err(ProduceError::Invalid {
+                number: 1,
+                error:
+                    EvmError::MissingSystemContract {
+                        eip: named,
+                        address,
+                    },
+            }) => assert_eq!((named, address), (eip, missing)),
+            other => panic!("{eip}: {other:?}"),
+        }
+    }
+    // Under Cancun the same accounts make a valid chain: the contracts are Prague's.
+    let dir = tempdir();
+    let mut producer = producer(
+        &dir,
+        EvmSchedule::Cancun,
+        &without(WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS),
+    );
+    producer.produce(Vec::new()).unwrap();
+    let chain = producer.finish();
+    verify(&chain.genesis, &chain.blocks).unwrap();
+}
