@@ -6,12 +6,13 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use prover::BlockOptions;
+use prover::evm_workload::{self, EvmWorkloadSpec};
 use prover::workload::{WorkloadSpec, generate_both, generate_for};
 use serde::Serialize;
 use witness_format::frame::read_frame;
 use witness_format::{
-    Allocation, Block, FileKind, Genesis, Hash32, HistoryProof, Model, SpanProof, TransactionBatch,
-    decode_file,
+    Allocation, Block, EvmSchedule, FileKind, Genesis, Hash32, HistoryProof, Model, SpanProof,
+    TransactionBatch, decode_file,
 };
 
 use crate::Failure;
@@ -51,8 +52,9 @@ pub(crate) struct GenArgs {
     #[arg(long, default_value_t = 1)]
     chain_id: u64,
     /// The execution model: `transfer` (SHA3 tree, Ed25519), `zk-transfer` (Poseidon tree,
-    /// Schnorr over Jubjub; blobs can carry zk proofs), or `both` (one chain hosting the two,
-    /// each block with transactions of each).
+    /// Schnorr over Jubjub; blobs can carry zk proofs), `both` (one chain hosting the two,
+    /// each block with transactions of each), or `evm` (Ethereum: an ERC-20 token and funded
+    /// accounts, blocks of ether and token transfers; a chain of its own).
     #[arg(long, value_enum, default_value_t = ModelArg::Transfer)]
     model: ModelArg,
     /// Depth of the state tree.
@@ -62,6 +64,22 @@ pub(crate) struct GenArgs {
     /// messages; the prover credits them in a later block).
     #[arg(long, default_value_t = 0)]
     exit_percent: u8,
+    /// With `--model evm`: the fork of the chain, from its first block.
+    #[arg(long, value_enum, default_value_t = ForkArg::Prague)]
+    fork: ForkArg,
+    /// With `--model evm`: percent of transactions that are token transfers (the rest move
+    /// ether).
+    #[arg(long, default_value_t = 50)]
+    token_percent: u8,
+}
+
+/// The fork of a generated `evm` chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum ForkArg {
+    /// Cancun (Dencun).
+    Cancun,
+    /// Prague (Pectra).
+    Prague,
 }
 
 /// The size of a generated workload (`gen` and `demo`).
@@ -99,6 +117,8 @@ pub(crate) enum ModelArg {
     ZkTransfer,
     /// Both models on one chain.
     Both,
+    /// The `evm` model (Ethereum), on a chain of its own.
+    Evm,
 }
 
 impl ModelArg {
@@ -107,6 +127,7 @@ impl ModelArg {
             ModelArg::Transfer => &[Model::Transfer],
             ModelArg::ZkTransfer => &[Model::ZkTransfer],
             ModelArg::Both => &Model::NUMBERED,
+            ModelArg::Evm => &[Model::Evm],
         }
     }
 }
@@ -133,6 +154,9 @@ impl GenArgs {
 
 /// `stateless gen`.
 pub(crate) fn gen_workload(args: GenArgs) -> Result<(), Failure> {
+    if args.model == ModelArg::Evm {
+        return gen_evm_workload(&args);
+    }
     let spec = args.spec();
     check_spec(&spec)?;
     let models = args.model.models();
@@ -171,6 +195,38 @@ pub(crate) fn gen_workload(args: GenArgs) -> Result<(), Failure> {
         spec.blocks,
         spec.txs_per_block,
         names.join(" and "),
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// `stateless gen --model evm`.
+fn gen_evm_workload(args: &GenArgs) -> Result<(), Failure> {
+    if args.exit_percent > 0 {
+        return Err(anyhow::anyhow!("--exit-percent needs --model both").into());
+    }
+    let spec = EvmWorkloadSpec {
+        chain_id: args.chain_id,
+        schedule: match args.fork {
+            ForkArg::Cancun => EvmSchedule::Cancun,
+            ForkArg::Prague => EvmSchedule::Prague,
+        },
+        accounts: args.size.accounts,
+        blocks: args.size.blocks,
+        txs_per_block: args.size.txs_per_block,
+        seed: args.seed,
+        token_percent: args.token_percent,
+    };
+    let bar = progress(1, "generate");
+    let workload = evm_workload::generate(&spec).map_err(|e| anyhow::anyhow!("{e}"))?;
+    evm_workload::write_workload(&args.out, &workload).map_err(|e| anyhow::anyhow!("{e}"))?;
+    bar.finish_and_clear();
+    eprintln!(
+        "wrote {} accounts, an ERC-20 token and {} blocks of {} transactions for evm ({:?}) to {}",
+        spec.accounts,
+        spec.blocks,
+        spec.txs_per_block,
+        spec.schedule,
         args.out.display()
     );
     Ok(())
@@ -308,6 +364,10 @@ pub(crate) fn run_prove(
     bar.finish_and_clear();
     proved.map_err(|error| match error {
         ProveDirError::Workload(error) => error.into(),
+        ProveDirError::EvmWorkload(
+            error @ (prover::evm_workload::EvmWorkloadError::Allocation { .. }
+            | prover::evm_workload::EvmWorkloadError::Transactions { .. }),
+        ) => Failure::Rejected(error.to_string()),
         ProveDirError::NoZkModel { models } => anyhow::anyhow!(
             "--witness zk needs a workload with the zk-transfer model, this one has {models}"
         )

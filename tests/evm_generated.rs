@@ -5,6 +5,10 @@
 //! history contract, EIP-7002 withdrawal requests with EIP-7685's requests hash, and a block
 //! whose request contracts have no code.
 
+mod common;
+
+use common::{block_file, gen_tiny, ok, path, stateless, stderr};
+
 use alloy_consensus::{Block, SignableTransaction, Transaction, TxEip1559, TxEip7702, TxEnvelope};
 use alloy_eips::eip2935::HISTORY_STORAGE_ADDRESS;
 use alloy_eips::eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS;
@@ -428,4 +432,102 @@ fn a_prague_block_whose_request_contracts_have_no_code_is_invalid() {
     producer.produce(Vec::new()).unwrap();
     let chain = producer.finish();
     verify(&chain.genesis, &chain.blocks).unwrap();
+}
+
+#[test]
+fn gen_prove_and_verify_an_evm_workload_on_the_command_line() {
+    let dir = tempdir();
+    let (workload, db, chain) = (
+        dir.path().join("workload"),
+        dir.path().join("evm.redb"),
+        dir.path().join("chain"),
+    );
+    gen_tiny("evm", "3", &workload, &["--fork", "cancun"]);
+    let prove = |db: &std::path::Path| {
+        stateless(&[
+            "prove",
+            "--workload",
+            path(&workload),
+            "--db",
+            path(db),
+            "--out",
+            path(&chain),
+        ])
+    };
+    ok(&prove(&db), "prove");
+    let report: serde_json::Value = serde_json::from_str(&ok(
+        &stateless(&["verify", path(&chain), "--json"]),
+        "verify",
+    ))
+    .unwrap();
+    assert_eq!(report["valid"], true);
+    assert_eq!(report["txs"], 6);
+    assert_eq!(report["evm_blocks"].as_array().unwrap().len(), 3);
+    assert_eq!(report["evm_blocks"][2]["number"], 3);
+
+    // The database is not resumed: a second run into it is refused, the chain untouched.
+    let again = prove(&db);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("does not resume"),
+        "{}",
+        stderr(&again)
+    );
+    ok(
+        &stateless(&["verify", path(&chain)]),
+        "verify after the refused run",
+    );
+
+    // A block file that is not a list of transactions is a rejection naming the file.
+    let file = block_file(&workload.join("evm"), 2);
+    std::fs::write(&file, b"not rlp").unwrap();
+    let bad = prove(&dir.path().join("other.redb"));
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("00000002.bin: not an RLP list of transactions"),
+        "{}",
+        stderr(&bad)
+    );
+
+    // The evm model has a chain of its own, for now.
+    gen_tiny("transfer", "1", &workload, &[]);
+    let shared = prove(&dir.path().join("third.redb"));
+    assert_eq!(shared.status.code(), Some(2));
+    assert!(
+        stderr(&shared).contains("does not share a chain with other models"),
+        "{}",
+        stderr(&shared)
+    );
+}
+
+#[test]
+fn gen_refuses_evm_blocks_over_the_gas_limit_and_exits_for_evm() {
+    let dir = tempdir();
+    let out = dir.path().join("w");
+    let too_many = stateless(&[
+        "gen",
+        "--model",
+        "evm",
+        "--txs-per-block",
+        "100000",
+        "--out",
+        path(&out),
+    ]);
+    assert_eq!(too_many.status.code(), Some(2));
+    assert!(
+        stderr(&too_many).contains("transactions fit an evm block"),
+        "{}",
+        stderr(&too_many)
+    );
+    let exits = stateless(&[
+        "gen",
+        "--model",
+        "evm",
+        "--exit-percent",
+        "5",
+        "--out",
+        path(&out),
+    ]);
+    assert_eq!(exits.status.code(), Some(2));
+    assert!(stderr(&exits).contains("--exit-percent needs --model both"));
 }

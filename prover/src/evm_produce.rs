@@ -184,6 +184,11 @@ impl EvmProducer {
         Ok(receipts)
     }
 
+    /// The blocks produced so far.
+    pub fn blocks(&self) -> &[witness_format::Block] {
+        self.chain.blocks()
+    }
+
     /// The genesis and the blocks produced.
     pub fn finish(self) -> ImportedChain {
         self.chain.finish()

@@ -10,8 +10,11 @@ use verifier::Reason;
 use verifier::zk_transfer::groth16::{encode_verifying_key, verifying_key_hash};
 use witness_format::{Model, Transaction, TransactionBatch, ZkKeyPin};
 
+use crate::evm_produce::{EvmProducer, ProduceError};
+use crate::evm_workload::{EvmWorkloadError, read_workload};
 use crate::files::{
-    ExportError, FileError, WorkloadDir, WorkloadError, chain_key_path, export_chain, write_atomic,
+    ExportError, FileError, WorkloadDir, WorkloadError, block_path, chain_key_path, export_chain,
+    genesis_path, workload_models, write_atomic, write_value,
 };
 use crate::zk::keys::Keys;
 use crate::{BlockOptions, ProverError, ProverState};
@@ -47,6 +50,29 @@ pub enum ProveDirError {
     /// The workload directory is wrong (a rejection of the input).
     #[error(transparent)]
     Workload(#[from] WorkloadError),
+    /// An `evm` workload with another model: the `evm` model has a chain of its own.
+    #[error(
+        "the evm model does not share a chain with other models yet; this workload has {models}"
+    )]
+    EvmShared {
+        /// The workload's models, by name.
+        models: String,
+    },
+    /// An `evm` workload proven into a database that already exists.
+    #[error(
+        "{}: already exists; proving an evm workload starts a new database (it does not resume)",
+        db.display()
+    )]
+    EvmDbExists {
+        /// The database file.
+        db: PathBuf,
+    },
+    /// An `evm` workload could not be read.
+    #[error(transparent)]
+    EvmWorkload(#[from] EvmWorkloadError),
+    /// An `evm` block could not be produced.
+    #[error(transparent)]
+    EvmProduce(#[from] ProduceError),
     /// zk keys were given for a workload without the `zk-transfer` model.
     #[error("zk keys need a workload with the zk-transfer model, this one has {models}")]
     NoZkModel {
@@ -107,6 +133,19 @@ pub fn prove_workload_dir(
     keys: Option<Keys>,
     mut on_height: impl FnMut(u64, u64, &[LeftOut]),
 ) -> Result<ProveReport, ProveDirError> {
+    let models = workload_models(workload_dir).map_err(WorkloadError::from)?;
+    if models.contains(&Model::Evm) {
+        let names: Vec<&str> = models.iter().map(|m| m.name()).collect();
+        return match (&models[..], keys) {
+            ([Model::Evm], None) => prove_evm_workload(workload_dir, db, chain_dir, on_height),
+            ([Model::Evm], Some(_)) => Err(ProveDirError::NoZkModel {
+                models: names.join(" and "),
+            }),
+            _ => Err(ProveDirError::EvmShared {
+                models: names.join(" and "),
+            }),
+        };
+    }
     let workload = WorkloadDir::open(workload_dir)?;
     let allocations = workload.allocations();
     let pins: Vec<ZkKeyPin> = match &keys {
@@ -181,6 +220,42 @@ pub fn prove_workload_dir(
         // crash left behind between commit and export.
         export_chain(&state, chain_dir, height..=height)?;
         on_height(height, heights, &left_out);
+    }
+    Ok(report)
+}
+
+/// Proves the `evm` workload in `workload_dir` into `chain_dir`: the prover produces each
+/// block from its transactions ([`EvmProducer`]), its state in a new database at `db`.
+fn prove_evm_workload(
+    workload_dir: &Path,
+    db: &Path,
+    chain_dir: &Path,
+    mut on_height: impl FnMut(u64, u64, &[LeftOut]),
+) -> Result<ProveReport, ProveDirError> {
+    let workload = read_workload(workload_dir)?;
+    if db.exists() {
+        return Err(ProveDirError::EvmDbExists {
+            db: db.to_path_buf(),
+        });
+    }
+    let allocation = &workload.allocation;
+    let mut producer = EvmProducer::create(
+        db,
+        allocation.chain_id,
+        allocation.schedule,
+        allocation.gas_limit,
+        &allocation.accounts,
+    )?;
+    write_value(&genesis_path(chain_dir), producer.genesis())?;
+    let heights = workload.blocks.len() as u64;
+    let mut report = ProveReport::default();
+    for (height, transactions) in (1u64..).zip(workload.blocks) {
+        producer.produce(transactions)?;
+        if let Some(block) = producer.blocks().last() {
+            write_value(&block_path(chain_dir, height), block)?;
+        }
+        report.blocks_built += 1;
+        on_height(height, heights, &[]);
     }
     Ok(report)
 }
