@@ -24,6 +24,14 @@ pub(crate) struct BenchArgs {
     /// time) and batched against one-by-one span verification of 64 zk proofs.
     #[arg(long, group = "mode")]
     history: bool,
+    /// Measure the evm model instead: verification (one thread and all) and proving of a
+    /// generated ERC-20 workload, and verification of real blocks (the shared fixtures', or
+    /// --real-blocks).
+    #[arg(long, group = "mode")]
+    evm: bool,
+    /// With --evm: import files of real blocks (`stateless evm import`'s input) to measure.
+    #[arg(long, requires = "evm", num_args = 1..)]
+    real_blocks: Vec<PathBuf>,
     /// Tree depth of the --zk circuit (default 32; 6 with --quick).
     #[arg(long, requires = "zk")]
     depth: Option<u8>,
@@ -73,6 +81,21 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), Failure> {
         let report = pool.install(|| prover::bench::zk::run(&options))?;
         return emit(&args, &report, zk::print_table);
     }
+    if args.evm {
+        let real_blocks = if args.real_blocks.is_empty() {
+            prover::bench::evm::default_real_blocks()
+        } else {
+            args.real_blocks.clone()
+        };
+        let options = prover::bench::evm::EvmBenchOptions {
+            accounts: args.accounts,
+            txs_per_block: None,
+            real_blocks,
+            quick: args.quick,
+        };
+        let report = pool.install(|| prover::bench::evm::run(&options))?;
+        return emit(&args, &report, print_evm_table);
+    }
     if args.history {
         let report = pool.install(|| prover::bench::history::run(args.quick))?;
         return emit(&args, &report, print_key_values);
@@ -92,6 +115,46 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), Failure> {
 
 /// Writes a mode's report: `OUT/results.json` with `--out`, then one JSON object on stdout
 /// with `--json`, or the mode's table.
+/// The `--evm` report as a table, one row per chain.
+fn print_evm_table(report: &prover::bench::evm::EvmBenchReport) {
+    outln!(
+        "evm: {} threads, medians of {} runs; workload: {} accounts, {}% token transfers",
+        report.threads,
+        report.repetitions,
+        report.accounts,
+        report.token_percent
+    );
+    outln!(
+        "{:<28} {:>6} {:>6} {:>12} {:>12} {:>8} {:>9} {:>9} {:>10} {:>10}",
+        "chain",
+        "blocks",
+        "txs",
+        "verify1 tx/s",
+        "verify tx/s",
+        "speedup",
+        "ms/block",
+        "wit B/tx",
+        "block B/tx",
+        "prove tx/s"
+    );
+    for c in &report.chains {
+        outln!(
+            "{:<28} {:>6} {:>6} {:>12.0} {:>12.0} {:>8.2} {:>9.2} {:>9.0} {:>10.0} {:>10}",
+            c.chain,
+            c.blocks,
+            c.transactions,
+            c.verify_tx_per_s_1_thread,
+            c.verify_tx_per_s,
+            c.thread_speedup,
+            c.verify_ms_per_block,
+            c.witness_bytes_per_tx,
+            c.block_bytes_per_tx,
+            c.prove_tx_per_s
+                .map_or_else(|| "-".to_string(), |p| format!("{p:.0}"))
+        );
+    }
+}
+
 /// A flat JSON object as a two-column table.
 fn print_key_values(report: &serde_json::Value) {
     if let Some(object) = report.as_object() {

@@ -64,7 +64,7 @@ pub fn state_of(accounts: &[GenesisAccount]) -> Result<(B256, Vec<Vec<u8>>), Evm
         let leaf = TrieAccount {
             nonce: account.nonce,
             balance: account.balance,
-            storage_root: B256::from(storage.root()),
+            storage_root: B256::from(storage.root().map_err(failed)?),
             code_hash: keccak256(&account.code),
         };
         trie.insert(
@@ -74,7 +74,7 @@ pub fn state_of(accounts: &[GenesisAccount]) -> Result<(B256, Vec<Vec<u8>>), Evm
         .map_err(failed)?;
     }
     nodes.extend(trie.encoded_nodes());
-    Ok((B256::from(trie.root()), nodes))
+    Ok((B256::from(trie.root().map_err(failed)?), nodes))
 }
 
 /// A block's execution by the prover: the verdict of the verifier's checks, and what they used.

@@ -92,6 +92,9 @@ pub struct PartialTrie {
     witness: Arc<HashMap<[u8; 32], Vec<u8>>>,
     used: HashSet<[u8; 32]>,
     key_nibbles: usize,
+    /// The error an insertion or deletion failed with: it leaves the trie half-changed, so every
+    /// later operation, and the root, fail with it too.
+    failed: Option<TrieError>,
 }
 
 impl PartialTrie {
@@ -118,6 +121,7 @@ impl PartialTrie {
             witness,
             used: HashSet::new(),
             key_nibbles: key_bytes.saturating_mul(2),
+            failed: None,
         }
     }
 
@@ -133,12 +137,14 @@ impl PartialTrie {
             witness: Arc::clone(&self.witness),
             used: HashSet::new(),
             key_nibbles: key_bytes.saturating_mul(2),
+            failed: None,
         }
     }
 
     /// The value under `key`, if any.
     pub fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>, TrieError> {
         let path = self.nibbles_of(key)?;
+        self.check()?;
         let mut node = &mut self.root;
         let mut at = 0usize;
         loop {
@@ -176,50 +182,59 @@ impl PartialTrie {
             return self.remove(key);
         }
         let path = self.nibbles_of(key)?;
+        self.check()?;
         let root = std::mem::replace(&mut self.root, Node::Empty);
         let mut ctx = Ctx {
             witness: &self.witness,
             used: &mut self.used,
         };
-        match ctx.insert(root.clone(), &path, 0, value) {
-            Ok(node) => {
-                self.root = node;
-                Ok(())
-            }
-            Err(error) => {
-                self.root = root;
-                Err(error)
-            }
-        }
+        let changed = ctx.insert(root, &path, 0, value);
+        self.keep(changed)
     }
 
     /// Removes `key` (nothing happens if it is absent).
     pub fn remove(&mut self, key: &[u8]) -> Result<(), TrieError> {
         let path = self.nibbles_of(key)?;
+        self.check()?;
         let root = std::mem::replace(&mut self.root, Node::Empty);
         let mut ctx = Ctx {
             witness: &self.witness,
             used: &mut self.used,
         };
-        match ctx.remove(root.clone(), &path, 0) {
+        let changed = ctx.remove(root, &path, 0);
+        self.keep(changed)
+    }
+
+    /// The error an earlier operation failed with, if any.
+    fn check(&self) -> Result<(), TrieError> {
+        self.failed.clone().map_or(Ok(()), Err)
+    }
+
+    /// Keeps the new root of an operation, or its error for good. (Restoring the old root
+    /// would need a copy of the resolved trie before every operation, which made a block's
+    /// storage updates quadratic; a block whose trie update fails is rejected whole anyway.)
+    fn keep(&mut self, changed: Result<Node, TrieError>) -> Result<(), TrieError> {
+        match changed {
             Ok(node) => {
                 self.root = node;
                 Ok(())
             }
             Err(error) => {
-                self.root = root;
+                self.failed = Some(error.clone());
                 Err(error)
             }
         }
     }
 
-    /// The root hash of the trie as it is now.
-    pub fn root(&self) -> [u8; 32] {
-        match &self.root {
+    /// The root hash of the trie as it is now; the error of a failed insertion or deletion,
+    /// after one.
+    pub fn root(&self) -> Result<[u8; 32], TrieError> {
+        self.check()?;
+        Ok(match &self.root {
             Node::Empty => EMPTY_ROOT,
             Node::Hash(hash) => *hash,
             node => keccak(&encode(node)),
-        }
+        })
     }
 
     /// The hashes of the witness nodes the operations so far have used: what a minimal witness
@@ -694,7 +709,7 @@ mod tests {
         for (key, value) in leaves {
             trie.insert(key, value.clone()).unwrap();
         }
-        (trie.root(), trie.encoded_nodes())
+        (trie.root().unwrap(), trie.encoded_nodes())
     }
 
     #[derive(Clone, Debug)]
@@ -746,7 +761,7 @@ mod tests {
     #[test]
     fn the_empty_root_is_the_hash_of_the_empty_string() {
         assert_eq!(keccak(&[0x80]), EMPTY_ROOT);
-        assert_eq!(PartialTrie::new(EMPTY_ROOT, [], 32).root(), EMPTY_ROOT);
+        assert_eq!(PartialTrie::new(EMPTY_ROOT, [], 32).root().unwrap(), EMPTY_ROOT);
     }
 
     proptest! {
@@ -764,7 +779,7 @@ mod tests {
             let mut trie = PartialTrie::new(root, nodes.iter().map(Vec::as_slice), KEY_BYTES);
             apply(&mut trie, &ops).unwrap();
             let after = expected(initial, &ops);
-            prop_assert_eq!(trie.root(), oracle(&after));
+            prop_assert_eq!(trie.root().unwrap(), oracle(&after));
             for (k, v) in &after {
                 prop_assert_eq!(trie.get(k).unwrap(), Some(v.clone()));
             }
@@ -780,11 +795,11 @@ mod tests {
             let (root, nodes) = full(&initial);
             let mut trie = PartialTrie::new(root, nodes.iter().map(Vec::as_slice), KEY_BYTES);
             apply(&mut trie, &ops).unwrap();
-            let want = trie.root();
+            let want = trie.root().unwrap();
             let used: Vec<Vec<u8>> = trie.used_nodes().map(<[u8]>::to_vec).collect();
             let mut minimal = PartialTrie::new(root, used.iter().map(Vec::as_slice), KEY_BYTES);
             apply(&mut minimal, &ops).unwrap();
-            prop_assert_eq!(minimal.root(), want);
+            prop_assert_eq!(minimal.root().unwrap(), want);
             for dropped in 0..used.len() {
                 let fewer = used.iter().enumerate().filter(|(i, _)| *i != dropped).map(|(_, n)| n.as_slice());
                 let mut short = PartialTrie::new(root, fewer, KEY_BYTES);
@@ -814,7 +829,7 @@ mod tests {
     }
 
     /// A deletion that collapses a branch needs the remaining sibling: without it, a missing
-    /// node naming it, and the trie is as before.
+    /// node naming it, and the trie, half-changed, refuses everything after with that error.
     #[test]
     fn a_collapse_needs_the_sibling_node() {
         let (long, other) = (vec![7u8; 40], vec![8u8; 40]);
@@ -829,17 +844,17 @@ mod tests {
             .collect();
         assert_eq!(without.len(), nodes.len() - 1);
         let mut trie = PartialTrie::new(root, without, KEY_BYTES);
-        assert_eq!(
-            trie.remove(&[0x00, 0, 0]),
-            Err(TrieError::MissingNode {
-                hash: keccak(&sibling),
-                path: vec![1]
-            })
-        );
-        assert_eq!(trie.root(), root);
+        let missing = TrieError::MissingNode {
+            hash: keccak(&sibling),
+            path: vec![1],
+        };
+        assert_eq!(trie.remove(&[0x00, 0, 0]), Err(missing.clone()));
+        assert_eq!(trie.root(), Err(missing.clone()));
+        assert_eq!(trie.get(&[0x10, 0, 0]), Err(missing.clone()));
+        assert_eq!(trie.insert(&[0x20, 0, 0], vec![1]), Err(missing));
         let mut full_trie = PartialTrie::new(root, nodes.iter().map(Vec::as_slice), KEY_BYTES);
         full_trie.remove(&[0x00, 0, 0]).unwrap();
-        assert_eq!(full_trie.root(), oracle(&[(vec![0x10, 0, 0], long)].into()));
+        assert_eq!(full_trie.root().unwrap(), oracle(&[(vec![0x10, 0, 0], long)].into()));
     }
 
     /// Hostile witness nodes are refused by name, never a panic: garbage, a branch with a

@@ -16,6 +16,8 @@
 //! Both span timings run on one thread, so their ratio is the algorithm's, not the core count's.
 
 use std::hint::black_box;
+
+use super::median;
 use std::time::Instant;
 
 use crate::zk::groth16::rng_from_seed;
@@ -36,12 +38,6 @@ const SPAN_PROOFS: usize = 64;
 
 /// Constraints of the synthetic circuit the span proofs are for.
 const SYNTHETIC_CONSTRAINTS: usize = 64;
-
-/// Median of `values` (which must not be empty).
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
 
 /// A synthetic proof with its circuit, which gives its public input.
 type SpanProofOf = (SyntheticCircuit, [u8; PROOF_BYTES]);

@@ -9,8 +9,9 @@
 //! needed). Both use all threads.
 //!
 //! Each other mode is one submodule returning its own report: [`zk`] (`--zk`: the
-//! `zk-transfer` proof system against Merkle witnesses and plain Groth16) and [`history`]
-//! (`--history`: ancestry proofs and span verification).
+//! `zk-transfer` proof system against Merkle witnesses and plain Groth16), [`history`]
+//! (`--history`: ancestry proofs and span verification) and [`evm`] (`--evm`: the `evm` model
+//! on a generated workload and on real blocks).
 
 use std::time::Instant;
 
@@ -25,6 +26,7 @@ use verifier::transfer::{SignedMessage, apply_rules, signature_checks};
 use verifier::{ChainParams, check_blobs};
 use witness_format::{Block, SszEncode, Transaction, Witness, decode_file, encode_file};
 
+pub mod evm;
 pub mod history;
 pub mod zk;
 
@@ -91,6 +93,7 @@ pub struct BenchReport {
     pub blobs_per_measurement: usize,
 }
 
+/// The median of `samples` (0 for none).
 fn median(mut samples: Vec<f64>) -> f64 {
     samples.sort_by(f64::total_cmp);
     samples.get(samples.len() / 2).copied().unwrap_or(0.0)

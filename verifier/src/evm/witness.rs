@@ -245,10 +245,13 @@ impl WitnessDb {
                     error,
                 })?;
             }
+            let storage_root = trie
+                .root()
+                .map_err(|error| WitnessError::Account { address, error })?;
             let leaf = TrieAccount {
                 nonce: info.nonce,
                 balance: info.balance,
-                storage_root: B256::from(trie.root()),
+                storage_root: B256::from(storage_root),
                 code_hash: info.code_hash,
             };
             let mut encoded = Vec::new();
@@ -263,7 +266,12 @@ impl WitnessDb {
             };
             changed.map_err(|error| WitnessError::Account { address, error })?;
         }
-        Ok(B256::from(self.accounts.root()))
+        // Every update above succeeded (a failed one returned), so the root is there.
+        let root = self.accounts.root().map_err(|error| WitnessError::Account {
+            address: Address::ZERO,
+            error,
+        })?;
+        Ok(B256::from(root))
     }
 }
 
