@@ -531,3 +531,40 @@ fn gen_refuses_evm_blocks_over_the_gas_limit_and_exits_for_evm() {
     assert_eq!(exits.status.code(), Some(2));
     assert!(stderr(&exits).contains("--exit-percent needs --model both"));
 }
+
+#[test]
+fn bench_evm_reports_the_workload_and_the_given_real_blocks() {
+    let mut args = vec!["bench", "--evm", "--quick", "--json", "--accounts", "50"];
+    let real = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/real-blocks/holesky-2971844.json");
+    let have_real = real.exists();
+    assert!(
+        have_real || std::env::var("CI").as_deref() != Ok("true"),
+        "{} is missing under CI",
+        real.display()
+    );
+    if have_real {
+        args.extend(["--real-blocks", path(&real)]);
+    }
+    let report: serde_json::Value =
+        serde_json::from_str(&ok(&stateless(&args), "bench --evm")).unwrap();
+    let chains = report["chains"].as_array().unwrap();
+    assert_eq!(chains.len(), 1 + usize::from(have_real));
+    let workload = &chains[0];
+    assert_eq!(workload["chain"], "workload");
+    assert_eq!(workload["transactions"], 4 * 200);
+    for key in [
+        "verify_tx_per_s_1_thread",
+        "verify_tx_per_s",
+        "thread_speedup",
+        "prove_tx_per_s",
+    ] {
+        assert!(workload[key].as_f64().unwrap() > 0.0, "{key}");
+    }
+    assert!(workload["witness_bytes_per_tx"].as_f64().unwrap() > 0.0);
+    if have_real {
+        assert_eq!(chains[1]["chain"], "holesky-2971844.json");
+        assert_eq!(chains[1]["transactions"], 42);
+        assert!(chains[1].get("prove_tx_per_s").is_none());
+    }
+}

@@ -761,7 +761,10 @@ mod tests {
     #[test]
     fn the_empty_root_is_the_hash_of_the_empty_string() {
         assert_eq!(keccak(&[0x80]), EMPTY_ROOT);
-        assert_eq!(PartialTrie::new(EMPTY_ROOT, [], 32).root().unwrap(), EMPTY_ROOT);
+        assert_eq!(
+            PartialTrie::new(EMPTY_ROOT, [], 32).root().unwrap(),
+            EMPTY_ROOT
+        );
     }
 
     proptest! {
@@ -854,7 +857,10 @@ mod tests {
         assert_eq!(trie.insert(&[0x20, 0, 0], vec![1]), Err(missing));
         let mut full_trie = PartialTrie::new(root, nodes.iter().map(Vec::as_slice), KEY_BYTES);
         full_trie.remove(&[0x00, 0, 0]).unwrap();
-        assert_eq!(full_trie.root().unwrap(), oracle(&[(vec![0x10, 0, 0], long)].into()));
+        assert_eq!(
+            full_trie.root().unwrap(),
+            oracle(&[(vec![0x10, 0, 0], long)].into())
+        );
     }
 
     /// Hostile witness nodes are refused by name, never a panic: garbage, a branch with a

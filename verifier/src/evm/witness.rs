@@ -267,10 +267,13 @@ impl WitnessDb {
             changed.map_err(|error| WitnessError::Account { address, error })?;
         }
         // Every update above succeeded (a failed one returned), so the root is there.
-        let root = self.accounts.root().map_err(|error| WitnessError::Account {
-            address: Address::ZERO,
-            error,
-        })?;
+        let root = self
+            .accounts
+            .root()
+            .map_err(|error| WitnessError::Account {
+                address: Address::ZERO,
+                error,
+            })?;
         Ok(B256::from(root))
     }
 }
