@@ -465,17 +465,49 @@ fn gen_prove_and_verify_an_evm_workload_on_the_command_line() {
     assert_eq!(report["evm_blocks"].as_array().unwrap().len(), 3);
     assert_eq!(report["evm_blocks"][2]["number"], 3);
 
-    // The database is not resumed: a second run into it is refused, the chain untouched.
+    // A re-run on the same database resumes: nothing left to build.
+    let third = std::fs::read(block_file(&chain, 3)).unwrap();
     let again = prove(&db);
-    assert_eq!(again.status.code(), Some(2));
+    ok(&again, "prove again");
     assert!(
-        stderr(&again).contains("does not resume"),
+        stderr(&again).contains("built 0 blocks"),
         "{}",
         stderr(&again)
     );
+    // Stopped between a block's commit and its file: the file comes back, byte for byte.
+    std::fs::remove_file(block_file(&chain, 3)).unwrap();
+    let resumed = prove(&db);
+    ok(&resumed, "resume");
+    assert!(
+        stderr(&resumed).contains("built 1 blocks"),
+        "{}",
+        stderr(&resumed)
+    );
+    assert!(
+        std::fs::read(block_file(&chain, 3)).unwrap() == third,
+        "the rebuilt block differs"
+    );
     ok(
         &stateless(&["verify", path(&chain)]),
-        "verify after the refused run",
+        "verify the resumed chain",
+    );
+    // Another workload's run into the same database and chain directory is refused.
+    let other = dir.path().join("other-workload");
+    gen_tiny("evm", "3", &other, &["--fork", "cancun", "--seed", "5"]);
+    let mixed = stateless(&[
+        "prove",
+        "--workload",
+        path(&other),
+        "--db",
+        path(&db),
+        "--out",
+        path(&chain),
+    ]);
+    assert_eq!(mixed.status.code(), Some(2));
+    assert!(
+        stderr(&mixed).contains("holds other transactions than the workload's"),
+        "{}",
+        stderr(&mixed)
     );
 
     // A block file that is not a list of transactions is a rejection naming the file.
@@ -567,4 +599,37 @@ fn bench_evm_reports_the_workload_and_the_given_real_blocks() {
         assert_eq!(chains[1]["transactions"], 42);
         assert!(chains[1].get("prove_tx_per_s").is_none());
     }
+}
+
+#[test]
+fn a_generated_chain_is_the_same_bytes_every_run() {
+    let spec = EvmWorkloadSpec {
+        accounts: 8,
+        blocks: 2,
+        txs_per_block: 12,
+        ..EvmWorkloadSpec::default()
+    };
+    let workload = generate(&spec).unwrap();
+    let run = || {
+        let dir = tempdir();
+        let allocation = &workload.allocation;
+        let mut producer = EvmProducer::create(
+            &dir.path().join("evm.redb"),
+            allocation.chain_id,
+            allocation.schedule,
+            allocation.gas_limit,
+            &allocation.accounts,
+        )
+        .unwrap();
+        for transactions in &workload.blocks {
+            producer.produce(transactions.clone()).unwrap();
+        }
+        let chain = producer.finish();
+        chain
+            .blocks
+            .iter()
+            .map(witness_format::encode_file)
+            .collect::<Vec<_>>()
+    };
+    assert!(run() == run(), "two runs produced different blocks");
 }

@@ -18,11 +18,12 @@ use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_hardforks::EthereumHardforks;
 use alloy_primitives::{Address, B256, keccak256};
 use thiserror::Error;
-use verifier::evm::{ChainSpec, EvmError, inherited_fees, seal_block};
-use witness_format::{EvmSchedule, Genesis};
+use verifier::ChainVerifier;
+use verifier::evm::{ChainSpec, EvmError, decode_block, inherited_fees, seal_block};
+use witness_format::{EvmSchedule, Genesis, Witness};
 
 use crate::evm_import::{EvmChainBuilder, ImportError, ImportedChain, anchored_genesis};
-use crate::evm_state::{EvmState, EvmStateError, GenesisAccount};
+use crate::evm_state::{EvmState, EvmStateError, GenesisAccount, state_of};
 
 /// Seconds between blocks.
 pub const BLOCK_SECONDS: u64 = 12;
@@ -42,6 +43,9 @@ pub enum ProduceError {
     /// The chain could not be assembled.
     #[error(transparent)]
     Chain(#[from] ImportError),
+    /// The blocks to resume from are not this chain's.
+    #[error("cannot resume: {0}")]
+    Resume(String),
     /// The block breaks a rule (an invalid transaction, say).
     #[error("block {number}: {error}")]
     Invalid {
@@ -50,6 +54,26 @@ pub enum ProduceError {
         /// The rule it breaks.
         error: EvmError,
     },
+}
+
+/// The genesis block of a generated chain: block 0 at timestamp 0 over `state_root`.
+fn genesis_header(spec: &ChainSpec, state_root: B256, gas_limit: u64) -> Header {
+    Header {
+        ommers_hash: EMPTY_OMMER_ROOT_HASH,
+        state_root,
+        transactions_root: EMPTY_ROOT_HASH,
+        receipts_root: EMPTY_ROOT_HASH,
+        gas_limit,
+        base_fee_per_gas: Some(INITIAL_BASE_FEE),
+        withdrawals_root: Some(EMPTY_ROOT_HASH),
+        blob_gas_used: Some(0),
+        excess_blob_gas: Some(0),
+        parent_beacon_block_root: Some(B256::ZERO),
+        requests_hash: spec
+            .is_prague_active_at_timestamp(0)
+            .then_some(EMPTY_REQUESTS_HASH),
+        ..Header::default()
+    }
 }
 
 /// An `evm` chain being produced, its state in the prover's database.
@@ -71,29 +95,74 @@ impl EvmProducer {
         gas_limit: u64,
         accounts: &[GenesisAccount],
     ) -> Result<Self, ProduceError> {
-        let invalid = |error| ProduceError::Invalid { number: 0, error };
-        let spec = ChainSpec::new(chain_id, schedule).map_err(invalid)?;
+        let spec = ChainSpec::new(chain_id, schedule)
+            .map_err(|error| ProduceError::Invalid { number: 0, error })?;
         let (state, state_root) = EvmState::create(db, accounts)?;
-        let prague = spec.is_prague_active_at_timestamp(0);
-        let parent = Header {
-            ommers_hash: EMPTY_OMMER_ROOT_HASH,
-            state_root,
-            transactions_root: EMPTY_ROOT_HASH,
-            receipts_root: EMPTY_ROOT_HASH,
-            gas_limit,
-            base_fee_per_gas: Some(INITIAL_BASE_FEE),
-            withdrawals_root: Some(EMPTY_ROOT_HASH),
-            blob_gas_used: Some(0),
-            excess_blob_gas: Some(0),
-            parent_beacon_block_root: Some(B256::ZERO),
-            requests_hash: prague.then_some(EMPTY_REQUESTS_HASH),
-            ..Header::default()
-        };
+        let parent = genesis_header(&spec, state_root, gas_limit);
         let genesis = anchored_genesis(chain_id, schedule, &parent)?;
         Ok(Self {
             spec,
             state,
             chain: EvmChainBuilder::new(genesis)?,
+            parent,
+        })
+    }
+
+    /// Resumes the chain of [`EvmProducer::create`]'s parameters from the blocks a run already
+    /// produced, `genesis` and `blocks` (a chain directory's; no genesis when a run stopped
+    /// before writing it, and then no blocks), its state in the existing database at `db`. The
+    /// blocks must be that chain's and pass the chain verifier; the store, append-only, holds
+    /// every state a run committed.
+    pub fn resume(
+        db: &Path,
+        chain_id: u64,
+        schedule: EvmSchedule,
+        gas_limit: u64,
+        accounts: &[GenesisAccount],
+        genesis: Option<&Genesis>,
+        blocks: &[witness_format::Block],
+    ) -> Result<Self, ProduceError> {
+        let spec = ChainSpec::new(chain_id, schedule)
+            .map_err(|error| ProduceError::Invalid { number: 0, error })?;
+        let (state_root, _) = state_of(accounts)?;
+        let mut parent = genesis_header(&spec, state_root, gas_limit);
+        let ours = anchored_genesis(chain_id, schedule, &parent)?;
+        if genesis.is_some_and(|genesis| *genesis != ours) {
+            return Err(ProduceError::Resume(
+                "the chain directory's genesis is not this workload's".into(),
+            ));
+        }
+        let genesis = &ours;
+        let mut verifier = ChainVerifier::new(genesis)
+            .map_err(|e| ProduceError::Resume(format!("the chain directory: {e}")))?;
+        verifier
+            .verify_blocks(blocks)
+            .map_err(|e| ProduceError::Resume(format!("the chain directory: {e}")))?;
+        let mut chain = EvmChainBuilder::new(genesis.clone())?;
+        for block in blocks {
+            let Some(Witness::Evm(witness)) = block.blobs.first().map(|b| &b.witness) else {
+                return Err(ProduceError::Resume(format!(
+                    "block {} of the chain directory has no evm blob",
+                    block.header.height
+                )));
+            };
+            chain.push(
+                &witness.block,
+                witness.nodes.iter().map(|n| n.to_vec()).collect(),
+                witness.codes.iter().map(|c| c.to_vec()).collect(),
+                witness.ancestor_hashes.len(),
+            )?;
+            parent = decode_block(&witness.block)
+                .map_err(|error| ProduceError::Invalid {
+                    number: block.header.height,
+                    error,
+                })?
+                .header;
+        }
+        Ok(Self {
+            spec,
+            state: EvmState::open(db)?,
+            chain,
             parent,
         })
     }

@@ -5,6 +5,9 @@
 //! the state after a valid block are added in one durable commit; nothing is ever removed, so
 //! every earlier state root stays readable (and a crash leaves the last commit).
 //!
+//! Being append-only and keyed by hash, the store needs no record of how far a chain got: a
+//! producer resuming from a chain directory finds every state it committed.
+//!
 //! The whole store is read into memory for each block: right for the test suite's states (tens
 //! of accounts), not for mainnet's; reading nodes on demand is the next step.
 
@@ -121,6 +124,13 @@ impl EvmState {
             .filter(|c| !c.is_empty());
         state.add(nodes, codes.collect())?;
         Ok((state, root))
+    }
+
+    /// Opens the existing store at `path`.
+    pub fn open(path: &Path) -> Result<Self, EvmStateError> {
+        Ok(Self {
+            db: Database::open(path).map_err(failed)?,
+        })
     }
 
     /// Adds nodes and codes in one durable commit.

@@ -393,8 +393,8 @@ pub fn write_workload(workload_dir: &Path, workload: &Workload) -> Result<(), Fi
     Ok(())
 }
 
-/// The value a workload file holds.
-fn decoded<T: FramedValue>(path: &Path) -> Result<T, WorkloadError> {
+/// The value a workload or chain file holds.
+pub(crate) fn decoded<T: FramedValue>(path: &Path) -> Result<T, WorkloadError> {
     read_value(path)?.map_err(|error| WorkloadError::Decode {
         path: path.to_path_buf(),
         error,

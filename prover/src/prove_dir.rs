@@ -5,16 +5,17 @@
 
 use std::path::{Path, PathBuf};
 
+use alloy_consensus::TxEnvelope;
 use thiserror::Error;
 use verifier::Reason;
 use verifier::zk_transfer::groth16::{encode_verifying_key, verifying_key_hash};
-use witness_format::{Model, Transaction, TransactionBatch, ZkKeyPin};
+use witness_format::{Block, Genesis, Model, Transaction, TransactionBatch, Witness, ZkKeyPin};
 
 use crate::evm_produce::{EvmProducer, ProduceError};
 use crate::evm_workload::{EvmWorkloadError, read_workload};
 use crate::files::{
-    ExportError, FileError, WorkloadDir, WorkloadError, block_path, chain_key_path, export_chain,
-    genesis_path, workload_models, write_atomic, write_value,
+    ExportError, FileError, WorkloadDir, WorkloadError, block_files, block_path, chain_key_path,
+    decoded, export_chain, genesis_path, workload_models, write_atomic, write_value,
 };
 use crate::zk::keys::Keys;
 use crate::{BlockOptions, ProverError, ProverState};
@@ -58,14 +59,12 @@ pub enum ProveDirError {
         /// The workload's models, by name.
         models: String,
     },
-    /// An `evm` workload proven into a database that already exists.
-    #[error(
-        "{}: already exists; proving an evm workload starts a new database (it does not resume)",
-        db.display()
-    )]
-    EvmDbExists {
-        /// The database file.
-        db: PathBuf,
+    /// The chain directory a resumed `evm` run finds holds other transactions than the
+    /// workload at a height.
+    #[error("block {height} of the chain directory holds other transactions than the workload's")]
+    EvmOtherTransactions {
+        /// The block.
+        height: u64,
     },
     /// An `evm` workload could not be read.
     #[error(transparent)]
@@ -225,7 +224,8 @@ pub fn prove_workload_dir(
 }
 
 /// Proves the `evm` workload in `workload_dir` into `chain_dir`: the prover produces each
-/// block from its transactions ([`EvmProducer`]), its state in a new database at `db`.
+/// block from its transactions ([`EvmProducer`]), its state in the database at `db`. A re-run
+/// on an existing database resumes after the blocks `chain_dir` holds (checked first).
 fn prove_evm_workload(
     workload_dir: &Path,
     db: &Path,
@@ -233,31 +233,77 @@ fn prove_evm_workload(
     mut on_height: impl FnMut(u64, u64, &[LeftOut]),
 ) -> Result<ProveReport, ProveDirError> {
     let workload = read_workload(workload_dir)?;
-    if db.exists() {
-        return Err(ProveDirError::EvmDbExists {
-            db: db.to_path_buf(),
-        });
-    }
     let allocation = &workload.allocation;
-    let mut producer = EvmProducer::create(
-        db,
-        allocation.chain_id,
-        allocation.schedule,
-        allocation.gas_limit,
-        &allocation.accounts,
-    )?;
+    let mut producer = if db.exists() {
+        let (genesis, blocks) = read_evm_chain(chain_dir)?;
+        for (height, block) in (1u64..).zip(&blocks) {
+            let ours = workload.blocks.get(block_index(height));
+            if ours.is_none_or(|ours| !same_transactions(block, ours)) {
+                return Err(ProveDirError::EvmOtherTransactions { height });
+            }
+        }
+        EvmProducer::resume(
+            db,
+            allocation.chain_id,
+            allocation.schedule,
+            allocation.gas_limit,
+            &allocation.accounts,
+            genesis.as_ref(),
+            &blocks,
+        )?
+    } else {
+        EvmProducer::create(
+            db,
+            allocation.chain_id,
+            allocation.schedule,
+            allocation.gas_limit,
+            &allocation.accounts,
+        )?
+    };
     write_value(&genesis_path(chain_dir), producer.genesis())?;
     let heights = workload.blocks.len() as u64;
     let mut report = ProveReport::default();
     for (height, transactions) in (1u64..).zip(workload.blocks) {
-        producer.produce(transactions)?;
-        if let Some(block) = producer.blocks().last() {
+        if height > producer.blocks().len() as u64 {
+            producer.produce(transactions)?;
+            report.blocks_built += 1;
+        }
+        if let Some(block) = producer.blocks().get(block_index(height)) {
             write_value(&block_path(chain_dir, height), block)?;
         }
-        report.blocks_built += 1;
         on_height(height, heights, &[]);
     }
     Ok(report)
+}
+
+/// The index of block `height` (from 1) in a list of blocks.
+fn block_index(height: u64) -> usize {
+    usize::try_from(height.saturating_sub(1)).unwrap_or(usize::MAX)
+}
+
+/// The genesis and blocks an earlier run wrote to `chain_dir`, as far as it got.
+fn read_evm_chain(chain_dir: &Path) -> Result<(Option<Genesis>, Vec<Block>), WorkloadError> {
+    let genesis_file = genesis_path(chain_dir);
+    if !genesis_file.exists() {
+        return Ok((None, Vec::new()));
+    }
+    let genesis = decoded(&genesis_file)?;
+    let mut blocks = Vec::new();
+    if chain_dir.join("blocks").is_dir() {
+        for path in block_files(chain_dir)? {
+            blocks.push(decoded(&path)?);
+        }
+    }
+    Ok((Some(genesis), blocks))
+}
+
+/// Whether `block`'s `evm` blob holds exactly `transactions`.
+fn same_transactions(block: &Block, transactions: &[TxEnvelope]) -> bool {
+    block.blobs.first().is_some_and(|blob| match &blob.witness {
+        Witness::Evm(witness) => verifier::evm::decode_block(&witness.block)
+            .is_ok_and(|ethereum| ethereum.body.transactions == transactions),
+        _ => false,
+    })
 }
 
 /// The model and position in its batch of transaction `index` of all `batches` one after

@@ -3,7 +3,7 @@
 //! hashes. Reading what the witness lacks is a [`WitnessError`] naming it; the block's state
 //! changes are applied to the same partial tries to give the post-state root.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use alloy_primitives::{Address, B256, KECCAK256_EMPTY, U256, keccak256};
 use alloy_rlp::{Decodable, Encodable};
@@ -117,9 +117,11 @@ impl WitnessDb {
         self.storage.clear();
     }
 
-    /// What the reads and updates so far used of the witness: the minimal witness for them.
+    /// What the reads and updates so far used of the witness: the minimal witness for them,
+    /// nodes and codes each in order of hash (so a prover's witness is the same bytes every
+    /// run).
     pub fn used(&self) -> UsedWitness {
-        let mut nodes: HashMap<B256, Vec<u8>> = HashMap::new();
+        let mut nodes: BTreeMap<B256, Vec<u8>> = BTreeMap::new();
         for trie in std::iter::once(&self.accounts).chain(self.storage.values()) {
             for node in trie.used_nodes() {
                 nodes
@@ -127,9 +129,10 @@ impl WitnessDb {
                     .or_insert_with(|| node.to_vec());
             }
         }
-        let codes = self
-            .used_codes
-            .iter()
+        let mut used_codes: Vec<&B256> = self.used_codes.iter().collect();
+        used_codes.sort();
+        let codes = used_codes
+            .into_iter()
             .filter_map(|hash| self.codes.get(hash))
             .map(|code| code.original_bytes().to_vec())
             .collect();
