@@ -23,7 +23,7 @@ use verifier::evm::{ChainSpec, EvmError, decode_block, inherited_fees, seal_bloc
 use witness_format::{EvmSchedule, Genesis, Witness};
 
 use crate::evm_import::{EvmChainBuilder, ImportError, ImportedChain, anchored_genesis};
-use crate::evm_state::{EvmState, EvmStateError, GenesisAccount, state_of};
+use crate::evm_state::{EvmState, EvmStateError, GenesisAccount, check_block, state_of};
 
 /// Seconds between blocks.
 pub const BLOCK_SECONDS: u64 = 12;
@@ -232,12 +232,12 @@ impl EvmProducer {
             .map(|h| B256::from(h.0))
             .collect();
         let mut db = self.state.full_db(number, &ancestors)?;
+        let unread = db.fresh();
         let receipts =
             seal_block(&self.spec, &mut block, pre_state_root, &mut db).map_err(invalid)?;
-        // The check: the verifier's execution of the sealed block, whose reads are its witness.
-        let proven = self
-            .state
-            .execute(&self.spec, &block, pre_state_root, &ancestors)?;
+        // The check: the verifier's execution of the sealed block over the same state, whose
+        // reads are its witness.
+        let proven = check_block(&self.spec, &block, pre_state_root, unread);
         proven.verdict.as_ref().map_err(|e| invalid(e.clone()))?;
         // Kept before the block is appended: the store only ever gains nodes, so a block the
         // chain then refuses leaves it as good as before.

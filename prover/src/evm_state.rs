@@ -103,6 +103,28 @@ impl ProvenBlock {
     }
 }
 
+/// Executes `block` on the state of root `pre_state_root` in `db` with the verifier's checks:
+/// the verdict, and the minimal witness of what the checks read.
+pub fn check_block(
+    spec: &ChainSpec,
+    block: &Block<TxEnvelope>,
+    pre_state_root: B256,
+    mut db: WitnessDb,
+) -> ProvenBlock {
+    let verdict = execute_block(spec, block, pre_state_root, &mut db);
+    let (state_nodes, new_codes) = if verdict.is_ok() {
+        (db.state_nodes(), db.new_codes().to_vec())
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    ProvenBlock {
+        verdict,
+        used: db.used(),
+        state_nodes,
+        new_codes,
+    }
+}
+
 /// Every trie node and every code of the store.
 type Everything = (Vec<Vec<u8>>, Vec<Vec<u8>>);
 
@@ -189,19 +211,8 @@ impl EvmState {
         pre_state_root: B256,
         ancestors: &[B256],
     ) -> Result<ProvenBlock, EvmStateError> {
-        let mut db = self.full_db(block.header.number, ancestors)?;
-        let verdict = execute_block(spec, block, pre_state_root, &mut db);
-        let (state_nodes, new_codes) = if verdict.is_ok() {
-            (db.state_nodes(), db.new_codes().to_vec())
-        } else {
-            (Vec::new(), Vec::new())
-        };
-        Ok(ProvenBlock {
-            verdict,
-            used: db.used(),
-            state_nodes,
-            new_codes,
-        })
+        let db = self.full_db(block.header.number, ancestors)?;
+        Ok(check_block(spec, block, pre_state_root, db))
     }
 
     /// Keeps the state after a valid block (one durable commit).

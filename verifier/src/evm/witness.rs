@@ -111,6 +111,21 @@ impl WitnessDb {
         }
     }
 
+    /// The same witness, unread and unchanged: a database for another execution over it (a
+    /// producer seals a block over its state, then checks the sealed block over the same).
+    pub fn fresh(&self) -> Self {
+        Self {
+            accounts: self.accounts.sibling(EMPTY_ROOT, 32),
+            storage: HashMap::new(),
+            codes: self.codes.clone(),
+            block_hashes: self.block_hashes.clone(),
+            used_codes: std::collections::HashSet::new(),
+            new_codes: Vec::new(),
+            oldest_block_hash: None,
+            error: None,
+        }
+    }
+
     /// Reads the witness under the state root `root` from now on.
     pub(super) fn set_root(&mut self, root: B256) {
         self.accounts = self.accounts.sibling(root.0, 32);
