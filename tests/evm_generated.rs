@@ -510,6 +510,45 @@ fn gen_prove_and_verify_an_evm_workload_on_the_command_line() {
         stderr(&mixed)
     );
 
+    // A chain directory of another genesis (the allocation's gas limit changed) is refused.
+    let allocation_file = workload.join("evm").join("allocation.json");
+    let original = std::fs::read(&allocation_file).unwrap();
+    let mut allocation: serde_json::Value = serde_json::from_slice(&original).unwrap();
+    allocation["gas_limit"] = serde_json::json!(29_000_000);
+    std::fs::write(&allocation_file, serde_json::to_vec(&allocation).unwrap()).unwrap();
+    let other_genesis = prove(&db);
+    assert_eq!(other_genesis.status.code(), Some(2));
+    assert!(
+        stderr(&other_genesis).contains("genesis is not this workload's"),
+        "{}",
+        stderr(&other_genesis)
+    );
+    std::fs::write(&allocation_file, &original).unwrap();
+    // A chain directory whose block no longer verifies is refused, named.
+    let second = block_file(&chain, 2);
+    let good = std::fs::read(&second).unwrap();
+    let mut block: witness_format::Block = witness_format::decode_file(&good).unwrap();
+    block.header.state_roots[0].root = witness_format::Hash32::from([7; 32]);
+    std::fs::write(&second, witness_format::encode_file(&block)).unwrap();
+    let tampered = prove(&db);
+    assert_eq!(tampered.status.code(), Some(2));
+    assert!(
+        stderr(&tampered).contains("cannot resume: the chain directory: block 2"),
+        "{}",
+        stderr(&tampered)
+    );
+    std::fs::write(&second, good).unwrap();
+    // An allocation that is not one is a rejection naming the file.
+    std::fs::write(&allocation_file, b"{}").unwrap();
+    let no_allocation = prove(&dir.path().join("fourth.redb"));
+    assert_eq!(no_allocation.status.code(), Some(1));
+    assert!(
+        stderr(&no_allocation).contains("allocation.json"),
+        "{}",
+        stderr(&no_allocation)
+    );
+    std::fs::write(&allocation_file, &original).unwrap();
+
     // A block file that is not a list of transactions is a rejection naming the file.
     let file = block_file(&workload.join("evm"), 2);
     std::fs::write(&file, b"not rlp").unwrap();
