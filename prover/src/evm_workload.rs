@@ -36,8 +36,9 @@ pub const TOKEN_ADDRESS: Address = Address::new([
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20, 0x20,
 ]);
 
-/// The gas limit of a generated chain's blocks.
-pub const BLOCK_GAS_LIMIT: u64 = 60_000_000;
+/// The gas limit of a generated chain's blocks: room for `gen`'s default 1,024 transactions a
+/// block at [`TOKEN_TRANSFER_GAS`] each.
+pub const BLOCK_GAS_LIMIT: u64 = 100_000_000;
 
 /// Gas each token transfer may use (it uses about 35,000 to 52,000).
 pub const TOKEN_TRANSFER_GAS: u64 = 80_000;
