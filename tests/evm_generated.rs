@@ -17,8 +17,8 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use prover::evm_produce::{EvmProducer, ProduceError};
 use prover::evm_state::GenesisAccount;
 use prover::evm_workload::{
-    EvmWorkloadSpec, TOKEN_ADDRESS, account_address, generate, sign_hash, sign_transaction,
-    signing_key, system_contracts, transfer_calldata,
+    EvmAllocation, EvmWorkloadSpec, TOKEN_ADDRESS, account_address, generate, sign_hash,
+    sign_transaction, signing_key, system_contracts, transfer_calldata,
 };
 use verifier::evm::EvmError;
 use verifier::{ChainVerifier, Reason, VerifyError};
@@ -34,14 +34,13 @@ fn producer(
     schedule: EvmSchedule,
     accounts: &[GenesisAccount],
 ) -> EvmProducer {
-    EvmProducer::create(
-        &dir.path().join("evm.redb"),
-        1,
+    let allocation = EvmAllocation {
+        chain_id: 1,
         schedule,
-        30_000_000,
-        accounts,
-    )
-    .expect("a producer")
+        gas_limit: 30_000_000,
+        accounts: accounts.to_vec(),
+    };
+    EvmProducer::create(&dir.path().join("evm.redb"), &allocation).expect("a producer")
 }
 
 /// Funded accounts 0..n under seed 0, and the system contracts of `schedule`.
@@ -139,14 +138,8 @@ fn a_generated_workload_proves_and_verifies_under_each_fork() {
         };
         let workload = generate(&spec).unwrap();
         let dir = tempdir();
-        let mut producer = EvmProducer::create(
-            &dir.path().join("evm.redb"),
-            1,
-            schedule,
-            workload.allocation.gas_limit,
-            &workload.allocation.accounts,
-        )
-        .unwrap();
+        let mut producer =
+            EvmProducer::create(&dir.path().join("evm.redb"), &workload.allocation).unwrap();
         let (mut tokens, mut ether) = (0, 0);
         for transactions in &workload.blocks {
             let receipts = producer.produce(transactions.clone()).unwrap();
@@ -652,14 +645,7 @@ fn a_generated_chain_is_the_same_bytes_every_run() {
     let run = || {
         let dir = tempdir();
         let allocation = &workload.allocation;
-        let mut producer = EvmProducer::create(
-            &dir.path().join("evm.redb"),
-            allocation.chain_id,
-            allocation.schedule,
-            allocation.gas_limit,
-            &allocation.accounts,
-        )
-        .unwrap();
+        let mut producer = EvmProducer::create(&dir.path().join("evm.redb"), allocation).unwrap();
         for transactions in &workload.blocks {
             producer.produce(transactions.clone()).unwrap();
         }

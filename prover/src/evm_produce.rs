@@ -20,10 +20,11 @@ use alloy_primitives::{Address, B256, keccak256};
 use thiserror::Error;
 use verifier::ChainVerifier;
 use verifier::evm::{ChainSpec, EvmError, decode_block, inherited_fees, seal_block};
-use witness_format::{EvmSchedule, Genesis, Witness};
+use witness_format::{Genesis, Witness};
 
 use crate::evm_import::{EvmChainBuilder, ImportError, ImportedChain, anchored_genesis};
-use crate::evm_state::{EvmState, EvmStateError, GenesisAccount, check_block, state_of};
+use crate::evm_state::{EvmState, EvmStateError, check_block, state_of};
+use crate::evm_workload::EvmAllocation;
 
 /// Seconds between blocks.
 pub const BLOCK_SECONDS: u64 = 12;
@@ -85,16 +86,16 @@ pub struct EvmProducer {
 }
 
 impl EvmProducer {
-    /// A new chain of `chain_id` under `schedule` (a fixed fork: `Cancun` or `Prague`) whose
-    /// genesis holds `accounts` and has the block gas limit `gas_limit`; its state in a new
-    /// database at `db`.
-    pub fn create(
-        db: &Path,
-        chain_id: u64,
-        schedule: EvmSchedule,
-        gas_limit: u64,
-        accounts: &[GenesisAccount],
-    ) -> Result<Self, ProduceError> {
+    /// A new chain whose genesis is `allocation` (its fork a fixed one: `Cancun` or `Prague`);
+    /// its state in a new database at `db`.
+    pub fn create(db: &Path, allocation: &EvmAllocation) -> Result<Self, ProduceError> {
+        let EvmAllocation {
+            chain_id,
+            schedule,
+            gas_limit,
+            accounts,
+        } = allocation;
+        let (chain_id, schedule, gas_limit) = (*chain_id, *schedule, *gas_limit);
         let spec = ChainSpec::new(chain_id, schedule)
             .map_err(|error| ProduceError::Invalid { number: 0, error })?;
         let (state, state_root) = EvmState::create(db, accounts)?;
@@ -108,20 +109,24 @@ impl EvmProducer {
         })
     }
 
-    /// Resumes the chain of [`EvmProducer::create`]'s parameters from the blocks a run already
+    /// Resumes the chain of `allocation` (as [`EvmProducer::create`] made it) from the blocks a run already
     /// produced, `genesis` and `blocks` (a chain directory's; no genesis when a run stopped
     /// before writing it, and then no blocks), its state in the existing database at `db`. The
     /// blocks must be that chain's and pass the chain verifier; the store, append-only, holds
     /// every state a run committed.
     pub fn resume(
         db: &Path,
-        chain_id: u64,
-        schedule: EvmSchedule,
-        gas_limit: u64,
-        accounts: &[GenesisAccount],
+        allocation: &EvmAllocation,
         genesis: Option<&Genesis>,
         blocks: &[witness_format::Block],
     ) -> Result<Self, ProduceError> {
+        let EvmAllocation {
+            chain_id,
+            schedule,
+            gas_limit,
+            accounts,
+        } = allocation;
+        let (chain_id, schedule, gas_limit) = (*chain_id, *schedule, *gas_limit);
         let spec = ChainSpec::new(chain_id, schedule)
             .map_err(|error| ProduceError::Invalid { number: 0, error })?;
         let (state_root, _) = state_of(accounts)?;
@@ -242,12 +247,12 @@ impl EvmProducer {
         // Kept before the block is appended: the store only ever gains nodes, so a block the
         // chain then refuses leaves it as good as before.
         self.state.commit(&proven)?;
-        let used = proven.used.clone();
+        let ancestors_used = proven.ancestors_used(number);
         self.chain.push(
             &alloy_rlp::encode(&block),
-            used.nodes,
-            used.codes,
-            proven.ancestors_used(number),
+            proven.used.nodes,
+            proven.used.codes,
+            ancestors_used,
         )?;
         self.parent = block.header;
         Ok(receipts)

@@ -242,23 +242,9 @@ fn prove_evm_workload(
                 return Err(ProveDirError::EvmOtherTransactions { height });
             }
         }
-        EvmProducer::resume(
-            db,
-            allocation.chain_id,
-            allocation.schedule,
-            allocation.gas_limit,
-            &allocation.accounts,
-            genesis.as_ref(),
-            &blocks,
-        )?
+        EvmProducer::resume(db, allocation, genesis.as_ref(), &blocks)?
     } else {
-        EvmProducer::create(
-            db,
-            allocation.chain_id,
-            allocation.schedule,
-            allocation.gas_limit,
-            &allocation.accounts,
-        )?
+        EvmProducer::create(db, allocation)?
     };
     write_value(&genesis_path(chain_dir), producer.genesis())?;
     let heights = workload.blocks.len() as u64;

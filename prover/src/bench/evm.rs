@@ -108,13 +108,7 @@ pub fn run(options: &EvmBenchOptions) -> anyhow::Result<EvmBenchReport> {
     let workload = generate(&spec)?;
     let dir = tempfile::tempdir().context("a temporary directory")?;
     let allocation = &workload.allocation;
-    let mut producer = EvmProducer::create(
-        &dir.path().join("evm.redb"),
-        allocation.chain_id,
-        allocation.schedule,
-        allocation.gas_limit,
-        &allocation.accounts,
-    )?;
+    let mut producer = EvmProducer::create(&dir.path().join("evm.redb"), allocation)?;
     eprintln!("evm: proving");
     let start = Instant::now();
     for transactions in workload.blocks {
