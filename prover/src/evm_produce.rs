@@ -57,6 +57,12 @@ pub enum ProduceError {
     },
 }
 
+/// The fork schedule of `allocation`'s chain.
+fn spec_of(allocation: &EvmAllocation) -> Result<ChainSpec, ProduceError> {
+    ChainSpec::new(allocation.chain_id, allocation.schedule)
+        .map_err(|error| ProduceError::Invalid { number: 0, error })
+}
+
 /// The genesis block of a generated chain: block 0 at timestamp 0 over `state_root`.
 fn genesis_header(spec: &ChainSpec, state_root: B256, gas_limit: u64) -> Header {
     Header {
@@ -89,18 +95,10 @@ impl EvmProducer {
     /// A new chain whose genesis is `allocation` (its fork a fixed one: `Cancun` or `Prague`);
     /// its state in a new database at `db`.
     pub fn create(db: &Path, allocation: &EvmAllocation) -> Result<Self, ProduceError> {
-        let EvmAllocation {
-            chain_id,
-            schedule,
-            gas_limit,
-            accounts,
-        } = allocation;
-        let (chain_id, schedule, gas_limit) = (*chain_id, *schedule, *gas_limit);
-        let spec = ChainSpec::new(chain_id, schedule)
-            .map_err(|error| ProduceError::Invalid { number: 0, error })?;
-        let (state, state_root) = EvmState::create(db, accounts)?;
-        let parent = genesis_header(&spec, state_root, gas_limit);
-        let genesis = anchored_genesis(chain_id, schedule, &parent)?;
+        let spec = spec_of(allocation)?;
+        let (state, state_root) = EvmState::create(db, &allocation.accounts)?;
+        let parent = genesis_header(&spec, state_root, allocation.gas_limit);
+        let genesis = anchored_genesis(allocation.chain_id, allocation.schedule, &parent)?;
         Ok(Self {
             spec,
             state,
@@ -120,18 +118,10 @@ impl EvmProducer {
         genesis: Option<&Genesis>,
         blocks: &[witness_format::Block],
     ) -> Result<Self, ProduceError> {
-        let EvmAllocation {
-            chain_id,
-            schedule,
-            gas_limit,
-            accounts,
-        } = allocation;
-        let (chain_id, schedule, gas_limit) = (*chain_id, *schedule, *gas_limit);
-        let spec = ChainSpec::new(chain_id, schedule)
-            .map_err(|error| ProduceError::Invalid { number: 0, error })?;
-        let (state_root, _) = state_of(accounts)?;
-        let mut parent = genesis_header(&spec, state_root, gas_limit);
-        let ours = anchored_genesis(chain_id, schedule, &parent)?;
+        let spec = spec_of(allocation)?;
+        let (state_root, _) = state_of(&allocation.accounts)?;
+        let mut parent = genesis_header(&spec, state_root, allocation.gas_limit);
+        let ours = anchored_genesis(allocation.chain_id, allocation.schedule, &parent)?;
         if genesis.is_some_and(|genesis| *genesis != ours) {
             return Err(ProduceError::Resume(
                 "the chain directory's genesis is not this workload's".into(),
