@@ -34,7 +34,7 @@ pub fn touched_accounts(transactions: &[Transaction], depth: u8) -> Result<Vec<u
 }
 
 /// The most models a chain's bridge layout serves: every model has its channel region.
-const MAX_OTHER_MODELS: usize = Model::NUMBERED.len() - 1;
+const MAX_OTHER_MODELS: usize = Model::ALL.len() - 1;
 
 /// A model's bridge on a chain of several models (`docs/CROSS_MODEL.md`). The tree is cut into
 /// `2^reserved_bits` equal regions of `region` leaves (the index's top `reserved_bits` bits
@@ -112,6 +112,25 @@ impl Bridge {
         let index = usize::try_from(region.checked_sub(1)?).ok()?;
         let model = self.others.get(index).copied().flatten();
         Some((model, leaf.checked_rem(self.region)?))
+    }
+
+    /// The model and account that channel leaf `leaf` is with, when the channel is open: its
+    /// region belongs to a model ([`Reason::NoChannel`] otherwise) whose accounts are numbered.
+    /// The `evm` model has a region on a chain it shares (the layout is the chain's), but its
+    /// side of the bridge is not built, so its channels stay closed ([`Reason::ChannelClosed`]).
+    /// A leaf among the accounts is no channel ([`Reason::NotACredit`]).
+    pub fn open_channel(&self, leaf: u64) -> Result<(Model, u64), Reason> {
+        match self.channel(leaf) {
+            Some((Some(model), account)) if Model::NUMBERED.contains(&model) => {
+                Ok((model, account))
+            }
+            Some((Some(model), _)) => Err(Reason::ChannelClosed {
+                account: leaf,
+                model,
+            }),
+            Some((None, _)) => Err(Reason::NoChannel { account: leaf }),
+            None => Err(Reason::NotACredit { account: leaf }),
+        }
     }
 
     /// The channel leaf with account `account` of `other`; `None` if `other` is not another
@@ -219,10 +238,8 @@ impl TouchedState {
                 .ok_or(Reason::MissingNewAccountKey { account: tx.to })?
         };
         let exit = self.bridge.filter(|bridge| tx.to >= bridge.accounts_end());
-        if let Some(bridge) = exit
-            && !matches!(bridge.channel(tx.to), Some((Some(_), _)))
-        {
-            return Err(Reason::NoChannel { account: tx.to });
+        if let Some(bridge) = exit {
+            bridge.open_channel(tx.to)?;
         }
         let receiver_key = match (receiver.is_empty(), tx.new_account_key.is_zero(), exit) {
             (true, true, Some(bridge)) => bridge.key(),
@@ -266,10 +283,7 @@ impl TouchedState {
             .bridge
             .filter(|bridge| tx.from >= bridge.accounts_end())
             .ok_or(Reason::NotACredit { account: tx.from })?;
-        let account = match bridge.channel(tx.from) {
-            Some((Some(_), account)) => account,
-            _ => return Err(Reason::NoChannel { account: tx.from }),
-        };
+        let (_, account) = bridge.open_channel(tx.from)?;
         if tx.to != account {
             return Err(Reason::CreditToOtherAccount {
                 bridge_account: tx.from,
@@ -398,7 +412,7 @@ pub(crate) mod tests {
         let bridge = Bridge {
             region: 4,
             reserved_bits: 2,
-            others: [Some(Model::ZkTransfer)],
+            others: [Some(Model::ZkTransfer), None],
             key: KEY,
         };
         assert_eq!(bridge.channel_leaf(Model::ZkTransfer, 3), Some(7));
@@ -436,6 +450,41 @@ pub(crate) mod tests {
                 bridge_account: 7,
                 account: 1
             })
+        );
+    }
+
+    /// On a chain shared with the `evm` model, the numbered models' trees keep its region
+    /// (the layout is the chain's), but its side of the bridge is not built: an exit to it
+    /// and a credit from it are refused by name, and nothing changes.
+    #[test]
+    fn the_evm_models_channels_are_closed() {
+        // `transfer` beside `zk-transfer` and `evm`: regions of 4 leaves at depth 4.
+        let bridge = Bridge::new(4, &[Model::ZkTransfer, Model::Evm], KEY).unwrap();
+        assert_eq!(bridge.reserved_bits(), 2);
+        assert_eq!(bridge.channel_leaf(Model::Evm, 1), Some(9));
+        assert_eq!(bridge.open_channel(5), Ok((Model::ZkTransfer, 1)));
+        let closed = Reason::ChannelClosed {
+            account: 9,
+            model: Model::Evm,
+        };
+        assert_eq!(bridge.open_channel(9), Err(closed.clone()));
+        assert_eq!(
+            bridge.open_channel(13),
+            Err(Reason::NoChannel { account: 13 })
+        );
+        assert_eq!(
+            bridge.open_channel(1),
+            Err(Reason::NotACredit { account: 1 })
+        );
+        let state = TouchedState::new(vec![1, 9], vec![owner(10), AccountLeaf::EMPTY])
+            .unwrap()
+            .with_bridge(Some(bridge));
+        let mut refused = state.clone();
+        assert_eq!(refused.apply(&transfer(1, 9, 4, 0)), Err(closed.clone()));
+        assert_eq!(refused, state);
+        assert_eq!(
+            state.clone().apply_credit(&transfer(9, 1, 5, 5)),
+            Err(closed)
         );
     }
 }

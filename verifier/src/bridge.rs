@@ -204,11 +204,7 @@ fn check_receipt(
     tx: &witness_format::Transaction,
     receipt: &witness_format::HistoryProof,
 ) -> Result<(), VerifyError> {
-    let (source, credited) = match channels.channel(tx.from) {
-        Some((Some(source), account)) => (source, account),
-        Some((None, _)) => return Err(Reason::NoChannel { account: tx.from }.into()),
-        None => return Err(Reason::NotACredit { account: tx.from }.into()),
-    };
+    let (source, credited) = channels.open_channel(tx.from)?;
     if !matches!(receipt.fact, HistoryFact::Account(_)) {
         return Err(Reason::ReceiptNotAnAccount.into());
     }

@@ -291,6 +291,15 @@ pub enum Reason {
         /// The leaf.
         account: u64,
     },
+    /// A channel leaf with a model whose side of the bridge is not built (`evm`): value sent
+    /// there could never be credited, so no exit or credit goes through it.
+    #[error("leaf {account} is the channel with {model}, which takes no cross-model messages yet")]
+    ChannelClosed {
+        /// The leaf.
+        account: u64,
+        /// The model the channel is with.
+        model: Model,
+    },
     /// A transaction of a blob of credits that is not a credit (its sender is no bridge leaf).
     #[error("account {account} is not a bridge leaf: a blob of credits holds only credits")]
     NotACredit {

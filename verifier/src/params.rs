@@ -71,7 +71,7 @@ impl ChainParams {
             )
             .into());
         }
-        let evm = evm_chain(genesis, &models)?;
+        let evm = evm_chain(genesis)?;
         Ok(Self {
             chain_id: genesis.chain_id,
             tree_depth: genesis.tree_depth,
@@ -136,9 +136,9 @@ impl ChainParams {
 }
 
 /// The `evm` chain a genesis anchors: an `evm` model's root needs an anchor, and an anchor
-/// needs the model. The `evm` model does not share a chain with others yet: cross-model
-/// messages are defined for numbered accounts only (`docs/CROSS_MODEL.md`).
-fn evm_chain(genesis: &Genesis, models: &[Model]) -> Result<Option<HeaderChain>, VerifyError> {
+/// needs the model. The `evm` model may share the chain with the numbered models (their tree
+/// depth is then the genesis's); its Ethereum blocks link among themselves, one blob each.
+fn evm_chain(genesis: &Genesis) -> Result<Option<HeaderChain>, VerifyError> {
     let invalid = |why: String| -> VerifyError { Reason::InvalidGenesis(why).into() };
     let root = genesis.state_roots.iter().find(|r| r.model == Model::Evm);
     match (&genesis.evm, root) {
@@ -146,11 +146,6 @@ fn evm_chain(genesis: &Genesis, models: &[Model]) -> Result<Option<HeaderChain>,
         (None, Some(_)) => Err(invalid("an evm model without an evm anchor".into())),
         (Some(_), None) => Err(invalid("an evm anchor without an evm model".into())),
         (Some(anchor), Some(root)) => {
-            if models.len() > 1 {
-                return Err(invalid(
-                    "the evm model does not share a chain with other models".into(),
-                ));
-            }
             let spec = ChainSpec::new(genesis.chain_id, anchor.schedule)
                 .map_err(|e| invalid(e.to_string()))?;
             HeaderChain::new(spec, anchor, root.root.0.into())
@@ -205,16 +200,16 @@ mod tests {
     }
 
     #[test]
-    fn an_evm_genesis_has_its_anchor_its_model_alone_and_no_tree_depth() {
+    fn an_evm_genesis_has_its_anchor_and_the_numbered_models_tree_depth() {
         assert!(ChainParams::from_genesis(&evm_genesis(0, &[Model::Evm], true)).is_ok());
         assert!(invalid(&evm_genesis(0, &[Model::Evm], false)).contains("without an evm anchor"));
         assert!(
             invalid(&evm_genesis(4, &[Model::Transfer], true)).contains("without an evm model")
         );
-        assert!(
-            invalid(&evm_genesis(4, &[Model::Transfer, Model::Evm], true))
-                .contains("does not share a chain")
-        );
+        // Shared with numbered models, the chain has their tree depth.
+        let shared = [Model::Transfer, Model::ZkTransfer, Model::Evm];
+        assert!(ChainParams::from_genesis(&evm_genesis(4, &shared, true)).is_ok());
+        assert!(invalid(&evm_genesis(0, &shared, true)).contains("not in 1..=64"));
         assert!(invalid(&evm_genesis(4, &[Model::Evm], true)).contains("not in 0..=0"));
         assert!(invalid(&evm_genesis(0, &[Model::Transfer], false)).contains("not in 1..=64"));
     }
