@@ -7,7 +7,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use prover::BlockOptions;
 use prover::evm_workload::{self, EvmWorkloadSpec};
-use prover::workload::{WorkloadSpec, generate_both, generate_for};
+use prover::workload::{WorkloadSpec, generate_for, generate_numbered};
 use serde::Serialize;
 use witness_format::frame::read_frame;
 use witness_format::{
@@ -51,24 +51,25 @@ pub(crate) struct GenArgs {
     /// Chain id the transactions are signed for.
     #[arg(long, default_value_t = 1)]
     chain_id: u64,
-    /// The execution model: `transfer` (SHA3 tree, Ed25519), `zk-transfer` (Poseidon tree,
-    /// Schnorr over Jubjub; blobs can carry zk proofs), `both` (one chain hosting the two,
-    /// each block with transactions of each), or `evm` (Ethereum: an ERC-20 token and funded
-    /// accounts, blocks of ether and token transfers; a chain of its own).
-    #[arg(long, value_enum, default_value_t = ModelArg::Transfer)]
-    model: ModelArg,
+    /// The execution models of the chain, comma-separated: `transfer` (SHA3 tree, Ed25519),
+    /// `zk-transfer` (Poseidon tree, Schnorr over Jubjub; blobs can carry zk proofs), `evm`
+    /// (Ethereum: an ERC-20 token and funded accounts, blocks of ether and token transfers),
+    /// `both` (`transfer,zk-transfer`) or `all` (the three). Several models share one chain,
+    /// each block with transactions of each.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "transfer")]
+    model: Vec<ModelArg>,
     /// Depth of the state tree.
     #[arg(long, default_value_t = 32)]
     depth: u8,
-    /// With `--model both`: percent of transfers that exit to the other model (cross-model
-    /// messages; the prover credits them in a later block).
+    /// With `transfer` and `zk-transfer` on the chain: percent of their transfers that exit to
+    /// the other one (cross-model messages; the prover credits them in a later block).
     #[arg(long, default_value_t = 0)]
     exit_percent: u8,
-    /// With `--model evm`: the fork of the chain, from its first block.
+    /// With `evm` on the chain: its fork, from its first block.
     #[arg(long, value_enum, default_value_t = ForkArg::Prague)]
     fork: ForkArg,
-    /// With `--model evm`: percent of transactions that are token transfers (the rest move
-    /// ether).
+    /// With `evm` on the chain: percent of its transactions that are token transfers (the
+    /// rest move ether).
     #[arg(long, default_value_t = 50)]
     token_percent: u8,
 }
@@ -115,10 +116,12 @@ pub(crate) enum ModelArg {
     Transfer,
     /// The `zk-transfer` model.
     ZkTransfer,
-    /// Both models on one chain.
+    /// `transfer` and `zk-transfer`.
     Both,
-    /// The `evm` model (Ethereum), on a chain of its own.
+    /// The `evm` model (Ethereum).
     Evm,
+    /// The three models.
+    All,
 }
 
 impl ModelArg {
@@ -128,7 +131,16 @@ impl ModelArg {
             ModelArg::ZkTransfer => &[Model::ZkTransfer],
             ModelArg::Both => &Model::NUMBERED,
             ModelArg::Evm => &[Model::Evm],
+            ModelArg::All => &Model::ALL,
         }
+    }
+
+    /// The models `args` name, once each, in ascending (genesis) order.
+    fn chain_models(args: &[ModelArg]) -> Vec<Model> {
+        let mut models: Vec<Model> = args.iter().flat_map(|a| a.models()).copied().collect();
+        models.sort();
+        models.dedup();
+        models
     }
 }
 
@@ -154,23 +166,39 @@ impl GenArgs {
 
 /// `stateless gen`.
 pub(crate) fn gen_workload(args: GenArgs) -> Result<(), Failure> {
-    if args.model == ModelArg::Evm {
-        return gen_evm_workload(&args);
+    let chain_models = ModelArg::chain_models(&args.model);
+    let numbered: Vec<Model> = chain_models
+        .iter()
+        .copied()
+        .filter(|m| Model::NUMBERED.contains(m))
+        .collect();
+    if args.exit_percent > 0 && numbered.len() < 2 {
+        return Err(
+            anyhow::anyhow!("--exit-percent needs transfer and zk-transfer on the chain").into(),
+        );
+    }
+    if chain_models.contains(&Model::Evm) {
+        gen_evm_workload(&args)?;
+    }
+    if numbered.is_empty() {
+        return Ok(());
     }
     let spec = args.spec();
     check_spec(&spec)?;
-    let models = args.model.models();
-    if args.exit_percent > 0 && models.len() < 2 {
-        return Err(anyhow::anyhow!("--exit-percent needs --model both").into());
-    }
-    if let [first, others @ ..] = models
-        && !others.is_empty()
+    let models = numbered.as_slice();
+    if let [first, ..] = models
+        && chain_models.len() > 1
     {
+        let others: Vec<Model> = chain_models
+            .iter()
+            .copied()
+            .filter(|m| m != first)
+            .collect();
         // Accounts stay below the channel leaves of the bridge (docs/CROSS_MODEL.md): on two
         // models, the lower half of the tree.
         // (A tree too shallow for a bridge keeps the lower half too, as it always did.)
         let room = verifier::bridge::bridge_key(*first)
-            .and_then(|key| verifier::accounts::Bridge::new(spec.tree_depth, others, key))
+            .and_then(|key| verifier::accounts::Bridge::new(spec.tree_depth, &others, key))
             .map_or_else(
                 || 1u64 << spec.tree_depth.saturating_sub(1),
                 |bridge| bridge.accounts_end(),
@@ -178,7 +206,7 @@ pub(crate) fn gen_workload(args: GenArgs) -> Result<(), Failure> {
         if spec.accounts > room {
             return Err(anyhow::anyhow!(
                 "a chain of {} models keeps its accounts below the bridge's channel leaves: at most {room} accounts at depth {}",
-                models.len(),
+                chain_models.len(),
                 spec.tree_depth
             )
             .into());
@@ -187,7 +215,7 @@ pub(crate) fn gen_workload(args: GenArgs) -> Result<(), Failure> {
     if args.exit_percent > 100 {
         return Err(anyhow::anyhow!("--exit-percent must be at most 100").into());
     }
-    write_workload(&spec, models, args.exit_percent, &args.out)?;
+    write_workload(&spec, &chain_models, args.exit_percent, &args.out)?;
     let names: Vec<&str> = models.iter().map(|m| m.name()).collect();
     eprintln!(
         "wrote {} accounts and {} blocks of {} transfers for {} to {}",
@@ -200,11 +228,8 @@ pub(crate) fn gen_workload(args: GenArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `stateless gen --model evm`.
+/// The `evm` part of `stateless gen`.
 fn gen_evm_workload(args: &GenArgs) -> Result<(), Failure> {
-    if args.exit_percent > 0 {
-        return Err(anyhow::anyhow!("--exit-percent needs --model both").into());
-    }
     let spec = EvmWorkloadSpec {
         chain_id: args.chain_id,
         schedule: match args.fork {
@@ -252,18 +277,18 @@ pub(crate) fn check_spec(spec: &WorkloadSpec) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Writes a workload of `spec` for each model: the same accounts and block sizes, each with
-/// its own keys and transfers.
+/// Writes a workload of `spec` for each model of the chain with numbered accounts (of
+/// `chain_models`): the same accounts and block sizes, each with its own keys and transfers.
 pub(crate) fn write_workload(
     spec: &WorkloadSpec,
-    models: &[Model],
+    chain_models: &[Model],
     exit_percent: u8,
     out: &Path,
 ) -> Result<()> {
-    let bar = progress(models.len() as u64, "generate");
-    let workloads = match models {
+    let bar = progress(chain_models.len() as u64, "generate");
+    let workloads = match chain_models {
         [model] => vec![generate_for(spec, *model)],
-        _ => generate_both(spec, exit_percent),
+        _ => generate_numbered(spec, chain_models, exit_percent),
     };
     for workload in workloads {
         prover::files::write_workload(out, &workload)?;

@@ -292,7 +292,44 @@ impl EvmChainBuilder {
         ancestors: usize,
     ) -> Result<&Block, ImportError> {
         let height = self.blocks.len() as u64 + 1;
-        let at = |e: ImportError| invalid(format!("block {height}: {e}"));
+        let blob = self
+            .next_blob(rlp, nodes, codes, ancestors)
+            .map_err(|e| invalid(format!("block {height}: {e}")))?;
+        let header = Header {
+            height,
+            parent_hash: self.tip,
+            history_root: self.history.root(),
+            blobs_root: blobs_root(&[blob_commitment(&blob)]),
+            state_roots: bounded(
+                vec![ModelRoot {
+                    model: Model::Evm,
+                    root: blob.post_state_root,
+                }],
+                "models",
+            )?,
+        };
+        self.tip = header_hash(&header);
+        self.history.append(self.tip);
+        self.blocks.push(Block {
+            header,
+            blobs: bounded(vec![blob], "blobs")?,
+        });
+        self.blocks
+            .last()
+            .ok_or_else(|| invalid("a block was just pushed"))
+    }
+
+    /// The `evm` blob of the Ethereum block `rlp` with the witness `nodes` and `codes` and the
+    /// newest `ancestors` hashes the chain knows, on top of the last one: the blob a block of
+    /// this chain carries ([`EvmChainBuilder::push`]), or of a chain the `evm` model shares
+    /// with others, whose blocks the caller assembles.
+    pub fn next_blob(
+        &mut self,
+        rlp: &[u8],
+        nodes: Vec<Vec<u8>>,
+        codes: Vec<Vec<u8>>,
+        ancestors: usize,
+    ) -> Result<Blob, ImportError> {
         // A block whose header does not decode still becomes a blob (its check rejects it).
         let ethereum = verifier::evm::block_header(rlp).ok();
         let post = ethereum
@@ -302,53 +339,30 @@ impl EvmChainBuilder {
         let nodes = nodes
             .into_iter()
             .map(|node| bounded(node, "node bytes"))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(at)?;
+            .collect::<Result<Vec<_>, _>>()?;
         let codes = codes
             .into_iter()
             .map(|code| bounded(code, "code bytes"))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(at)?;
+            .collect::<Result<Vec<_>, _>>()?;
         let blob = Blob {
             model: Model::Evm,
             pre_state_root: self.root,
             post_state_root: post,
             transactions: VariableList::empty(),
             witness: witness_format::Witness::Evm(EvmWitness {
-                block: bounded(rlp.to_vec(), "block bytes").map_err(at)?,
-                nodes: bounded(nodes, "trie nodes").map_err(at)?,
-                codes: bounded(codes, "codes").map_err(at)?,
-                ancestor_hashes: bounded(carried, "ancestor hashes").map_err(at)?,
+                block: bounded(rlp.to_vec(), "block bytes")?,
+                nodes: bounded(nodes, "trie nodes")?,
+                codes: bounded(codes, "codes")?,
+                ancestor_hashes: bounded(carried, "ancestor hashes")?,
             }),
         };
-        let header = Header {
-            height,
-            parent_hash: self.tip,
-            history_root: self.history.root(),
-            blobs_root: blobs_root(&[blob_commitment(&blob)]),
-            state_roots: bounded(
-                vec![ModelRoot {
-                    model: Model::Evm,
-                    root: post,
-                }],
-                "models",
-            )?,
-        };
-        self.tip = header_hash(&header);
-        self.history.append(self.tip);
         self.root = post;
         if let Some(ethereum) = ethereum {
             self.ancestors
                 .insert(0, Hash32::from(ethereum.hash_slow().0));
             self.ancestors.truncate(MAX_EVM_ANCESTORS);
         }
-        self.blocks.push(Block {
-            header,
-            blobs: bounded(vec![blob], "blobs")?,
-        });
-        self.blocks
-            .last()
-            .ok_or_else(|| invalid("a block was just pushed"))
+        Ok(blob)
     }
 
     /// The genesis and the blocks.

@@ -20,7 +20,7 @@ use alloy_primitives::{Address, B256, keccak256};
 use thiserror::Error;
 use verifier::ChainVerifier;
 use verifier::evm::{ChainSpec, EvmError, decode_block, inherited_fees, seal_block};
-use witness_format::{Genesis, Witness};
+use witness_format::{Blob, EvmWitness, Genesis, Witness};
 
 use crate::evm_import::{EvmChainBuilder, ImportError, ImportedChain, anchored_genesis};
 use crate::evm_state::{EvmState, EvmStateError, check_block, state_of};
@@ -83,6 +83,15 @@ fn genesis_header(spec: &ChainSpec, state_root: B256, gas_limit: u64) -> Header 
     }
 }
 
+/// A produced block and its minimal witness.
+struct Produced {
+    rlp: Vec<u8>,
+    nodes: Vec<Vec<u8>>,
+    codes: Vec<Vec<u8>>,
+    /// How many ancestor hashes it reads (newest first).
+    ancestors: usize,
+}
+
 /// An `evm` chain being produced, its state in the prover's database.
 pub struct EvmProducer {
     spec: ChainSpec,
@@ -93,7 +102,8 @@ pub struct EvmProducer {
 
 impl EvmProducer {
     /// A new chain whose genesis is `allocation` (its fork a fixed one: `Cancun` or `Prague`);
-    /// its state in a new database at `db`.
+    /// its state in a database at `db`, created if missing. The store only ever gains nodes,
+    /// so creating over an existing one (of a run that stopped) loses nothing.
     pub fn create(db: &Path, allocation: &EvmAllocation) -> Result<Self, ProduceError> {
         let spec = spec_of(allocation)?;
         let (state, state_root) = EvmState::create(db, &allocation.accounts)?;
@@ -107,8 +117,8 @@ impl EvmProducer {
         })
     }
 
-    /// Resumes the chain of `allocation` (as [`EvmProducer::create`] made it) from the blocks a run already
-    /// produced, `genesis` and `blocks` (a chain directory's; no genesis when a run stopped
+    /// Resumes the chain of `allocation` (as [`EvmProducer::create`] made it) from the blocks a
+    /// run already produced, `genesis` and `blocks` (a chain directory's; no genesis when a run stopped
     /// before writing it, and then no blocks), its state in the existing database at `db`. The
     /// blocks must be that chain's and pass the chain verifier; the store, append-only, holds
     /// every state a run committed.
@@ -118,48 +128,74 @@ impl EvmProducer {
         genesis: Option<&Genesis>,
         blocks: &[witness_format::Block],
     ) -> Result<Self, ProduceError> {
-        let spec = spec_of(allocation)?;
-        let (state_root, _) = state_of(&allocation.accounts)?;
-        let mut parent = genesis_header(&spec, state_root, allocation.gas_limit);
-        let ours = anchored_genesis(allocation.chain_id, allocation.schedule, &parent)?;
-        if genesis.is_some_and(|genesis| *genesis != ours) {
+        let mut producer = Self::reopen(db, allocation)?;
+        if genesis.is_some_and(|genesis| genesis != producer.genesis()) {
             return Err(ProduceError::Resume(
                 "the chain directory's genesis is not this workload's".into(),
             ));
         }
-        let genesis = &ours;
-        let mut verifier = ChainVerifier::new(genesis)
+        let mut verifier = ChainVerifier::new(producer.genesis())
             .map_err(|e| ProduceError::Resume(format!("the chain directory: {e}")))?;
         verifier
             .verify_blocks(blocks)
             .map_err(|e| ProduceError::Resume(format!("the chain directory: {e}")))?;
-        let mut chain = EvmChainBuilder::new(genesis.clone())?;
-        for block in blocks {
-            let Some(Witness::Evm(witness)) = block.blobs.first().map(|b| &b.witness) else {
-                return Err(ProduceError::Resume(format!(
+        let witnesses = blocks
+            .iter()
+            .map(|block| match block.blobs.first().map(|b| &b.witness) {
+                Some(Witness::Evm(witness)) => Ok(witness),
+                _ => Err(ProduceError::Resume(format!(
                     "block {} of the chain directory has no evm blob",
                     block.header.height
-                )));
-            };
-            chain.push(
-                &witness.block,
-                witness.nodes.iter().map(|n| n.to_vec()).collect(),
-                witness.codes.iter().map(|c| c.to_vec()).collect(),
-                witness.ancestor_hashes.len(),
-            )?;
-            parent = decode_block(&witness.block)
-                .map_err(|error| ProduceError::Invalid {
-                    number: block.header.height,
-                    error,
-                })?
-                .header;
+                ))),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for witness in witnesses {
+            producer.replay(witness, true)?;
         }
+        Ok(producer)
+    }
+
+    /// `allocation`'s chain at its genesis block, its state in the existing database at `db`.
+    fn reopen(db: &Path, allocation: &EvmAllocation) -> Result<Self, ProduceError> {
+        let spec = spec_of(allocation)?;
+        let (state_root, _) = state_of(&allocation.accounts)?;
+        let parent = genesis_header(&spec, state_root, allocation.gas_limit);
+        let genesis = anchored_genesis(allocation.chain_id, allocation.schedule, &parent)?;
         Ok(Self {
             spec,
             state: EvmState::open(db)?,
-            chain,
+            chain: EvmChainBuilder::new(genesis)?,
             parent,
         })
+    }
+
+    /// Follows the `evm` blob of a block of a chain the model shares with others, produced
+    /// earlier ([`EvmProducer::produce_blob`]) and kept in that chain (the prover's own,
+    /// checked when it was built): how a producer made with [`EvmProducer::create`] on the
+    /// existing store resumes. Its next blocks come after it.
+    pub fn follow_shared(&mut self, witness: &EvmWitness) -> Result<(), ProduceError> {
+        self.replay(witness, false)
+    }
+
+    /// Follows a block produced earlier, given as its `evm` witness: as a block of this
+    /// chain (`push`) or as a blob of a shared one.
+    fn replay(&mut self, witness: &EvmWitness, push: bool) -> Result<(), ProduceError> {
+        let nodes = witness.nodes.iter().map(|n| n.to_vec()).collect();
+        let codes = witness.codes.iter().map(|c| c.to_vec()).collect();
+        let ancestors = witness.ancestor_hashes.len();
+        if push {
+            self.chain.push(&witness.block, nodes, codes, ancestors)?;
+        } else {
+            self.chain
+                .next_blob(&witness.block, nodes, codes, ancestors)?;
+        }
+        self.parent = decode_block(&witness.block)
+            .map_err(|error| ProduceError::Invalid {
+                number: self.parent.number.saturating_add(1),
+                error,
+            })?
+            .header;
+        Ok(())
     }
 
     /// The chain's genesis.
@@ -202,13 +238,41 @@ impl EvmProducer {
         })
     }
 
-    /// Produces the next block from `transactions`, in order; returns its receipts. The block
-    /// is checked by the verifier's rules before its state is kept: a block that breaks one is
-    /// an error and changes nothing.
+    /// Produces the next block from `transactions`, in order, and appends it to this chain;
+    /// returns its receipts. The block is checked by the verifier's rules before its state is
+    /// kept: a block that breaks one is an error and changes nothing.
     pub fn produce(
         &mut self,
         transactions: Vec<TxEnvelope>,
     ) -> Result<Vec<ReceiptEnvelope>, ProduceError> {
+        let (produced, receipts) = self.produce_block(transactions)?;
+        self.chain.push(
+            &produced.rlp,
+            produced.nodes,
+            produced.codes,
+            produced.ancestors,
+        )?;
+        Ok(receipts)
+    }
+
+    /// [`EvmProducer::produce`] for a chain the `evm` model shares with other models: the
+    /// block's `evm` blob, for the caller to put in its block (this chain's own list of
+    /// blocks stays empty).
+    pub fn produce_blob(&mut self, transactions: Vec<TxEnvelope>) -> Result<Blob, ProduceError> {
+        let (produced, _) = self.produce_block(transactions)?;
+        Ok(self.chain.next_blob(
+            &produced.rlp,
+            produced.nodes,
+            produced.codes,
+            produced.ancestors,
+        )?)
+    }
+
+    /// The next block from `transactions`: sealed, checked, its state kept.
+    fn produce_block(
+        &mut self,
+        transactions: Vec<TxEnvelope>,
+    ) -> Result<(Produced, Vec<ReceiptEnvelope>), ProduceError> {
         let mut block = Block {
             header: self.next_header()?,
             body: BlockBody {
@@ -237,15 +301,14 @@ impl EvmProducer {
         // Kept before the block is appended: the store only ever gains nodes, so a block the
         // chain then refuses leaves it as good as before.
         self.state.commit(&proven)?;
-        let ancestors_used = proven.ancestors_used(number);
-        self.chain.push(
-            &alloy_rlp::encode(&block),
-            proven.used.nodes,
-            proven.used.codes,
-            ancestors_used,
-        )?;
+        let produced = Produced {
+            rlp: alloy_rlp::encode(&block),
+            ancestors: proven.ancestors_used(number),
+            nodes: proven.used.nodes,
+            codes: proven.used.codes,
+        };
         self.parent = block.header;
-        Ok(receipts)
+        Ok((produced, receipts))
     }
 
     /// The blocks produced so far.

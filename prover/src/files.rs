@@ -327,10 +327,12 @@ pub struct WorkloadDir {
 }
 
 impl WorkloadDir {
-    /// Reads the allocations of `workload_dir` and lists its transaction files.
+    /// Reads the allocations of `workload_dir`'s models with numbered accounts and lists their
+    /// transaction files (an `evm` part is read by `crate::evm_workload`).
     pub fn open(workload_dir: &Path) -> Result<Self, WorkloadError> {
         let mut parts = Vec::new();
-        for model in workload_models(workload_dir)? {
+        let models = workload_models(workload_dir)?;
+        for model in models.into_iter().filter(|&m| m != Model::Evm) {
             let dir = model_dir(workload_dir, model);
             let path = allocation_path(&dir);
             let allocation: Allocation = decoded(&path)?;

@@ -51,14 +51,6 @@ pub enum ProveDirError {
     /// The workload directory is wrong (a rejection of the input).
     #[error(transparent)]
     Workload(#[from] WorkloadError),
-    /// An `evm` workload with another model: the `evm` model has a chain of its own.
-    #[error(
-        "the evm model does not share a chain with other models yet; this workload has {models}"
-    )]
-    EvmShared {
-        /// The workload's models, by name.
-        models: String,
-    },
     /// The chain directory a resumed `evm` run finds holds other transactions than the
     /// workload at a height.
     #[error("block {height} of the chain directory holds other transactions than the workload's")]
@@ -133,18 +125,23 @@ pub fn prove_workload_dir(
     mut on_height: impl FnMut(u64, u64, &[LeftOut]),
 ) -> Result<ProveReport, ProveDirError> {
     let models = workload_models(workload_dir).map_err(WorkloadError::from)?;
-    if models.contains(&Model::Evm) {
-        let names: Vec<&str> = models.iter().map(|m| m.name()).collect();
-        return match (&models[..], keys) {
-            ([Model::Evm], None) => prove_evm_workload(workload_dir, db, chain_dir, on_height),
-            ([Model::Evm], Some(_)) => Err(ProveDirError::NoZkModel {
-                models: names.join(" and "),
-            }),
-            _ => Err(ProveDirError::EvmShared {
-                models: names.join(" and "),
+    if models == [Model::Evm] {
+        return match keys {
+            None => prove_evm_workload(workload_dir, db, chain_dir, on_height),
+            Some(_) => Err(ProveDirError::NoZkModel {
+                models: Model::Evm.name().into(),
             }),
         };
     }
+    // The `evm` model beside numbered ones: its workload and producer, its state in a store of
+    // its own next to the prover's database.
+    let evm = if models.contains(&Model::Evm) {
+        let workload = read_workload(workload_dir)?;
+        let producer = EvmProducer::create(&evm_store_path(db), &workload.allocation)?;
+        Some((workload.blocks, producer))
+    } else {
+        None
+    };
     let workload = WorkloadDir::open(workload_dir)?;
     let allocations = workload.allocations();
     let pins: Vec<ZkKeyPin> = match &keys {
@@ -169,11 +166,19 @@ pub fn prove_workload_dir(
             }]
         }
     };
-    let mut state =
-        ProverState::open_chain(db, &allocations, &pins).map_err(|e| ProveDirError::Open {
+    let evm_genesis = evm.as_ref().map(|(_, producer)| producer.genesis());
+    let mut state = ProverState::open_chain_with_evm(db, &allocations, &pins, evm_genesis)
+        .map_err(|e| ProveDirError::Open {
             db: db.to_path_buf(),
             source: Box::new(e),
         })?;
+    let mut evm = match evm {
+        Some((blocks, mut producer)) => {
+            follow_evm_blobs(&state, db, &mut producer)?;
+            Some((blocks, producer))
+        }
+        None => None,
+    };
     if let Some(Keys { shape, pk, vk }) = keys {
         state
             .set_zk_proving_key(pk, usize::from(shape.batch))
@@ -185,7 +190,8 @@ pub fn prove_workload_dir(
             &encode_verifying_key(&vk),
         )?;
     }
-    let heights = workload.heights();
+    let evm_heights = evm.as_ref().map_or(0, |(blocks, _)| blocks.len() as u64);
+    let heights = workload.heights().max(evm_heights);
     let mut report = ProveReport::default();
     for height in 1..=heights {
         let mut left_out = Vec::new();
@@ -195,13 +201,22 @@ pub fn prove_workload_dir(
                 .iter()
                 .map(|b| (b.model, b.transactions.as_ref()))
                 .collect();
-            let (_, built) =
-                state
-                    .build_block_of(&submitted, options)
-                    .map_err(|e| ProveDirError::Build {
-                        height,
-                        source: Box::new(e),
-                    })?;
+            // The `evm` block of this height first: its state is kept in its own store before
+            // the block's one durable commit, and the store only gains nodes, so a crash in
+            // between leaves nothing a re-run does not produce again.
+            let evm_blob = match &mut evm {
+                Some((blocks, producer)) => match blocks.get(block_index(height)) {
+                    Some(transactions) => Some(producer.produce_blob(transactions.clone())?),
+                    None => None,
+                },
+                None => None,
+            };
+            let (_, built) = state
+                .build_block_with_evm(&submitted, evm_blob, options)
+                .map_err(|e| ProveDirError::Build {
+                    height,
+                    source: Box::new(e),
+                })?;
             for (index, reason) in built.dropped {
                 let (model, index) = batch_position(&batches, index);
                 left_out.push(LeftOut {
@@ -260,6 +275,41 @@ fn prove_evm_workload(
         on_height(height, heights, &[]);
     }
     Ok(report)
+}
+
+/// The `evm` store of a chain the `evm` model shares with numbered ones, whose prover
+/// database is `db`: the file beside it, its name with `.evm` appended.
+pub fn evm_store_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".evm");
+    PathBuf::from(name)
+}
+
+/// Brings `producer` (at its genesis) to where the prover's chain `state` (its database at
+/// `db`) is, from the `evm` blobs of its stored blocks.
+fn follow_evm_blobs(
+    state: &ProverState,
+    db: &Path,
+    producer: &mut EvmProducer,
+) -> Result<(), ProveDirError> {
+    for height in 1..=state.height() {
+        let stored = |e: String| ProveDirError::Open {
+            db: db.to_path_buf(),
+            source: Box::new(ProverError::Corrupt(format!("block {height}: {e}"))),
+        };
+        let bytes = state
+            .block_file(height)
+            .map_err(|e| stored(e.to_string()))?
+            .ok_or_else(|| stored("missing".into()))?;
+        let block: Block =
+            witness_format::decode_file(&bytes).map_err(|e| stored(e.to_string()))?;
+        for blob in &block.blobs {
+            if let Witness::Evm(witness) = &blob.witness {
+                producer.follow_shared(witness)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The index of block `height` (from 1) in a list of blocks.

@@ -113,18 +113,41 @@ pub fn generate_for(spec: &WorkloadSpec, model: Model) -> Workload {
 /// # Panics
 /// If the accounts or transactions exceed the wire limits of an allocation or a batch.
 pub fn generate_both(spec: &WorkloadSpec, exit_percent: u8) -> Vec<Workload> {
-    Model::NUMBERED
-        .into_iter()
+    generate_numbered(spec, &Model::NUMBERED, exit_percent)
+}
+
+/// [`generate_both`] on a chain of `chain_models` (in genesis order), the `evm` model among
+/// them or not: the workloads of its models with numbered accounts, each tree cut into the
+/// chain's regions. Exits go to the other numbered models only (the `evm` model's channels
+/// are closed: `verifier::Reason::ChannelClosed`).
+///
+/// # Panics
+/// If the accounts or transactions exceed the wire limits of an allocation or a batch.
+pub fn generate_numbered(
+    spec: &WorkloadSpec,
+    chain_models: &[Model],
+    exit_percent: u8,
+) -> Vec<Workload> {
+    chain_models
+        .iter()
+        .copied()
+        .filter(|m| Model::NUMBERED.contains(m))
         .map(|model| {
             let mut generator = WorkloadGenerator::for_model(spec, model);
-            let others: Vec<Model> = Model::NUMBERED
-                .into_iter()
+            let others: Vec<Model> = chain_models
+                .iter()
+                .copied()
                 .filter(|&m| m != model)
                 .collect();
             generator.exits = bridge_key(model)
                 .and_then(|key| Bridge::new(spec.tree_depth, &others, key))
                 .map(|bridge| Exits {
-                    percent: exit_percent,
+                    // No exit where no other numbered model could take it.
+                    percent: if others.iter().any(|m| Model::NUMBERED.contains(m)) {
+                        exit_percent
+                    } else {
+                        0
+                    },
                     bridge,
                 });
             let batches = (0..spec.blocks)
@@ -256,7 +279,11 @@ impl WorkloadGenerator {
             {
                 // An exit to a genesis account of another model: only the sender changes here.
                 // (One random draw for the target model only when there is a choice.)
-                let others: Vec<Model> = exits.bridge.others().collect();
+                let others: Vec<Model> = exits
+                    .bridge
+                    .others()
+                    .filter(|m| Model::NUMBERED.contains(m))
+                    .collect();
                 let target = match others.as_slice() {
                     [only] => *only,
                     _ => others[self.rng.random_range(0..others.len())],

@@ -54,6 +54,39 @@ impl ProverState {
         batches: &[(Model, &[Transaction])],
         options: BlockOptions,
     ) -> Result<(Block, BlockReport), ProverError> {
+        self.build_block_with_evm(batches, None, options)
+    }
+
+    /// [`build_block_of`](Self::build_block_of) on a chain that hosts the `evm` model beside
+    /// the numbered ones, with its next blob, `evm`, when there is one this block: made and
+    /// checked by the `evm` producer (`crate::evm_produce`) on top of the chain's last `evm`
+    /// state root, it goes after the numbered models' blobs.
+    pub fn build_block_with_evm(
+        &mut self,
+        batches: &[(Model, &[Transaction])],
+        evm: Option<Blob>,
+        options: BlockOptions,
+    ) -> Result<(Block, BlockReport), ProverError> {
+        let evm_root = match &evm {
+            None => self.evm_root,
+            Some(blob) => {
+                let current = self
+                    .evm_root
+                    .filter(|_| blob.model == Model::Evm)
+                    .ok_or(ProverError::UnknownModel { model: blob.model })?;
+                if blob.pre_state_root != current {
+                    return Err(ProverError::InvalidBlob(
+                        Reason::BlobDoesNotFollow {
+                            model: Model::Evm,
+                            expected: current,
+                            found: blob.pre_state_root,
+                        }
+                        .into(),
+                    ));
+                }
+                Some(blob.post_state_root)
+            }
+        };
         let height = self.height.saturating_add(1);
         let mut report = BlockReport {
             height,
@@ -124,22 +157,28 @@ impl ProverState {
                 &mut blobs,
             )?;
         }
+        blobs.extend(evm);
         let commitments: Vec<Hash32> = blobs.iter().map(blob_commitment).collect();
+        let mut state_roots: Vec<ModelRoot> = self
+            .models
+            .iter()
+            .zip(&roots)
+            .map(|(m, &root)| ModelRoot {
+                model: m.model,
+                root,
+            })
+            .chain(evm_root.map(|root| ModelRoot {
+                model: Model::Evm,
+                root,
+            }))
+            .collect();
+        state_roots.sort_by_key(|r| r.model);
         let header = Header {
             height,
             parent_hash: self.tip_hash,
             history_root: self.history.root(),
             blobs_root: blobs_root(&commitments),
-            state_roots: bounded(
-                self.models
-                    .iter()
-                    .zip(&roots)
-                    .map(|(m, &root)| ModelRoot {
-                        model: m.model,
-                        root,
-                    })
-                    .collect(),
-            )?,
+            state_roots: bounded(state_roots)?,
         };
         let block = Block {
             header,
@@ -165,6 +204,7 @@ impl ProverState {
         for (lane, root) in self.models.iter_mut().zip(roots) {
             lane.root = root;
         }
+        self.evm_root = evm_root;
         Ok((block, report))
     }
 

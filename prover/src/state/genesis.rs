@@ -8,7 +8,9 @@ use verifier::ChainParams;
 use verifier::accumulator::HistoryAccumulator;
 use verifier::hash::genesis_hash;
 use witness_format::ssz_types::VariableList;
-use witness_format::{Allocation, Genesis, Hash32, ModelRoot, SszEncode, ZkKeyPin, encode_file};
+use witness_format::{
+    Allocation, Genesis, Hash32, Model, ModelRoot, SszEncode, ZkKeyPin, encode_file,
+};
 
 use crate::tree_hash::ModelTree;
 
@@ -19,6 +21,7 @@ use super::*;
 pub(super) fn genesis_of(
     allocations: &[Allocation],
     zk_keys: &[ZkKeyPin],
+    evm: Option<&Genesis>,
 ) -> Result<Genesis, ProverError> {
     let allocations = checked_allocations(allocations)?;
     let roots = allocations
@@ -32,12 +35,44 @@ pub(super) fn genesis_of(
         })
         .collect::<Result<Vec<_>, ProverError>>()?;
     let first = allocations.first().ok_or_else(no_allocation)?;
+    with_evm(
+        Genesis {
+            chain_id: first.chain_id,
+            tree_depth: first.tree_depth,
+            state_roots: bounded(roots)?,
+            zk_keys: zk_pins(zk_keys)?,
+            evm: None,
+        },
+        evm,
+    )
+}
+
+/// `numbered` (a genesis of numbered models) with the `evm` model of the chain whose genesis
+/// is `evm` beside them, when there is one: its state root among theirs, in model order, and
+/// its anchor. Both are for the same chain id.
+fn with_evm(numbered: Genesis, evm: Option<&Genesis>) -> Result<Genesis, ProverError> {
+    let Some(evm) = evm else {
+        return Ok(numbered);
+    };
+    if evm.chain_id != numbered.chain_id {
+        return Err(ProverError::InvalidAllocation(format!(
+            "the evm allocation is for chain {}, the others for chain {}",
+            evm.chain_id, numbered.chain_id
+        )));
+    }
+    let root = evm
+        .state_roots
+        .iter()
+        .find(|r| r.model == Model::Evm)
+        .filter(|_| evm.evm.is_some())
+        .ok_or_else(|| ProverError::InvalidAllocation("no evm chain to share".into()))?;
+    let mut roots = numbered.state_roots.to_vec();
+    roots.push(*root);
+    roots.sort_by_key(|r| r.model);
     Ok(Genesis {
-        chain_id: first.chain_id,
-        tree_depth: first.tree_depth,
         state_roots: bounded(roots)?,
-        zk_keys: zk_pins(zk_keys)?,
-        evm: None,
+        evm: evm.evm.clone(),
+        ..numbered
     })
 }
 
@@ -126,6 +161,7 @@ pub(super) fn initialize(
     db: &Database,
     allocations: &[Allocation],
     zk_keys: &[ZkKeyPin],
+    evm: Option<&Genesis>,
 ) -> Result<Genesis, ProverError> {
     let allocations = checked_allocations(allocations)?;
     let first = allocations.first().ok_or_else(no_allocation)?;
@@ -144,7 +180,8 @@ pub(super) fn initialize(
         zk_keys: zk_pins(zk_keys)?,
         evm: None,
     };
-    ChainParams::from_genesis(&probe).map_err(|e| ProverError::InvalidAllocation(e.to_string()))?;
+    ChainParams::from_genesis(&with_evm(probe.clone(), evm)?)
+        .map_err(|e| ProverError::InvalidAllocation(e.to_string()))?;
     let write = db.begin_write()?;
     let mut roots = Vec::with_capacity(allocations.len());
     for allocation in &allocations {
@@ -172,10 +209,13 @@ pub(super) fn initialize(
             root,
         });
     }
-    let genesis = Genesis {
-        state_roots: bounded(roots)?,
-        ..probe
-    };
+    let genesis = with_evm(
+        Genesis {
+            state_roots: bounded(roots)?,
+            ..probe
+        },
+        evm,
+    )?;
     {
         let mut meta = write.open_table(META)?;
         meta.insert(META_GENESIS, encode_file(&genesis).as_slice())?;
@@ -198,7 +238,7 @@ pub(super) fn initialize(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use witness_format::{AccountLeaf, Model};
+    use witness_format::AccountLeaf;
 
     fn allocation(model: Model, chain_id: u64, tree_depth: u8) -> Allocation {
         Allocation {
@@ -244,7 +284,7 @@ mod tests {
     #[test]
     fn the_genesis_root_is_the_verifiers_root_of_the_accounts() {
         let z = allocation(Model::ZkTransfer, 7, 4);
-        let genesis = genesis_of(std::slice::from_ref(&z), &[]).unwrap();
+        let genesis = genesis_of(std::slice::from_ref(&z), &[], None).unwrap();
         let expected = verifier::zk_transfer::root_of_accounts(4, &[(0, z.accounts[0])]).unwrap();
         assert_eq!(
             genesis.state_roots[0].root,

@@ -134,8 +134,11 @@ pub struct ProverState {
     pub(crate) db: Database,
     genesis: Genesis,
     pub(crate) params: ChainParams,
-    /// The hosted models, in genesis order.
+    /// The hosted models with numbered accounts, in genesis order.
     pub(crate) models: Vec<ModelState>,
+    /// The `evm` model's state root, when the chain hosts it beside them (its state is the
+    /// `evm` producer's; this state only links its blobs).
+    evm_root: Option<Hash32>,
     /// With a key, `zk-transfer` blobs carry zk proofs instead of Merkle witnesses.
     zk: Option<ZkProver>,
     history: HistoryAccumulator,
@@ -161,10 +164,23 @@ impl ProverState {
         allocations: &[Allocation],
         zk_keys: &[ZkKeyPin],
     ) -> Result<Self, ProverError> {
+        Self::open_chain_with_evm(path, allocations, zk_keys, None)
+    }
+
+    /// [`open_chain`](Self::open_chain) for a chain that also hosts the `evm` model: the
+    /// chain whose genesis is `evm` (its state root and anchor; its own state is the
+    /// producer's, `crate::evm_produce`). Its blobs come with
+    /// [`build_block_with_evm`](Self::build_block_with_evm).
+    pub fn open_chain_with_evm(
+        path: &Path,
+        allocations: &[Allocation],
+        zk_keys: &[ZkKeyPin],
+        evm: Option<&Genesis>,
+    ) -> Result<Self, ProverError> {
         let db = Database::create(path)?;
         let genesis = match stored_genesis(&db)? {
             Some(genesis) => {
-                let expected = genesis_of(allocations, zk_keys)?;
+                let expected = genesis_of(allocations, zk_keys, evm)?;
                 if genesis != expected {
                     return Err(ProverError::WrongChain {
                         expected: genesis_hash(&expected),
@@ -173,7 +189,7 @@ impl ProverState {
                 }
                 genesis
             }
-            None => initialize(&db, allocations, zk_keys)?,
+            None => initialize(&db, allocations, zk_keys, evm)?,
         };
         Self::load(db, genesis)
     }
@@ -223,8 +239,10 @@ impl ProverState {
                 "block {height} has other models than the genesis"
             )));
         }
+        let evm_root = roots.iter().find(|r| r.model == Model::Evm).map(|r| r.root);
         let models = roots
             .iter()
+            .filter(|r| r.model != Model::Evm)
             .map(|r| ModelState::new(r.model, r.root))
             .collect::<Result<_, _>>()?;
         drop(headers);
@@ -234,6 +252,7 @@ impl ProverState {
             genesis,
             params,
             models,
+            evm_root,
             zk: None,
             history,
             height,
@@ -346,7 +365,10 @@ impl ProverState {
 
     /// The current state root of `model`, if the chain hosts it.
     pub fn state_root(&self, model: Model) -> Option<Hash32> {
-        self.model_state(model).ok().map(|m| m.root)
+        match model {
+            Model::Evm => self.evm_root,
+            _ => self.model_state(model).ok().map(|m| m.root),
+        }
     }
 
     /// The stored block file at `height`, if built.
