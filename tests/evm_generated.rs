@@ -552,16 +552,6 @@ fn gen_prove_and_verify_an_evm_workload_on_the_command_line() {
         "{}",
         stderr(&bad)
     );
-
-    // The evm model has a chain of its own, for now.
-    gen_tiny("transfer", "1", &workload, &[]);
-    let shared = prove(&dir.path().join("third.redb"));
-    assert_eq!(shared.status.code(), Some(2));
-    assert!(
-        stderr(&shared).contains("does not share a chain with other models"),
-        "{}",
-        stderr(&shared)
-    );
 }
 
 #[test]
@@ -593,7 +583,11 @@ fn gen_refuses_evm_blocks_over_the_gas_limit_and_exits_for_evm() {
         path(&out),
     ]);
     assert_eq!(exits.status.code(), Some(2));
-    assert!(stderr(&exits).contains("--exit-percent needs --model both"));
+    assert!(
+        stderr(&exits).contains("--exit-percent needs transfer and zk-transfer on the chain"),
+        "{}",
+        stderr(&exits)
+    );
 }
 
 #[test]
