@@ -233,6 +233,15 @@ fn summary(fact: &ProvenFact) -> String {
             "{model} account {account} at height {height}: balance {}, nonce {}, key {}",
             leaf.balance, leaf.nonce, leaf.public_key
         ),
+        ProvenFact::EvmChannel {
+            height,
+            model,
+            account,
+            sent,
+            ..
+        } => format!(
+            "the evm bridge at height {height} has sent {sent} to {model} account {account}"
+        ),
     }
 }
 

@@ -1093,7 +1093,7 @@ fn nested_path_lists_are_bounded_by_their_limits() {
             HistoryFact::Blob(fact) => fact.blob.path.len(),
             HistoryFact::Transaction(fact) => fact.transaction.path.len(),
             HistoryFact::Account(fact) => fact.siblings.len(),
-            HistoryFact::Anchor(_) => unreachable!(),
+            HistoryFact::Anchor(_) | HistoryFact::EvmChannel(_) => unreachable!(),
         };
         let full = grown(&proof, limit - carried).expect("a list at its limit decodes");
         assert!(verify_history_proof(&full, tip()).is_err());

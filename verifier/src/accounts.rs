@@ -114,20 +114,27 @@ impl Bridge {
         Some((model, leaf.checked_rem(self.region)?))
     }
 
-    /// The model and account that channel leaf `leaf` is with, when the channel is open: its
-    /// region belongs to a model ([`Reason::NoChannel`] otherwise) whose accounts are numbered.
-    /// The `evm` model has a region on a chain it shares (the layout is the chain's), but its
-    /// side of the bridge is not built, so its channels stay closed ([`Reason::ChannelClosed`]).
-    /// A leaf among the accounts is no channel ([`Reason::NotACredit`]).
-    pub fn open_channel(&self, leaf: u64) -> Result<(Model, u64), Reason> {
-        match self.channel(leaf) {
-            Some((Some(model), account)) if Model::NUMBERED.contains(&model) => {
-                Ok((model, account))
-            }
-            Some((Some(model), _)) => Err(Reason::ChannelClosed {
+    /// The model and account that channel leaf `leaf` is with, for an exit through it: its
+    /// region belongs to a model ([`Reason::NoChannel`] otherwise) that can credit it. The
+    /// `evm` model's side of the bridge takes no credits yet: exits to it are refused
+    /// ([`Reason::ChannelClosed`]), while credits from it are open
+    /// ([`Bridge::credit_channel`]). A leaf among the accounts is no channel
+    /// ([`Reason::NotACredit`]).
+    pub fn exit_channel(&self, leaf: u64) -> Result<(Model, u64), Reason> {
+        match self.credit_channel(leaf)? {
+            (Model::Evm, _) => Err(Reason::ChannelClosed {
                 account: leaf,
-                model,
+                model: Model::Evm,
             }),
+            open => Ok(open),
+        }
+    }
+
+    /// The model and account that channel leaf `leaf` is with, for a credit through it (see
+    /// [`Bridge::exit_channel`]).
+    pub fn credit_channel(&self, leaf: u64) -> Result<(Model, u64), Reason> {
+        match self.channel(leaf) {
+            Some((Some(model), account)) => Ok((model, account)),
             Some((None, _)) => Err(Reason::NoChannel { account: leaf }),
             None => Err(Reason::NotACredit { account: leaf }),
         }
@@ -239,7 +246,7 @@ impl TouchedState {
         };
         let exit = self.bridge.filter(|bridge| tx.to >= bridge.accounts_end());
         if let Some(bridge) = exit {
-            bridge.open_channel(tx.to)?;
+            bridge.exit_channel(tx.to)?;
         }
         let receiver_key = match (receiver.is_empty(), tx.new_account_key.is_zero(), exit) {
             (true, true, Some(bridge)) => bridge.key(),
@@ -283,7 +290,7 @@ impl TouchedState {
             .bridge
             .filter(|bridge| tx.from >= bridge.accounts_end())
             .ok_or(Reason::NotACredit { account: tx.from })?;
-        let (_, account) = bridge.open_channel(tx.from)?;
+        let (_, account) = bridge.credit_channel(tx.from)?;
         if tx.to != account {
             return Err(Reason::CreditToOtherAccount {
                 bridge_account: tx.from,
@@ -454,37 +461,38 @@ pub(crate) mod tests {
     }
 
     /// On a chain shared with the `evm` model, the numbered models' trees keep its region
-    /// (the layout is the chain's), but its side of the bridge is not built: an exit to it
-    /// and a credit from it are refused by name, and nothing changes.
+    /// (the layout is the chain's): credits from it go through, but its side of the bridge
+    /// takes no credits yet, so an exit to it is refused by name, and nothing changes.
     #[test]
-    fn the_evm_models_channels_are_closed() {
+    fn the_evm_models_channels_take_credits_only() {
         // `transfer` beside `zk-transfer` and `evm`: regions of 4 leaves at depth 4.
         let bridge = Bridge::new(4, &[Model::ZkTransfer, Model::Evm], KEY).unwrap();
         assert_eq!(bridge.reserved_bits(), 2);
         assert_eq!(bridge.channel_leaf(Model::Evm, 1), Some(9));
-        assert_eq!(bridge.open_channel(5), Ok((Model::ZkTransfer, 1)));
+        assert_eq!(bridge.exit_channel(5), Ok((Model::ZkTransfer, 1)));
         let closed = Reason::ChannelClosed {
             account: 9,
             model: Model::Evm,
         };
-        assert_eq!(bridge.open_channel(9), Err(closed.clone()));
+        assert_eq!(bridge.exit_channel(9), Err(closed.clone()));
+        assert_eq!(bridge.credit_channel(9), Ok((Model::Evm, 1)));
         assert_eq!(
-            bridge.open_channel(13),
+            bridge.exit_channel(13),
             Err(Reason::NoChannel { account: 13 })
         );
         assert_eq!(
-            bridge.open_channel(1),
+            bridge.credit_channel(1),
             Err(Reason::NotACredit { account: 1 })
         );
         let state = TouchedState::new(vec![1, 9], vec![owner(10), AccountLeaf::EMPTY])
             .unwrap()
             .with_bridge(Some(bridge));
         let mut refused = state.clone();
-        assert_eq!(refused.apply(&transfer(1, 9, 4, 0)), Err(closed.clone()));
+        assert_eq!(refused.apply(&transfer(1, 9, 4, 0)), Err(closed));
         assert_eq!(refused, state);
-        assert_eq!(
-            state.clone().apply_credit(&transfer(9, 1, 5, 5)),
-            Err(closed)
-        );
+        // A credit from it is the credit rules' (its receipt is checked apart).
+        let mut credited = state.clone();
+        credited.apply_credit(&transfer(9, 1, 5, 5)).unwrap();
+        assert_eq!(credited.get(9).map(|leaf| leaf.nonce), Some(5));
     }
 }

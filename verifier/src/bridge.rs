@@ -27,6 +27,7 @@ use witness_format::{Blob, CreditWitness, Hash32, Header, HistoryFact, Model, Pu
 
 use crate::accounts::{Bridge, TouchedState, touched_accounts};
 use crate::error::{Reason, VerifyError};
+use crate::evm::bridge::bridge_code_hash;
 use crate::hash::tagged_hash;
 use crate::history_proof::{ProvenFact, verify_history_proof};
 use crate::model::PendingProof;
@@ -204,20 +205,58 @@ fn check_receipt(
     tx: &witness_format::Transaction,
     receipt: &witness_format::HistoryProof,
 ) -> Result<(), VerifyError> {
-    let (source, credited) = channels.open_channel(tx.from)?;
-    if !matches!(receipt.fact, HistoryFact::Account(_)) {
+    let (source, credited) = channels.credit_channel(tx.from)?;
+    if !matches!(
+        receipt.fact,
+        HistoryFact::Account(_) | HistoryFact::EvmChannel(_)
+    ) {
         return Err(Reason::ReceiptNotAnAccount.into());
     }
-    let fact = verify_history_proof(receipt, header)?;
-    let ProvenFact::Account {
-        height,
-        model: found,
-        account,
-        leaf,
-        ..
-    } = fact
-    else {
-        return Err(Reason::ReceiptNotAnAccount.into());
+    // What the receipt proves: its height, its model, whether it is the source's channel with
+    // the credited account of this model, and the sent total.
+    let (height, found, channel, sent) = match verify_history_proof(receipt, header)? {
+        ProvenFact::Account {
+            height,
+            model: found,
+            account,
+            leaf,
+            ..
+        } => {
+            // The source's channel leaf with the account of this model the credit's channel
+            // names (that the credit pays that account is the credit rule's:
+            // `CreditToOtherAccount`).
+            let sending_leaf =
+                bridge(params, source).and_then(|sender| sender.channel_leaf(model, credited));
+            let channel = match sending_leaf == Some(account) {
+                true => Ok(()),
+                false => Err(Reason::ReceiptForOtherAccount {
+                    receipt_account: account,
+                    credit_account: sending_leaf.unwrap_or(tx.from),
+                }),
+            };
+            (height, found, channel, leaf.balance)
+        }
+        ProvenFact::EvmChannel {
+            height,
+            model: target,
+            account,
+            sent,
+            bridge_code_hash: code_hash,
+        } => {
+            let expected = Hash32::from(bridge_code_hash(&params.models).0);
+            let channel = if code_hash != Some(expected) {
+                Err(Reason::ReceiptNotFromBridge { code_hash })
+            } else if (target, account) != (model, credited) {
+                Err(Reason::ReceiptForOtherChannel {
+                    model: target,
+                    account,
+                })
+            } else {
+                Ok(())
+            };
+            (height, Model::Evm, channel, sent)
+        }
+        _ => return Err(Reason::ReceiptNotAnAccount.into()),
     };
     if found != source {
         return Err(Reason::ReceiptFromWrongModel {
@@ -242,20 +281,10 @@ fn check_receipt(
         }
         .into());
     }
-    // The source's channel leaf with the account of this model the credit's channel names
-    // (that the credit pays that account is the credit rule's: `CreditToOtherAccount`).
-    let sending_leaf =
-        bridge(params, source).and_then(|sender| sender.channel_leaf(model, credited));
-    if sending_leaf != Some(account) {
-        return Err(Reason::ReceiptForOtherAccount {
-            receipt_account: account,
-            credit_account: sending_leaf.unwrap_or(tx.from),
-        }
-        .into());
-    }
-    if leaf.balance != tx.nonce {
+    channel?;
+    if sent != tx.nonce {
         return Err(Reason::ReceiptSentMismatch {
-            receipt: leaf.balance,
+            receipt: sent,
             credit: tx.nonce,
         }
         .into());

@@ -285,6 +285,22 @@ pub enum Reason {
     /// A blob of credits on a chain without a bridge (one that hosts a single model).
     #[error("credits need a chain of several models")]
     NoBridge,
+    /// A receipt from the `evm` model read from an account that does not hold the chain's
+    /// bridge contract: its storage may have been written by anything.
+    #[error("the receipt's account at the bridge address holds code {code_hash:?}, not the chain's bridge contract")]
+    ReceiptNotFromBridge {
+        /// The account's code hash (none: no account).
+        code_hash: Option<Hash32>,
+    },
+    /// A receipt from the `evm` model of the channel with another account (or model) than the
+    /// credit's.
+    #[error("the receipt is of the evm bridge's channel with {model} account {account}, not the credit's")]
+    ReceiptForOtherChannel {
+        /// The model the receipt's channel is with.
+        model: Model,
+        /// The account.
+        account: u64,
+    },
     /// A leaf above the accounts that is no channel: its region belongs to no model.
     #[error("leaf {account} is in a region of no model: no exit or credit goes through it")]
     NoChannel {
@@ -483,6 +499,14 @@ pub enum Reason {
 /// Why a history proof is rejected.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
 pub enum HistoryProofError {
+    /// The `evm` state records another sent total for the channel than the fact.
+    #[error("the evm bridge contract records {recorded} sent through the channel, the fact {fact}")]
+    EvmChannelMismatch {
+        /// What the state holds.
+        recorded: String,
+        /// What the fact claims.
+        fact: u64,
+    },
     /// The proof was made for a tip of another height.
     #[error("proof is for a tip at height {proof}, the tip given is at height {tip}")]
     TipHeightMismatch {

@@ -22,9 +22,10 @@
 
 use witness_format::limits::MAX_TREE_DEPTH;
 use witness_format::ssz_types::{BitList, VariableList};
+use alloy_primitives::{B256, U256};
 use witness_format::{
-    AccountFact, AccountLeaf, Anchor, BlobInclusion, Genesis, Hash32, Header, HistoryFact,
-    HistoryProof, MerkleWitness, Model, Transaction, TransactionInclusion,
+    AccountFact, AccountLeaf, Anchor, BlobInclusion, EvmChannelFact, Genesis, Hash32, Header,
+    HistoryFact, HistoryProof, MerkleWitness, Model, Transaction, TransactionInclusion,
 };
 
 use crate::accounts::in_range;
@@ -34,6 +35,8 @@ use crate::hash::{
     BLOBS_NODE_TAG, BLOBS_ROOT_TAG, TRANSACTIONS_NODE_TAG, TRANSACTIONS_ROOT_TAG,
     blob_commitment_of, genesis_hash, header_hash, list_root_from_path, transaction_hash,
 };
+use crate::evm::bridge::read_channel;
+use crate::evm::{EvmError, WitnessDb};
 use crate::states::state_of;
 
 /// What a valid history proof establishes about the tip's chain.
@@ -105,6 +108,21 @@ pub enum ProvenFact {
         /// The model's state root at that height.
         state_root: Hash32,
     },
+    /// What the `evm` model's bridge contract recorded as sent to an account of another model,
+    /// after a block (height 0: at genesis).
+    EvmChannel {
+        /// The height whose state it is.
+        height: u64,
+        /// The model the value was sent to.
+        model: Model,
+        /// The account of that model.
+        account: u64,
+        /// The sent total.
+        sent: u64,
+        /// The code hash of the account at the bridge address (none: no account): a receipt
+        /// counts only from the chain's bridge contract.
+        bridge_code_hash: Option<Hash32>,
+    },
 }
 
 /// Checks `proof` against the trusted header `tip` and returns what it proves.
@@ -173,7 +191,44 @@ pub fn verify_history_proof(proof: &HistoryProof, tip: &Header) -> Result<Proven
                 state_root,
             })
         }
+        HistoryFact::EvmChannel(fact) => {
+            let (height, _) = check_anchor(proof, tip, &fact.anchor)?;
+            let bridge_code_hash = check_evm_channel(fact).map_err(|e| e.at_block(height))?;
+            Ok(ProvenFact::EvmChannel {
+                height,
+                model: fact.model,
+                account: fact.account,
+                sent: fact.sent,
+                bridge_code_hash,
+            })
+        }
     }
+}
+
+/// Checks an `evm` channel fact against the `evm` state root its anchor records: its nodes
+/// prove the contract account and the channel's slot, and the slot holds the fact's total.
+/// Returns the code hash of the account at the bridge address.
+fn check_evm_channel(fact: &EvmChannelFact) -> Result<Option<Hash32>, VerifyError> {
+    let roots = match &fact.anchor {
+        Anchor::Genesis(genesis) => &genesis.state_roots,
+        Anchor::Header(header) => &header.state_roots,
+    };
+    let root = roots
+        .iter()
+        .find(|root| root.model == Model::Evm)
+        .map(|root| B256::from(root.root.0))
+        .ok_or(Reason::UnknownModel { model: Model::Evm })?;
+    let mut db = WitnessDb::new(fact.nodes.iter().map(|n| n.as_ref()), [], 0, []);
+    let (code_hash, sent) = read_channel(&mut db, root, fact.model, fact.account)
+        .map_err(|e| Reason::Evm(Box::new(EvmError::Witness(e))))?;
+    if sent != U256::from(fact.sent) {
+        return Err(HistoryProofError::EvmChannelMismatch {
+            recorded: sent.to_string(),
+            fact: fact.sent,
+        }
+        .into());
+    }
+    Ok(code_hash.map(|hash| Hash32::from(hash.0)))
 }
 
 /// [`check_anchor`] for a header: the anchors that have blocks.

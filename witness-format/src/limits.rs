@@ -114,6 +114,12 @@ pub type MaxEvmNodeBytes = typenum::U1024;
 /// [`MaxEvmNodeBytes`] as a number.
 pub const MAX_EVM_NODE_BYTES: usize = 1024;
 
+/// Trie nodes proving one `evm` storage slot (an account's path, then the slot's): a path of
+/// a 32-byte key has at most 64 nodes below the root, and real tries are under 10 deep.
+pub type MaxEvmProofNodes = typenum::U128;
+/// [`MaxEvmProofNodes`] as a number.
+pub const MAX_EVM_PROOF_NODES: usize = 128;
+
 /// Trie nodes in one `evm` witness: mainnet blocks need a few thousand.
 pub type MaxEvmNodes = typenum::U131072;
 /// [`MaxEvmNodes`] as a number.
@@ -170,6 +176,7 @@ mod tests {
         assert_eq!(MaxSpanSteps::USIZE, MAX_SPAN_STEPS);
         assert_eq!(MaxEvmBlockBytes::USIZE, MAX_EVM_BLOCK_BYTES);
         assert_eq!(MaxEvmNodeBytes::USIZE, MAX_EVM_NODE_BYTES);
+        assert_eq!(MaxEvmProofNodes::USIZE, MAX_EVM_PROOF_NODES);
         assert_eq!(MaxEvmNodes::USIZE, MAX_EVM_NODES);
         assert_eq!(MaxEvmCodeBytes::USIZE, MAX_EVM_CODE_BYTES);
         assert_eq!(MaxEvmCodes::USIZE, MAX_EVM_CODES);

@@ -8,9 +8,9 @@ use crate::bytes::{Bytes, Hash32, PublicKey, Signature};
 use crate::limits::{
     MaxAccountPathSiblings, MaxAllocationAccounts, MaxBatchTransactions, MaxBlobsPerBlock,
     MaxCreditsPerBlob, MaxEvmAncestors, MaxEvmBlockBytes, MaxEvmCodeBytes, MaxEvmCodes,
-    MaxEvmHeaderBytes, MaxEvmNodeBytes, MaxEvmNodes, MaxListPathHashes, MaxMmrPathHashes,
-    MaxMmrPeaks, MaxModels, MaxSiblings, MaxSpanSteps, MaxTransactionsPerBlob, MaxWitnessLeaves,
-    MaxZkKeys,
+    MaxEvmHeaderBytes, MaxEvmNodeBytes, MaxEvmNodes, MaxEvmProofNodes, MaxListPathHashes,
+    MaxMmrPathHashes, MaxMmrPeaks, MaxModels, MaxSiblings, MaxSpanSteps, MaxTransactionsPerBlob,
+    MaxWitnessLeaves, MaxZkKeys,
 };
 
 /// An execution model: one kind of state with its own rules and state root.
@@ -367,6 +367,9 @@ pub enum HistoryFact {
     Transaction(TransactionFact),
     /// The leaf of an account in a model's state after a block (or at genesis).
     Account(AccountFact),
+    /// What the `evm` model's bridge contract recorded as sent to an account of another model,
+    /// after a block (or at genesis): the receipt of a credit from `evm`.
+    EvmChannel(EvmChannelFact),
 }
 
 /// The commitment of one blob of a block and its path under the header's `blobs_root`.
@@ -443,6 +446,25 @@ pub struct AccountFact {
     pub sibling_present: BitList<MaxAccountPathSiblings>,
     /// The carried sibling hashes, bottom up.
     pub siblings: VariableList<Hash32, MaxAccountPathSiblings>,
+}
+
+/// The total the `evm` model's bridge contract recorded as sent to `account` of `model`, in the
+/// `evm` state after the anchor: the contract's storage slot for that channel, proven by the
+/// trie nodes from the `evm` state root down (the contract account's path in the account trie,
+/// then the slot's in its storage trie), in any order.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct EvmChannelFact {
+    /// The genesis (state at height 0) or the header (state after its block).
+    pub anchor: Anchor,
+    /// The model the value was sent to.
+    pub model: Model,
+    /// The account of that model.
+    pub account: u64,
+    /// The sent total, in units of that model (gwei of ether).
+    pub sent: u64,
+    /// The trie nodes (RLP) proving it.
+    #[serde(with = "ssz_types::serde_utils::list_of_hex_var_list")]
+    pub nodes: VariableList<ByteList<MaxEvmNodeBytes>, MaxEvmProofNodes>,
 }
 
 /// Length of a `zk-transfer` verifying key in arkworks' canonical compressed encoding: alpha

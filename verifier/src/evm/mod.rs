@@ -12,6 +12,7 @@
 //! - [`ChainSpec`]: the fork schedule the genesis records (a real chain's published one, or one
 //!   fork from the first block); Cancun and Prague are supported.
 
+pub mod bridge;
 mod chain;
 mod header;
 mod model;
