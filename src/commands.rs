@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use prover::BlockOptions;
-use prover::evm_workload::{self, EvmWorkloadSpec};
+use prover::evm_workload::{self, EvmBridgeSpec, EvmWorkloadSpec};
 use prover::workload::{WorkloadSpec, generate_for, generate_numbered};
 use serde::Serialize;
 use witness_format::frame::read_frame;
@@ -61,8 +61,9 @@ pub(crate) struct GenArgs {
     /// Depth of the state tree.
     #[arg(long, default_value_t = 32)]
     depth: u8,
-    /// With `transfer` and `zk-transfer` on the chain: percent of their transfers that exit to
-    /// the other one (cross-model messages; the prover credits them in a later block).
+    /// On a chain of several models: percent of transactions that exit to another model
+    /// (cross-model messages; the prover credits them in a later block). `transfer` and
+    /// `zk-transfer` exit to each other, `evm` (through its bridge contract) to both.
     #[arg(long, default_value_t = 0)]
     exit_percent: u8,
     /// With `evm` on the chain: its fork, from its first block.
@@ -172,13 +173,11 @@ pub(crate) fn gen_workload(args: GenArgs) -> Result<(), Failure> {
         .copied()
         .filter(|m| Model::NUMBERED.contains(m))
         .collect();
-    if args.exit_percent > 0 && numbered.len() < 2 {
-        return Err(
-            anyhow::anyhow!("--exit-percent needs transfer and zk-transfer on the chain").into(),
-        );
+    if args.exit_percent > 0 && chain_models.len() < 2 {
+        return Err(anyhow::anyhow!("--exit-percent needs a chain of several models").into());
     }
     if chain_models.contains(&Model::Evm) {
-        gen_evm_workload(&args)?;
+        gen_evm_workload(&args, &chain_models)?;
     }
     if numbered.is_empty() {
         return Ok(());
@@ -228,8 +227,8 @@ pub(crate) fn gen_workload(args: GenArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The `evm` part of `stateless gen`.
-fn gen_evm_workload(args: &GenArgs) -> Result<(), Failure> {
+/// The `evm` part of `stateless gen` on a chain of `chain_models`.
+fn gen_evm_workload(args: &GenArgs, chain_models: &[Model]) -> Result<(), Failure> {
     let spec = EvmWorkloadSpec {
         chain_id: args.chain_id,
         schedule: match args.fork {
@@ -241,6 +240,7 @@ fn gen_evm_workload(args: &GenArgs) -> Result<(), Failure> {
         txs_per_block: args.size.txs_per_block,
         seed: args.seed,
         token_percent: args.token_percent,
+        bridge: EvmBridgeSpec::of(chain_models, args.size.accounts, args.exit_percent),
     };
     let bar = progress(1, "generate");
     let workload = evm_workload::generate(&spec).map_err(|e| anyhow::anyhow!("{e}"))?;

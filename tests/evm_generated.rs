@@ -584,7 +584,7 @@ fn gen_refuses_evm_blocks_over_the_gas_limit_and_exits_for_evm() {
     ]);
     assert_eq!(exits.status.code(), Some(2));
     assert!(
-        stderr(&exits).contains("--exit-percent needs transfer and zk-transfer on the chain"),
+        stderr(&exits).contains("--exit-percent needs a chain of several models"),
         "{}",
         stderr(&exits)
     );

@@ -239,6 +239,7 @@ fn exits_to_the_evm_model_are_refused_until_its_bridge_exists() {
         .build_block_with_evm(
             &[(Model::Transfer, &[exit, ordinary])],
             Some(evm_blob),
+            Some(&producer),
             BlockOptions::default(),
         )
         .unwrap();
@@ -267,7 +268,7 @@ fn exits_to_the_evm_model_are_refused_until_its_bridge_exists() {
     let mut skipped = stale.clone();
     skipped.pre_state_root = witness_format::Hash32::from([3; 32]);
     assert!(matches!(
-        state.build_block_with_evm(&[], Some(skipped), BlockOptions::default()),
+        state.build_block_with_evm(&[], Some(skipped), None, BlockOptions::default()),
         Err(ProverError::InvalidBlob(error))
             if matches!(error.reason, Reason::BlobDoesNotFollow { model: Model::Evm, .. })
     ));

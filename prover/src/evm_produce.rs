@@ -16,15 +16,16 @@ use alloy_consensus::{
 use alloy_eips::eip4895::Withdrawals;
 use alloy_eips::eip7685::EMPTY_REQUESTS_HASH;
 use alloy_hardforks::EthereumHardforks;
-use alloy_primitives::{Address, B256, keccak256};
+use alloy_primitives::{Address, B256, U256, keccak256};
 use thiserror::Error;
 use verifier::ChainVerifier;
 use verifier::evm::{ChainSpec, EvmError, decode_block, inherited_fees, seal_block};
-use witness_format::{Blob, EvmWitness, Genesis, Witness};
+use witness_format::{Blob, EvmWitness, Genesis, Hash32, Model, Witness};
 
 use crate::evm_import::{EvmChainBuilder, ImportError, ImportedChain, anchored_genesis};
 use crate::evm_state::{EvmState, EvmStateError, check_block, state_of};
 use crate::evm_workload::EvmAllocation;
+use crate::state::EvmChannels;
 
 /// Seconds between blocks.
 pub const BLOCK_SECONDS: u64 = 12;
@@ -319,5 +320,24 @@ impl EvmProducer {
     /// The genesis and the blocks produced.
     pub fn finish(self) -> ImportedChain {
         self.chain.finish()
+    }
+}
+
+impl EvmChannels for EvmProducer {
+    fn sent_totals(&self, root: Hash32, channels: &[(Model, u64)]) -> Result<Vec<U256>, String> {
+        self.state
+            .channel_totals(B256::from(root.0), channels)
+            .map_err(|e| e.to_string())
+    }
+
+    fn sent_proof(
+        &self,
+        root: Hash32,
+        model: Model,
+        account: u64,
+    ) -> Result<Vec<Vec<u8>>, String> {
+        self.state
+            .channel_proof(B256::from(root.0), model, account)
+            .map_err(|e| e.to_string())
     }
 }

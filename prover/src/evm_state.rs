@@ -18,7 +18,9 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::TrieAccount;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use thiserror::Error;
+use verifier::evm::bridge::read_channel;
 use verifier::evm::{ChainSpec, CheckedBlock, EvmError, UsedWitness, WitnessDb, execute_block};
+use witness_format::Model;
 use verifier::mpt::{EMPTY_ROOT, PartialTrie};
 
 const NODES: TableDefinition<'static, [u8; 32], &'static [u8]> = TableDefinition::new("evm/nodes");
@@ -213,6 +215,40 @@ impl EvmState {
     ) -> Result<ProvenBlock, EvmStateError> {
         let db = self.full_db(block.header.number, ancestors)?;
         Ok(check_block(spec, block, pre_state_root, db))
+    }
+
+    /// The bridge contract's sent totals of `channels` (model, account) in the state of root
+    /// `root`, in order.
+    pub fn channel_totals(
+        &self,
+        root: B256,
+        channels: &[(Model, u64)],
+    ) -> Result<Vec<U256>, EvmStateError> {
+        if channels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut db = self.full_db(0, &[])?;
+        channels
+            .iter()
+            .map(|&(model, account)| {
+                read_channel(&mut db, root, model, account)
+                    .map(|(_, sent)| sent)
+                    .map_err(failed)
+            })
+            .collect()
+    }
+
+    /// The trie nodes proving the bridge contract's channel with `account` of `model` in the
+    /// state of root `root`: what the verifier's reading of it reads.
+    pub fn channel_proof(
+        &self,
+        root: B256,
+        model: Model,
+        account: u64,
+    ) -> Result<Vec<Vec<u8>>, EvmStateError> {
+        let mut db = self.full_db(0, &[])?;
+        read_channel(&mut db, root, model, account).map_err(failed)?;
+        Ok(db.used().nodes)
     }
 
     /// Keeps the state after a valid block (one durable commit).

@@ -25,7 +25,8 @@ use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-use witness_format::EvmSchedule;
+use verifier::evm::bridge::{BRIDGE_ADDRESS, WEI_PER_UNIT, bridge_code, exit_calldata};
+use witness_format::{EvmSchedule, Model};
 use witness_format::limits::MAX_EVM_BLOCK_BYTES;
 
 use crate::evm_state::GenesisAccount;
@@ -73,6 +74,38 @@ pub struct EvmWorkloadSpec {
     pub seed: u64,
     /// Percent of transactions that are token transfers (the rest move ether).
     pub token_percent: u8,
+    /// The numbered models the chain shares with the `evm` model, if any: the bridge contract
+    /// in the genesis, and exits to them.
+    pub bridge: Option<EvmBridgeSpec>,
+}
+
+/// The bridge of an `evm` workload on a chain shared with numbered models.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EvmBridgeSpec {
+    /// The chain's models with numbered accounts.
+    pub models: [Option<Model>; 2],
+    /// Genesis accounts of each of them (exits go to these).
+    pub accounts: u64,
+    /// Percent of transactions that exit to one of them, among those not token transfers.
+    pub exit_percent: u8,
+}
+
+impl EvmBridgeSpec {
+    /// The bridge on a chain of `models` whose numbered models have `accounts` genesis
+    /// accounts each; `None` without a numbered model.
+    pub fn of(models: &[Model], accounts: u64, exit_percent: u8) -> Option<Self> {
+        let mut numbered = models.iter().copied().filter(|m| Model::NUMBERED.contains(m));
+        let models = [numbered.next(), numbered.next()];
+        models[0].map(|_| Self {
+            models,
+            accounts,
+            exit_percent,
+        })
+    }
+
+    fn numbered(&self) -> Vec<Model> {
+        self.models.iter().flatten().copied().collect()
+    }
 }
 
 impl Default for EvmWorkloadSpec {
@@ -85,6 +118,7 @@ impl Default for EvmWorkloadSpec {
             txs_per_block: 200,
             seed: 0,
             token_percent: 50,
+            bridge: None,
         }
     }
 }
@@ -404,6 +438,14 @@ pub fn allocation(spec: &EvmWorkloadSpec) -> EvmAllocation {
         ..GenesisAccount::default()
     });
     accounts.extend(system_contracts(spec.schedule));
+    if let Some(bridge) = &spec.bridge {
+        accounts.push(GenesisAccount {
+            address: BRIDGE_ADDRESS,
+            nonce: 1,
+            code: bridge_code(&bridge.numbered()).into(),
+            ..GenesisAccount::default()
+        });
+    }
     EvmAllocation {
         chain_id: spec.chain_id,
         schedule: spec.schedule,
@@ -458,6 +500,17 @@ pub fn generate(spec: &EvmWorkloadSpec) -> Result<EvmWorkload, EvmWorkloadError>
                 let to = account_address(spec.seed, rng.random_range(0..spec.accounts));
                 let token = rng.random_range(0..100u8) < spec.token_percent;
                 let amount = U256::from(rng.random_range(1..1_000_000_000u64));
+                // An exit: a whole number of gwei to a genesis account of a numbered model.
+                let exit = spec.bridge.filter(|bridge| {
+                    !token && rng.random_range(0..100u8) < bridge.exit_percent
+                });
+                let exit = exit.map(|bridge| {
+                    let models = bridge.numbered();
+                    let model = models[rng.random_range(0..models.len())];
+                    let account = rng.random_range(0..bridge.accounts);
+                    let value = U256::from(rng.random_range(1..=1_000u64) * WEI_PER_UNIT);
+                    (exit_calldata(model, account), value)
+                });
                 let nonce = nonces[from];
                 nonces[from] += 1;
                 let tx = TxEip1559 {
@@ -470,6 +523,14 @@ pub fn generate(spec: &EvmWorkloadSpec) -> Result<EvmWorkload, EvmWorkloadError>
                             gas_limit: TOKEN_TRANSFER_GAS,
                             to: TxKind::Call(TOKEN_ADDRESS),
                             input: transfer_calldata(to, amount),
+                            ..TxEip1559::default()
+                        }
+                    } else if let Some((calldata, value)) = exit {
+                        TxEip1559 {
+                            gas_limit: TOKEN_TRANSFER_GAS,
+                            to: TxKind::Call(BRIDGE_ADDRESS),
+                            value,
+                            input: calldata.into(),
                             ..TxEip1559::default()
                         }
                     } else {

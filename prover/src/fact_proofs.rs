@@ -18,7 +18,8 @@ use verifier::tree::{bit_list, write_multiproof};
 use verifier::verify_history_proof;
 use witness_format::ssz_types::VariableList;
 use witness_format::{
-    AccountFact, AccountLeaf, Anchor, BlobFact, BlobInclusion, Block, Hash32, HistoryFact,
+    AccountFact, AccountLeaf, Anchor, BlobFact, BlobInclusion, Block, EvmChannelFact, Hash32,
+    HistoryFact,
     HistoryProof, Model, SszDecode, TransactionFact, TransactionInclusion, decode_file,
 };
 
@@ -149,6 +150,37 @@ impl ProverState {
             peak_path: bounded(peak_path)?,
             other_peaks: bounded(other_peaks)?,
             fact: HistoryFact::Account(self.account_fact(read, height, model, account)?),
+        })
+    }
+
+    /// The receipt of a credit from the `evm` model in the block being built: the bridge
+    /// contract's total `sent` to `account` of `model` after the last block, proven by `nodes`
+    /// against the next block's history root.
+    pub(crate) fn evm_receipt(
+        &self,
+        read: &ReadTransaction,
+        model: Model,
+        account: u64,
+        sent: u64,
+        nodes: Vec<Vec<u8>>,
+    ) -> Result<HistoryProof, ProverError> {
+        let (height, tip) = (self.height(), self.height().saturating_add(1));
+        let (peak_path, other_peaks) = ancestry(&read.open_table(HISTORY_NODES)?, tip, height)?;
+        let nodes = nodes
+            .into_iter()
+            .map(bounded)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(HistoryProof {
+            tip_height: tip,
+            peak_path: bounded(peak_path)?,
+            other_peaks: bounded(other_peaks)?,
+            fact: HistoryFact::EvmChannel(EvmChannelFact {
+                anchor: self.anchor(read, height)?,
+                model,
+                account,
+                sent,
+                nodes: bounded(nodes)?,
+            }),
         })
     }
 

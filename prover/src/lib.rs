@@ -45,4 +45,4 @@ pub use fact_proofs::FactQuery;
 #[cfg(feature = "testing")]
 pub use fact_proofs::blob_inclusion;
 pub use span::{SpanBuildError, SpanBuilder};
-pub use state::{BlockOptions, BlockReport, ProverError, ProverState};
+pub use state::{BlockOptions, BlockReport, EvmChannels, ProverError, ProverState};

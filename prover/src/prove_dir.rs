@@ -18,6 +18,7 @@ use crate::files::{
     decoded, export_chain, genesis_path, workload_models, write_atomic, write_value,
 };
 use crate::zk::keys::Keys;
+use crate::state::EvmChannels;
 use crate::{BlockOptions, ProverError, ProverState};
 
 /// What proving a workload did.
@@ -212,7 +213,12 @@ pub fn prove_workload_dir(
                 None => None,
             };
             let (_, built) = state
-                .build_block_with_evm(&submitted, evm_blob, options)
+                .build_block_with_evm(
+                    &submitted,
+                    evm_blob,
+                    evm.as_ref().map(|(_, producer)| producer as &dyn EvmChannels),
+                    options,
+                )
                 .map_err(|e| ProveDirError::Build {
                     height,
                     source: Box::new(e),

@@ -54,17 +54,19 @@ impl ProverState {
         batches: &[(Model, &[Transaction])],
         options: BlockOptions,
     ) -> Result<(Block, BlockReport), ProverError> {
-        self.build_block_with_evm(batches, None, options)
+        self.build_block_with_evm(batches, None, None, options)
     }
 
     /// [`build_block_of`](Self::build_block_of) on a chain that hosts the `evm` model beside
     /// the numbered ones, with its next blob, `evm`, when there is one this block: made and
     /// checked by the `evm` producer (`crate::evm_produce`) on top of the chain's last `evm`
-    /// state root, it goes after the numbered models' blobs.
+    /// state root, it goes after the numbered models' blobs. With `channels` (the producer's
+    /// state), the numbered models are credited what the `evm` bridge contract sent them.
     pub fn build_block_with_evm(
         &mut self,
         batches: &[(Model, &[Transaction])],
         evm: Option<Blob>,
+        channels: Option<&dyn EvmChannels>,
         options: BlockOptions,
     ) -> Result<(Block, BlockReport), ProverError> {
         let evm_root = match &evm {
@@ -97,7 +99,7 @@ impl ProverState {
         let mut blobs = Vec::new();
         let write = self.db.begin_write()?;
         for (position, lane) in self.models.iter().enumerate() {
-            let (credits, receipts) = self.pending_credits(lane)?;
+            let (credits, receipts) = self.pending_credits(lane, channels)?;
             if credits.is_empty() {
                 continue;
             }

@@ -2,11 +2,24 @@
 //! exceeds what the receiving model credited so far, a credit with its receipt
 //! (`docs/CROSS_MODEL.md`).
 
-use redb::ReadableDatabase;
+use alloy_primitives::U256;
+use redb::{ReadTransaction, ReadableDatabase};
 use verifier::bridge::bridge;
 use witness_format::{AccountLeaf, HistoryProof, SszDecode, Transaction};
 
 use super::*;
+
+/// The `evm` state of a chain the model shares with numbered ones, as credits from it need:
+/// its bridge contract's sent totals, and the trie nodes proving one (the `evm` producer's
+/// store, `crate::evm_produce`).
+pub trait EvmChannels {
+    /// The sent totals of `channels` (model, account) in the `evm` state of root `root`.
+    fn sent_totals(&self, root: Hash32, channels: &[(Model, u64)]) -> Result<Vec<U256>, String>;
+
+    /// The trie nodes proving the channel with `account` of `model` in that state.
+    fn sent_proof(&self, root: Hash32, model: Model, account: u64)
+    -> Result<Vec<Vec<u8>>, String>;
+}
 
 impl ProverState {
     /// The credits `lane` can take now, each with its receipt: for every channel leaf of
@@ -14,9 +27,13 @@ impl ProverState {
     /// what `lane` credited to that account from that model so far, if the account exists.
     /// Receipts are proven at the last block's height against the block being built. In the one
     /// order a blob of credits takes: ascending crediting channel leaves.
+    ///
+    /// On a chain shared with the `evm` model, `evm` reads its bridge contract: every existing
+    /// account of `lane` is checked for value sent from `evm`.
     pub(super) fn pending_credits(
         &self,
         lane: &ModelState,
+        evm: Option<&dyn EvmChannels>,
     ) -> Result<(Vec<Transaction>, Vec<HistoryProof>), ProverError> {
         let Some(channels) = bridge(&self.params, lane.model) else {
             return Ok((Vec::new(), Vec::new()));
@@ -62,7 +79,60 @@ impl ProverState {
                 pending.push((credit, self.receipt(&read, source.model, sending_leaf)?));
             }
         }
+        if let (Some(evm), Some(root)) = (evm, self.evm_root) {
+            pending.extend(self.credits_from_evm(&read, lane, &channels, evm, root)?);
+        }
         pending.sort_by_key(|(credit, _)| credit.from);
         Ok(pending.into_iter().unzip())
+    }
+
+    /// The credits `lane` can take from the `evm` model, whose state root after the last
+    /// block is `root`: for each existing account of `lane`, what the bridge contract records
+    /// as sent to it beyond what `lane` credited from `evm` so far.
+    fn credits_from_evm(
+        &self,
+        read: &ReadTransaction,
+        lane: &ModelState,
+        channels: &verifier::accounts::Bridge,
+        evm: &dyn EvmChannels,
+        root: Hash32,
+    ) -> Result<Vec<(Transaction, HistoryProof)>, ProverError> {
+        let accounts = read.open_table(lane.tables.accounts)?;
+        let mut existing = Vec::new();
+        for entry in accounts.range(0..channels.accounts_end())? {
+            existing.push((lane.model, entry?.0.value()));
+        }
+        let sent = evm
+            .sent_totals(root, &existing)
+            .map_err(ProverError::Corrupt)?;
+        let mut pending = Vec::new();
+        for ((_, account), sent) in existing.into_iter().zip(sent) {
+            let Some(crediting_leaf) = channels.channel_leaf(Model::Evm, account) else {
+                continue;
+            };
+            let record = read_leaf(&accounts, crediting_leaf)?;
+            let received = if record.is_empty() { 0 } else { record.nonce };
+            // The contract keeps totals below 2^64.
+            let sent = u64::try_from(sent).map_err(|_| {
+                ProverError::Corrupt(format!("the evm bridge's total for {account} is {sent}"))
+            })?;
+            if sent <= received {
+                continue;
+            }
+            let credit = Transaction {
+                from: crediting_leaf,
+                to: account,
+                amount: sent - received,
+                nonce: sent,
+                new_account_key: witness_format::PublicKey::ZERO,
+                signature: witness_format::Signature::ZERO,
+            };
+            let nodes = evm
+                .sent_proof(root, lane.model, account)
+                .map_err(ProverError::Corrupt)?;
+            let receipt = self.evm_receipt(read, lane.model, account, sent, nodes)?;
+            pending.push((credit, receipt));
+        }
+        Ok(pending)
     }
 }

@@ -53,6 +53,7 @@ mod genesis;
 mod schema;
 mod undo;
 
+pub use credits::EvmChannels;
 pub use error::ProverError;
 use genesis::*;
 pub(crate) use schema::*;
