@@ -7,15 +7,20 @@ mod common;
 
 use std::path::Path;
 
+use alloy_consensus::{TxEip1559, TxEnvelope};
+use alloy_primitives::TxKind;
 use alloy_primitives::U256;
 use common::{block_file, ok, path, prove_workload, reseal, stateless, stderr};
 use prover::evm_produce::EvmProducer;
 use prover::evm_state::GenesisAccount;
-use prover::evm_workload::{EvmAllocation, account_address, system_contracts};
+use prover::evm_workload::{
+    EvmAllocation, account_address, sign_transaction, signing_key, system_contracts,
+};
 use prover::workload::{WorkloadSpec, generate_numbered, model_public_key};
 use prover::{BlockOptions, ProverError, ProverState};
-use verifier::Reason;
 use verifier::bridge::bridge;
+use verifier::evm::bridge::{BRIDGE_ADDRESS, WEI_PER_UNIT, bridge_code, exit_calldata};
+use verifier::{HistoryProofError, Reason};
 use witness_format::{Block, Genesis, Model, PublicKey, Signature, Transaction, Witness};
 
 fn tempdir() -> tempfile::TempDir {
@@ -179,6 +184,15 @@ fn transfer_beside_evm(
     dir: &tempfile::TempDir,
     chain_id: u64,
 ) -> (witness_format::Allocation, EvmProducer) {
+    transfer_and_evm(dir, chain_id, None)
+}
+
+/// [`transfer_beside_evm`], with the bridge contract for `bridge` models at its address.
+fn transfer_and_evm(
+    dir: &tempfile::TempDir,
+    chain_id: u64,
+    bridge: Option<&[Model]>,
+) -> (witness_format::Allocation, EvmProducer) {
     let spec = WorkloadSpec {
         chain_id: 7,
         tree_depth: 4,
@@ -196,6 +210,14 @@ fn transfer_beside_evm(
         ..GenesisAccount::default()
     }];
     accounts.extend(system_contracts(witness_format::EvmSchedule::Cancun));
+    if let Some(models) = bridge {
+        accounts.push(GenesisAccount {
+            address: BRIDGE_ADDRESS,
+            nonce: 1,
+            code: bridge_code(models).into(),
+            ..GenesisAccount::default()
+        });
+    }
     let allocation = EvmAllocation {
         chain_id,
         schedule: witness_format::EvmSchedule::Cancun,
@@ -290,4 +312,172 @@ fn an_evm_chain_of_another_chain_id_is_not_shared() {
         "{:?}",
         refused.err()
     );
+}
+
+/// A call from evm account 0 (seed 0) with nonce `nonce` to the bridge contract.
+fn to_bridge(nonce: u64, value: u64, input: Vec<u8>) -> TxEnvelope {
+    let tx = TxEip1559 {
+        chain_id: 7,
+        nonce,
+        gas_limit: 100_000,
+        max_fee_per_gas: 100_000_000_000,
+        max_priority_fee_per_gas: 1,
+        to: TxKind::Call(BRIDGE_ADDRESS),
+        value: U256::from(value),
+        input: input.into(),
+        ..TxEip1559::default()
+    };
+    sign_transaction(&signing_key(0, 0), tx)
+}
+
+/// The sum of the `transfer` accounts' balances (the genesis's two and none above).
+fn transfer_total(state: &ProverState) -> u64 {
+    (0..2)
+        .map(|n| state.account(Model::Transfer, n).unwrap().balance)
+        .sum()
+}
+
+/// Value leaves `evm` through the bridge contract and is credited to `transfer` once, and
+/// only what the contract accepts: whole gwei, to a model the chain hosts, in 64 bytes of
+/// calldata. Value is conserved: what left `evm` is held by the contract, and is in flight or
+/// in `transfer`'s accounts. A receipt altered in the block is rejected, named.
+#[test]
+fn value_exits_evm_through_the_bridge_and_is_credited_once() {
+    let dir = tempdir();
+    let models = [Model::Transfer, Model::Evm];
+    let (allocation, mut producer) = transfer_and_evm(&dir, 7, Some(&models));
+    let mut state = ProverState::open_chain_with_evm(
+        &dir.path().join("db"),
+        std::slice::from_ref(&allocation),
+        &[],
+        Some(producer.genesis()),
+    )
+    .unwrap();
+    let genesis_total = transfer_total(&state);
+    let exits = vec![
+        to_bridge(0, 5 * WEI_PER_UNIT, exit_calldata(Model::Transfer, 1)),
+        to_bridge(1, 3 * WEI_PER_UNIT, exit_calldata(Model::Transfer, 0)),
+        // Refused by the contract: part of a gwei, a model the chain lacks, short calldata,
+        // no value.
+        to_bridge(2, WEI_PER_UNIT + 1, exit_calldata(Model::Transfer, 1)),
+        to_bridge(3, WEI_PER_UNIT, exit_calldata(Model::ZkTransfer, 1)),
+        to_bridge(4, WEI_PER_UNIT, vec![0; 32]),
+        to_bridge(5, 0, exit_calldata(Model::Transfer, 1)),
+    ];
+    let (first, _) = {
+        let blob = producer.produce_blob(exits).unwrap();
+        state
+            .build_block_with_evm(&[], Some(blob), Some(&producer), BlockOptions::default())
+            .unwrap()
+    };
+    assert_eq!(
+        producer.balance(BRIDGE_ADDRESS).unwrap(),
+        U256::from(8 * WEI_PER_UNIT),
+        "the contract holds what it accepted, and only that"
+    );
+    // Credited in the next block, once.
+    let blob = producer.produce_blob(Vec::new()).unwrap();
+    let (second, report) = state
+        .build_block_with_evm(&[], Some(blob), Some(&producer), BlockOptions::default())
+        .unwrap();
+    assert_eq!(report.credited, 2);
+    assert_eq!(transfer_total(&state), genesis_total + 8);
+    let blob = producer.produce_blob(Vec::new()).unwrap();
+    let (third, report) = state
+        .build_block_with_evm(&[], Some(blob), Some(&producer), BlockOptions::default())
+        .unwrap();
+    assert_eq!(report.credited, 0, "a receipt credits once");
+    assert_eq!(transfer_total(&state), genesis_total + 8);
+    let blocks = [first, second, third];
+    verifier::verify_chain(state.genesis(), &blocks).expect("the chain verifies");
+
+    // The credits' blob, its receipts altered one way at a time.
+    let params = verifier::ChainParams::from_genesis(state.genesis()).unwrap();
+    let header = &blocks[1].header;
+    let credits = blocks[1]
+        .blobs
+        .iter()
+        .find(|blob| matches!(blob.witness, Witness::Credits(_)))
+        .expect("a blob of credits")
+        .clone();
+    let rejection = |edit: &dyn Fn(&mut witness_format::CreditWitness)| {
+        let mut blob = credits.clone();
+        let Witness::Credits(witness) = &mut blob.witness else {
+            unreachable!()
+        };
+        edit(witness);
+        verifier::verify_blob_in_block(&params, header, &blob)
+            .expect_err("an altered receipt is rejected")
+            .reason
+    };
+    let channel =
+        |witness: &mut witness_format::CreditWitness, i: usize| match &mut witness.receipts[i].fact
+        {
+            witness_format::HistoryFact::EvmChannel(fact) => fact.clone(),
+            _ => panic!("a receipt from evm is an evm channel fact"),
+        };
+    // Credits go in ascending channel order: account 0's, then account 1's.
+    assert_eq!(
+        rejection(&|w| w.receipts.swap(0, 1)),
+        Reason::ReceiptForOtherChannel {
+            model: Model::Transfer,
+            account: 1
+        }
+    );
+    assert_eq!(
+        rejection(&|w| {
+            let mut fact = channel(w, 1);
+            fact.sent = 6;
+            w.receipts[1].fact = witness_format::HistoryFact::EvmChannel(fact);
+        }),
+        Reason::HistoryProof(HistoryProofError::EvmChannelMismatch {
+            recorded: "5".into(),
+            fact: 6
+        })
+    );
+    let missing = rejection(&|w| {
+        let mut fact = channel(w, 1);
+        let mut nodes = fact.nodes.to_vec();
+        nodes.pop();
+        fact.nodes = nodes.try_into().unwrap();
+        w.receipts[1].fact = witness_format::HistoryFact::EvmChannel(fact);
+    });
+    assert!(
+        missing.to_string().contains("the witness lacks trie node"),
+        "{missing}"
+    );
+}
+
+/// Storage a contract other than the chain's bridge wrote is no receipt: the prover's own
+/// check refuses the credit it would make from it, naming the code.
+#[test]
+fn a_receipt_from_another_contract_is_refused() {
+    let dir = tempdir();
+    // The contract of a chain of all three models, on a chain of `transfer` and `evm`.
+    let (allocation, mut producer) = transfer_and_evm(&dir, 7, Some(&Model::ALL));
+    let mut state = ProverState::open_chain_with_evm(
+        &dir.path().join("db"),
+        std::slice::from_ref(&allocation),
+        &[],
+        Some(producer.genesis()),
+    )
+    .unwrap();
+    let exit = to_bridge(0, 5 * WEI_PER_UNIT, exit_calldata(Model::Transfer, 1));
+    let blob = producer.produce_blob(vec![exit]).unwrap();
+    state
+        .build_block_with_evm(&[], Some(blob), Some(&producer), BlockOptions::default())
+        .unwrap();
+    let blob = producer.produce_blob(Vec::new()).unwrap();
+    let refused =
+        state.build_block_with_evm(&[], Some(blob), Some(&producer), BlockOptions::default());
+    assert!(
+        matches!(
+            &refused,
+            Err(ProverError::InvalidBlob(error))
+                if matches!(error.reason, Reason::ReceiptNotFromBridge { .. })
+        ),
+        "{:?}",
+        refused.err()
+    );
+    assert_eq!(state.height(), 1, "nothing was committed");
 }

@@ -209,6 +209,11 @@ impl EvmProducer {
         &self.parent
     }
 
+    /// The balance of `address` after the last block.
+    pub fn balance(&self, address: Address) -> Result<U256, ProduceError> {
+        Ok(self.state.balance(self.parent.state_root, address)?)
+    }
+
     /// The fork schedule.
     pub fn spec(&self) -> &ChainSpec {
         &self.spec
@@ -330,12 +335,7 @@ impl EvmChannels for EvmProducer {
             .map_err(|e| e.to_string())
     }
 
-    fn sent_proof(
-        &self,
-        root: Hash32,
-        model: Model,
-        account: u64,
-    ) -> Result<Vec<Vec<u8>>, String> {
+    fn sent_proof(&self, root: Hash32, model: Model, account: u64) -> Result<Vec<Vec<u8>>, String> {
         self.state
             .channel_proof(B256::from(root.0), model, account)
             .map_err(|e| e.to_string())

@@ -20,8 +20,8 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use thiserror::Error;
 use verifier::evm::bridge::read_channel;
 use verifier::evm::{ChainSpec, CheckedBlock, EvmError, UsedWitness, WitnessDb, execute_block};
-use witness_format::Model;
 use verifier::mpt::{EMPTY_ROOT, PartialTrie};
+use witness_format::Model;
 
 const NODES: TableDefinition<'static, [u8; 32], &'static [u8]> = TableDefinition::new("evm/nodes");
 const CODES: TableDefinition<'static, [u8; 32], &'static [u8]> = TableDefinition::new("evm/codes");
@@ -215,6 +215,17 @@ impl EvmState {
     ) -> Result<ProvenBlock, EvmStateError> {
         let db = self.full_db(block.header.number, ancestors)?;
         Ok(check_block(spec, block, pre_state_root, db))
+    }
+
+    /// The balance of `address` in the state of root `root` (zero for no account).
+    pub fn balance(&self, root: B256, address: Address) -> Result<U256, EvmStateError> {
+        let (nodes, _) = self.everything()?;
+        let mut trie = PartialTrie::new(root.0, nodes.iter().map(Vec::as_slice), 32);
+        let Some(rlp) = trie.get(keccak256(address).as_slice()).map_err(failed)? else {
+            return Ok(U256::ZERO);
+        };
+        let account: TrieAccount = alloy_rlp::decode_exact(&rlp).map_err(failed)?;
+        Ok(account.balance)
     }
 
     /// The bridge contract's sent totals of `channels` (model, account) in the state of root

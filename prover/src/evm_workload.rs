@@ -26,8 +26,8 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use verifier::evm::bridge::{BRIDGE_ADDRESS, WEI_PER_UNIT, bridge_code, exit_calldata};
-use witness_format::{EvmSchedule, Model};
 use witness_format::limits::MAX_EVM_BLOCK_BYTES;
+use witness_format::{EvmSchedule, Model};
 
 use crate::evm_state::GenesisAccount;
 use crate::files::{FileError, block_files, block_path, model_dir, read_limited, write_atomic};
@@ -94,7 +94,10 @@ impl EvmBridgeSpec {
     /// The bridge on a chain of `models` whose numbered models have `accounts` genesis
     /// accounts each; `None` without a numbered model.
     pub fn of(models: &[Model], accounts: u64, exit_percent: u8) -> Option<Self> {
-        let mut numbered = models.iter().copied().filter(|m| Model::NUMBERED.contains(m));
+        let mut numbered = models
+            .iter()
+            .copied()
+            .filter(|m| Model::NUMBERED.contains(m));
         let models = [numbered.next(), numbered.next()];
         models[0].map(|_| Self {
             models,
@@ -501,9 +504,9 @@ pub fn generate(spec: &EvmWorkloadSpec) -> Result<EvmWorkload, EvmWorkloadError>
                 let token = rng.random_range(0..100u8) < spec.token_percent;
                 let amount = U256::from(rng.random_range(1..1_000_000_000u64));
                 // An exit: a whole number of gwei to a genesis account of a numbered model.
-                let exit = spec.bridge.filter(|bridge| {
-                    !token && rng.random_range(0..100u8) < bridge.exit_percent
-                });
+                let exit = spec
+                    .bridge
+                    .filter(|bridge| !token && rng.random_range(0..100u8) < bridge.exit_percent);
                 let exit = exit.map(|bridge| {
                     let models = bridge.numbered();
                     let model = models[rng.random_range(0..models.len())];

@@ -19,8 +19,8 @@ use verifier::verify_history_proof;
 use witness_format::ssz_types::VariableList;
 use witness_format::{
     AccountFact, AccountLeaf, Anchor, BlobFact, BlobInclusion, Block, EvmChannelFact, Hash32,
-    HistoryFact,
-    HistoryProof, Model, SszDecode, TransactionFact, TransactionInclusion, decode_file,
+    HistoryFact, HistoryProof, Model, SszDecode, TransactionFact, TransactionInclusion,
+    decode_file,
 };
 
 use crate::state::{

@@ -17,8 +17,8 @@ use crate::files::{
     ExportError, FileError, WorkloadDir, WorkloadError, block_files, block_path, chain_key_path,
     decoded, export_chain, genesis_path, workload_models, write_atomic, write_value,
 };
-use crate::zk::keys::Keys;
 use crate::state::EvmChannels;
+use crate::zk::keys::Keys;
 use crate::{BlockOptions, ProverError, ProverState};
 
 /// What proving a workload did.
@@ -216,7 +216,8 @@ pub fn prove_workload_dir(
                 .build_block_with_evm(
                     &submitted,
                     evm_blob,
-                    evm.as_ref().map(|(_, producer)| producer as &dyn EvmChannels),
+                    evm.as_ref()
+                        .map(|(_, producer)| producer as &dyn EvmChannels),
                     options,
                 )
                 .map_err(|e| ProveDirError::Build {

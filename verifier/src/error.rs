@@ -287,14 +287,18 @@ pub enum Reason {
     NoBridge,
     /// A receipt from the `evm` model read from an account that does not hold the chain's
     /// bridge contract: its storage may have been written by anything.
-    #[error("the receipt's account at the bridge address holds code {code_hash:?}, not the chain's bridge contract")]
+    #[error(
+        "the receipt's account at the bridge address holds code {code_hash:?}, not the chain's bridge contract"
+    )]
     ReceiptNotFromBridge {
         /// The account's code hash (none: no account).
         code_hash: Option<Hash32>,
     },
     /// A receipt from the `evm` model of the channel with another account (or model) than the
     /// credit's.
-    #[error("the receipt is of the evm bridge's channel with {model} account {account}, not the credit's")]
+    #[error(
+        "the receipt is of the evm bridge's channel with {model} account {account}, not the credit's"
+    )]
     ReceiptForOtherChannel {
         /// The model the receipt's channel is with.
         model: Model,

@@ -20,9 +20,9 @@
 //! lengths, peak counts, indices below counts, no carried default siblings), so a proof has one
 //! valid form and every rejection names its reason.
 
+use alloy_primitives::{B256, U256};
 use witness_format::limits::MAX_TREE_DEPTH;
 use witness_format::ssz_types::{BitList, VariableList};
-use alloy_primitives::{B256, U256};
 use witness_format::{
     AccountFact, AccountLeaf, Anchor, BlobInclusion, EvmChannelFact, Genesis, Hash32, Header,
     HistoryFact, HistoryProof, MerkleWitness, Model, Transaction, TransactionInclusion,
@@ -31,12 +31,12 @@ use witness_format::{
 use crate::accounts::in_range;
 use crate::accumulator::{MmrProofError, root_from_proof};
 use crate::error::{HistoryProofError, Reason, VerifyError};
+use crate::evm::bridge::read_channel;
+use crate::evm::{EvmError, WitnessDb};
 use crate::hash::{
     BLOBS_NODE_TAG, BLOBS_ROOT_TAG, TRANSACTIONS_NODE_TAG, TRANSACTIONS_ROOT_TAG,
     blob_commitment_of, genesis_hash, header_hash, list_root_from_path, transaction_hash,
 };
-use crate::evm::bridge::read_channel;
-use crate::evm::{EvmError, WitnessDb};
 use crate::states::state_of;
 
 /// What a valid history proof establishes about the tip's chain.

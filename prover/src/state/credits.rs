@@ -17,8 +17,7 @@ pub trait EvmChannels {
     fn sent_totals(&self, root: Hash32, channels: &[(Model, u64)]) -> Result<Vec<U256>, String>;
 
     /// The trie nodes proving the channel with `account` of `model` in that state.
-    fn sent_proof(&self, root: Hash32, model: Model, account: u64)
-    -> Result<Vec<Vec<u8>>, String>;
+    fn sent_proof(&self, root: Hash32, model: Model, account: u64) -> Result<Vec<Vec<u8>>, String>;
 }
 
 impl ProverState {
