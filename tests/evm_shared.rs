@@ -12,14 +12,17 @@ use alloy_primitives::TxKind;
 use alloy_primitives::U256;
 use common::{block_file, ok, path, prove_workload, reseal, stateless, stderr};
 use prover::evm_produce::EvmProducer;
+use prover::evm_produce::{ProduceError, build_shared_block};
 use prover::evm_state::GenesisAccount;
 use prover::evm_workload::{
     EvmAllocation, account_address, sign_transaction, signing_key, system_contracts,
 };
-use prover::workload::{WorkloadSpec, generate_numbered, model_public_key};
+use prover::workload::{WorkloadSpec, generate_numbered};
 use prover::{BlockOptions, ProverError, ProverState};
 use verifier::bridge::bridge;
-use verifier::evm::bridge::{BRIDGE_ADDRESS, WEI_PER_UNIT, bridge_code, exit_calldata};
+use verifier::evm::bridge::{
+    BRIDGE_ADDRESS, WEI_PER_UNIT, bridge_code, exit_calldata, registered_count_slot, registry_slot,
+};
 use verifier::{HistoryProofError, Reason};
 use witness_format::{Block, Genesis, Model, PublicKey, Signature, Transaction, Witness};
 
@@ -110,6 +113,13 @@ fn three_models_share_a_chain_on_the_command_line() {
         .filter(|blob| matches!(blob.witness, Witness::Credits(_)))
         .count();
     assert!(credits > 0, "the exits are credited");
+    assert!(
+        blocks
+            .iter()
+            .flat_map(|b| b.blobs.iter())
+            .any(|blob| matches!(blob.witness, Witness::EvmCredits(_))),
+        "exits to evm are paid in"
+    );
 
     // A run stopped after block 1 (its workload cut there), then resumed on the whole
     // workload, gives the same chain byte for byte: the evm producer follows the blocks the
@@ -138,8 +148,10 @@ fn three_models_share_a_chain_on_the_command_line() {
         .iter_mut()
         .find(|blob| blob.model == Model::Evm)
         .unwrap();
-    let Witness::Evm(witness) = &mut blob.witness else {
-        panic!("an evm blob carries an evm witness");
+    let witness = match &mut blob.witness {
+        Witness::Evm(witness) => witness,
+        Witness::EvmCredits(credits) => &mut credits.evm,
+        _ => panic!("an evm blob carries an evm witness"),
     };
     let mut nodes = witness.nodes.to_vec();
     nodes.remove(0);
@@ -178,8 +190,11 @@ fn three_models_share_a_chain_on_the_command_line() {
     );
 }
 
-/// A `transfer` account and the genesis of a Cancun `evm` chain of one funded account, both
-/// for chain `chain_id`.
+/// Ether of each funded `evm` account.
+const EVM_GENESIS_BALANCE: u64 = 10u64.pow(18);
+
+/// Two `transfer` accounts and the genesis of a Cancun `evm` chain of two funded accounts,
+/// both for chain `chain_id`.
 fn transfer_beside_evm(
     dir: &tempfile::TempDir,
     chain_id: u64,
@@ -204,17 +219,28 @@ fn transfer_and_evm(
     let [transfer] = numbered.as_slice() else {
         panic!("one numbered model");
     };
-    let mut accounts = vec![GenesisAccount {
-        address: account_address(0, 0),
-        balance: U256::from(10u64.pow(18)),
-        ..GenesisAccount::default()
-    }];
+    let mut accounts: Vec<GenesisAccount> = (0..2)
+        .map(|n| GenesisAccount {
+            address: account_address(0, n),
+            balance: U256::from(EVM_GENESIS_BALANCE),
+            ..GenesisAccount::default()
+        })
+        .collect();
     accounts.extend(system_contracts(witness_format::EvmSchedule::Cancun));
     if let Some(models) = bridge {
+        // Accounts 0 and 1 registered as evm accounts 0 and 1.
+        let mut storage: Vec<(U256, U256)> = (0..2)
+            .map(|n| {
+                let address = account_address(0, n);
+                (registry_slot(n), U256::from_be_slice(address.as_slice()))
+            })
+            .collect();
+        storage.push((registered_count_slot(), U256::from(2)));
         accounts.push(GenesisAccount {
             address: BRIDGE_ADDRESS,
             nonce: 1,
             code: bridge_code(models).into(),
+            storage,
             ..GenesisAccount::default()
         });
     }
@@ -228,73 +254,230 @@ fn transfer_and_evm(
     (transfer.allocation.clone(), producer)
 }
 
-#[test]
-fn exits_to_the_evm_model_are_refused_until_its_bridge_exists() {
-    let dir = tempdir();
-    let (allocation, mut producer) = transfer_beside_evm(&dir, 7);
-    let mut state = ProverState::open_chain_with_evm(
+/// A chain of `transfer` and `evm` with the bridge, proven by the prover's database at `db`.
+fn bridged(dir: &tempfile::TempDir) -> (ProverState, EvmProducer) {
+    let models = [Model::Transfer, Model::Evm];
+    let (allocation, mut producer) = transfer_and_evm(dir, 7, Some(&models));
+    producer.share_with(&models);
+    let state = ProverState::open_chain_with_evm(
         &dir.path().join("db"),
         std::slice::from_ref(&allocation),
         &[],
         Some(producer.genesis()),
     )
     .unwrap();
-    // The transfer tree keeps the lower half for accounts; the upper half is the channel
-    // with the evm model, closed.
-    let params = verifier::ChainParams::from_genesis(state.genesis()).unwrap();
-    let channels = bridge(&params, Model::Transfer).unwrap();
-    let leaf = channels.channel_leaf(Model::Evm, 1).unwrap();
-    assert_eq!(leaf, 9);
-    let mut exit = Transaction {
-        from: 0,
-        to: leaf,
-        amount: 5,
-        nonce: 0,
+    (state, producer)
+}
+
+/// The next block of `transfers` and `evm` transactions (`None`: no `evm` block unless it
+/// has credits to pay).
+fn next(
+    state: &mut ProverState,
+    producer: &mut EvmProducer,
+    transfers: &[Transaction],
+    evm: Option<Vec<TxEnvelope>>,
+) -> (Block, prover::BlockReport) {
+    build_shared_block(
+        state,
+        producer,
+        &[(Model::Transfer, transfers)],
+        evm,
+        BlockOptions::default(),
+    )
+    .unwrap()
+}
+
+/// A signed `transfer` transaction from account `from` (nonce `nonce`) to leaf `to`.
+fn transfer_tx(from: u64, to: u64, amount: u64, nonce: u64) -> Transaction {
+    let mut tx = Transaction {
+        from,
+        to,
+        amount,
+        nonce,
         new_account_key: PublicKey::ZERO,
         signature: Signature::ZERO,
     };
-    prover::workload::sign_for(Model::Transfer, 7, 0, &mut exit);
-    let mut ordinary = Transaction { to: 1, ..exit };
-    prover::workload::sign_for(Model::Transfer, 7, 0, &mut ordinary);
-    let evm_blob = producer.produce_blob(Vec::new()).unwrap();
-    let (block, report) = state
-        .build_block_with_evm(
-            &[(Model::Transfer, &[exit, ordinary])],
-            Some(evm_blob),
-            Some(&producer),
-            BlockOptions::default(),
+    prover::workload::sign_for(Model::Transfer, 7, 0, &mut tx);
+    tx
+}
+
+/// Value goes from `transfer` to `evm` and back: a `transfer` exit names an `evm` account by
+/// its number in the bridge's registry and is paid in as a withdrawal in the next block; an
+/// `evm` exit through the bridge contract is credited to `transfer` in the next block. Each
+/// credits once; an exit to an account number nobody registered waits, in flight, until
+/// someone registers as it. Value is conserved at every height.
+#[test]
+fn value_goes_between_transfer_and_evm_both_ways() {
+    let dir = tempdir();
+    let (mut state, mut producer) = bridged(&dir);
+    let params = verifier::ChainParams::from_genesis(state.genesis()).unwrap();
+    let channels = bridge(&params, Model::Transfer).unwrap();
+    let to_evm = |account| channels.channel_leaf(Model::Evm, account).unwrap();
+    assert_eq!(to_evm(1), 9, "the upper half of a depth-4 tree");
+    let genesis_total = transfer_total(&state);
+    let evm_one = account_address(0, 1);
+    let evm_balance = |producer: &EvmProducer| producer.balance(evm_one).unwrap();
+    // What has crossed so far, in units: from transfer to evm, and back.
+    let (mut to_evm_sent, mut to_transfer_sent) = (0u64, 0u64);
+    let conserved = |state: &ProverState, producer: &EvmProducer, to_evm: u64, back: u64| {
+        // transfer's accounts plus what is in flight either way, less what came from evm.
+        let in_flight_out: u64 = (0..4)
+            .map(|n| state.account(Model::Transfer, 8 + n).unwrap())
+            .map(|leaf| leaf.balance)
+            .sum();
+        assert_eq!(
+            in_flight_out, to_evm,
+            "transfer's channels hold what it sent"
+        );
+        let bridge_ether = producer.balance(BRIDGE_ADDRESS).unwrap();
+        assert_eq!(bridge_ether, U256::from(back * WEI_PER_UNIT));
+        assert_eq!(
+            transfer_total(state) + to_evm,
+            genesis_total + credited_from_evm(state),
+            "value is conserved"
+        );
+    };
+
+    // Block 1: transfer 0 sends 5 to evm account 1; evm account 0 sends 3 gwei to transfer
+    // account 1; transfer 0 sends 2 to evm account 3, which nobody registered.
+    let exits = [
+        transfer_tx(0, to_evm(1), 5, 0),
+        transfer_tx(0, to_evm(3), 2, 1),
+    ];
+    let evm_exit = to_bridge(0, 3 * WEI_PER_UNIT, exit_calldata(Model::Transfer, 1));
+    let (first, report) = next(&mut state, &mut producer, &exits, Some(vec![evm_exit]));
+    assert_eq!((report.included, report.credited), (2, 0));
+    to_evm_sent += 7;
+    to_transfer_sent += 3;
+    conserved(&state, &producer, to_evm_sent, to_transfer_sent);
+    let before = evm_balance(&producer);
+
+    // Block 2: both credited, without any transaction.
+    let (second, report) = next(&mut state, &mut producer, &[], None);
+    assert_eq!(report.credited, 1, "transfer account 1, from evm");
+    assert_eq!(
+        evm_balance(&producer),
+        before + U256::from(5 * WEI_PER_UNIT),
+        "evm account 1, from transfer (a withdrawal)"
+    );
+    let evm_blob = second
+        .blobs
+        .iter()
+        .find(|b| b.model == Model::Evm)
+        .unwrap()
+        .clone();
+    let Witness::EvmCredits(paid) = evm_blob.witness.clone() else {
+        panic!("an evm blob paying credits carries their receipts");
+    };
+    assert_eq!(
+        paid.receipts.len(),
+        1,
+        "account 3 is not registered: it waits"
+    );
+    conserved(&state, &producer, to_evm_sent, to_transfer_sent);
+
+    // Block 3: nothing left to credit, so no evm block; evm account 0 registers again (as
+    // account 2: numbers are handed out in order).
+    let register = to_bridge(1, 0, Vec::new());
+    let (third, report) = next(&mut state, &mut producer, &[], Some(vec![register]));
+    assert_eq!(report.credited, 0);
+    // Block 4: transfer 0 sends 4 to evm account 2, which is evm account 0's new number.
+    let (fourth, _) = next(
+        &mut state,
+        &mut producer,
+        &[transfer_tx(0, to_evm(2), 4, 2)],
+        None,
+    );
+    to_evm_sent += 4;
+    let evm_zero = account_address(0, 0);
+    let zero_before = producer.balance(evm_zero).unwrap();
+    let (fifth, _) = next(&mut state, &mut producer, &[], None);
+    assert_eq!(
+        producer.balance(evm_zero).unwrap(),
+        zero_before + U256::from(4 * WEI_PER_UNIT)
+    );
+    conserved(&state, &producer, to_evm_sent, to_transfer_sent);
+    let (sixth, report) = next(&mut state, &mut producer, &[], None);
+    assert_eq!(report.credited, 0);
+    assert!(
+        sixth.blobs.iter().all(|b| b.model != Model::Evm),
+        "nothing to pay, no evm block"
+    );
+    let blocks = [first, second, third, fourth, fifth, sixth];
+    verifier::verify_chain(state.genesis(), &blocks).expect("the chain verifies");
+
+    // The paying blob altered: without its receipts, its withdrawals are not its credits; a
+    // receipt of another leaf is no channel with evm.
+    let header = &blocks[1].header;
+    let altered = |edit: &dyn Fn(&mut witness_format::Blob)| {
+        let mut blob = evm_blob.clone();
+        edit(&mut blob);
+        let mut block = blocks[1].clone();
+        let index = block
+            .blobs
+            .iter()
+            .position(|b| b.model == Model::Evm)
+            .unwrap();
+        block.blobs[index] = blob;
+        let mut chain = blocks.to_vec();
+        chain[1] = block;
+        common::reseal(state.genesis(), &mut chain);
+        let error = verifier::verify_chain(state.genesis(), &chain).expect_err("rejected");
+        assert_eq!(error.location.block, Some(2), "{error}");
+        error.to_string()
+    };
+    let no_receipts = altered(&|blob| {
+        blob.witness = Witness::Evm(paid.evm.clone());
+    });
+    assert!(
+        no_receipts.contains("withdrawals are") && no_receipts.contains("its credits make them"),
+        "{no_receipts}"
+    );
+    let other_leaf = state
+        .history_proof(
+            header.height,
+            prover::FactQuery::Account {
+                height: 1,
+                model: Model::Transfer,
+                account: 0,
+            },
         )
         .unwrap();
-    assert_eq!(
-        report.dropped,
-        [(
-            0,
-            Reason::ChannelClosed {
-                account: 9,
-                model: Model::Evm
-            }
-        )]
+    let not_a_channel = altered(&|blob| {
+        let mut credits = paid.clone();
+        credits.receipts[0] = other_leaf.clone();
+        blob.witness = Witness::EvmCredits(credits);
+    });
+    assert!(
+        not_a_channel.contains("transfer leaf 0, is not a channel with the evm model"),
+        "{not_a_channel}"
     );
-    assert_eq!(report.included, 1);
-    assert_eq!(block.blobs.last().map(|b| b.model), Some(Model::Evm));
-    verifier::verify_chain(state.genesis(), &[block]).expect("the block verifies");
-    // The account key of the workload is the model's.
-    assert_eq!(
-        allocation.accounts[0].public_key,
-        model_public_key(Model::Transfer, 0, 0)
-    );
+}
 
-    // An evm blob that does not follow the chain's evm root is refused before anything is
-    // written.
-    let stale = producer.produce_blob(Vec::new()).unwrap();
-    let mut skipped = stale.clone();
+/// What `transfer` credited from `evm` so far: its channel leaves with `evm` accounts keep it
+/// in their nonces.
+fn credited_from_evm(state: &ProverState) -> u64 {
+    (0..4)
+        .map(|n| state.account(Model::Transfer, 8 + n).unwrap())
+        .filter(|leaf| !leaf.is_empty())
+        .map(|leaf| leaf.nonce)
+        .sum()
+}
+
+/// An `evm` blob that does not follow the chain's `evm` root is refused before anything is
+/// written.
+#[test]
+fn an_evm_blob_must_follow_the_chains_evm_root() {
+    let dir = tempdir();
+    let (mut state, mut producer) = bridged(&dir);
+    let mut skipped = producer.produce_blob(Vec::new(), &[], Vec::new()).unwrap();
     skipped.pre_state_root = witness_format::Hash32::from([3; 32]);
     assert!(matches!(
         state.build_block_with_evm(&[], Some(skipped), None, BlockOptions::default()),
         Err(ProverError::InvalidBlob(error))
             if matches!(error.reason, Reason::BlobDoesNotFollow { model: Model::Evm, .. })
     ));
-    assert_eq!(state.height(), 1);
+    assert_eq!(state.height(), 0);
 }
 
 #[test]
@@ -344,15 +527,7 @@ fn transfer_total(state: &ProverState) -> u64 {
 #[test]
 fn value_exits_evm_through_the_bridge_and_is_credited_once() {
     let dir = tempdir();
-    let models = [Model::Transfer, Model::Evm];
-    let (allocation, mut producer) = transfer_and_evm(&dir, 7, Some(&models));
-    let mut state = ProverState::open_chain_with_evm(
-        &dir.path().join("db"),
-        std::slice::from_ref(&allocation),
-        &[],
-        Some(producer.genesis()),
-    )
-    .unwrap();
+    let (mut state, mut producer) = bridged(&dir);
     let genesis_total = transfer_total(&state);
     let exits = vec![
         to_bridge(0, 5 * WEI_PER_UNIT, exit_calldata(Model::Transfer, 1)),
@@ -364,28 +539,17 @@ fn value_exits_evm_through_the_bridge_and_is_credited_once() {
         to_bridge(4, WEI_PER_UNIT, vec![0; 32]),
         to_bridge(5, 0, exit_calldata(Model::Transfer, 1)),
     ];
-    let (first, _) = {
-        let blob = producer.produce_blob(exits).unwrap();
-        state
-            .build_block_with_evm(&[], Some(blob), Some(&producer), BlockOptions::default())
-            .unwrap()
-    };
+    let (first, _) = next(&mut state, &mut producer, &[], Some(exits));
     assert_eq!(
         producer.balance(BRIDGE_ADDRESS).unwrap(),
         U256::from(8 * WEI_PER_UNIT),
         "the contract holds what it accepted, and only that"
     );
     // Credited in the next block, once.
-    let blob = producer.produce_blob(Vec::new()).unwrap();
-    let (second, report) = state
-        .build_block_with_evm(&[], Some(blob), Some(&producer), BlockOptions::default())
-        .unwrap();
+    let (second, report) = next(&mut state, &mut producer, &[], None);
     assert_eq!(report.credited, 2);
     assert_eq!(transfer_total(&state), genesis_total + 8);
-    let blob = producer.produce_blob(Vec::new()).unwrap();
-    let (third, report) = state
-        .build_block_with_evm(&[], Some(blob), Some(&producer), BlockOptions::default())
-        .unwrap();
+    let (third, report) = next(&mut state, &mut producer, &[], Some(Vec::new()));
     assert_eq!(report.credited, 0, "a receipt credits once");
     assert_eq!(transfer_total(&state), genesis_total + 8);
     let blocks = [first, second, third];
@@ -455,6 +619,7 @@ fn a_receipt_from_another_contract_is_refused() {
     let dir = tempdir();
     // The contract of a chain of all three models, on a chain of `transfer` and `evm`.
     let (allocation, mut producer) = transfer_and_evm(&dir, 7, Some(&Model::ALL));
+    producer.share_with(&[Model::Transfer, Model::Evm]);
     let mut state = ProverState::open_chain_with_evm(
         &dir.path().join("db"),
         std::slice::from_ref(&allocation),
@@ -463,18 +628,20 @@ fn a_receipt_from_another_contract_is_refused() {
     )
     .unwrap();
     let exit = to_bridge(0, 5 * WEI_PER_UNIT, exit_calldata(Model::Transfer, 1));
-    let blob = producer.produce_blob(vec![exit]).unwrap();
-    state
-        .build_block_with_evm(&[], Some(blob), Some(&producer), BlockOptions::default())
-        .unwrap();
-    let blob = producer.produce_blob(Vec::new()).unwrap();
-    let refused =
-        state.build_block_with_evm(&[], Some(blob), Some(&producer), BlockOptions::default());
+    next(&mut state, &mut producer, &[], Some(vec![exit]));
+    let refused = build_shared_block(
+        &mut state,
+        &mut producer,
+        &[],
+        None,
+        BlockOptions::default(),
+    );
     assert!(
         matches!(
             &refused,
-            Err(ProverError::InvalidBlob(error))
-                if matches!(error.reason, Reason::ReceiptNotFromBridge { .. })
+            Err(ProduceError::Shared(error))
+                if matches!(&**error, ProverError::InvalidBlob(error)
+                    if matches!(error.reason, Reason::ReceiptNotFromBridge { .. }))
         ),
         "{:?}",
         refused.err()

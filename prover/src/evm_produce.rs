@@ -19,13 +19,18 @@ use alloy_hardforks::EthereumHardforks;
 use alloy_primitives::{Address, B256, U256, keccak256};
 use thiserror::Error;
 use verifier::ChainVerifier;
+use verifier::evm::bridge::{BridgeCredits, EvmCredit};
 use verifier::evm::{ChainSpec, EvmError, decode_block, inherited_fees, seal_block};
-use witness_format::{Blob, EvmWitness, Genesis, Hash32, Model, Witness};
+use witness_format::ssz_types::VariableList;
+use witness_format::{
+    Blob, EvmCreditWitness, EvmWitness, Genesis, Hash32, HistoryProof, Model, Transaction, Witness,
+};
 
 use crate::evm_import::{EvmChainBuilder, ImportError, ImportedChain, anchored_genesis};
 use crate::evm_state::{EvmState, EvmStateError, check_block, state_of};
 use crate::evm_workload::EvmAllocation;
 use crate::state::EvmChannels;
+use crate::{BlockOptions, BlockReport, ProverError, ProverState};
 
 /// Seconds between blocks.
 pub const BLOCK_SECONDS: u64 = 12;
@@ -48,6 +53,9 @@ pub enum ProduceError {
     /// The blocks to resume from are not this chain's.
     #[error("cannot resume: {0}")]
     Resume(String),
+    /// The state of the numbered models of the chain the `evm` model shares failed.
+    #[error(transparent)]
+    Shared(#[from] Box<ProverError>),
     /// The block breaks a rule (an invalid transaction, say).
     #[error("block {number}: {error}")]
     Invalid {
@@ -99,6 +107,9 @@ pub struct EvmProducer {
     state: EvmState,
     chain: EvmChainBuilder,
     parent: Header,
+    /// The models of the chain the `evm` model shares with numbered ones (its bridge's);
+    /// empty for a chain of its own.
+    chain_models: Vec<Model>,
 }
 
 impl EvmProducer {
@@ -115,6 +126,7 @@ impl EvmProducer {
             state,
             chain: EvmChainBuilder::new(genesis)?,
             parent,
+            chain_models: Vec::new(),
         })
     }
 
@@ -167,6 +179,7 @@ impl EvmProducer {
             state: EvmState::open(db)?,
             chain: EvmChainBuilder::new(genesis)?,
             parent,
+            chain_models: Vec::new(),
         })
     }
 
@@ -197,6 +210,22 @@ impl EvmProducer {
             })?
             .header;
         Ok(())
+    }
+
+    /// Produces for a chain of `models`, the `evm` model among numbered ones: its blocks pay in
+    /// the credits given to [`EvmProducer::produce_blob`] ([`BridgeCredits`]).
+    pub fn share_with(&mut self, models: &[Model]) {
+        self.chain_models = models.to_vec();
+    }
+
+    /// Of `candidates` (the numbered models' channels with `evm` accounts and their sent
+    /// totals, ascending), the credits the state after the last block can pay.
+    pub fn payable_credits(
+        &self,
+        candidates: &[EvmCredit],
+    ) -> Result<Vec<EvmCredit>, ProduceError> {
+        let root = B256::from(self.chain.state_root().0);
+        Ok(self.state.payable_credits(root, candidates)?)
     }
 
     /// The chain's genesis.
@@ -251,7 +280,7 @@ impl EvmProducer {
         &mut self,
         transactions: Vec<TxEnvelope>,
     ) -> Result<Vec<ReceiptEnvelope>, ProduceError> {
-        let (produced, receipts) = self.produce_block(transactions)?;
+        let (produced, receipts) = self.produce_block(transactions, &[])?;
         self.chain.push(
             &produced.rlp,
             produced.nodes,
@@ -263,22 +292,50 @@ impl EvmProducer {
 
     /// [`EvmProducer::produce`] for a chain the `evm` model shares with other models: the
     /// block's `evm` blob, for the caller to put in its block (this chain's own list of
-    /// blocks stays empty).
-    pub fn produce_blob(&mut self, transactions: Vec<TxEnvelope>) -> Result<Blob, ProduceError> {
-        let (produced, _) = self.produce_block(transactions)?;
-        Ok(self.chain.next_blob(
+    /// blocks stays empty). The block pays in `credits` (payable ones,
+    /// [`EvmProducer::payable_credits`]), each with its receipt, in order.
+    pub fn produce_blob(
+        &mut self,
+        transactions: Vec<TxEnvelope>,
+        credits: &[EvmCredit],
+        receipts: Vec<HistoryProof>,
+    ) -> Result<Blob, ProduceError> {
+        let (produced, _) = self.produce_block(transactions, credits)?;
+        let mut blob = self.chain.next_blob(
             &produced.rlp,
             produced.nodes,
             produced.codes,
             produced.ancestors,
-        )?)
+        )?;
+        if !receipts.is_empty() {
+            let witness = match blob.witness {
+                Witness::Evm(evm) => evm,
+                _ => return Err(ProduceError::Resume("an evm blob without its block".into())),
+            };
+            let receipts = VariableList::new(receipts)
+                .map_err(|_| ProduceError::Resume("too many credits for a block".into()))?;
+            blob.witness = Witness::EvmCredits(EvmCreditWitness {
+                evm: witness,
+                receipts,
+            });
+        }
+        Ok(blob)
     }
 
     /// The next block from `transactions`: sealed, checked, its state kept.
     fn produce_block(
         &mut self,
         transactions: Vec<TxEnvelope>,
+        credits: &[EvmCredit],
     ) -> Result<(Produced, Vec<ReceiptEnvelope>), ProduceError> {
+        let shared = self
+            .chain_models
+            .iter()
+            .any(|m| Model::NUMBERED.contains(m));
+        let credits = shared.then_some(BridgeCredits {
+            models: &self.chain_models,
+            credits,
+        });
         let mut block = Block {
             header: self.next_header()?,
             body: BlockBody {
@@ -298,11 +355,11 @@ impl EvmProducer {
             .collect();
         let mut db = self.state.full_db(number, &ancestors)?;
         let unread = db.fresh();
-        let receipts =
-            seal_block(&self.spec, &mut block, pre_state_root, &mut db).map_err(invalid)?;
+        let receipts = seal_block(&self.spec, &mut block, pre_state_root, &mut db, credits)
+            .map_err(invalid)?;
         // The check: the verifier's execution of the sealed block over the same state, whose
         // reads are its witness.
-        let proven = check_block(&self.spec, &block, pre_state_root, unread);
+        let proven = check_block(&self.spec, &block, pre_state_root, unread, credits);
         proven.verdict.as_ref().map_err(|e| invalid(e.clone()))?;
         // Kept before the block is appended: the store only ever gains nodes, so a block the
         // chain then refuses leaves it as good as before.
@@ -340,4 +397,32 @@ impl EvmChannels for EvmProducer {
             .channel_proof(B256::from(root.0), model, account)
             .map_err(|e| e.to_string())
     }
+}
+
+/// Builds the next block of a chain the `evm` model shares with numbered ones, `state` (theirs)
+/// and `producer` (the `evm` model's, [`EvmProducer::share_with`] the chain's models): the
+/// `evm` block of `transactions`, paying in the credits the numbered models' channels with
+/// `evm` accounts make payable, when it has either; then the numbered models' `batches` and
+/// credits, in the state's one durable commit. The `evm` store keeps its block's state first:
+/// it only gains nodes, so a crash in between leaves nothing a re-run does not produce again.
+pub fn build_shared_block(
+    state: &mut ProverState,
+    producer: &mut EvmProducer,
+    batches: &[(Model, &[Transaction])],
+    transactions: Option<Vec<TxEnvelope>>,
+    options: BlockOptions,
+) -> Result<(witness_format::Block, BlockReport), ProduceError> {
+    let candidates = state.evm_channel_totals().map_err(Box::new)?;
+    let credits = producer.payable_credits(&candidates)?;
+    let evm_blob = if transactions.is_some() || !credits.is_empty() {
+        let receipts = state.evm_credit_receipts(&credits).map_err(Box::new)?;
+        let transactions = transactions.unwrap_or_default();
+        Some(producer.produce_blob(transactions, &credits, receipts)?)
+    } else {
+        None
+    };
+    let built = state
+        .build_block_with_evm(batches, evm_blob, Some(&*producer), options)
+        .map_err(Box::new)?;
+    Ok(built)
 }

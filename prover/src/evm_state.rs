@@ -18,7 +18,7 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::TrieAccount;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use thiserror::Error;
-use verifier::evm::bridge::read_channel;
+use verifier::evm::bridge::{BridgeCredits, EvmCredit, payable_credits, read_channel};
 use verifier::evm::{ChainSpec, CheckedBlock, EvmError, UsedWitness, WitnessDb, execute_block};
 use verifier::mpt::{EMPTY_ROOT, PartialTrie};
 use witness_format::Model;
@@ -107,13 +107,17 @@ impl ProvenBlock {
 
 /// Executes `block` on the state of root `pre_state_root` in `db` with the verifier's checks:
 /// the verdict, and the minimal witness of what the checks read.
+///
+/// `credits` are what the block pays in on a chain shared with numbered models
+/// ([`BridgeCredits`]); `None` on an `evm` chain of its own.
 pub fn check_block(
     spec: &ChainSpec,
     block: &Block<TxEnvelope>,
     pre_state_root: B256,
     mut db: WitnessDb,
+    credits: Option<BridgeCredits<'_>>,
 ) -> ProvenBlock {
-    let verdict = execute_block(spec, block, pre_state_root, &mut db);
+    let verdict = execute_block(spec, block, pre_state_root, &mut db, credits);
     let (state_nodes, new_codes) = if verdict.is_ok() {
         (db.state_nodes(), db.new_codes().to_vec())
     } else {
@@ -214,7 +218,21 @@ impl EvmState {
         ancestors: &[B256],
     ) -> Result<ProvenBlock, EvmStateError> {
         let db = self.full_db(block.header.number, ancestors)?;
-        Ok(check_block(spec, block, pre_state_root, db))
+        Ok(check_block(spec, block, pre_state_root, db, None))
+    }
+
+    /// Of `candidates`, the credits into `evm` the state of root `root` can pay
+    /// ([`payable_credits`]).
+    pub fn payable_credits(
+        &self,
+        root: B256,
+        candidates: &[EvmCredit],
+    ) -> Result<Vec<EvmCredit>, EvmStateError> {
+        if candidates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut db = self.full_db(0, &[])?;
+        payable_credits(&mut db, root, candidates).map_err(failed)
     }
 
     /// The balance of `address` in the state of root `root` (zero for no account).

@@ -25,7 +25,9 @@ use rand::{RngExt, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-use verifier::evm::bridge::{BRIDGE_ADDRESS, WEI_PER_UNIT, bridge_code, exit_calldata};
+use verifier::evm::bridge::{
+    BRIDGE_ADDRESS, WEI_PER_UNIT, bridge_code, exit_calldata, registered_count_slot, registry_slot,
+};
 use witness_format::limits::MAX_EVM_BLOCK_BYTES;
 use witness_format::{EvmSchedule, Model};
 
@@ -442,10 +444,17 @@ pub fn allocation(spec: &EvmWorkloadSpec) -> EvmAllocation {
     });
     accounts.extend(system_contracts(spec.schedule));
     if let Some(bridge) = &spec.bridge {
+        // Every funded account registered, in order: the numbered models name them by number.
+        let mut storage: Vec<(U256, U256)> = (0u64..)
+            .zip(&holders)
+            .map(|(n, holder)| (registry_slot(n), U256::from_be_slice(holder.as_slice())))
+            .collect();
+        storage.push((registered_count_slot(), U256::from(spec.accounts)));
         accounts.push(GenesisAccount {
             address: BRIDGE_ADDRESS,
             nonce: 1,
             code: bridge_code(&bridge.numbered()).into(),
+            storage,
             ..GenesisAccount::default()
         });
     }

@@ -11,13 +11,12 @@ use verifier::Reason;
 use verifier::zk_transfer::groth16::{encode_verifying_key, verifying_key_hash};
 use witness_format::{Block, Genesis, Model, Transaction, TransactionBatch, Witness, ZkKeyPin};
 
-use crate::evm_produce::{EvmProducer, ProduceError};
+use crate::evm_produce::{EvmProducer, ProduceError, build_shared_block};
 use crate::evm_workload::{EvmWorkloadError, read_workload};
 use crate::files::{
     ExportError, FileError, WorkloadDir, WorkloadError, block_files, block_path, chain_key_path,
     decoded, export_chain, genesis_path, workload_models, write_atomic, write_value,
 };
-use crate::state::EvmChannels;
 use crate::zk::keys::Keys;
 use crate::{BlockOptions, ProverError, ProverState};
 
@@ -65,6 +64,14 @@ pub enum ProveDirError {
     /// An `evm` block could not be produced.
     #[error(transparent)]
     EvmProduce(#[from] ProduceError),
+    /// A block of a chain shared with the `evm` model could not be built.
+    #[error("building block {height}: {source}")]
+    EvmBlock {
+        /// The block.
+        height: u64,
+        /// Why.
+        source: ProduceError,
+    },
     /// zk keys were given for a workload without the `zk-transfer` model.
     #[error("zk keys need a workload with the zk-transfer model, this one has {models}")]
     NoZkModel {
@@ -138,7 +145,8 @@ pub fn prove_workload_dir(
     // its own next to the prover's database.
     let evm = if models.contains(&Model::Evm) {
         let workload = read_workload(workload_dir)?;
-        let producer = EvmProducer::create(&evm_store_path(db), &workload.allocation)?;
+        let mut producer = EvmProducer::create(&evm_store_path(db), &workload.allocation)?;
+        producer.share_with(&models);
         Some((workload.blocks, producer))
     } else {
         None
@@ -202,28 +210,16 @@ pub fn prove_workload_dir(
                 .iter()
                 .map(|b| (b.model, b.transactions.as_ref()))
                 .collect();
-            // The `evm` block of this height first: its state is kept in its own store before
-            // the block's one durable commit, and the store only gains nodes, so a crash in
-            // between leaves nothing a re-run does not produce again.
-            let evm_blob = match &mut evm {
-                Some((blocks, producer)) => match blocks.get(block_index(height)) {
-                    Some(transactions) => Some(producer.produce_blob(transactions.clone())?),
-                    None => None,
-                },
-                None => None,
+            let (_, built) = match &mut evm {
+                Some((blocks, producer)) => {
+                    let transactions = blocks.get(block_index(height)).cloned();
+                    build_shared_block(&mut state, producer, &submitted, transactions, options)
+                        .map_err(|e| ProveDirError::EvmBlock { height, source: e })?
+                }
+                None => state
+                    .build_block_of(&submitted, options)
+                    .map_err(|e| build(height, e))?,
             };
-            let (_, built) = state
-                .build_block_with_evm(
-                    &submitted,
-                    evm_blob,
-                    evm.as_ref()
-                        .map(|(_, producer)| producer as &dyn EvmChannels),
-                    options,
-                )
-                .map_err(|e| ProveDirError::Build {
-                    height,
-                    source: Box::new(e),
-                })?;
             for (index, reason) in built.dropped {
                 let (model, index) = batch_position(&batches, index);
                 left_out.push(LeftOut {
@@ -284,6 +280,14 @@ fn prove_evm_workload(
     Ok(report)
 }
 
+/// Building block `height` failed.
+fn build(height: u64, error: ProverError) -> ProveDirError {
+    ProveDirError::Build {
+        height,
+        source: Box::new(error),
+    }
+}
+
 /// The `evm` store of a chain the `evm` model shares with numbered ones, whose prover
 /// database is `db`: the file beside it, its name with `.evm` appended.
 pub fn evm_store_path(db: &Path) -> PathBuf {
@@ -310,10 +314,8 @@ fn follow_evm_blobs(
             .ok_or_else(|| stored("missing".into()))?;
         let block: Block =
             witness_format::decode_file(&bytes).map_err(|e| stored(e.to_string()))?;
-        for blob in &block.blobs {
-            if let Witness::Evm(witness) = &blob.witness {
-                producer.follow_shared(witness)?;
-            }
+        for witness in block.blobs.iter().filter_map(|blob| blob.witness.evm()) {
+            producer.follow_shared(witness)?;
         }
     }
     Ok(())

@@ -199,7 +199,10 @@ impl SpanBuilder {
                         proof: witness.proof,
                     })
                 }
-                Witness::Merkle(_) | Witness::Credits(_) | Witness::Evm(_) => {
+                Witness::Merkle(_)
+                | Witness::Credits(_)
+                | Witness::Evm(_)
+                | Witness::EvmCredits(_) => {
                     let inclusion = blob_inclusion(block, index as u64).map_err(|e| {
                         SpanBuildError::Inclusion {
                             height,

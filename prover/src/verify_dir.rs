@@ -244,6 +244,7 @@ fn check_chain_dir(
                 Witness::Zk(witness) => witness.ssz_bytes_len(),
                 Witness::Credits(witness) => witness.ssz_bytes_len(),
                 Witness::Evm(witness) => witness.ssz_bytes_len(),
+                Witness::EvmCredits(witness) => witness.ssz_bytes_len(),
             } as u64;
             report.blob_bytes += blob.ssz_bytes_len() as u64;
         }
@@ -255,10 +256,7 @@ fn check_chain_dir(
             blocks
                 .iter()
                 .flat_map(|b| b.blobs.iter())
-                .filter_map(|blob| match &blob.witness {
-                    Witness::Evm(witness) => evm_block_report(&witness.block),
-                    _ => None,
-                }),
+                .filter_map(|blob| evm_block_report(&blob.witness.evm()?.block)),
         );
         if let Some(stop) = stop {
             return Ok((Some(verifier), Err(stop)));

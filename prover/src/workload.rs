@@ -118,8 +118,8 @@ pub fn generate_both(spec: &WorkloadSpec, exit_percent: u8) -> Vec<Workload> {
 
 /// [`generate_both`] on a chain of `chain_models` (in genesis order), the `evm` model among
 /// them or not: the workloads of its models with numbered accounts, each tree cut into the
-/// chain's regions. Exits go to the other numbered models only (the `evm` model's channels
-/// are closed: `verifier::Reason::ChannelClosed`).
+/// chain's regions. Exits go to any other model: to an `evm` account by its number in the
+/// bridge contract's registry (a generated `evm` genesis registers its accounts in order).
 ///
 /// # Panics
 /// If the accounts or transactions exceed the wire limits of an allocation or a batch.
@@ -142,12 +142,7 @@ pub fn generate_numbered(
             generator.exits = bridge_key(model)
                 .and_then(|key| Bridge::new(spec.tree_depth, &others, key))
                 .map(|bridge| Exits {
-                    // No exit where no other numbered model could take it.
-                    percent: if others.iter().any(|m| Model::NUMBERED.contains(m)) {
-                        exit_percent
-                    } else {
-                        0
-                    },
+                    percent: exit_percent,
                     bridge,
                 });
             let batches = (0..spec.blocks)
@@ -279,11 +274,7 @@ impl WorkloadGenerator {
             {
                 // An exit to a genesis account of another model: only the sender changes here.
                 // (One random draw for the target model only when there is a choice.)
-                let others: Vec<Model> = exits
-                    .bridge
-                    .others()
-                    .filter(|m| Model::NUMBERED.contains(m))
-                    .collect();
+                let others: Vec<Model> = exits.bridge.others().collect();
                 let target = match others.as_slice() {
                     [only] => *only,
                     _ => others[self.rng.random_range(0..others.len())],

@@ -114,25 +114,10 @@ impl Bridge {
         Some((model, leaf.checked_rem(self.region)?))
     }
 
-    /// The model and account that channel leaf `leaf` is with, for an exit through it: its
-    /// region belongs to a model ([`Reason::NoChannel`] otherwise) that can credit it. The
-    /// `evm` model's side of the bridge takes no credits yet: exits to it are refused
-    /// ([`Reason::ChannelClosed`]), while credits from it are open
-    /// ([`Bridge::credit_channel`]). A leaf among the accounts is no channel
+    /// The model and account that channel leaf `leaf` is with: its region belongs to a model
+    /// ([`Reason::NoChannel`] otherwise). A leaf among the accounts is no channel
     /// ([`Reason::NotACredit`]).
-    pub fn exit_channel(&self, leaf: u64) -> Result<(Model, u64), Reason> {
-        match self.credit_channel(leaf)? {
-            (Model::Evm, _) => Err(Reason::ChannelClosed {
-                account: leaf,
-                model: Model::Evm,
-            }),
-            open => Ok(open),
-        }
-    }
-
-    /// The model and account that channel leaf `leaf` is with, for a credit through it (see
-    /// [`Bridge::exit_channel`]).
-    pub fn credit_channel(&self, leaf: u64) -> Result<(Model, u64), Reason> {
+    pub fn open_channel(&self, leaf: u64) -> Result<(Model, u64), Reason> {
         match self.channel(leaf) {
             Some((Some(model), account)) => Ok((model, account)),
             Some((None, _)) => Err(Reason::NoChannel { account: leaf }),
@@ -246,7 +231,7 @@ impl TouchedState {
         };
         let exit = self.bridge.filter(|bridge| tx.to >= bridge.accounts_end());
         if let Some(bridge) = exit {
-            bridge.exit_channel(tx.to)?;
+            bridge.open_channel(tx.to)?;
         }
         let receiver_key = match (receiver.is_empty(), tx.new_account_key.is_zero(), exit) {
             (true, true, Some(bridge)) => bridge.key(),
@@ -290,7 +275,7 @@ impl TouchedState {
             .bridge
             .filter(|bridge| tx.from >= bridge.accounts_end())
             .ok_or(Reason::NotACredit { account: tx.from })?;
-        let (_, account) = bridge.credit_channel(tx.from)?;
+        let (_, account) = bridge.open_channel(tx.from)?;
         if tx.to != account {
             return Err(Reason::CreditToOtherAccount {
                 bridge_account: tx.from,
@@ -460,37 +445,30 @@ pub(crate) mod tests {
         );
     }
 
-    /// On a chain shared with the `evm` model, the numbered models' trees keep its region
-    /// (the layout is the chain's): credits from it go through, but its side of the bridge
-    /// takes no credits yet, so an exit to it is refused by name, and nothing changes.
+    /// On a chain shared with the `evm` model, the numbered models' trees have a region of
+    /// channels with it, like any other model's: an exit names an `evm` account by number.
     #[test]
-    fn the_evm_models_channels_take_credits_only() {
+    fn the_evm_model_has_a_region_of_channels() {
         // `transfer` beside `zk-transfer` and `evm`: regions of 4 leaves at depth 4.
         let bridge = Bridge::new(4, &[Model::ZkTransfer, Model::Evm], KEY).unwrap();
         assert_eq!(bridge.reserved_bits(), 2);
         assert_eq!(bridge.channel_leaf(Model::Evm, 1), Some(9));
-        assert_eq!(bridge.exit_channel(5), Ok((Model::ZkTransfer, 1)));
-        let closed = Reason::ChannelClosed {
-            account: 9,
-            model: Model::Evm,
-        };
-        assert_eq!(bridge.exit_channel(9), Err(closed.clone()));
-        assert_eq!(bridge.credit_channel(9), Ok((Model::Evm, 1)));
+        assert_eq!(bridge.open_channel(5), Ok((Model::ZkTransfer, 1)));
+        assert_eq!(bridge.open_channel(9), Ok((Model::Evm, 1)));
         assert_eq!(
-            bridge.exit_channel(13),
+            bridge.open_channel(13),
             Err(Reason::NoChannel { account: 13 })
         );
         assert_eq!(
-            bridge.credit_channel(1),
+            bridge.open_channel(1),
             Err(Reason::NotACredit { account: 1 })
         );
         let state = TouchedState::new(vec![1, 9], vec![owner(10), AccountLeaf::EMPTY])
             .unwrap()
             .with_bridge(Some(bridge));
-        let mut refused = state.clone();
-        assert_eq!(refused.apply(&transfer(1, 9, 4, 0)), Err(closed));
-        assert_eq!(refused, state);
-        // A credit from it is the credit rules' (its receipt is checked apart).
+        let mut exited = state.clone();
+        exited.apply(&transfer(1, 9, 4, 0)).unwrap();
+        assert_eq!(exited.get(9).map(|leaf| leaf.balance), Some(4));
         let mut credited = state.clone();
         credited.apply_credit(&transfer(9, 1, 5, 5)).unwrap();
         assert_eq!(credited.get(9).map(|leaf| leaf.nonce), Some(5));

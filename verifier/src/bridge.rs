@@ -27,7 +27,7 @@ use witness_format::{Blob, CreditWitness, Hash32, Header, HistoryFact, Model, Pu
 
 use crate::accounts::{Bridge, TouchedState, touched_accounts};
 use crate::error::{Reason, VerifyError};
-use crate::evm::bridge::bridge_code_hash;
+use crate::evm::bridge::{EvmCredit, bridge_code_hash};
 use crate::hash::tagged_hash;
 use crate::history_proof::{ProvenFact, verify_history_proof};
 use crate::model::PendingProof;
@@ -205,7 +205,7 @@ fn check_receipt(
     tx: &witness_format::Transaction,
     receipt: &witness_format::HistoryProof,
 ) -> Result<(), VerifyError> {
-    let (source, credited) = channels.credit_channel(tx.from)?;
+    let (source, credited) = channels.open_channel(tx.from)?;
     if !matches!(
         receipt.fact,
         HistoryFact::Account(_) | HistoryFact::EvmChannel(_)
@@ -265,22 +265,7 @@ fn check_receipt(
         }
         .into());
     }
-    if height >= header.height {
-        return Err(Reason::ReceiptNotEarlier {
-            height,
-            block: header.height,
-        }
-        .into());
-    }
-    let expected = header.height.saturating_sub(1);
-    if height != expected {
-        return Err(Reason::ReceiptNotLatest {
-            height,
-            block: header.height,
-            expected,
-        }
-        .into());
-    }
+    check_receipt_height(height, header)?;
     channel?;
     if sent != tx.nonce {
         return Err(Reason::ReceiptSentMismatch {
@@ -290,6 +275,81 @@ fn check_receipt(
         .into());
     }
     Ok(())
+}
+
+/// A receipt must be of the height just before the crediting block's.
+fn check_receipt_height(height: u64, header: &Header) -> Result<(), Reason> {
+    if height >= header.height {
+        return Err(Reason::ReceiptNotEarlier {
+            height,
+            block: header.height,
+        });
+    }
+    let expected = header.height.saturating_sub(1);
+    if height != expected {
+        return Err(Reason::ReceiptNotLatest {
+            height,
+            block: header.height,
+            expected,
+        });
+    }
+    Ok(())
+}
+
+/// The credits into `evm` that `receipts` prove, in the block of `header`: each receipt is a
+/// numbered model's channel leaf with an `evm` account, at the height just before, and the
+/// credit is its sent total (what the block pays in is then the `evm` rules':
+/// [`crate::evm::bridge::BridgeCredits`]). In parallel; the first failure in order is
+/// reported, at its index.
+pub(crate) fn evm_credits(
+    params: &ChainParams,
+    header: &Header,
+    receipts: &[witness_format::HistoryProof],
+) -> Result<Vec<EvmCredit>, VerifyError> {
+    let credits: Vec<Result<EvmCredit, VerifyError>> = receipts
+        .par_iter()
+        .enumerate()
+        .map(|(index, receipt)| {
+            evm_credit(params, header, receipt).map_err(|error| error.at_transaction(index))
+        })
+        .collect();
+    credits.into_iter().collect()
+}
+
+fn evm_credit(
+    params: &ChainParams,
+    header: &Header,
+    receipt: &witness_format::HistoryProof,
+) -> Result<EvmCredit, VerifyError> {
+    if !matches!(receipt.fact, HistoryFact::Account(_)) {
+        return Err(Reason::ReceiptNotAnAccount.into());
+    }
+    let ProvenFact::Account {
+        height,
+        model,
+        account: leaf,
+        leaf: channel,
+        ..
+    } = verify_history_proof(receipt, header)?
+    else {
+        return Err(Reason::ReceiptNotAnAccount.into());
+    };
+    let account = match bridge(params, model).map(|sender| sender.open_channel(leaf)) {
+        Some(Ok((Model::Evm, account))) => account,
+        _ => {
+            return Err(Reason::ReceiptNotToEvm {
+                model,
+                account: leaf,
+            }
+            .into());
+        }
+    };
+    check_receipt_height(height, header)?;
+    Ok(EvmCredit {
+        model,
+        account,
+        sent: channel.balance,
+    })
 }
 
 #[cfg(test)]

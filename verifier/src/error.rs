@@ -285,6 +285,15 @@ pub enum Reason {
     /// A blob of credits on a chain without a bridge (one that hosts a single model).
     #[error("credits need a chain of several models")]
     NoBridge,
+    /// A receipt of a credit into `evm` that is not a numbered model's channel leaf with an
+    /// `evm` account.
+    #[error("the receipt, {model} leaf {account}, is not a channel with the evm model")]
+    ReceiptNotToEvm {
+        /// The receipt's model.
+        model: Model,
+        /// Its leaf.
+        account: u64,
+    },
     /// A receipt from the `evm` model read from an account that does not hold the chain's
     /// bridge contract: its storage may have been written by anything.
     #[error(
@@ -310,15 +319,6 @@ pub enum Reason {
     NoChannel {
         /// The leaf.
         account: u64,
-    },
-    /// A channel leaf with a model whose side of the bridge is not built (`evm`): value sent
-    /// there could never be credited, so no exit or credit goes through it.
-    #[error("leaf {account} is the channel with {model}, which takes no cross-model messages yet")]
-    ChannelClosed {
-        /// The leaf.
-        account: u64,
-        /// The model the channel is with.
-        model: Model,
     },
     /// A transaction of a blob of credits that is not a credit (its sender is no bridge leaf).
     #[error("account {account} is not a bridge leaf: a blob of credits holds only credits")]

@@ -155,6 +155,20 @@ pub enum Witness {
     Credits(CreditWitness),
     /// An Ethereum block with the trie nodes, codes and ancestor hashes it reads (`evm`).
     Evm(EvmWitness),
+    /// An Ethereum block that pays in credits from numbered models, with its receipts (`evm`
+    /// on a chain it shares with them).
+    EvmCredits(EvmCreditWitness),
+}
+
+/// The witness of an `evm` blob whose block pays in credits from numbered models (its
+/// withdrawals): the block's witness, and one receipt per credit, in the withdrawals' order,
+/// each the source model's channel leaf with the credited `evm` account at the height before.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct EvmCreditWitness {
+    /// The block and what executing it reads.
+    pub evm: EvmWitness,
+    /// One history proof per credit, in order.
+    pub receipts: VariableList<HistoryProof, MaxCreditsPerBlob>,
 }
 
 /// A byte string of at most `N` bytes (an RLP item, a contract code), hex in JSON.
@@ -179,6 +193,15 @@ pub struct EvmWitness {
 }
 
 impl Witness {
+    /// The Ethereum block's witness of an `evm` blob's witness (with credits or not).
+    pub fn evm(&self) -> Option<&EvmWitness> {
+        match self {
+            Witness::Evm(witness) => Some(witness),
+            Witness::EvmCredits(witness) => Some(&witness.evm),
+            _ => None,
+        }
+    }
+
     /// The witness kind's name as users type it.
     pub fn kind_name(&self) -> &'static str {
         match self {
@@ -186,6 +209,7 @@ impl Witness {
             Witness::Zk(_) => "zk",
             Witness::Credits(_) => "credits",
             Witness::Evm(_) => "evm",
+            Witness::EvmCredits(_) => "evm-credits",
         }
     }
 }

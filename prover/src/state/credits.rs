@@ -5,6 +5,7 @@
 use alloy_primitives::U256;
 use redb::{ReadTransaction, ReadableDatabase};
 use verifier::bridge::bridge;
+use verifier::evm::bridge::EvmCredit;
 use witness_format::{AccountLeaf, HistoryProof, SszDecode, Transaction};
 
 use super::*;
@@ -133,5 +134,56 @@ impl ProverState {
             pending.push((credit, receipt));
         }
         Ok(pending)
+    }
+
+    /// Every channel of a numbered model with an `evm` account that ever sent anything, with
+    /// its sent total after the last block, ascending by model then account: the candidates of
+    /// the next block's credits into `evm` (the `evm` producer picks those it can pay,
+    /// `crate::evm_produce::EvmProducer::payable_credits`).
+    pub fn evm_channel_totals(&self) -> Result<Vec<EvmCredit>, ProverError> {
+        let read = self.db.begin_read()?;
+        let mut totals = Vec::new();
+        for lane in &self.models {
+            let Some(channels) = bridge(&self.params, lane.model) else {
+                continue;
+            };
+            let Some(first) = channels.channel_leaf(Model::Evm, 0) else {
+                continue;
+            };
+            let accounts = read.open_table(lane.tables.accounts)?;
+            for entry in accounts.range(first..first.saturating_add(channels.accounts_end()))? {
+                let (leaf, bytes) = entry?;
+                let leaf = leaf.value();
+                let sent = AccountLeaf::from_ssz_bytes(bytes.value())
+                    .map_err(|e| ProverError::Corrupt(format!("channel leaf {leaf}: {e:?}")))?
+                    .balance;
+                if sent > 0 {
+                    totals.push(EvmCredit {
+                        model: lane.model,
+                        account: leaf.saturating_sub(first),
+                        sent,
+                    });
+                }
+            }
+        }
+        Ok(totals)
+    }
+
+    /// The receipts of `credits` into `evm` in the block being built: each the channel leaf of
+    /// its model with its `evm` account after the last block.
+    pub fn evm_credit_receipts(
+        &self,
+        credits: &[EvmCredit],
+    ) -> Result<Vec<HistoryProof>, ProverError> {
+        let read = self.db.begin_read()?;
+        credits
+            .iter()
+            .map(|credit| {
+                let leaf = bridge(&self.params, credit.model)
+                    .and_then(|channels| channels.channel_leaf(Model::Evm, credit.account))
+                    .ok_or(ProverError::UnknownModel { model: Model::Evm })?;
+                self.receipt(&read, credit.model, leaf)
+            })
+            .collect()
     }
 }

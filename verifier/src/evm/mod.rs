@@ -42,6 +42,7 @@ use revm::database::State;
 use revm::database::states::bundle_state::BundleRetention;
 use thiserror::Error;
 
+use bridge::{BridgeCredits, credit_withdrawals, record_credits};
 pub use chain::{HeaderChain, LinkError, block_header, decode_header};
 pub use header::{check_against_parent, inherited_fees};
 pub(crate) use model::EVM_MODEL;
@@ -79,6 +80,9 @@ pub enum EvmError {
     /// Execution failed (an invalid transaction, a failed system call).
     #[error("execution: {0}")]
     Execution(String),
+    /// The block's credits from numbered models are wrong.
+    #[error("bridge: {0}")]
+    Bridge(#[from] bridge::BridgeError),
     /// A system contract the fork calls has no code.
     #[error("the {eip} system contract at {address} has no code")]
     MissingSystemContract {
@@ -142,23 +146,29 @@ pub fn verify_block(
     block: &Block<TxEnvelope>,
     pre_state_root: B256,
     mut db: WitnessDb,
+    credits: Option<BridgeCredits<'_>>,
 ) -> Result<CheckedBlock, EvmError> {
-    execute_block(spec, block, pre_state_root, &mut db)
+    execute_block(spec, block, pre_state_root, &mut db, credits)
 }
 
 /// [`verify_block`], leaving the database for the caller to read afterwards: the witness data
 /// the checks used ([`WitnessDb::used`]) and the state after the block
 /// ([`WitnessDb::state_nodes`]). A prover runs this over its full state to learn a block's
 /// minimal witness, so the witness is exactly what these same checks read.
+///
+/// On a chain the `evm` model shares with numbered models, `credits` are what the block pays
+/// in from them ([`BridgeCredits`]: its withdrawals must be exactly theirs); `None` on an
+/// `evm` chain of its own, whose withdrawals are Ethereum's.
 pub fn execute_block(
     spec: &ChainSpec,
     block: &Block<TxEnvelope>,
     pre_state_root: B256,
     db: &mut WitnessDb,
+    credits: Option<BridgeCredits<'_>>,
 ) -> Result<CheckedBlock, EvmError> {
     let header = &block.header;
     header::check_header(header, &block.body.ommers)?;
-    let (outcome, bundle) = execute(spec, block, pre_state_root, db)?;
+    let (outcome, bundle) = execute(spec, block, pre_state_root, db, credits)?;
     outcome.check(spec, header)?;
     let post_state_root = db.apply(&bundle)?;
     if post_state_root != header.state_root {
@@ -178,13 +188,20 @@ pub fn execute_block(
 /// the transactions, receipts and withdrawals roots, the logs bloom, the requests hash under
 /// Prague, the state root), executing it on the state of root `pre_state_root` read from
 /// `db`: how a block producer seals a block the same rules then check. Returns the receipts.
+///
+/// With `credits` (a chain shared with numbered models), the block's withdrawals are theirs.
 pub fn seal_block(
     spec: &ChainSpec,
     block: &mut Block<TxEnvelope>,
     pre_state_root: B256,
     db: &mut WitnessDb,
+    credits: Option<BridgeCredits<'_>>,
 ) -> Result<Vec<ReceiptEnvelope>, EvmError> {
-    let (outcome, bundle) = execute(spec, block, pre_state_root, db)?;
+    if let Some(credits) = credits {
+        db.set_root(pre_state_root);
+        block.body.withdrawals = Some(credit_withdrawals(db, credits)?.into());
+    }
+    let (outcome, bundle) = execute(spec, block, pre_state_root, db, credits)?;
     let header = &mut block.header;
     header.gas_used = outcome.gas_used;
     header.blob_gas_used = Some(outcome.blob_gas_used);
@@ -303,6 +320,7 @@ fn execute(
     block: &Block<TxEnvelope>,
     pre_state_root: B256,
     db: &mut WitnessDb,
+    credits: Option<BridgeCredits<'_>>,
 ) -> Result<(Outcome, BundleState), EvmError> {
     let header = &block.header;
     let blob_params = spec.blob_params(header.timestamp)?;
@@ -326,7 +344,18 @@ fn execute(
         })
         .collect::<Result<_, _>>()?;
 
+    // The root set once: what the credits read is part of the witness the block uses.
     db.set_root(pre_state_root);
+    if let Some(credits) = credits {
+        let expected = credit_withdrawals(db, credits)?;
+        if expected != withdrawals.as_slice() {
+            return Err(bridge::BridgeError::Withdrawals {
+                expected: format!("{expected:?}"),
+                found: format!("{:?}", withdrawals.as_slice()),
+            }
+            .into());
+        }
+    }
     let mut state = State::builder()
         .with_database(&mut *db)
         .with_bundle_update()
@@ -362,7 +391,10 @@ fn execute(
         check_request_contracts(&mut state)?;
     }
     state.merge_transitions(BundleRetention::PlainState);
-    let bundle = state.take_bundle();
+    let mut bundle = state.take_bundle();
+    if let Some(credits) = credits {
+        record_credits(&mut state, &mut bundle, credits)?;
+    }
     let outcome = Outcome {
         gas_used: result.gas_used,
         blob_gas_used: result.blob_gas_used,

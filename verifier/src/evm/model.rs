@@ -5,9 +5,11 @@
 use alloy_primitives::B256;
 use witness_format::{Blob, EvmWitness, Header, Model, Witness};
 
+use super::bridge::BridgeCredits;
 use super::chain::{HeaderChain, block_header};
 use super::state::EVM_STATE;
 use super::{WitnessDb, decode_block, verify_block};
+use crate::bridge::evm_credits;
 use crate::error::{Reason, VerifyError};
 use crate::model::{BlobLink, ExecutionModel, PendingProof, StateCommitment, unsupported};
 use crate::params::ChainParams;
@@ -34,11 +36,11 @@ impl ExecutionModel for EvmModel {
     fn check_blob<'a>(
         &self,
         params: &ChainParams,
-        _header: Option<&Header>,
+        header: Option<&Header>,
         blob: &'a Blob,
         linked: bool,
     ) -> Result<Option<PendingProof<'a>>, VerifyError> {
-        let Witness::Evm(witness) = &blob.witness else {
+        let Some(witness) = blob.witness.evm() else {
             return Err(unsupported(blob));
         };
         if !blob.transactions.is_empty() {
@@ -50,7 +52,22 @@ impl ExecutionModel for EvmModel {
         let Some(anchor) = &params.evm else {
             return Err(Reason::UnknownModel { model: Model::Evm }.into());
         };
-        check_evm_blob(anchor.spec(), blob, witness)
+        // On a chain shared with numbered models, the block's withdrawals are the credits its
+        // receipts prove (none without receipts); an `evm` chain of its own has Ethereum's.
+        let shared = params.models.iter().any(|m| Model::NUMBERED.contains(m));
+        let credits = match (&blob.witness, shared) {
+            (Witness::EvmCredits(credits), true) => {
+                let header = header.ok_or(Reason::CreditsOutsideBlock)?;
+                evm_credits(params, header, &credits.receipts)?
+            }
+            (Witness::EvmCredits(_), false) => return Err(Reason::NoBridge.into()),
+            _ => Vec::new(),
+        };
+        let credits = shared.then_some(BridgeCredits {
+            models: &params.models,
+            credits: &credits,
+        });
+        check_evm_blob(anchor.spec(), blob, witness, credits)
             .map(|_| None)
             .map_err(|error| Reason::Evm(Box::new(error)).into())
     }
@@ -69,6 +86,7 @@ fn check_evm_blob(
     spec: &super::ChainSpec,
     blob: &Blob,
     witness: &EvmWitness,
+    credits: Option<BridgeCredits<'_>>,
 ) -> Result<B256, super::EvmError> {
     let block = decode_block(&witness.block)?;
     let db = WitnessDb::new(
@@ -80,7 +98,7 @@ fn check_evm_blob(
             .iter()
             .map(|hash| B256::from(hash.0)),
     );
-    let checked = verify_block(spec, &block, B256::from(blob.pre_state_root.0), db)?;
+    let checked = verify_block(spec, &block, B256::from(blob.pre_state_root.0), db, credits)?;
     let post = checked.header.state_root;
     if post.0 != blob.post_state_root.0 {
         return Err(super::EvmError::HeaderMismatch {
@@ -98,7 +116,7 @@ struct EvmLink(HeaderChain);
 
 impl BlobLink for EvmLink {
     fn follow(&mut self, blob: &Blob) -> Result<(), VerifyError> {
-        let Witness::Evm(witness) = &blob.witness else {
+        let Some(witness) = blob.witness.evm() else {
             return Err(unsupported(blob));
         };
         let header = block_header(&witness.block).map_err(|error| Reason::Evm(Box::new(error)))?;

@@ -129,7 +129,7 @@ impl ExecutionModel for TransferModel {
                     transfer_roots(params, pre, post, &witness.merkle)
                 })
             }
-            Witness::Zk(_) | Witness::Evm(_) => Err(unsupported(blob)),
+            Witness::Zk(_) | Witness::Evm(_) | Witness::EvmCredits(_) => Err(unsupported(blob)),
         }
     }
 }

@@ -267,7 +267,7 @@ impl ExecutionModel for ZkTransferModel {
                     merkle_roots(params.tree_depth, pre, post, &witness.merkle)
                 })
             }
-            Witness::Evm(_) => Err(unsupported(blob)),
+            Witness::Evm(_) | Witness::EvmCredits(_) => Err(unsupported(blob)),
         }
     }
 }
