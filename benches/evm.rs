@@ -79,7 +79,7 @@ fn bench_evm(c: &mut Criterion) {
             f.hashes.iter().copied(),
         );
         let block = decode_block(&f.rlp).expect("a block");
-        verify_block(&spec, &block, f.root, db).expect("the block verifies")
+        verify_block(&spec, &block, f.root, db, None).expect("the block verifies")
     };
     verify();
     let mut group = c.benchmark_group("evm");

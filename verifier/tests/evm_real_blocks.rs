@@ -15,7 +15,7 @@ use witness_format::EvmSchedule;
 fn verify_rlp(chain_id: u64, rlp: &[u8], root: B256, db: WitnessDb) -> Result<B256, EvmError> {
     let spec = ChainSpec::new(chain_id, EvmSchedule::Published)?;
     let block = decode_block(rlp)?;
-    verify_block(&spec, &block, root, db).map(|checked| checked.header.state_root)
+    verify_block(&spec, &block, root, db, None).map(|checked| checked.header.state_root)
 }
 use verifier::mpt::{TrieError, keccak};
 
