@@ -1,6 +1,6 @@
 //! `stateless demo`: the main job end to end on a default workload, then one cross-model round
-//! trip (value out of `transfer` into `zk-transfer` and part of it back) on a small chain that
-//! hosts both models.
+//! trip (value out of `transfer` into `zk-transfer`, on to `evm`, and part of it back) on a
+//! small chain that hosts the three models.
 
 use std::time::Instant;
 
@@ -49,7 +49,7 @@ pub(crate) fn demo(args: DemoArgs) -> Result<(), Failure> {
     if let Some(error) = report.error {
         return Err(Failure::Rejected(error));
     }
-    eprintln!("demo: a cross-model round trip on a chain hosting both models");
+    eprintln!("demo: a cross-model round trip on a chain hosting the three models");
     let trip = round_trip(&dir.path().join("round-trip")).context("the round trip")?;
     if args.json {
         print_json(&serde_json::json!({
@@ -83,30 +83,37 @@ pub(crate) fn demo(args: DemoArgs) -> Result<(), Failure> {
 
 fn print_round_trip(trip: &RoundTrip) {
     outln!(
-        "cross-model round trip: transfer #{} <-> zk-transfer #{} on one chain",
+        "cross-model round trip on one chain: transfer #{} -> zk-transfer #{} -> evm {} -> transfer #{}",
         trip.transfer_account,
-        trip.zk_transfer_account
+        trip.zk_transfer_account,
+        trip.evm_account,
+        trip.transfer_account
     );
     outln!(
-        "{:<7} {:>16} {:>16} {:>10}  event",
+        "{:<7} {:>16} {:>16} {:>22} {:>10} {:>14}  event",
         "height",
         "transfer",
         "zk-transfer",
-        "in flight"
+        "evm (gwei)",
+        "in flight",
+        "evm fees (gwei)"
     );
+    let gwei = |wei: u128| wei as f64 / 1e9;
     for step in &trip.steps {
         outln!(
-            "{:<7} {:>16} {:>16} {:>10}  {}",
+            "{:<7} {:>16} {:>16} {:>22.3} {:>10} {:>14.3}  {}",
             step.height,
             step.transfer_balance,
             step.zk_transfer_balance,
+            gwei(step.evm_balance_wei),
             step.in_flight,
+            gwei(step.evm_fees_wei),
             step.event
         );
     }
     let verdict = if trip.valid { "valid" } else { "INVALID" };
     outln!(
-        "value across both models {}; {} blocks, {} blobs verified statelessly: {verdict}",
+        "value across the three models (balances, in flight, and the evm account's fees) {}; {} blocks, {} blobs verified statelessly: {verdict}",
         if trip.value_conserved {
             "conserved at every height"
         } else {

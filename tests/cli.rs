@@ -227,30 +227,45 @@ fn demo_json_has_the_promised_keys() {
     }
     assert_eq!(report["valid"], true);
     assert_eq!(report["txs"], 128);
-    // The round trip: out of transfer, credited in zk-transfer, part of it back, credited.
+    // The round trip: out of transfer, credited in zk-transfer, part of it on to evm, paid in
+    // there, part of that back to transfer, credited.
     let trip = &report["round_trip"];
     assert_eq!(trip["valid"], true, "{trip}");
     assert_eq!(trip["value_conserved"], true);
-    assert_eq!(trip["blocks"], 3);
+    assert_eq!(trip["blocks"], 4);
     let steps = trip["steps"].as_array().unwrap();
-    let column = |key: &str| -> Vec<i64> {
+    let column = |key: &str| -> Vec<i128> {
         steps
             .iter()
-            .map(|s| s[key].as_i64().unwrap() - steps[0][key].as_i64().unwrap())
+            .map(|s| s[key].as_i64().unwrap() as i128 - steps[0][key].as_i64().unwrap() as i128)
             .collect()
     };
     assert_eq!(
         column("transfer_balance"),
-        [0, -250_000, -250_000, -150_000]
+        [0, -250_000, -250_000, -250_000, -210_000]
     );
-    assert_eq!(column("zk_transfer_balance"), [0, 0, 150_000, 150_000]);
-    assert_eq!(column("in_flight"), [0, 250_000, 100_000, 0]);
-    assert!(
-        steps[2]["event"]
-            .as_str()
-            .unwrap()
-            .contains("zk-transfer #2 credited 250000"),
-        "{}",
-        steps[2]["event"]
+    assert_eq!(
+        column("zk_transfer_balance"),
+        [0, 0, 150_000, 150_000, 150_000]
     );
+    assert_eq!(column("in_flight"), [0, 250_000, 100_000, 40_000, 0]);
+    // The evm account: +100,000 gwei paid in, -40,000 gwei sent back, less its gas fees.
+    let wei = |s: &serde_json::Value, key: &str| s[key].as_str().unwrap().parse::<u128>().unwrap();
+    let (first, last) = (&steps[0], &steps[4]);
+    assert_eq!(
+        wei(last, "evm_balance_wei") + wei(last, "evm_fees_wei"),
+        wei(first, "evm_balance_wei") + 60_000 * 1_000_000_000
+    );
+    assert!(wei(last, "evm_fees_wei") > 0, "an exit from evm pays gas");
+    for (step, event) in [
+        (2, "zk-transfer #2 credited 250000"),
+        (3, "evm #0 paid in 100000 gwei"),
+        (4, "transfer #1 credited 40000"),
+    ] {
+        assert!(
+            steps[step]["event"].as_str().unwrap().contains(event),
+            "{}",
+            steps[step]["event"]
+        );
+    }
 }

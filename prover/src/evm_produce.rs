@@ -238,6 +238,12 @@ impl EvmProducer {
         &self.parent
     }
 
+    /// The bridge contract's storage slot `slot` after the last block
+    /// (`verifier::evm::bridge::channel_slot`, `credited_slot`).
+    pub fn bridge_slot(&self, slot: U256) -> Result<U256, ProduceError> {
+        Ok(self.state.bridge_slot(self.parent.state_root, slot)?)
+    }
+
     /// The balance of `address` after the last block.
     pub fn balance(&self, address: Address) -> Result<U256, ProduceError> {
         Ok(self.state.balance(self.parent.state_root, address)?)

@@ -18,7 +18,9 @@ use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::TrieAccount;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use thiserror::Error;
-use verifier::evm::bridge::{BridgeCredits, EvmCredit, payable_credits, read_channel};
+use verifier::evm::bridge::{
+    BridgeCredits, EvmCredit, payable_credits, read_bridge_slot, read_channel,
+};
 use verifier::evm::{ChainSpec, CheckedBlock, EvmError, UsedWitness, WitnessDb, execute_block};
 use verifier::mpt::{EMPTY_ROOT, PartialTrie};
 use witness_format::Model;
@@ -233,6 +235,12 @@ impl EvmState {
         }
         let mut db = self.full_db(0, &[])?;
         payable_credits(&mut db, root, candidates).map_err(failed)
+    }
+
+    /// The bridge contract's storage slot `slot` in the state of root `root`.
+    pub fn bridge_slot(&self, root: B256, slot: U256) -> Result<U256, EvmStateError> {
+        let mut db = self.full_db(0, &[])?;
+        read_bridge_slot(&mut db, root, slot).map_err(failed)
     }
 
     /// The balance of `address` in the state of root `root` (zero for no account).

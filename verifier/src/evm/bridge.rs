@@ -194,6 +194,13 @@ pub fn read_channel(
     Ok((code_hash, sent))
 }
 
+/// Storage slot `slot` of the bridge contract in the `evm` state of root `root`, read from
+/// `db` (zero where nothing is stored).
+pub fn read_bridge_slot(db: &mut WitnessDb, root: B256, slot: U256) -> Result<U256, WitnessError> {
+    db.set_root(root);
+    db.storage(BRIDGE_ADDRESS, slot)
+}
+
 /// A credit into `evm` from a numbered model: the total `sent` through that model's channel
 /// with `evm` account `account`, as a receipt proved it at the block's parent height.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
