@@ -70,7 +70,7 @@ pub enum ProveDirError {
         /// The block.
         height: u64,
         /// Why.
-        source: ProduceError,
+        source: Box<ProduceError>,
     },
     /// zk keys were given for a workload without the `zk-transfer` model.
     #[error("zk keys need a workload with the zk-transfer model, this one has {models}")]
@@ -214,7 +214,10 @@ pub fn prove_workload_dir(
                 Some((blocks, producer)) => {
                     let transactions = blocks.get(block_index(height)).cloned();
                     build_shared_block(&mut state, producer, &submitted, transactions, options)
-                        .map_err(|e| ProveDirError::EvmBlock { height, source: e })?
+                        .map_err(|e| ProveDirError::EvmBlock {
+                            height,
+                            source: Box::new(e),
+                        })?
                 }
                 None => state
                     .build_block_of(&submitted, options)

@@ -66,6 +66,9 @@ pub enum RoundTripError {
     Failed(&'static str),
 }
 
+/// A block's submitted numbered transactions, each with its model.
+type Submitted = Vec<(Model, Transaction)>;
+
 /// The `transfer` account that sends value out and gets part of it back.
 const TRANSFER_ACCOUNT: u64 = 1;
 /// The `zk-transfer` account that receives it and sends part on.
@@ -251,7 +254,7 @@ pub fn round_trip(dir: &Path) -> Result<RoundTrip, RoundTripError> {
         ZK_ACCOUNT,
         EXIT_AMOUNT,
     )?;
-    let blocks: [(Vec<(Model, Transaction)>, Option<u64>); 4] = [
+    let blocks: [(Submitted, Option<u64>); 4] = [
         (vec![(Model::Transfer, to_zk)], None),
         (Vec::new(), None),
         (Vec::new(), Some(BACK_AMOUNT)),

@@ -151,25 +151,37 @@ pub fn bridge_code_hash(models: &[Model]) -> B256 {
 /// The bridge contract's storage slot of the channel with `account` of `model`: the total
 /// sent to it from `evm`.
 pub fn channel_slot(model: Model, account: u64) -> U256 {
-    (U256::from(model_tag(model)) << 64) | U256::from(account)
+    slot(0, model_tag(model), account)
+}
+
+/// The slot `kind << 128 | tag << 64 | account`: one space of slots per kind, and in it one per
+/// model tag and account.
+fn slot(kind: u8, tag: u8, account: u64) -> U256 {
+    let [a0, a1, a2, a3, a4, a5, a6, a7] = account.to_be_bytes();
+    #[rustfmt::skip]
+    let word = [
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, kind,
+        0, 0, 0, 0, 0, 0, 0, tag, a0, a1, a2, a3, a4, a5, a6, a7,
+    ];
+    U256::from_be_bytes(word)
 }
 
 /// The bridge contract's storage slot of the total credited to `evm` account `account` from
 /// `model`'s channel with it: written by the credit rule ([`credit_withdrawals`]), never by
 /// the contract's code.
 pub fn credited_slot(model: Model, account: u64) -> U256 {
-    (U256::from(1u8) << 128) | channel_slot(model, account)
+    slot(1, model_tag(model), account)
 }
 
 /// The bridge contract's storage slot of the address registered as `evm` account `account`
 /// (the numbered models name `evm` accounts by number).
 pub fn registry_slot(account: u64) -> U256 {
-    (U256::from(2u8) << 128) | U256::from(account)
+    slot(2, 0, account)
 }
 
 /// The bridge contract's storage slot of the number of registered accounts.
 pub fn registered_count_slot() -> U256 {
-    U256::from(3u8) << 128
+    slot(3, 0, 0)
 }
 
 /// The calldata of an exit to `account` of `model`.
@@ -411,6 +423,12 @@ mod tests {
             channel_slot(Model::ZkTransfer, 5),
             U256::from((1u128 << 64) | 5)
         );
+        assert_eq!(
+            credited_slot(Model::ZkTransfer, 5),
+            (U256::from(1u8) << 128) | U256::from((1u128 << 64) | 5)
+        );
+        assert_eq!(registry_slot(7), (U256::from(2u8) << 128) | U256::from(7u8));
+        assert_eq!(registered_count_slot(), U256::from(3u8) << 128);
         let calldata = exit_calldata(Model::ZkTransfer, 0x0102);
         assert_eq!(calldata[31], 1);
         assert_eq!(&calldata[62..], &[1, 2]);
