@@ -373,8 +373,13 @@ fn e_unknown_union_selector_and_model_tag_are_rejected() {
     file[SELECTOR_AT] = 0x01;
     assert!(is_payload_error(decode_file::<Block>(&file)));
 
+    // Selector 4 is an evm witness with credits: the Merkle witness's bytes are not one.
     let mut file = block_file();
     file[SELECTOR_AT] = 0x04;
+    assert!(is_payload_error(decode_file::<Block>(&file)));
+
+    let mut file = block_file();
+    file[SELECTOR_AT] = 0x05;
     assert!(is_payload_error(decode_file::<Block>(&file)));
 
     let mut file = block_file();
