@@ -454,6 +454,96 @@ fn value_goes_between_transfer_and_evm_both_ways() {
     );
 }
 
+/// The credit rule's refusals, each on a real block of a shared chain checked with other
+/// credits than its own: another bridge code, credits out of order, a credit to an account
+/// nobody registered, a total already credited; and receipts for an `evm` chain of its own.
+#[test]
+fn the_credit_rule_refuses_each_wrong_credit() {
+    use verifier::evm::bridge::{BridgeCredits, BridgeError, EvmCredit};
+    use verifier::evm::{EvmError, decode_block, verify_block};
+    let dir = tempdir();
+    let (mut state, mut producer) = bridged(&dir);
+    let params = verifier::ChainParams::from_genesis(state.genesis()).unwrap();
+    let to_evm = bridge(&params, Model::Transfer)
+        .unwrap()
+        .channel_leaf(Model::Evm, 1)
+        .unwrap();
+    next(
+        &mut state,
+        &mut producer,
+        &[transfer_tx(0, to_evm, 5, 0)],
+        None,
+    );
+    let (second, _) = next(&mut state, &mut producer, &[], None);
+    let (third, _) = next(&mut state, &mut producer, &[], Some(Vec::new()));
+    let ethereum = |block: &Block| {
+        let blob = block.blobs.iter().find(|b| b.model == Model::Evm).unwrap();
+        let witness = blob.witness.evm().unwrap();
+        (decode_block(&witness.block).unwrap(), blob.pre_state_root)
+    };
+    let spec = producer.spec().clone();
+    let models = [Model::Transfer, Model::Evm];
+    // Each checked over the producer's whole store, so every slot can be read.
+    let refusal = |block: &Block, models: &[Model], credits: &[EvmCredit]| {
+        let (ethereum, pre) = ethereum(block);
+        let db = producer
+            .state()
+            .full_db(ethereum.header.number, &[])
+            .unwrap();
+        let credits = Some(BridgeCredits { models, credits });
+        match verify_block(&spec, &ethereum, pre.0.into(), db, credits) {
+            Err(EvmError::Bridge(error)) => error,
+            other => panic!("expected a bridge error, got {other:?}"),
+        }
+    };
+    let paid = EvmCredit {
+        model: Model::Transfer,
+        account: 1,
+        sent: 5,
+    };
+    assert!(matches!(
+        refusal(&second, &Model::ALL, &[paid]),
+        BridgeError::NotTheBridge { code_hash: Some(_) }
+    ));
+    assert_eq!(
+        refusal(&second, &models, &[paid, paid]),
+        BridgeError::OutOfOrder { index: 1 }
+    );
+    assert_eq!(
+        refusal(&second, &models, &[EvmCredit { account: 3, ..paid }]),
+        BridgeError::Unregistered { account: 3 }
+    );
+    // After block 2 paid it, the same total has nothing left.
+    assert_eq!(
+        refusal(&third, &models, &[paid]),
+        BridgeError::AlreadyCredited {
+            model: Model::Transfer,
+            account: 1,
+            sent: 5,
+            credited: U256::from(5)
+        }
+    );
+
+    // Receipts on an `evm` chain of its own: no bridge to credit through.
+    let own = tempdir();
+    let (_, mut alone) = transfer_beside_evm(&own, 7);
+    alone.produce(Vec::new()).unwrap();
+    let mut blocks = alone.blocks().to_vec();
+    let genesis = alone.genesis().clone();
+    let evm = blocks[0].blobs[0].witness.evm().unwrap().clone();
+    blocks[0].blobs[0].witness = Witness::EvmCredits(witness_format::EvmCreditWitness {
+        evm,
+        receipts: Default::default(),
+    });
+    common::reseal(&genesis, &mut blocks);
+    assert_eq!(
+        verifier::verify_chain(&genesis, &blocks)
+            .unwrap_err()
+            .reason,
+        Reason::NoBridge
+    );
+}
+
 /// What `transfer` credited from `evm` so far: its channel leaves with `evm` accounts keep it
 /// in their nonces.
 fn credited_from_evm(state: &ProverState) -> u64 {

@@ -238,6 +238,11 @@ impl EvmProducer {
         &self.parent
     }
 
+    /// The producer's store: every state it committed.
+    pub fn state(&self) -> &EvmState {
+        &self.state
+    }
+
     /// The bridge contract's storage slot `slot` after the last block
     /// (`verifier::evm::bridge::channel_slot`, `credited_slot`).
     pub fn bridge_slot(&self, slot: U256) -> Result<U256, ProduceError> {
