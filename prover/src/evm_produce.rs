@@ -21,6 +21,7 @@ use thiserror::Error;
 use verifier::ChainVerifier;
 use verifier::evm::bridge::{BridgeCredits, EvmCredit};
 use verifier::evm::{ChainSpec, EvmError, decode_block, inherited_fees, seal_block};
+use witness_format::limits::MAX_CREDITS_PER_BLOB;
 use witness_format::ssz_types::VariableList;
 use witness_format::{
     Blob, EvmCreditWitness, EvmWitness, Genesis, Hash32, HistoryProof, Model, Transaction, Witness,
@@ -53,6 +54,12 @@ pub enum ProduceError {
     /// The blocks to resume from are not this chain's.
     #[error("cannot resume: {0}")]
     Resume(String),
+    /// More credits than one block carries (`MAX_CREDITS_PER_BLOB`).
+    #[error("{count} credits are more than one evm block carries")]
+    TooManyCredits {
+        /// The credits given.
+        count: usize,
+    },
     /// The state of the numbered models of the chain the `evm` model shares failed.
     #[error(transparent)]
     Shared(#[from] Box<ProverError>),
@@ -131,8 +138,9 @@ impl EvmProducer {
     }
 
     /// Resumes the chain of `allocation` (as [`EvmProducer::create`] made it) from the blocks a
-    /// run already produced, `genesis` and `blocks` (a chain directory's; no genesis when a run stopped
-    /// before writing it, and then no blocks), its state in the existing database at `db`. The
+    /// run already produced, `genesis` and `blocks` (a chain directory's; no genesis when a run
+    /// stopped before writing it, and then no blocks), its state in the existing database at
+    /// `db`. The
     /// blocks must be that chain's and pass the chain verifier; the store, append-only, holds
     /// every state a run committed.
     pub fn resume(
@@ -319,16 +327,13 @@ impl EvmProducer {
             produced.ancestors,
         )?;
         if !receipts.is_empty() {
-            let witness = match blob.witness {
-                Witness::Evm(evm) => evm,
-                _ => return Err(ProduceError::Resume("an evm blob without its block".into())),
+            let count = receipts.len();
+            let receipts =
+                VariableList::new(receipts).map_err(|_| ProduceError::TooManyCredits { count })?;
+            blob.witness = match blob.witness {
+                Witness::Evm(evm) => Witness::EvmCredits(EvmCreditWitness { evm, receipts }),
+                other => other,
             };
-            let receipts = VariableList::new(receipts)
-                .map_err(|_| ProduceError::Resume("too many credits for a block".into()))?;
-            blob.witness = Witness::EvmCredits(EvmCreditWitness {
-                evm: witness,
-                receipts,
-            });
         }
         Ok(blob)
     }
@@ -424,7 +429,9 @@ pub fn build_shared_block(
     options: BlockOptions,
 ) -> Result<(witness_format::Block, BlockReport), ProduceError> {
     let candidates = state.evm_channel_totals().map_err(Box::new)?;
-    let credits = producer.payable_credits(&candidates)?;
+    let mut credits = producer.payable_credits(&candidates)?;
+    // At most a block's worth; the rest, in order, in the next blocks.
+    credits.truncate(MAX_CREDITS_PER_BLOB);
     let evm_blob = if transactions.is_some() || !credits.is_empty() {
         let receipts = state.evm_credit_receipts(&credits).map_err(Box::new)?;
         let transactions = transactions.unwrap_or_default();
