@@ -228,14 +228,14 @@ fn transfer_and_evm(
         .collect();
     accounts.extend(system_contracts(witness_format::EvmSchedule::Cancun));
     if let Some(models) = bridge {
-        // Accounts 0 and 1 registered as evm accounts 0 and 1.
-        let mut storage: Vec<(U256, U256)> = (0..2)
+        // Accounts 0, 1 and 2 registered as evm accounts 0, 1 and 2 (2 holds no ether).
+        let mut storage: Vec<(U256, U256)> = (0..3)
             .map(|n| {
                 let address = account_address(0, n);
                 (registry_slot(n), U256::from_be_slice(address.as_slice()))
             })
             .collect();
-        storage.push((registered_count_slot(), U256::from(2)));
+        storage.push((registered_count_slot(), U256::from(3)));
         accounts.push(GenesisAccount {
             address: BRIDGE_ADDRESS,
             nonce: 1,
@@ -321,7 +321,7 @@ fn value_goes_between_transfer_and_evm_both_ways() {
     let (mut to_evm_sent, mut to_transfer_sent) = (0u64, 0u64);
     let conserved = |state: &ProverState, producer: &EvmProducer, to_evm: u64, back: u64| {
         // transfer's accounts plus what is in flight either way, less what came from evm.
-        let in_flight_out: u64 = (0..4)
+        let in_flight_out: u64 = (0..8)
             .map(|n| state.account(Model::Transfer, 8 + n).unwrap())
             .map(|leaf| leaf.balance)
             .sum();
@@ -339,10 +339,10 @@ fn value_goes_between_transfer_and_evm_both_ways() {
     };
 
     // Block 1: transfer 0 sends 5 to evm account 1; evm account 0 sends 3 gwei to transfer
-    // account 1; transfer 0 sends 2 to evm account 3, which nobody registered.
+    // account 1; transfer 0 sends 2 to evm account 5, which nobody registered.
     let exits = [
         transfer_tx(0, to_evm(1), 5, 0),
-        transfer_tx(0, to_evm(3), 2, 1),
+        transfer_tx(0, to_evm(5), 2, 1),
     ];
     let evm_exit = to_bridge(0, 3 * WEI_PER_UNIT, exit_calldata(Model::Transfer, 1));
     let (first, report) = next(&mut state, &mut producer, &exits, Some(vec![evm_exit]));
@@ -372,20 +372,20 @@ fn value_goes_between_transfer_and_evm_both_ways() {
     assert_eq!(
         paid.receipts.len(),
         1,
-        "account 3 is not registered: it waits"
+        "account 5 is not registered: it waits"
     );
     conserved(&state, &producer, to_evm_sent, to_transfer_sent);
 
     // Block 3: nothing left to credit, so no evm block; evm account 0 registers again (as
-    // account 2: numbers are handed out in order).
+    // account 3: numbers are handed out in order).
     let register = to_bridge(1, 0, Vec::new());
     let (third, report) = next(&mut state, &mut producer, &[], Some(vec![register]));
     assert_eq!(report.credited, 0);
-    // Block 4: transfer 0 sends 4 to evm account 2, which is evm account 0's new number.
+    // Block 4: transfer 0 sends 4 to evm account 3, which is evm account 0's new number.
     let (fourth, _) = next(
         &mut state,
         &mut producer,
-        &[transfer_tx(0, to_evm(2), 4, 2)],
+        &[transfer_tx(0, to_evm(3), 4, 2)],
         None,
     );
     to_evm_sent += 4;
@@ -510,8 +510,8 @@ fn the_credit_rule_refuses_each_wrong_credit() {
         BridgeError::OutOfOrder { index: 1 }
     );
     assert_eq!(
-        refusal(&second, &models, &[EvmCredit { account: 3, ..paid }]),
-        BridgeError::Unregistered { account: 3 }
+        refusal(&second, &models, &[EvmCredit { account: 5, ..paid }]),
+        BridgeError::Unregistered { account: 5 }
     );
     // After block 2 paid it, the same total has nothing left.
     assert_eq!(
@@ -547,7 +547,7 @@ fn the_credit_rule_refuses_each_wrong_credit() {
 /// What `transfer` credited from `evm` so far: its channel leaves with `evm` accounts keep it
 /// in their nonces.
 fn credited_from_evm(state: &ProverState) -> u64 {
-    (0..4)
+    (0..8)
         .map(|n| state.account(Model::Transfer, 8 + n).unwrap())
         .filter(|leaf| !leaf.is_empty())
         .map(|leaf| leaf.nonce)
@@ -857,4 +857,56 @@ fn value_is_conserved_across_the_three_models_at_every_height() {
         "value crossed both ways"
     );
     verifier::verify_chain(state.genesis(), &blocks).expect("the chain verifies");
+}
+
+/// A credit into `evm` is paid in at the start of its block: an account that holds no ether
+/// spends what it is credited in the same block.
+#[test]
+fn a_credit_into_evm_is_spendable_in_its_own_block() {
+    let dir = tempdir();
+    let (mut state, mut producer) = bridged(&dir);
+    let params = verifier::ChainParams::from_genesis(state.genesis()).unwrap();
+    let to_evm = bridge(&params, Model::Transfer)
+        .unwrap()
+        .channel_leaf(Model::Evm, 2)
+        .unwrap();
+    let penniless = account_address(0, 2);
+    assert_eq!(producer.balance(penniless).unwrap(), U256::ZERO);
+    // 0.01 ether, in gwei.
+    let amount = 10_000_000;
+    next(
+        &mut state,
+        &mut producer,
+        &[transfer_tx(0, to_evm, amount, 0)],
+        None,
+    );
+    let spend = sign_transaction(
+        &signing_key(0, 2),
+        TxEip1559 {
+            chain_id: 7,
+            nonce: 0,
+            gas_limit: 21_000,
+            max_fee_per_gas: 100_000_000_000,
+            max_priority_fee_per_gas: 1,
+            to: TxKind::Call(account_address(0, 1)),
+            value: U256::from(WEI_PER_UNIT),
+            ..TxEip1559::default()
+        },
+    );
+    let (block, report) = next(&mut state, &mut producer, &[], Some(vec![spend]));
+    assert_eq!(report.height, 2);
+    let balance = producer.balance(penniless).unwrap();
+    assert!(
+        balance > U256::ZERO && balance < U256::from(amount - 1) * U256::from(WEI_PER_UNIT),
+        "credited, then spent a gwei and the gas: {balance}"
+    );
+    assert!(matches!(
+        block
+            .blobs
+            .iter()
+            .find(|b| b.model == Model::Evm)
+            .unwrap()
+            .witness,
+        Witness::EvmCredits(_)
+    ));
 }

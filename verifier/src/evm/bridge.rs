@@ -227,11 +227,11 @@ pub struct EvmCredit {
 
 /// What a block of an `evm` chain shared with numbered models pays in: the chain's models (its
 /// bridge contract's code depends on them) and the block's credits, in strictly ascending
-/// (model, account) order. Each credit is a withdrawal (EIP-4895: Ethereum's way for value to
-/// enter the execution layer without a transaction): index the account, validator index the
-/// model's tag, to the registered address, of what the receipt's total adds to what was
-/// credited so far; after the block the contract records the new total
-/// ([`credited_slot`]).
+/// (model, account) order. Each credit is a withdrawal in the block's list (EIP-4895's record:
+/// index the account, validator index the model's tag, to the registered address, in gwei, of
+/// what the receipt's total adds to what was credited so far), paid in at the start of the
+/// block, before its transactions, like every credit of this chain; after the block the
+/// contract records the new total ([`credited_slot`]).
 #[derive(Clone, Copy, Debug)]
 pub struct BridgeCredits<'a> {
     /// The chain's models.
@@ -380,7 +380,7 @@ pub(crate) fn record_credits(
         return Ok(());
     }
     let info = revm::Database::basic(state, BRIDGE_ADDRESS)
-        .map_err(|e| EvmError::Execution(e.to_string()))?
+        .map_err(super::state_error)?
         .ok_or(BridgeError::NotTheBridge { code_hash: None })?;
     let account = bundle
         .state
@@ -393,8 +393,8 @@ pub(crate) fn record_credits(
         });
     for credit in credits.credits {
         let slot = credited_slot(credit.model, credit.account);
-        let before = revm::Database::storage(state, BRIDGE_ADDRESS, slot)
-            .map_err(|e| EvmError::Execution(e.to_string()))?;
+        let before =
+            revm::Database::storage(state, BRIDGE_ADDRESS, slot).map_err(super::state_error)?;
         account.storage.insert(
             slot,
             StorageSlot::new_changed(before, U256::from(credit.sent)),

@@ -40,6 +40,8 @@ use rayon::prelude::*;
 use revm::database::BundleState;
 use revm::database::State;
 use revm::database::states::bundle_state::BundleRetention;
+use revm::database_interface::DatabaseCommitExt;
+use revm::database_interface::bal::EvmDatabaseError;
 use thiserror::Error;
 
 use bridge::{BridgeCredits, credit_withdrawals, record_credits};
@@ -300,17 +302,20 @@ fn check_request_contracts(state: &mut State<&mut WitnessDb>) -> Result<(), EvmE
         ("EIP-7002", WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS),
         ("EIP-7251", CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS),
     ] {
-        let account = revm::Database::basic(state, address).map_err(|error| match error {
-            revm::database_interface::bal::EvmDatabaseError::Database(missing) => {
-                EvmError::Witness(missing)
-            }
-            other => EvmError::Execution(other.to_string()),
-        })?;
+        let account = revm::Database::basic(state, address).map_err(state_error)?;
         if account.is_none_or(|account| account.code_hash == KECCAK256_EMPTY) {
             return Err(EvmError::MissingSystemContract { eip, address });
         }
     }
     Ok(())
+}
+
+/// An error of the execution's state: a missing witness node or code is the witness's.
+pub(crate) fn state_error(error: EvmDatabaseError<WitnessError>) -> EvmError {
+    match error {
+        EvmDatabaseError::Database(missing) => EvmError::Witness(missing),
+        other => EvmError::Execution(other.to_string()),
+    }
 }
 
 /// Executes `block` on the state of root `pre_state_root` read from `db`: what the execution
@@ -360,6 +365,23 @@ fn execute(
         .with_database(&mut *db)
         .with_bundle_update()
         .build();
+    // On a chain shared with numbered models the withdrawals are the bridge's credits, paid in
+    // at the start of the block (`docs/CROSS_MODEL.md`); elsewhere they are Ethereum's, applied
+    // by the executor after the transactions.
+    let executor_withdrawals = match credits {
+        Some(_) => {
+            state
+                .increment_balances(withdrawals.iter().map(|w| {
+                    (
+                        w.address,
+                        u128::from(w.amount).saturating_mul(u128::from(bridge::WEI_PER_UNIT)),
+                    )
+                }))
+                .map_err(state_error)?;
+            Cow::Owned(Vec::new())
+        }
+        None => Cow::Borrowed(withdrawals.as_slice()),
+    };
     let evm_env = EvmEnv::for_eth_block(header, spec, spec.chain_id(), Some(blob_params));
     let factory = EthBlockExecutorFactory::new(
         AlloyReceiptBuilder::default(),
@@ -371,7 +393,7 @@ fn execute(
         parent_hash: header.parent_hash,
         parent_beacon_block_root: header.parent_beacon_block_root,
         ommers: &block.body.ommers,
-        withdrawals: Some(Cow::Borrowed(withdrawals.as_slice())),
+        withdrawals: Some(executor_withdrawals),
         extra_data: header.extra_data.clone(),
         tx_count_hint: Some(transactions.len()),
         slot_number: None,
