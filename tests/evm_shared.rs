@@ -468,7 +468,7 @@ fn the_credit_rule_refuses_each_wrong_credit() {
         .unwrap()
         .channel_leaf(Model::Evm, 1)
         .unwrap();
-    next(
+    let (first, _) = next(
         &mut state,
         &mut producer,
         &[transfer_tx(0, to_evm, 5, 0)],
@@ -476,6 +476,25 @@ fn the_credit_rule_refuses_each_wrong_credit() {
     );
     let (second, _) = next(&mut state, &mut producer, &[], None);
     let (third, _) = next(&mut state, &mut producer, &[], Some(Vec::new()));
+    // A block without credits in the form that pays them: one form each.
+    let mut chain = vec![first, second.clone(), third.clone()];
+    let plain = chain[2]
+        .blobs
+        .iter_mut()
+        .find(|b| b.model == Model::Evm)
+        .unwrap();
+    let evm = plain.witness.evm().unwrap().clone();
+    plain.witness = Witness::EvmCredits(witness_format::EvmCreditWitness {
+        evm,
+        receipts: Default::default(),
+    });
+    common::reseal(state.genesis(), &mut chain);
+    assert_eq!(
+        verifier::verify_chain(state.genesis(), &chain)
+            .unwrap_err()
+            .reason,
+        Reason::NoEvmCredits
+    );
     let ethereum = |block: &Block| {
         let blob = block.blobs.iter().find(|b| b.model == Model::Evm).unwrap();
         let witness = blob.witness.evm().unwrap();

@@ -285,6 +285,10 @@ pub enum Reason {
     /// A blob of credits on a chain without a bridge (one that hosts a single model).
     #[error("credits need a chain of several models")]
     NoBridge,
+    /// An `evm` blob of the form that pays in credits, with none (such a block is a plain
+    /// `evm` blob: one form each).
+    #[error("an evm blob with credits carries at least one receipt")]
+    NoEvmCredits,
     /// A receipt of a credit into `evm` that is not a numbered model's channel leaf with an
     /// `evm` account.
     #[error("the receipt, {model} leaf {account}, is not a channel with the evm model")]

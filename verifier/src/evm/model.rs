@@ -56,6 +56,10 @@ impl ExecutionModel for EvmModel {
         // receipts prove (none without receipts); an `evm` chain of its own has Ethereum's.
         let shared = params.models.iter().any(|m| Model::NUMBERED.contains(m));
         let credits = match (&blob.witness, shared) {
+            // One form: a block without credits is an `evm` blob.
+            (Witness::EvmCredits(credits), true) if credits.receipts.is_empty() => {
+                return Err(Reason::NoEvmCredits.into());
+            }
             (Witness::EvmCredits(credits), true) => {
                 let header = header.ok_or(Reason::CreditsOutsideBlock)?;
                 evm_credits(params, header, &credits.receipts)?
