@@ -408,9 +408,13 @@ impl EvmChannels for EvmProducer {
             .map_err(|e| e.to_string())
     }
 
-    fn sent_proof(&self, root: Hash32, model: Model, account: u64) -> Result<Vec<Vec<u8>>, String> {
+    fn sent_proofs(
+        &self,
+        root: Hash32,
+        channels: &[(Model, u64)],
+    ) -> Result<Vec<Vec<Vec<u8>>>, String> {
         self.state
-            .channel_proof(B256::from(root.0), model, account)
+            .channel_proofs(B256::from(root.0), channels)
             .map_err(|e| e.to_string())
     }
 }

@@ -275,17 +275,26 @@ impl EvmState {
             .collect()
     }
 
-    /// The trie nodes proving the bridge contract's channel with `account` of `model` in the
-    /// state of root `root`: what the verifier's reading of it reads.
-    pub fn channel_proof(
+    /// The trie nodes proving each of the bridge contract's `channels` (model, account) in the
+    /// state of root `root`: what the verifier's reading of each reads. The store is loaded
+    /// once for all of them.
+    pub fn channel_proofs(
         &self,
         root: B256,
-        model: Model,
-        account: u64,
-    ) -> Result<Vec<Vec<u8>>, EvmStateError> {
-        let mut db = self.full_db(0, &[])?;
-        read_channel(&mut db, root, model, account).map_err(failed)?;
-        Ok(db.used().nodes)
+        channels: &[(Model, u64)],
+    ) -> Result<Vec<Vec<Vec<u8>>>, EvmStateError> {
+        if channels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let store = self.full_db(0, &[])?;
+        channels
+            .iter()
+            .map(|&(model, account)| {
+                let mut db = store.fresh();
+                read_channel(&mut db, root, model, account).map_err(failed)?;
+                Ok(db.used().nodes)
+            })
+            .collect()
     }
 
     /// Keeps the state after a valid block (one durable commit).

@@ -17,8 +17,12 @@ pub trait EvmChannels {
     /// The sent totals of `channels` (model, account) in the `evm` state of root `root`.
     fn sent_totals(&self, root: Hash32, channels: &[(Model, u64)]) -> Result<Vec<U256>, String>;
 
-    /// The trie nodes proving the channel with `account` of `model` in that state.
-    fn sent_proof(&self, root: Hash32, model: Model, account: u64) -> Result<Vec<Vec<u8>>, String>;
+    /// The trie nodes proving each of `channels` in that state, in order.
+    fn sent_proofs(
+        &self,
+        root: Hash32,
+        channels: &[(Model, u64)],
+    ) -> Result<Vec<Vec<Vec<u8>>>, String>;
 }
 
 impl ProverState {
@@ -105,7 +109,7 @@ impl ProverState {
         let sent = evm
             .sent_totals(root, &existing)
             .map_err(ProverError::Corrupt)?;
-        let mut pending = Vec::new();
+        let mut credits = Vec::new();
         for ((_, account), sent) in existing.into_iter().zip(sent) {
             let Some(crediting_leaf) = channels.channel_leaf(Model::Evm, account) else {
                 continue;
@@ -116,21 +120,25 @@ impl ProverState {
             let sent = u64::try_from(sent).map_err(|_| {
                 ProverError::Corrupt(format!("the evm bridge's total for {account} is {sent}"))
             })?;
-            if sent <= received {
-                continue;
+            if sent > received {
+                credits.push(Transaction {
+                    from: crediting_leaf,
+                    to: account,
+                    amount: sent - received,
+                    nonce: sent,
+                    new_account_key: witness_format::PublicKey::ZERO,
+                    signature: witness_format::Signature::ZERO,
+                });
             }
-            let credit = Transaction {
-                from: crediting_leaf,
-                to: account,
-                amount: sent - received,
-                nonce: sent,
-                new_account_key: witness_format::PublicKey::ZERO,
-                signature: witness_format::Signature::ZERO,
-            };
-            let nodes = evm
-                .sent_proof(root, lane.model, account)
-                .map_err(ProverError::Corrupt)?;
-            let receipt = self.evm_receipt(read, lane.model, account, sent, nodes)?;
+        }
+        // The proofs in one pass over the `evm` state.
+        let proven: Vec<(Model, u64)> = credits.iter().map(|c| (lane.model, c.to)).collect();
+        let proofs = evm
+            .sent_proofs(root, &proven)
+            .map_err(ProverError::Corrupt)?;
+        let mut pending = Vec::with_capacity(credits.len());
+        for (credit, nodes) in credits.into_iter().zip(proofs) {
+            let receipt = self.evm_receipt(read, lane.model, credit.to, credit.nonce, nodes)?;
             pending.push((credit, receipt));
         }
         Ok(pending)
