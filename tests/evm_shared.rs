@@ -24,7 +24,7 @@ use verifier::evm::bridge::{
     BRIDGE_ADDRESS, WEI_PER_UNIT, bridge_code, exit_calldata, registered_count_slot, registry_slot,
 };
 use verifier::{HistoryProofError, Reason};
-use witness_format::{Block, Genesis, Model, PublicKey, Signature, Transaction, Witness};
+use witness_format::{Block, Genesis, Model, Transaction, Witness};
 
 fn tempdir() -> tempfile::TempDir {
     tempfile::tempdir().expect("a temporary directory")
@@ -289,16 +289,11 @@ fn next(
 
 /// A signed `transfer` transaction from account `from` (nonce `nonce`) to leaf `to`.
 fn transfer_tx(from: u64, to: u64, amount: u64, nonce: u64) -> Transaction {
-    let mut tx = Transaction {
-        from,
-        to,
-        amount,
-        nonce,
-        new_account_key: PublicKey::ZERO,
-        signature: Signature::ZERO,
+    let spec = WorkloadSpec {
+        chain_id: 7,
+        ..WorkloadSpec::default()
     };
-    prover::workload::sign_for(Model::Transfer, 7, 0, &mut tx);
-    tx
+    common::transfer(&spec, from, to, amount, nonce, false)
 }
 
 /// Value goes from `transfer` to `evm` and back: a `transfer` exit names an `evm` account by

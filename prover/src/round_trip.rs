@@ -168,12 +168,23 @@ impl Chain {
         other: Model,
         account: u64,
     ) -> Result<AccountLeaf, RoundTripError> {
-        let leaf = bridge(&self.params, model)
+        Ok(self
+            .state
+            .account(model, self.channel_leaf(model, other, account)?)?)
+    }
+
+    /// `model`'s channel leaf with `account` of `other`: where an exit to it goes.
+    fn channel_leaf(
+        &self,
+        model: Model,
+        other: Model,
+        account: u64,
+    ) -> Result<u64, RoundTripError> {
+        bridge(&self.params, model)
             .and_then(|bridge| bridge.channel_leaf(other, account))
             .ok_or(RoundTripError::Failed(
                 "a chain of the three models has a channel for every account",
-            ))?;
-        Ok(self.state.account(model, leaf)?)
+            ))
     }
 
     /// The bridge contract's slot, as a number of units.
@@ -400,11 +411,7 @@ fn numbered_exit(
     account: u64,
     amount: u64,
 ) -> Result<Transaction, RoundTripError> {
-    let to = bridge(&chain.params, model)
-        .and_then(|bridge| bridge.channel_leaf(other, account))
-        .ok_or(RoundTripError::Failed(
-            "no channel for the round trip's accounts",
-        ))?;
+    let to = chain.channel_leaf(model, other, account)?;
     let nonce = chain.state.account(model, from)?.nonce;
     let mut tx = Transaction {
         from,
