@@ -1,10 +1,11 @@
 //! Span verification: 64 Groth16 proofs checked in one batched pairing check against one by
 //! one.
 //!
-//! The proofs are for a tiny synthetic circuit (`prover::zk::synthetic`, 64 constraints, one
-//! public input), 64 distinct statements under one key. Groth16 verification cost does not
-//! depend on the circuit's size, only on its public-input count, which is `zk-transfer`'s (one):
-//! so the proofs take milliseconds to make and the timings are those of `zk-transfer` proofs.
+//! The proofs are for a tiny synthetic circuit (`prover::zk::synthetic`, 64 constraints, five
+//! public inputs), 64 distinct statements under one key. Groth16 verification cost does not
+//! depend on the circuit's size, only on its public-input count, which is `zk-transfer`'s
+//! (five, `verifier::zk_transfer::PUBLIC_INPUTS`): so the proofs take milliseconds to make and
+//! the timings are those of `zk-transfer` proofs.
 //!
 //! What is measured, in the criterion group `span`, both on one thread (so the ratio is the
 //! algorithm's, not the core count's), both decoding every proof with validation:
@@ -41,19 +42,19 @@ const CONSTRAINTS: usize = 64;
 fn bench_span(c: &mut Criterion) {
     let mut rng = rng_from_seed([7; 32]);
     let pk = synthetic::setup(SyntheticCircuit::of_size(CONSTRAINTS, 0), &mut rng).expect("setup");
-    let key = PreparedKey::new(&pk.vk).expect("one public input");
+    let key = PreparedKey::new(&pk.vk).expect("the real circuit's public-input count");
     let proofs: Vec<_> = (1..=PROOFS)
         .map(|seed| {
             let circuit = SyntheticCircuit::of_size(CONSTRAINTS, seed);
             let proof = synthetic::prove(&pk, circuit, &mut rng).expect("prove");
-            (circuit.public_input(), encode_proof(&proof))
+            (circuit.public_inputs(), encode_proof(&proof))
         })
         .collect();
     let entries: Vec<BatchEntry<'_>> = proofs
         .iter()
-        .map(|(public_input, proof)| BatchEntry {
+        .map(|(public_inputs, proof)| BatchEntry {
             key: 0,
-            public_input: *public_input,
+            public_inputs: *public_inputs,
             proof,
         })
         .collect();
@@ -77,7 +78,7 @@ fn bench_span(c: &mut Criterion) {
         b.iter(|| {
             pool.install(|| {
                 for (input, proof) in &proofs {
-                    verify_zk_blob(&key, *input, black_box(proof)).expect("valid");
+                    verify_zk_blob(&key, input, black_box(proof)).expect("valid");
                 }
             })
         });

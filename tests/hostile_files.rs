@@ -11,6 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{block_file, gen_tiny, ok, path, prove_workload, stateless, stderr};
+use witness_format::ZK_VERIFYING_KEY_BYTES;
 
 /// Runs the binary and fails the test if it does not end within `limit` (a FIFO or an endless
 /// file must not hang it).
@@ -201,12 +202,14 @@ fn junk_verifying_keys_are_refused_by_size_and_pin_before_decoding() {
     let (out, took) = run_within(&["verify", path(&chain)], Duration::from_secs(20));
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("junk.vk: file is 9600000 bytes, over the limit of 440"),
+        stderr(&out).contains(&format!(
+            "junk.vk: file is 9600000 bytes, over the limit of {ZK_VERIFYING_KEY_BYTES}"
+        )),
         "{}",
         stderr(&out)
     );
     assert!(took < Duration::from_secs(5), "took {took:?}");
-    std::fs::write(&junk, vec![0x5a; 440]).unwrap();
+    std::fs::write(&junk, vec![0x5a; ZK_VERIFYING_KEY_BYTES]).unwrap();
     let out = stateless(&["verify", path(&chain)]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(

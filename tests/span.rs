@@ -511,7 +511,7 @@ fn keys_and_step_counts_are_checked() {
     );
 
     // Transaction counts: none, more than any pinned key takes, and one the same key takes but
-    // the proof was not made for (the count is bound to the proof by its public input).
+    // the proof was not made for (the count is bound to the proof as a public input).
     for (count, expected) in [
         (0, SpanError::EmptyStep { step: 1 }),
         (

@@ -373,9 +373,9 @@ fn no_single_bit_or_byte_flip_of_a_zk_block_file_verifies() {
         file.len(),
         outcomes.len()
     );
-    // The flips reach every kind of check: frame, decoder, linkage, the public input's field
+    // The flips reach every kind of check: frame, decoder, linkage, the public inputs' field
     // elements and keys, and the proof both as points and as a proof. (A flipped pre-state root
-    // is caught by the proof, whose public input binds it, before the linkage pass could; and a
+    // is caught by the proof, whose public inputs bind it, before the linkage pass could; and a
     // flipped transaction changes the blob's commitment, so the header's blob root rejects it
     // first: errors are reported in chain order, header before blobs.)
     for expected in [

@@ -14,8 +14,8 @@ use crate::params::ChainParams;
 /// - `zk-transfer` with a Merkle witness: the same steps with that model's hashes and
 ///   signatures ([`crate::zk_transfer::verify_merkle_blob`]).
 /// - `zk-transfer` with a zk witness: the pinned key with the smallest batch that fits the
-///   transactions ([`ChainParams::zk_key_for`]), the public input computed from the blob's roots
-///   and transactions ([`crate::zk_transfer::blob_public_input`]), then the Groth16 check.
+///   transactions ([`ChainParams::zk_key_for`]), the public inputs computed from the blob's roots
+///   and transactions ([`crate::zk_transfer::blob_public_inputs`]), then the Groth16 check.
 /// - a blob of credits (either model): [`verify_blob_in_block`], which knows the block.
 /// - any other pair: [`Reason::WitnessNotSupported`].
 ///

@@ -81,7 +81,7 @@ pub fn bridge(params: &ChainParams, model: Model) -> Option<Bridge> {
 }
 
 /// The top index bits `model`'s accounts keep zero on this chain (its bridge's; 0 without
-/// one): a zk proof's public input binds them, and its circuit keeps every slot below them.
+/// one): a zk proof's public inputs bind them, and its circuit keeps every slot below them.
 pub fn reserved_bits(params: &ChainParams, model: Model) -> u8 {
     bridge(params, model).map_or(0, |bridge| bridge.reserved_bits())
 }

@@ -135,7 +135,7 @@ fn check_pending_proofs(
                         .zk_keys
                         .iter()
                         .position(|(batch, _)| *batch == proof.key_batch)?,
-                    public_input: proof.public_input,
+                    public_inputs: proof.public_inputs,
                     proof: proof.proof,
                 })
             })

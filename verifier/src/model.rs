@@ -22,7 +22,7 @@ use crate::accounts::AccountRules;
 use crate::error::{Reason, VerifyError};
 use crate::params::ChainParams;
 use crate::tree::WireTree;
-use crate::zk_transfer::groth16::{PROOF_BYTES, verify_zk_blob};
+use crate::zk_transfer::groth16::{PROOF_BYTES, PUBLIC_INPUTS, verify_zk_blob};
 
 /// A model's state commitment.
 pub trait StateCommitment: Sync {
@@ -98,14 +98,14 @@ pub trait BlobLink: Send + Sync + std::fmt::Debug {
 }
 
 /// A zk blob whose every check but the pairing check passed: the pinned key's batch size, the
-/// public input computed from the blob, and its proof. A chain verifier checks many of these in
+/// public inputs computed from the blob, and its proof. A chain verifier checks many of these in
 /// one batched pairing check ([`crate::zk_transfer::batch::verify_batch`]).
 #[derive(Clone, Copy, Debug)]
 pub struct PendingProof<'a> {
     /// Batch size of the pinned key the proof must verify under.
     pub(crate) key_batch: u16,
-    /// The proof's public input.
-    pub(crate) public_input: Fr,
+    /// The proof's public inputs.
+    pub(crate) public_inputs: [Fr; PUBLIC_INPUTS],
     /// The proof, as the blob carries it.
     pub(crate) proof: &'a [u8; PROOF_BYTES],
 }
@@ -114,7 +114,7 @@ impl PendingProof<'_> {
     /// The pairing check of this proof alone, with the error a blob reports.
     pub(crate) fn verify_alone(&self, params: &ChainParams) -> Result<(), VerifyError> {
         let (_, key) = params.zk_key_for(usize::from(self.key_batch))?;
-        verify_zk_blob(key, self.public_input, self.proof).map_err(|e| Reason::ZkProof(e).into())
+        verify_zk_blob(key, &self.public_inputs, self.proof).map_err(|e| Reason::ZkProof(e).into())
     }
 }
 

@@ -97,8 +97,9 @@ impl ChainParams {
         decode_verifying_key(bytes).map_err(|e| Reason::ZkKey(e).into())
     }
 
-    /// Adds verifying keys: each must be pinned in the genesis (by its hash) and expect one
-    /// public input; each is prepared once here.
+    /// Adds verifying keys: each must be pinned in the genesis (by its hash) and expect the
+    /// circuit's public inputs ([`crate::zk_transfer::PUBLIC_INPUTS`]); each is prepared once
+    /// here.
     pub fn add_zk_keys(&mut self, keys: &[VerifyingKey<Bls12_381>]) -> Result<(), VerifyError> {
         for vk in keys {
             let vk_hash = verifying_key_hash(vk);

@@ -9,8 +9,7 @@
 //!                    ── ancestry ── B (header, or the tip itself): zk root r_B
 //!
 //!   r_A ─step 1─> post_1 ─step 2─> post_2 ... ─step n─> post_n = r_B
-//!   proven step:   public input x_i = H(pre_i, post_i, commitment_i, n_i, bridge, chain_id, 1),
-//!                  proof π_i
+//!   proven step:   public inputs x_i = (pre_i, post_i, commitment_i, n_i, bridge), proof π_i
 //!   executed step: blob J of block I (ancestry of I, then the blob's commitment), its
 //!                  transactions and witness, checked as `verify` checks it in block I
 //! ```
@@ -37,7 +36,7 @@ use crate::history_proof::{ProvenFact, verify_history_proof};
 use crate::params::ChainParams;
 use crate::zk_transfer::batch::{BatchEntry, BatchError, verify_batch};
 use crate::zk_transfer::groth16::{PreparedKey, ZkVerifyError, decode_verifying_key};
-use crate::zk_transfer::{PublicData, hash_to_fr, public_input};
+use crate::zk_transfer::{PublicData, hash_to_fr, public_inputs};
 use sha3::{Digest, Sha3_256};
 
 /// One point of the chain a span starts or ends at.
@@ -134,7 +133,8 @@ pub enum SpanError {
         /// Its height.
         height: u64,
     },
-    /// A carried verifying key does not decode or does not expect one public input.
+    /// A carried verifying key does not decode or does not expect the circuit's public inputs
+    /// ([`crate::zk_transfer::PUBLIC_INPUTS`]).
     #[error("verifying key {index}: {error}")]
     Key {
         /// Its index among the carried keys.
@@ -207,7 +207,7 @@ pub enum SpanError {
         /// The root the steps end at.
         found: Hash32,
     },
-    /// A step's proof does not decode, or does not verify under its key for its public input.
+    /// A step's proof does not decode, or does not verify under its key for its public inputs.
     #[error("step {step}: zk proof: {error}")]
     StepProof {
         /// The step's index.
@@ -291,8 +291,8 @@ pub enum SpanError {
 /// 2. *A* (the genesis or a header) and *B* (a header, or the tip itself) are in the tip's
 ///    history, *A* not above *B*, and both have a `zk-transfer` state root.
 /// 3. Each carried key is pinned in the genesis (its bytes' hash, before they are decoded),
-///    decodes and expects one public input; the keys are in strictly ascending order of their
-///    pinned batch size.
+///    decodes and expects the circuit's public inputs; the keys are in strictly ascending order
+///    of their pinned batch size.
 /// 4. Step by step, in order. A proven step: at least one transaction; the pinned key for that
 ///    count (the smallest batch that fits, as for a blob) is carried; roots and commitment are
 ///    canonical field elements. An executed step: its inclusion proves blob J of a block I in
@@ -305,7 +305,7 @@ pub enum SpanError {
 /// 6. All proofs together in one batched pairing check ([`verify_batch`]); if it fails, the
 ///    first step whose proof fails alone is reported.
 ///
-/// No proven blob's transaction is executed: its public input binds its roots, the commitment
+/// No proven blob's transaction is executed: its public inputs bind its roots, the commitment
 /// to its transactions and signatures, their number and the chain's bridge, which is all a
 /// proof needs. Never panics, for any input; the work is bounded by the span's limits
 /// (`MAX_SPAN_STEPS` steps, `MAX_ZK_KEYS` keys, and each executed blob's own limits).
@@ -467,7 +467,7 @@ fn proven_step<'a>(
     };
     let entry = BatchEntry {
         key,
-        public_input: public_input(params.chain_id, &data),
+        public_inputs: public_inputs(&data),
         proof: &s.proof.0,
     };
     Ok((entry, u64::from(s.transactions)))

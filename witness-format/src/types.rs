@@ -122,7 +122,7 @@ pub struct MerkleWitness {
 pub const ZK_PROOF_BYTES: usize = 192;
 
 /// A Groth16 proof that the blob's transactions move its pre-state root to its post-state root
-/// (`zk-transfer`). Its one public input is computed by the verifier from the blob itself.
+/// (`zk-transfer`). Its public inputs are computed by the verifier from the blob itself.
 ///
 /// Fixed size: 192 bytes on the wire.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
@@ -493,21 +493,22 @@ pub struct EvmChannelFact {
 
 /// Length of a `zk-transfer` verifying key in arkworks' canonical compressed encoding: alpha
 /// (G1, 48 bytes), beta, gamma and delta (G2, 96 bytes each), then the public-input bases as a
-/// list (an 8-byte length and two G1 points: the circuit has exactly one public input).
-pub const ZK_VERIFYING_KEY_BYTES: usize = 440;
+/// list (an 8-byte length and six G1 points: the circuit has exactly five public inputs, and
+/// the list holds one base more): 48 + 3·96 + 8 + 6·48.
+pub const ZK_VERIFYING_KEY_BYTES: usize = 632;
 
 /// A `zk-transfer` verifying key, carried so that a [`SpanProof`] needs no other file. It is
 /// trusted only through its hash, which the genesis pins.
 ///
-/// Fixed size: 440 bytes on the wire.
+/// Fixed size: 632 bytes on the wire.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 pub struct ZkVerifyingKey {
     /// The key: arkworks' canonical compressed encoding.
     pub key: Bytes<ZK_VERIFYING_KEY_BYTES>,
 }
 
-/// One `zk-transfer` blob of a span with a zk witness, reduced to what its proof's public input
-/// needs: the roots it moves between, the commitment to its transactions and their number, not
+/// One `zk-transfer` blob of a span with a zk witness, reduced to what its proof's public inputs
+/// need: the roots it moves between, the commitment to its transactions and their number, not
 /// the transactions.
 ///
 /// Fixed size: 290 bytes on the wire.
@@ -518,9 +519,9 @@ pub struct ProvenStep {
     /// The `zk-transfer` state root after the blob (a canonical field element).
     pub post_state_root: Hash32,
     /// The Poseidon commitment to the blob's transactions and signatures (a canonical field
-    /// element), as the public input uses it.
+    /// element), a public input of the proof.
     pub transaction_commitment: Hash32,
-    /// The number of the blob's transactions: the public input binds it, and it picks the
+    /// The number of the blob's transactions: a public input of the proof, and it picks the
     /// pinned key the proof is checked under, as for the blob itself.
     pub transactions: u16,
     /// The blob's Groth16 proof.

@@ -39,11 +39,11 @@ const SPAN_PROOFS: usize = 64;
 /// Constraints of the synthetic circuit the span proofs are for.
 const SYNTHETIC_CONSTRAINTS: usize = 64;
 
-/// A synthetic proof with its circuit, which gives its public input.
+/// A synthetic proof with its circuit, which gives its public inputs.
 type SpanProofOf = (SyntheticCircuit, [u8; PROOF_BYTES]);
 
 /// `count` proofs of distinct statements under one key of the synthetic circuit: the prepared
-/// key, and each proof's circuit (which gives its public input) and bytes.
+/// key, and each proof's circuit (which gives its public inputs) and bytes.
 fn span_proofs(count: usize) -> Result<(PreparedKey, Vec<SpanProofOf>)> {
     let mut rng = rng_from_seed([7; 32]);
     let pk = synthetic::setup(
@@ -88,13 +88,13 @@ pub fn run(quick: bool) -> Result<serde_json::Value> {
     let (key, proofs) = span_proofs(SPAN_PROOFS)?;
     let proofs: Vec<_> = proofs
         .iter()
-        .map(|(circuit, proof)| (circuit.public_input(), proof))
+        .map(|(circuit, proof)| (circuit.public_inputs(), proof))
         .collect();
     let entries: Vec<BatchEntry<'_>> = proofs
         .iter()
-        .map(|&(public_input, proof)| BatchEntry {
+        .map(|&(public_inputs, proof)| BatchEntry {
             key: 0,
-            public_input,
+            public_inputs,
             proof,
         })
         .collect();
@@ -113,7 +113,7 @@ pub fn run(quick: bool) -> Result<serde_json::Value> {
             batched.push(started.elapsed().as_secs_f64() * 1e3);
             ensure!(verdict.is_ok(), "the batch failed");
             let started = Instant::now();
-            for &(input, proof) in &proofs {
+            for (input, proof) in &proofs {
                 let verdict = verify_zk_blob(&key, input, black_box(proof));
                 ensure!(verdict.is_ok(), "a synthetic proof failed");
             }

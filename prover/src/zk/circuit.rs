@@ -1,17 +1,19 @@
 //! The `zk-transfer` circuit: a batch of B transfer slots on a Poseidon tree of depth D, with
-//! one public input.
+//! five public inputs.
 //!
 //! The rules are [`verifier::zk_transfer`]'s (and the shared [`verifier::transfer`] rules),
 //! restated as constraints; the tests run both on the same valid and invalid batches.
 //!
-//! # Public input
+//! # Public inputs
 //!
-//! One field element, [`verifier::zk_transfer::public_input`]: a hash of the pre-state root (a
-//! witness), the root after the last slot, the commitment chain over the real slots' messages
-//! and signatures, the number of real slots, and the number of top index bits the chain's bridge
-//! reserves (the sum of monotone boolean flags); the circuit computes it and enforces it equal
-//! to the input. Chain id and model tag are constants
-//! of the circuit (a key is made for one chain).
+//! [`verifier::zk_transfer::public_inputs`], allocated in this order: the pre-state root (the
+//! root the first slot starts from: the input itself), the root after the last slot, the
+//! commitment chain over the real slots' messages and signatures, the number of real slots, and
+//! the number of top index bits the chain's bridge reserves (the sum of monotone boolean
+//! flags); the circuit enforces each of the last four equal to the value it computes. No hash
+//! of them: a verifier can combine the inputs of consecutive proofs linearly. Chain id and model
+//! tag are constants of the circuit (a key is made for one chain, and both are in every
+//! message).
 //!
 //! # Layout of a slot
 //!
@@ -23,7 +25,7 @@
 //!    touches a channel leaf of the bridge (on a chain of two models, the upper half of the
 //!    tree), as natively a zk blob may not (`BridgeInZkBlob`), so a channel leaf can never be
 //!    spent in-circuit. The flags `f_j = [j < reserved_bits]`, `j < MAX_RESERVED_BITS`, are
-//!    booleans with `f_j ≤ f_{j-1}`, so their sum (in the public input) says exactly which
+//!    booleans with `f_j ≤ f_{j-1}`, so their sum (a public input) says exactly which
 //!    bits are cleared.
 //! 2. message = `hash_many(TX_DOMAIN, [chain_id, MODEL_TAG, from, to, amount, nonce, nx, ny])`
 //!    (the first permutation is all constants, so free); the Schnorr gadget enforces the
@@ -86,7 +88,8 @@ use verifier::tree::{leaf_nodes, read_multiproof, witness_state};
 use verifier::zk_transfer::poseidon::sponge_capacity;
 use verifier::zk_transfer::schnorr::{self, SCALAR_BITS, SIGNATURE_BYTES};
 use verifier::zk_transfer::{
-    LEAF_DOMAIN, MODEL_TAG, NODE_DOMAIN, PUBLIC_INPUT_DOMAIN, R_SIGN_WEIGHT, TX_COMMITMENT_DOMAIN,
+    INPUT_COMMITMENT, INPUT_POST_ROOT, INPUT_PRE_ROOT, INPUT_RESERVED_BITS, INPUT_TRANSACTIONS,
+    LEAF_DOMAIN, MODEL_TAG, NODE_DOMAIN, PUBLIC_INPUTS, R_SIGN_WEIGHT, TX_COMMITMENT_DOMAIN,
     TX_DOMAIN, ZK_TRANSFER_TREE,
 };
 use verifier::{Reason, VerifyError};
@@ -121,11 +124,11 @@ impl TransferBatchCircuit {
         }
     }
 
-    /// The public input the witness proves, if there is a witness.
-    pub fn public_input(&self) -> Option<Fr> {
+    /// The public inputs the witness proves, if there is a witness.
+    pub fn public_inputs(&self) -> Option<[Fr; PUBLIC_INPUTS]> {
         self.witness
             .as_ref()
-            .map(|witness| witness.public_input(self.chain_id))
+            .map(|witness| witness.public_inputs(self.chain_id))
     }
 }
 
@@ -181,51 +184,59 @@ pub fn merkle_blob_circuit(
 
 impl ConstraintSynthesizer<Fr> for TransferBatchCircuit {
     fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
-        let input_value = self.public_input();
-        let input = FpVar::new_input(cs.clone(), || {
-            input_value.ok_or(SynthesisError::AssignmentMissing)
-        })?;
-        let witness = self.witness.as_ref();
-        let pre_root = FpVar::new_witness(cs.clone(), || {
-            witness
-                .map(|w| w.pre_state_root)
-                .ok_or(SynthesisError::AssignmentMissing)
-        })?;
-        let reserved = reserved_flags(&cs, self.depth, witness.map(|w| w.reserved_bits))?;
-        let mut root = pre_root.clone();
-        let mut commitment = FpVar::Constant(Fr::ZERO);
-        let mut count = FpVar::Constant(Fr::ZERO);
-        for index in 0..self.batch {
-            let slot = witness.and_then(|w| w.slots.get(index));
-            let shape = SlotShape {
-                depth: self.depth,
-                chain_id: self.chain_id,
-                reserved: &reserved,
-            };
-            let out = synthesize_slot(&cs, &shape, slot, &root, &commitment)?;
-            if index == 0 {
-                // No blob is empty: the first slot holds a transaction.
-                out.real.enforce_equal(&FpVar::one())?;
-            }
-            (root, commitment) = (out.root, out.commitment);
-            count += out.real;
-        }
-        let computed = hash_many_gadget(
-            &FpVar::Constant(PUBLIC_INPUT_DOMAIN),
-            &[
-                pre_root,
-                root,
-                commitment,
-                count,
-                reserved
-                    .iter()
-                    .fold(FpVar::zero(), |sum, flag| sum + FpVar::from(flag.clone())),
-                FpVar::Constant(Fr::from(self.chain_id)),
-                FpVar::Constant(Fr::from(MODEL_TAG)),
-            ],
-        )?;
-        computed.enforce_equal(&input)
+        let values = self.public_inputs();
+        synthesize_batch(&self, cs, values)
     }
+}
+
+/// The circuit's constraints, with `values` assigned to its public inputs (the witness's own,
+/// [`TransferBatchCircuit::public_inputs`], except in tests that claim other ones).
+fn synthesize_batch(
+    circuit: &TransferBatchCircuit,
+    cs: ConstraintSystemRef<Fr>,
+    values: Option<[Fr; PUBLIC_INPUTS]>,
+) -> Result<(), SynthesisError> {
+    // The public inputs, in the order of `verifier::zk_transfer::public_inputs`; the pre-state
+    // root is the root the first slot starts from.
+    let input = |index: usize| {
+        FpVar::new_input(cs.clone(), || {
+            values
+                .and_then(|values| values.get(index).copied())
+                .ok_or(SynthesisError::AssignmentMissing)
+        })
+    };
+    let pre_root = input(INPUT_PRE_ROOT)?;
+    let post_input = input(INPUT_POST_ROOT)?;
+    let commitment_input = input(INPUT_COMMITMENT)?;
+    let count_input = input(INPUT_TRANSACTIONS)?;
+    let reserved_input = input(INPUT_RESERVED_BITS)?;
+    let witness = circuit.witness.as_ref();
+    let reserved = reserved_flags(&cs, circuit.depth, witness.map(|w| w.reserved_bits))?;
+    let mut root = pre_root;
+    let mut commitment = FpVar::Constant(Fr::ZERO);
+    let mut count = FpVar::Constant(Fr::ZERO);
+    for index in 0..circuit.batch {
+        let slot = witness.and_then(|w| w.slots.get(index));
+        let shape = SlotShape {
+            depth: circuit.depth,
+            chain_id: circuit.chain_id,
+            reserved: &reserved,
+        };
+        let out = synthesize_slot(&cs, &shape, slot, &root, &commitment)?;
+        if index == 0 {
+            // No blob is empty: the first slot holds a transaction.
+            out.real.enforce_equal(&FpVar::one())?;
+        }
+        (root, commitment) = (out.root, out.commitment);
+        count += out.real;
+    }
+    root.enforce_equal(&post_input)?;
+    commitment.enforce_equal(&commitment_input)?;
+    count.enforce_equal(&count_input)?;
+    reserved
+        .iter()
+        .fold(FpVar::zero(), |sum, flag| sum + FpVar::from(flag.clone()))
+        .enforce_equal(&reserved_input)
 }
 
 /// A witness value of the slot, or `AssignmentMissing` (key generation).
@@ -578,7 +589,7 @@ pub(crate) mod tests {
     use verifier::accounts::touched_accounts;
     use verifier::bridge::check_zk_blob_avoids_bridge;
     use verifier::tree::{leaf_nodes, write_multiproof};
-    use verifier::zk_transfer::blob_public_input;
+    use verifier::zk_transfer::blob_public_inputs;
     use verifier::zk_transfer::schnorr::SigningKey;
     use verifier::zk_transfer::schnorr::public_key;
     use verifier::zk_transfer::{
@@ -776,7 +787,7 @@ pub(crate) mod tests {
 
         /// Every native rule these transactions are held to as a zk blob claiming `post`, on a
         /// chain with a bridge or without: first what `verify` checks of a zk blob before its
-        /// proof (no bridge leaf touched; canonical signatures and keys, in the public input),
+        /// proof (no bridge leaf touched; canonical signatures and keys, in the public inputs),
         /// then the transaction rules themselves (the same transactions executed against a
         /// Merkle witness), which the proof stands for.
         pub(crate) fn native_as_zk_blob(
@@ -823,7 +834,7 @@ pub(crate) mod tests {
                 witness: Witness::Merkle(witness),
             };
             check_zk_blob_avoids_bridge(&params, &blob)?;
-            blob_public_input(
+            blob_public_inputs(
                 CHAIN,
                 u8::from(bridged),
                 &blob.pre_state_root,
@@ -874,8 +885,8 @@ pub(crate) mod tests {
         );
         world.native(txs, w.post_state_root).unwrap();
         assert_eq!(
-            w.public_input(CHAIN),
-            verifier::zk_transfer::blob_public_input(
+            w.public_inputs(CHAIN),
+            verifier::zk_transfer::blob_public_inputs(
                 CHAIN,
                 0,
                 &fr_to_hash(&world.root()),
@@ -1238,11 +1249,33 @@ pub(crate) mod tests {
         assert!(world.native(&txs, good.post_state_root + Fr::ONE).is_err());
     }
 
+    /// Each public input is enforced: the witness's own inputs satisfy the circuit, and any one
+    /// of them changed does not (the pre-state root is where the first slot starts, the others
+    /// must equal what the slots compute).
     #[test]
-    fn zk_circuit_has_one_public_input_and_counts() {
+    fn zk_circuit_enforces_each_public_input() {
+        let world = World::new();
+        let txs = [world.tx(0, 1, 100)];
+        let batch = circuit(world.witness_reserving(&txs, 2, 1), 2);
+        let claim = |values| {
+            let cs = ark_relations::gr1cs::ConstraintSystem::<Fr>::new_ref();
+            synthesize_batch(&batch, cs.clone(), Some(values)).unwrap();
+            cs.is_satisfied().unwrap()
+        };
+        let inputs = batch.public_inputs().unwrap();
+        assert!(claim(inputs));
+        for index in 0..PUBLIC_INPUTS {
+            let mut other = inputs;
+            other[index] += Fr::ONE;
+            assert!(!claim(other), "input {index}");
+        }
+    }
+
+    #[test]
+    fn zk_circuit_has_five_public_inputs_and_counts() {
         for (depth, batch) in [(4u8, 1usize), (4, 2), (8, 1), (8, 2)] {
             let (n, inputs) = shape_counts(depth, batch, CHAIN).unwrap();
-            assert_eq!(inputs, 1);
+            assert_eq!(inputs, PUBLIC_INPUTS);
             println!("depth {depth} batch {batch}: {n} constraints");
         }
         let (one, _) = shape_counts(32, 1, CHAIN).unwrap();
@@ -1274,8 +1307,8 @@ pub(crate) mod tests {
 
     /// Two reserved bits (the regions of a chain of three or four models): no slot reaches the
     /// second quarter of the tree either, which one reserved bit (two models) leaves to
-    /// accounts; the count of reserved bits is in the public input, so a proof made under one
-    /// count does not verify under another.
+    /// accounts; the count of reserved bits is a public input, so a proof made under one count
+    /// does not verify under another.
     #[test]
     fn reserved_bits_keep_every_slot_below_the_channel_regions() {
         let world = World::new();
@@ -1288,8 +1321,8 @@ pub(crate) mod tests {
         let two = world.witness_reserving(&inside, 2, 2);
         assert!(satisfied(two.clone(), 2));
         assert_ne!(
-            two.public_input(CHAIN),
-            world.witness_reserving(&inside, 2, 1).public_input(CHAIN)
+            two.public_inputs(CHAIN),
+            world.witness_reserving(&inside, 2, 1).public_inputs(CHAIN)
         );
         // More bits than the tree can spare (depth 4 leaves at most 3): unsatisfiable.
         assert!(!satisfied(world.witness_reserving(&inside, 2, 4), 2));

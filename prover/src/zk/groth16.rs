@@ -76,8 +76,8 @@ pub fn setup(
     Ok((pk, vk))
 }
 
-/// Proves `circuit` (which must carry a witness) with `pk`. The proof's public input is
-/// `circuit.public_input()`.
+/// Proves `circuit` (which must carry a witness) with `pk`. The proof's public inputs are
+/// `circuit.public_inputs()`.
 ///
 /// An unsatisfied circuit is `SynthesisError::Unsatisfiable`, never a proof that fails later:
 /// the new proof is verified under `pk`'s verifying key before it is returned. That costs a few
@@ -90,8 +90,8 @@ pub fn prove(
     circuit: TransferBatchCircuit,
     rng: &mut impl Rng,
 ) -> Result<Proof, SynthesisError> {
-    let public_input = circuit
-        .public_input()
+    let public_inputs = circuit
+        .public_inputs()
         .ok_or(SynthesisError::AssignmentMissing)?;
     let r = Fr::rand(rng);
     let s = Fr::rand(rng);
@@ -121,7 +121,7 @@ pub fn prove(
         &full_assignment,
     )?;
     let prepared = prepare_verifying_key(&pk.vk);
-    match Groth16::<Bls12_381>::verify_proof(&prepared, &proof, &[public_input]) {
+    match Groth16::<Bls12_381>::verify_proof(&prepared, &proof, &public_inputs) {
         Ok(true) => Ok(proof),
         _ => Err(SynthesisError::Unsatisfiable),
     }
@@ -179,7 +179,9 @@ mod tests {
         PROOF_BYTES, PreparedKey, ZkVerifyError, decode_verifying_key, encode_proof,
         encode_verifying_key, verify_zk_blob, verifying_key_hash,
     };
-    use verifier::zk_transfer::{blob_public_input, fr_to_hash, hash_to_fr};
+    use verifier::zk_transfer::{
+        INPUT_POST_ROOT, PUBLIC_INPUTS, blob_public_inputs, fr_to_hash, hash_to_fr,
+    };
     use witness_format::{Hash32, SszDecode, SszEncode, Transaction};
 
     const BATCH: usize = 2;
@@ -189,10 +191,10 @@ mod tests {
         let world = World::new();
         let txs = [world.tx(0, 1, 100), world.tx(5, 9, 2)];
         let witness = world.witness(&txs, BATCH);
-        let input = witness.public_input(CHAIN);
+        let input = witness.public_inputs(CHAIN);
         assert_eq!(
             input,
-            blob_public_input(
+            blob_public_inputs(
                 CHAIN,
                 0,
                 &fr_to_hash(&witness.pre_state_root),
@@ -211,42 +213,47 @@ mod tests {
         let bytes = encode_proof(&proof);
         let key = PreparedKey::new(&vk).unwrap();
         let start = Instant::now();
-        verify_zk_blob(&key, input, &bytes).unwrap();
+        verify_zk_blob(&key, &input, &bytes).unwrap();
         println!(
             "groth16 depth {DEPTH} batch {BATCH}: setup {setup_time:?}, prove {prove_time:?}, \
              verify {:?}",
             start.elapsed()
         );
 
-        // Wrong public input.
-        assert_eq!(
-            verify_zk_blob(&key, input + Fr::from(1u64), &bytes),
-            Err(ZkVerifyError::ProofRejected)
-        );
+        // Any one public input wrong.
+        for index in 0..PUBLIC_INPUTS {
+            let mut wrong = input;
+            wrong[index] += Fr::from(1u64);
+            assert_eq!(
+                verify_zk_blob(&key, &wrong, &bytes),
+                Err(ZkVerifyError::ProofRejected),
+                "input {index}"
+            );
+        }
         // Tampered bytes: every byte position flipped is rejected, as undecodable or invalid.
         for position in (0..PROOF_BYTES).step_by(7) {
             let mut bad = bytes;
             bad[position] ^= 0x01;
             assert!(
                 matches!(
-                    verify_zk_blob(&key, input, &bad),
+                    verify_zk_blob(&key, &input, &bad),
                     Err(ZkVerifyError::UndecodableProof | ZkVerifyError::ProofRejected)
                 ),
                 "byte {position}"
             );
         }
         assert_eq!(
-            verify_zk_blob(&key, input, &[0xff; PROOF_BYTES]),
+            verify_zk_blob(&key, &input, &[0xff; PROOF_BYTES]),
             Err(ZkVerifyError::UndecodableProof)
         );
-        // Under another key with one public input (a tiny circuit's: a second setup of this
-        // circuit would double the test's time and prove the same thing).
+        // Under another key with as many public inputs (a tiny circuit's: a second setup of
+        // this circuit would double the test's time and prove the same thing).
         let other_pk =
-            Groth16::<Bls12_381>::generate_random_parameters_with_reduction(OneInput, &mut rng)
+            Groth16::<Bls12_381>::generate_random_parameters_with_reduction(FiveInputs, &mut rng)
                 .unwrap();
         assert_ne!(verifying_key_hash(&other_pk.vk), verifying_key_hash(&vk));
         assert_eq!(
-            verify_zk_blob(&PreparedKey::new(&other_pk.vk).unwrap(), input, &bytes),
+            verify_zk_blob(&PreparedKey::new(&other_pk.vk).unwrap(), &input, &bytes),
             Err(ZkVerifyError::ProofRejected)
         );
         // The key survives its encoding.
@@ -258,6 +265,8 @@ mod tests {
             decode_verifying_key(&long),
             Err(ZkVerifyError::UndecodableKey)
         );
+        // The post root claimed is the one the slots compute.
+        assert_eq!(input[INPUT_POST_ROOT], witness.post_state_root);
         // An unsatisfied witness (a tampered post-root claim) gives no proof.
         let mut bad = witness;
         bad.post_state_root += Fr::from(1u64);
@@ -267,13 +276,16 @@ mod tests {
         ));
     }
 
-    /// A circuit with one public input: x · x = 4.
-    struct OneInput;
+    /// A circuit with as many public inputs as the real one: x_j · x_j = 4 for each.
+    struct FiveInputs;
 
-    impl ConstraintSynthesizer<Fr> for OneInput {
+    impl ConstraintSynthesizer<Fr> for FiveInputs {
         fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
-            let x = FpVar::new_input(cs.clone(), || Ok(Fr::from(2u64)))?;
-            x.mul_equals(&x, &FpVar::Constant(Fr::from(4u64)))
+            for _ in 0..PUBLIC_INPUTS {
+                let x = FpVar::new_input(cs.clone(), || Ok(Fr::from(2u64)))?;
+                x.mul_equals(&x, &FpVar::Constant(Fr::from(4u64)))?;
+            }
+            Ok(())
         }
     }
 
@@ -316,7 +328,7 @@ mod tests {
             .unwrap()
         );
         let (_, inputs) = shape_counts(DEPTH, BATCH, CHAIN).unwrap();
-        assert_eq!(inputs, 1);
+        assert_eq!(inputs, PUBLIC_INPUTS);
     }
 
     const PINNED: &str = concat!(
@@ -331,7 +343,7 @@ mod tests {
         transactions: Vec<Transaction>,
         vk: Vec<u8>,
         proof: [u8; PROOF_BYTES],
-        input: Hash32,
+        inputs: Vec<Hash32>,
         vk_hash: Hash32,
     }
 
@@ -355,7 +367,7 @@ mod tests {
                 .collect(),
             vk: hex::decode(field("verifying_key")?).ok()?,
             proof: hex::decode(field("proof")?).ok()?.try_into().ok()?,
-            input: hex32(&field("public_input")?),
+            inputs: field("public_inputs")?.split(',').map(hex32).collect(),
             vk_hash: hex32(&field("verifying_key_sha3")?),
         })
     }
@@ -366,21 +378,25 @@ mod tests {
         let witness = world.witness(&txs, BATCH);
         let mut rng = rng_from_seed([42; 32]);
         let (pk, vk) = setup(DEPTH, BATCH, CHAIN, &mut rng).unwrap();
-        let input = witness.public_input(CHAIN);
+        let inputs = witness.public_inputs(CHAIN);
         let proof = prove(&pk, circuit(witness.clone(), BATCH), &mut rng).unwrap();
         let text = format!(
             "# zk-transfer pinned proof: chain {CHAIN}, depth {DEPTH}, batch {BATCH}.\n\
              # Regenerate with {REGENERATE}=1 cargo test -p prover zk_groth16_pinned_proof\n\
              chain_id={CHAIN}\ndepth={DEPTH}\nbatch={BATCH}\n\
              pre_state_root={}\npost_state_root={}\ntransactions={}\n\
-             public_input={}\nverifying_key_sha3={}\nverifying_key={}\nproof={}\n",
+             public_inputs={}\nverifying_key_sha3={}\nverifying_key={}\nproof={}\n",
             hex::encode(fr_to_hash(&witness.pre_state_root).0),
             hex::encode(fr_to_hash(&witness.post_state_root).0),
             txs.iter()
                 .map(|t| hex::encode(t.as_ssz_bytes()))
                 .collect::<Vec<_>>()
                 .join(","),
-            hex::encode(fr_to_hash(&input).0),
+            inputs
+                .iter()
+                .map(|x| hex::encode(fr_to_hash(x).0))
+                .collect::<Vec<_>>()
+                .join(","),
             hex::encode(verifying_key_hash(&vk).0),
             hex::encode(encode_verifying_key(&vk)),
             hex::encode(encode_proof(&proof)),
@@ -390,20 +406,22 @@ mod tests {
     }
 
     fn check_pinned(p: &Pinned) -> Result<(), String> {
-        let input = blob_public_input(CHAIN, 0, &p.pre, &p.post, &p.transactions)
+        let inputs = blob_public_inputs(CHAIN, 0, &p.pre, &p.post, &p.transactions)
             .map_err(|e| e.to_string())?;
-        if fr_to_hash(&input) != p.input || hash_to_fr(&p.input) != Some(input) {
-            return Err("the public input computed from the pinned blob changed".into());
+        let pinned: Vec<Option<Fr>> = p.inputs.iter().map(hash_to_fr).collect();
+        if inputs.iter().map(fr_to_hash).ne(p.inputs.iter().copied()) || pinned != inputs.map(Some)
+        {
+            return Err("the public inputs computed from the pinned blob changed".into());
         }
         let vk = decode_verifying_key(&p.vk).map_err(|e| e.to_string())?;
         if verifying_key_hash(&vk) != p.vk_hash {
             return Err("the verifying key hash changed".into());
         }
         let key = PreparedKey::new(&vk).map_err(|e| e.to_string())?;
-        verify_zk_blob(&key, input, &p.proof).map_err(|e| e.to_string())
+        verify_zk_blob(&key, &inputs, &p.proof).map_err(|e| e.to_string())
     }
 
-    /// A committed proof, key and public input verify on every run: a change of the circuit,
+    /// A committed proof, key and public inputs verify on every run: a change of the circuit,
     /// the hashes or the encodings that breaks old proofs fails here. Regenerated only with
     /// `STATELESS_REGENERATE_PINNED=1`.
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! - [`poseidon`]: the Poseidon permutation and hashes of `verifier::zk_transfer::poseidon` as constraints.
 //! - [`schnorr`]: Schnorr-over-Jubjub verification of `verifier::zk_transfer::schnorr` as constraints.
-//! - [`circuit`]: the `zk-transfer` batch circuit (one public input).
+//! - [`circuit`]: the `zk-transfer` batch circuit (five public inputs).
 //! - [`witness`]: its witness, built from the pre-state and the paths' siblings.
 //! - [`groth16`]: key generation and proving for that circuit.
 //! - [`keys`]: the keys directory (a key pair and the shape it is for), written and read.

@@ -18,18 +18,20 @@
 //!   about three times the cost of G1, so how many variables appear in B matters.
 //!
 //! So [`SyntheticCircuit::matching`] copies a real circuit's [`WitnessProfile`]: the same
-//! number of constraints, of public inputs (one), of witness variables, of witness values that
-//! are zero, ±1, small (up to 64 bits either side of zero) and full-size, and of witness
-//! variables that appear in A and in B (to within the last few of the chain). What it does not
-//! copy is the matrices' density (the real circuit's inlined Poseidon rounds have longer linear
-//! combinations than the two or three terms per row here): that part of the witness map is
-//! linear in the non-zero entries, and is counted as the real circuit's overhead.
+//! number of constraints, of public inputs (the real circuit's [`PUBLIC_INPUTS`]), of witness
+//! variables, of witness values that are zero, ±1, small (up to 64 bits either side of zero)
+//! and full-size, and of witness variables that appear in A and in B (to within the last few of
+//! the chain). What it does not copy is the matrices' density (the real circuit's inlined
+//! Poseidon rounds have longer linear combinations than the two or three terms per row here):
+//! that part of the witness map is linear in the non-zero entries, and is counted as the real
+//! circuit's overhead.
 //!
 //! ```text
-//! public:  x                                   (one input, a full-size value)
+//! public:  x, y_1 … y_4                       (PUBLIC_INPUTS inputs, full-size values)
 //! full:    f_i = a · (b + x), one row each: a the oldest earlier f still owed an appearance
-//!          in A (else x), b the oldest owed one in B (else the row's B is x alone); each f
-//!          is owed one in A and B, in A only, or none, in the profile's proportions
+//!          in A (else x; the first such row's A is x + y_1 + … + y_4, so each y is in a
+//!          row), b the oldest owed one in B (else the row's B is x alone); each f is owed
+//!          one in A and B, in A only, or none, in the profile's proportions
 //! small:   b · b = b  (0 or 1),   s · 1 = s  (up to 64 bits, or minus that)
 //!          grouped as (s_1 + … + s_k) · 1 = s_1 + … + s_k when rows run short
 //! extra:   rows past one per variable repeat the chain's rows
@@ -42,6 +44,8 @@ use ark_relations::gr1cs::{
     ConstraintSynthesizer, ConstraintSystemRef, LinearCombination, SynthesisError, Variable,
 };
 use ark_std::rand::{Rng, SeedableRng, rngs::StdRng};
+
+use verifier::zk_transfer::PUBLIC_INPUTS;
 
 use crate::zk::groth16::synthesize_for_proving;
 
@@ -149,11 +153,12 @@ pub fn witness_profile<C: ConstraintSynthesizer<Fr>>(
     Ok(profile)
 }
 
-/// Plain R1CS with a given [`WitnessProfile`] and one public input (see the module
-/// documentation for its rows). Satisfied by construction for any seed.
+/// Plain R1CS with a given [`WitnessProfile`] and [`PUBLIC_INPUTS`] public inputs, so that its
+/// keys have the real circuit's shape (see the module documentation for its rows). Satisfied by
+/// construction for any seed.
 #[derive(Clone, Copy, Debug)]
 pub struct SyntheticCircuit {
-    /// The sizes to reproduce (`public_inputs` is always 1 here).
+    /// The sizes to reproduce (`public_inputs` is always [`PUBLIC_INPUTS`] here).
     pub profile: WitnessProfile,
     /// Seed of the input and the small values.
     pub seed: u64,
@@ -165,7 +170,7 @@ impl SyntheticCircuit {
         Self {
             profile: WitnessProfile {
                 constraints,
-                public_inputs: 1,
+                public_inputs: PUBLIC_INPUTS,
                 witness_variables: constraints,
                 in_a: constraints,
                 in_b: constraints,
@@ -180,17 +185,22 @@ impl SyntheticCircuit {
     pub fn matching(profile: WitnessProfile, seed: u64) -> Self {
         Self {
             profile: WitnessProfile {
-                public_inputs: 1,
+                public_inputs: PUBLIC_INPUTS,
                 ..profile
             },
             seed,
         }
     }
 
-    /// The public input its proofs are for.
-    pub fn public_input(&self) -> Fr {
-        Fr::rand(&mut StdRng::seed_from_u64(self.seed))
+    /// The public inputs its proofs are for.
+    pub fn public_inputs(&self) -> [Fr; PUBLIC_INPUTS] {
+        input_values(&mut StdRng::seed_from_u64(self.seed))
     }
+}
+
+/// The public inputs: the first values drawn from the seed.
+fn input_values(rng: &mut StdRng) -> [Fr; PUBLIC_INPUTS] {
+    std::array::from_fn(|_| Fr::rand(rng))
 }
 
 impl ConstraintSynthesizer<Fr> for SyntheticCircuit {
@@ -198,8 +208,14 @@ impl ConstraintSynthesizer<Fr> for SyntheticCircuit {
         let p = self.profile;
         let rows = p.constraints.max(1);
         let mut rng = StdRng::seed_from_u64(self.seed);
-        let x_value = Fr::rand(&mut rng);
+        let [x_value, others @ ..] = input_values(&mut rng);
         let x = cs.new_input_variable(|| Ok(x_value))?;
+        // x + y_1 + … + y_4: the A of the first row that has no earlier variable for it.
+        let mut first_a = Some((LinearCombination::from(x), x_value));
+        for value in others {
+            let y = cs.new_input_variable(|| Ok(value))?;
+            first_a = first_a.map(|(lc, sum)| (lc + y, sum + value));
+        }
 
         // Small variables first: they are allocated and constrained the same way in every mode.
         let mut small: Vec<(Variable, bool)> = Vec::new();
@@ -249,9 +265,15 @@ impl ConstraintSynthesizer<Fr> for SyntheticCircuit {
         // none), b the oldest owed one in B (none: the row's B is x alone).
         let mut owed_a = std::collections::VecDeque::new();
         let mut owed_b = std::collections::VecDeque::new();
-        let mut chain: Vec<(Variable, LinearCombination<Fr>, Variable)> = Vec::with_capacity(full);
+        let mut chain: Vec<(LinearCombination<Fr>, LinearCombination<Fr>, Variable)> =
+            Vec::with_capacity(full);
         for role in roles {
-            let (a, a_value) = owed_a.pop_front().unwrap_or((x, x_value));
+            let (a, a_value) = match owed_a.pop_front() {
+                Some((v, value)) => (LinearCombination::from(v), value),
+                None => first_a
+                    .take()
+                    .unwrap_or((LinearCombination::from(x), x_value)),
+            };
             let (b, b_value) = match owed_b.pop_front() {
                 Some((v, value)) => (LinearCombination::from(v) + x, value + x_value),
                 None => (LinearCombination::from(x), x_value),
@@ -259,7 +281,7 @@ impl ConstraintSynthesizer<Fr> for SyntheticCircuit {
             let value = a_value * b_value;
             let var = cs.new_witness_variable(|| Ok(value))?;
             cs.enforce_r1cs_constraint(
-                || LinearCombination::from(a),
+                || a.clone(),
                 || b.clone(),
                 || LinearCombination::from(var),
             )?;
@@ -296,7 +318,7 @@ impl ConstraintSynthesizer<Fr> for SyntheticCircuit {
         // Rows past one per variable (or per group) repeat the chain's rows.
         for i in 0..rows.saturating_sub(used) {
             let (a, b, c) = match chain.get(i % chain.len().max(1)) {
-                Some((a, b, c)) => (LinearCombination::from(*a), b.clone(), *c),
+                Some((a, b, c)) => (a.clone(), b.clone(), *c),
                 None => (
                     LinearCombination::from(x),
                     LinearCombination::from(Variable::One),
@@ -396,7 +418,7 @@ mod tests {
     #[test]
     fn zk_synthetic_has_the_requested_shape_and_is_satisfied() {
         let of_size = SyntheticCircuit::of_size(500, 1);
-        assert_eq!(counts(of_size), (500, 1, 500, true));
+        assert_eq!(counts(of_size), (500, PUBLIC_INPUTS, 500, true));
         for profile in [
             WitnessProfile {
                 constraints: 1000,
@@ -437,7 +459,12 @@ mod tests {
             let synthetic = SyntheticCircuit::matching(profile, 5);
             assert_eq!(
                 counts(synthetic),
-                (profile.constraints, 1, profile.witness_variables, true),
+                (
+                    profile.constraints,
+                    PUBLIC_INPUTS,
+                    profile.witness_variables,
+                    true
+                ),
                 "{profile:?}"
             );
             let measured = witness_profile(synthetic).unwrap();
@@ -460,7 +487,7 @@ mod tests {
         let world = World::new();
         let txs = [world.tx(0, 1, 100), world.tx(5, 9, 2)];
         let real = witness_profile(circuit(world.witness(&txs, 2), 2)).unwrap();
-        assert_eq!(real.public_inputs, 1);
+        assert_eq!(real.public_inputs, PUBLIC_INPUTS);
         assert!(real.zeros + real.units + real.small > 0 && real.full() > 0);
         assert!(real.in_b < real.in_a && real.in_a < real.witness_variables);
         println!("depth {DEPTH} batch 2 chain {CHAIN}: {real:?}");
@@ -480,14 +507,15 @@ mod tests {
         let pk = setup_from_seed(synthetic, [1; 32]).unwrap();
         let proof = prove_from_seed(&pk, synthetic, [2; 32]).unwrap();
         let key = PreparedKey::new(&pk.vk).unwrap();
-        verify_zk_blob(&key, synthetic.public_input(), &encode_proof(&proof)).unwrap();
-        assert!(
-            verify_zk_blob(
-                &key,
-                synthetic.public_input() + Fr::ONE,
-                &encode_proof(&proof)
-            )
-            .is_err()
-        );
+        let inputs = synthetic.public_inputs();
+        verify_zk_blob(&key, &inputs, &encode_proof(&proof)).unwrap();
+        for index in 0..PUBLIC_INPUTS {
+            let mut wrong = inputs;
+            wrong[index] += Fr::ONE;
+            assert!(
+                verify_zk_blob(&key, &wrong, &encode_proof(&proof)).is_err(),
+                "input {index}"
+            );
+        }
     }
 }

@@ -13,8 +13,8 @@ use verifier::tree::{SparseTree, tree_root};
 use verifier::zk_transfer::poseidon::hash_many;
 use verifier::zk_transfer::schnorr::{self, SIGNATURE_BYTES, SigningKey};
 use verifier::zk_transfer::{
-    LEAF_DOMAIN, PublicData, ZK_TRANSFER_TREE, commitment_step, message_of, node_hash,
-    public_input, signature_elements,
+    LEAF_DOMAIN, PUBLIC_INPUTS, PublicData, ZK_TRANSFER_TREE, commitment_step, message_of,
+    node_hash, public_inputs, signature_elements,
 };
 use witness_format::Transaction;
 
@@ -79,7 +79,7 @@ pub struct SlotWitness {
 pub struct BatchWitness {
     /// The pre-state root.
     pub pre_state_root: Fr,
-    /// The claimed post-state root (what the public input binds).
+    /// The claimed post-state root (a public input).
     pub post_state_root: Fr,
     /// Top index bits no slot's accounts may set (the bridge's regions,
     /// [`verifier::bridge::reserved_bits`]).
@@ -102,8 +102,8 @@ impl BatchWitness {
             })
     }
 
-    /// The public input this witness proves.
-    pub fn public_input(&self, chain_id: u64) -> Fr {
+    /// The public inputs this witness proves.
+    pub fn public_inputs(&self, chain_id: u64) -> [Fr; PUBLIC_INPUTS] {
         let data = PublicData {
             pre_state_root: self.pre_state_root,
             post_state_root: self.post_state_root,
@@ -111,7 +111,7 @@ impl BatchWitness {
             transactions: self.slots.iter().filter(|slot| slot.is_real).count() as u64,
             reserved_bits: self.reserved_bits,
         };
-        public_input(chain_id, &data)
+        public_inputs(&data)
     }
 }
 

@@ -1,19 +1,21 @@
-//! Many Groth16 proofs (BLS12-381, one public input each) checked in one batched pairing
-//! check: span validity ([`crate::verify_span`]) and the chain verifier ([`crate::check_blobs`]) both
-//! use it. For random 128-bit scalars `r_i`, one Miller loop over all pairs and one final
-//! exponentiation decide
+//! Many Groth16 proofs (BLS12-381, [`PUBLIC_INPUTS`] public inputs each) checked in one batched
+//! pairing check: span validity ([`crate::verify_span`]) and the chain verifier
+//! ([`crate::check_blobs`]) both use it. For random 128-bit scalars `r_i`, one Miller loop over
+//! all pairs and one final exponentiation decide
 //!
 //! ```text
 //!   Π e(r_i·A_i, B_i) · Π_k [ e(−(Σ r_i)·α_k, β_k) · e(−Σ r_i·IC_k(x_i), γ_k) · e(−Σ r_i·C_i, δ_k) ] = 1
 //! ```
 //!
-//! (k over the verifying keys, each sum over the proofs under key k; `IC_k(x) = ic_0 + x·ic_1`,
-//! so `Σ r_i·IC_k(x_i) = (Σ r_i)·ic_0 + (Σ r_i·x_i)·ic_1`: two scalar multiplications per key,
-//! not one per proof). Each proof that verifies alone satisfies its own equation, so the product
-//! is 1; if one does not, the product is 1 only with probability about 2^-128 over the `r_i`.
-//! The `r_i` are derived by hashing every key, public input and proof (Fiat-Shamir), so a
-//! prover fixes the proofs before it learns them, and the verdict does not depend on the thread
-//! count or any randomness source.
+//! (k over the verifying keys, each sum over the proofs under key k; `IC_k(x) = ic_0 + Σ_j
+//! x_j·ic_j` over the inputs j = 1 … [`PUBLIC_INPUTS`], so `Σ r_i·IC_k(x_i) = (Σ r_i)·ic_0 +
+//! Σ_j (Σ_i r_i·x_ij)·ic_j`: one multi-scalar multiplication over the key's
+//! `PUBLIC_INPUTS + 1` bases per key, not one per proof). Each proof that verifies alone
+//! satisfies its own equation, so the product is 1; if one does not, the product is 1 only with
+//! probability about 2^-128 over the `r_i`. The `r_i` are derived by hashing every key, every
+//! public input of every proof and every proof (Fiat-Shamir), so a prover fixes the proofs
+//! before it learns them, and the verdict does not depend on the thread count or any randomness
+//! source.
 
 use ark_bls12_381::{Bls12_381, Fr, G1Affine, G1Projective, G2Affine};
 use ark_ec::pairing::{MillerLoopOutput, Pairing};
@@ -26,7 +28,8 @@ use thiserror::Error;
 
 use crate::zk_transfer::fr_to_hash;
 use crate::zk_transfer::groth16::{
-    PROOF_BYTES, PreparedKey, ZkVerifyError, decode_proof, verify_zk_blob, verifying_key_hash,
+    PROOF_BYTES, PUBLIC_INPUTS, PreparedKey, ZkVerifyError, decode_proof, verify_zk_blob,
+    verifying_key_hash,
 };
 
 /// Pairs per Miller loop call. Each pair holds about 20 KB of precomputed line coefficients for
@@ -34,17 +37,21 @@ use crate::zk_transfer::groth16::{
 /// memory bounded for any number of proofs; 256 pairs are about 5 MB.
 const MILLER_CHUNK: usize = 256;
 
-/// Domain separation of the batch's Fiat-Shamir transcript.
-const BATCH_DOMAIN: &[u8] = b"stateless/span/groth16-batch/v1";
+/// Domain separation of the batch's Fiat-Shamir transcript (v2: every entry contributes its
+/// [`PUBLIC_INPUTS`] inputs; v1 hashed one).
+const BATCH_DOMAIN: &[u8] = b"stateless/span/groth16-batch/v2";
 
-/// One proof of a batch: the index of its key in the batch's key list, its public input, and
+/// A key's input bases (`gamma_abc_g1`): `ic_0`, then one per public input.
+const KEY_BASES: usize = PUBLIC_INPUTS + 1;
+
+/// One proof of a batch: the index of its key in the batch's key list, its public inputs, and
 /// its 192 bytes.
 #[derive(Clone, Copy, Debug)]
 pub struct BatchEntry<'a> {
     /// Index into the keys given to [`verify_batch`].
     pub key: usize,
-    /// The proof's one public input.
-    pub public_input: Fr,
+    /// The proof's public inputs ([`crate::zk_transfer::public_inputs`]).
+    pub public_inputs: [Fr; PUBLIC_INPUTS],
     /// The proof, compressed.
     pub proof: &'a [u8; PROOF_BYTES],
 }
@@ -58,7 +65,7 @@ pub enum BatchError {
         /// The entry's index.
         entry: usize,
     },
-    /// A key does not expect exactly one public input.
+    /// A key does not expect exactly [`PUBLIC_INPUTS`] public inputs.
     #[error("key {key}: {error}")]
     Key {
         /// The key's index.
@@ -80,8 +87,9 @@ pub enum BatchError {
     Rejected,
 }
 
-/// Checks many Groth16 proofs (BLS12-381, one public input each) in one batched pairing check:
-/// one Miller loop over `n + 3k` pairs (n proofs, k keys) and one final exponentiation.
+/// Checks many Groth16 proofs (BLS12-381, [`PUBLIC_INPUTS`] public inputs each) in one batched
+/// pairing check: one Miller loop over `n + 3k` pairs (n proofs, k keys) and one final
+/// exponentiation.
 ///
 /// Every proof is decoded with validation first (in parallel; the first undecodable one in
 /// entry order is reported). When the batch fails, the proofs are checked one by one and the
@@ -90,13 +98,13 @@ pub enum BatchError {
 /// the error are the same for every thread count. Never panics, for any input.
 pub fn verify_batch(keys: &[&PreparedKey], entries: &[BatchEntry<'_>]) -> Result<(), BatchError> {
     // The key bases: ark-groth16 does not check the public-input count, so each key's bases
-    // are taken only if there are exactly two (ic_0 and ic_1).
+    // are taken only if there are exactly KEY_BASES (ic_0, then one per input).
     let mut bases = Vec::with_capacity(keys.len());
     for (index, key) in keys.iter().enumerate() {
         let vk = key.verifying_key();
-        match vk.gamma_abc_g1.as_slice() {
-            [ic0, ic1] => bases.push((*ic0, *ic1)),
-            _ => {
+        match <[G1Affine; KEY_BASES]>::try_from(vk.gamma_abc_g1.as_slice()) {
+            Ok(key_bases) => bases.push(key_bases),
+            Err(_) => {
                 return Err(BatchError::Key {
                     key: index,
                     error: ZkVerifyError::PublicInputCount {
@@ -125,7 +133,7 @@ pub fn verify_batch(keys: &[&PreparedKey], entries: &[BatchEntry<'_>]) -> Result
         let Some(key) = keys.get(e.key) else {
             return Err(BatchError::UnknownKey { entry });
         };
-        if let Err(error) = verify_zk_blob(key, e.public_input, e.proof) {
+        if let Err(error) = verify_zk_blob(key, &e.public_inputs, e.proof) {
             return Err(BatchError::Proof { entry, error });
         }
     }
@@ -134,7 +142,7 @@ pub fn verify_batch(keys: &[&PreparedKey], entries: &[BatchEntry<'_>]) -> Result
 
 /// The batch's 128-bit scalars: `r_i` is the first 16 bytes (little-endian) of
 /// `SHA3-256(seed ‖ i)`, the seed hashing the domain, every key's hash, and every entry's key
-/// index, public input and proof.
+/// index, public inputs (in order, 32 bytes little-endian each) and proof.
 fn batch_scalars(keys: &[&PreparedKey], entries: &[BatchEntry<'_>]) -> Vec<u128> {
     let mut transcript = Sha3_256::new();
     transcript.update(BATCH_DOMAIN);
@@ -145,7 +153,9 @@ fn batch_scalars(keys: &[&PreparedKey], entries: &[BatchEntry<'_>]) -> Vec<u128>
     transcript.update((entries.len() as u64).to_le_bytes());
     for entry in entries {
         transcript.update((entry.key as u64).to_le_bytes());
-        transcript.update(fr_to_hash(&entry.public_input).0);
+        for input in &entry.public_inputs {
+            transcript.update(fr_to_hash(input).0);
+        }
         transcript.update(entry.proof);
     }
     let seed: [u8; 32] = transcript.finalize().into();
@@ -173,7 +183,7 @@ fn limbs(r: u128) -> [u64; 2] {
 /// The batched equation, with the decoded proofs and their scalars (all of equal length).
 fn batch_holds(
     keys: &[&PreparedKey],
-    bases: &[(G1Affine, G1Affine)],
+    bases: &[[G1Affine; KEY_BASES]],
     entries: &[BatchEntry<'_>],
     proofs: &[Proof<Bls12_381>],
     scalars: &[u128],
@@ -185,16 +195,19 @@ fn batch_holds(
         .map(|(proof, &r)| (proof.a.mul_bigint(limbs(r)).into_affine(), proof.b))
         .collect();
     // Per key: the three fixed pairs, with the sums over that key's proofs, negated.
-    for (index, (key, (ic0, ic1))) in keys.iter().zip(bases).enumerate() {
+    for (index, (key, key_bases)) in keys.iter().zip(bases).enumerate() {
         let mut sum_r = Fr::ZERO;
-        let mut sum_rx = Fr::ZERO;
+        // Σ r_i·x_ij, one sum per input j.
+        let mut sum_rx = [Fr::ZERO; PUBLIC_INPUTS];
         let mut c_points = Vec::new();
         let mut c_scalars = Vec::new();
         for ((entry, proof), &r) in entries.iter().zip(proofs).zip(scalars) {
             if entry.key == index {
                 let r = Fr::from(r);
                 sum_r += r;
-                sum_rx += r * entry.public_input;
+                for (sum, x) in sum_rx.iter_mut().zip(&entry.public_inputs) {
+                    *sum += r * x;
+                }
                 c_points.push(proof.c);
                 c_scalars.push(-r);
             }
@@ -204,7 +217,11 @@ fn batch_holds(
         }
         let vk = key.verifying_key();
         let alpha = vk.alpha_g1.mul_bigint((-sum_r).into_bigint());
-        let Ok(inputs) = G1Projective::msm(&[*ic0, *ic1], &[-sum_r, -sum_rx]) else {
+        // −(Σ r_i)·ic_0 − Σ_j (Σ_i r_i·x_ij)·ic_j, in one multi-scalar multiplication.
+        let input_scalars: Vec<Fr> = std::iter::once(-sum_r)
+            .chain(sum_rx.iter().map(|sum| -*sum))
+            .collect();
+        let Ok(inputs) = G1Projective::msm(key_bases, &input_scalars) else {
             return false;
         };
         let Ok(c) = G1Projective::msm(&c_points, &c_scalars) else {
@@ -242,26 +259,37 @@ mod tests {
     use ark_ff::Field;
     use witness_format::ZK_VERIFYING_KEY_BYTES;
 
-    use crate::zk_transfer::groth16::{decode_verifying_key, encode_proof};
+    use crate::zk_transfer::groth16::{
+        INPUT_COMMITMENT, INPUT_POST_ROOT, INPUT_PRE_ROOT, INPUT_RESERVED_BITS, INPUT_TRANSACTIONS,
+        decode_verifying_key, encode_proof,
+    };
     use crate::zk_transfer::hash_to_fr;
     use witness_format::Hash32;
 
-    /// The prover's pinned proof (chain 7, depth 4, batch 2): key, public input, proof.
-    fn pinned() -> (PreparedKey, Fr, Proof<Bls12_381>, Vec<u8>) {
+    type Inputs = [Fr; PUBLIC_INPUTS];
+
+    /// The prover's pinned proof (chain 7, depth 4, batch 2): key, public inputs, proof.
+    fn pinned() -> (PreparedKey, Inputs, Proof<Bls12_381>, Vec<u8>) {
         let text = include_str!("../../../prover/tests/data/zk_pinned_d4_b2.txt");
-        let field = |name: &str| {
-            let line = text
-                .lines()
+        let line = |name: &str| {
+            text.lines()
                 .find_map(|line| line.strip_prefix(&format!("{name}=")))
-                .unwrap();
-            hex::decode(line).unwrap()
+                .unwrap()
         };
+        let field = |name: &str| hex::decode(line(name)).unwrap();
         let vk_bytes = field("verifying_key");
         let vk = decode_verifying_key(&vk_bytes).unwrap();
-        let input = hash_to_fr(&Hash32::from(
-            <[u8; 32]>::try_from(field("public_input")).unwrap(),
-        ))
-        .unwrap();
+        let input: Inputs = line("public_inputs")
+            .split(',')
+            .map(|x| {
+                hash_to_fr(&Hash32::from(
+                    <[u8; 32]>::try_from(hex::decode(x).unwrap()).unwrap(),
+                ))
+                .unwrap()
+            })
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap();
         let proof_bytes: [u8; PROOF_BYTES] = field("proof").try_into().unwrap();
         let proof = decode_proof(&proof_bytes).unwrap();
         (PreparedKey::new(&vk).unwrap(), input, proof, vk_bytes)
@@ -286,12 +314,12 @@ mod tests {
             .collect()
     }
 
-    fn entries(input: Fr, proofs: &[[u8; PROOF_BYTES]]) -> Vec<BatchEntry<'_>> {
+    fn entries(input: Inputs, proofs: &[[u8; PROOF_BYTES]]) -> Vec<BatchEntry<'_>> {
         proofs
             .iter()
             .map(|proof| BatchEntry {
                 key: 0,
-                public_input: input,
+                public_inputs: input,
                 proof,
             })
             .collect()
@@ -315,7 +343,7 @@ mod tests {
             8
         );
         for bytes in &proofs {
-            assert_eq!(verify_zk_blob(&key, input, bytes), Ok(()));
+            assert_eq!(verify_zk_blob(&key, &input, bytes), Ok(()));
         }
         assert_eq!(verify_batch(&[&key], &entries(input, &proofs)), Ok(()));
         assert_eq!(verify_batch(&[&key], &[]), Ok(()));
@@ -326,13 +354,34 @@ mod tests {
         let (key, input, proof, _) = pinned();
         let proofs = batch_of(&key, &proof, 6);
 
-        // Another public input for one proof.
+        // Another value of any one public input of one proof.
+        for index in [
+            INPUT_PRE_ROOT,
+            INPUT_POST_ROOT,
+            INPUT_COMMITMENT,
+            INPUT_TRANSACTIONS,
+            INPUT_RESERVED_BITS,
+        ] {
+            let mut list = entries(input, &proofs);
+            list[4].public_inputs[index] += Fr::ONE;
+            assert_eq!(
+                verify_batch(&[&key], &list),
+                Err(BatchError::Proof {
+                    entry: 4,
+                    error: ZkVerifyError::ProofRejected
+                }),
+                "input {index}"
+            );
+        }
+        // Two proofs' inputs swapped where their sum over the batch is unchanged: the random
+        // scalars weigh them differently.
         let mut list = entries(input, &proofs);
-        list[4].public_input = input + Fr::ONE;
+        list[1].public_inputs[INPUT_POST_ROOT] += Fr::ONE;
+        list[3].public_inputs[INPUT_POST_ROOT] -= Fr::ONE;
         assert_eq!(
             verify_batch(&[&key], &list),
             Err(BatchError::Proof {
-                entry: 4,
+                entry: 1,
                 error: ZkVerifyError::ProofRejected
             })
         );
@@ -402,8 +451,16 @@ mod tests {
         let mut other = proofs.clone();
         other[2][10] ^= 1;
         assert_ne!(base, batch_scalars(&[&key], &entries(input, &other)));
-        let mut list = entries(input, &proofs);
-        list[0].public_input = input + Fr::ONE;
-        assert_ne!(base, batch_scalars(&[&key], &list));
+        for entry in 0..3 {
+            for index in 0..PUBLIC_INPUTS {
+                let mut list = entries(input, &proofs);
+                list[entry].public_inputs[index] += Fr::ONE;
+                assert_ne!(
+                    base,
+                    batch_scalars(&[&key], &list),
+                    "entry {entry}, input {index}"
+                );
+            }
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! What a `zk-transfer` proof binds: the signing message, a signature's field elements, the
-//! commitment to a blob's transactions and the proof's one public input. See the model's module
+//! commitment to a blob's transactions and the proof's public inputs. See the model's module
 //! documentation.
 
 use ark_bls12_381::Fr;
@@ -9,6 +9,7 @@ use ark_serialize::CanonicalDeserialize;
 use witness_format::{Hash32, Transaction};
 
 use crate::error::{Reason, VerifyError};
+use crate::zk_transfer::groth16::PUBLIC_INPUTS;
 use crate::zk_transfer::poseidon::{Sponge, hash_many};
 use crate::zk_transfer::schnorr::{self, SIGNATURE_BYTES, SigningKey};
 
@@ -149,9 +150,10 @@ pub fn tx_commitment(chain_id: u64, transactions: &[Transaction]) -> Result<Fr, 
         })
 }
 
-/// What a proof's public input binds besides the chain: the roots it moves between, the
-/// commitment to its transactions and their number, and the top index bits the chain's bridge
-/// reserves.
+/// What a proof's public inputs are: the roots it moves between, the commitment to its
+/// transactions and their number, and the top index bits the chain's bridge reserves. The chain
+/// id and the model tag are not among them: they are constants of the circuit (a key is made
+/// for one chain, and both are in every transaction's message).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PublicData {
     /// The pre-state root.
@@ -167,32 +169,31 @@ pub struct PublicData {
     pub reserved_bits: u8,
 }
 
-/// The proof's single public input.
-pub fn public_input(chain_id: u64, data: &PublicData) -> Fr {
-    hash_many(
-        PUBLIC_INPUT_DOMAIN,
-        &[
-            data.pre_state_root,
-            data.post_state_root,
-            data.commitment,
-            Fr::from(data.transactions),
-            Fr::from(data.reserved_bits),
-            Fr::from(chain_id),
-            Fr::from(MODEL_TAG),
-        ],
-    )
+/// The proof's public inputs, in the order of the `INPUT_*` indices
+/// ([`crate::zk_transfer::groth16::INPUT_PRE_ROOT`] …): pre-state root, post-state root,
+/// commitment, transaction count, reserved bits. Each is a value the circuit enforces, not a
+/// hash of them, so a verifier can combine the inputs of consecutive proofs linearly (the post
+/// root of one blob is the pre root of the next).
+pub fn public_inputs(data: &PublicData) -> [Fr; PUBLIC_INPUTS] {
+    [
+        data.pre_state_root,
+        data.post_state_root,
+        data.commitment,
+        Fr::from(data.transactions),
+        Fr::from(data.reserved_bits),
+    ]
 }
 
-/// The public input of a blob, computed from its bytes as a verifier does: both roots must be
+/// The public inputs of a blob, computed from its bytes as a verifier does: both roots must be
 /// canonical field elements, every signature a canonical encoding and every new-owner key must
 /// decode.
-pub fn blob_public_input(
+pub fn blob_public_inputs(
     chain_id: u64,
     reserved_bits: u8,
     pre_state_root: &Hash32,
     post_state_root: &Hash32,
     transactions: &[Transaction],
-) -> Result<Fr, VerifyError> {
+) -> Result<[Fr; PUBLIC_INPUTS], VerifyError> {
     let pre = hash_to_fr(pre_state_root).ok_or(Reason::NonCanonicalFieldElement {
         what: "pre-state root",
     })?;
@@ -207,5 +208,5 @@ pub fn blob_public_input(
         transactions: transactions.len() as u64,
         reserved_bits,
     };
-    Ok(public_input(chain_id, &data))
+    Ok(public_inputs(&data))
 }

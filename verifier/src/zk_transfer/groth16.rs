@@ -6,9 +6,10 @@
 //!
 //! ark-groth16 0.6 does not check that the number of public inputs given matches the verifying
 //! key: it zips them with the key's `gamma_abc_g1` and silently ignores extra ones on either
-//! side. The `zk-transfer` circuit has exactly one public input
-//! ([`crate::zk_transfer::public_input`]), so [`PreparedKey::new`] and [`verify_zk_blob`] both
-//! reject a key that expects any other number ([`ZkVerifyError::PublicInputCount`]).
+//! side. The `zk-transfer` circuit has exactly [`PUBLIC_INPUTS`] public inputs
+//! ([`crate::zk_transfer::public_inputs`], in the order of the `INPUT_*` indices), so
+//! [`PreparedKey::new`] and [`verify_zk_blob`] both reject a key that expects any other number
+//! ([`ZkVerifyError::PublicInputCount`]).
 
 use ark_bls12_381::{Bls12_381, Fr};
 use ark_groth16::{Groth16, PreparedVerifyingKey, Proof, VerifyingKey, prepare_verifying_key};
@@ -21,7 +22,18 @@ use witness_format::Hash32;
 pub const PROOF_BYTES: usize = 192;
 
 /// The number of public inputs of the `zk-transfer` circuit.
-pub const PUBLIC_INPUTS: usize = 1;
+pub const PUBLIC_INPUTS: usize = 5;
+
+/// Index of the pre-state root among the public inputs.
+pub const INPUT_PRE_ROOT: usize = 0;
+/// Index of the post-state root among the public inputs.
+pub const INPUT_POST_ROOT: usize = 1;
+/// Index of the transaction commitment among the public inputs.
+pub const INPUT_COMMITMENT: usize = 2;
+/// Index of the transaction count among the public inputs.
+pub const INPUT_TRANSACTIONS: usize = 3;
+/// Index of the bridge's reserved index bits among the public inputs.
+pub const INPUT_RESERVED_BITS: usize = 4;
 
 /// Why a proof or a key is rejected.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -38,7 +50,7 @@ pub enum ZkVerifyError {
     /// The verifying key bytes do not decode.
     #[error("verifying key bytes do not decode")]
     UndecodableKey,
-    /// The proof does not verify for this key and public input.
+    /// The proof does not verify for this key and these public inputs.
     #[error("proof does not verify")]
     ProofRejected,
 }
@@ -51,7 +63,8 @@ pub struct PreparedKey {
 }
 
 impl PreparedKey {
-    /// Checks that `vk` expects exactly one public input and prepares it.
+    /// Checks that `vk` expects exactly [`PUBLIC_INPUTS`] public inputs (`gamma_abc_g1` holds
+    /// one base more) and prepares it.
     pub fn new(vk: &VerifyingKey<Bls12_381>) -> Result<Self, ZkVerifyError> {
         check_input_count(vk)?;
         Ok(Self {
@@ -117,17 +130,17 @@ pub fn verifying_key_hash(vk: &VerifyingKey<Bls12_381>) -> Hash32 {
     Hash32::from(<[u8; 32]>::from(Sha3_256::digest(encode_verifying_key(vk))))
 }
 
-/// Verifies a `zk-transfer` proof for its single public input
-/// ([`crate::zk_transfer::blob_public_input`]): the key's public-input count is checked again,
+/// Verifies a `zk-transfer` proof for its public inputs
+/// ([`crate::zk_transfer::blob_public_inputs`]): the key's public-input count is checked again,
 /// the proof decoded with validation, then the pairing equation checked.
 pub fn verify_zk_blob(
     key: &PreparedKey,
-    public_input: Fr,
+    public_inputs: &[Fr; PUBLIC_INPUTS],
     proof_bytes: &[u8; PROOF_BYTES],
 ) -> Result<(), ZkVerifyError> {
     check_input_count(&key.prepared.vk)?;
     let proof = decode_proof(proof_bytes)?;
-    match Groth16::<Bls12_381>::verify_proof(&key.prepared, &proof, &[public_input]) {
+    match Groth16::<Bls12_381>::verify_proof(&key.prepared, &proof, public_inputs) {
         Ok(true) => Ok(()),
         _ => Err(ZkVerifyError::ProofRejected),
     }

@@ -1,6 +1,6 @@
 //! The `zk-transfer` model's native rules: the Poseidon tree, the transaction message, the
-//! commitment to a blob's transactions, the single Groth16 public input, and the execution of a
-//! blob with a Merkle witness.
+//! commitment to a blob's transactions, the Groth16 public inputs, and the execution of a blob
+//! with a Merkle witness.
 //!
 //! The transaction rules are the `transfer` model's, applied by the same code
 //! ([`TouchedState::apply`]); only the hashes and the signature scheme differ. The circuit in the
@@ -26,7 +26,6 @@
 //! | [`NODE_DOMAIN`] | `zknode01` | inner tree node |
 //! | [`TX_DOMAIN`] | `zktxmsg1` | a transaction's signing message |
 //! | [`TX_COMMITMENT_DOMAIN`] | `zktxcom1` | one step of the transaction commitment |
-//! | [`PUBLIC_INPUT_DOMAIN`] | `zkpubin1` | the proof's single public input |
 //!
 //! # The tree
 //!
@@ -81,20 +80,22 @@
 //! ([`Reason::BadSignature`]); a well-formed signature that does not verify makes the proof
 //! fail.
 //!
-//! # The public input
+//! # The public inputs
 //!
 //! ```text
-//! public_input = hash_many(PUBLIC_INPUT_DOMAIN,
-//!                          [pre_state_root, post_state_root, commitment, n, reserved_bits,
-//!                           chain_id, MODEL_TAG])
+//! public_inputs = [pre_state_root, post_state_root, commitment, n, reserved_bits]
 //! ```
 //!
-//! ([`public_input`], [`blob_public_input`]): one field element, so a proof costs one
-//! public-input scalar multiplication to check. n is the number of transactions (the circuit's
-//! real slots), so a count reported without the transactions (a span step) is bound to the
-//! proof. `reserved_bits` is the number of top index bits the chain's bridge reserves for its
-//! channel leaves ([`crate::bridge`]: 1 on a chain of two models, the upper half of the tree;
-//! 0 on a chain of one), which the circuit keeps zero in every slot's accounts.
+//! ([`public_inputs`], [`blob_public_inputs`]; indices [`INPUT_PRE_ROOT`] …
+//! [`INPUT_RESERVED_BITS`]): five field elements, each a value the circuit enforces, so a
+//! verifier can combine the inputs of many proofs linearly (blob i's post root is blob i+1's pre
+//! root). n is the number of transactions (the circuit's real slots), so a count reported
+//! without the transactions (a span step) is bound to the proof. `reserved_bits` is the number
+//! of top index bits the chain's bridge reserves for its channel leaves ([`crate::bridge`]: 1
+//! on a chain of two models, the upper half of the tree; 0 on a chain of one), which the
+//! circuit keeps zero in every slot's accounts. The chain id and [`MODEL_TAG`] are not inputs:
+//! they are constants of the circuit, in every transaction's message, and a key is made for one
+//! chain (the genesis pins it).
 
 pub mod batch;
 mod commitment;
@@ -104,6 +105,10 @@ pub mod schnorr;
 pub mod state;
 
 pub use commitment::*;
+pub use groth16::{
+    INPUT_COMMITMENT, INPUT_POST_ROOT, INPUT_PRE_ROOT, INPUT_RESERVED_BITS, INPUT_TRANSACTIONS,
+    PUBLIC_INPUTS,
+};
 pub use state::*;
 
 use rayon::prelude::*;
@@ -306,7 +311,7 @@ impl AccountRules for ZkTransferModel {
 }
 
 /// Every check of a zk blob but the pairing check: no bridge leaf, a pinned key for its size,
-/// canonical roots and decodable new-owner keys (the public input).
+/// canonical roots and decodable new-owner keys (the public inputs).
 fn pending_zk_transfer<'a>(
     params: &ChainParams,
     blob: &Blob,
@@ -314,7 +319,7 @@ fn pending_zk_transfer<'a>(
 ) -> Result<PendingProof<'a>, VerifyError> {
     check_zk_blob_avoids_bridge(params, blob)?;
     let (key_batch, _) = params.zk_key_for(blob.transactions.len())?;
-    let public_input = blob_public_input(
+    let public_inputs = blob_public_inputs(
         params.chain_id,
         reserved_bits(params, blob.model),
         &blob.pre_state_root,
@@ -323,7 +328,7 @@ fn pending_zk_transfer<'a>(
     )?;
     Ok(PendingProof {
         key_batch,
-        public_input,
+        public_inputs,
         proof,
     })
 }
@@ -440,16 +445,11 @@ mod tests {
     #[test]
     fn zk_transfer_domains_and_encoding() {
         assert_eq!(LEAF_DOMAIN, Fr::from(u64::from_be_bytes(*b"zkleaf01")));
-        assert_eq!(
-            PUBLIC_INPUT_DOMAIN,
-            Fr::from(u64::from_be_bytes(*b"zkpubin1"))
-        );
         let all = [
             LEAF_DOMAIN,
             NODE_DOMAIN,
             TX_DOMAIN,
             TX_COMMITMENT_DOMAIN,
-            PUBLIC_INPUT_DOMAIN,
             schnorr::SCHNORR_CHALLENGE_DOMAIN,
         ];
         for (i, a) in all.iter().enumerate() {
@@ -521,7 +521,7 @@ mod tests {
         creating.new_account_key = bad.public_key;
         assert_eq!(message_hash(CHAIN, &creating), None);
 
-        // The commitment chain and the public input.
+        // The commitment chain and the public inputs.
         let t2 = transfer(1, 0, 1, 0);
         let c = tx_commitment(CHAIN, &[tx, t2]).unwrap();
         let m1 = message_hash(CHAIN, &tx).unwrap();
@@ -549,22 +549,28 @@ mod tests {
             transactions: 2,
             reserved_bits: 1,
         };
-        let input = public_input(CHAIN, &data);
+        let inputs = public_inputs(&data);
         assert_eq!(
-            input,
-            hash_many(
-                PUBLIC_INPUT_DOMAIN,
-                &[
-                    pre,
-                    post,
-                    c,
-                    Fr::from(2u64),
-                    Fr::from(1u64),
-                    Fr::from(CHAIN),
-                    Fr::from(MODEL_TAG)
-                ]
-            )
+            inputs,
+            [pre, post, c, Fr::from(2u64), Fr::from(1u64)],
+            "in the documented order"
         );
+        assert_eq!(
+            [
+                INPUT_PRE_ROOT,
+                INPUT_POST_ROOT,
+                INPUT_COMMITMENT,
+                INPUT_TRANSACTIONS,
+                INPUT_RESERVED_BITS
+            ],
+            [0, 1, 2, 3, 4]
+        );
+        assert_eq!(inputs[INPUT_PRE_ROOT], pre);
+        assert_eq!(inputs[INPUT_POST_ROOT], post);
+        assert_eq!(inputs[INPUT_COMMITMENT], c);
+        assert_eq!(inputs[INPUT_TRANSACTIONS], Fr::from(2u64));
+        assert_eq!(inputs[INPUT_RESERVED_BITS], Fr::from(1u64));
+        assert_eq!(inputs.len(), PUBLIC_INPUTS);
         // The count and the bridge flag are bound.
         for other in [
             PublicData {
@@ -576,14 +582,14 @@ mod tests {
                 ..data
             },
         ] {
-            assert_ne!(public_input(CHAIN, &other), input);
+            assert_ne!(public_inputs(&other), inputs);
         }
         assert_eq!(
-            blob_public_input(CHAIN, 1, &fr_to_hash(&pre), &fr_to_hash(&post), &[tx, t2]),
-            Ok(input)
+            blob_public_inputs(CHAIN, 1, &fr_to_hash(&pre), &fr_to_hash(&post), &[tx, t2]),
+            Ok(inputs)
         );
         assert!(matches!(
-            blob_public_input(
+            blob_public_inputs(
                 CHAIN,
                 1,
                 &Hash32::from([0xff; 32]),

@@ -19,8 +19,8 @@ use crate::tree::{SparseTree, WireTree, empty_hashes, read_multiproof, tree_root
 use crate::zk_transfer::poseidon::{hash_many, hash2};
 use crate::zk_transfer::schnorr;
 
-/// The model's tag in signing messages and the public input. It is the `zk-transfer` model's
-/// wire tag (its `Model` enum discriminant, `transfer` being 0).
+/// The model's tag in signing messages (a constant of the circuit). It is the `zk-transfer`
+/// model's wire tag (its `Model` enum discriminant, `transfer` being 0).
 pub const MODEL_TAG: u64 = 1;
 
 /// A Poseidon domain from an 8-byte ASCII tag, read as a big-endian integer.
@@ -36,8 +36,6 @@ pub const NODE_DOMAIN: Fr = domain(b"zknode01");
 pub const TX_DOMAIN: Fr = domain(b"zktxmsg1");
 /// Domain of a step of the transaction commitment chain.
 pub const TX_COMMITMENT_DOMAIN: Fr = domain(b"zktxcom1");
-/// Domain of the proof's public input.
-pub const PUBLIC_INPUT_DOMAIN: Fr = domain(b"zkpubin1");
 
 /// The canonical encoding of a field element: 32 bytes, little-endian.
 pub fn fr_to_hash(x: &Fr) -> Hash32 {
