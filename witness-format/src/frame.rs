@@ -3,7 +3,7 @@
 //! ```text
 //! offset  size  field
 //! 0       4     magic "STLS"
-//! 4       1     format version (3)
+//! 4       1     format version (4)
 //! 5       1     kind (see FileKind)
 //! 6       4     payload length, little-endian u32
 //! 10      n     payload: the SSZ encoding of one value of that kind
@@ -23,7 +23,7 @@ use crate::types::{Allocation, Block, Genesis, HistoryProof, SpanProof, Transact
 /// The four bytes every file starts with.
 pub const MAGIC: [u8; 4] = *b"STLS";
 /// The format version this code reads and writes.
-pub const FORMAT_VERSION: u8 = 3;
+pub const FORMAT_VERSION: u8 = 4;
 /// Bytes before the payload.
 pub const FRAME_HEADER_LEN: usize = 10;
 

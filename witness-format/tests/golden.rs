@@ -92,7 +92,7 @@ fn batch_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("03"),          // version 3
+        h("04"),          // version 4
         h("04"),          // kind 4: TransactionBatch
         h("05 01 00 00"), // payload length 261 = 5 + 2 * 128
         // TransactionBatch, fixed part (5 bytes).
@@ -119,7 +119,7 @@ fn a_empty_transaction_batch() {
         transactions: VariableList::empty(),
     };
     let file = [
-        h("53 54 4c 53 03 04"), // magic, version 3, kind 4
+        h("53 54 4c 53 04 04"), // magic, version 4, kind 4
         h("05 00 00 00"),       // payload length 5
         h("00"),                // model: Transfer
         h("05 00 00 00"),       // offset of transactions = 5, and nothing after it
@@ -147,7 +147,7 @@ fn genesis_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("03"),          // version 3
+        h("04"),          // version 4
         h("01"),          // kind 1: Genesis
         h("37 00 00 00"), // payload length 55 = 21 + 33 + 1
         // Genesis, fixed part (21 bytes).
@@ -227,7 +227,7 @@ fn block_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("03"),          // version 3
+        h("04"),          // version 4
         h("02"),          // kind 2: Block
         h("f0 01 00 00"), // payload length 496 = 8 + 141 + 347
         // Block, fixed part (8 bytes).
@@ -307,7 +307,7 @@ fn allocation_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("03"),          // version 3
+        h("04"),          // version 4
         h("03"),          // kind 3: Allocation
         h("3e 00 00 00"), // payload length 62 = 14 + 48
         // Allocation, fixed part (14 bytes).
@@ -421,9 +421,9 @@ fn e_frame_errors() {
         Err(DecodeError::BadMagic)
     );
 
-    // The versions before (files whose genesis has no `evm` anchor, or whose zk proofs bind
-    // other public inputs) and after.
-    for version in [1, 2, 4] {
+    // The versions before (files whose zk proofs hash their public inputs into one, whose
+    // genesis has no `evm` anchor, or whose zk proofs bind other public inputs) and after.
+    for version in [1, 2, 3, 5] {
         let mut bad = file.clone();
         bad[4] = version;
         assert_eq!(
@@ -529,7 +529,7 @@ fn zk_genesis_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("03"),          // version 3
+        h("04"),          // version 4
         h("01"),          // kind 1: Genesis
         h("9c 00 00 00"), // payload length 156 = 21 + 2 * 33 + 2 * 34 + 1
         // Genesis, fixed part (21 bytes).
@@ -600,7 +600,7 @@ fn zk_block_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("03"),          // version 3
+        h("04"),          // version 4
         h("02"),          // kind 2: Block
         h("a3 02 00 00"), // payload length 675 = 8 + 141 + 526
         // Block, fixed part (8 bytes).
