@@ -1,5 +1,6 @@
 //! `stateless zk setup`: local Groth16 keys for the `zk-transfer` circuit, written as a keys
-//! directory (`prover::zk::keys`: `pk.bin`, `vk.bin`, `shape.json`).
+//! directory (`prover::zk::keys`: `pk.bin`, `vk.bin`, `shape.json`); `stateless zk srs`: a
+//! local SRS for aggregating span proofs.
 //!
 //! The setup is local and single-party: whoever runs it can forge proofs. A real deployment
 //! needs a multi-party ceremony (`docs/ZK.md`).
@@ -27,6 +28,23 @@ enum ZkCommand {
     /// Generate proving and verifying keys for the zk-transfer circuit (local, insecure
     /// single-party setup: for tests and development chains only).
     Setup(SetupArgs),
+    /// Generate a structured reference string for aggregating span proofs (local, insecure:
+    /// for tests and development chains only; a deployment imports a public powers-of-tau).
+    Srs(SrsArgs),
+}
+
+/// Arguments of `stateless zk srs`.
+#[derive(Args)]
+pub(crate) struct SrsArgs {
+    /// The most proofs one aggregate may hold: a power of two up to 65536.
+    #[arg(long)]
+    size: u32,
+    /// Where to write the SRS file.
+    #[arg(long)]
+    out: PathBuf,
+    /// Seed of the secrets (default: drawn from the operating system).
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 /// Arguments of `stateless zk setup`.
@@ -53,7 +71,47 @@ pub(crate) struct SetupArgs {
 pub(crate) fn zk(args: ZkArgs) -> Result<(), Failure> {
     match args.command {
         ZkCommand::Setup(args) => setup(args),
+        ZkCommand::Srs(args) => srs(args),
     }
+}
+
+fn seed_bytes(seed: Option<u64>) -> [u8; 32] {
+    match seed {
+        Some(seed) => {
+            let mut bytes = [0u8; 32];
+            bytes[..8].copy_from_slice(&seed.to_le_bytes());
+            bytes
+        }
+        None => rand::random(),
+    }
+}
+
+/// `stateless zk srs`: prints the SRS key's hash (what `prove --srs` pins in a genesis).
+fn srs(args: SrsArgs) -> Result<(), Failure> {
+    use prover::zk::aggregate::{Srs, write_srs};
+    let size = args.size;
+    if !size.is_power_of_two() || size > verifier::zk_transfer::aggregate::MAX_PROOFS {
+        return Err(anyhow::anyhow!(
+            "--size must be a power of two up to {}",
+            verifier::zk_transfer::aggregate::MAX_PROOFS
+        )
+        .into());
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_message(format!("zk srs: {size} proofs (local, insecure)"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let mut rng = prover::zk::groth16::rng_from_seed(seed_bytes(args.seed));
+    let srs = Srs::insecure(size as usize, &mut rng).map_err(|e| anyhow::anyhow!("srs: {e}"))?;
+    let key = srs.key().map_err(|e| anyhow::anyhow!("srs: {e}"))?;
+    write_srs(&args.out, &srs).map_err(|e| anyhow::anyhow!("{e}"))?;
+    bar.finish_and_clear();
+    eprintln!(
+        "wrote {}; WARNING: INSECURE development SRS: whoever knows its seed can forge \
+         aggregates. A deployment imports a public powers-of-tau transcript (docs/ZK.md)",
+        args.out.display()
+    );
+    outln!("{}", key.hash());
+    Ok(())
 }
 
 fn setup(args: SetupArgs) -> Result<(), Failure> {
@@ -64,14 +122,7 @@ fn setup(args: SetupArgs) -> Result<(), Failure> {
     if args.batch == 0 {
         return Err(anyhow::anyhow!("--batch must be at least 1").into());
     }
-    let seed = match args.seed {
-        Some(seed) => {
-            let mut bytes = [0u8; 32];
-            bytes[..8].copy_from_slice(&seed.to_le_bytes());
-            bytes
-        }
-        None => rand::random(),
-    };
+    let seed = seed_bytes(args.seed);
     let bar = ProgressBar::new_spinner();
     bar.set_message(format!(
         "zk setup: depth {}, batch {} (local single-party setup)",

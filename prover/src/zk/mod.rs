@@ -6,12 +6,15 @@
 //! - [`witness`]: its witness, built from the pre-state and the paths' siblings.
 //! - [`groth16`]: key generation and proving for that circuit.
 //! - [`keys`]: the keys directory (a key pair and the shape it is for), written and read.
+//! - [`aggregate`]: a span's proofs aggregated into one (SnarkPack, chained statements), and the
+//!   development SRS it needs.
 //! - `synthetic` (feature `testing`): plain R1CS of a given size, the baseline that proving cost
 //!   is compared with.
 
 pub mod poseidon;
 pub mod schnorr;
 
+pub mod aggregate;
 pub mod circuit;
 pub mod groth16;
 pub mod keys;

@@ -97,6 +97,7 @@
 //! they are constants of the circuit, in every transaction's message, and a key is made for one
 //! chain (the genesis pins it).
 
+pub mod aggregate;
 pub mod batch;
 mod commitment;
 pub mod groth16;
