@@ -11,8 +11,8 @@ use prover::workload::{WorkloadSpec, generate_for, generate_numbered};
 use serde::Serialize;
 use witness_format::frame::read_frame;
 use witness_format::{
-    Allocation, Block, EvmSchedule, FileKind, Genesis, Hash32, HistoryProof, Model, SpanProof,
-    TransactionBatch, decode_file,
+    AggregateSpanProof, Allocation, Block, EvmSchedule, FileKind, Genesis, Hash32, HistoryProof,
+    Model, SpanProof, TransactionBatch, decode_file,
 };
 
 use crate::Failure;
@@ -527,7 +527,7 @@ pub(crate) fn print_verify_table(report: &VerifyReport) {
 /// Arguments of `stateless inspect`.
 #[derive(Args)]
 pub(crate) struct InspectArgs {
-    /// Any file: genesis, block, allocation, transaction batch or history proof.
+    /// Any file: genesis, block, allocation, transaction batch, history or span proof.
     file: PathBuf,
     /// One line of JSON instead of indented JSON.
     #[arg(long)]
@@ -553,6 +553,9 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<(), Failure> {
         }
         FileKind::SpanProof => {
             serde_json::to_value(decode_file::<SpanProof>(&bytes).map_err(reject)?)
+        }
+        FileKind::AggregateSpanProof => {
+            serde_json::to_value(decode_file::<AggregateSpanProof>(&bytes).map_err(reject)?)
         }
     }
     .context("encoding JSON")?;

@@ -496,6 +496,7 @@ fn keys_and_step_counts_are_checked() {
         }])
         .unwrap(),
         evm: None,
+        zk_srs: None,
     };
     let (mut s, synthetic_tip) = synthetic_span(genesis, vec![root]);
     s.zk_keys = VariableList::new(vec![ZkVerifyingKey {
@@ -649,6 +650,7 @@ fn genesis_and_models_are_checked() {
         state_roots: VariableList::new(vec![root(model)]).unwrap(),
         zk_keys: VariableList::empty(),
         evm: None,
+        zk_srs: None,
     };
     // A span of nothing on a zk-transfer chain is valid: the synthetic chain is honest.
     let (span, tip) = synthetic_span(genesis(4, Model::ZkTransfer), vec![root(Model::ZkTransfer)]);

@@ -174,6 +174,7 @@ pub fn import(json: &[u8]) -> Result<ImportedChain, ImportError> {
                 "anchor header bytes",
             )?,
         }),
+        zk_srs: None,
     };
 
     let mut chain = EvmChainBuilder::new(genesis)?;
@@ -214,6 +215,7 @@ pub fn anchored_genesis(
             ancestor_hashes: bounded(vec![hash], "anchor ancestor hashes")?,
             header: bounded(alloy_rlp::encode(header), "anchor header bytes")?,
         }),
+        zk_srs: None,
     })
 }
 

@@ -190,6 +190,7 @@ mod tests {
                 ancestor_hashes: VariableList::empty(),
                 header: VariableList::empty(),
             }),
+            zk_srs: None,
         }
     }
 

@@ -80,6 +80,7 @@ fn genesis_history_and_header_hashes() {
         .unwrap(),
         zk_keys: VariableList::empty(),
         evm: None,
+        zk_srs: None,
     };
     let genesis_hash = genesis_hash(&genesis);
     assert_eq!(

@@ -62,6 +62,7 @@ fn genesis(p: &Pinned, pins: Vec<ZkKeyPin>) -> Genesis {
         .unwrap(),
         zk_keys: VariableList::new(pins).unwrap(),
         evm: None,
+        zk_srs: None,
     }
 }
 

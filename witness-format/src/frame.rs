@@ -16,9 +16,12 @@ use ssz::{Decode, Encode};
 use thiserror::Error;
 
 use crate::limits::{
-    MAX_BATCH_FILE_BYTES, MAX_FILE_BYTES, MAX_GENESIS_BYTES, MAX_HISTORY_PROOF_BYTES,
+    MAX_AGGREGATE_SPAN_BYTES, MAX_BATCH_FILE_BYTES, MAX_FILE_BYTES, MAX_GENESIS_BYTES,
+    MAX_HISTORY_PROOF_BYTES,
 };
-use crate::types::{Allocation, Block, Genesis, HistoryProof, SpanProof, TransactionBatch};
+use crate::types::{
+    AggregateSpanProof, Allocation, Block, Genesis, HistoryProof, SpanProof, TransactionBatch,
+};
 
 /// The four bytes every file starts with.
 pub const MAGIC: [u8; 4] = *b"STLS";
@@ -42,6 +45,8 @@ pub enum FileKind {
     HistoryProof = 5,
     /// A [`SpanProof`].
     SpanProof = 6,
+    /// An [`AggregateSpanProof`].
+    AggregateSpanProof = 7,
 }
 
 impl FileKind {
@@ -52,6 +57,8 @@ impl FileKind {
         match self {
             Self::Genesis => MAX_GENESIS_BYTES,
             Self::HistoryProof => MAX_HISTORY_PROOF_BYTES,
+            // Three history proofs, the key, the SRS key, the count and the aggregate.
+            Self::AggregateSpanProof => MAX_AGGREGATE_SPAN_BYTES,
             Self::TransactionBatch => MAX_BATCH_FILE_BYTES,
             Self::Block | Self::Allocation | Self::SpanProof => MAX_FILE_BYTES,
         }
@@ -70,6 +77,7 @@ impl FileKind {
             4 => Some(Self::TransactionBatch),
             5 => Some(Self::HistoryProof),
             6 => Some(Self::SpanProof),
+            7 => Some(Self::AggregateSpanProof),
             _ => None,
         }
     }
@@ -98,6 +106,9 @@ impl FramedValue for HistoryProof {
 }
 impl FramedValue for SpanProof {
     const KIND: FileKind = FileKind::SpanProof;
+}
+impl FramedValue for AggregateSpanProof {
+    const KIND: FileKind = FileKind::AggregateSpanProof;
 }
 
 /// Why bytes are not a valid file.
@@ -288,6 +299,7 @@ mod tests {
                 ancestor_hashes: hashes(MAX_EVM_ANCESTORS),
                 header: VariableList::new(vec![0xf9; MAX_EVM_HEADER_BYTES]).unwrap(),
             }),
+            zk_srs: Some(Hash32::from([8; 32])),
         }
     }
 
@@ -377,6 +389,7 @@ mod tests {
             FileKind::TransactionBatch,
             FileKind::HistoryProof,
             FileKind::SpanProof,
+            FileKind::AggregateSpanProof,
         ] {
             assert!(kind.max_payload_bytes() <= MAX_FILE_BYTES, "{kind:?}");
         }

@@ -34,10 +34,10 @@ pub use frame::{DecodeError, FileKind, FramedValue, decode_file, encode_file};
 pub use ssz::{Decode as SszDecode, Encode as SszEncode};
 pub use ssz_types;
 pub use types::{
-    AccountFact, AccountLeaf, Allocation, Anchor, Blob, BlobFact, BlobInclusion, Block, ByteList,
-    CreditWitness, EvmAnchor, EvmChannelFact, EvmCreditWitness, EvmSchedule, EvmWitness,
-    ExecutedStep, Genesis, Header, HistoryFact, HistoryProof, MerkleWitness, Model, ModelRoot,
-    ProvenStep, SpanProof, SpanStep, Transaction, TransactionBatch, TransactionFact,
-    TransactionInclusion, Witness, ZK_PROOF_BYTES, ZK_VERIFYING_KEY_BYTES, ZkKeyPin,
-    ZkVerifyingKey, ZkWitness,
+    AGGREGATION_SRS_KEY_BYTES, AccountFact, AccountLeaf, AggregateSpanProof, Allocation, Anchor,
+    Blob, BlobFact, BlobInclusion, Block, ByteList, CreditWitness, EvmAnchor, EvmChannelFact,
+    EvmCreditWitness, EvmSchedule, EvmWitness, ExecutedStep, Genesis, Header, HistoryFact,
+    HistoryProof, MerkleWitness, Model, ModelRoot, ProvenStep, SpanProof, SpanStep, Transaction,
+    TransactionBatch, TransactionFact, TransactionInclusion, Witness, ZK_PROOF_BYTES,
+    ZK_VERIFYING_KEY_BYTES, ZkKeyPin, ZkVerifyingKey, ZkWitness,
 };

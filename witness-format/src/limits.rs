@@ -8,13 +8,16 @@ use ssz_types::typenum;
 pub const MAX_FILE_BYTES: usize = 128 << 20;
 
 /// Largest payload of a genesis file. A genesis with every list full (16 models, 16 pinned keys,
-/// an `evm` anchor with 256 ancestor hashes and a 1 KiB header) is 10,359 bytes; a test builds
+/// an `evm` anchor with 256 ancestor hashes and a 1 KiB header) is 10,396 bytes; a test builds
 /// it.
 pub const MAX_GENESIS_BYTES: usize = 16 << 10;
 
 /// Largest payload of a history proof file. The largest proof (an account fact anchored at the
-/// fullest genesis) is 16,603 bytes; a test builds it.
+/// fullest genesis) is 16,640 bytes; a test builds it.
 pub const MAX_HISTORY_PROOF_BYTES: usize = 32 << 10;
+/// The largest aggregate span file payload: three history proofs, the aggregate (at most
+/// 64 KiB) and the keys.
+pub const MAX_AGGREGATE_SPAN_BYTES: usize = 3 * MAX_HISTORY_PROOF_BYTES + (64 << 10) + 4096;
 
 /// Largest payload of a transaction batch file: 2^18 transactions of 128 bytes, and the
 /// batch's model and list offset.
@@ -100,6 +103,9 @@ pub const MAX_ACCOUNT_PATH_SIBLINGS: usize = 64;
 /// to check; executed steps are as large as their blobs, and the file limit bounds them all. A
 /// longer stretch of history is proven as consecutive spans, each one's *B* the next one's *A*.
 pub type MaxSpanSteps = typenum::U65536;
+/// Bytes of an aggregate proof: at most 16 rounds (2^16 proofs) take 50,217; the bound is
+/// 64 KiB.
+pub type MaxAggregateBytes = typenum::U65536;
 /// [`MaxSpanSteps`] as a number.
 pub const MAX_SPAN_STEPS: usize = 65_536;
 

@@ -6,11 +6,11 @@ use ssz_types::{BitList, VariableList};
 
 use crate::bytes::{Bytes, Hash32, PublicKey, Signature};
 use crate::limits::{
-    MaxAccountPathSiblings, MaxAllocationAccounts, MaxBatchTransactions, MaxBlobsPerBlock,
-    MaxCreditsPerBlob, MaxEvmAncestors, MaxEvmBlockBytes, MaxEvmCodeBytes, MaxEvmCodes,
-    MaxEvmHeaderBytes, MaxEvmNodeBytes, MaxEvmNodes, MaxEvmProofNodes, MaxListPathHashes,
-    MaxMmrPathHashes, MaxMmrPeaks, MaxModels, MaxSiblings, MaxSpanSteps, MaxTransactionsPerBlob,
-    MaxWitnessLeaves, MaxZkKeys,
+    MaxAccountPathSiblings, MaxAggregateBytes, MaxAllocationAccounts, MaxBatchTransactions,
+    MaxBlobsPerBlock, MaxCreditsPerBlob, MaxEvmAncestors, MaxEvmBlockBytes, MaxEvmCodeBytes,
+    MaxEvmCodes, MaxEvmHeaderBytes, MaxEvmNodeBytes, MaxEvmNodes, MaxEvmProofNodes,
+    MaxListPathHashes, MaxMmrPathHashes, MaxMmrPeaks, MaxModels, MaxSiblings, MaxSpanSteps,
+    MaxTransactionsPerBlob, MaxWitnessLeaves, MaxZkKeys,
 };
 
 /// An execution model: one kind of state with its own rules and state root.
@@ -276,6 +276,9 @@ pub struct Genesis {
     pub zk_keys: VariableList<ZkKeyPin, MaxZkKeys>,
     /// Where an `evm` model's chain starts; `None` on a chain without one.
     pub evm: Option<EvmAnchor>,
+    /// The aggregation SRS spans of this chain may be aggregated under, by the hash of its
+    /// verifier's key (`docs/ZK.md`, "Aggregated spans"); `None` when the chain pins none.
+    pub zk_srs: Option<Hash32>,
 }
 
 /// The fork schedule an `evm` chain executes under.
@@ -558,6 +561,33 @@ pub enum SpanStep {
     /// A blob without a proof: executed with the native rules. Behind a pointer so that a list
     /// of mostly proven steps costs each step the size of a proven one.
     Executed(std::sync::Arc<ExecutedStep>),
+}
+
+/// Length of an aggregation SRS's verifier key: the most proofs it serves (u32 LE), then
+/// `g, a·g, b·g` (G1, 48 bytes each) and `h, a·h, b·h` (G2, 96 bytes each), compressed.
+pub const AGGREGATION_SRS_KEY_BYTES: usize = 436;
+
+/// The validity of a chain's `zk-transfer` state from a checkpoint *A* to a later header *B*
+/// in one aggregate proof: every `zk-transfer` blob in between has a zk proof, all under the
+/// one key the genesis pins, and the aggregate shows that their statements chain from *A*'s
+/// root to *B*'s (`docs/ZK.md`, "Aggregated spans"), without the roots in between.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct AggregateSpanProof {
+    /// The genesis as an ancestor of the tip (fact: the genesis anchor).
+    pub genesis: HistoryProof,
+    /// Checkpoint *A* as an ancestor of the tip (fact: the genesis or a header anchor).
+    pub from: HistoryProof,
+    /// *B* as the tip or an ancestor of it (fact: a header anchor).
+    pub to: HistoryProof,
+    /// The verifying key every proof is under: the genesis pins exactly this one.
+    pub zk_key: ZkVerifyingKey,
+    /// The aggregation SRS's verifier key, pinned by hash in the genesis.
+    pub srs_key: Bytes<AGGREGATION_SRS_KEY_BYTES>,
+    /// The number of blobs (proofs) aggregated, at least 1.
+    pub proofs: u32,
+    /// The aggregate proof (`docs/FORMAT.md` section 12): its length is fixed by `proofs`.
+    #[serde(with = "ssz_types::serde_utils::hex_var_list")]
+    pub aggregate: VariableList<u8, MaxAggregateBytes>,
 }
 
 /// The validity of a chain's `zk-transfer` state from a checkpoint *A* to a later header *B*:

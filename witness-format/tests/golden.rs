@@ -139,6 +139,7 @@ fn genesis() -> Genesis {
         .expect("within limit"),
         zk_keys: VariableList::empty(),
         evm: None,
+        zk_srs: None,
     }
 }
 
@@ -149,18 +150,20 @@ fn genesis_file() -> Vec<u8> {
         h("53 54 4c 53"), // magic "STLS"
         h("04"),          // version 4
         h("01"),          // kind 1: Genesis
-        h("37 00 00 00"), // payload length 55 = 21 + 33 + 1
-        // Genesis, fixed part (21 bytes).
+        h("3c 00 00 00"), // payload length 60 = 25 + 33 + 1 + 1
+        // Genesis, fixed part (25 bytes).
         h("07 00 00 00 00 00 00 00"), //  0  chain_id = 7
         h("04"),                      //  8  tree_depth = 4
-        h("15 00 00 00"),             //  9  offset of state_roots = 21
-        h("36 00 00 00"),             // 13  offset of zk_keys = 54 = 21 + 33
-        h("36 00 00 00"),             // 17  offset of evm = 54 (zk_keys is empty)
+        h("19 00 00 00"),             //  9  offset of state_roots = 25
+        h("3a 00 00 00"),             // 13  offset of zk_keys = 58 = 25 + 33
+        h("3a 00 00 00"),             // 17  offset of evm = 58 (zk_keys is empty)
+        h("3b 00 00 00"),             // 21  offset of zk_srs = 59
         // state_roots[0]: a ModelRoot (33 bytes).
-        h("00"),        // 21  model: Transfer
-        fill(0xaa, 32), // 22  root
+        h("00"),        // 25  model: Transfer
+        fill(0xaa, 32), // 26  root
         // zk_keys: empty (no bytes).
-        h("00"), // 54  evm: union selector 0, None
+        h("00"), // 58  evm: union selector 0, None
+        h("00"), // 59  zk_srs: union selector 0, None
     ]
     .concat()
 }
@@ -168,7 +171,7 @@ fn genesis_file() -> Vec<u8> {
 #[test]
 fn b_genesis() {
     let file = genesis_file();
-    assert_eq!(file.len(), 65);
+    assert_eq!(file.len(), 70);
     check(&genesis(), &file);
 }
 
@@ -521,6 +524,7 @@ fn zk_genesis() -> Genesis {
         ])
         .expect("within limit"),
         evm: None,
+        zk_srs: Some(Bytes([0xe5; 32])),
     }
 }
 
@@ -531,24 +535,27 @@ fn zk_genesis_file() -> Vec<u8> {
         h("53 54 4c 53"), // magic "STLS"
         h("04"),          // version 4
         h("01"),          // kind 1: Genesis
-        h("9c 00 00 00"), // payload length 156 = 21 + 2 * 33 + 2 * 34 + 1
-        // Genesis, fixed part (21 bytes).
+        h("c1 00 00 00"), // payload length 193 = 25 + 2 * 33 + 2 * 34 + 1 + 33
+        // Genesis, fixed part (25 bytes).
         h("07 00 00 00 00 00 00 00"), //  0  chain_id = 7
         h("04"),                      //  8  tree_depth = 4
-        h("15 00 00 00"),             //  9  offset of state_roots = 21
-        h("57 00 00 00"),             // 13  offset of zk_keys = 87 = 21 + 2 * 33
-        h("9b 00 00 00"),             // 17  offset of evm = 155 = 87 + 2 * 34
+        h("19 00 00 00"),             //  9  offset of state_roots = 25
+        h("5b 00 00 00"),             // 13  offset of zk_keys = 91 = 25 + 2 * 33
+        h("9f 00 00 00"),             // 17  offset of evm = 159 = 91 + 2 * 34
+        h("a0 00 00 00"),             // 21  offset of zk_srs = 160
         // state_roots: two ModelRoots (33 bytes each), in tag order.
-        h("00"),        //  21  state_roots[0].model: Transfer
-        fill(0xaa, 32), //  22  state_roots[0].root
-        h("01"),        //  54  state_roots[1].model: ZkTransfer
-        fill(0x2b, 32), //  55  state_roots[1].root
+        h("00"),        //  25  state_roots[0].model: Transfer
+        fill(0xaa, 32), //  26  state_roots[0].root
+        h("01"),        //  58  state_roots[1].model: ZkTransfer
+        fill(0x2b, 32), //  59  state_roots[1].root
         // zk_keys: two ZkKeyPins (34 bytes each), ascending by batch.
-        h("02 00"),     //  87  zk_keys[0].batch = 2 (u16 LE)
-        fill(0xd2, 32), //  89  zk_keys[0].vk_hash
-        h("00 01"),     // 121  zk_keys[1].batch = 256 (u16 LE: low byte first)
-        fill(0xd3, 32), // 123  zk_keys[1].vk_hash
-        h("00"),        // 155  evm: union selector 0, None
+        h("02 00"),     //  91  zk_keys[0].batch = 2 (u16 LE)
+        fill(0xd2, 32), //  93  zk_keys[0].vk_hash
+        h("00 01"),     // 125  zk_keys[1].batch = 256 (u16 LE: low byte first)
+        fill(0xd3, 32), // 127  zk_keys[1].vk_hash
+        h("00"),        // 159  evm: union selector 0, None
+        h("01"),        // 160  zk_srs: union selector 1, Some
+        fill(0xe5, 32), // 161  zk_srs: the SRS key's hash
     ]
     .concat()
 }
@@ -556,7 +563,7 @@ fn zk_genesis_file() -> Vec<u8> {
 #[test]
 fn g_genesis_with_zk_pins() {
     let file = zk_genesis_file();
-    assert_eq!(file.len(), 166);
+    assert_eq!(file.len(), 203);
     check(&zk_genesis(), &file);
 }
 
@@ -685,12 +692,13 @@ fn e_zk_variants_are_rejected() {
     // Genesis: one byte less of the last pin, 67 bytes of `zk_keys` (not a whole number of
     // 34-byte pins); and `zk_keys` starting one byte late, 67 bytes of `state_roots`.
     let mut file = zk_genesis_file();
-    file.remove(file.len() - 2);
-    file[6] = 0x9b; // payload length 155
-    file[10 + 17] = 0x9a; // offset of evm = 154
+    file.remove(10 + 158);
+    file[6] = 0xc0; // payload length 192
+    file[10 + 17] = 0x9e; // offset of evm = 158
+    file[10 + 21] = 0x9f; // offset of zk_srs = 159
     assert!(is_payload_error(decode_file::<Genesis>(&file)));
     let mut file = zk_genesis_file();
-    file[10 + 13] = 0x58; // offset of zk_keys = 88
+    file[10 + 13] = 0x5c; // offset of zk_keys = 92
     assert!(is_payload_error(decode_file::<Genesis>(&file)));
 }
 

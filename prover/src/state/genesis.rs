@@ -21,6 +21,7 @@ use super::*;
 pub(super) fn genesis_of(
     allocations: &[Allocation],
     zk_keys: &[ZkKeyPin],
+    zk_srs: Option<Hash32>,
     evm: Option<&Genesis>,
 ) -> Result<Genesis, ProverError> {
     let allocations = checked_allocations(allocations)?;
@@ -42,6 +43,7 @@ pub(super) fn genesis_of(
             state_roots: bounded(roots)?,
             zk_keys: zk_pins(zk_keys)?,
             evm: None,
+            zk_srs,
         },
         evm,
     )
@@ -161,6 +163,7 @@ pub(super) fn initialize(
     db: &Database,
     allocations: &[Allocation],
     zk_keys: &[ZkKeyPin],
+    zk_srs: Option<Hash32>,
     evm: Option<&Genesis>,
 ) -> Result<Genesis, ProverError> {
     let allocations = checked_allocations(allocations)?;
@@ -179,6 +182,7 @@ pub(super) fn initialize(
         )?,
         zk_keys: zk_pins(zk_keys)?,
         evm: None,
+        zk_srs,
     };
     ChainParams::from_genesis(&with_evm(probe.clone(), evm)?)
         .map_err(|e| ProverError::InvalidAllocation(e.to_string()))?;
@@ -284,7 +288,7 @@ mod tests {
     #[test]
     fn the_genesis_root_is_the_verifiers_root_of_the_accounts() {
         let z = allocation(Model::ZkTransfer, 7, 4);
-        let genesis = genesis_of(std::slice::from_ref(&z), &[], None).unwrap();
+        let genesis = genesis_of(std::slice::from_ref(&z), &[], None, None).unwrap();
         let expected = verifier::zk_transfer::root_of_accounts(4, &[(0, z.accounts[0])]).unwrap();
         assert_eq!(
             genesis.state_roots[0].root,

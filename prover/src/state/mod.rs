@@ -178,10 +178,23 @@ impl ProverState {
         zk_keys: &[ZkKeyPin],
         evm: Option<&Genesis>,
     ) -> Result<Self, ProverError> {
+        Self::open_chain_pinned(path, allocations, zk_keys, None, evm)
+    }
+
+    /// [`open_chain_with_evm`](Self::open_chain_with_evm) with, when given, the hash of an
+    /// aggregation SRS key pinned in the genesis too (`Genesis.zk_srs`: spans of this chain
+    /// can then be aggregated under that SRS).
+    pub fn open_chain_pinned(
+        path: &Path,
+        allocations: &[Allocation],
+        zk_keys: &[ZkKeyPin],
+        zk_srs: Option<Hash32>,
+        evm: Option<&Genesis>,
+    ) -> Result<Self, ProverError> {
         let db = Database::create(path)?;
         let genesis = match stored_genesis(&db)? {
             Some(genesis) => {
-                let expected = genesis_of(allocations, zk_keys, evm)?;
+                let expected = genesis_of(allocations, zk_keys, zk_srs, evm)?;
                 if genesis != expected {
                     return Err(ProverError::WrongChain {
                         expected: genesis_hash(&expected),
@@ -190,7 +203,7 @@ impl ProverState {
                 }
                 genesis
             }
-            None => initialize(&db, allocations, zk_keys, evm)?,
+            None => initialize(&db, allocations, zk_keys, zk_srs, evm)?,
         };
         Self::load(db, genesis)
     }

@@ -815,6 +815,7 @@ pub(crate) mod tests {
                 state_roots: state_roots.try_into().unwrap(),
                 zk_keys: Default::default(),
                 evm: None,
+                zk_srs: None,
             };
             let params = ChainParams::from_genesis(&genesis).unwrap();
             // Accounts outside the tree have no witness (the rules refuse them first).
