@@ -21,6 +21,7 @@ use prover::prove_dir::{LeftOut, ProveDirError, ProveReport, prove_workload_dir}
 pub(crate) use prover::verify_dir::{
     Trust, VERIFY_WINDOW_BLOCKS, VerifyReport, ratio, verify_chain_dir,
 };
+use prover::zk::aggregate::read_srs;
 use prover::zk::keys::read_keys;
 
 fn progress(len: u64, what: &str) -> ProgressBar {
@@ -322,6 +323,10 @@ pub(crate) struct ProveArgs {
     /// its verifying key; a copy goes to `OUT/keys/`.
     #[arg(long)]
     keys: Option<PathBuf>,
+    /// Aggregation SRS written by `stateless zk srs` (for `--witness zk`): the genesis pins its
+    /// key, so that spans of the chain can be aggregated (`history span --aggregate`).
+    #[arg(long, requires = "keys")]
+    srs: Option<PathBuf>,
 }
 
 /// `stateless prove`.
@@ -340,7 +345,15 @@ pub(crate) fn prove(args: ProveArgs) -> Result<(), Failure> {
             return Err(anyhow::anyhow!("--keys is for --witness zk").into());
         }
     };
-    let stats = run_prove(&args.workload, &args.db, &args.out, options, keys)?;
+    let srs = args
+        .srs
+        .as_deref()
+        .map(|path| {
+            let srs = read_srs(path).map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok::<_, anyhow::Error>(srs.key().map_err(|e| anyhow::anyhow!("{e}"))?.hash())
+        })
+        .transpose()?;
+    let stats = run_prove(&args.workload, &args.db, &args.out, options, keys, srs)?;
     eprintln!(
         "built {} blocks ({} transactions left out, {} cross-model credits) into {}",
         stats.blocks_built,
@@ -359,6 +372,7 @@ pub(crate) fn run_prove(
     out: &Path,
     options: BlockOptions,
     keys: Option<&Path>,
+    zk_srs: Option<Hash32>,
 ) -> Result<ProveReport, Failure> {
     let keys = keys
         .map(|dir| read_keys(dir).map_err(|e| anyhow::anyhow!("{e}")))
@@ -370,6 +384,7 @@ pub(crate) fn run_prove(
         out,
         options,
         keys,
+        zk_srs,
         |height, heights, left_out| {
             bar.set_length(heights);
             for LeftOut {

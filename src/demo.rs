@@ -43,7 +43,7 @@ pub(crate) fn demo(args: DemoArgs) -> Result<(), Failure> {
     );
     write_workload(&spec, &[Model::Transfer], 0, &workload)?;
     let prove_start = Instant::now();
-    run_prove(&workload, &db, &chain, BlockOptions::default(), None)?;
+    run_prove(&workload, &db, &chain, BlockOptions::default(), None, None)?;
     let prove_seconds = prove_start.elapsed().as_secs_f64();
     let report = verify_chain_dir(&chain, VERIFY_WINDOW_BLOCKS, Trust::default(), |_, _| {})?;
     if let Some(error) = report.error {

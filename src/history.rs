@@ -12,16 +12,17 @@ use prover::{SpanBuildError, SpanBuilder};
 use serde::Serialize;
 use verifier::ChainParams;
 use verifier::{ProvenFact, verify_history_proof};
-use verifier::{ProvenSpan, verify_span};
+use verifier::{ProvenSpan, verify_aggregate_span, verify_span};
 use witness_format::frame::read_frame;
 use witness_format::{
-    Block, FileKind, Genesis, Hash32, Header, HistoryProof, Model, SpanProof, decode_file,
-    encode_file,
+    AggregateSpanProof, Block, FileKind, Genesis, Hash32, Header, HistoryProof, Model, SpanProof,
+    decode_file, encode_file,
 };
 
 use crate::Failure;
 use prover::files::{block_path, genesis_path, read_any_file, read_value, write_atomic};
 use prover::verify_dir::load_verifying_keys;
+use prover::zk::aggregate::read_srs;
 
 /// Arguments of `stateless history`.
 #[derive(Args)]
@@ -60,6 +61,13 @@ struct SpanArgs {
     /// Where to write the span file.
     #[arg(long)]
     out: PathBuf,
+    /// Write one aggregate proof of the span's zk proofs instead of the proofs themselves
+    /// (every zk-transfer blob of the span must be proven; needs --srs).
+    #[arg(long, requires = "srs")]
+    aggregate: bool,
+    /// The aggregation SRS (`stateless zk srs`), pinned in the chain's genesis.
+    #[arg(long)]
+    srs: Option<PathBuf>,
 }
 
 /// Arguments of `stateless history prove`.
@@ -251,8 +259,12 @@ fn verify(args: VerifyArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::Rejected(format!("{}: {e}", args.tip.display())))?;
     let bytes = read_any_file(&args.file)?
         .map_err(|e| Failure::Rejected(format!("{}: {e}", args.file.display())))?;
-    if matches!(read_frame(&bytes), Ok((FileKind::SpanProof, _))) {
-        return verify_span_file(&args, &bytes, &tip.header);
+    match read_frame(&bytes) {
+        Ok((FileKind::SpanProof, _)) => return verify_span_file(&args, &bytes, &tip.header),
+        Ok((FileKind::AggregateSpanProof, _)) => {
+            return verify_aggregate_span_file(&args, &bytes, &tip.header);
+        }
+        _ => {}
     }
     let outcome = decode_file::<HistoryProof>(&bytes)
         .map_err(|e| format!("{}: {e}", args.file.display()))
@@ -320,8 +332,31 @@ fn span(args: SpanArgs) -> Result<(), Failure> {
         builder.push(block).map_err(build_failure)?;
     }
     let keys = load_verifying_keys(&args.chain, None, &params)?.map_err(Failure::Rejected)?;
-    let span = builder.finish(&keys).map_err(build_failure)?;
     let tip = tip.ok_or_else(|| usage("no tip was read".into()))?;
+    if let (true, Some(srs)) = (args.aggregate, &args.srs) {
+        let srs = read_srs(srs).map_err(|e| usage(e.to_string()))?;
+        let span = builder
+            .finish_aggregate(&keys, &srs)
+            .map_err(build_failure)?;
+        let proven = verify_aggregate_span(&span, &tip).map_err(|e| {
+            Failure::Rejected(format!("the aggregate span built from the chain: {e}"))
+        })?;
+        let bytes = encode_file(&span);
+        write_atomic(&args.out, &bytes)?;
+        eprintln!(
+            "wrote a {}-byte aggregate span ({}-byte aggregate) of {} proofs from height {} to \
+             {} against block {} to {}",
+            bytes.len(),
+            span.aggregate.len(),
+            proven.span.proofs,
+            proven.span.from.height,
+            proven.span.to.height,
+            tip_height,
+            args.out.display()
+        );
+        return Ok(());
+    }
+    let span = builder.finish(&keys).map_err(build_failure)?;
     let proven = verify_span(&span, &tip)
         .map_err(|e| Failure::Rejected(format!("the span built from the chain: {e}")))?;
     let bytes = encode_file(&span);
@@ -351,6 +386,75 @@ struct SpanVerifyReport {
     tip_hash: Hash32,
     #[serde(skip_serializing_if = "Option::is_none")]
     span: Option<ProvenSpan>,
+    /// An aggregate span's aggregate size in bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aggregate_bytes: Option<usize>,
+    /// An aggregate span's commitment to its blobs' transaction commitments (hex).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    transaction_commitments: Option<String>,
+}
+
+impl SpanVerifyReport {
+    /// Prints the report (JSON, or one line when valid) and turns a rejection into the exit
+    /// code.
+    fn print(self, json: bool) -> Result<(), Failure> {
+        if json {
+            outln!("{}", serde_json::to_string(&self).context("encoding JSON")?);
+        } else if let Some(span) = &self.span {
+            outln!(
+                "valid: zk-transfer state of height {} ({}) follows from height {} ({}) by {} \
+                 proofs and {} executed blobs of {} transactions{}",
+                span.to.height,
+                span.to.zk_root,
+                span.from.height,
+                span.from.zk_root,
+                span.proofs,
+                span.executed,
+                span.transactions,
+                if self.aggregate_bytes.is_some() {
+                    ", in one aggregate"
+                } else {
+                    ""
+                }
+            );
+        }
+        match self.error {
+            Some(error) => Err(Failure::Rejected(error)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `stateless history verify` of an aggregate span file.
+fn verify_aggregate_span_file(
+    args: &VerifyArgs,
+    bytes: &[u8],
+    tip: &Header,
+) -> Result<(), Failure> {
+    let outcome = decode_file::<AggregateSpanProof>(bytes)
+        .map_err(|e| format!("{}: {e}", args.file.display()))
+        .and_then(|span| {
+            verify_aggregate_span(&span, tip)
+                .map(|proven| (proven, span.aggregate.len()))
+                .map_err(|e| e.to_string())
+        });
+    let (proven, error) = match outcome {
+        Ok(proven) => (Some(proven), None),
+        Err(error) => (None, Some(error)),
+    };
+    SpanVerifyReport {
+        valid: error.is_none(),
+        kind: "aggregate-span",
+        error,
+        tip_height: tip.height,
+        tip_hash: verifier::hash::header_hash(tip),
+        aggregate_bytes: proven.as_ref().map(|(_, bytes)| *bytes),
+        transaction_commitments: proven
+            .as_ref()
+            .map(|(p, _)| hex::encode(&p.transaction_commitments)),
+        span: proven.map(|(p, _)| p.span),
+    }
+    .print(args.json)
 }
 
 /// `stateless history verify` of a span file.
@@ -362,36 +466,17 @@ fn verify_span_file(args: &VerifyArgs, bytes: &[u8], tip: &Header) -> Result<(),
         Ok(span) => (Some(span), None),
         Err(error) => (None, Some(error)),
     };
-    let report = SpanVerifyReport {
+    SpanVerifyReport {
         valid: error.is_none(),
         kind: "span",
         error,
         tip_height: tip.height,
         tip_hash: verifier::hash::header_hash(tip),
         span,
-    };
-    if args.json {
-        outln!(
-            "{}",
-            serde_json::to_string(&report).context("encoding JSON")?
-        );
-    } else if let Some(span) = &report.span {
-        outln!(
-            "valid: zk-transfer state of height {} ({}) follows from height {} ({}) by {} proofs \
-             and {} executed blobs of {} transactions",
-            span.to.height,
-            span.to.zk_root,
-            span.from.height,
-            span.from.zk_root,
-            span.proofs,
-            span.executed,
-            span.transactions
-        );
+        aggregate_bytes: None,
+        transaction_commitments: None,
     }
-    match report.error {
-        Some(error) => Err(Failure::Rejected(error)),
-        None => Ok(()),
-    }
+    .print(args.json)
 }
 
 #[cfg(test)]

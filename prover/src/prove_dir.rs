@@ -9,7 +9,9 @@ use alloy_consensus::TxEnvelope;
 use thiserror::Error;
 use verifier::Reason;
 use verifier::zk_transfer::groth16::{encode_verifying_key, verifying_key_hash};
-use witness_format::{Block, Genesis, Model, Transaction, TransactionBatch, Witness, ZkKeyPin};
+use witness_format::{
+    Block, Genesis, Hash32, Model, Transaction, TransactionBatch, Witness, ZkKeyPin,
+};
 
 use crate::evm_produce::{EvmProducer, ProduceError, build_shared_block};
 use crate::evm_workload::{EvmWorkloadError, read_workload};
@@ -121,7 +123,8 @@ pub enum ProveDirError {
 
 /// Proves the workload in `workload_dir` into `chain_dir` with the database `db`, every block
 /// with `options`, `zk-transfer` blobs with zk proofs when `keys` are given (their verifying
-/// key is pinned in the genesis and copied to the chain's `keys/`). `on_height` is called after
+/// key is pinned in the genesis and copied to the chain's `keys/`), and with `zk_srs`, the
+/// hash of an aggregation SRS key, pinned in the genesis too. `on_height` is called after
 /// each height is exported, with the height, the number of heights and what that block left
 /// out (nothing for a block an earlier run built).
 pub fn prove_workload_dir(
@@ -130,6 +133,7 @@ pub fn prove_workload_dir(
     chain_dir: &Path,
     options: BlockOptions,
     keys: Option<Keys>,
+    zk_srs: Option<Hash32>,
     mut on_height: impl FnMut(u64, u64, &[LeftOut]),
 ) -> Result<ProveReport, ProveDirError> {
     let models = workload_models(workload_dir).map_err(WorkloadError::from)?;
@@ -176,7 +180,7 @@ pub fn prove_workload_dir(
         }
     };
     let evm_genesis = evm.as_ref().map(|(_, producer)| producer.genesis());
-    let mut state = ProverState::open_chain_with_evm(db, &allocations, &pins, evm_genesis)
+    let mut state = ProverState::open_chain_pinned(db, &allocations, &pins, zk_srs, evm_genesis)
         .map_err(|e| ProveDirError::Open {
             db: db.to_path_buf(),
             source: Box::new(e),
@@ -420,6 +424,7 @@ mod tests {
             chain,
             BlockOptions::default(),
             keys,
+            None,
             on_height,
         )
     }

@@ -14,18 +14,21 @@ use ark_bls12_381::Bls12_381;
 use ark_groth16::VerifyingKey;
 use thiserror::Error;
 use verifier::ancestry::AncestryTree;
+use verifier::bridge::reserved_bits;
 use verifier::hash::{genesis_hash, header_hash};
-use verifier::zk_transfer::groth16::encode_verifying_key;
-use verifier::zk_transfer::{fr_to_hash, tx_commitment};
-use verifier::{ChainParams, VerifyError};
+use verifier::zk_transfer::groth16::{decode_proof, encode_verifying_key};
+use verifier::zk_transfer::{PublicData, fr_to_hash, hash_to_fr, public_inputs, tx_commitment};
+use verifier::{ChainParams, Reason, VerifyError};
 use witness_format::limits::MAX_SPAN_STEPS;
 use witness_format::ssz_types::VariableList;
 use witness_format::{
-    Anchor, BlobFact, Block, Bytes, ExecutedStep, Genesis, Header, HistoryFact, HistoryProof,
-    Model, ProvenStep, SpanProof, SpanStep, Witness, ZK_VERIFYING_KEY_BYTES, ZkVerifyingKey,
+    AggregateSpanProof, Anchor, BlobFact, Block, Bytes, ExecutedStep, Genesis, Hash32, Header,
+    HistoryFact, HistoryProof, Model, ProvenStep, SpanProof, SpanStep, Witness,
+    ZK_VERIFYING_KEY_BYTES, ZkVerifyingKey,
 };
 
 use crate::fact_proofs::blob_inclusion;
+use crate::zk::aggregate::{Srs, Step as AggregateStep, aggregate as aggregate_steps};
 
 /// Why a span cannot be built.
 #[derive(Clone, Debug, Error)]
@@ -85,6 +88,38 @@ pub enum SpanBuildError {
     /// More `zk-transfer` blobs than one span holds.
     #[error("more than {MAX_SPAN_STEPS} zk-transfer blobs: split the range into several spans")]
     TooManySteps,
+    /// An aggregate needs a genesis that pins exactly one verifying key, given.
+    #[error(
+        "an aggregate span needs a genesis that pins exactly one verifying key (it pins \
+         {pinned}), and that key (--keys)"
+    )]
+    AggregateKeys {
+        /// Keys the genesis pins.
+        pinned: usize,
+    },
+    /// The genesis does not pin the SRS given.
+    #[error("the genesis does not pin this SRS (key {srs}): prove the chain with --srs")]
+    SrsNotPinned {
+        /// The SRS key's hash.
+        srs: Hash32,
+    },
+    /// A `zk-transfer` blob of the span has no zk proof: it cannot be aggregated.
+    #[error(
+        "block {height}, blob {blob} has no zk proof (a Merkle witness or credits): an \
+         aggregate span needs every zk-transfer blob proven; use a plain span"
+    )]
+    NotProven {
+        /// Its block's height.
+        height: u64,
+        /// Its index in the block.
+        blob: usize,
+    },
+    /// The span holds no proven blob: there is nothing to aggregate.
+    #[error("the span holds no zk-transfer blob: nothing to aggregate (a plain span proves it)")]
+    NoProvenBlobs,
+    /// Aggregation failed (the prover's own error, as text).
+    #[error("aggregation: {0}")]
+    Aggregate(String),
 }
 
 impl SpanBuildError {
@@ -93,7 +128,7 @@ impl SpanBuildError {
     pub fn is_rejection(&self) -> bool {
         matches!(
             self,
-            Self::Genesis(_) | Self::OutOfOrder { .. } | Self::Blob(_)
+            Self::Genesis(_) | Self::OutOfOrder { .. } | Self::Blob(_) | Self::Aggregate(_)
         )
     }
 }
@@ -289,6 +324,25 @@ impl SpanBuilder {
             }
             steps.push(step);
         }
+        let (genesis, from, to) = self.anchors()?;
+        Ok(SpanProof {
+            genesis,
+            from,
+            to,
+            // Keys are by distinct pinned batch, at most MAX_ZK_KEYS.
+            zk_keys: VariableList::new(zk_keys).unwrap_or_default(),
+            steps: VariableList::new(steps).map_err(|_| SpanBuildError::TooManySteps)?,
+        })
+    }
+
+    /// The genesis, *A* and *B* as history proofs against the tip.
+    fn anchors(&mut self) -> Result<(HistoryProof, HistoryProof, HistoryProof), SpanBuildError> {
+        let incomplete = SpanBuildError::Incomplete {
+            tip: self.tip,
+            last: self.next.saturating_sub(1),
+        };
+        let tree = &self.tree;
+        let anchor = |anchor: Anchor| tree.anchor_proof(anchor);
         let from = match self.from_header.take() {
             Some(header) => Anchor::Header(header),
             None => Anchor::Genesis(self.genesis.clone()),
@@ -301,13 +355,92 @@ impl SpanBuilder {
         ) else {
             return Err(incomplete);
         };
-        Ok(SpanProof {
+        Ok((genesis, from, to))
+    }
+
+    /// The span as one aggregate proof ([`AggregateSpanProof`]) under `srs`: every
+    /// `zk-transfer` blob of the span must carry a zk proof (at least one), the genesis must pin
+    /// exactly one verifying key (given in `keys`) and the SRS's key. Every block up to the tip
+    /// must have been pushed. The aggregate is verified before it is returned.
+    pub fn finish_aggregate(
+        mut self,
+        keys: &[VerifyingKey<Bls12_381>],
+        srs: &Srs,
+    ) -> Result<AggregateSpanProof, SpanBuildError> {
+        if self.tip_header.is_none() {
+            return Err(SpanBuildError::Incomplete {
+                tip: self.tip,
+                last: self.next.saturating_sub(1),
+            });
+        }
+        let mut params = self.params.clone();
+        params.add_zk_keys(keys).map_err(SpanBuildError::Genesis)?;
+        let vk = match params.zk_keys.as_slice() {
+            [(_, key)] if params.zk_pins.len() == 1 => key.verifying_key().clone(),
+            _ => {
+                return Err(SpanBuildError::AggregateKeys {
+                    pinned: params.zk_pins.len(),
+                });
+            }
+        };
+        let srs_key = srs
+            .key()
+            .map_err(|e| SpanBuildError::Aggregate(e.to_string()))?;
+        if self.genesis.zk_srs != Some(srs_key.hash()) {
+            return Err(SpanBuildError::SrsNotPinned {
+                srs: srs_key.hash(),
+            });
+        }
+        let reserved_bits = reserved_bits(&params, Model::ZkTransfer);
+        let mut steps = Vec::with_capacity(self.steps.len());
+        for (height, blob, step) in &self.steps {
+            let SpanStep::Proven(proven) = step else {
+                return Err(SpanBuildError::NotProven {
+                    height: *height,
+                    blob: *blob,
+                });
+            };
+            let at = |reason: Reason| {
+                SpanBuildError::Blob(VerifyError::from(reason).at_blob(*blob).at_block(*height))
+            };
+            params
+                .zk_key_for(usize::from(proven.transactions))
+                .map_err(at)?;
+            let field = |what, hash: &Hash32| {
+                hash_to_fr(hash).ok_or(at(Reason::NonCanonicalFieldElement { what }))
+            };
+            let data = PublicData {
+                pre_state_root: field("pre-state root", &proven.pre_state_root)?,
+                post_state_root: field("post-state root", &proven.post_state_root)?,
+                commitment: field("transaction commitment", &proven.transaction_commitment)?,
+                transactions: u64::from(proven.transactions),
+                reserved_bits,
+            };
+            let proof = decode_proof(&proven.proof.0).map_err(|e| at(Reason::ZkProof(e)))?;
+            steps.push(AggregateStep {
+                proof,
+                inputs: public_inputs(&data),
+            });
+        }
+        if steps.is_empty() {
+            return Err(SpanBuildError::NoProvenBlobs);
+        }
+        let (statement, aggregate) = aggregate_steps(srs, &vk, &steps)
+            .map_err(|e| SpanBuildError::Aggregate(e.to_string()))?;
+        let (genesis, from, to) = self.anchors()?;
+        let zk_key = <[u8; ZK_VERIFYING_KEY_BYTES]>::try_from(encode_verifying_key(&vk).as_slice())
+            .map_err(|_| SpanBuildError::Aggregate("the key does not encode".into()))?;
+        Ok(AggregateSpanProof {
             genesis,
             from,
             to,
-            // Keys are by distinct pinned batch, at most MAX_ZK_KEYS.
-            zk_keys: VariableList::new(zk_keys).unwrap_or_default(),
-            steps: VariableList::new(steps).map_err(|_| SpanBuildError::TooManySteps)?,
+            zk_key: ZkVerifyingKey {
+                key: Bytes::from(zk_key),
+            },
+            srs_key: Bytes::from(srs_key.encode()),
+            proofs: statement.proofs,
+            aggregate: VariableList::new(aggregate)
+                .map_err(|_| SpanBuildError::Aggregate("longer than the format allows".into()))?,
         })
     }
 }

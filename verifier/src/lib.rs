@@ -63,5 +63,7 @@ pub use history_proof::{ProvenFact, verify_history_proof};
 pub use model::{ExecutionModel, PendingProof, StateCommitment};
 pub use models::model;
 pub use params::ChainParams;
-pub use span::{Checkpoint, ProvenSpan, SpanError, SpanPart, verify_span};
+pub use span::{
+    AggregatedSpan, Checkpoint, ProvenSpan, SpanError, SpanPart, verify_aggregate_span, verify_span,
+};
 pub use states::state_of;

@@ -24,8 +24,8 @@ use std::sync::Arc;
 
 use thiserror::Error;
 use witness_format::{
-    Blob, ExecutedStep, Genesis, Hash32, Header, HistoryFact, Model, ProvenStep, SpanProof,
-    SpanStep, Witness,
+    AggregateSpanProof, Blob, ExecutedStep, Genesis, Hash32, Header, HistoryFact, HistoryProof,
+    Model, ProvenStep, SpanProof, SpanStep, Witness,
 };
 
 use crate::blob::check_blob_in_block;
@@ -34,6 +34,7 @@ use crate::error::{Reason, VerifyError};
 use crate::hash::{genesis_hash, header_hash, transactions_root};
 use crate::history_proof::{ProvenFact, verify_history_proof};
 use crate::params::ChainParams;
+use crate::zk_transfer::aggregate::{AggregateError, SrsKey, Statement, verify_aggregate};
 use crate::zk_transfer::batch::{BatchEntry, BatchError, verify_batch};
 use crate::zk_transfer::groth16::{PreparedKey, ZkVerifyError, decode_verifying_key};
 use crate::zk_transfer::{PublicData, hash_to_fr, public_inputs};
@@ -275,6 +276,36 @@ pub enum SpanError {
     /// transaction.
     #[error("executed step: {0}")]
     StepRejected(VerifyError),
+    /// An aggregate span is checked under the one verifying key its genesis pins; this genesis
+    /// pins another number.
+    #[error(
+        "an aggregate span needs a genesis that pins exactly one verifying key, it pins {pinned}"
+    )]
+    AggregateKeyCount {
+        /// Keys the genesis pins.
+        pinned: usize,
+    },
+    /// The genesis pins no aggregation SRS.
+    #[error("the genesis pins no aggregation SRS (prove the chain with --srs)")]
+    NoSrsPin,
+    /// The carried SRS key is not the one the genesis pins.
+    #[error("the SRS key {srs_hash} is not the one the genesis pins ({pinned})")]
+    UnpinnedSrs {
+        /// The carried key's hash.
+        srs_hash: Hash32,
+        /// The pinned hash.
+        pinned: Hash32,
+    },
+    /// A checkpoint's root is not a canonical field element (no zk proof can start or end
+    /// there).
+    #[error("{part}'s zk-transfer root is not a canonical field element")]
+    NonCanonicalRoot {
+        /// Which checkpoint.
+        part: SpanPart,
+    },
+    /// The aggregate proof is rejected (its SRS key, its bytes or its equations).
+    #[error("aggregate: {0}")]
+    Aggregate(AggregateError),
     /// The batched check fails although every proof verifies alone. The algebra rules this out;
     /// it is reported rather than accepted.
     #[error("the batched pairing check fails although every proof verifies alone")]
@@ -310,35 +341,8 @@ pub enum SpanError {
 /// proof needs. Never panics, for any input; the work is bounded by the span's limits
 /// (`MAX_SPAN_STEPS` steps, `MAX_ZK_KEYS` keys, and each executed blob's own limits).
 pub fn verify_span(span: &SpanProof, tip: &Header) -> Result<ProvenSpan, SpanError> {
-    // 1. The genesis.
-    let genesis = match anchor(SpanPart::Genesis, &span.genesis, tip)? {
-        Anchored::Genesis(genesis) => genesis,
-        Anchored::Header(_) => {
-            return Err(SpanError::WrongAnchor {
-                part: SpanPart::Genesis,
-                expected: "the genesis",
-            });
-        }
-    };
-    let mut params = ChainParams::from_genesis(&genesis).map_err(SpanError::InvalidGenesis)?;
-
-    // 2. The checkpoints.
-    let from = checkpoint(SpanPart::From, anchor(SpanPart::From, &span.from, tip)?)?;
-    let to = match anchor(SpanPart::To, &span.to, tip)? {
-        Anchored::Header(header) => checkpoint(SpanPart::To, Anchored::Header(header))?,
-        Anchored::Genesis(_) => {
-            return Err(SpanError::WrongAnchor {
-                part: SpanPart::To,
-                expected: "a header",
-            });
-        }
-    };
-    if from.height > to.height {
-        return Err(SpanError::FromAfterTo {
-            from: from.height,
-            to: to.height,
-        });
-    }
+    // 1. and 2.
+    let (genesis, mut params, from, to) = span_ends(tip, &span.genesis, &span.from, &span.to)?;
 
     // 3. The keys.
     let mut keys: Vec<(u16, Arc<PreparedKey>)> = Vec::with_capacity(span.zk_keys.len());
@@ -545,6 +549,106 @@ fn executed_step_roots(
 }
 
 /// What a span's history proof anchors.
+/// What a valid aggregate span proof establishes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AggregatedSpan {
+    /// The span, as [`verify_span`] reports one (`executed` is 0: every blob is proven).
+    pub span: ProvenSpan,
+    /// The KZG commitment to the blobs' transaction commitments, in order (compressed G1).
+    pub transaction_commitments: Vec<u8>,
+}
+
+/// Checks an aggregate span proof against the trusted header `tip`: the genesis, *A* and *B*
+/// as [`verify_span`] checks them (steps 1 and 2), then that the genesis pins exactly one
+/// verifying key and it is the carried one, that it pins the carried SRS key, and the
+/// aggregate ([`verify_aggregate`]) for the statement "`proofs` valid blobs chain *A*'s
+/// `zk-transfer` root to *B*'s" under the chain's reserved bits. The blobs' count of
+/// transactions comes from the aggregate. Never panics; the work is bounded by the aggregate's
+/// at most 16 rounds.
+pub fn verify_aggregate_span(
+    span: &AggregateSpanProof,
+    tip: &Header,
+) -> Result<AggregatedSpan, SpanError> {
+    let (genesis, params, from, to) = span_ends(tip, &span.genesis, &span.from, &span.to)?;
+    let vk_hash = Hash32::from(<[u8; 32]>::from(Sha3_256::digest(span.zk_key.key.0)));
+    match params.zk_pins.as_slice() {
+        [pin] if pin.vk_hash == vk_hash => {}
+        [_] => return Err(SpanError::UnpinnedKey { index: 0, vk_hash }),
+        pins => return Err(SpanError::AggregateKeyCount { pinned: pins.len() }),
+    }
+    let vk = decode_verifying_key(&span.zk_key.key.0)
+        .map_err(|error| SpanError::Key { index: 0, error })?;
+    let pinned = genesis.zk_srs.ok_or(SpanError::NoSrsPin)?;
+    let srs = SrsKey::decode(&span.srs_key.0).map_err(SpanError::Aggregate)?;
+    let srs_hash = srs.hash();
+    if srs_hash != pinned {
+        return Err(SpanError::UnpinnedSrs { srs_hash, pinned });
+    }
+    let root = |part, checkpoint: &Checkpoint| {
+        hash_to_fr(&checkpoint.zk_root).ok_or(SpanError::NonCanonicalRoot { part })
+    };
+    let statement = Statement {
+        proofs: span.proofs,
+        pre_state_root: root(SpanPart::From, &from)?,
+        post_state_root: root(SpanPart::To, &to)?,
+        reserved_bits: reserved_bits(&params, Model::ZkTransfer),
+    };
+    let outcome =
+        verify_aggregate(&vk, &srs, &statement, &span.aggregate).map_err(SpanError::Aggregate)?;
+    Ok(AggregatedSpan {
+        span: ProvenSpan {
+            chain_id: genesis.chain_id,
+            genesis_hash: genesis_hash(&genesis),
+            from,
+            to,
+            proofs: u64::from(span.proofs),
+            executed: 0,
+            transactions: outcome.transactions,
+        },
+        transaction_commitments: outcome.commitments.to_vec(),
+    })
+}
+
+/// Steps 1 and 2 of [`verify_span`] (and [`verify_aggregate_span`]): the genesis, *A* and *B*
+/// hung from the tip, *A* not above *B*, both with a `zk-transfer` root.
+fn span_ends(
+    tip: &Header,
+    genesis: &HistoryProof,
+    from: &HistoryProof,
+    to: &HistoryProof,
+) -> Result<(Genesis, ChainParams, Checkpoint, Checkpoint), SpanError> {
+    let genesis = match anchor(SpanPart::Genesis, genesis, tip)? {
+        Anchored::Genesis(genesis) => genesis,
+        Anchored::Header(_) => {
+            return Err(SpanError::WrongAnchor {
+                part: SpanPart::Genesis,
+                expected: "the genesis",
+            });
+        }
+    };
+    let params = ChainParams::from_genesis(&genesis).map_err(SpanError::InvalidGenesis)?;
+
+    // 2. The checkpoints.
+    let from = checkpoint(SpanPart::From, anchor(SpanPart::From, from, tip)?)?;
+    let to = match anchor(SpanPart::To, to, tip)? {
+        Anchored::Header(header) => checkpoint(SpanPart::To, Anchored::Header(header))?,
+        Anchored::Genesis(_) => {
+            return Err(SpanError::WrongAnchor {
+                part: SpanPart::To,
+                expected: "a header",
+            });
+        }
+    };
+    if from.height > to.height {
+        return Err(SpanError::FromAfterTo {
+            from: from.height,
+            to: to.height,
+        });
+    }
+
+    Ok((genesis, params, from, to))
+}
+
 enum Anchored {
     Genesis(Genesis),
     Header(Header),
