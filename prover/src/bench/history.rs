@@ -10,6 +10,14 @@
 //!   and one by one ([`verifier::zk_transfer::groth16::verify_zk_blob`]), both decoding the proofs with
 //!   validation; medians of several rounds. Goal: batched ≥ 5x faster per proof.
 //!
+//! - `span_aggregate`: for n = 2^10 and 2^16 proofs (8 in quick mode), one SnarkPack aggregate
+//!   with chained statements ([`crate::zk::aggregate`]): `span_aggregate_verify_ms` (median,
+//!   all threads), `span_aggregate_bytes`, `span_aggregate_prove_s` (one run), and the batched
+//!   check of the same n proofs on the same threads (`span_batched_verify_ms`) for the ratio.
+//!   Goal at 2^16: verify ≤ 100 ms, ≤ 64 KB. The proofs are of a one-constraint circuit with the
+//!   blob circuit's five public inputs ([`crate::zk::aggregate::chained`]): an aggregate's size
+//!   and verification depend on n and the key's shape, not on the circuit's size.
+//!
 //! The proofs come from a tiny synthetic circuit (`crate::zk::synthetic`, 64 constraints):
 //! Groth16 verification does not depend on the circuit's size, only on its public-input count
 //! (one, as `zk-transfer`'s), so the 64 proofs take milliseconds to make instead of minutes.
@@ -60,6 +68,72 @@ fn span_proofs(count: usize) -> Result<(PreparedKey, Vec<SpanProofOf>)> {
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((key, proofs))
+}
+
+/// Proof counts of the aggregate measurement: 2^10 and 2^16 (8 in quick mode).
+const AGGREGATE_SIZES: [usize; 2] = [1 << 10, 1 << 16];
+const AGGREGATE_SIZES_QUICK: [usize; 1] = [8];
+
+/// One aggregate measurement at `n` proofs (module documentation).
+fn aggregate_at(n: usize, rounds: usize) -> Result<serde_json::Value> {
+    use crate::zk::aggregate::{Srs, aggregate, chained};
+    use verifier::zk_transfer::aggregate::verify_aggregate;
+    let pk = chained::keys(n as u64);
+    let started = Instant::now();
+    let steps = chained::chain(&pk, n, 11);
+    let proving_s = started.elapsed().as_secs_f64();
+    let srs = Srs::insecure(n.next_power_of_two(), &mut rng_from_seed([8; 32]))
+        .map_err(|e| anyhow::anyhow!("srs: {e}"))?;
+    let srs_key = srs.key().map_err(|e| anyhow::anyhow!("srs: {e}"))?;
+    let started = Instant::now();
+    let (statement, bytes) =
+        aggregate(&srs, &pk.vk, &steps).map_err(|e| anyhow::anyhow!("aggregate: {e}"))?;
+    let prove_s = started.elapsed().as_secs_f64();
+    let verify_ms = median(
+        (0..rounds)
+            .map(|_| {
+                let started = Instant::now();
+                let verdict = verify_aggregate(&pk.vk, &srs_key, &statement, black_box(&bytes));
+                ensure!(verdict.is_ok(), "the aggregate failed: {verdict:?}");
+                Ok(started.elapsed().as_secs_f64() * 1e3)
+            })
+            .collect::<Result<Vec<_>>>()?,
+    );
+    let key = PreparedKey::new(&pk.vk).map_err(|e| anyhow::anyhow!("key: {e}"))?;
+    let proofs: Vec<[u8; PROOF_BYTES]> = steps.iter().map(|s| encode_proof(&s.proof)).collect();
+    let entries: Vec<BatchEntry<'_>> = steps
+        .iter()
+        .zip(&proofs)
+        .map(|(step, proof)| BatchEntry {
+            key: 0,
+            public_inputs: step.inputs,
+            proof,
+        })
+        .collect();
+    let batched_ms = median(
+        (0..rounds)
+            .map(|_| {
+                let started = Instant::now();
+                let verdict = verify_batch(&[&key], black_box(&entries));
+                ensure!(verdict.is_ok(), "the batch failed");
+                Ok(started.elapsed().as_secs_f64() * 1e3)
+            })
+            .collect::<Result<Vec<_>>>()?,
+    );
+    eprintln!(
+        "aggregate of {n} proofs: verify {verify_ms:.1} ms, {} bytes, prove {prove_s:.1} s; \
+         batched check {batched_ms:.1} ms",
+        bytes.len()
+    );
+    Ok(json!({
+        "proofs": n,
+        "span_aggregate_verify_ms": verify_ms,
+        "span_aggregate_bytes": bytes.len(),
+        "span_aggregate_prove_s": prove_s,
+        "span_batched_verify_ms": batched_ms,
+        "span_aggregate_speedup": batched_ms / verify_ms,
+        "groth16_proving_s": proving_s,
+    }))
 }
 
 /// Runs the measurements (`stateless bench --history`) and returns their keys as one JSON
@@ -123,6 +197,17 @@ pub fn run(quick: bool) -> Result<serde_json::Value> {
     })?;
     let per_proof = |total_ms: f64| total_ms / SPAN_PROOFS as f64;
 
+    // Aggregates, on every thread of the caller's pool.
+    let sizes: &[usize] = if quick {
+        &AGGREGATE_SIZES_QUICK
+    } else {
+        &AGGREGATE_SIZES
+    };
+    let aggregates = sizes
+        .iter()
+        .map(|&n| aggregate_at(n, if n > 1 << 12 { 3 } else { 7 }))
+        .collect::<Result<Vec<_>>>()?;
+
     Ok(json!({
         "ancestry_blocks_back": 1u64 << log2_back,
         "ancestry_verify_us": ancestry_us,
@@ -133,6 +218,11 @@ pub fn run(quick: bool) -> Result<serde_json::Value> {
         "span_batched_ms_per_proof": per_proof(batched),
         "span_individual_ms_per_proof": per_proof(individual),
         "span_batched_speedup": individual / batched,
+        "span_aggregate": aggregates,
+        "span_aggregate_circuit": "one constraint with the zk-transfer circuit's five public \
+            inputs: an aggregate's size and verification time depend on the proof count and the \
+            key's shape, not on the circuit's size",
+        "threads": rayon::current_num_threads(),
     }))
 }
 
@@ -151,6 +241,18 @@ mod tests {
         ] {
             assert!(
                 value[key].as_f64().is_some_and(|v| v > 0.0),
+                "{key}: {value}"
+            );
+        }
+        let aggregate = &value["span_aggregate"][0];
+        assert_eq!(aggregate["proofs"], 8);
+        for key in [
+            "span_aggregate_verify_ms",
+            "span_aggregate_bytes",
+            "span_batched_verify_ms",
+        ] {
+            assert!(
+                aggregate[key].as_f64().is_some_and(|v| v > 0.0),
                 "{key}: {value}"
             );
         }
