@@ -103,7 +103,7 @@ pub const MAX_ACCOUNT_PATH_SIBLINGS: usize = 64;
 /// to check; executed steps are as large as their blobs, and the file limit bounds them all. A
 /// longer stretch of history is proven as consecutive spans, each one's *B* the next one's *A*.
 pub type MaxSpanSteps = typenum::U65536;
-/// Bytes of an aggregate proof: at most 16 rounds (2^16 proofs) take 50,217; the bound is
+/// Bytes of an aggregate proof: at most 16 rounds (2^16 proofs) take 50,216; the bound is
 /// 64 KiB.
 pub type MaxAggregateBytes = typenum::U65536;
 /// [`MaxSpanSteps`] as a number.

@@ -945,3 +945,18 @@ impl<'a> Reader<'a> {
             .map_err(|_| AggregateError::Undecodable { what })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_aggregate_of_two_to_the_sixteen_proofs_fits_in_64_kilobytes() {
+        assert_eq!(rounds_for(1), 0);
+        assert_eq!(rounds_for(3), 2);
+        assert_eq!(rounds_for(MAX_PROOFS), MAX_ROUNDS);
+        assert_eq!(aggregate_bytes(0), 2_600);
+        assert_eq!(aggregate_bytes(MAX_ROUNDS), 50_216);
+        assert!(aggregate_bytes(MAX_ROUNDS) <= 64_000);
+    }
+}
