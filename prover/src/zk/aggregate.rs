@@ -461,13 +461,15 @@ pub fn prove_statement(
     })
 }
 
-/// `Π e(g1_i, g2_i)`, Miller loops in parallel chunks, one final exponentiation.
+/// `Π e(g1_i, g2_i)`: Miller loops over chunks (ark-ec runs each chunk's pairs in parallel;
+/// a parallel loop over chunks too would nest joins, a stack's depth per chunk), one final
+/// exponentiation.
 pub fn pairing_product(g1: &[G1Affine], g2: &[G2Affine]) -> Fq12 {
     let product = g1
-        .par_chunks(PAIRING_CHUNK)
-        .zip(g2.par_chunks(PAIRING_CHUNK))
+        .chunks(PAIRING_CHUNK)
+        .zip(g2.chunks(PAIRING_CHUNK))
         .map(|(p, q)| Bls12_381::multi_miller_loop(p.iter().copied(), q.iter().copied()).0)
-        .reduce(Fq12::one, |x, y| x * y);
+        .fold(Fq12::one(), |x, y| x * y);
     Bls12_381::final_exponentiation(MillerLoopOutput(product))
         .map(|out| out.0)
         .unwrap_or_default()
@@ -635,19 +637,25 @@ pub mod chained {
             plans.push((index, [pre, post, commitment, count, reserved]));
             pre = post;
         }
+        // One chunk per thread, proven in order inside it: ark-groth16 is parallel inside
+        // each proof, and a job per proof would let a waiting worker steal proof after proof
+        // onto its stack (nested joins) until it overflows.
+        let chunk = n.div_ceil(rayon::current_num_threads().max(1)).max(1);
         plans
-            .into_par_iter()
-            .map(|(index, inputs)| {
-                let mut rng = StdRng::seed_from_u64(seed ^ ((index as u64) << 20));
-                let proof = Groth16::<Bls12_381>::create_random_proof_with_reduction(
-                    ChainStep {
-                        inputs: Some(inputs),
-                    },
-                    pk,
-                    &mut rng,
-                )
-                .unwrap_or_else(|e| unreachable!("a satisfied circuit always proves: {e}"));
-                Step { proof, inputs }
+            .par_chunks(chunk)
+            .flat_map_iter(|part| {
+                part.iter().map(|&(index, inputs)| {
+                    let mut rng = StdRng::seed_from_u64(seed ^ ((index as u64) << 20));
+                    let proof = Groth16::<Bls12_381>::create_random_proof_with_reduction(
+                        ChainStep {
+                            inputs: Some(inputs),
+                        },
+                        pk,
+                        &mut rng,
+                    )
+                    .unwrap_or_else(|e| unreachable!("a satisfied circuit always proves: {e}"));
+                    Step { proof, inputs }
+                })
             })
             .collect()
     }
