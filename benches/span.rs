@@ -18,6 +18,12 @@
 //! Goal: batched at least 5x faster per proof. `stateless bench --history` prints the same two
 //! figures as `span_batched_ms_per_proof` and `span_individual_ms_per_proof`.
 //!
+//! The group `span_aggregate` checks 256 chained proofs (of a one-constraint circuit with the
+//! same five public inputs, `prover::zk::aggregate::chained`) as one SnarkPack aggregate
+//! (`verifier::zk_transfer::aggregate::verify_aggregate`: 8 rounds) against the batched check
+//! of the same 256 proofs, both on every thread. `stateless bench --history` measures the same at
+//! 2^10 and 2^16 proofs (`span_aggregate`).
+//!
 //! ```sh
 //! cargo bench --bench span
 //! ```
@@ -86,5 +92,37 @@ fn bench_span(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_span);
+/// Proofs in the aggregate group.
+const AGGREGATED: usize = 256;
+
+fn bench_aggregate(c: &mut Criterion) {
+    use prover::zk::aggregate::{Srs, aggregate, chained};
+    use verifier::zk_transfer::aggregate::verify_aggregate;
+    let pk = chained::keys(1);
+    let steps = chained::chain(&pk, AGGREGATED, 2);
+    let srs = Srs::insecure(AGGREGATED, &mut rng_from_seed([3; 32])).expect("srs");
+    let srs_key = srs.key().expect("srs key");
+    let (statement, bytes) = aggregate(&srs, &pk.vk, &steps).expect("aggregate");
+    let key = PreparedKey::new(&pk.vk).expect("five public inputs");
+    let proofs = chained::encoded_proofs(&steps);
+    let entries = chained::batch_entries(&steps, &proofs);
+
+    let mut group = c.benchmark_group("span_aggregate");
+    group
+        .throughput(Throughput::Elements(AGGREGATED as u64))
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    group.bench_function("aggregate", |b| {
+        b.iter(|| {
+            verify_aggregate(&pk.vk, &srs_key, &statement, black_box(&bytes)).expect("valid")
+        });
+    });
+    group.bench_function("batched", |b| {
+        b.iter(|| verify_batch(&[&key], black_box(&entries)).expect("valid"));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_span, bench_aggregate);
 criterion_main!(benches);

@@ -100,16 +100,8 @@ fn aggregate_at(n: usize, rounds: usize) -> Result<serde_json::Value> {
             .collect::<Result<Vec<_>>>()?,
     );
     let key = PreparedKey::new(&pk.vk).map_err(|e| anyhow::anyhow!("key: {e}"))?;
-    let proofs: Vec<[u8; PROOF_BYTES]> = steps.iter().map(|s| encode_proof(&s.proof)).collect();
-    let entries: Vec<BatchEntry<'_>> = steps
-        .iter()
-        .zip(&proofs)
-        .map(|(step, proof)| BatchEntry {
-            key: 0,
-            public_inputs: step.inputs,
-            proof,
-        })
-        .collect();
+    let proofs = chained::encoded_proofs(&steps);
+    let entries = chained::batch_entries(&steps, &proofs);
     let batched_ms = median(
         (0..rounds)
             .map(|_| {

@@ -563,6 +563,8 @@ pub mod chained {
     use ark_std::rand::{Rng, RngCore, SeedableRng, rngs::StdRng};
 
     use super::Step;
+    use verifier::zk_transfer::batch::BatchEntry;
+    use verifier::zk_transfer::groth16::{PROOF_BYTES, encode_proof};
 
     /// The circuit, with its inputs when proving.
     #[derive(Clone)]
@@ -621,6 +623,27 @@ pub mod chained {
         )
         .unwrap_or_else(|e| unreachable!("a satisfied circuit always proves: {e}"));
         Step { proof, inputs }
+    }
+
+    /// The steps' proofs encoded, for a batched check of the same proofs.
+    pub fn encoded_proofs(steps: &[Step]) -> Vec<[u8; PROOF_BYTES]> {
+        steps.iter().map(|s| encode_proof(&s.proof)).collect()
+    }
+
+    /// The batch entries (one key, index 0) of `steps` with their `encoded` proofs.
+    pub fn batch_entries<'a>(
+        steps: &[Step],
+        encoded: &'a [[u8; PROOF_BYTES]],
+    ) -> Vec<BatchEntry<'a>> {
+        steps
+            .iter()
+            .zip(encoded)
+            .map(|(step, proof)| BatchEntry {
+                key: 0,
+                public_inputs: step.inputs,
+                proof,
+            })
+            .collect()
     }
 
     /// `n` chained steps (each starts where the previous ends), proven in parallel.
