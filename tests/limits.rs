@@ -97,15 +97,17 @@ fn evm_blob(witness: &[u8]) -> Vec<u8> {
 fn genesis_payload(depth: u8, roots: usize, pins: usize) -> Vec<u8> {
     let mut out = 7u64.to_le_bytes().to_vec();
     out.push(depth);
-    out.extend(offset(21));
-    out.extend(offset(21 + roots * 33));
-    out.extend(offset(21 + roots * 33 + pins * 34));
+    out.extend(offset(25));
+    out.extend(offset(25 + roots * 33));
+    out.extend(offset(25 + roots * 33 + pins * 34));
+    out.extend(offset(25 + roots * 33 + pins * 34 + 1));
     for i in 0..roots {
         out.push(i as u8);
         out.extend([0u8; 32]);
     }
     out.resize(out.len() + pins * 34, 0);
     out.push(0); // evm: none
+    out.push(0); // zk_srs: none
     out
 }
 

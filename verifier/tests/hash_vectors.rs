@@ -85,13 +85,13 @@ fn genesis_history_and_header_hashes() {
     let genesis_hash = genesis_hash(&genesis);
     assert_eq!(
         genesis_hash,
-        h("712543ff208128bfe0b9739cab98174e13e9e3480ff02d3f645b8f405bf85162")
+        h("f373b85f66b16cfc1d8259d961e05d9c9b788508f1d1e96c921240255cb8a7fb")
     );
     let mut history = HistoryAccumulator::new();
     history.append(genesis_hash);
     assert_eq!(
         history.root(),
-        h("0593e6422a0217b8d252d7bbeb5dd7a1249f4b55aa5c03589b2afde80daeccf4")
+        h("026410526154d557abda20c8b8bd87833ec5026a4663ef68a0541278eed46300")
     );
     let mut three = HistoryAccumulator::new();
     (0..3).for_each(|b| three.append(filled(b)));
