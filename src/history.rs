@@ -386,6 +386,9 @@ struct SpanVerifyReport {
     tip_hash: Hash32,
     #[serde(skip_serializing_if = "Option::is_none")]
     span: Option<ProvenSpan>,
+    /// Blocks the span covers (B's height less A's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    blocks: Option<u64>,
     /// An aggregate span's aggregate size in bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     aggregate_bytes: Option<usize>,
@@ -448,6 +451,9 @@ fn verify_aggregate_span_file(
         error,
         tip_height: tip.height,
         tip_hash: verifier::hash::header_hash(tip),
+        blocks: proven
+            .as_ref()
+            .map(|(p, _)| p.span.to.height.saturating_sub(p.span.from.height)),
         aggregate_bytes: proven.as_ref().map(|(_, bytes)| *bytes),
         transaction_commitments: proven
             .as_ref()
@@ -472,6 +478,9 @@ fn verify_span_file(args: &VerifyArgs, bytes: &[u8], tip: &Header) -> Result<(),
         error,
         tip_height: tip.height,
         tip_hash: verifier::hash::header_hash(tip),
+        blocks: span
+            .as_ref()
+            .map(|s| s.to.height.saturating_sub(s.from.height)),
         span,
         aggregate_bytes: None,
         transaction_commitments: None,

@@ -169,6 +169,7 @@ fn the_cli_writes_and_checks_an_aggregate_span() {
     assert_eq!(report["span"]["proofs"], blobs as u64);
     assert_eq!(report["span"]["transactions"], transactions as u64);
     assert_eq!(report["span"]["to"]["height"], BLOCKS);
+    assert_eq!(report["blocks"], BLOCKS);
     assert!(report["aggregate_bytes"].as_u64().unwrap() > 0);
 
     // A byte of the aggregate flipped: exit 1, one line naming the aggregate.
