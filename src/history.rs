@@ -398,6 +398,27 @@ struct SpanVerifyReport {
 }
 
 impl SpanVerifyReport {
+    /// The report of a span of `kind` checked against `tip`.
+    fn new(kind: &'static str, tip: &Header, outcome: Result<ProvenSpan, String>) -> Self {
+        let (span, error) = match outcome {
+            Ok(span) => (Some(span), None),
+            Err(error) => (None, Some(error)),
+        };
+        Self {
+            valid: error.is_none(),
+            kind,
+            error,
+            tip_height: tip.height,
+            tip_hash: verifier::hash::header_hash(tip),
+            blocks: span
+                .as_ref()
+                .map(|s| s.to.height.saturating_sub(s.from.height)),
+            span,
+            aggregate_bytes: None,
+            transaction_commitments: None,
+        }
+    }
+
     /// Prints the report (JSON, or one line when valid) and turns a rejection into the exit
     /// code.
     fn print(self, json: bool) -> Result<(), Failure> {
@@ -441,24 +462,15 @@ fn verify_aggregate_span_file(
                 .map(|proven| (proven, span.aggregate.len()))
                 .map_err(|e| e.to_string())
         });
-    let (proven, error) = match outcome {
-        Ok(proven) => (Some(proven), None),
-        Err(error) => (None, Some(error)),
-    };
+    let aggregate_bytes = outcome.as_ref().ok().map(|(_, bytes)| *bytes);
+    let transaction_commitments = outcome
+        .as_ref()
+        .ok()
+        .map(|(p, _)| hex::encode(&p.transaction_commitments));
     SpanVerifyReport {
-        valid: error.is_none(),
-        kind: "aggregate-span",
-        error,
-        tip_height: tip.height,
-        tip_hash: verifier::hash::header_hash(tip),
-        blocks: proven
-            .as_ref()
-            .map(|(p, _)| p.span.to.height.saturating_sub(p.span.from.height)),
-        aggregate_bytes: proven.as_ref().map(|(_, bytes)| *bytes),
-        transaction_commitments: proven
-            .as_ref()
-            .map(|(p, _)| hex::encode(&p.transaction_commitments)),
-        span: proven.map(|(p, _)| p.span),
+        aggregate_bytes,
+        transaction_commitments,
+        ..SpanVerifyReport::new("aggregate-span", tip, outcome.map(|(p, _)| p.span))
     }
     .print(args.json)
 }
@@ -468,24 +480,7 @@ fn verify_span_file(args: &VerifyArgs, bytes: &[u8], tip: &Header) -> Result<(),
     let outcome = decode_file::<SpanProof>(bytes)
         .map_err(|e| format!("{}: {e}", args.file.display()))
         .and_then(|span| verify_span(&span, tip).map_err(|e| e.to_string()));
-    let (span, error) = match outcome {
-        Ok(span) => (Some(span), None),
-        Err(error) => (None, Some(error)),
-    };
-    SpanVerifyReport {
-        valid: error.is_none(),
-        kind: "span",
-        error,
-        tip_height: tip.height,
-        tip_hash: verifier::hash::header_hash(tip),
-        blocks: span
-            .as_ref()
-            .map(|s| s.to.height.saturating_sub(s.from.height)),
-        span,
-        aggregate_bytes: None,
-        transaction_commitments: None,
-    }
-    .print(args.json)
+    SpanVerifyReport::new("span", tip, outcome).print(args.json)
 }
 
 #[cfg(test)]

@@ -117,6 +117,33 @@ fn honest_span() -> AggregateSpanProof {
     build(&f.genesis, &f.blocks, &f.srs).unwrap()
 }
 
+/// A second development SRS, pinned by no chain here.
+fn other_srs() -> Srs {
+    Srs::insecure(16, &mut prover::zk::groth16::rng_from_seed([9; 32])).unwrap()
+}
+
+/// The honest aggregate span with the genesis and checkpoints of another chain's plain span
+/// (built with `keys`), checked against that chain's last block: its rejection, if any.
+fn with_ends_of(chain: &std::path::Path, blocks: u64, keys: &[VerifyingKey]) -> Option<SpanError> {
+    let read = |file: PathBuf| std::fs::read(file).unwrap();
+    let genesis: Genesis = decode_file(&read(chain.join("genesis.bin"))).unwrap();
+    let mut builder = SpanBuilder::new(genesis, 0, blocks, blocks).unwrap();
+    let mut last = None;
+    for h in 1..=blocks {
+        let block: Block = decode_file(&read(block_file(chain, h))).unwrap();
+        last = Some(block.header.clone());
+        builder.push(block).unwrap();
+    }
+    let plain = builder.finish(keys).unwrap();
+    let span = AggregateSpanProof {
+        genesis: plain.genesis,
+        from: plain.from,
+        to: plain.to,
+        ..honest_span()
+    };
+    verify_aggregate_span(&span, &last.unwrap()).err()
+}
+
 fn tip() -> &'static witness_format::Header {
     &fixture().blocks.last().unwrap().header
 }
@@ -305,7 +332,7 @@ fn every_part_of_an_aggregate_span_is_checked() {
     assert_eq!(proven.span.to.height, BLOCKS);
 
     // Another SRS's key (a second development SRS, unpinned).
-    let other_srs = Srs::insecure(16, &mut prover::zk::groth16::rng_from_seed([9; 32])).unwrap();
+    let other_srs = other_srs();
     let mut s = span.clone();
     s.srs_key = Bytes::from(other_srs.key().unwrap().encode());
     assert!(matches!(
@@ -363,7 +390,7 @@ fn every_part_of_an_aggregate_span_is_checked() {
 fn the_builder_refuses_what_it_cannot_aggregate() {
     let f = fixture();
     // A genesis without the SRS pin is another chain; with the pin of another SRS, refused.
-    let other_srs = Srs::insecure(16, &mut prover::zk::groth16::rng_from_seed([9; 32])).unwrap();
+    let other_srs = other_srs();
     let error = build(&f.genesis, &f.blocks, &other_srs).unwrap_err();
     assert!(error.contains("does not pin this SRS"), "{error}");
 
@@ -392,5 +419,24 @@ fn the_builder_refuses_what_it_cannot_aggregate() {
     assert!(
         message.contains("verifying key") || message.contains("no zk proof"),
         "{message}"
+    );
+    // The verifier, given that chain's ends: it pins no key.
+    assert_eq!(
+        with_ends_of(&chain, 1, &[]),
+        Some(SpanError::AggregateKeyCount { pinned: 0 })
+    );
+
+    // A chain proven with the key but without --srs: the verifier finds no SRS pin.
+    let (workload, chain) = (dir.path().join("w2"), dir.path().join("c2"));
+    gen_tiny("zk-transfer", "1", &workload, &[]);
+    prove_workload(
+        &workload,
+        &dir.path().join("p2.redb"),
+        &chain,
+        &["--witness", "zk", "--keys", path(&f.dir.join("keys"))],
+    );
+    assert_eq!(
+        with_ends_of(&chain, 1, std::slice::from_ref(&f.key)),
+        Some(SpanError::NoSrsPin)
     );
 }

@@ -265,17 +265,31 @@ impl SpanBuilder {
         Ok(())
     }
 
-    /// The span, with the verifying keys its proven steps need (from `keys`, each pinned in the
-    /// genesis). Every block up to the tip must have been pushed.
-    pub fn finish(mut self, keys: &[VerifyingKey<Bls12_381>]) -> Result<SpanProof, SpanBuildError> {
+    /// The chain's parameters with `keys` added, once every block up to the tip is in.
+    fn complete_params(
+        &self,
+        keys: &[VerifyingKey<Bls12_381>],
+    ) -> Result<ChainParams, SpanBuildError> {
         if self.tip_header.is_none() {
-            return Err(SpanBuildError::Incomplete {
-                tip: self.tip,
-                last: self.next.saturating_sub(1),
-            });
+            return Err(self.incomplete());
         }
         let mut params = self.params.clone();
         params.add_zk_keys(keys).map_err(SpanBuildError::Genesis)?;
+        Ok(params)
+    }
+
+    /// The error of a span asked for before every block up to the tip was pushed.
+    fn incomplete(&self) -> SpanBuildError {
+        SpanBuildError::Incomplete {
+            tip: self.tip,
+            last: self.next.saturating_sub(1),
+        }
+    }
+
+    /// The span, with the verifying keys its proven steps need (from `keys`, each pinned in the
+    /// genesis). Every block up to the tip must have been pushed.
+    pub fn finish(mut self, keys: &[VerifyingKey<Bls12_381>]) -> Result<SpanProof, SpanBuildError> {
+        let params = self.complete_params(keys)?;
         let mut batches = Vec::new();
         for (height, blob, step) in &self.steps {
             if let SpanStep::Proven(step) = step {
@@ -304,10 +318,7 @@ impl SpanBuilder {
             })
             .collect::<Vec<_>>();
 
-        let incomplete = SpanBuildError::Incomplete {
-            tip: self.tip,
-            last: self.next.saturating_sub(1),
-        };
+        let incomplete = self.incomplete();
         let tree = &self.tree;
         // Every anchor is at most the tip, whose accumulator is complete.
         let anchor = |anchor: Anchor| tree.anchor_proof(anchor);
@@ -337,10 +348,7 @@ impl SpanBuilder {
 
     /// The genesis, *A* and *B* as history proofs against the tip.
     fn anchors(&mut self) -> Result<(HistoryProof, HistoryProof, HistoryProof), SpanBuildError> {
-        let incomplete = SpanBuildError::Incomplete {
-            tip: self.tip,
-            last: self.next.saturating_sub(1),
-        };
+        let incomplete = self.incomplete();
         let tree = &self.tree;
         let anchor = |anchor: Anchor| tree.anchor_proof(anchor);
         let from = match self.from_header.take() {
@@ -367,14 +375,7 @@ impl SpanBuilder {
         keys: &[VerifyingKey<Bls12_381>],
         srs: &Srs,
     ) -> Result<AggregateSpanProof, SpanBuildError> {
-        if self.tip_header.is_none() {
-            return Err(SpanBuildError::Incomplete {
-                tip: self.tip,
-                last: self.next.saturating_sub(1),
-            });
-        }
-        let mut params = self.params.clone();
-        params.add_zk_keys(keys).map_err(SpanBuildError::Genesis)?;
+        let params = self.complete_params(keys)?;
         let vk = match params.zk_keys.as_slice() {
             [(_, key)] if params.zk_pins.len() == 1 => key.verifying_key().clone(),
             _ => {

@@ -856,6 +856,92 @@ mod tests {
     }
 
     #[test]
+    fn shapes_and_keys_outside_the_rules_are_rejected_by_name() {
+        let w = world();
+        let steps = chain(&w.pk, 3, 21);
+        let (statement, bytes) = aggregate(&w.srs, &w.vk, &steps).unwrap();
+        // No proof, more than the SRS serves, a key with another input count.
+        let none = Statement {
+            proofs: 0,
+            ..statement
+        };
+        assert_eq!(
+            verify_aggregate(&w.vk, &w.key, &none, &bytes),
+            Err(AggregateError::NoProofs)
+        );
+        let many = Statement {
+            proofs: 9,
+            ..statement
+        };
+        assert_eq!(
+            verify_aggregate(&w.vk, &w.key, &many, &bytes),
+            Err(AggregateError::TooManyProofs { proofs: 9, max: 8 })
+        );
+        let mut short_key = w.vk.clone();
+        short_key.gamma_abc_g1.pop();
+        assert_eq!(
+            verify_aggregate(&short_key, &w.key, &statement, &bytes),
+            Err(AggregateError::PublicInputCount { found: 4 })
+        );
+        // SRS keys: short, trailing bytes, a size that is no power of two, an identity point.
+        let encoded = w.key.encode();
+        assert_eq!(SrsKey::decode(&encoded), Ok(w.key.clone()));
+        assert!(matches!(
+            SrsKey::decode(&encoded[..3]),
+            Err(AggregateError::SrsKey(_))
+        ));
+        let mut trailing = encoded.to_vec();
+        trailing.push(0);
+        assert_eq!(
+            SrsKey::decode(&trailing),
+            Err(AggregateError::SrsKey("trailing bytes"))
+        );
+        let mut odd = encoded;
+        odd[..4].copy_from_slice(&6u32.to_le_bytes());
+        assert_eq!(
+            SrsKey::decode(&odd),
+            Err(AggregateError::SrsKey(
+                "size is not a power of two up to 2^16"
+            ))
+        );
+        let identity = SrsKey {
+            g_a: G1Affine::zero(),
+            ..w.key.clone()
+        };
+        assert_eq!(
+            SrsKey::decode(&identity.encode()),
+            Err(AggregateError::SrsKey("a point is the identity"))
+        );
+        // The prover: no steps, too many for the SRS, mixed reserved bits, an SRS size that is
+        // no power of two, a file that is not an SRS.
+        assert!(matches!(
+            aggregate(&w.srs, &w.vk, &[]),
+            Err(AggregateProveError::Size { proofs: 0, .. })
+        ));
+        let nine = chain(&w.pk, 9, 22);
+        assert!(matches!(
+            aggregate(&w.srs, &w.vk, &nine),
+            Err(AggregateProveError::Size { proofs: 9, max: 8 })
+        ));
+        let mut mixed = steps.clone();
+        mixed[2].inputs[4] = Fr::from(0u64);
+        assert!(matches!(
+            aggregate(&w.srs, &w.vk, &mixed),
+            Err(AggregateProveError::ReservedBits { step: 2 })
+        ));
+        assert!(matches!(
+            Srs::insecure(6, &mut StdRng::seed_from_u64(1)),
+            Err(AggregateProveError::Size { proofs: 6, .. })
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("srs");
+        std::fs::write(&file, b"not an srs").unwrap();
+        assert!(matches!(read_srs(&file), Err(SrsFileError::NotAnSrs(_))));
+        write_srs(&file, &w.srs).unwrap();
+        assert_eq!(read_srs(&file).unwrap(), w.srs);
+    }
+
+    #[test]
     fn broken_bytes_are_rejected_by_name() {
         let w = world();
         let steps = chain(&w.pk, 3, 12);

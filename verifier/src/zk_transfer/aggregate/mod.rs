@@ -26,6 +26,7 @@
 
 use ark_bls12_381::{Bls12_381, Fq12, Fr, G1Affine, G1Projective, G2Affine};
 use ark_ec::pairing::Pairing;
+use ark_ec::short_weierstrass::{Affine, SWCurveConfig};
 use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
 use ark_ff::{Field, One};
 use ark_groth16::VerifyingKey;
@@ -917,27 +918,24 @@ impl<'a> Reader<'a> {
         Ok(g)
     }
     fn g1(&mut self, what: &'static str) -> Result<G1Affine, AggregateError> {
-        let p = G1Affine::deserialize_with_mode(
-            self.take(G1_BYTES, what)?,
-            Compress::Yes,
-            Validate::No,
-        )
-        .ok()
-        .filter(G1Affine::is_on_curve)
-        .ok_or(AggregateError::Undecodable { what })?;
-        self.subgroup_checks.push((what, Unchecked::G1(p)));
-        Ok(p)
+        self.point(G1_BYTES, what, Unchecked::G1)
     }
     fn g2(&mut self, what: &'static str) -> Result<G2Affine, AggregateError> {
-        let p = G2Affine::deserialize_with_mode(
-            self.take(G2_BYTES, what)?,
-            Compress::Yes,
-            Validate::No,
-        )
-        .ok()
-        .filter(G2Affine::is_on_curve)
-        .ok_or(AggregateError::Undecodable { what })?;
-        self.subgroup_checks.push((what, Unchecked::G2(p)));
+        self.point(G2_BYTES, what, Unchecked::G2)
+    }
+    /// A compressed point: canonical and on the curve now, its subgroup check queued.
+    fn point<C: SWCurveConfig>(
+        &mut self,
+        len: usize,
+        what: &'static str,
+        queued: fn(Affine<C>) -> Unchecked,
+    ) -> Result<Affine<C>, AggregateError> {
+        let p =
+            Affine::<C>::deserialize_with_mode(self.take(len, what)?, Compress::Yes, Validate::No)
+                .ok()
+                .filter(Affine::is_on_curve)
+                .ok_or(AggregateError::Undecodable { what })?;
+        self.subgroup_checks.push((what, queued(p)));
         Ok(p)
     }
     fn fr(&mut self, what: &'static str) -> Result<Fr, AggregateError> {
