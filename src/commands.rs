@@ -12,7 +12,7 @@ use serde::Serialize;
 use witness_format::frame::read_frame;
 use witness_format::{
     AggregateSpanProof, Allocation, Block, EvmSchedule, FileKind, Genesis, Hash32, HistoryProof,
-    Model, SpanProof, TransactionBatch, decode_file,
+    Model, ProvingJob, SpanProof, TransactionBatch, decode_file,
 };
 
 use crate::Failure;
@@ -23,6 +23,7 @@ pub(crate) use prover::verify_dir::{
 };
 use prover::zk::aggregate::read_srs;
 use prover::zk::keys::read_keys;
+use prover::zk::proofs::ZkProving;
 
 fn progress(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
@@ -327,6 +328,8 @@ pub(crate) struct ProveArgs {
     /// key, so that spans of the chain can be aggregated (`history span --aggregate`).
     #[arg(long, requires = "keys")]
     srs: Option<PathBuf>,
+    #[command(flatten)]
+    farm: crate::farm::FarmArgs,
 }
 
 /// `stateless prove`.
@@ -345,6 +348,24 @@ pub(crate) fn prove(args: ProveArgs) -> Result<(), Failure> {
             return Err(anyhow::anyhow!("--keys is for --witness zk").into());
         }
     };
+    let (zk, farm_report) = match keys {
+        None if args.farm.farm.is_some() => {
+            return Err(anyhow::anyhow!("--farm is for --witness zk").into());
+        }
+        None => (None, None),
+        Some(dir) => match args.farm.config() {
+            None => (
+                Some(ZkProving::local(
+                    read_keys(dir).map_err(anyhow::Error::from)?,
+                )),
+                None,
+            ),
+            Some(config) => {
+                let (zk, report) = crate::farm::farm_proving(dir, config)?;
+                (Some(zk), Some(report))
+            }
+        },
+    };
     let srs = args
         .srs
         .as_deref()
@@ -353,7 +374,10 @@ pub(crate) fn prove(args: ProveArgs) -> Result<(), Failure> {
             Ok::<_, anyhow::Error>(srs.key().map_err(|e| anyhow::anyhow!("{e}"))?.hash())
         })
         .transpose()?;
-    let stats = run_prove(&args.workload, &args.db, &args.out, options, keys, srs)?;
+    let stats = run_prove(&args.workload, &args.db, &args.out, options, zk, srs)?;
+    if let Some(report) = farm_report {
+        crate::farm::print_farm_report(&report);
+    }
     eprintln!(
         "built {} blocks ({} transactions left out, {} cross-model credits) into {}",
         stats.blocks_built,
@@ -371,19 +395,16 @@ pub(crate) fn run_prove(
     db: &Path,
     out: &Path,
     options: BlockOptions,
-    keys: Option<&Path>,
+    zk: Option<ZkProving>,
     zk_srs: Option<Hash32>,
 ) -> Result<ProveReport, Failure> {
-    let keys = keys
-        .map(|dir| read_keys(dir).map_err(|e| anyhow::anyhow!("{e}")))
-        .transpose()?;
     let bar = progress(0, "prove");
     let proved = prove_workload_dir(
         workload,
         db,
         out,
         options,
-        keys,
+        zk,
         zk_srs,
         |height, heights, left_out| {
             bar.set_length(heights);
@@ -571,6 +592,9 @@ pub(crate) fn inspect(args: InspectArgs) -> Result<(), Failure> {
         }
         FileKind::AggregateSpanProof => {
             serde_json::to_value(decode_file::<AggregateSpanProof>(&bytes).map_err(reject)?)
+        }
+        FileKind::ProvingJob => {
+            serde_json::to_value(decode_file::<ProvingJob>(&bytes).map_err(reject)?)
         }
     }
     .context("encoding JSON")?;

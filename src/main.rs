@@ -18,6 +18,7 @@ mod bench;
 mod commands;
 mod demo;
 mod evm;
+mod farm;
 mod history;
 mod output;
 mod zk;
@@ -55,6 +56,10 @@ enum Command {
     Zk(zk::ZkArgs),
     /// Ethereum blocks: `stateless evm import` (blocks with witnesses made elsewhere).
     Evm(evm::EvmArgs),
+    /// Prove zk-transfer jobs of a proving farm (NATS JetStream) until stopped.
+    Worker(farm::WorkerArgs),
+    /// A proving farm's setup: `stateless farm init` (credentials and server configuration).
+    Farm(farm::FarmCommandArgs),
 }
 
 /// How a command failed: the input was rejected, or the command could not run.
@@ -104,6 +109,8 @@ fn main() -> ExitCode {
         Command::History(args) => history::history(args),
         Command::Zk(args) => zk::zk(args),
         Command::Evm(args) => evm::evm(args),
+        Command::Worker(args) => farm::worker(args),
+        Command::Farm(args) => farm::farm(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

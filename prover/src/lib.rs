@@ -28,6 +28,7 @@ pub mod evm_import;
 pub mod evm_produce;
 pub mod evm_state;
 pub mod evm_workload;
+pub mod farm;
 pub mod files;
 pub mod prove_dir;
 pub mod round_trip;

@@ -19,7 +19,7 @@ use crate::files::{
     ExportError, FileError, WorkloadDir, WorkloadError, block_files, block_path, chain_key_path,
     decoded, export_chain, genesis_path, workload_models, write_atomic, write_value,
 };
-use crate::zk::keys::Keys;
+use crate::zk::proofs::ZkProving;
 use crate::{BlockOptions, ProverError, ProverState};
 
 /// What proving a workload did.
@@ -122,7 +122,7 @@ pub enum ProveDirError {
 }
 
 /// Proves the workload in `workload_dir` into `chain_dir` with the database `db`, every block
-/// with `options`, `zk-transfer` blobs with zk proofs when `keys` are given (their verifying
+/// with `options`, `zk-transfer` blobs with zk proofs from `zk` when it is given (its verifying
 /// key is pinned in the genesis and copied to the chain's `keys/`), and with `zk_srs`, the
 /// hash of an aggregation SRS key, pinned in the genesis too. `on_height` is called after
 /// each height is exported, with the height, the number of heights and what that block left
@@ -132,13 +132,13 @@ pub fn prove_workload_dir(
     db: &Path,
     chain_dir: &Path,
     options: BlockOptions,
-    keys: Option<Keys>,
+    zk: Option<ZkProving>,
     zk_srs: Option<Hash32>,
     mut on_height: impl FnMut(u64, u64, &[LeftOut]),
 ) -> Result<ProveReport, ProveDirError> {
     let models = workload_models(workload_dir).map_err(WorkloadError::from)?;
     if models == [Model::Evm] {
-        return match keys {
+        return match zk {
             None => prove_evm_workload(workload_dir, db, chain_dir, on_height),
             Some(_) => Err(ProveDirError::NoZkModel {
                 models: Model::Evm.name().into(),
@@ -157,7 +157,7 @@ pub fn prove_workload_dir(
     };
     let workload = WorkloadDir::open(workload_dir)?;
     let allocations = workload.allocations();
-    let pins: Vec<ZkKeyPin> = match &keys {
+    let pins: Vec<ZkKeyPin> = match &zk {
         None => Vec::new(),
         Some(keys) => {
             let Some(zk) = allocations.iter().find(|a| a.model == Model::ZkTransfer) else {
@@ -192,16 +192,13 @@ pub fn prove_workload_dir(
         }
         None => None,
     };
-    if let Some(Keys { shape, pk, vk }) = keys {
-        state
-            .set_zk_proving_key(pk, usize::from(shape.batch))
-            .map_err(|e| ProveDirError::ZkKey {
-                source: Box::new(e),
-            })?;
-        write_atomic(
-            &chain_key_path(chain_dir, shape.batch),
-            &encode_verifying_key(&vk),
-        )?;
+    if let Some(zk) = zk {
+        let key_file = chain_key_path(chain_dir, zk.shape.batch);
+        let vk = encode_verifying_key(&zk.vk);
+        state.set_zk_proofs(zk).map_err(|e| ProveDirError::ZkKey {
+            source: Box::new(e),
+        })?;
+        write_atomic(&key_file, &vk)?;
     }
     let evm_heights = evm.as_ref().map_or(0, |(blocks, _)| blocks.len() as u64);
     let heights = workload.heights().max(evm_heights);
@@ -376,7 +373,7 @@ mod tests {
     use crate::files::write_workload;
     use crate::workload::{WorkloadSpec, generate_for};
     use crate::zk::groth16::setup_from_seed;
-    use crate::zk::keys::Shape;
+    use crate::zk::keys::{Keys, Shape};
 
     fn spec() -> WorkloadSpec {
         WorkloadSpec {
@@ -423,7 +420,7 @@ mod tests {
             db,
             chain,
             BlockOptions::default(),
-            keys,
+            keys.map(ZkProving::local),
             None,
             on_height,
         )

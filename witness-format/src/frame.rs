@@ -20,7 +20,8 @@ use crate::limits::{
     MAX_HISTORY_PROOF_BYTES,
 };
 use crate::types::{
-    AggregateSpanProof, Allocation, Block, Genesis, HistoryProof, SpanProof, TransactionBatch,
+    AggregateSpanProof, Allocation, Block, Genesis, HistoryProof, ProvingJob, SpanProof,
+    TransactionBatch,
 };
 
 /// The four bytes every file starts with.
@@ -47,6 +48,8 @@ pub enum FileKind {
     SpanProof = 6,
     /// An [`AggregateSpanProof`].
     AggregateSpanProof = 7,
+    /// A [`ProvingJob`] (a proving farm's message).
+    ProvingJob = 8,
 }
 
 impl FileKind {
@@ -60,7 +63,7 @@ impl FileKind {
             // Three history proofs, the key, the SRS key, the count and the aggregate.
             Self::AggregateSpanProof => MAX_AGGREGATE_SPAN_BYTES,
             Self::TransactionBatch => MAX_BATCH_FILE_BYTES,
-            Self::Block | Self::Allocation | Self::SpanProof => MAX_FILE_BYTES,
+            Self::Block | Self::Allocation | Self::SpanProof | Self::ProvingJob => MAX_FILE_BYTES,
         }
     }
 
@@ -78,6 +81,7 @@ impl FileKind {
             5 => Some(Self::HistoryProof),
             6 => Some(Self::SpanProof),
             7 => Some(Self::AggregateSpanProof),
+            8 => Some(Self::ProvingJob),
             _ => None,
         }
     }
@@ -109,6 +113,9 @@ impl FramedValue for SpanProof {
 }
 impl FramedValue for AggregateSpanProof {
     const KIND: FileKind = FileKind::AggregateSpanProof;
+}
+impl FramedValue for ProvingJob {
+    const KIND: FileKind = FileKind::ProvingJob;
 }
 
 /// Why bytes are not a valid file.
@@ -390,6 +397,7 @@ mod tests {
             FileKind::HistoryProof,
             FileKind::SpanProof,
             FileKind::AggregateSpanProof,
+            FileKind::ProvingJob,
         ] {
             assert!(kind.max_payload_bytes() <= MAX_FILE_BYTES, "{kind:?}");
         }

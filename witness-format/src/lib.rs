@@ -37,7 +37,7 @@ pub use types::{
     AGGREGATION_SRS_KEY_BYTES, AccountFact, AccountLeaf, AggregateSpanProof, Allocation, Anchor,
     Blob, BlobFact, BlobInclusion, Block, ByteList, CreditWitness, EvmAnchor, EvmChannelFact,
     EvmCreditWitness, EvmSchedule, EvmWitness, ExecutedStep, Genesis, Header, HistoryFact,
-    HistoryProof, MerkleWitness, Model, ModelRoot, ProvenStep, SpanProof, SpanStep, Transaction,
-    TransactionBatch, TransactionFact, TransactionInclusion, Witness, ZK_PROOF_BYTES,
+    HistoryProof, MerkleWitness, Model, ModelRoot, ProvenStep, ProvingJob, SpanProof, SpanStep,
+    Transaction, TransactionBatch, TransactionFact, TransactionInclusion, Witness, ZK_PROOF_BYTES,
     ZK_VERIFYING_KEY_BYTES, ZkKeyPin, ZkVerifyingKey, ZkWitness,
 };

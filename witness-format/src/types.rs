@@ -563,6 +563,21 @@ pub enum SpanStep {
     Executed(std::sync::Arc<ExecutedStep>),
 }
 
+/// One blob to prove, as a proving farm's coordinator hands it to a worker
+/// (`docs/FARM.md`): the blob with its Merkle witness (everything the circuit's witness is
+/// built from), the verifying key the proof must be under and the model's reserved bits (a
+/// public input). The worker replaces the Merkle witness by a proof; the coordinator checks
+/// that proof with the verifier before it goes into a block.
+#[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
+pub struct ProvingJob {
+    /// SHA3-256 of the verifying key (as the genesis pins it) the proof must be under.
+    pub vk_hash: Hash32,
+    /// The high bits of account numbers reserved to the bridge (a public input of the proof).
+    pub reserved_bits: u8,
+    /// The `zk-transfer` blob, with a Merkle witness of its pre-state.
+    pub blob: Blob,
+}
+
 /// Length of an aggregation SRS's verifier key: the most proofs it serves (u32 LE), then
 /// `g, a·g, b·g` (G1, 48 bytes each) and `h, a·h, b·h` (G2, 96 bytes each), compressed.
 pub const AGGREGATION_SRS_KEY_BYTES: usize = 436;

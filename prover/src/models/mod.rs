@@ -2,7 +2,7 @@
 //! other models do not. Both models here keep their state in a sparse tree, so the witness of a
 //! blob (the touched leaves and their multiproof, written with the verifier's writer) is built
 //! once for both in `state/build.rs`; what differs is how their owners' keys sign (here, for
-//! generated workloads) and, for `zk-transfer`, a blob's proof ([`prove_blob`], over the
+//! generated workloads) and, for `zk-transfer`, a blob's proof ([`prove_job`], over the
 //! circuit in `crate::zk`).
 //!
 //! [`model_keys`] is the one place the prover maps a model tag to its module.
@@ -13,7 +13,7 @@ mod zk_transfer;
 use witness_format::{Model, PublicKey, Transaction};
 
 pub use transfer::signing_key;
-pub(crate) use zk_transfer::prove_blob;
+pub(crate) use zk_transfer::prove_job;
 pub use zk_transfer::zk_signing_key;
 
 /// The keys of a model's accounts in generated workloads: derived from a seed and the account

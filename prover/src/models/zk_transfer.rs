@@ -4,10 +4,12 @@
 //! gadgets are in `crate::zk`).
 
 use sha3::{Digest, Sha3_256};
-use verifier::accounts::TouchedState;
+use verifier::accounts::touched_accounts;
+use verifier::tree::{leaf_nodes, read_multiproof, witness_state};
 use verifier::zk_transfer::groth16::encode_proof;
-use verifier::zk_transfer::{self, hash_to_fr, schnorr};
-use witness_format::{Bytes, Hash32, PublicKey, Signature, Transaction, Witness, ZkWitness};
+use verifier::zk_transfer::{self, ZK_TRANSFER_TREE, hash_to_fr, schnorr};
+use verifier::{Reason, VerifyError};
+use witness_format::{ProvingJob, PublicKey, Signature, Transaction, Witness, ZK_PROOF_BYTES};
 
 use super::WorkloadKeys;
 use crate::ProverError;
@@ -41,32 +43,59 @@ impl WorkloadKeys for SchnorrKeys {
     }
 }
 
-/// The zk witness of a blob of `txs` on `pre_state` (a proof under `pk` for a circuit of
-/// `(depth, batch, chain_id, reserved_bits)`): the circuit's witness from the multiproof's
-/// siblings (`used`, in the walk's order, as the prover's tree hands them out), then a Groth16
-/// proof whose randomness is derived from the blob's roots, so that proving is reproducible.
-pub(crate) fn prove_blob(
+/// The proof of a proving job's blob under `pk`, for a circuit of `(depth, batch, chain_id)`
+/// (the key's shape): the circuit's witness from the blob's Merkle witness (its pre-state
+/// leaves, and every sibling its multiproof gives, in the walk's order), then a Groth16 proof
+/// whose randomness is derived from the blob's roots, so that proving is reproducible: the same
+/// job gives the same bytes wherever it is proven.
+///
+/// The job is checked first as the verifier checks a blob with a Merkle witness (without the
+/// bridge: a blob with a proof never exits), so a malformed job gets the verifier's reason.
+pub(crate) fn prove_job(
     pk: &ProvingKey,
-    (depth, batch, chain_id, reserved_bits): (u8, usize, u64, u8),
-    pre_state: &TouchedState,
-    txs: &[Transaction],
-    used: Vec<Hash32>,
-    (pre_root, post_root): (Hash32, Hash32),
-) -> Result<Witness, ProverError> {
-    let mut replay = used.into_iter();
+    (depth, batch, chain_id): (u8, usize, u64),
+    job: &ProvingJob,
+) -> Result<[u8; ZK_PROOF_BYTES], ProverError> {
+    let blob = &job.blob;
+    let Witness::Merkle(merkle) = &blob.witness else {
+        return Err(ProverError::ZkProving(format!(
+            "a job's blob needs a Merkle witness, this one has a {} witness",
+            blob.witness.kind_name()
+        )));
+    };
+    let invalid = |e: VerifyError| ProverError::ZkProving(format!("the job's blob: {e}"));
+    let txs = blob.transactions.as_ref();
+    zk_transfer::verify_merkle_blob(
+        chain_id,
+        depth,
+        None,
+        &blob.pre_state_root,
+        &blob.post_state_root,
+        txs,
+        merkle,
+    )
+    .map_err(invalid)?;
+    let accounts = touched_accounts(txs, depth).map_err(invalid)?;
+    let pre_state = witness_state(accounts, merkle).map_err(|r| invalid(r.into()))?;
+    let leaves = leaf_nodes(&ZK_TRANSFER_TREE, &pre_state)
+        .map_err(|index| invalid(Reason::InvalidLeafKey { index }.into()))?;
+    let (_, siblings) = read_multiproof(&ZK_TRANSFER_TREE, depth, leaves, merkle, |h| {
+        hash_to_fr(h).ok_or_else(|| {
+            VerifyError::from(Reason::NonCanonicalFieldElement {
+                what: "a witness sibling",
+            })
+        })
+    })
+    .map_err(invalid)?;
+    let mut replay = siblings.into_iter();
     let witness = build_witness(
         depth,
         batch,
         chain_id,
-        reserved_bits,
-        pre_state,
+        job.reserved_bits,
+        &pre_state,
         txs,
-        |_, _| {
-            replay
-                .next()
-                .and_then(|h| hash_to_fr(&h))
-                .ok_or("stored node is not a field element")
-        },
+        |_, _| replay.next().ok_or("the multiproof has too few siblings"),
     )
     .map_err(|e| ProverError::ZkProving(e.to_string()))?;
     let circuit = TransferBatchCircuit {
@@ -77,12 +106,11 @@ pub(crate) fn prove_blob(
     };
     // Proof randomness from the blob's roots: reproducible, and the blob is public anyway.
     let mut seed = [0u8; 32];
+    let (pre_root, post_root) = (blob.pre_state_root, blob.post_state_root);
     for (s, (a, b)) in seed.iter_mut().zip(pre_root.0.iter().zip(post_root.0)) {
         *s = a ^ b.rotate_left(3);
     }
     let proof = prove(pk, circuit, &mut rng_from_seed(seed))
         .map_err(|e| ProverError::ZkProving(e.to_string()))?;
-    Ok(Witness::Zk(ZkWitness {
-        proof: Bytes(encode_proof(&proof)),
-    }))
+    Ok(encode_proof(&proof))
 }

@@ -15,11 +15,12 @@ use witness_format::frame::fits_in_file;
 use witness_format::limits::{MAX_CREDITS_PER_BLOB, MAX_TRANSACTIONS_PER_BLOB};
 use witness_format::ssz_types::VariableList;
 use witness_format::{
-    AccountLeaf, Blob, Block, CreditWitness, Hash32, Header, HistoryProof, Model, ModelRoot,
-    PublicKey, SszEncode, Transaction, Witness, encode_file,
+    AccountLeaf, Blob, Block, Bytes, CreditWitness, Hash32, Header, HistoryProof, Model, ModelRoot,
+    ProvingJob, PublicKey, SszEncode, Transaction, Witness, ZK_PROOF_BYTES, ZkWitness, encode_file,
 };
 
 use crate::tree_hash::ModelTree;
+use crate::zk::proofs::ProofBytes;
 
 use super::*;
 
@@ -159,6 +160,7 @@ impl ProverState {
                 &mut blobs,
             )?;
         }
+        let mut blobs = self.prove_blobs(blobs)?;
         blobs.extend(evm);
         let commitments: Vec<Hash32> = blobs.iter().map(blob_commitment).collect();
         let mut state_roots: Vec<ModelRoot> = self
@@ -224,7 +226,7 @@ impl ProverState {
         changed: &mut Changed,
         options: BlockOptions,
         report: &mut BlockReport,
-        blobs: &mut Vec<Blob>,
+        blobs: &mut Vec<(Blob, bool)>,
     ) -> Result<(), ProverError> {
         let mut accounts = write.open_table(lane.tables.accounts)?;
         let mut nodes = write.open_table(lane.tables.nodes)?;
@@ -261,13 +263,12 @@ impl ProverState {
                     None => self.build_blob(lane, &accounts, &nodes, *root, chunk, &mut attempt)?,
                 };
                 match built {
-                    Some(built)
-                        if built.blob.ssz_bytes_len() > options.max_blob_bytes && take > 1 =>
-                    {
+                    Some(built) if final_len(&built) > options.max_blob_bytes && take > 1 => {
                         take /= 2;
                     }
                     Some(BuiltBlob {
                         blob,
+                        needs_proof,
                         leaves,
                         nodes: new_nodes,
                     }) => {
@@ -291,7 +292,7 @@ impl ProverState {
                         }
                         *root = blob.post_state_root;
                         report.included = report.included.saturating_add(blob.transactions.len());
-                        blobs.push(blob);
+                        blobs.push((blob, needs_proof));
                         break;
                     }
                     None => {
@@ -304,6 +305,50 @@ impl ProverState {
             receipts = receipts.map(|r| r.get(take..).unwrap_or_default());
         }
         Ok(())
+    }
+
+    /// The block's blobs, with every one marked as needing a proof given its zk proof: all of
+    /// them handed to the chain's proof source at once (so that a farm proves them side by
+    /// side), and each proof checked by the verifier, as the blob it completes, before it is
+    /// accepted.
+    fn prove_blobs(&mut self, built: Vec<(Blob, bool)>) -> Result<Vec<Blob>, ProverError> {
+        let (mut blobs, needs_proof): (Vec<Blob>, Vec<bool>) = built.into_iter().unzip();
+        let positions: Vec<usize> = (0..blobs.len())
+            .filter(|&i| needs_proof.get(i) == Some(&true))
+            .collect();
+        if positions.is_empty() {
+            return Ok(blobs);
+        }
+        let header = self.next_header();
+        let (params, zk) = (&self.params, self.zk.as_mut());
+        let zk = zk.ok_or_else(|| ProverError::Corrupt("a blob to prove without a key".into()))?;
+        let reserved_bits = verifier::bridge::reserved_bits(params, zk.model);
+        let jobs: Vec<ProvingJob> = positions
+            .iter()
+            .filter_map(|&i| blobs.get(i))
+            .map(|blob| ProvingJob {
+                vk_hash: zk.vk_hash,
+                reserved_bits,
+                blob: blob.clone(),
+            })
+            .collect();
+        let check = |job: &ProvingJob, proof: &ProofBytes| {
+            verify_blob_in_block(params, &header, &with_proof(&job.blob, proof))
+        };
+        let proofs = zk.proofs.prove(&jobs, &check)?;
+        if proofs.len() != jobs.len() {
+            return Err(ProverError::ZkProving(format!(
+                "{} proofs for {} jobs",
+                proofs.len(),
+                jobs.len()
+            )));
+        }
+        for (&position, proof) in positions.iter().zip(&proofs) {
+            if let Some(blob) = blobs.get_mut(position) {
+                *blob = with_proof(blob, proof);
+            }
+        }
+        Ok(blobs)
     }
 
     /// The header of the block being built, as far as its blobs can know it: height, parent and
@@ -470,29 +515,17 @@ impl ProverState {
         // A zk proof does not cover the bridge: blobs that exit take Merkle witnesses.
         let exits = bridge(&self.params, lane.model)
             .is_some_and(|bridge| txs.iter().any(|tx| tx.to >= bridge.accounts_end()));
-        let witness = match (&self.zk, receipts) {
-            (_, Some(receipts)) => Witness::Credits(CreditWitness {
+        // A blob of the zk lane is built with its Merkle witness (checked by the verifier like
+        // any) and proven once the block's blobs are all built (`prove_blobs`).
+        let needs_proof = receipts.is_none()
+            && !exits
+            && self.zk.as_ref().is_some_and(|zk| zk.model == lane.model);
+        let witness = match receipts {
+            Some(receipts) => Witness::Credits(CreditWitness {
                 merkle,
                 receipts: bounded(receipts)?,
             }),
-            (Some(zk), None) if zk.model == lane.model && !exits => {
-                let reserved = verifier::bridge::reserved_bits(&self.params, zk.model);
-                let shape = (
-                    self.params.tree_depth,
-                    zk.batch,
-                    self.params.chain_id,
-                    reserved,
-                );
-                crate::models::prove_blob(
-                    &zk.pk,
-                    shape,
-                    &pre_state,
-                    &txs,
-                    proof.siblings,
-                    (pre_root, post_root),
-                )?
-            }
-            _ => Witness::Merkle(merkle),
+            None => Witness::Merkle(merkle),
         };
         let blob = Blob {
             model: lane.model,
@@ -509,6 +542,7 @@ impl ProverState {
             .collect();
         Ok(BuiltBlob {
             blob,
+            needs_proof,
             leaves,
             nodes: new_nodes,
         })
@@ -542,6 +576,30 @@ impl ProverState {
     }
 }
 
+/// `blob` with `proof` as its witness.
+pub(crate) fn with_proof(blob: &Blob, proof: &ProofBytes) -> Blob {
+    Blob {
+        witness: Witness::Zk(ZkWitness {
+            proof: Bytes(*proof),
+        }),
+        ..blob.clone()
+    }
+}
+
+/// The size `built` will have in its block: with a zk proof in place of its Merkle witness
+/// when it needs one.
+fn final_len(built: &BuiltBlob) -> usize {
+    let len = built.blob.ssz_bytes_len();
+    if !built.needs_proof {
+        return len;
+    }
+    let proof = Witness::Zk(ZkWitness {
+        proof: Bytes([0; ZK_PROOF_BYTES]),
+    });
+    len.saturating_sub(built.blob.witness.ssz_bytes_len())
+        .saturating_add(proof.ssz_bytes_len())
+}
+
 /// The `(account, leaf hash)` pairs of a touched state, ascending.
 pub(super) fn leaf_hashes(
     tree: &ModelTree,
@@ -571,6 +629,8 @@ pub(super) struct Selection {
 /// A blob and the state it leaves: leaves and tree nodes to store.
 pub(super) struct BuiltBlob {
     pub(super) blob: Blob,
+    /// Whether its Merkle witness is to be replaced by a zk proof.
+    pub(super) needs_proof: bool,
     pub(super) leaves: Vec<(u64, AccountLeaf)>,
     pub(super) nodes: Vec<(u8, u64, Hash32)>,
 }

@@ -44,6 +44,8 @@ use witness_format::{
 
 use crate::tree_hash::ModelTree;
 use crate::zk::groth16::ProvingKey;
+use crate::zk::keys::Shape;
+use crate::zk::proofs::{LocalProofs, ProofSource, ZkProving};
 use verifier::accounts::AccountRules;
 
 mod build;
@@ -122,12 +124,14 @@ pub struct BlockReport {
     pub credited: usize,
 }
 
-/// A proving key for zk witnesses, and its batch size (pinned in the genesis).
+/// Where zk proofs come from, and the batch size and verifying key they are for (pinned in the
+/// genesis).
 struct ZkProver {
     /// The model whose blobs it proves (the one model with a circuit).
     model: Model,
     batch: usize,
-    pk: ProvingKey,
+    vk_hash: Hash32,
+    proofs: Box<dyn ProofSource>,
 }
 
 /// The full state of one chain (every model it hosts), in redb.
@@ -334,8 +338,27 @@ impl ProverState {
     }
 
     /// From now on, builds `zk-transfer` blobs with zk proofs under `pk` (a key for `batch`
-    /// slots on this chain's depth). The genesis must pin its verifying key for that batch.
+    /// slots on this chain's depth), proven here. The genesis must pin its verifying key for
+    /// that batch.
     pub fn set_zk_proving_key(&mut self, pk: ProvingKey, batch: usize) -> Result<(), ProverError> {
+        let shape = Shape {
+            depth: self.params.tree_depth,
+            batch: u16::try_from(batch)
+                .map_err(|_| ProverError::ZkKey(format!("batch {batch} is too large")))?,
+            chain_id: self.params.chain_id,
+        };
+        let vk = pk.vk.clone();
+        self.set_zk_proofs(ZkProving {
+            shape,
+            vk,
+            proofs: Box::new(LocalProofs::new(pk, shape)),
+        })
+    }
+
+    /// From now on, builds `zk-transfer` blobs with zk proofs from `zk` (under its verifying
+    /// key, for its batch size). The genesis must pin that key for that batch, and the shape
+    /// must be this chain's.
+    pub fn set_zk_proofs(&mut self, zk: ZkProving) -> Result<(), ProverError> {
         // The `zk-transfer` circuit is the one circuit (`crate::zk`).
         let model = Model::ZkTransfer;
         if let [only] = self.models.as_slice()
@@ -347,7 +370,15 @@ impl ProverState {
             });
         }
         self.model_state(model)?;
-        let vk_hash = verifying_key_hash(&pk.vk);
+        let ZkProving { shape, vk, proofs } = zk;
+        if shape.depth != self.params.tree_depth || shape.chain_id != self.params.chain_id {
+            return Err(ProverError::ZkKey(format!(
+                "the key is for depth {} and chain {}, the chain has depth {} and chain {}",
+                shape.depth, shape.chain_id, self.params.tree_depth, self.params.chain_id
+            )));
+        }
+        let batch = usize::from(shape.batch);
+        let vk_hash = verifying_key_hash(&vk);
         let pinned = self
             .genesis
             .zk_keys
@@ -360,10 +391,15 @@ impl ProverState {
         }
         let mut params = self.params.clone();
         params
-            .add_zk_keys(std::slice::from_ref(&pk.vk))
+            .add_zk_keys(std::slice::from_ref(&vk))
             .map_err(|e| ProverError::ZkKey(e.to_string()))?;
         self.params = params;
-        self.zk = Some(ZkProver { model, batch, pk });
+        self.zk = Some(ZkProver {
+            model,
+            batch,
+            vk_hash,
+            proofs,
+        });
         Ok(())
     }
 

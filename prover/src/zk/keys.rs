@@ -38,6 +38,13 @@ pub struct Shape {
     pub chain_id: u64,
 }
 
+impl Shape {
+    /// The circuit's constants as the prover takes them: depth, batch, chain id.
+    pub fn circuit(&self) -> (u8, usize, u64) {
+        (self.depth, usize::from(self.batch), self.chain_id)
+    }
+}
+
 /// A key pair and the shape it is for.
 pub struct Keys {
     /// The circuit's shape.
@@ -84,22 +91,33 @@ pub fn write_keys(dir: &Path, keys: &Keys) -> Result<(), KeysError> {
 
 /// Reads the key pair and shape in `dir`; the two keys must be one pair.
 pub fn read_keys(dir: &Path) -> Result<Keys, KeysError> {
-    let malformed = |path: PathBuf, why: String| KeysError::Malformed { path, why };
-    let shape_file = dir.join("shape.json");
-    let shape: Shape = serde_json::from_slice(&read_limited(&shape_file, MAX_SHAPE_FILE_BYTES)?)
-        .map_err(|e| malformed(shape_file.clone(), e.to_string()))?;
+    let (shape, vk) = read_verifying_key(dir)?;
     let pk_file = dir.join("pk.bin");
-    let pk = decode_proving_key(&read_limited(&pk_file, MAX_PROVING_KEY_FILE_BYTES)?)
-        .ok_or_else(|| malformed(pk_file.clone(), "not a proving key".into()))?;
-    let vk_file = dir.join("vk.bin");
-    let vk = decode_verifying_key(&read_limited(&vk_file, ZK_VERIFYING_KEY_BYTES as u64)?)
-        .map_err(|e| malformed(vk_file.clone(), e.to_string()))?;
+    let pk = decode_proving_key(&read_limited(&pk_file, MAX_PROVING_KEY_FILE_BYTES)?).ok_or(
+        KeysError::Malformed {
+            path: pk_file,
+            why: "not a proving key".into(),
+        },
+    )?;
     if verifying_key_hash(&pk.vk) != verifying_key_hash(&vk) {
         return Err(KeysError::NotOnePair {
             dir: dir.to_path_buf(),
         });
     }
     Ok(Keys { shape, pk, vk })
+}
+
+/// Reads the shape and verifying key in `dir`, not the proving key: what a coordinator that
+/// farms its proofs out needs.
+pub fn read_verifying_key(dir: &Path) -> Result<(Shape, VerifyingKey), KeysError> {
+    let malformed = |path: PathBuf, why: String| KeysError::Malformed { path, why };
+    let shape_file = dir.join("shape.json");
+    let shape: Shape = serde_json::from_slice(&read_limited(&shape_file, MAX_SHAPE_FILE_BYTES)?)
+        .map_err(|e| malformed(shape_file.clone(), e.to_string()))?;
+    let vk_file = dir.join("vk.bin");
+    let vk = decode_verifying_key(&read_limited(&vk_file, ZK_VERIFYING_KEY_BYTES as u64)?)
+        .map_err(|e| malformed(vk_file.clone(), e.to_string()))?;
+    Ok((shape, vk))
 }
 
 #[cfg(test)]

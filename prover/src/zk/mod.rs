@@ -6,6 +6,7 @@
 //! - [`witness`]: its witness, built from the pre-state and the paths' siblings.
 //! - [`groth16`]: key generation and proving for that circuit.
 //! - [`keys`]: the keys directory (a key pair and the shape it is for), written and read.
+//! - [`proofs`]: where a block's proofs come from (this process, or a farm of workers).
 //! - [`aggregate`]: a span's proofs aggregated into one (SnarkPack, chained statements), and the
 //!   development SRS it needs.
 //! - `synthetic` (feature `testing`): plain R1CS of a given size, the baseline that proving cost
@@ -18,6 +19,7 @@ pub mod aggregate;
 pub mod circuit;
 pub mod groth16;
 pub mod keys;
+pub mod proofs;
 #[cfg(feature = "testing")]
 pub mod synthetic;
 pub mod witness;
