@@ -29,14 +29,21 @@ pub(crate) struct BenchArgs {
     /// --real-blocks).
     #[arg(long, group = "mode")]
     evm: bool,
+    /// Measure the proving farm instead: proofs and transfers per second with 1 and 2 workers
+    /// (NATS JetStream, a local nats-server) against in-process proving, and the
+    /// coordinator's CPU and network bytes per job.
+    #[arg(long, group = "mode")]
+    farm: bool,
     /// With --evm: import files of real blocks (`stateless evm import`'s input) to measure.
     #[arg(long, requires = "evm", num_args = 1..)]
     real_blocks: Vec<PathBuf>,
-    /// Tree depth of the --zk circuit (default 32; 6 with --quick).
-    #[arg(long, requires = "zk")]
+    /// Tree depth of the --zk circuit (default 32; 6 with --quick); with --farm, of the
+    /// farmed chain (default 8; 4 with --quick).
+    #[arg(long)]
     depth: Option<u8>,
-    /// Transactions per proof with --zk (default 64; 2 with --quick).
-    #[arg(long, requires = "zk")]
+    /// Transactions per proof with --zk (default 64; 2 with --quick); with --farm (default 8;
+    /// 2 with --quick).
+    #[arg(long)]
     batch: Option<usize>,
     /// With --zk: keys written by `stateless zk setup` for the same depth and batch, instead of
     /// generating them here (minutes at depth 32).
@@ -95,6 +102,16 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), Failure> {
         };
         let report = pool.install(|| prover::bench::evm::run(&options))?;
         return emit(&args, &report, print_evm_table);
+    }
+    if args.farm {
+        let options = prover::bench::farm::FarmBenchOptions {
+            depth: args.depth,
+            batch: args.batch,
+            jobs: None,
+            quick: args.quick,
+        };
+        let report = pool.install(|| prover::bench::farm::run(&options))?;
+        return emit(&args, &report, print_key_values);
     }
     if args.history {
         let report = pool.install(|| prover::bench::history::run(args.quick))?;

@@ -27,6 +27,7 @@ use verifier::{ChainParams, check_blobs};
 use witness_format::{Block, SszEncode, Transaction, Witness, decode_file, encode_file};
 
 pub mod evm;
+pub mod farm;
 pub mod history;
 pub mod zk;
 

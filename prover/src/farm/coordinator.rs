@@ -39,6 +39,8 @@ const PATIENCE: Duration = Duration::from_secs(300);
 pub struct FarmReport {
     /// Jobs published (first publications; republished ones are counted apart).
     pub published: u64,
+    /// Bytes of the jobs published (first publications).
+    pub job_bytes: u64,
     /// Proofs accepted, by the worker that made them.
     pub by_worker: BTreeMap<String, u64>,
     /// Proofs accepted that were already in the results stream when their block was built (a
@@ -140,9 +142,13 @@ impl Farm {
         self.sweep(&mut block, jobs, check, true).await?;
         for index in block.missing() {
             let (bytes, id) = block.encoded(index);
+            let size = bytes.len() as u64;
             let sequence = self.publish(&id, bytes).await?;
             block.job_by_sequence.insert(sequence, index);
-            self.update(|r| r.published += 1);
+            self.update(|r| {
+                r.published += 1;
+                r.job_bytes += size;
+            });
         }
         let mut since_ok = Instant::now();
         while !block.missing().is_empty() {

@@ -46,6 +46,7 @@ impl Shape {
 }
 
 /// A key pair and the shape it is for.
+#[derive(Clone)]
 pub struct Keys {
     /// The circuit's shape.
     pub shape: Shape,
