@@ -76,6 +76,9 @@ pub(crate) struct BenchArgs {
 /// `stateless bench`: one mode per run, each with its own report.
 pub(crate) fn bench(args: BenchArgs) -> Result<(), Failure> {
     let pool = crate::commands::thread_pool(args.threads)?;
+    if (args.depth.is_some() || args.batch.is_some()) && !(args.zk || args.farm) {
+        return Err(anyhow::anyhow!("--depth and --batch are for --zk or --farm").into());
+    }
     if args.zk {
         let options = prover::bench::zk::ZkOptions {
             depth: args.depth,

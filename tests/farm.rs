@@ -656,3 +656,32 @@ fn the_farm_admits_only_its_keys_and_workers_only_their_jobs() {
         "{log}"
     );
 }
+
+/// `bench --farm --quick --json` reports every figure, each a positive number, and the farm
+/// made every proof of its runs.
+#[test]
+fn bench_farm_reports_every_figure() {
+    let _serial = serial();
+    let Some(_farm) = Farm::start() else { return };
+    let out = stateless(&["bench", "--farm", "--quick", "--json"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "local_proofs_per_s",
+        "local_tx_per_s",
+        "farm_1_workers_proofs_per_s",
+        "farm_1_workers_tx_per_s",
+        "farm_2_workers_proofs_per_s",
+        "farm_2_workers_tx_per_s",
+        "coordinator_cpu_ms_per_job",
+        "coordinator_bytes_per_job",
+        "worker_bytes_per_job",
+        "job_bytes",
+    ] {
+        let value = report[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} missing: {report}"));
+        assert!(value.is_finite() && value > 0.0, "{key} = {value}");
+    }
+}

@@ -21,6 +21,9 @@
 //! - `seeds/decode_genesis/evm-genesis.bin`, `seeds/decode_block/evm-block-1.bin`,
 //!   `seeds/verify_evm_block/block-1.bin`.
 //!
+//! And one proving job (`seeds/decode_job/job.bin`): the first blob of a `zk-transfer` chain of
+//! depth 4 and chain id 7, with its Merkle witness, as a farm's coordinator publishes it.
+//!
 //! Everything is derived from fixed seeds, so running it again without a format change rewrites
 //! the same bytes.
 
@@ -109,6 +112,8 @@ fn main() {
     }
     write(&seeds.join("verify_block"), "block-1.bin", &blocks[0]);
 
+    write(&seeds.join("decode_job"), "job.bin", &proving_job());
+
     let evm = evm_chain();
     verify_chain(&evm.genesis, &evm.blocks).expect("the evm seed chain verifies");
     write(&fuzz.join("fixtures"), "evm-genesis.bin", &evm.genesis);
@@ -127,6 +132,32 @@ fn main() {
         "block-1.bin",
         &evm.blocks[0],
     );
+}
+
+/// The first blob of a small `zk-transfer` chain (depth 4, chain 7), with its Merkle witness,
+/// as a proving job.
+fn proving_job() -> witness_format::ProvingJob {
+    let spec = WorkloadSpec {
+        chain_id: 7,
+        tree_depth: 4,
+        accounts: 4,
+        blocks: 1,
+        txs_per_block: 2,
+        seed: 1,
+        new_account_percent: 0,
+    };
+    let workload = workload::generate_for(&spec, witness_format::Model::ZkTransfer);
+    let dir = tempfile::tempdir().expect("create a temporary directory");
+    let mut prover = ProverState::open(&dir.path().join("zk.redb"), &workload.allocation)
+        .expect("open the prover");
+    let (block, _) = prover
+        .build_block(&workload.batches[0].transactions, BlockOptions::default())
+        .expect("build a block");
+    witness_format::ProvingJob {
+        vk_hash: witness_format::Hash32::ZERO,
+        reserved_bits: 0,
+        blob: block.blobs[0].clone(),
+    }
 }
 
 /// The synthetic `evm` chain: an anchor (number 0, empty state, its header known) and block 1,

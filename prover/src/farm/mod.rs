@@ -265,3 +265,128 @@ async fn ensure_farm(
     }
     Ok((jobs, results))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::prove_job;
+    use crate::workload::{WorkloadSpec, generate_for};
+    use crate::zk::groth16::setup_from_seed;
+    use crate::{BlockOptions, ProverError, ProverState};
+    use witness_format::{Blob, Bytes, Model, Witness, ZkWitness};
+
+    /// A `zk-transfer` blob of two transfers with its Merkle witness, at depth 4.
+    fn merkle_blob() -> Blob {
+        let spec = WorkloadSpec {
+            chain_id: 7,
+            tree_depth: 4,
+            accounts: 4,
+            blocks: 1,
+            txs_per_block: 2,
+            new_account_percent: 0,
+            ..WorkloadSpec::default()
+        };
+        let workload = generate_for(&spec, Model::ZkTransfer);
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = ProverState::open(&dir.path().join("db"), &workload.allocation).unwrap();
+        let (block, _) = state
+            .build_block(&workload.batches[0].transactions, BlockOptions::default())
+            .unwrap();
+        block.blobs[0].clone()
+    }
+
+    fn job(blob: Blob) -> ProvingJob {
+        ProvingJob {
+            vk_hash: Hash32::ZERO,
+            reserved_bits: 0,
+            blob,
+        }
+    }
+
+    /// A job's id is its bytes' hash: the same job, the same id; another job, another id.
+    #[test]
+    fn a_job_id_is_the_hash_of_its_bytes() {
+        let blob = merkle_blob();
+        let (bytes, id) = encode_job(&job(blob.clone()));
+        assert_eq!(encode_job(&job(blob.clone())), (bytes.clone(), id.clone()));
+        assert_eq!(id, hex::encode(Sha3_256::digest(&bytes)));
+        let mut other = job(blob);
+        other.reserved_bits = 1;
+        assert_ne!(encode_job(&other).1, id);
+        assert_eq!(result_job(&result_subject(&id)), Some(id.as_str()));
+        assert_eq!(result_job("stateless.jobs.x"), None);
+    }
+
+    /// A worker refuses a job it could never prove: no Merkle witness, or a witness the
+    /// verifier rejects (a changed leaf), each with the reason.
+    #[test]
+    fn a_job_without_a_valid_merkle_witness_is_refused() {
+        let (pk, _) = setup_from_seed(4, 2, 7, [1; 32]).unwrap();
+        let blob = merkle_blob();
+        let mut proven = blob.clone();
+        proven.witness = Witness::Zk(ZkWitness {
+            proof: Bytes([0; 192]),
+        });
+        let error = prove_job(&pk, (4, 2, 7), &job(proven)).unwrap_err();
+        assert!(
+            matches!(&error, ProverError::ZkProving(why) if why.contains("needs a Merkle witness, this one has a zk witness")),
+            "{error}"
+        );
+        let mut changed = blob;
+        if let Witness::Merkle(merkle) = &mut changed.witness {
+            let mut leaves = merkle.leaves.to_vec();
+            leaves[0].balance += 1;
+            merkle.leaves = leaves.try_into().unwrap();
+        }
+        let error = prove_job(&pk, (4, 2, 7), &job(changed)).unwrap_err();
+        assert!(
+            matches!(&error, ProverError::ZkProving(why) if why.contains("the job's blob") && why.contains("pre-state root")),
+            "{error}"
+        );
+    }
+
+    /// Credentials: a missing file, a file with no seed and one with a malformed seed are each
+    /// refused by name; a file with comments and a seed is read.
+    #[test]
+    fn credentials_are_an_nkey_user_seed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.nk");
+        let error = read_credentials(&path).unwrap_err().to_string();
+        assert!(error.contains("c.nk"), "{error}");
+        std::fs::write(&path, "# nothing here\n").unwrap();
+        let error = read_credentials(&path).unwrap_err().to_string();
+        assert!(error.contains("no NKey user seed"), "{error}");
+        std::fs::write(&path, "SUNOTASEED\n").unwrap();
+        let error = read_credentials(&path).unwrap_err().to_string();
+        assert!(error.contains("not an NKey seed"), "{error}");
+        let seed = nkeys::KeyPair::new_user().seed().unwrap();
+        std::fs::write(&path, format!("# the workers' key\n{seed}\n")).unwrap();
+        assert_eq!(read_credentials(&path).unwrap(), seed);
+    }
+
+    /// `farm init`'s configuration admits the two public keys it wrote, with each role's
+    /// permissions, and the seeds are readable by their owner only.
+    #[test]
+    fn a_farm_is_initialized_with_one_key_per_role() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let keys = server::init_farm(dir.path(), "127.0.0.1:4222", &dir.path().join("js")).unwrap();
+        let config = std::fs::read_to_string(dir.path().join(server::SERVER_CONFIG)).unwrap();
+        assert!(config.contains(&format!("nkey: \"{}\"", keys.coordinator)));
+        assert!(config.contains(&format!("nkey: \"{}\"", keys.worker)));
+        assert!(config.contains("listen: \"127.0.0.1:4222\""));
+        for (file, public) in [
+            (server::COORDINATOR_CREDENTIALS, &keys.coordinator),
+            (server::WORKER_CREDENTIALS, &keys.worker),
+        ] {
+            let path = dir.path().join(file);
+            let seed = read_credentials(&path).unwrap();
+            assert_eq!(
+                &nkeys::KeyPair::from_seed(&seed).unwrap().public_key(),
+                public
+            );
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}
