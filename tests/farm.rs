@@ -17,9 +17,12 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use common::{block_file, ok, path, stateless};
 use futures_util::StreamExt;
+use prover::BlockOptions;
 use prover::farm::server::{LocalNats, nats_server_available};
 use prover::farm::{FarmConfig, FarmProofs, encode_job, jobs_subject, result_subject};
+use prover::prove_dir::prove_workload_dir;
 use prover::zk::keys::read_verifying_key;
+use prover::zk::proofs::ZkProving;
 use verifier::zk_transfer::groth16::verifying_key_hash;
 use witness_format::{
     Block, Hash32, ProvingJob, Witness, ZK_PROOF_BYTES, decode_file, encode_file,
@@ -434,9 +437,20 @@ fn a_nats_server_restart_loses_no_job() {
     assert_identical(&farm.chain("c"));
 }
 
-/// Takes `count` jobs as a worker would and answers each with a wrong proof: the first with
-/// its own right proof with one byte changed, the next with another blob's right proof.
-fn answer_wrongly(farm: &Farm, count: usize) {
+/// How a lying worker answers a job.
+#[derive(Clone, Copy)]
+enum Answer {
+    /// The job's right proof with one byte changed.
+    ChangedByte,
+    /// Another blob's right proof.
+    AnotherBlobs,
+    /// The right proof, published twice.
+    RightTwice,
+}
+
+/// Takes one job per answer of `answers`, as a worker would, answers it so (as worker "liar")
+/// and acks it.
+fn lie(farm: &Farm, answers: &[Answer]) {
     let proofs = reference_proofs();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -461,38 +475,48 @@ fn answer_wrongly(farm: &Farm, count: usize) {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
-        let mut answered = 0;
-        while answered < count {
+        let mut answers = answers.iter();
+        let mut next = answers.next();
+        while let Some(answer) = next {
             let mut batch = consumer.fetch().max_messages(1).messages().await.unwrap();
             while let Some(Ok(message)) = batch.next().await {
                 let job: ProvingJob = decode_file(&message.payload).unwrap();
                 let (_, id) = encode_job(&job);
-                let mut proof = proofs[&job.blob.pre_state_root];
-                if answered == 0 {
-                    proof[5] ^= 1;
-                } else {
-                    proof = *proofs
-                        .iter()
-                        .find(|(root, _)| **root != job.blob.pre_state_root)
+                let right = proofs[&job.blob.pre_state_root];
+                let (proof, times) = match answer {
+                    Answer::ChangedByte => {
+                        let mut proof = right;
+                        proof[5] ^= 1;
+                        (proof, 1)
+                    }
+                    Answer::AnotherBlobs => {
+                        let other = proofs
+                            .iter()
+                            .find(|(root, _)| **root != job.blob.pre_state_root)
+                            .unwrap();
+                        (*other.1, 1)
+                    }
+                    Answer::RightTwice => (right, 2),
+                };
+                for _ in 0..times {
+                    let mut headers = async_nats::HeaderMap::new();
+                    headers.insert(prover::farm::WORKER_HEADER, "liar");
+                    js.publish_with_headers(result_subject(&id), headers, proof.to_vec().into())
+                        .await
                         .unwrap()
-                        .1;
+                        .await
+                        .unwrap();
                 }
-                let mut headers = async_nats::HeaderMap::new();
-                headers.insert(prover::farm::WORKER_HEADER, "liar");
-                js.publish_with_headers(result_subject(&id), headers, proof.to_vec().into())
-                    .await
-                    .unwrap()
-                    .await
-                    .unwrap();
                 message.double_ack().await.unwrap();
-                answered += 1;
+                next = answers.next();
             }
         }
     });
 }
 
 /// A worker that returns wrong proofs (a changed byte, another blob's proof) never gets one
-/// into a block: each is counted, ignored and its job handed out again.
+/// into a block: each is counted, ignored and its job handed out again. A right proof sent
+/// twice is taken once.
 #[test]
 fn a_wrong_proof_never_gets_into_a_block() {
     let _serial = serial();
@@ -500,16 +524,68 @@ fn a_wrong_proof_never_gets_into_a_block() {
         return;
     };
     let prover = farm.spawn_prove("p.redb", "c", &[]);
-    answer_wrongly(&farm, 2);
+    lie(
+        &farm,
+        &[
+            Answer::ChangedByte,
+            Answer::AnotherBlobs,
+            Answer::RightTwice,
+        ],
+    );
     farm.worker("honest");
     assert!(farm.wait(prover), "{}", farm.read_log("prover"));
     assert_identical(&farm.chain("c"));
     let log = farm.read_log("prover");
     let (counts, line) = farm_report(&log);
-    assert_eq!(counts.get("liar"), None, "{line}");
-    assert_eq!(counts.get("honest"), Some(&6), "{line}");
+    assert_eq!(counts.get("liar"), Some(&1), "{line}");
+    assert_eq!(counts.get("honest"), Some(&5), "{line}");
     assert!(line.contains("2 wrong proofs ignored"), "{line}");
+    assert!(line.contains("1 duplicates ignored"), "{line}");
     assert!(line.contains("2 jobs republished"), "{line}");
+}
+
+/// A job that gets only wrong proofs, past the limit, ends the run with an error naming it,
+/// and nothing of its block is committed.
+#[test]
+fn a_job_with_only_wrong_proofs_is_named() {
+    let _serial = serial();
+    let Some(farm) = Farm::start() else { return };
+    let config = FarmConfig {
+        max_wrong_proofs: 1,
+        ..farm.config()
+    };
+    let (shape, vk) = read_verifying_key(&reference().keys).unwrap();
+    let error = std::thread::scope(|scope| {
+        let proving = scope.spawn(|| {
+            let proofs = FarmProofs::connect(config, reference().vk_hash).unwrap();
+            let zk = ZkProving {
+                shape,
+                vk,
+                proofs: Box::new(proofs),
+            };
+            prove_workload_dir(
+                &reference().workload,
+                &farm.dir.path().join("p.redb"),
+                &farm.chain("c"),
+                BlockOptions {
+                    txs_per_blob: 2,
+                    ..BlockOptions::default()
+                },
+                Some(zk),
+                None,
+                |_, _, _| {},
+            )
+        });
+        // Two jobs in block 1, both answered wrongly, then the first republished one again.
+        lie(&farm, &[Answer::ChangedByte; 3]);
+        proving.join().unwrap().unwrap_err()
+    });
+    let text = format!("{:#}", anyhow::Error::from(error));
+    assert!(
+        text.contains("2 wrong proofs and no right one") && text.contains("job "),
+        "{text}"
+    );
+    assert!(!block_file(&farm.chain("c"), 1).exists());
 }
 
 /// A job no worker ever finishes (a client takes it and goes silent, every time) ends the run

@@ -17,15 +17,18 @@ mod checks;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use checks::{evm_genesis_verifier, fuzz_decode, fuzz_verify, genesis_verifier, verify_block};
+use checks::{
+    evm_genesis_verifier, fuzz_decode, fuzz_job, fuzz_verify, genesis_verifier, verify_block,
+};
 use witness_format::{Allocation, Block, Genesis, TransactionBatch};
 
 /// Every fuzz target, as named in `fuzz/Cargo.toml`.
-const TARGETS: [&str; 6] = [
+const TARGETS: [&str; 7] = [
     "decode_genesis",
     "decode_block",
     "decode_allocation",
     "decode_batch",
+    "decode_job",
     "verify_block",
     "verify_evm_block",
 ];
@@ -55,6 +58,7 @@ fn replay(target: &str, bytes: &[u8]) -> bool {
         "decode_block" => fuzz_decode::<Block>(bytes),
         "decode_allocation" => fuzz_decode::<Allocation>(bytes),
         "decode_batch" => fuzz_decode::<TransactionBatch>(bytes),
+        "decode_job" => fuzz_job(bytes),
         "verify_block" => fuzz_verify(&genesis_verifier(), bytes),
         "verify_evm_block" => fuzz_verify(&evm_genesis_verifier(), bytes),
         other => panic!("no fuzz target named {other}"),

@@ -9,7 +9,7 @@
 
 use verifier::{ChainVerifier, VerifyError};
 use witness_format::frame::{FORMAT_VERSION, FRAME_HEADER_LEN, MAGIC};
-use witness_format::{Block, FramedValue, Genesis, decode_file, encode_file};
+use witness_format::{Block, FramedValue, Genesis, ProvingJob, Witness, decode_file, encode_file};
 
 /// The genesis file that `verify_block` checks every fuzzed block against: the honest chain that
 /// `examples/make_seeds.rs` builds (16 accounts, tree depth 32), whose first block is the seed of
@@ -20,6 +20,43 @@ pub const GENESIS_FILE: &[u8] = include_bytes!("../fixtures/genesis.bin");
 /// `evm` chain of `examples/make_seeds.rs` (an anchor with its header, Cancun), whose first
 /// block (a withdrawal to a new account) is the seed of `verify_evm_block`.
 pub const EVM_GENESIS_FILE: &[u8] = include_bytes!("../fixtures/evm-genesis.bin");
+
+/// The depth and chain id of the proving jobs `decode_job` checks: those of its seed
+/// (`examples/make_seeds.rs`).
+pub const JOB_SHAPE: (u8, u64) = (4, 7);
+
+/// Decodes `bytes` as a proving farm's job (what a worker takes off the network) and runs the
+/// check a worker runs before it proves: the blob as the verifier checks a `zk-transfer` blob
+/// with a Merkle witness ([`JOB_SHAPE`]). Then the same with the frame header made valid.
+/// Returns whether `bytes` decode to a job that passes that check.
+pub fn fuzz_job(bytes: &[u8]) -> bool {
+    let accepted = job_passes(bytes);
+    if let Some(fixed) = with_valid_header::<ProvingJob>(bytes) {
+        let _ = job_passes(&fixed);
+    }
+    accepted
+}
+
+fn job_passes(bytes: &[u8]) -> bool {
+    let Some(job) = decode_canonical::<ProvingJob>(bytes) else {
+        return false;
+    };
+    let blob = &job.blob;
+    let Witness::Merkle(merkle) = &blob.witness else {
+        return false;
+    };
+    let (depth, chain_id) = JOB_SHAPE;
+    verifier::zk_transfer::verify_merkle_blob(
+        chain_id,
+        depth,
+        None,
+        &blob.pre_state_root,
+        &blob.post_state_root,
+        &blob.transactions,
+        merkle,
+    )
+    .is_ok()
+}
 
 /// Decodes `bytes` as a file holding a `T`. Decoding must not panic; when it succeeds, encoding
 /// the value again must give back exactly `bytes` (every valid file is the one canonical

@@ -25,8 +25,8 @@ use futures_util::{FutureExt, StreamExt};
 use witness_format::{Hash32, ProvingJob};
 
 use super::{
-    FarmConfig, FarmError, WORKER_HEADER, connect, encode_job, ensure_farm, jobs_subject, js_error,
-    result_job, result_subject, workers_consumer,
+    FarmConfig, FarmError, WORKER_HEADER, check_job_size, connect, encode_job, ensure_farm,
+    jobs_subject, js_error, result_job, result_subject, workers_consumer,
 };
 use crate::ProverError;
 use crate::zk::proofs::{ProofBytes, ProofCheck, ProofSource};
@@ -137,8 +137,9 @@ impl Farm {
         check: ProofCheck<'_>,
     ) -> Result<Vec<ProofBytes>, FarmError> {
         let mut block = Block::new(jobs);
-        // New proofs are watched for before the stream is searched, so none falls in between.
-        self.watch().await?;
+        // New proofs are watched for before the stream is searched, so none falls in between
+        // (if the server is away, the loop below watches again once it is back).
+        self.watch().await.ok();
         self.sweep(&mut block, jobs, check, true).await?;
         for index in block.missing() {
             let (bytes, id) = block.encoded(index);
@@ -155,7 +156,9 @@ impl Farm {
             self.check_advisories(&block)?;
             match self.receive(&mut block, jobs, check).await {
                 Ok(()) => since_ok = Instant::now(),
-                Err(error) if since_ok.elapsed() > PATIENCE => return Err(error),
+                Err(error) if !error.is_transient() || since_ok.elapsed() > PATIENCE => {
+                    return Err(error);
+                }
                 Err(_) => {
                     // The server went away or lost our consumer: reconnecting is automatic;
                     // watch again and take whatever arrived in between from the stream.
@@ -332,14 +335,8 @@ impl Farm {
     /// Publishes a job with deduplication id `message_id`, retrying while the server is away;
     /// returns its stream sequence (the first publication's, for a duplicate).
     async fn publish(&self, message_id: &str, bytes: Vec<u8>) -> Result<u64, FarmError> {
-        let job = message_id.split('.').next().unwrap_or_default().to_string();
-        let max_payload = self.client.server_info().max_payload;
-        if bytes.len() > max_payload {
-            return Err(FarmError::JobTooLarge {
-                job,
-                bytes: bytes.len(),
-            });
-        }
+        let job = message_id.split('.').next().unwrap_or_default();
+        check_job_size(job, bytes.len(), self.client.server_info().max_payload)?;
         let started = Instant::now();
         loop {
             let mut headers = HeaderMap::new();

@@ -137,9 +137,14 @@ pub enum FarmError {
         /// Its size.
         bytes: usize,
     },
-    /// Proving failed on a worker.
-    #[error(transparent)]
-    Prover(#[from] Box<crate::ProverError>),
+}
+
+impl FarmError {
+    /// Whether the error may pass once the server is back (a failed request), rather than
+    /// being the run's end (a job named as lost, wrong proofs, bad credentials).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::JetStream { .. } | Self::Connect { .. })
+    }
 }
 
 /// A JetStream request failed with `error`.
@@ -155,6 +160,18 @@ pub fn encode_job(job: &ProvingJob) -> (Vec<u8>, String) {
     let bytes = encode_file(job);
     let id = hex::encode(Sha3_256::digest(&bytes));
     (bytes, id)
+}
+
+/// Refuses a job of `bytes` that a server taking at most `max_payload` bytes per message would
+/// refuse.
+fn check_job_size(id: &str, bytes: usize, max_payload: usize) -> Result<(), FarmError> {
+    if bytes > max_payload {
+        return Err(FarmError::JobTooLarge {
+            job: id.to_string(),
+            bytes,
+        });
+    }
+    Ok(())
 }
 
 /// The subject of the jobs for the key with hash `vk_hash`.
@@ -342,6 +359,21 @@ mod tests {
         assert!(
             matches!(&error, ProverError::ZkProving(why) if why.contains("the job's blob") && why.contains("pre-state root")),
             "{error}"
+        );
+    }
+
+    /// A job larger than the server's message size is refused, naming it.
+    #[test]
+    fn a_job_too_large_for_the_server_is_refused() {
+        assert!(check_job_size("ab", 100, 100).is_ok());
+        let error = check_job_size("ab", 101, 100).unwrap_err();
+        assert!(
+            matches!(&error, FarmError::JobTooLarge { job, bytes: 101 } if job == "ab"),
+            "{error}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "job ab is 101 bytes, more than the server takes"
         );
     }
 
