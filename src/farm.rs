@@ -71,13 +71,14 @@ pub(crate) fn print_farm_report(report: &Mutex<FarmReport>) {
         .map(|(name, jobs)| format!("{name}: {jobs}"))
         .collect();
     eprintln!(
-        "farm: {} proofs from {} workers ({}), proven here: 0; {} found already proven, {} wrong proofs ignored, {} duplicates ignored, {} jobs republished",
+        "farm: {} proofs from {} workers ({}), proven here: 0; {} found already proven, {} wrong proofs ignored, {} duplicates ignored, {} jobs refused by workers, {} jobs republished",
         report.accepted(),
         report.by_worker.len(),
         workers.join(", "),
         report.found_done,
         report.wrong_proofs,
         report.duplicates,
+        report.refused,
         report.republished,
     );
 }

@@ -446,6 +446,8 @@ enum Answer {
     AnotherBlobs,
     /// The right proof, published twice.
     RightTwice,
+    /// No proof: the job terminated, as if it could never be proven.
+    Refuse,
 }
 
 /// Takes one job per answer of `answers`, as a worker would, answers it so (as worker "liar")
@@ -483,6 +485,14 @@ fn lie(farm: &Farm, answers: &[Answer]) {
                 let job: ProvingJob = decode_file(&message.payload).unwrap();
                 let (_, id) = encode_job(&job);
                 let right = proofs[&job.blob.pre_state_root];
+                if matches!(answer, Answer::Refuse) {
+                    message
+                        .double_ack_with(jetstream::AckKind::Term)
+                        .await
+                        .unwrap();
+                    next = answers.next();
+                    continue;
+                }
                 let (proof, times) = match answer {
                     Answer::ChangedByte => {
                         let mut proof = right;
@@ -497,6 +507,7 @@ fn lie(farm: &Farm, answers: &[Answer]) {
                         (*other.1, 1)
                     }
                     Answer::RightTwice => (right, 2),
+                    Answer::Refuse => unreachable!("answered above"),
                 };
                 for _ in 0..times {
                     let mut headers = async_nats::HeaderMap::new();
@@ -516,7 +527,7 @@ fn lie(farm: &Farm, answers: &[Answer]) {
 
 /// A worker that returns wrong proofs (a changed byte, another blob's proof) never gets one
 /// into a block: each is counted, ignored and its job handed out again. A right proof sent
-/// twice is taken once.
+/// twice is taken once; a job the worker refuses (terminates) is handed out again.
 #[test]
 fn a_wrong_proof_never_gets_into_a_block() {
     let _serial = serial();
@@ -530,6 +541,7 @@ fn a_wrong_proof_never_gets_into_a_block() {
             Answer::ChangedByte,
             Answer::AnotherBlobs,
             Answer::RightTwice,
+            Answer::Refuse,
         ],
     );
     farm.worker("honest");
@@ -541,7 +553,8 @@ fn a_wrong_proof_never_gets_into_a_block() {
     assert_eq!(counts.get("honest"), Some(&5), "{line}");
     assert!(line.contains("2 wrong proofs ignored"), "{line}");
     assert!(line.contains("1 duplicates ignored"), "{line}");
-    assert!(line.contains("2 jobs republished"), "{line}");
+    assert!(line.contains("1 jobs refused by workers"), "{line}");
+    assert!(line.contains("3 jobs republished"), "{line}");
 }
 
 /// A job that gets only wrong proofs, past the limit, ends the run with an error naming it,

@@ -50,7 +50,9 @@ pub struct FarmReport {
     pub wrong_proofs: u64,
     /// Proofs of jobs already proven, ignored.
     pub duplicates: u64,
-    /// Jobs published again after a wrong proof.
+    /// Jobs a worker refused (terminated).
+    pub refused: u64,
+    /// Jobs published again after a wrong proof or a refusal.
     pub republished: u64,
     /// Bytes the coordinator sent and received (NATS payloads and headers).
     pub bytes_out: u64,
@@ -96,8 +98,9 @@ impl FarmProofs {
             let client = connect(&config, "stateless-coordinator").await?;
             let js = jetstream::new(client.clone());
             let (_, results) = ensure_farm(&js, &config, &vk_hash).await?;
+            // MAX_DELIVERIES and MSG_TERMINATED.
             let advisory = format!(
-                "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{}.{}",
+                "$JS.EVENT.ADVISORY.CONSUMER.*.{}.{}",
                 super::JOBS_STREAM,
                 workers_consumer(&vk_hash)
             );
@@ -153,7 +156,7 @@ impl Farm {
         }
         let mut since_ok = Instant::now();
         while !block.missing().is_empty() {
-            self.check_advisories(&block)?;
+            self.check_advisories(&mut block).await?;
             match self.receive(&mut block, jobs, check).await {
                 Ok(()) => since_ok = Instant::now(),
                 Err(error) if !error.is_transient() || since_ok.elapsed() > PATIENCE => {
@@ -164,8 +167,11 @@ impl Farm {
                     // watch again and take whatever arrived in between from the stream.
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     self.arrivals = None;
-                    if self.watch().await.is_ok() {
-                        self.sweep(&mut block, jobs, check, false).await.ok();
+                    if self.watch().await.is_ok()
+                        && let Err(error) = self.sweep(&mut block, jobs, check, false).await
+                        && !error.is_transient()
+                    {
+                        return Err(error);
                     }
                 }
             }
@@ -361,20 +367,42 @@ impl Farm {
         }
     }
 
-    /// Fails if the server gave up delivering one of the block's jobs.
-    fn check_advisories(&mut self, block: &Block) -> Result<(), FarmError> {
+    /// Acts on the server's advisories about the block's jobs: one it gave up delivering ends
+    /// the run, naming it; one a worker refused (terminated) is published again, as after a
+    /// wrong proof (honest workers refuse only jobs they could never prove, so a refusal of an
+    /// honest job is a worker's lie).
+    async fn check_advisories(&mut self, block: &mut Block) -> Result<(), FarmError> {
         while let Some(Some(message)) = self.advisories.next().now_or_never() {
             let Ok(advisory) = serde_json::from_slice::<serde_json::Value>(&message.payload) else {
                 continue;
             };
             let sequence = advisory.get("stream_seq").and_then(|v| v.as_u64());
             let deliveries = advisory.get("deliveries").and_then(|v| v.as_i64());
-            let index = sequence.and_then(|s| block.job_by_sequence.get(&s).copied());
-            if let Some(index) = index
-                && block.proofs.get(index).is_some_and(Option::is_none)
-            {
+            let Some(index) = sequence.and_then(|s| block.job_by_sequence.get(&s).copied()) else {
+                continue;
+            };
+            if block.proofs.get(index).is_none_or(Option::is_some) {
+                continue;
+            }
+            let (bytes, id) = block.encoded(index);
+            if message.subject.contains(".MSG_TERMINATED.") {
+                let refused = block.refused.entry(index).or_default();
+                *refused += 1;
+                let refused = *refused;
+                self.update(|r| r.refused += 1);
+                if refused > self.config.max_wrong_proofs {
+                    return Err(FarmError::Refused {
+                        job: id,
+                        blob: index,
+                        refused,
+                    });
+                }
+                let sequence = self.publish(&format!("{id}.r{refused}"), bytes).await?;
+                block.job_by_sequence.insert(sequence, index);
+                self.update(|r| r.republished += 1);
+            } else {
                 return Err(FarmError::Undelivered {
-                    job: block.ids.get(index).cloned().unwrap_or_default(),
+                    job: id,
                     blob: index,
                     deliveries: deliveries.unwrap_or(self.config.max_deliveries),
                 });
@@ -407,6 +435,7 @@ struct Block {
     /// Stream sequences of proofs found wrong, not to be considered again.
     wrong_results: HashSet<u64>,
     wrong: HashMap<usize, u32>,
+    refused: HashMap<usize, u32>,
 }
 
 impl Block {
@@ -421,6 +450,7 @@ impl Block {
             job_by_sequence: HashMap::new(),
             wrong_results: HashSet::new(),
             wrong: HashMap::new(),
+            refused: HashMap::new(),
         }
     }
 

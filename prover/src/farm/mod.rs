@@ -62,8 +62,8 @@ pub struct FarmConfig {
     pub ack_wait: Duration,
     /// How many times a job is delivered before the coordinator gives up on it, naming it.
     pub max_deliveries: i64,
-    /// How many wrong proofs of one job are ignored (the job re-queued each time) before the
-    /// coordinator gives up on it, naming it.
+    /// How many wrong proofs of one job, and how many refusals of it by workers, are ignored
+    /// (the job re-queued each time) before the coordinator gives up on it, naming it.
     pub max_wrong_proofs: u32,
 }
 
@@ -128,6 +128,16 @@ pub enum FarmError {
         blob: usize,
         /// Wrong proofs received.
         wrong: u32,
+    },
+    /// Workers refused a job (terminated it) more times than allowed.
+    #[error("job {job} (blob {blob} of the block) was refused by workers {refused} times")]
+    Refused {
+        /// The job's id.
+        job: String,
+        /// Its blob's position among the block's jobs.
+        blob: usize,
+        /// Refusals received.
+        refused: u32,
     },
     /// A job that is too large for the server's message size.
     #[error("job {job} is {bytes} bytes, more than the server takes")]
