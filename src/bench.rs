@@ -237,6 +237,10 @@ fn print_table(report: &BenchReport) {
     }
     row("zipf 1.0", &report.zipf);
     outln!(
+        "prover database growth: {:.0} bytes per transaction",
+        report.db_bytes_per_tx
+    );
+    outln!(
         "thread speedup (verification, all threads over one): {:.2}",
         report.thread_speedup
     );

@@ -269,3 +269,36 @@ fn demo_json_has_the_promised_keys() {
         );
     }
 }
+
+/// `bench --json` reports the main figures, the prover database's growth per transaction among
+/// them, each a positive number.
+#[test]
+fn bench_json_reports_the_database_growth_per_transaction() {
+    let out = stateless(&[
+        "bench",
+        "--quick",
+        "--json",
+        "--accounts",
+        "4096",
+        "--txs-per-blob",
+        "64",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "verify_tx_per_s",
+        "prove_tx_per_s",
+        "floor_ratio",
+        "thread_speedup",
+        "db_bytes_per_tx",
+    ] {
+        let value = report[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} missing: {report}"));
+        assert!(value.is_finite() && value > 0.0, "{key} = {value}");
+    }
+}

@@ -14,7 +14,7 @@ use verifier::hash::{
     BLOBS_NODE_TAG, TRANSACTIONS_NODE_TAG, blob_commitment, blob_content_root, list_path,
     transaction_hash,
 };
-use verifier::tree::{bit_list, write_multiproof};
+use verifier::tree::{SparseTree, bit_list, write_multiproof};
 use verifier::verify_history_proof;
 use witness_format::ssz_types::VariableList;
 use witness_format::{
@@ -25,7 +25,9 @@ use witness_format::{
 
 use crate::state::{
     BLOCKS, HISTORY_NODES, ProverError, ProverState, history_key, node_key, read_leaf,
+    unpack_accounts,
 };
+use crate::tree_hash::ModelTree;
 
 /// A fact to prove, by where it is in the chain.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -237,20 +239,21 @@ impl ProverState {
             return Err(ProverError::AccountOutOfRange { account, depth });
         }
         let anchor = self.anchor(read, height)?;
+        let tree = &lane.tree;
         let state = VersionedState {
             accounts: read.open_table(lane.tables.accounts)?,
             account_versions: read.open_table(lane.tables.account_versions)?,
             nodes: read.open_table(lane.tables.nodes)?,
-            node_versions: read.open_table(lane.tables.node_versions)?,
+            changed_since: changed_since(&read.open_table(lane.tables.changes)?, height)?,
+            tree,
             height,
         };
         let leaf = state.leaf(account)?;
-        let tree = &lane.tree;
         let leaf_hash = tree
             .leaf(&leaf)
             .ok_or_else(|| ProverError::Corrupt(format!("account {account}: bad key")))?;
         let proof = write_multiproof(tree, depth, vec![(account, leaf_hash)], |level, index| {
-            Ok::<_, ProverError>(state.node(level, index)?.unwrap_or(tree.default(level)))
+            state.node(level, index)
         })?;
         let root = proof.root;
         let roots = match &anchor {
@@ -362,15 +365,17 @@ fn transaction_inclusion(
 
 /// The state tree and accounts as they were after the block at `height`, from the current
 /// tables and the undo log (see `crate::state`).
-struct VersionedState {
+struct VersionedState<'t> {
     accounts: ReadOnlyTable<u64, &'static [u8]>,
     account_versions: ReadOnlyTable<(u64, u64), &'static [u8]>,
     nodes: ReadOnlyTable<u128, [u8; 32]>,
-    node_versions: ReadOnlyTable<(u128, u64), [u8; 32]>,
+    /// The accounts changed by the blocks after the height, ascending.
+    changed_since: Vec<u64>,
+    tree: &'t ModelTree,
     height: u64,
 }
 
-impl VersionedState {
+impl VersionedState<'_> {
     /// The leaf of `account` at the height: the value saved by its first change after the
     /// height, or its current value if nothing changed it since.
     fn leaf(&self, account: u64) -> Result<AccountLeaf, ProverError> {
@@ -388,18 +393,53 @@ impl VersionedState {
         }
     }
 
-    /// Node `(level, index)` of the tree at the height (`None`: an empty subtree).
-    fn node(&self, level: u8, index: u64) -> Result<Option<Hash32>, ProverError> {
-        let key = node_key(level, index);
-        let saved = match later(self.height) {
-            Some(after) => self.node_versions.range(after_height(key, after))?.next(),
-            None => None,
+    /// Node `(level, index)` of the tree at the height: the current node if no account below
+    /// it changed since, else recomputed from its children at the height. So the work is the
+    /// paths of the accounts changed since, below the nodes asked for.
+    fn node(&self, level: u8, index: u64) -> Result<Hash32, ProverError> {
+        let first = u128::from(index) << level;
+        let end = u128::from(index).saturating_add(1) << level;
+        let below = self.changed_since.partition_point(|&a| u128::from(a) < first);
+        let changed = self
+            .changed_since
+            .get(below)
+            .is_some_and(|&a| u128::from(a) < end);
+        if !changed {
+            return Ok(self
+                .nodes
+                .get(node_key(level, index))?
+                .map_or(self.tree.default(level), |v| Hash32::from(v.value())));
+        }
+        let Some(child) = level.checked_sub(1) else {
+            return self.tree.leaf(&self.leaf(index)?).ok_or_else(|| {
+                ProverError::Corrupt(format!("account {index} at height {}: bad key", self.height))
+            });
         };
-        Ok(match saved {
-            Some(entry) => Some(Hash32::from(entry?.1.value())),
-            None => self.nodes.get(key)?.map(|v| Hash32::from(v.value())),
-        })
+        let left = self.node(child, index.saturating_mul(2))?;
+        let right = self.node(child, index.saturating_mul(2).saturating_add(1))?;
+        Ok(self.tree.node(&left, &right))
     }
+}
+
+/// The accounts the blocks after `height` changed, ascending, from a `MODEL/changes` table.
+fn changed_since(
+    changes: &ReadOnlyTable<u64, &'static [u8]>,
+    height: u64,
+) -> Result<Vec<u64>, ProverError> {
+    let mut accounts = Vec::new();
+    let Some(after) = later(height) else {
+        return Ok(accounts);
+    };
+    for entry in changes.range(after..)? {
+        let (block, packed) = entry?;
+        let block_accounts = unpack_accounts(packed.value()).ok_or_else(|| {
+            ProverError::Corrupt(format!("changed accounts of block {}", block.value()))
+        })?;
+        accounts.extend(block_accounts);
+    }
+    accounts.sort_unstable();
+    accounts.dedup();
+    Ok(accounts)
 }
 
 /// The first block after `height`, if there can be one.
@@ -429,6 +469,7 @@ mod tests {
     use redb::ReadableTable;
     use verifier::ProvenFact;
     use verifier::hash::{genesis_hash, header_hash};
+    use witness_format::SszEncode;
 
     /// A prover that built a small chain, kept open, with every account's leaf after each block.
     struct Built {
@@ -658,14 +699,23 @@ mod tests {
             let write = db.begin_write().unwrap();
             {
                 // Leaf 1 of the accumulator (header 1's hash), and the saved genesis value of
-                // the first leaf node a block changed.
+                // the first account a block changed.
                 let mut history = write.open_table(HISTORY_NODES).unwrap();
                 history.insert(history_key(0, 1), [7u8; 32]).unwrap();
                 let mut versions = write
-                    .open_table(ModelTables::of(Model::Transfer).node_versions)
+                    .open_table(ModelTables::of(Model::Transfer).account_versions)
                     .unwrap();
-                let first = versions.iter().unwrap().next().unwrap().unwrap().0.value();
-                versions.insert(first, [9u8; 32]).unwrap();
+                let (first, leaf) = {
+                    let (key, value) = versions.iter().unwrap().next().unwrap().unwrap();
+                    (key.value(), AccountLeaf::from_ssz_bytes(value.value()).unwrap())
+                };
+                let damaged = AccountLeaf {
+                    balance: leaf.balance ^ 1,
+                    ..leaf
+                };
+                versions
+                    .insert(first, damaged.as_ssz_bytes().as_slice())
+                    .unwrap();
             }
             write.commit().unwrap();
         }

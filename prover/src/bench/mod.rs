@@ -8,10 +8,15 @@
 //! same blobs (the linkage pass, a few hashes per block, is left out, so no earlier chain is
 //! needed). Both use all threads.
 //!
+//! `db_bytes_per_tx` is the growth of the prover's database file over the main measurement's
+//! blocks, per transaction included: state, blocks, history accumulator and undo log, what a
+//! long-running prover keeps.
+//!
 //! Each other mode is one submodule returning its own report: [`zk`] (`--zk`: the
 //! `zk-transfer` proof system against Merkle witnesses and plain Groth16), [`history`]
-//! (`--history`: ancestry proofs and span verification) and [`evm`] (`--evm`: the `evm` model
-//! on a generated workload and on real blocks).
+//! (`--history`: ancestry proofs and span verification), [`evm`] (`--evm`: the `evm` model
+//! on a generated workload and on real blocks) and [`farm`] (`--farm`: the proving farm against
+//! in-process proving).
 
 use std::time::Instant;
 
@@ -84,6 +89,9 @@ pub struct BenchReport {
     pub blob_bytes_per_tx: f64,
     /// The main measurement's proving throughput.
     pub prove_tx_per_s: f64,
+    /// Growth of the prover's database file per transaction over the main measurement's blocks
+    /// (state, blocks, history and undo log: what a long-running prover keeps).
+    pub db_bytes_per_tx: f64,
     /// The same shape with Zipf(1.0) account access.
     pub zipf: Measurement,
     /// Uniform access over several blob sizes.
@@ -107,6 +115,8 @@ struct Bench {
     params: ChainParams,
     repetitions: usize,
     blobs: usize,
+    /// Transactions included in the blocks built so far.
+    built: usize,
 }
 
 /// A block as bytes, with what the signature floor needs precomputed.
@@ -139,6 +149,7 @@ impl Bench {
             let start = Instant::now();
             let (block, report) = self.prover.build_block(&batch.transactions, options)?;
             samples.push(report.included as f64 / start.elapsed().as_secs_f64());
+            self.built += report.included;
             anyhow::ensure!(
                 report.dropped.is_empty(),
                 "generated transactions were dropped"
@@ -280,7 +291,8 @@ pub fn throughput(args: &ThroughputPlan) -> anyhow::Result<BenchReport> {
     );
     let generator = WorkloadGenerator::new(&spec);
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
-    let prover = ProverState::open(&dir.path().join("bench.redb"), &generator.allocation())?;
+    let db = dir.path().join("bench.redb");
+    let prover = ProverState::open(&db, &generator.allocation())?;
     let params = ChainParams::from_genesis(prover.genesis()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut bench = Bench {
         generator,
@@ -288,10 +300,14 @@ pub fn throughput(args: &ThroughputPlan) -> anyhow::Result<BenchReport> {
         params,
         repetitions,
         blobs,
+        built: 0,
     };
+    let file_len = || std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
+    let genesis_len = file_len();
 
     eprintln!("bench: uniform access");
     let (main, prepared) = bench.measure(AccessPattern::Uniform, args.txs_per_blob)?;
+    let db_bytes_per_tx = file_len().saturating_sub(genesis_len) as f64 / bench.built.max(1) as f64;
     let single = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
@@ -319,6 +335,7 @@ pub fn throughput(args: &ThroughputPlan) -> anyhow::Result<BenchReport> {
         witness_bytes_per_tx: main.witness_bytes_per_tx,
         blob_bytes_per_tx: main.blob_bytes_per_tx,
         prove_tx_per_s: main.prove_tx_per_s,
+        db_bytes_per_tx,
         zipf,
         sweep,
         repetitions,

@@ -456,6 +456,7 @@ fn transfer_throughput(plan: &Plan, chain_id: u64) -> anyhow::Result<f64> {
         params,
         repetitions: plan.repetitions,
         blobs: plan.verify_blobs,
+        built: 0,
     };
     let (measurement, _) = bench.measure(AccessPattern::Uniform, plan.batch)?;
     Ok(measurement.verify_tx_per_s)

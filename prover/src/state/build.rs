@@ -5,6 +5,8 @@
 use std::convert::Infallible;
 
 use redb::{Table, WriteTransaction};
+
+use super::nodes::{BlockNodes, TreeNodes};
 use verifier::accounts::{TouchedState, touched_accounts};
 use verifier::accumulator::blobs_root;
 use verifier::bridge::bridge;
@@ -98,6 +100,7 @@ impl ProverState {
         let mut roots: Vec<Hash32> = self.models.iter().map(|m| m.root).collect();
         let mut changed: Vec<Changed> = self.models.iter().map(|_| Changed::default()).collect();
         let mut blobs = Vec::new();
+        self.load_nodes()?;
         let write = self.db.begin_write()?;
         for (position, lane) in self.models.iter().enumerate() {
             let (credits, receipts) = self.pending_credits(lane, channels)?;
@@ -200,20 +203,43 @@ impl ProverState {
         write.open_table(HEADERS)?.insert(height, hash.0)?;
         let mut history = self.history.clone();
         append_history(&mut write.open_table(HISTORY_NODES)?, &mut history, hash)?;
+        for (lane, changed) in self.models.iter().zip(&changed) {
+            if changed.accounts.is_empty() {
+                continue;
+            }
+            changed.nodes.write(&mut write.open_table(lane.tables.nodes)?)?;
+            write
+                .open_table(lane.tables.changes)?
+                .insert(height, changed.packed_accounts().as_slice())?;
+        }
         write.commit()?;
 
         self.history = history;
         self.height = height;
         self.tip_hash = hash;
-        for (lane, root) in self.models.iter_mut().zip(roots) {
+        for ((lane, root), changed) in self.models.iter_mut().zip(roots).zip(changed) {
             lane.root = root;
+            if let Some(nodes) = lane.nodes.as_mut() {
+                nodes.apply(changed.nodes);
+            }
         }
         self.evm_root = evm_root;
         Ok((block, report))
     }
 
+    /// Reads every hosted model's tree into memory, if not yet done.
+    fn load_nodes(&mut self) -> Result<(), ProverError> {
+        for lane in &mut self.models {
+            if lane.nodes.is_none() {
+                let read = self.db.begin_read()?;
+                lane.nodes = Some(TreeNodes::load(&read.open_table(lane.tables.nodes)?)?);
+            }
+        }
+        Ok(())
+    }
+
     /// Packs one model's transactions into blobs on top of `root` (moved along), writing each
-    /// blob's leaves, nodes and undo log into `write`.
+    /// blob's leaves and undo log into `write` and its nodes into `changed`.
     #[allow(clippy::too_many_arguments)]
     fn build_blobs(
         &self,
@@ -229,13 +255,11 @@ impl ProverState {
         blobs: &mut Vec<(Blob, bool)>,
     ) -> Result<(), ProverError> {
         let mut accounts = write.open_table(lane.tables.accounts)?;
-        let mut nodes = write.open_table(lane.tables.nodes)?;
-        let mut versions = Versions {
-            height,
-            accounts: write.open_table(lane.tables.account_versions)?,
-            nodes: write.open_table(lane.tables.node_versions)?,
-            changed,
-        };
+        let mut versions = write.open_table(lane.tables.account_versions)?;
+        let committed = lane
+            .nodes
+            .as_ref()
+            .ok_or_else(|| ProverError::Corrupt("the tree is not loaded".into()))?;
         let tree = &lane.tree;
         let mut limit = options.txs_per_blob.clamp(1, MAX_TRANSACTIONS_PER_BLOB);
         if let Some(zk) = self.zk.as_ref().filter(|zk| zk.model == lane.model) {
@@ -254,13 +278,17 @@ impl ProverState {
                     Some(receipts) => {
                         let txs = chunk.iter().map(|(_, tx)| *tx).collect();
                         let receipts = receipts.get(..take).unwrap_or_default().to_vec();
+                        let nodes = (committed, &changed.nodes);
                         let built =
-                            self.assemble(lane, &accounts, &nodes, *root, txs, Some(receipts))?;
+                            self.assemble(lane, &accounts, nodes, *root, txs, Some(receipts))?;
                         verify_blob_in_block(&self.params, &self.next_header(), &built.blob)
                             .map_err(ProverError::InvalidBlob)?;
                         Some(built)
                     }
-                    None => self.build_blob(lane, &accounts, &nodes, *root, chunk, &mut attempt)?,
+                    None => {
+                        let nodes = (committed, &changed.nodes);
+                        self.build_blob(lane, &accounts, nodes, *root, chunk, &mut attempt)?
+                    }
                 };
                 match built {
                     Some(built) if final_len(&built) > options.max_blob_bytes && take > 1 => {
@@ -277,18 +305,14 @@ impl ProverState {
                             let prior = accounts
                                 .insert(account, leaf.as_ssz_bytes().as_slice())?
                                 .map(|v| v.value().to_vec());
-                            versions.account(account, prior)?;
-                            let key = node_key(0, account);
+                            changed.account(&mut versions, height, account, prior)?;
                             let hash = tree.leaf(&leaf).ok_or_else(|| {
                                 ProverError::Corrupt(format!("account {account}: bad key"))
                             })?;
-                            let prior = nodes.insert(key, hash.0)?.map(|v| v.value());
-                            versions.node(key, prior.unwrap_or(tree.default(0).0))?;
+                            changed.nodes.set(0, account, hash);
                         }
                         for (level, index, hash) in new_nodes {
-                            let key = node_key(level, index);
-                            let prior = nodes.insert(key, hash.0)?.map(|v| v.value());
-                            versions.node(key, prior.unwrap_or(tree.default(level).0))?;
+                            changed.nodes.set(level, index, hash);
                         }
                         *root = blob.post_state_root;
                         report.included = report.included.saturating_add(blob.transactions.len());
@@ -374,7 +398,7 @@ impl ProverState {
         &self,
         lane: &ModelState,
         accounts: &Table<u64, &[u8]>,
-        nodes: &Table<u128, [u8; 32]>,
+        nodes: (&TreeNodes, &BlockNodes),
         pre_root: Hash32,
         chunk: &[(usize, Transaction)],
         report: &mut BlockReport,
@@ -469,7 +493,7 @@ impl ProverState {
         &self,
         lane: &ModelState,
         accounts: &Table<u64, &[u8]>,
-        nodes: &Table<u128, [u8; 32]>,
+        (committed, block): (&TreeNodes, &BlockNodes),
         pre_root: Hash32,
         txs: Vec<Transaction>,
         receipts: Option<Vec<HistoryProof>>,
@@ -485,14 +509,18 @@ impl ProverState {
             .map_err(|reason| ProverError::InvalidBlob(VerifyError::new(reason)))?;
         }
 
-        // The multiproof: every sibling the walk asks for, from the nodes table.
+        // The multiproof: every sibling the walk asks for, from the tree in memory.
         let tree = &lane.tree;
         let proof = write_multiproof(
             tree,
             depth,
             leaf_hashes(tree, &pre_state)?,
             |level, index| {
-                Ok::<_, ProverError>(read_node(nodes, level, index)?.unwrap_or(tree.default(level)))
+                Ok::<_, ProverError>(
+                    block
+                        .get(committed, level, index)
+                        .unwrap_or(tree.default(level)),
+                )
             },
         )?;
         if proof.root != pre_root {

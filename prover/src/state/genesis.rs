@@ -207,7 +207,7 @@ pub(super) fn initialize(
             }
         }
         write.open_table(tables.account_versions)?;
-        write.open_table(tables.node_versions)?;
+        write.open_table(tables.changes)?;
         roots.push(ModelRoot {
             model: allocation.model,
             root,

@@ -7,8 +7,8 @@
 //! |------------|--------------------------|------------------------------------------|
 //! | `MODEL/accounts` | account number     | the leaf, 48 bytes (SSZ `AccountLeaf`)   |
 //! | `MODEL/nodes`    | `level << 64 \| index` | 32-byte hash, leaves (level 0) included; default (empty) nodes absent |
-//! | `MODEL/node_versions` | (`nodes` key, block height `h`) | the node's hash before block `h` changed it (the level's default if it was empty) |
 //! | `MODEL/account_versions` | (account, block height `h`) | the leaf before block `h` changed it (SSZ `AccountLeaf`) |
+//! | `MODEL/changes` | block height `h`       | the accounts block `h` changed, ascending, 8 bytes each (little-endian) |
 //! | `blocks`   | height                   | the block file, exactly as exported      |
 //! | `headers`  | height (0 = genesis)     | header hash                              |
 //! | `history_nodes` | `height << 64 \| index` | 32-byte node `(height, index)` of the history accumulator (leaves: height 0) |
@@ -24,11 +24,18 @@
 //! History (for history proofs, `crate::fact_proofs`): the accumulator's nodes are stored as they
 //! are created, so a leaf's inclusion proof is O(log n) reads and appending is O(log n) writes.
 //! `MODEL/accounts` and `MODEL/nodes` hold the current state; each block also writes, for every
-//! leaf and node it changes, the value it had before the block, under the block's height
-//! (`MODEL/account_versions`, `MODEL/node_versions`: an undo log). So the value at height `i`
-//! is the one saved by the first change after `i` (one forward range read), or the current value
-//! if nothing changed it since. That is one write per change and no read (the old value is what
-//! the update of the current table returns), and the genesis state costs no extra space.
+//! leaf it changes, the value it had before the block, under the block's height
+//! (`MODEL/account_versions`: an undo log), and the list of the accounts it changed
+//! (`MODEL/changes`). So a leaf's value at height `i` is the one saved by its first change after
+//! `i` (one forward range read), or the current value if nothing changed it since; and a node's
+//! value at height `i` is the current one if no account below it changed since `i`, else the
+//! hash of its children at `i` (recomputed down to the changed leaves). That is one write per
+//! changed leaf and no read (the old value is what the update of the current table returns);
+//! tree nodes keep no history, and the genesis state costs no extra space.
+//!
+//! The current tree is also held in memory (`nodes::TreeNodes`, loaded on the first block a
+//! process builds): a block reads its siblings there and writes each node it changes once, with
+//! its last value, in its one transaction.
 
 use std::convert::Infallible;
 use std::path::Path;
@@ -52,6 +59,7 @@ mod build;
 mod credits;
 mod error;
 mod genesis;
+mod nodes;
 mod schema;
 mod undo;
 
@@ -59,6 +67,7 @@ pub use credits::EvmChannels;
 pub use error::ProverError;
 use genesis::*;
 pub(crate) use schema::*;
+pub(crate) use undo::unpack_accounts;
 use undo::*;
 
 /// One hosted model: its hashes, its tables and its current state root.
@@ -69,6 +78,8 @@ pub(crate) struct ModelState {
     pub(crate) rules: &'static dyn AccountRules,
     pub(crate) tables: ModelTables,
     root: Hash32,
+    /// The current tree, once a block needs it (`build.rs`).
+    nodes: Option<nodes::TreeNodes>,
 }
 
 impl ModelState {
@@ -82,6 +93,7 @@ impl ModelState {
             rules,
             tables: ModelTables::of(model),
             root,
+            nodes: None,
         })
     }
 }

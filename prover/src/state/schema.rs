@@ -2,9 +2,9 @@
 
 use std::sync::LazyLock;
 
-use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use witness_format::ssz_types::VariableList;
-use witness_format::{AccountLeaf, Genesis, Hash32, Model, SszDecode, decode_file};
+use witness_format::{AccountLeaf, Genesis, Model, SszDecode, decode_file};
 
 use super::*;
 
@@ -16,10 +16,12 @@ pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta
 pub(super) const META_GENESIS: &str = "genesis";
 /// The layout version of the database; another one is refused, not guessed at.
 pub(crate) const META_FORMAT: &str = "format";
-/// Version 3: blocks of file format 2 (zk proofs bind signatures, counts and the bridge) and
+/// Version 4: no undo log of tree nodes (`MODEL/node_versions`); the accounts each block
+/// changed (`MODEL/changes`) instead, so a past tree is recomputed from its leaves. Version 3:
+/// blocks of file format 2 (zk proofs bind signatures, counts and the bridge) and
 /// `zk-transfer` bridge leaves under the new bridge key. Version 2: tables per model (version 1
 /// held one model in unprefixed tables).
-pub(crate) const FORMAT_VERSION: u64 = 3;
+pub(crate) const FORMAT_VERSION: u64 = 4;
 
 /// One model's tables: its current state and its undo log (see the module doc).
 #[derive(Clone, Copy)]
@@ -27,7 +29,7 @@ pub(crate) struct ModelTables {
     pub(crate) accounts: TableDefinition<'static, u64, &'static [u8]>,
     pub(crate) nodes: TableDefinition<'static, u128, [u8; 32]>,
     pub(crate) account_versions: TableDefinition<'static, (u64, u64), &'static [u8]>,
-    pub(crate) node_versions: TableDefinition<'static, (u128, u64), [u8; 32]>,
+    pub(crate) changes: TableDefinition<'static, u64, &'static [u8]>,
 }
 
 /// The table names of every model: `MODEL/TABLE`, `MODEL` its name.
@@ -35,7 +37,7 @@ static TABLE_NAMES: LazyLock<Vec<(Model, [String; 4])>> = LazyLock::new(|| {
     Model::ALL
         .into_iter()
         .map(|model| {
-            let names = ["accounts", "nodes", "account_versions", "node_versions"]
+            let names = ["accounts", "nodes", "account_versions", "changes"]
                 .map(|table| format!("{}/{table}", model.name()));
             (model, names)
         })
@@ -51,13 +53,13 @@ impl ModelTables {
             .map(|(_, names)| names)
             // Model::ALL lists every model.
             .unwrap_or_else(|| unreachable!("a model missing from Model::ALL"));
-        let [accounts, nodes, account_versions, node_versions] =
+        let [accounts, nodes, account_versions, changes] =
             names.each_ref().map(String::as_str);
         Self {
             accounts: TableDefinition::new(accounts),
             nodes: TableDefinition::new(nodes),
             account_versions: TableDefinition::new(account_versions),
-            node_versions: TableDefinition::new(node_versions),
+            changes: TableDefinition::new(changes),
         }
     }
 }
@@ -77,16 +79,6 @@ pub(crate) fn node_key(level: u8, index: u64) -> u128 {
 /// Key of node `(height, index)` of the history accumulator.
 pub(crate) fn history_key(height: u32, index: u64) -> u128 {
     (u128::from(height) << 64) | u128::from(index)
-}
-
-pub(super) fn read_node(
-    nodes: &Table<u128, [u8; 32]>,
-    level: u8,
-    index: u64,
-) -> Result<Option<Hash32>, ProverError> {
-    Ok(nodes
-        .get(node_key(level, index))?
-        .map(|v| Hash32::from(v.value())))
 }
 
 pub(crate) fn read_leaf(

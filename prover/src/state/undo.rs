@@ -1,5 +1,7 @@
-//! The undo log: for every leaf and node a block changes, its value before the block, under
-//! the block's height; and the history accumulator's new nodes.
+//! The undo log: for every leaf a block changes, its value before the block, under the block's
+//! height, and the list of the accounts it changed; and the history accumulator's new nodes.
+//! Tree nodes have no undo log: a past node is recomputed from the leaves of its subtree
+//! (`crate::fact_proofs`), so history grows by what changed at the leaves.
 
 use std::collections::HashSet;
 
@@ -7,50 +9,60 @@ use redb::Table;
 use verifier::accumulator::HistoryAccumulator;
 use witness_format::{AccountLeaf, Hash32, SszEncode};
 
+use super::nodes::BlockNodes;
 use super::*;
 
-/// What a block changed so far in one model's state: a later blob's change must not overwrite
-/// the value from before the block with one from within it. One per model for the whole block,
-/// whatever number of batches (credits, transfers) fill it.
+/// What a block changed so far in one model's state: the accounts (a later blob's change must
+/// not overwrite the value from before the block with one from within it) and the tree nodes
+/// with their latest values. One per model for the whole block, whatever number of batches
+/// (credits, transfers) fill it.
 #[derive(Default)]
 pub(super) struct Changed {
     pub(super) accounts: HashSet<u64>,
-    pub(super) nodes: HashSet<u128>,
+    pub(super) nodes: BlockNodes,
 }
 
-/// The undo log of one block's write transaction, for one model: the value of each leaf and
-/// node before the block first changed it.
-pub(super) struct Versions<'txn, 'c> {
-    pub(super) height: u64,
-    pub(super) accounts: Table<'txn, (u64, u64), &'static [u8]>,
-    pub(super) nodes: Table<'txn, (u128, u64), [u8; 32]>,
-    pub(super) changed: &'c mut Changed,
-}
-
-impl Versions<'_, '_> {
-    /// Records the value `account` had before this block (SSZ; `None`: the empty slot), on its
-    /// first change in the block.
+impl Changed {
+    /// Records in `versions` the value `account` had before block `height` (SSZ; `None`: the
+    /// empty slot), on its first change in the block.
     pub(super) fn account(
         &mut self,
+        versions: &mut Table<(u64, u64), &'static [u8]>,
+        height: u64,
         account: u64,
         prior: Option<Vec<u8>>,
     ) -> Result<(), ProverError> {
-        if self.changed.accounts.insert(account) {
+        if self.accounts.insert(account) {
             let prior = prior.unwrap_or_else(|| AccountLeaf::EMPTY.as_ssz_bytes());
-            self.accounts
-                .insert((account, self.height), prior.as_slice())?;
+            versions.insert((account, height), prior.as_slice())?;
         }
         Ok(())
     }
 
-    /// Records the hash node `key` had before this block (the level's default if it was
-    /// absent), on its first change in the block.
-    pub(super) fn node(&mut self, key: u128, prior: [u8; 32]) -> Result<(), ProverError> {
-        if self.changed.nodes.insert(key) {
-            self.nodes.insert((key, self.height), prior)?;
-        }
-        Ok(())
+    /// The accounts changed, ascending, as little-endian `u64`s: the block's `MODEL/changes`
+    /// entry.
+    pub(super) fn packed_accounts(&self) -> Vec<u8> {
+        let mut accounts: Vec<u64> = self.accounts.iter().copied().collect();
+        accounts.sort_unstable();
+        accounts.iter().flat_map(|a| a.to_le_bytes()).collect()
     }
+}
+
+/// The accounts of a `MODEL/changes` entry; `None` if its length is not a multiple of 8.
+pub(crate) fn unpack_accounts(bytes: &[u8]) -> Option<Vec<u64>> {
+    let chunks = bytes.chunks_exact(8);
+    if !chunks.remainder().is_empty() {
+        return None;
+    }
+    Some(
+        chunks
+            .map(|chunk| {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(chunk);
+                u64::from_le_bytes(word)
+            })
+            .collect(),
+    )
 }
 
 /// Appends `hash` to `history`, storing every node the append creates.
@@ -74,10 +86,9 @@ mod tests {
     use redb::{ReadableTableMetadata, TableDefinition};
 
     const ACCOUNTS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("a");
-    const NODES: TableDefinition<(u128, u64), [u8; 32]> = TableDefinition::new("n");
 
-    /// Within one block only the first change of a leaf or node is logged: the value from
-    /// before the block, not one from within it.
+    /// Within one block only the first change of a leaf is logged: the value from before the
+    /// block, not one from within it; the block's changed accounts pack ascending.
     #[test]
     fn only_the_value_before_the_block_is_logged() {
         let dir = tempfile::tempdir().unwrap();
@@ -85,12 +96,7 @@ mod tests {
         let write = db.begin_write().unwrap();
         let mut changed = Changed::default();
         {
-            let mut versions = Versions {
-                height: 5,
-                accounts: write.open_table(ACCOUNTS).unwrap(),
-                nodes: write.open_table(NODES).unwrap(),
-                changed: &mut changed,
-            };
+            let mut versions = write.open_table(ACCOUNTS).unwrap();
             let leaf = |balance| {
                 AccountLeaf {
                     balance,
@@ -98,11 +104,9 @@ mod tests {
                 }
                 .as_ssz_bytes()
             };
-            versions.account(3, None).unwrap();
-            versions.account(3, Some(leaf(9))).unwrap();
-            versions.account(4, Some(leaf(1))).unwrap();
-            versions.node(node_key(2, 1), [1; 32]).unwrap();
-            versions.node(node_key(2, 1), [2; 32]).unwrap();
+            changed.account(&mut versions, 5, 4, Some(leaf(1))).unwrap();
+            changed.account(&mut versions, 5, 3, None).unwrap();
+            changed.account(&mut versions, 5, 3, Some(leaf(9))).unwrap();
         }
         write.commit().unwrap();
         let read = db.begin_read().unwrap();
@@ -113,12 +117,11 @@ mod tests {
             empty.as_slice()
         );
         assert_eq!(accounts.len().unwrap(), 2);
-        let nodes = read.open_table(NODES).unwrap();
         assert_eq!(
-            nodes.get((node_key(2, 1), 5)).unwrap().unwrap().value(),
-            [1; 32]
+            unpack_accounts(&changed.packed_accounts()),
+            Some(vec![3, 4])
         );
-        assert_eq!(nodes.len().unwrap(), 1);
+        assert_eq!(unpack_accounts(&[0; 9]), None);
     }
 
     /// Appending stores every accumulator node the append creates, under its key.
