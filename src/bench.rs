@@ -237,8 +237,9 @@ fn print_table(report: &BenchReport) {
     }
     row("zipf 1.0", &report.zipf);
     outln!(
-        "prover database growth: {:.0} bytes per transaction",
-        report.db_bytes_per_tx
+        "prover database growth: {:.0} bytes per transaction ({:.0} of them state history)",
+        report.db_bytes_per_tx,
+        report.history_bytes_per_tx
     );
     outln!(
         "thread speedup (verification, all threads over one): {:.2}",

@@ -328,6 +328,15 @@ pub(crate) struct ProveArgs {
     /// key, so that spans of the chain can be aggregated (`history span --aggregate`).
     #[arg(long, requires = "keys")]
     srs: Option<PathBuf>,
+    /// Keep the state history (for account history proofs) of the last K blocks only; older
+    /// states are then refused. Default: all of it.
+    #[arg(long, value_name = "K")]
+    keep_history: Option<u64>,
+    /// Blocks between two checkpoints of the database's state tables: fewer mean less to
+    /// replay on opening it, more mean less rewriting.
+    #[arg(long, value_name = "N", default_value_t = prover::CHECKPOINT_BLOCKS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    checkpoint_every: u64,
     #[command(flatten)]
     farm: crate::farm::FarmArgs,
 }
@@ -336,6 +345,8 @@ pub(crate) struct ProveArgs {
 pub(crate) fn prove(args: ProveArgs) -> Result<(), Failure> {
     let options = BlockOptions {
         txs_per_blob: args.txs_per_blob,
+        checkpoint_every: args.checkpoint_every,
+        history_window: args.keep_history,
         ..BlockOptions::default()
     };
     let keys = match (args.witness, &args.keys) {

@@ -295,6 +295,7 @@ fn bench_json_reports_the_database_growth_per_transaction() {
         "floor_ratio",
         "thread_speedup",
         "db_bytes_per_tx",
+        "history_bytes_per_tx",
     ] {
         let value = report[key]
             .as_f64()

@@ -14,10 +14,12 @@ fn stateless() -> Command {
     Command::new(env!("CARGO_BIN_EXE_stateless"))
 }
 
-fn prove_command(workload: &Path, db: &Path, out: &Path) -> Command {
+fn prove_command(workload: &Path, db: &Path, out: &Path, extra: &[&str]) -> Command {
     let mut command = stateless();
     command
-        .args(["prove", "--txs-per-blob", "16", "--workload"])
+        .args(["prove", "--txs-per-blob", "16"])
+        .args(extra)
+        .arg("--workload")
         .arg(workload)
         .arg("--db")
         .arg(db)
@@ -61,6 +63,25 @@ fn killed_prover_resumes_to_the_identical_chain() {
         20,
     );
     assert_eq!(chain.height, 60);
+}
+
+/// The same with a checkpoint every 3 blocks and 5 blocks of history: kills land while the
+/// state tables are rewritten and while history is dropped too.
+#[test]
+fn killed_prover_with_checkpoints_and_a_history_window_resumes_to_the_identical_chain() {
+    let chain = crash_and_resume_proving_with(
+        &[
+            "--accounts",
+            "256",
+            "--blocks",
+            "40",
+            "--txs-per-block",
+            "48",
+        ],
+        &["--checkpoint-every", "3", "--keep-history", "5"],
+        12,
+    );
+    assert_eq!(chain.height, 40);
 }
 
 /// The same on a chain of both models with cross-model messages: blocks that credit exits carry
@@ -156,6 +177,11 @@ struct Resumed {
 /// restart on the same database. Checks that both runs wrote identical files, that the
 /// database passes its integrity check, and that the chain verifies.
 fn crash_and_resume(gen_args: &[&str], kills: usize) -> Resumed {
+    crash_and_resume_proving_with(gen_args, &[], kills)
+}
+
+/// [`crash_and_resume`] with `prove_args` added to every `prove` run.
+fn crash_and_resume_proving_with(gen_args: &[&str], prove_args: &[&str], kills: usize) -> Resumed {
     let dir = tempfile::tempdir().unwrap();
     let workload = dir.path().join("workload");
     let status = stateless()
@@ -170,9 +196,14 @@ fn crash_and_resume(gen_args: &[&str], kills: usize) -> Resumed {
     // The reference: one uninterrupted run.
     let reference = dir.path().join("reference");
     let start = Instant::now();
-    let out = prove_command(&workload, &dir.path().join("reference.redb"), &reference)
-        .output()
-        .unwrap();
+    let out = prove_command(
+        &workload,
+        &dir.path().join("reference.redb"),
+        &reference,
+        prove_args,
+    )
+    .output()
+    .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -191,7 +222,9 @@ fn crash_and_resume(gen_args: &[&str], kills: usize) -> Resumed {
             runs < 400,
             "the prover kept finishing before it could be killed"
         );
-        let mut child = prove_command(&workload, &db, &chain).spawn().unwrap();
+        let mut child = prove_command(&workload, &db, &chain, prove_args)
+            .spawn()
+            .unwrap();
         let delay = full_run.mul_f64(rng.random_range(0.0..1.0));
         std::thread::sleep(delay);
         if child.try_wait().unwrap().is_none() {
@@ -206,7 +239,9 @@ fn crash_and_resume(gen_args: &[&str], kills: usize) -> Resumed {
             std::fs::remove_dir_all(&chain).unwrap();
         }
     }
-    let out = prove_command(&workload, &db, &chain).output().unwrap();
+    let out = prove_command(&workload, &db, &chain, prove_args)
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -273,7 +308,7 @@ fn second_prover_on_an_open_database_is_refused() {
     let holder = ProverState::open(&db, &allocation).unwrap();
     let before = std::fs::read(&db).unwrap();
 
-    let out = prove_command(&workload, &db, &dir.path().join("chain"))
+    let out = prove_command(&workload, &db, &dir.path().join("chain"), &[])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -287,7 +322,7 @@ fn second_prover_on_an_open_database_is_refused() {
     drop(holder);
     std::thread::sleep(Duration::from_millis(10));
     assert!(
-        prove_command(&workload, &db, &dir.path().join("chain"))
+        prove_command(&workload, &db, &dir.path().join("chain"), &[])
             .status()
             .unwrap()
             .success()

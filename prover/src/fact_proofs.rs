@@ -5,7 +5,7 @@
 //! nodes to read, `hash::list_path` the list paths, the model's tree walk (`crate::tree_hash`) the account's
 //! path), and every proof passes `verify_history_proof` before it is returned.
 
-use std::ops::RangeInclusive;
+use std::collections::HashMap;
 
 use redb::{ReadOnlyTable, ReadTransaction, ReadableDatabase};
 use verifier::accounts::in_range;
@@ -19,13 +19,12 @@ use verifier::verify_history_proof;
 use witness_format::ssz_types::VariableList;
 use witness_format::{
     AccountFact, AccountLeaf, Anchor, BlobFact, BlobInclusion, Block, EvmChannelFact, Hash32,
-    HistoryFact, HistoryProof, Model, SszDecode, TransactionFact, TransactionInclusion,
-    decode_file,
+    HistoryFact, HistoryProof, Model, TransactionFact, TransactionInclusion, decode_file,
 };
 
 use crate::state::{
-    BLOCKS, HISTORY_NODES, ProverError, ProverState, history_key, node_key, read_leaf,
-    unpack_accounts,
+    BLOCKS, HISTORY_NODES, Leaves, META, META_CHECKPOINT, ProverError, ProverState, history_key,
+    node_key, read_log, read_meta_u64,
 };
 use crate::tree_hash::ModelTree;
 
@@ -238,13 +237,34 @@ impl ProverState {
         if !in_range(account, depth) {
             return Err(ProverError::AccountOutOfRange { account, depth });
         }
+        if height < self.history_from() {
+            return Err(ProverError::HistoryPruned {
+                height,
+                oldest: self.history_from(),
+            });
+        }
         let anchor = self.anchor(read, height)?;
         let tree = &lane.tree;
+        let accounts = read.open_table(lane.tables.accounts)?;
+        let checkpoint = read_meta_u64(&read.open_table(META)?, META_CHECKPOINT)?;
+        let mut before = HashMap::new();
+        let mut changed_since = Vec::new();
+        for (_, leaves) in read_log(&read.open_table(lane.tables.undo)?, later(height)..)? {
+            for (account, leaf) in leaves {
+                before.entry(account).or_insert(leaf);
+                changed_since.push(account);
+            }
+        }
+        for (_, leaves) in read_log(&read.open_table(lane.tables.redo)?, later(checkpoint)..)? {
+            changed_since.extend(leaves.into_iter().map(|(account, _)| account));
+        }
+        changed_since.sort_unstable();
+        changed_since.dedup();
         let state = VersionedState {
-            accounts: read.open_table(lane.tables.accounts)?,
-            account_versions: read.open_table(lane.tables.account_versions)?,
+            current: ProverState::leaves(lane, &accounts),
             nodes: read.open_table(lane.tables.nodes)?,
-            changed_since: changed_since(&read.open_table(lane.tables.changes)?, height)?,
+            before,
+            changed_since,
             tree,
             height,
         };
@@ -364,42 +384,39 @@ fn transaction_inclusion(
 }
 
 /// The state tree and accounts as they were after the block at `height`, from the current
-/// tables and the undo log (see `crate::state`).
+/// leaves, the checkpoint's tree and the undo log (see `crate::state`).
 struct VersionedState<'t> {
-    accounts: ReadOnlyTable<u64, &'static [u8]>,
-    account_versions: ReadOnlyTable<(u64, u64), &'static [u8]>,
+    current: Leaves<'t>,
+    /// The tree at the checkpoint.
     nodes: ReadOnlyTable<u128, [u8; 32]>,
-    /// The accounts changed by the blocks after the height, ascending.
+    /// The leaves changed after the height, as they were at the height.
+    before: HashMap<u64, AccountLeaf>,
+    /// Every account changed after the height or after the checkpoint, ascending: those whose
+    /// leaf may differ between the two.
     changed_since: Vec<u64>,
     tree: &'t ModelTree,
     height: u64,
 }
 
 impl VersionedState<'_> {
-    /// The leaf of `account` at the height: the value saved by its first change after the
+    /// The leaf of `account` at the height: the value from before its first change after the
     /// height, or its current value if nothing changed it since.
     fn leaf(&self, account: u64) -> Result<AccountLeaf, ProverError> {
-        let saved = match later(self.height) {
-            Some(after) => self
-                .account_versions
-                .range(after_height(account, after))?
-                .next(),
-            None => None,
-        };
-        match saved {
-            Some(entry) => AccountLeaf::from_ssz_bytes(entry?.1.value())
-                .map_err(|e| ProverError::Corrupt(format!("account {account} version: {e:?}"))),
-            None => read_leaf(&self.accounts, account),
+        match self.before.get(&account) {
+            Some(leaf) => Ok(*leaf),
+            None => self.current.get(account),
         }
     }
 
-    /// Node `(level, index)` of the tree at the height: the current node if no account below
-    /// it changed since, else recomputed from its children at the height. So the work is the
-    /// paths of the accounts changed since, below the nodes asked for.
+    /// Node `(level, index)` of the tree at the height: the checkpoint's if no account below
+    /// it changed in between, else recomputed from its children at the height. So the work is
+    /// the paths of the accounts changed in between, below the nodes asked for.
     fn node(&self, level: u8, index: u64) -> Result<Hash32, ProverError> {
         let first = u128::from(index) << level;
         let end = u128::from(index).saturating_add(1) << level;
-        let below = self.changed_since.partition_point(|&a| u128::from(a) < first);
+        let below = self
+            .changed_since
+            .partition_point(|&a| u128::from(a) < first);
         let changed = self
             .changed_since
             .get(below)
@@ -412,7 +429,10 @@ impl VersionedState<'_> {
         }
         let Some(child) = level.checked_sub(1) else {
             return self.tree.leaf(&self.leaf(index)?).ok_or_else(|| {
-                ProverError::Corrupt(format!("account {index} at height {}: bad key", self.height))
+                ProverError::Corrupt(format!(
+                    "account {index} at height {}: bad key",
+                    self.height
+                ))
             });
         };
         let left = self.node(child, index.saturating_mul(2))?;
@@ -421,35 +441,9 @@ impl VersionedState<'_> {
     }
 }
 
-/// The accounts the blocks after `height` changed, ascending, from a `MODEL/changes` table.
-fn changed_since(
-    changes: &ReadOnlyTable<u64, &'static [u8]>,
-    height: u64,
-) -> Result<Vec<u64>, ProverError> {
-    let mut accounts = Vec::new();
-    let Some(after) = later(height) else {
-        return Ok(accounts);
-    };
-    for entry in changes.range(after..)? {
-        let (block, packed) = entry?;
-        let block_accounts = unpack_accounts(packed.value()).ok_or_else(|| {
-            ProverError::Corrupt(format!("changed accounts of block {}", block.value()))
-        })?;
-        accounts.extend(block_accounts);
-    }
-    accounts.sort_unstable();
-    accounts.dedup();
-    Ok(accounts)
-}
-
-/// The first block after `height`, if there can be one.
-fn later(height: u64) -> Option<u64> {
-    height.checked_add(1)
-}
-
-/// The undo-log keys of `key` from block `first` on.
-fn after_height<K: Copy>(key: K, first: u64) -> RangeInclusive<(K, u64)> {
-    (key, first)..=(key, u64::MAX)
+/// The first block after `height` (saturating: nothing comes after the last height).
+fn later(height: u64) -> u64 {
+    height.saturating_add(1)
 }
 
 /// A list within its wire limit; proofs never exceed them (depths and counts are `u64`-bounded).
@@ -469,7 +463,6 @@ mod tests {
     use redb::ReadableTable;
     use verifier::ProvenFact;
     use verifier::hash::{genesis_hash, header_hash};
-    use witness_format::SszEncode;
 
     /// A prover that built a small chain, kept open, with every account's leaf after each block.
     struct Built {
@@ -664,6 +657,69 @@ mod tests {
         assert!(state.history_proof(2, account((1 << 12) - 1)).is_ok());
     }
 
+    /// With a checkpoint every 2 blocks and 3 blocks of history, reopened before every block
+    /// (so the tree comes back from the checkpoint and the redo log each time), the prover
+    /// builds the same chain as with the defaults; every kept state proves, each account as
+    /// it was, and older states are refused by name.
+    #[test]
+    fn checkpoints_and_a_history_window_keep_the_chain_and_refuse_older_states() {
+        let reference = build(7);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.redb");
+        let workload = generate(&spec(7));
+        let options = BlockOptions {
+            txs_per_blob: 3,
+            checkpoint_every: 2,
+            history_window: Some(3),
+            ..BlockOptions::default()
+        };
+        for (batch, expected) in workload.batches.iter().zip(&reference.blocks) {
+            let mut state = ProverState::open(&path, &workload.allocation).unwrap();
+            let (block, _) = state.build_block(&batch.transactions, options).unwrap();
+            assert_eq!(
+                witness_format::encode_file(&block),
+                witness_format::encode_file(expected)
+            );
+        }
+        let mut state = ProverState::open_existing(&path).unwrap();
+        state.check_integrity().unwrap();
+        assert_eq!(state.history_from(), 4);
+        for height in 4..=7u64 {
+            for account in 0..ACCOUNTS * 3 {
+                let query = FactQuery::Account {
+                    height,
+                    model: Model::Transfer,
+                    account,
+                };
+                let proof = state.history_proof(7, query).unwrap();
+                let ProvenFact::Account { leaf, .. } =
+                    verify_history_proof(&proof, reference.header(7)).unwrap()
+                else {
+                    panic!("not an account fact");
+                };
+                assert_eq!(leaf, reference.leaves[height as usize][account as usize]);
+            }
+        }
+        let query = FactQuery::Account {
+            height: 3,
+            model: Model::Transfer,
+            account: 0,
+        };
+        assert!(matches!(
+            state.history_proof(7, query),
+            Err(ProverError::HistoryPruned {
+                height: 3,
+                oldest: 4
+            })
+        ));
+        // Headers, blobs and transactions stay provable: blocks are kept.
+        assert!(
+            state
+                .history_proof(7, FactQuery::Header { height: 1 })
+                .is_ok()
+        );
+    }
+
     /// A database of another layout version (here: one from before versions were recorded)
     /// is refused, not misread.
     #[test]
@@ -698,24 +754,17 @@ mod tests {
             let db = redb::Database::open(&path).unwrap();
             let write = db.begin_write().unwrap();
             {
-                // Leaf 1 of the accumulator (header 1's hash), and the saved genesis value of
-                // the first account a block changed.
+                // Leaf 1 of the accumulator (header 1's hash), and the genesis value of the
+                // first account block 1 changed.
                 let mut history = write.open_table(HISTORY_NODES).unwrap();
                 history.insert(history_key(0, 1), [7u8; 32]).unwrap();
-                let mut versions = write
-                    .open_table(ModelTables::of(Model::Transfer).account_versions)
+                let mut undo = write
+                    .open_table(ModelTables::of(Model::Transfer).undo)
                     .unwrap();
-                let (first, leaf) = {
-                    let (key, value) = versions.iter().unwrap().next().unwrap().unwrap();
-                    (key.value(), AccountLeaf::from_ssz_bytes(value.value()).unwrap())
-                };
-                let damaged = AccountLeaf {
-                    balance: leaf.balance ^ 1,
-                    ..leaf
-                };
-                versions
-                    .insert(first, damaged.as_ssz_bytes().as_slice())
-                    .unwrap();
+                let mut entry = undo.get(1).unwrap().unwrap().value().to_vec();
+                // The first leaf's balance: after its account (8 bytes) and key (32).
+                entry[40] ^= 1;
+                undo.insert(1, entry.as_slice()).unwrap();
             }
             write.commit().unwrap();
         }

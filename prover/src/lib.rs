@@ -46,4 +46,6 @@ pub use fact_proofs::FactQuery;
 #[cfg(feature = "testing")]
 pub use fact_proofs::blob_inclusion;
 pub use span::{SpanBuildError, SpanBuilder};
-pub use state::{BlockOptions, BlockReport, EvmChannels, ProverError, ProverState};
+pub use state::{
+    BlockOptions, BlockReport, CHECKPOINT_BLOCKS, EvmChannels, ProverError, ProverState, Storage,
+};

@@ -8,9 +8,10 @@
 //! same blobs (the linkage pass, a few hashes per block, is left out, so no earlier chain is
 //! needed). Both use all threads.
 //!
-//! `db_bytes_per_tx` is the growth of the prover's database file over the main measurement's
-//! blocks, per transaction included: state, blocks, history accumulator and undo log, what a
-//! long-running prover keeps.
+//! `db_bytes_per_tx` is the growth of the prover's database (its allocated pages) over the main
+//! measurement's blocks, per transaction included: blocks, state history, history accumulator
+//! and state tables, what a long-running prover keeps; `history_bytes_per_tx` is the state
+//! history's part (the undo entries).
 //!
 //! Each other mode is one submodule returning its own report: [`zk`] (`--zk`: the
 //! `zk-transfer` proof system against Merkle witnesses and plain Groth16), [`history`]
@@ -89,9 +90,11 @@ pub struct BenchReport {
     pub blob_bytes_per_tx: f64,
     /// The main measurement's proving throughput.
     pub prove_tx_per_s: f64,
-    /// Growth of the prover's database file per transaction over the main measurement's blocks
-    /// (state, blocks, history and undo log: what a long-running prover keeps).
+    /// Growth of the prover's database per transaction over the main measurement's blocks
+    /// (blocks, state history, history accumulator and state tables).
     pub db_bytes_per_tx: f64,
+    /// The state history's part of it (the undo entries).
+    pub history_bytes_per_tx: f64,
     /// The same shape with Zipf(1.0) account access.
     pub zipf: Measurement,
     /// Uniform access over several blob sizes.
@@ -291,8 +294,7 @@ pub fn throughput(args: &ThroughputPlan) -> anyhow::Result<BenchReport> {
     );
     let generator = WorkloadGenerator::new(&spec);
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
-    let db = dir.path().join("bench.redb");
-    let prover = ProverState::open(&db, &generator.allocation())?;
+    let prover = ProverState::open(&dir.path().join("bench.redb"), &generator.allocation())?;
     let params = ChainParams::from_genesis(prover.genesis()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut bench = Bench {
         generator,
@@ -302,12 +304,14 @@ pub fn throughput(args: &ThroughputPlan) -> anyhow::Result<BenchReport> {
         blobs,
         built: 0,
     };
-    let file_len = || std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
-    let genesis_len = file_len();
+    let before = bench.prover.storage()?;
 
     eprintln!("bench: uniform access");
     let (main, prepared) = bench.measure(AccessPattern::Uniform, args.txs_per_blob)?;
-    let db_bytes_per_tx = file_len().saturating_sub(genesis_len) as f64 / bench.built.max(1) as f64;
+    let after = bench.prover.storage()?;
+    let per_tx = |grown: u64| grown as f64 / bench.built.max(1) as f64;
+    let db_bytes_per_tx = per_tx(after.allocated_bytes.saturating_sub(before.allocated_bytes));
+    let history_bytes_per_tx = per_tx(after.history_bytes.saturating_sub(before.history_bytes));
     let single = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
@@ -336,6 +340,7 @@ pub fn throughput(args: &ThroughputPlan) -> anyhow::Result<BenchReport> {
         blob_bytes_per_tx: main.blob_bytes_per_tx,
         prove_tx_per_s: main.prove_tx_per_s,
         db_bytes_per_tx,
+        history_bytes_per_tx,
         zipf,
         sweep,
         repetitions,

@@ -4,9 +4,10 @@
 
 use std::convert::Infallible;
 
-use redb::{Table, WriteTransaction};
+use redb::{ReadTransaction, ReadableDatabase, WriteTransaction};
 
 use super::nodes::{BlockNodes, TreeNodes};
+use super::undo::pack_leaves;
 use verifier::accounts::{TouchedState, touched_accounts};
 use verifier::accumulator::blobs_root;
 use verifier::bridge::bridge;
@@ -101,7 +102,7 @@ impl ProverState {
         let mut changed: Vec<Changed> = self.models.iter().map(|_| Changed::default()).collect();
         let mut blobs = Vec::new();
         self.load_nodes()?;
-        let write = self.db.begin_write()?;
+        let read = self.db.begin_read()?;
         for (position, lane) in self.models.iter().enumerate() {
             let (credits, receipts) = self.pending_credits(lane, channels)?;
             if credits.is_empty() {
@@ -114,8 +115,7 @@ impl ProverState {
             let mut credit_report = BlockReport::default();
             self.build_blobs(
                 lane,
-                &write,
-                height,
+                &read,
                 root,
                 &indexed,
                 Some(&receipts),
@@ -152,8 +152,7 @@ impl ProverState {
             offset = offset.saturating_add(transactions.len());
             self.build_blobs(
                 lane,
-                &write,
-                height,
+                &read,
                 root,
                 &indexed,
                 None,
@@ -197,28 +196,50 @@ impl ProverState {
             });
         }
         let hash = header_hash(&block.header);
+        let write = self.db.begin_write()?;
         write
             .open_table(BLOCKS)?
             .insert(height, encode_file(&block).as_slice())?;
         write.open_table(HEADERS)?.insert(height, hash.0)?;
         let mut history = self.history.clone();
         append_history(&mut write.open_table(HISTORY_NODES)?, &mut history, hash)?;
+        let checkpoint = height.saturating_sub(self.checkpoint) >= options.checkpoint_every.max(1);
         for (lane, changed) in self.models.iter().zip(&changed) {
-            if changed.accounts.is_empty() {
-                continue;
+            if !changed.before.is_empty() {
+                write
+                    .open_table(lane.tables.undo)?
+                    .insert(height, pack_leaves(&changed.before).as_slice())?;
             }
-            changed.nodes.write(&mut write.open_table(lane.tables.nodes)?)?;
-            write
-                .open_table(lane.tables.changes)?
-                .insert(height, changed.packed_accounts().as_slice())?;
+            if checkpoint {
+                self.write_checkpoint(&write, lane, changed)?;
+            } else if !changed.after.is_empty() {
+                write
+                    .open_table(lane.tables.redo)?
+                    .insert(height, pack_leaves(&changed.after).as_slice())?;
+            }
         }
+        if checkpoint {
+            write
+                .open_table(META)?
+                .insert(META_CHECKPOINT, height.to_le_bytes().as_slice())?;
+        }
+        let history_from = self.prune_history(&write, height, options.history_window)?;
         write.commit()?;
 
         self.history = history;
         self.height = height;
         self.tip_hash = hash;
+        self.history_from = history_from;
+        if checkpoint {
+            self.checkpoint = height;
+        }
         for ((lane, root), changed) in self.models.iter_mut().zip(roots).zip(changed) {
             lane.root = root;
+            if checkpoint {
+                lane.recent.clear();
+            } else {
+                lane.recent.extend(changed.after);
+            }
             if let Some(nodes) = lane.nodes.as_mut() {
                 nodes.apply(changed.nodes);
             }
@@ -227,15 +248,114 @@ impl ProverState {
         Ok((block, report))
     }
 
-    /// Reads every hosted model's tree into memory, if not yet done.
+    /// Reads every hosted model's tree into memory, if not yet done: the checkpoint's, with
+    /// the paths of the leaves changed since recomputed, and checked against the current root.
     fn load_nodes(&mut self) -> Result<(), ProverError> {
+        let depth = self.params.tree_depth;
         for lane in &mut self.models {
-            if lane.nodes.is_none() {
-                let read = self.db.begin_read()?;
-                lane.nodes = Some(TreeNodes::load(&read.open_table(lane.tables.nodes)?)?);
+            if lane.nodes.is_some() {
+                continue;
             }
+            let read = self.db.begin_read()?;
+            let mut nodes = TreeNodes::load(&read.open_table(lane.tables.nodes)?)?;
+            let tree = &lane.tree;
+            let mut since = BlockNodes::default();
+            let mut leaves = Vec::with_capacity(lane.recent.len());
+            for (&account, leaf) in &lane.recent {
+                let hash = tree
+                    .leaf(leaf)
+                    .ok_or_else(|| ProverError::Corrupt(format!("account {account}: bad key")))?;
+                since.set(0, account, hash);
+                leaves.push((account, hash));
+            }
+            let root = if leaves.is_empty() {
+                nodes.get(depth, 0).unwrap_or(tree.default(depth))
+            } else {
+                let Ok(root) = tree.root::<Infallible>(
+                    depth,
+                    leaves,
+                    |level, index| Ok(nodes.get(level, index).unwrap_or(tree.default(level))),
+                    |level, index, hash| since.set(level, index, *hash),
+                );
+                root
+            };
+            if root != lane.root {
+                return Err(ProverError::Corrupt(format!(
+                    "{} checkpoint and redo log give root {root}, the last block says {}",
+                    lane.model, lane.root
+                )));
+            }
+            nodes.apply(since);
+            lane.nodes = Some(nodes);
         }
         Ok(())
+    }
+
+    /// Writes into `write` every leaf of `lane` changed since the last checkpoint and every
+    /// node on their paths, as this block leaves them, and drops the redo entries.
+    fn write_checkpoint(
+        &self,
+        write: &WriteTransaction,
+        lane: &ModelState,
+        changed: &Changed,
+    ) -> Result<(), ProverError> {
+        let mut leaves = lane.recent.clone();
+        leaves.extend(
+            changed
+                .after
+                .iter()
+                .map(|(&account, &leaf)| (account, leaf)),
+        );
+        let mut accounts = write.open_table(lane.tables.accounts)?;
+        for (&account, leaf) in &leaves {
+            accounts.insert(account, leaf.as_ssz_bytes().as_slice())?;
+        }
+        let committed = lane
+            .nodes
+            .as_ref()
+            .ok_or_else(|| ProverError::Corrupt("the tree is not loaded".into()))?;
+        let mut nodes = write.open_table(lane.tables.nodes)?;
+        // Level by level, each level's indices ascending: the table's key order.
+        let mut indices: Vec<u64> = leaves.keys().copied().collect();
+        for level in 0..=self.params.tree_depth {
+            for &index in &indices {
+                let hash = changed
+                    .nodes
+                    .get(committed, level, index)
+                    .unwrap_or(lane.tree.default(level));
+                nodes.insert(node_key(level, index), hash.0)?;
+            }
+            indices.iter_mut().for_each(|index| *index >>= 1);
+            indices.dedup();
+        }
+        write.open_table(lane.tables.redo)?.retain(|_, _| false)?;
+        Ok(())
+    }
+
+    /// Drops, in `write`, the undo entries a history of `window` blocks no longer keeps after
+    /// block `height`; returns the lowest provable height then.
+    fn prune_history(
+        &self,
+        write: &WriteTransaction,
+        height: u64,
+        window: Option<u64>,
+    ) -> Result<u64, ProverError> {
+        let Some(window) = window else {
+            return Ok(self.history_from);
+        };
+        let horizon = height.saturating_sub(window);
+        if horizon <= self.history_from {
+            return Ok(self.history_from);
+        }
+        for lane in &self.models {
+            write
+                .open_table(lane.tables.undo)?
+                .retain_in(..=horizon, |_, _| false)?;
+        }
+        write
+            .open_table(META)?
+            .insert(META_HISTORY_FROM, horizon.to_le_bytes().as_slice())?;
+        Ok(horizon)
     }
 
     /// Packs one model's transactions into blobs on top of `root` (moved along), writing each
@@ -244,8 +364,7 @@ impl ProverState {
     fn build_blobs(
         &self,
         lane: &ModelState,
-        write: &WriteTransaction,
-        height: u64,
+        read: &ReadTransaction,
         root: &mut Hash32,
         pending: &[(usize, Transaction)],
         receipts: Option<&[HistoryProof]>,
@@ -254,8 +373,7 @@ impl ProverState {
         report: &mut BlockReport,
         blobs: &mut Vec<(Blob, bool)>,
     ) -> Result<(), ProverError> {
-        let mut accounts = write.open_table(lane.tables.accounts)?;
-        let mut versions = write.open_table(lane.tables.account_versions)?;
+        let table = read.open_table(lane.tables.accounts)?;
         let committed = lane
             .nodes
             .as_ref()
@@ -279,6 +397,11 @@ impl ProverState {
                         let txs = chunk.iter().map(|(_, tx)| *tx).collect();
                         let receipts = receipts.get(..take).unwrap_or_default().to_vec();
                         let nodes = (committed, &changed.nodes);
+                        let accounts = Leaves {
+                            table: &table,
+                            recent: &lane.recent,
+                            block: Some(&changed.after),
+                        };
                         let built =
                             self.assemble(lane, &accounts, nodes, *root, txs, Some(receipts))?;
                         verify_blob_in_block(&self.params, &self.next_header(), &built.blob)
@@ -287,6 +410,11 @@ impl ProverState {
                     }
                     None => {
                         let nodes = (committed, &changed.nodes);
+                        let accounts = Leaves {
+                            table: &table,
+                            recent: &lane.recent,
+                            block: Some(&changed.after),
+                        };
                         self.build_blob(lane, &accounts, nodes, *root, chunk, &mut attempt)?
                     }
                 };
@@ -301,11 +429,8 @@ impl ProverState {
                         nodes: new_nodes,
                     }) => {
                         *report = attempt;
-                        for (account, leaf) in leaves {
-                            let prior = accounts
-                                .insert(account, leaf.as_ssz_bytes().as_slice())?
-                                .map(|v| v.value().to_vec());
-                            changed.account(&mut versions, height, account, prior)?;
+                        for (account, prior, leaf) in leaves {
+                            changed.set_leaf(account, prior, leaf);
                             let hash = tree.leaf(&leaf).ok_or_else(|| {
                                 ProverError::Corrupt(format!("account {account}: bad key"))
                             })?;
@@ -397,7 +522,7 @@ impl ProverState {
     fn build_blob(
         &self,
         lane: &ModelState,
-        accounts: &Table<u64, &[u8]>,
+        accounts: &Leaves<'_>,
         nodes: (&TreeNodes, &BlockNodes),
         pre_root: Hash32,
         chunk: &[(usize, Transaction)],
@@ -443,7 +568,7 @@ impl ProverState {
     fn select(
         &self,
         lane: &ModelState,
-        accounts: &Table<u64, &[u8]>,
+        accounts: &Leaves<'_>,
         chunk: &[(usize, Transaction)],
         excluded: &[usize],
     ) -> Result<Selection, ProverError> {
@@ -492,7 +617,7 @@ impl ProverState {
     fn assemble(
         &self,
         lane: &ModelState,
-        accounts: &Table<u64, &[u8]>,
+        accounts: &Leaves<'_>,
         (committed, block): (&TreeNodes, &BlockNodes),
         pre_root: Hash32,
         txs: Vec<Transaction>,
@@ -565,8 +690,9 @@ impl ProverState {
         let leaves = post_state
             .accounts()
             .iter()
-            .copied()
-            .zip(post_state.leaves().iter().copied())
+            .zip(pre_state.leaves())
+            .zip(post_state.leaves())
+            .map(|((&account, &prior), &leaf)| (account, prior, leaf))
             .collect();
         Ok(BuiltBlob {
             blob,
@@ -581,7 +707,7 @@ impl ProverState {
     fn load_state(
         &self,
         lane: &ModelState,
-        accounts: &Table<u64, &[u8]>,
+        accounts: &Leaves<'_>,
         txs: &[Transaction],
         depth: u8,
         reject: &mut dyn FnMut(usize, Reason),
@@ -596,7 +722,7 @@ impl ProverState {
         let touched = touched_accounts(&in_range, depth).unwrap_or_default();
         let leaves = touched
             .iter()
-            .map(|&account| read_leaf(accounts, account))
+            .map(|&account| accounts.get(account))
             .collect::<Result<Vec<_>, _>>()?;
         TouchedState::new(touched, leaves)
             .map(|state| state.with_bridge(bridge(&self.params, lane.model)))
@@ -659,6 +785,7 @@ pub(super) struct BuiltBlob {
     pub(super) blob: Blob,
     /// Whether its Merkle witness is to be replaced by a zk proof.
     pub(super) needs_proof: bool,
-    pub(super) leaves: Vec<(u64, AccountLeaf)>,
+    /// Each touched account, with its leaf before and after the blob.
+    pub(super) leaves: Vec<(u64, AccountLeaf, AccountLeaf)>,
     pub(super) nodes: Vec<(u8, u64, Hash32)>,
 }

@@ -6,7 +6,7 @@ use alloy_primitives::U256;
 use redb::{ReadTransaction, ReadableDatabase};
 use verifier::bridge::bridge;
 use verifier::evm::bridge::EvmCredit;
-use witness_format::{AccountLeaf, HistoryProof, SszDecode, Transaction};
+use witness_format::{HistoryProof, Transaction};
 
 use super::*;
 
@@ -43,7 +43,8 @@ impl ProverState {
             return Ok((Vec::new(), Vec::new()));
         };
         let read = self.db.begin_read()?;
-        let accounts = read.open_table(lane.tables.accounts)?;
+        let table = read.open_table(lane.tables.accounts)?;
+        let accounts = ProverState::leaves(lane, &table);
         let mut pending = Vec::new();
         for source in self.models.iter().filter(|m| m.model != lane.model) {
             // The source's channel leaves with `lane`'s accounts: one region, as large as the
@@ -54,22 +55,16 @@ impl ProverState {
                 continue;
             };
             let region = first..first.saturating_add(channels.accounts_end());
-            let sent_totals = read.open_table(source.tables.accounts)?;
-            for entry in sent_totals.range(region)? {
-                let (sending_leaf, leaf) = entry?;
-                let sending_leaf = sending_leaf.value();
-                let sent = AccountLeaf::from_ssz_bytes(leaf.value())
-                    .map_err(|e| {
-                        ProverError::Corrupt(format!("channel leaf {sending_leaf}: {e:?}"))
-                    })?
-                    .balance;
+            let source_table = read.open_table(source.tables.accounts)?;
+            for (sending_leaf, leaf) in ProverState::leaves(source, &source_table).range(region)? {
+                let sent = leaf.balance;
                 let account = sending_leaf.saturating_sub(first);
                 let Some(crediting_leaf) = channels.channel_leaf(source.model, account) else {
                     continue;
                 };
-                let record = read_leaf(&accounts, crediting_leaf)?;
+                let record = accounts.get(crediting_leaf)?;
                 let received = if record.is_empty() { 0 } else { record.nonce };
-                if sent <= received || read_leaf(&accounts, account)?.is_empty() {
+                if sent <= received || accounts.get(account)?.is_empty() {
                     continue;
                 }
                 let credit = Transaction {
@@ -101,11 +96,13 @@ impl ProverState {
         evm: &dyn EvmChannels,
         root: Hash32,
     ) -> Result<Vec<(Transaction, HistoryProof)>, ProverError> {
-        let accounts = read.open_table(lane.tables.accounts)?;
-        let mut existing = Vec::new();
-        for entry in accounts.range(0..channels.accounts_end())? {
-            existing.push((lane.model, entry?.0.value()));
-        }
+        let table = read.open_table(lane.tables.accounts)?;
+        let accounts = ProverState::leaves(lane, &table);
+        let existing: Vec<(Model, u64)> = accounts
+            .range(0..channels.accounts_end())?
+            .into_iter()
+            .map(|(account, _)| (lane.model, account))
+            .collect();
         let sent = evm
             .sent_totals(root, &existing)
             .map_err(ProverError::Corrupt)?;
@@ -114,7 +111,7 @@ impl ProverState {
             let Some(crediting_leaf) = channels.channel_leaf(Model::Evm, account) else {
                 continue;
             };
-            let record = read_leaf(&accounts, crediting_leaf)?;
+            let record = accounts.get(crediting_leaf)?;
             let received = if record.is_empty() { 0 } else { record.nonce };
             // The contract keeps totals below 2^64.
             let sent = u64::try_from(sent).map_err(|_| {
@@ -158,13 +155,10 @@ impl ProverState {
             let Some(first) = channels.channel_leaf(Model::Evm, 0) else {
                 continue;
             };
-            let accounts = read.open_table(lane.tables.accounts)?;
-            for entry in accounts.range(first..first.saturating_add(channels.accounts_end()))? {
-                let (leaf, bytes) = entry?;
-                let leaf = leaf.value();
-                let sent = AccountLeaf::from_ssz_bytes(bytes.value())
-                    .map_err(|e| ProverError::Corrupt(format!("channel leaf {leaf}: {e:?}")))?
-                    .balance;
+            let table = read.open_table(lane.tables.accounts)?;
+            let channel_leaves = first..first.saturating_add(channels.accounts_end());
+            for (leaf, value) in ProverState::leaves(lane, &table).range(channel_leaves)? {
+                let sent = value.balance;
                 if sent > 0 {
                     totals.push(EvmCredit {
                         model: lane.model,

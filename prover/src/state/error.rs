@@ -96,6 +96,16 @@ pub enum ProverError {
         /// The tree depth.
         depth: u8,
     },
+    /// The state at that height is older than the history the prover keeps.
+    #[error(
+        "the state at height {height} is no longer kept: history is kept from height {oldest} on"
+    )]
+    HistoryPruned {
+        /// The height asked for.
+        height: u64,
+        /// The lowest height whose state can be proven.
+        oldest: u64,
+    },
     /// The database was written in another layout version than this prover's.
     #[error(
         "database format {found} is not this prover's format {FORMAT_VERSION}: rebuild it from the workload with `stateless prove`"

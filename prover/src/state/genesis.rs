@@ -206,8 +206,8 @@ pub(super) fn initialize(
                 nodes.insert(node_key(0, account), hash.0)?;
             }
         }
-        write.open_table(tables.account_versions)?;
-        write.open_table(tables.changes)?;
+        write.open_table(tables.undo)?;
+        write.open_table(tables.redo)?;
         roots.push(ModelRoot {
             model: allocation.model,
             root,

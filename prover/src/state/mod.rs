@@ -5,14 +5,14 @@
 //!
 //! | table      | key                      | value                                    |
 //! |------------|--------------------------|------------------------------------------|
-//! | `MODEL/accounts` | account number     | the leaf, 48 bytes (SSZ `AccountLeaf`)   |
-//! | `MODEL/nodes`    | `level << 64 \| index` | 32-byte hash, leaves (level 0) included; default (empty) nodes absent |
-//! | `MODEL/account_versions` | (account, block height `h`) | the leaf before block `h` changed it (SSZ `AccountLeaf`) |
-//! | `MODEL/changes` | block height `h`       | the accounts block `h` changed, ascending, 8 bytes each (little-endian) |
+//! | `MODEL/accounts` | account number     | the leaf at the checkpoint, 48 bytes (SSZ `AccountLeaf`) |
+//! | `MODEL/nodes`    | `level << 64 \| index` | 32-byte hash at the checkpoint, leaves (level 0) included; default (empty) nodes absent |
+//! | `MODEL/undo`     | block height `h`   | every leaf block `h` changed, as it was before `h`: account (8 bytes, little-endian) and leaf (48), ascending |
+//! | `MODEL/redo`     | block height `h` after the checkpoint | the same leaves as block `h` left them |
 //! | `blocks`   | height                   | the block file, exactly as exported      |
 //! | `headers`  | height (0 = genesis)     | header hash                              |
 //! | `history_nodes` | `height << 64 \| index` | 32-byte node `(height, index)` of the history accumulator (leaves: height 0) |
-//! | `meta`     | name                     | genesis file, format version             |
+//! | `meta`     | name                     | genesis file, format version, checkpoint height, lowest provable height |
 //!
 //! Hashes are the model's ([`crate::tree_hash::ModelTree`]: for `zk-transfer`, field elements in
 //! their canonical 32-byte encoding).
@@ -23,30 +23,37 @@
 //!
 //! History (for history proofs, `crate::fact_proofs`): the accumulator's nodes are stored as they
 //! are created, so a leaf's inclusion proof is O(log n) reads and appending is O(log n) writes.
-//! `MODEL/accounts` and `MODEL/nodes` hold the current state; each block also writes, for every
-//! leaf it changes, the value it had before the block, under the block's height
-//! (`MODEL/account_versions`: an undo log), and the list of the accounts it changed
-//! (`MODEL/changes`). So a leaf's value at height `i` is the one saved by its first change after
-//! `i` (one forward range read), or the current value if nothing changed it since; and a node's
-//! value at height `i` is the current one if no account below it changed since `i`, else the
-//! hash of its children at `i` (recomputed down to the changed leaves). That is one write per
-//! changed leaf and no read (the old value is what the update of the current table returns);
-//! tree nodes keep no history, and the genesis state costs no extra space.
+//! State (`leaves.rs`, `nodes.rs`): `MODEL/accounts` and `MODEL/nodes` hold the state at the
+//! last checkpoint, and each block appends its redo entry (the leaves it changed, as it left
+//! them); the current leaves are the checkpoint's under the redo entries since, kept in memory.
+//! Every [`CHECKPOINT_BLOCKS`] blocks (by default, [`BlockOptions::checkpoint_every`]), a block's transaction also writes every
+//! leaf and node changed since into the tables and drops the redo entries. So a block writes a
+//! few sequential entries, not one random B-tree update per leaf and node (which would touch
+//! most of the tables' pages every block), and a crash loses nothing: the current tree is the
+//! checkpoint's with the paths of the leaves changed since recomputed (the first block a
+//! process builds does that, and checks the root it gets against the last block's).
 //!
-//! The current tree is also held in memory (`nodes::TreeNodes`, loaded on the first block a
-//! process builds): a block reads its siblings there and writes each node it changes once, with
-//! its last value, in its one transaction.
+//! History (for history proofs, `crate::fact_proofs`): the accumulator's nodes are stored as
+//! they are created, so a leaf's inclusion proof is O(log n) reads and appending is O(log n)
+//! writes. Each block also appends its undo entry: every leaf it changed, as it was before the
+//! block. So a leaf's value at height `i` is the one in the first undo entry after `i` that has
+//! it, or the current value; and a node's value at height `i` is the checkpoint's if no leaf
+//! below it changed in between, else the hash of its children at `i` (recomputed down to the
+//! changed leaves). Tree nodes keep no history: it grows by 56 bytes per changed leaf. With a
+//! history window ([`BlockOptions::history_window`]), the undo entries of older blocks are
+//! dropped, and states before the window are refused ([`ProverError::HistoryPruned`]).
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::path::Path;
 
-use redb::{Database, ReadableDatabase, ReadableTable};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use verifier::accumulator::HistoryAccumulator;
 use verifier::hash::genesis_hash;
 use verifier::zk_transfer::groth16::verifying_key_hash;
 use verifier::{ChainParams, Reason};
 use witness_format::{
-    AccountLeaf, Allocation, Block, Genesis, Hash32, Model, SszDecode, ZkKeyPin, decode_file,
+    AccountLeaf, Allocation, Block, Genesis, Hash32, Model, ZkKeyPin, decode_file,
 };
 
 use crate::tree_hash::ModelTree;
@@ -59,6 +66,7 @@ mod build;
 mod credits;
 mod error;
 mod genesis;
+mod leaves;
 mod nodes;
 mod schema;
 mod undo;
@@ -66,8 +74,9 @@ mod undo;
 pub use credits::EvmChannels;
 pub use error::ProverError;
 use genesis::*;
+pub(crate) use leaves::Leaves;
 pub(crate) use schema::*;
-pub(crate) use undo::unpack_accounts;
+pub(crate) use undo::read_log;
 use undo::*;
 
 /// One hosted model: its hashes, its tables and its current state root.
@@ -80,6 +89,8 @@ pub(crate) struct ModelState {
     root: Hash32,
     /// The current tree, once a block needs it (`build.rs`).
     nodes: Option<nodes::TreeNodes>,
+    /// The leaves changed since the checkpoint, as they are now.
+    pub(crate) recent: BTreeMap<u64, AccountLeaf>,
 }
 
 impl ModelState {
@@ -94,6 +105,7 @@ impl ModelState {
             tables: ModelTables::of(model),
             root,
             nodes: None,
+            recent: BTreeMap::new(),
         })
     }
 }
@@ -105,13 +117,20 @@ pub(super) fn tree_of(model: Model) -> Result<ModelTree, ProverError> {
     })
 }
 
-/// How blocks are cut into blobs.
+/// How blocks are built: cut into blobs, and what the database keeps of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BlockOptions {
     /// Most transactions per blob.
     pub txs_per_blob: usize,
     /// Most encoded bytes per blob; a blob over it is split.
     pub max_blob_bytes: usize,
+    /// Blocks between checkpoints of the accounts and nodes tables (at least 1; see the module
+    /// doc).
+    pub checkpoint_every: u64,
+    /// Keep the state history of the last this many blocks only (`None`: all of it): states
+    /// from this many blocks before the tip on can be proven, older ones are refused. What is
+    /// dropped stays dropped.
+    pub history_window: Option<u64>,
 }
 
 impl Default for BlockOptions {
@@ -119,6 +138,8 @@ impl Default for BlockOptions {
         Self {
             txs_per_blob: 1024,
             max_blob_bytes: 2 << 20,
+            checkpoint_every: CHECKPOINT_BLOCKS,
+            history_window: None,
         }
     }
 }
@@ -161,7 +182,24 @@ pub struct ProverState {
     history: HistoryAccumulator,
     height: u64,
     tip_hash: Hash32,
+    /// The height whose state the accounts and nodes tables hold.
+    checkpoint: u64,
+    /// The lowest height whose state can be proven.
+    history_from: u64,
 }
+
+/// What a prover's database takes ([`ProverState::storage`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Storage {
+    /// All its allocated pages, in bytes.
+    pub allocated_bytes: u64,
+    /// The state history's (undo entries') pages, in bytes.
+    pub history_bytes: u64,
+}
+
+/// Blocks between two checkpoints of the accounts and nodes tables, by default: the redo
+/// entries a crash leaves to replay, against one rewrite of the changed part of the tables.
+pub const CHECKPOINT_BLOCKS: u64 = 64;
 
 impl ProverState {
     /// Opens the database at `path` for a chain of one model, creating it from `allocation` if
@@ -270,12 +308,22 @@ impl ProverState {
             )));
         }
         let evm_root = roots.iter().find(|r| r.model == Model::Evm).map(|r| r.root);
-        let models = roots
+        let mut models: Vec<ModelState> = roots
             .iter()
             .filter(|r| r.model != Model::Evm)
             .map(|r| ModelState::new(r.model, r.root))
             .collect::<Result<_, _>>()?;
+        let meta = read.open_table(META)?;
+        let checkpoint = read_meta_u64(&meta, META_CHECKPOINT)?;
+        let history_from = read_meta_u64(&meta, META_HISTORY_FROM)?;
+        for lane in &mut models {
+            let redo = read.open_table(lane.tables.redo)?;
+            for (_, leaves) in read_log(&redo, checkpoint.saturating_add(1)..)? {
+                lane.recent.extend(leaves);
+            }
+        }
         drop(headers);
+        drop(meta);
         drop(read);
         Ok(Self {
             db,
@@ -287,7 +335,26 @@ impl ProverState {
             history,
             height,
             tip_hash,
+            checkpoint,
+            history_from,
         })
+    }
+
+    /// The lowest height whose state (accounts) can still be proven.
+    pub fn history_from(&self) -> u64 {
+        self.history_from
+    }
+
+    /// The current leaves of `lane`, over `table` (its accounts table).
+    pub(crate) fn leaves<'a>(
+        lane: &'a ModelState,
+        table: &'a redb::ReadOnlyTable<u64, &'static [u8]>,
+    ) -> Leaves<'a> {
+        Leaves {
+            table,
+            recent: &lane.recent,
+            block: None,
+        }
     }
 
     /// The hosted model `model`.
@@ -312,12 +379,7 @@ impl ProverState {
         for lane in &self.models {
             let accounts = read.open_table(lane.tables.accounts)?;
             let mut leaves = Vec::new();
-            for entry in accounts.iter()? {
-                let (account, bytes) = entry?;
-                let account = account.value();
-                let leaf = AccountLeaf::from_ssz_bytes(bytes.value()).map_err(|e| {
-                    ProverError::Corrupt(format!("{} account {account}: {e:?}", lane.model))
-                })?;
+            for (account, leaf) in Self::leaves(lane, &accounts).range(..)? {
                 let hash = lane.tree.leaf(&leaf).ok_or_else(|| {
                     ProverError::Corrupt(format!(
                         "{} account {account}: key does not decode",
@@ -440,11 +502,34 @@ impl ProverState {
         Ok(blocks.get(height)?.map(|v| v.value().to_vec()))
     }
 
+    /// The bytes the database takes: in all (its allocated pages) and for state history (the
+    /// pages of the undo entries).
+    pub fn storage(&self) -> Result<Storage, ProverError> {
+        let write = self.db.begin_write()?;
+        let stats = write.stats().map_err(redb::Error::from)?;
+        let allocated_bytes = stats
+            .allocated_pages()
+            .saturating_mul(stats.page_size() as u64);
+        let mut history_bytes = 0u64;
+        for lane in &self.models {
+            let table = write.open_table(lane.tables.undo)?.stats()?;
+            history_bytes = history_bytes
+                .saturating_add(table.stored_bytes())
+                .saturating_add(table.metadata_bytes())
+                .saturating_add(table.fragmented_bytes());
+        }
+        write.abort()?;
+        Ok(Storage {
+            allocated_bytes,
+            history_bytes,
+        })
+    }
+
     /// The current leaf of `account` of `model` (empty if it does not exist).
     pub fn account(&self, model: Model, account: u64) -> Result<AccountLeaf, ProverError> {
-        let tables = self.model_state(model)?.tables;
+        let lane = self.model_state(model)?;
         let read = self.db.begin_read()?;
-        let accounts = read.open_table(tables.accounts)?;
-        read_leaf(&accounts, account)
+        let accounts = read.open_table(lane.tables.accounts)?;
+        Self::leaves(lane, &accounts).get(account)
     }
 }

@@ -1,16 +1,16 @@
 //! The current state tree of a model in memory: every node of `MODEL/nodes`, read once, kept
 //! up to date by each committed block.
 //!
-//! A block reads its siblings here instead of from redb, and stores the nodes it changes once,
-//! at its end, each with its last value ([`BlockNodes`]), in the block's one write transaction.
-//! The memory copy takes a block's nodes only after that transaction is durable, so a block
-//! that fails leaves both as they were. Memory is the tree's size: about 2 nodes per account,
+//! A block reads its siblings here instead of from redb, and collects the nodes it changes
+//! with their last values ([`BlockNodes`]); the memory copy takes them only once the block's
+//! transaction is durable, so a block that fails leaves it as it was. The table itself is
+//! rewritten only at checkpoints (`build.rs`). Memory is the tree's size: about 2 nodes per account,
 //! 40 bytes each (a 2^20-account tree: about 90 MB).
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
-use redb::{ReadableTable, Table};
+use redb::ReadableTable;
 use rustc_hash::FxHasher;
 use witness_format::Hash32;
 
@@ -54,7 +54,8 @@ impl TreeNodes {
     fn insert(&mut self, key: u128, hash: Hash32) {
         let (level, index) = split_key(key);
         if self.levels.len() <= level {
-            self.levels.resize_with(level.saturating_add(1), FastMap::default);
+            self.levels
+                .resize_with(level.saturating_add(1), FastMap::default);
         }
         if let Some(nodes) = self.levels.get_mut(level) {
             nodes.insert(index, hash);
@@ -80,16 +81,6 @@ impl BlockNodes {
 
     pub(super) fn set(&mut self, level: u8, index: u64, hash: Hash32) {
         self.changed.insert(node_key(level, index), hash);
-    }
-
-    /// Writes every changed node into `table`, in key order (redb inserts fastest in order).
-    pub(super) fn write(&self, table: &mut Table<u128, [u8; 32]>) -> Result<(), ProverError> {
-        let mut keys: Vec<(&u128, &Hash32)> = self.changed.iter().collect();
-        keys.sort_unstable_by_key(|(key, _)| **key);
-        for (&key, hash) in keys {
-            table.insert(key, hash.0)?;
-        }
-        Ok(())
     }
 }
 

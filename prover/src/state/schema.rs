@@ -16,20 +16,26 @@ pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta
 pub(super) const META_GENESIS: &str = "genesis";
 /// The layout version of the database; another one is refused, not guessed at.
 pub(crate) const META_FORMAT: &str = "format";
-/// Version 4: no undo log of tree nodes (`MODEL/node_versions`); the accounts each block
-/// changed (`MODEL/changes`) instead, so a past tree is recomputed from its leaves. Version 3:
+/// Version 4: accounts and nodes tables hold the state at the last checkpoint, each block adds
+/// one undo and one redo entry (`MODEL/undo`, `MODEL/redo`), tree nodes keep no history.
+/// Version 3:
 /// blocks of file format 2 (zk proofs bind signatures, counts and the bridge) and
 /// `zk-transfer` bridge leaves under the new bridge key. Version 2: tables per model (version 1
 /// held one model in unprefixed tables).
 pub(crate) const FORMAT_VERSION: u64 = 4;
+/// The height whose state `MODEL/accounts` and `MODEL/nodes` hold (absent: 0, the genesis).
+pub(crate) const META_CHECKPOINT: &str = "checkpoint";
+/// The lowest height whose state can still be proven (absent: 0); the undo entries of the
+/// blocks up to it are pruned.
+pub(crate) const META_HISTORY_FROM: &str = "history_from";
 
 /// One model's tables: its current state and its undo log (see the module doc).
 #[derive(Clone, Copy)]
 pub(crate) struct ModelTables {
     pub(crate) accounts: TableDefinition<'static, u64, &'static [u8]>,
     pub(crate) nodes: TableDefinition<'static, u128, [u8; 32]>,
-    pub(crate) account_versions: TableDefinition<'static, (u64, u64), &'static [u8]>,
-    pub(crate) changes: TableDefinition<'static, u64, &'static [u8]>,
+    pub(crate) undo: TableDefinition<'static, u64, &'static [u8]>,
+    pub(crate) redo: TableDefinition<'static, u64, &'static [u8]>,
 }
 
 /// The table names of every model: `MODEL/TABLE`, `MODEL` its name.
@@ -37,7 +43,7 @@ static TABLE_NAMES: LazyLock<Vec<(Model, [String; 4])>> = LazyLock::new(|| {
     Model::ALL
         .into_iter()
         .map(|model| {
-            let names = ["accounts", "nodes", "account_versions", "changes"]
+            let names = ["accounts", "nodes", "undo", "redo"]
                 .map(|table| format!("{}/{table}", model.name()));
             (model, names)
         })
@@ -53,13 +59,12 @@ impl ModelTables {
             .map(|(_, names)| names)
             // Model::ALL lists every model.
             .unwrap_or_else(|| unreachable!("a model missing from Model::ALL"));
-        let [accounts, nodes, account_versions, changes] =
-            names.each_ref().map(String::as_str);
+        let [accounts, nodes, undo, redo] = names.each_ref().map(String::as_str);
         Self {
             accounts: TableDefinition::new(accounts),
             nodes: TableDefinition::new(nodes),
-            account_versions: TableDefinition::new(account_versions),
-            changes: TableDefinition::new(changes),
+            undo: TableDefinition::new(undo),
+            redo: TableDefinition::new(redo),
         }
     }
 }
@@ -89,6 +94,19 @@ pub(crate) fn read_leaf(
         Some(bytes) => AccountLeaf::from_ssz_bytes(bytes.value())
             .map_err(|e| ProverError::Corrupt(format!("account {account}: {e:?}"))),
         None => Ok(AccountLeaf::EMPTY),
+    }
+}
+
+/// The number stored under `key` in the meta table (absent: 0).
+pub(crate) fn read_meta_u64(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+) -> Result<u64, ProverError> {
+    match meta.get(key)? {
+        Some(bytes) => <[u8; 8]>::try_from(bytes.value())
+            .map(u64::from_le_bytes)
+            .map_err(|_| ProverError::Corrupt(format!("stored {key}"))),
+        None => Ok(0),
     }
 }
 

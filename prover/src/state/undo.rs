@@ -1,68 +1,85 @@
-//! The undo log: for every leaf a block changes, its value before the block, under the block's
-//! height, and the list of the accounts it changed; and the history accumulator's new nodes.
-//! Tree nodes have no undo log: a past node is recomputed from the leaves of its subtree
-//! (`crate::fact_proofs`), so history grows by what changed at the leaves.
+//! What each block logs beside the current state: its undo entry (every leaf it changed, as it
+//! was before the block: history) and its redo entry (the same leaves after it: what the
+//! accounts table has not taken yet, until the next checkpoint); and the history accumulator's
+//! new nodes. Tree nodes have no log: a past node is recomputed from the leaves of its subtree
+//! (`crate::fact_proofs`), the current tree from the checkpoint's and the redo entries.
 
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 
 use redb::Table;
 use verifier::accumulator::HistoryAccumulator;
-use witness_format::{AccountLeaf, Hash32, SszEncode};
+use witness_format::{AccountLeaf, Hash32, SszDecode, SszEncode};
 
 use super::nodes::BlockNodes;
 use super::*;
 
-/// What a block changed so far in one model's state: the accounts (a later blob's change must
-/// not overwrite the value from before the block with one from within it) and the tree nodes
-/// with their latest values. One per model for the whole block, whatever number of batches
-/// (credits, transfers) fill it.
+/// A packed leaf: the account number (8 bytes, little-endian) and the SSZ leaf (48 bytes).
+const PACKED_LEAF_BYTES: usize = 56;
+
+/// What a block changed so far in one model's state. One per model for the whole block,
+/// whatever number of batches (credits, transfers) fill it.
 #[derive(Default)]
 pub(super) struct Changed {
-    pub(super) accounts: HashSet<u64>,
+    /// Each changed account's leaf before the block: the undo entry.
+    pub(super) before: BTreeMap<u64, AccountLeaf>,
+    /// Each changed account's leaf as the block leaves it so far: the redo entry, and what the
+    /// block's later blobs read.
+    pub(super) after: BTreeMap<u64, AccountLeaf>,
+    /// The tree nodes it changed, with their latest values.
     pub(super) nodes: BlockNodes,
 }
 
 impl Changed {
-    /// Records in `versions` the value `account` had before block `height` (SSZ; `None`: the
-    /// empty slot), on its first change in the block.
-    pub(super) fn account(
-        &mut self,
-        versions: &mut Table<(u64, u64), &'static [u8]>,
-        height: u64,
-        account: u64,
-        prior: Option<Vec<u8>>,
-    ) -> Result<(), ProverError> {
-        if self.accounts.insert(account) {
-            let prior = prior.unwrap_or_else(|| AccountLeaf::EMPTY.as_ssz_bytes());
-            versions.insert((account, height), prior.as_slice())?;
-        }
-        Ok(())
-    }
-
-    /// The accounts changed, ascending, as little-endian `u64`s: the block's `MODEL/changes`
-    /// entry.
-    pub(super) fn packed_accounts(&self) -> Vec<u8> {
-        let mut accounts: Vec<u64> = self.accounts.iter().copied().collect();
-        accounts.sort_unstable();
-        accounts.iter().flat_map(|a| a.to_le_bytes()).collect()
+    /// Sets `account` to `leaf`; `prior` is its value before this change (kept only if it is
+    /// the first change in the block: the value from before the block).
+    pub(super) fn set_leaf(&mut self, account: u64, prior: AccountLeaf, leaf: AccountLeaf) {
+        self.before.entry(account).or_insert(prior);
+        self.after.insert(account, leaf);
     }
 }
 
-/// The accounts of a `MODEL/changes` entry; `None` if its length is not a multiple of 8.
-pub(crate) fn unpack_accounts(bytes: &[u8]) -> Option<Vec<u64>> {
-    let chunks = bytes.chunks_exact(8);
+/// `leaves`, ascending by account, as one log entry.
+pub(super) fn pack_leaves(leaves: &BTreeMap<u64, AccountLeaf>) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(leaves.len().saturating_mul(PACKED_LEAF_BYTES));
+    for (account, leaf) in leaves {
+        bytes.extend_from_slice(&account.to_le_bytes());
+        bytes.extend_from_slice(&leaf.as_ssz_bytes());
+    }
+    bytes
+}
+
+/// The leaves of a log entry; `None` if it is not a whole number of packed leaves.
+pub(crate) fn unpack_leaves(bytes: &[u8]) -> Option<LogEntry> {
+    let chunks = bytes.chunks_exact(PACKED_LEAF_BYTES);
     if !chunks.remainder().is_empty() {
         return None;
     }
-    Some(
-        chunks
-            .map(|chunk| {
-                let mut word = [0u8; 8];
-                word.copy_from_slice(chunk);
-                u64::from_le_bytes(word)
-            })
-            .collect(),
-    )
+    chunks
+        .map(|chunk| {
+            let (account, leaf) = chunk.split_at(8);
+            let account = u64::from_le_bytes(account.try_into().ok()?);
+            Some((account, AccountLeaf::from_ssz_bytes(leaf).ok()?))
+        })
+        .collect()
+}
+
+/// The leaves of one log entry: `(account, leaf)`, ascending by account.
+pub(crate) type LogEntry = Vec<(u64, AccountLeaf)>;
+
+/// The leaves of every entry of a log table in `heights`, ascending by height.
+pub(crate) fn read_log(
+    table: &impl redb::ReadableTable<u64, &'static [u8]>,
+    heights: impl std::ops::RangeBounds<u64>,
+) -> Result<Vec<(u64, LogEntry)>, ProverError> {
+    let mut entries = Vec::new();
+    for entry in table.range(heights)? {
+        let (height, bytes) = entry?;
+        let height = height.value();
+        let leaves = unpack_leaves(bytes.value())
+            .ok_or_else(|| ProverError::Corrupt(format!("log entry of block {height}")))?;
+        entries.push((height, leaves));
+    }
+    Ok(entries)
 }
 
 /// Appends `hash` to `history`, storing every node the append creates.
@@ -85,43 +102,27 @@ mod tests {
     use super::*;
     use redb::{ReadableTableMetadata, TableDefinition};
 
-    const ACCOUNTS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("a");
-
-    /// Within one block only the first change of a leaf is logged: the value from before the
-    /// block, not one from within it; the block's changed accounts pack ascending.
+    /// Within one block only the first change of a leaf is kept as its value before the
+    /// block, and the last as its value after; entries pack and unpack ascending.
     #[test]
-    fn only_the_value_before_the_block_is_logged() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = redb::Database::create(dir.path().join("db")).unwrap();
-        let write = db.begin_write().unwrap();
+    fn a_block_logs_the_first_prior_and_the_last_value() {
+        let leaf = |balance| AccountLeaf {
+            balance,
+            ..AccountLeaf::EMPTY
+        };
         let mut changed = Changed::default();
-        {
-            let mut versions = write.open_table(ACCOUNTS).unwrap();
-            let leaf = |balance| {
-                AccountLeaf {
-                    balance,
-                    ..AccountLeaf::EMPTY
-                }
-                .as_ssz_bytes()
-            };
-            changed.account(&mut versions, 5, 4, Some(leaf(1))).unwrap();
-            changed.account(&mut versions, 5, 3, None).unwrap();
-            changed.account(&mut versions, 5, 3, Some(leaf(9))).unwrap();
-        }
-        write.commit().unwrap();
-        let read = db.begin_read().unwrap();
-        let accounts = read.open_table(ACCOUNTS).unwrap();
-        let empty = AccountLeaf::EMPTY.as_ssz_bytes();
+        changed.set_leaf(4, leaf(1), leaf(2));
+        changed.set_leaf(3, AccountLeaf::EMPTY, leaf(5));
+        changed.set_leaf(3, leaf(5), leaf(9));
         assert_eq!(
-            accounts.get((3, 5)).unwrap().unwrap().value(),
-            empty.as_slice()
+            unpack_leaves(&pack_leaves(&changed.before)),
+            Some(vec![(3, AccountLeaf::EMPTY), (4, leaf(1))])
         );
-        assert_eq!(accounts.len().unwrap(), 2);
         assert_eq!(
-            unpack_accounts(&changed.packed_accounts()),
-            Some(vec![3, 4])
+            unpack_leaves(&pack_leaves(&changed.after)),
+            Some(vec![(3, leaf(9)), (4, leaf(2))])
         );
-        assert_eq!(unpack_accounts(&[0; 9]), None);
+        assert_eq!(unpack_leaves(&[0; 57]), None);
     }
 
     /// Appending stores every accumulator node the append creates, under its key.
