@@ -4,7 +4,7 @@
 //! another (a leaf as a node, a header as a blob). A node hash is 65 bytes of input: one
 //! Keccak-f permutation, the cost floor of a tree level.
 
-use sha3::{Digest, Sha3_256};
+use sha3::Digest;
 use thiserror::Error;
 use witness_format::SszEncode;
 use witness_format::{AccountLeaf, Blob, Genesis, Hash32, Header, Model, Transaction, Witness};
@@ -35,8 +35,11 @@ pub const TRANSACTIONS_NODE_TAG: u8 = 0x0A;
 pub const TRANSACTIONS_ROOT_TAG: u8 = 0x0B;
 
 /// SHA3-256 of a domain byte followed by `parts`.
+///
+/// By `keccak-asm` (assembly Keccak): the hot path of every tree walk and commitment.
 pub fn tagged_hash(tag: u8, parts: &[&[u8]]) -> Hash32 {
-    let mut hasher = Sha3_256::new();
+    use keccak_asm::Digest as _;
+    let mut hasher = keccak_asm::Sha3_256::new();
     hasher.update([tag]);
     for part in parts {
         hasher.update(part);

@@ -218,6 +218,73 @@ pub fn bit_list<N: ssz_types::typenum::Unsigned + Clone>(bits: &[bool]) -> Optio
     Some(list)
 }
 
+/// What a multiproof carries: every sibling the walk asked for, in order, defaults included
+/// (for a second walk over new leaves); one bit per sibling, carried (true) or an empty
+/// subtree's hash (false); and the carried ones, encoded.
+#[derive(Clone, Debug)]
+pub struct MultiproofSiblings<N> {
+    /// Every sibling, in order, defaults included.
+    pub siblings: Vec<N>,
+    /// One bit per sibling: carried (true) or an empty subtree's hash (false).
+    pub present: Vec<bool>,
+    /// The carried siblings, encoded, in order.
+    pub carried: Vec<Hash32>,
+}
+
+impl<N: Copy + PartialEq> MultiproofSiblings<N> {
+    fn new() -> Self {
+        Self {
+            siblings: Vec::new(),
+            present: Vec::new(),
+            carried: Vec::new(),
+        }
+    }
+
+    /// Takes the next sibling, `hash` at `level`: left out if it is the level's empty hash.
+    fn push<T: SparseTree<Node = N>>(&mut self, tree: &T, level: u8, hash: N) {
+        let is_default = hash == tree.empty(level);
+        self.present.push(!is_default);
+        if !is_default {
+            self.carried.push(tree.encode(&hash));
+        }
+        self.siblings.push(hash);
+    }
+
+    /// The Merkle witness of these siblings for `leaves`; `None` past a witness's limits.
+    pub fn witness(&self, leaves: Vec<AccountLeaf>) -> Option<MerkleWitness> {
+        Some(MerkleWitness {
+            leaves: VariableList::new(leaves).ok()?,
+            sibling_present: bit_list(&self.present)?,
+            siblings: VariableList::new(self.carried.clone()).ok()?,
+        })
+    }
+}
+
+/// The siblings of the multiproof of `accounts` (strictly ascending) in `tree`, read from
+/// `node_at` in the walk's order without hashing anything: [`write_multiproof`] but the root,
+/// for a prover whose stored tree the verifier checks anyway (it recomputes the root from
+/// these siblings and the leaves).
+pub fn multiproof_siblings<T: SparseTree, E>(
+    tree: &T,
+    depth: u8,
+    accounts: &[u64],
+    mut node_at: impl FnMut(u8, u64) -> Result<T::Node, E>,
+) -> Result<MultiproofSiblings<T::Node>, E> {
+    let mut written = MultiproofSiblings::new();
+    walk(
+        depth,
+        accounts.iter().map(|&account| (account, ())).collect(),
+        (),
+        |_, _| (),
+        |level, index| {
+            written.push(tree, level, node_at(level, index)?);
+            Ok(())
+        },
+        |_, _, _| {},
+    )?;
+    Ok(written)
+}
+
 /// Writes the multiproof of `leaves` in `tree`: the one writer beside the reader
 /// ([`read_multiproof`]). `node_at(level, index)` gives any node of the tree (the prover reads
 /// its database, a test its full tree); a sibling equal to its level's empty hash is left out
@@ -228,9 +295,7 @@ pub fn write_multiproof<T: SparseTree, E>(
     leaves: Vec<(u64, T::Node)>,
     mut node_at: impl FnMut(u8, u64) -> Result<T::Node, E>,
 ) -> Result<WrittenMultiproof<T::Node>, E> {
-    let mut present = Vec::new();
-    let mut carried = Vec::new();
-    let mut siblings = Vec::new();
+    let mut written = MultiproofSiblings::new();
     let mut inner_nodes = 0usize;
     let root = tree_root(
         tree,
@@ -238,16 +303,16 @@ pub fn write_multiproof<T: SparseTree, E>(
         leaves,
         |level, index| {
             let hash = node_at(level, index)?;
-            let is_default = hash == tree.empty(level);
-            present.push(!is_default);
-            if !is_default {
-                carried.push(tree.encode(&hash));
-            }
-            siblings.push(hash);
+            written.push(tree, level, hash);
             Ok(hash)
         },
         |_, _, _| inner_nodes = inner_nodes.saturating_add(1),
     )?;
+    let MultiproofSiblings {
+        siblings,
+        present,
+        carried,
+    } = written;
     Ok(WrittenMultiproof {
         root,
         siblings,

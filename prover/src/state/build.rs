@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 
+use rayon::prelude::*;
 use redb::{ReadTransaction, ReadableDatabase, WriteTransaction};
 
 use super::nodes::{BlockNodes, TreeNodes};
@@ -12,7 +13,7 @@ use verifier::accounts::{TouchedState, touched_accounts};
 use verifier::accumulator::blobs_root;
 use verifier::bridge::bridge;
 use verifier::hash::{blob_commitment, header_hash};
-use verifier::tree::write_multiproof;
+use verifier::tree::multiproof_siblings;
 use verifier::{Reason, VerifyError, verify_blob_in_block};
 use witness_format::frame::fits_in_file;
 use witness_format::limits::{MAX_CREDITS_PER_BLOB, MAX_TRANSACTIONS_PER_BLOB};
@@ -402,8 +403,15 @@ impl ProverState {
                             recent: &lane.recent,
                             block: Some(&changed.after),
                         };
-                        let built =
-                            self.assemble(lane, &accounts, nodes, *root, txs, Some(receipts))?;
+                        let built = self.assemble(
+                            lane,
+                            &accounts,
+                            nodes,
+                            *root,
+                            txs,
+                            Some(receipts),
+                            None,
+                        )?;
                         verify_blob_in_block(&self.params, &self.next_header(), &built.blob)
                             .map_err(ProverError::InvalidBlob)?;
                         Some(built)
@@ -530,13 +538,14 @@ impl ProverState {
     ) -> Result<Option<BuiltBlob>, ProverError> {
         let mut bad_signatures: Vec<usize> = Vec::new();
         loop {
-            let selection = self.select(lane, accounts, chunk, &bad_signatures)?;
+            let mut selection = self.select(lane, accounts, chunk, &bad_signatures)?;
             if selection.kept.is_empty() {
                 report.dropped.extend(selection.rule_drops);
                 return Ok(None);
             }
             let txs: Vec<Transaction> = selection.kept.iter().map(|(_, tx)| *tx).collect();
-            let built = self.assemble(lane, accounts, nodes, pre_root, txs, None)?;
+            let states = selection.states.take();
+            let built = self.assemble(lane, accounts, nodes, pre_root, txs, None, states)?;
             match verify_blob_in_block(&self.params, &self.next_header(), &built.blob) {
                 Ok(()) => {
                     report.dropped.extend(selection.rule_drops);
@@ -586,17 +595,24 @@ impl ProverState {
             self.params.tree_depth,
             &mut |i, reason| out_of_range.push((i, reason)),
         )?;
+        let pre_state = state.clone();
         let mut selection = Selection {
             kept: Vec::with_capacity(candidates.len()),
             signers: Vec::with_capacity(candidates.len()),
             rule_drops: Vec::new(),
+            states: None,
         };
-        for (position, &(index, tx)) in candidates.iter().enumerate() {
+        // The key rule needs no state, and it is a curve point check: on all threads.
+        let keys: Vec<Result<(), Reason>> = candidates
+            .par_iter()
+            .map(|(_, tx)| lane.rules.check_new_account_key(&tx.new_account_key))
+            .collect();
+        for ((position, &(index, tx)), key) in candidates.iter().enumerate().zip(keys) {
             if let Some((_, reason)) = out_of_range.iter().find(|(p, _)| *p == position) {
                 selection.rule_drops.push((index, reason.clone()));
                 continue;
             }
-            if let Err(reason) = lane.rules.check_new_account_key(&tx.new_account_key) {
+            if let Err(reason) = key {
                 selection.rule_drops.push((index, reason));
                 continue;
             }
@@ -609,11 +625,15 @@ impl ProverState {
                 Err(reason) => selection.rule_drops.push((index, reason)),
             }
         }
+        if selection.kept.len() == candidates.len() {
+            selection.states = Some((pre_state, state));
+        }
         Ok(selection)
     }
 
     /// The blob of `txs` (all passing the rules) on top of `pre_root`: its multiproof from the
     /// nodes table, its post-state, and the nodes and leaves to store.
+    #[allow(clippy::too_many_arguments)]
     fn assemble(
         &self,
         lane: &ModelState,
@@ -622,38 +642,37 @@ impl ProverState {
         pre_root: Hash32,
         txs: Vec<Transaction>,
         receipts: Option<Vec<HistoryProof>>,
+        states: Option<(TouchedState, TouchedState)>,
     ) -> Result<BuiltBlob, ProverError> {
         let depth = self.params.tree_depth;
-        let pre_state = self.load_state(lane, accounts, &txs, depth, &mut |_, _| {})?;
-        let mut post_state = pre_state.clone();
-        for tx in &txs {
-            match receipts {
-                Some(_) => post_state.apply_credit(tx),
-                None => post_state.apply(tx),
+        let (pre_state, post_state) = match states {
+            Some(states) => states,
+            None => {
+                let pre_state = self.load_state(lane, accounts, &txs, depth, &mut |_, _| {})?;
+                let mut post_state = pre_state.clone();
+                for tx in &txs {
+                    match receipts {
+                        Some(_) => post_state.apply_credit(tx),
+                        None => post_state.apply(tx),
+                    }
+                    .map_err(|reason| ProverError::InvalidBlob(VerifyError::new(reason)))?;
+                }
+                (pre_state, post_state)
             }
-            .map_err(|reason| ProverError::InvalidBlob(VerifyError::new(reason)))?;
-        }
+        };
 
-        // The multiproof: every sibling the walk asks for, from the tree in memory.
+        // The multiproof: every sibling the walk asks for, from the tree in memory. Its root
+        // is not computed here: the verifier recomputes it from these siblings, and refuses
+        // the blob if the tree in memory gave a root other than `pre_root`.
         let tree = &lane.tree;
-        let proof = write_multiproof(
-            tree,
-            depth,
-            leaf_hashes(tree, &pre_state)?,
-            |level, index| {
-                Ok::<_, ProverError>(
-                    block
-                        .get(committed, level, index)
-                        .unwrap_or(tree.default(level)),
-                )
-            },
-        )?;
-        if proof.root != pre_root {
-            return Err(ProverError::Corrupt(format!(
-                "stored tree gives root {}, expected {pre_root}",
-                proof.root
-            )));
-        }
+        let proof = multiproof_siblings(tree, depth, pre_state.accounts(), |level, index| {
+            Ok::<_, Infallible>(
+                block
+                    .get(committed, level, index)
+                    .unwrap_or(tree.default(level)),
+            )
+        });
+        let Ok(proof) = proof;
         let mut new_nodes = Vec::new();
         let mut replay = proof.siblings.iter().copied();
         let Ok(post_root) = tree.root::<Infallible>(
@@ -778,6 +797,9 @@ pub(super) struct Selection {
     /// The sender's key of each kept transaction, as the state stood before it.
     pub(super) signers: Vec<PublicKey>,
     pub(super) rule_drops: Vec<(usize, Reason)>,
+    /// The touched state before and after the kept transactions, when every candidate was
+    /// kept (then they are the blob's).
+    pub(super) states: Option<(TouchedState, TouchedState)>,
 }
 
 /// A blob and the state it leaves: leaves and tree nodes to store.

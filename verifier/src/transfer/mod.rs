@@ -11,6 +11,7 @@ pub mod state;
 
 pub use state::{TRANSFER_TREE, TransferTree};
 
+use rayon::prelude::*;
 use witness_format::{Blob, Hash32, Header, MerkleWitness, Model, PublicKey, Transaction, Witness};
 
 use crate::accounts::{AccountRules, TouchedState, touched_accounts};
@@ -58,18 +59,25 @@ pub type SignedMessage = (PublicKey, [u8; SIGNING_MESSAGE_LEN]);
 /// rule, [`AccountRules::check_new_account_key`], then [`TouchedState::apply`]), up to the first
 /// failure. Returns the signature inputs of the transactions up to and including the failing
 /// one (when its sender exists), and the failure with its index.
+///
+/// The key rule needs no state, and it is a curve point check: it runs first, on every
+/// transaction, on all threads.
 pub fn apply_rules(
     chain_id: u64,
     model: Model,
     state: &mut TouchedState,
     transactions: &[Transaction],
 ) -> (Vec<SignedMessage>, Option<(usize, Reason)>) {
+    let keys: Vec<Result<(), Reason>> = transactions
+        .par_iter()
+        .map(|tx| TRANSFER_MODEL.check_new_account_key(&tx.new_account_key))
+        .collect();
     let mut signed = Vec::with_capacity(transactions.len());
-    for (index, tx) in transactions.iter().enumerate() {
+    for ((index, tx), key) in transactions.iter().enumerate().zip(keys) {
         if let Some(sender) = state.get(tx.from).filter(|leaf| !leaf.is_empty()) {
             signed.push((sender.public_key, signing_message(chain_id, model, tx)));
         }
-        if let Err(reason) = TRANSFER_MODEL.check_new_account_key(&tx.new_account_key) {
+        if let Err(reason) = key {
             return (signed, Some((index, reason)));
         }
         if let Err(reason) = state.apply(tx) {
