@@ -134,6 +134,53 @@ fn invalid_transactions_are_left_out_with_their_reason() {
     verify_chain(prover.genesis(), &[block]).unwrap();
 }
 
+/// Blobs are built while the one before is checked: a forged transaction found in one blob
+/// takes that blob and the one built ahead on it back out, and both are built again. Forged
+/// copies in several blobs are each left out, every honest transaction is kept, and the state
+/// is the one the honest transactions alone give.
+#[test]
+fn forged_transactions_in_several_blobs_are_left_out_and_the_rest_kept() {
+    let spec = small_spec(11);
+    let workload = generate(&spec);
+    let honest: Vec<Transaction> = workload.batches[0].transactions.to_vec();
+    let forge = |tx: Transaction| {
+        let mut forged = tx;
+        forged.signature.0[9] ^= 1;
+        forged
+    };
+    // Copies ahead of their honest twins, in the second and fourth blob of 4 and the last.
+    let mut txs = honest.clone();
+    txs.insert(5, forge(honest[5]));
+    txs.insert(14, forge(honest[13]));
+    let last = txs.len() - 1;
+    txs.insert(last, forge(honest[honest.len() - 1]));
+    let options = BlockOptions {
+        txs_per_blob: 4,
+        ..BlockOptions::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut prover = ProverState::open(&dir.path().join("db"), &workload.allocation).unwrap();
+    let (block, report) = prover.build_block(&txs, options).unwrap();
+    assert_eq!(report.included, honest.len());
+    assert_eq!(
+        report.dropped,
+        vec![
+            (5, Reason::BadSignature),
+            (14, Reason::BadSignature),
+            (last, Reason::BadSignature)
+        ]
+    );
+    verify_chain(prover.genesis(), &[block]).unwrap();
+
+    let mut reference =
+        ProverState::open(&dir.path().join("reference"), &workload.allocation).unwrap();
+    reference.build_block(&honest, options).unwrap();
+    assert_eq!(
+        prover.state_root(Model::Transfer),
+        reference.state_root(Model::Transfer)
+    );
+}
+
 #[test]
 fn reopening_continues_and_a_second_opener_is_refused() {
     let workload = generate(&small_spec(3));

@@ -276,7 +276,9 @@ impl ProverState {
                     depth,
                     leaves,
                     |level, index| Ok(nodes.get(level, index).unwrap_or(tree.default(level))),
-                    |level, index, hash| since.set(level, index, *hash),
+                    |level, index, hash| {
+                        since.set(level, index, *hash);
+                    },
                 );
                 root
             };
@@ -359,8 +361,12 @@ impl ProverState {
         Ok(horizon)
     }
 
-    /// Packs one model's transactions into blobs on top of `root` (moved along), writing each
-    /// blob's leaves and undo log into `write` and its nodes into `changed`.
+    /// Packs one model's transactions into blobs on top of `root` (moved along), collecting
+    /// each blob's leaves and nodes in `changed`.
+    ///
+    /// Transfers are pipelined: while the verifier checks blob n, blob n+1 is built on the
+    /// state blob n leaves (taken into `changed` ahead, and taken back out, with blob n+1, if
+    /// the check fails). Credits are few: one blob after another.
     #[allow(clippy::too_many_arguments)]
     fn build_blobs(
         &self,
@@ -379,7 +385,6 @@ impl ProverState {
             .nodes
             .as_ref()
             .ok_or_else(|| ProverError::Corrupt("the tree is not loaded".into()))?;
-        let tree = &lane.tree;
         let mut limit = options.txs_per_blob.clamp(1, MAX_TRANSACTIONS_PER_BLOB);
         if let Some(zk) = self.zk.as_ref().filter(|zk| zk.model == lane.model) {
             limit = limit.min(zk.batch.max(1));
@@ -387,79 +392,115 @@ impl ProverState {
         if receipts.is_some() {
             limit = limit.min(MAX_CREDITS_PER_BLOB);
         }
-        let (mut pending, mut receipts) = (pending, receipts);
-        while !pending.is_empty() {
-            let mut take = limit.min(pending.len());
-            loop {
-                let (chunk, _) = pending.split_at(take);
-                let mut attempt = report.clone();
-                let built = match receipts {
-                    Some(receipts) => {
-                        let txs = chunk.iter().map(|(_, tx)| *tx).collect();
-                        let receipts = receipts.get(..take).unwrap_or_default().to_vec();
-                        let nodes = (committed, &changed.nodes);
-                        let accounts = Leaves {
-                            table: &table,
-                            recent: &lane.recent,
-                            block: Some(&changed.after),
-                        };
-                        let built = self.assemble(
-                            lane,
-                            &accounts,
-                            nodes,
-                            *root,
-                            txs,
-                            Some(receipts),
-                            None,
-                        )?;
-                        verify_blob_in_block(&self.params, &self.next_header(), &built.blob)
-                            .map_err(ProverError::InvalidBlob)?;
-                        Some(built)
-                    }
-                    None => {
-                        let nodes = (committed, &changed.nodes);
-                        let accounts = Leaves {
-                            table: &table,
-                            recent: &lane.recent,
-                            block: Some(&changed.after),
-                        };
-                        self.build_blob(lane, &accounts, nodes, *root, chunk, &mut attempt)?
-                    }
-                };
-                match built {
-                    Some(built) if final_len(&built) > options.max_blob_bytes && take > 1 => {
+        let cx = BlobContext {
+            lane,
+            table: &table,
+            committed,
+            max_blob_bytes: options.max_blob_bytes,
+        };
+        let header = self.next_header();
+        if let Some(receipts) = receipts {
+            let (mut pending, mut receipts) = (pending, receipts);
+            while !pending.is_empty() {
+                let mut take = limit.min(pending.len());
+                let built = loop {
+                    let (chunk, _) = pending.split_at(take);
+                    let txs = chunk.iter().map(|(_, tx)| *tx).collect();
+                    let proofs = receipts.get(..take).unwrap_or_default().to_vec();
+                    let accounts = cx.leaves(changed);
+                    let nodes = (committed, &changed.nodes);
+                    let built =
+                        self.assemble(lane, &accounts, nodes, *root, txs, Some(proofs), None)?;
+                    if final_len(&built) > cx.max_blob_bytes && take > 1 {
                         take /= 2;
+                        continue;
                     }
-                    Some(BuiltBlob {
-                        blob,
-                        needs_proof,
-                        leaves,
-                        nodes: new_nodes,
-                    }) => {
-                        *report = attempt;
-                        for (account, prior, leaf) in leaves {
-                            changed.set_leaf(account, prior, leaf);
-                            let hash = tree.leaf(&leaf).ok_or_else(|| {
-                                ProverError::Corrupt(format!("account {account}: bad key"))
-                            })?;
-                            changed.nodes.set(0, account, hash);
-                        }
-                        for (level, index, hash) in new_nodes {
-                            changed.nodes.set(level, index, hash);
-                        }
-                        *root = blob.post_state_root;
-                        report.included = report.included.saturating_add(blob.transactions.len());
-                        blobs.push((blob, needs_proof));
-                        break;
-                    }
-                    None => {
-                        *report = attempt;
-                        break;
-                    }
-                }
+                    break built;
+                };
+                verify_blob_in_block(&self.params, &header, &built.blob)
+                    .map_err(ProverError::InvalidBlob)?;
+                changed.apply(&built.leaves, &built.nodes);
+                report.included = report
+                    .included
+                    .saturating_add(built.blob.transactions.len());
+                *root = built.blob.post_state_root;
+                blobs.push((built.blob, built.needs_proof));
+                pending = pending.get(take..).unwrap_or_default();
+                receipts = receipts.get(take..).unwrap_or_default();
             }
-            pending = pending.get(take..).unwrap_or_default();
-            receipts = receipts.map(|r| r.get(take..).unwrap_or_default());
+            return Ok(());
+        }
+
+        // Signatures are checked once, by the verifier, which every blob must pass anyway. If
+        // it finds a bad one, all bad ones are found and left out, and the blob is built again
+        // from the start: a forged transaction may have taken a nonce or a balance that a later
+        // valid one needs. Each round leaves out at least one transaction.
+        let mut position = 0usize;
+        let mut excluded: Vec<usize> = Vec::new();
+        let mut bad_signatures: Vec<(usize, Reason)> = Vec::new();
+        let mut current = self.prepare(&cx, changed, *root, pending, limit, &[])?;
+        while let Some(candidate) = current.take() {
+            let end = position.saturating_add(candidate.take);
+            let last = pending
+                .get(end.saturating_sub(1))
+                .map_or(0, |(index, _)| *index);
+            let mut accept = |report: &mut BlockReport, dropped: Vec<(usize, Reason)>| {
+                let (now, later): (Vec<_>, Vec<_>) = bad_signatures
+                    .drain(..)
+                    .partition(|(index, _)| *index <= last);
+                bad_signatures = later;
+                report.dropped.extend(now);
+                report.dropped.extend(dropped);
+            };
+            let Some(built) = candidate.built else {
+                accept(report, candidate.dropped);
+                position = end;
+                let rest = pending.get(position..).unwrap_or_default();
+                current = self.prepare(&cx, changed, *root, rest, limit, &[])?;
+                continue;
+            };
+            let journal = changed.apply(&built.leaves, &built.nodes);
+            let rest = pending.get(end..).unwrap_or_default();
+            let (verdict, next) = {
+                let changed = &*changed;
+                rayon::join(
+                    || verify_blob_in_block(&self.params, &header, &built.blob),
+                    || self.prepare(&cx, changed, built.blob.post_state_root, rest, limit, &[]),
+                )
+            };
+            match verdict {
+                Ok(()) => {
+                    accept(report, candidate.dropped);
+                    report.included = report
+                        .included
+                        .saturating_add(built.blob.transactions.len());
+                    *root = built.blob.post_state_root;
+                    blobs.push((built.blob, built.needs_proof));
+                    position = end;
+                    current = next?;
+                }
+                Err(error) if error.reason == Reason::BadSignature => {
+                    changed.roll_back(journal);
+                    let invalid = lane.rules.invalid_signatures(
+                        self.params.chain_id,
+                        &candidate.signers,
+                        &built.blob.transactions,
+                    );
+                    if invalid.is_empty() {
+                        return Err(ProverError::InvalidBlob(error));
+                    }
+                    for position in invalid {
+                        if let Some(&index) = candidate.kept.get(position) {
+                            excluded.push(index);
+                            bad_signatures.push((index, Reason::BadSignature));
+                        }
+                    }
+                    let chunk = pending.get(position..).unwrap_or_default();
+                    current =
+                        self.prepare(&cx, changed, *root, chunk, candidate.take, &excluded)?;
+                }
+                Err(error) => return Err(ProverError::InvalidBlob(error)),
+            }
         }
         Ok(())
     }
@@ -520,55 +561,50 @@ impl ProverState {
         }
     }
 
-    /// Builds one blob from `chunk` on top of `pre_root`, leaving out invalid transactions.
-    /// Returns `None` if none is valid. Writes nothing: the caller stores what it returns.
-    ///
-    /// Signatures are checked once, by the verifier's own `verify_blob`, which every blob must
-    /// pass anyway. If it finds a bad signature, all bad ones are found and left out, and the
-    /// rules run again from the start: a forged transaction may have taken a nonce or a balance
-    /// that a later valid one needs. Each round leaves out at least one transaction.
-    fn build_blob(
+    /// The next blob of transfers from `pending` (at most `take` of them, fewer if the blob
+    /// would be too large; less `excluded`) on top of `pre_root` and the block's `changed`
+    /// state, not yet checked; `None` if nothing is pending. Writes nothing.
+    fn prepare(
         &self,
-        lane: &ModelState,
-        accounts: &Leaves<'_>,
-        nodes: (&TreeNodes, &BlockNodes),
+        cx: &BlobContext<'_>,
+        changed: &Changed,
         pre_root: Hash32,
-        chunk: &[(usize, Transaction)],
-        report: &mut BlockReport,
-    ) -> Result<Option<BuiltBlob>, ProverError> {
-        let mut bad_signatures: Vec<usize> = Vec::new();
+        pending: &[(usize, Transaction)],
+        take: usize,
+        excluded: &[usize],
+    ) -> Result<Option<Candidate>, ProverError> {
+        if pending.is_empty() {
+            return Ok(None);
+        }
+        let accounts = cx.leaves(changed);
+        let nodes = (cx.committed, &changed.nodes);
+        let mut take = take.clamp(1, pending.len());
         loop {
-            let mut selection = self.select(lane, accounts, chunk, &bad_signatures)?;
+            let (chunk, _) = pending.split_at(take);
+            let mut selection = self.select(cx.lane, &accounts, chunk, excluded)?;
             if selection.kept.is_empty() {
-                report.dropped.extend(selection.rule_drops);
-                return Ok(None);
+                return Ok(Some(Candidate {
+                    take,
+                    built: None,
+                    dropped: selection.rule_drops,
+                    kept: Vec::new(),
+                    signers: Vec::new(),
+                }));
             }
             let txs: Vec<Transaction> = selection.kept.iter().map(|(_, tx)| *tx).collect();
             let states = selection.states.take();
-            let built = self.assemble(lane, accounts, nodes, pre_root, txs, None, states)?;
-            match verify_blob_in_block(&self.params, &self.next_header(), &built.blob) {
-                Ok(()) => {
-                    report.dropped.extend(selection.rule_drops);
-                    return Ok(Some(built));
-                }
-                Err(error) if error.reason == Reason::BadSignature => {
-                    let invalid = lane.rules.invalid_signatures(
-                        self.params.chain_id,
-                        &selection.signers,
-                        &built.blob.transactions,
-                    );
-                    if invalid.is_empty() {
-                        return Err(ProverError::InvalidBlob(error));
-                    }
-                    for position in invalid {
-                        if let Some(&(index, _)) = selection.kept.get(position) {
-                            bad_signatures.push(index);
-                            report.dropped.push((index, Reason::BadSignature));
-                        }
-                    }
-                }
-                Err(error) => return Err(ProverError::InvalidBlob(error)),
+            let built = self.assemble(cx.lane, &accounts, nodes, pre_root, txs, None, states)?;
+            if final_len(&built) > cx.max_blob_bytes && take > 1 {
+                take /= 2;
+                continue;
             }
+            return Ok(Some(Candidate {
+                take,
+                built: Some(built),
+                dropped: selection.rule_drops,
+                kept: selection.kept.iter().map(|(index, _)| *index).collect(),
+                signers: selection.signers,
+            }));
         }
     }
 
@@ -675,9 +711,10 @@ impl ProverState {
         let Ok(proof) = proof;
         let mut new_nodes = Vec::new();
         let mut replay = proof.siblings.iter().copied();
+        let post_leaves = leaf_hashes(tree, &post_state)?;
         let Ok(post_root) = tree.root::<Infallible>(
             depth,
-            leaf_hashes(tree, &post_state)?,
+            post_leaves.clone(),
             |_, _| Ok(replay.next().unwrap_or(Hash32::ZERO)),
             |level, index, hash| new_nodes.push((level, index, *hash)),
         );
@@ -706,12 +743,11 @@ impl ProverState {
             transactions: bounded(txs)?,
             witness,
         };
-        let leaves = post_state
-            .accounts()
+        let leaves = post_leaves
             .iter()
             .zip(pre_state.leaves())
             .zip(post_state.leaves())
-            .map(|((&account, &prior), &leaf)| (account, prior, leaf))
+            .map(|((&(account, hash), &prior), &leaf)| (account, prior, leaf, hash))
             .collect();
         Ok(BuiltBlob {
             blob,
@@ -802,12 +838,46 @@ pub(super) struct Selection {
     pub(super) states: Option<(TouchedState, TouchedState)>,
 }
 
+/// What `build_blobs` reads a model's state through.
+struct BlobContext<'a> {
+    lane: &'a ModelState,
+    /// Its accounts table (the checkpoint's leaves).
+    table: &'a redb::ReadOnlyTable<u64, &'static [u8]>,
+    /// Its tree as of the last block.
+    committed: &'a TreeNodes,
+    max_blob_bytes: usize,
+}
+
+impl BlobContext<'_> {
+    /// The current leaves, with the block's changes so far.
+    fn leaves<'a>(&'a self, changed: &'a Changed) -> Leaves<'a> {
+        Leaves {
+            table: self.table,
+            recent: &self.lane.recent,
+            block: Some(&changed.after),
+        }
+    }
+}
+
+/// A blob built but not yet checked, from the first `take` pending transactions.
+struct Candidate {
+    take: usize,
+    /// The blob; `None` if no transaction of the chunk passes the rules.
+    built: Option<BuiltBlob>,
+    /// The transactions left out by the rules, with why.
+    dropped: Vec<(usize, Reason)>,
+    /// The index in the block of each transaction in the blob.
+    kept: Vec<usize>,
+    /// The sender's key of each transaction in the blob, as the state stood before it.
+    signers: Vec<PublicKey>,
+}
+
 /// A blob and the state it leaves: leaves and tree nodes to store.
 pub(super) struct BuiltBlob {
     pub(super) blob: Blob,
     /// Whether its Merkle witness is to be replaced by a zk proof.
     pub(super) needs_proof: bool,
-    /// Each touched account, with its leaf before and after the blob.
-    pub(super) leaves: Vec<(u64, AccountLeaf, AccountLeaf)>,
+    /// Each touched account, with its leaf before and after the blob and the latter's hash.
+    pub(super) leaves: Vec<(u64, AccountLeaf, AccountLeaf, Hash32)>,
     pub(super) nodes: Vec<(u8, u64, Hash32)>,
 }

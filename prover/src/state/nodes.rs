@@ -79,8 +79,18 @@ impl BlockNodes {
         }
     }
 
-    pub(super) fn set(&mut self, level: u8, index: u64, hash: Hash32) {
-        self.changed.insert(node_key(level, index), hash);
+    /// Sets node `(level, index)`; returns what the block had set it to before, if anything.
+    pub(super) fn set(&mut self, level: u8, index: u64, hash: Hash32) -> Option<Hash32> {
+        self.changed.insert(node_key(level, index), hash)
+    }
+
+    /// Puts back what [`set`](Self::set) returned.
+    pub(super) fn restore(&mut self, level: u8, index: u64, prior: Option<Hash32>) {
+        let key = node_key(level, index);
+        match prior {
+            Some(hash) => self.changed.insert(key, hash),
+            None => self.changed.remove(&key),
+        };
     }
 }
 

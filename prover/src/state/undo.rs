@@ -31,11 +31,70 @@ pub(super) struct Changed {
 
 impl Changed {
     /// Sets `account` to `leaf`; `prior` is its value before this change (kept only if it is
-    /// the first change in the block: the value from before the block).
-    pub(super) fn set_leaf(&mut self, account: u64, prior: AccountLeaf, leaf: AccountLeaf) {
-        self.before.entry(account).or_insert(prior);
-        self.after.insert(account, leaf);
+    /// the first change in the block: the value from before the block). Returns what puts it
+    /// back: whether `prior` was kept, and the value the block had set before.
+    fn set_leaf(
+        &mut self,
+        account: u64,
+        prior: AccountLeaf,
+        leaf: AccountLeaf,
+    ) -> (bool, Option<AccountLeaf>) {
+        let first = match self.before.entry(account) {
+            std::collections::btree_map::Entry::Vacant(entry) => {
+                entry.insert(prior);
+                true
+            }
+            std::collections::btree_map::Entry::Occupied(_) => false,
+        };
+        (first, self.after.insert(account, leaf))
     }
+
+    /// Takes a blob's leaves (each touched account with its leaf before and after the blob,
+    /// and the leaf's hash) and new tree nodes, returning what takes them back out.
+    pub(super) fn apply(
+        &mut self,
+        leaves: &[(u64, AccountLeaf, AccountLeaf, Hash32)],
+        nodes: &[(u8, u64, Hash32)],
+    ) -> Journal {
+        let mut journal = Journal::default();
+        for &(account, prior, leaf, hash) in leaves {
+            let (first, was) = self.set_leaf(account, prior, leaf);
+            journal.leaves.push((account, first, was));
+            journal
+                .nodes
+                .push((0, account, self.nodes.set(0, account, hash)));
+        }
+        for &(level, index, hash) in nodes {
+            journal
+                .nodes
+                .push((level, index, self.nodes.set(level, index, hash)));
+        }
+        journal
+    }
+
+    /// Takes back what [`apply`](Self::apply) took.
+    pub(super) fn roll_back(&mut self, journal: Journal) {
+        for (level, index, prior) in journal.nodes.into_iter().rev() {
+            self.nodes.restore(level, index, prior);
+        }
+        for (account, first, was) in journal.leaves.into_iter().rev() {
+            if first {
+                self.before.remove(&account);
+            }
+            match was {
+                Some(leaf) => self.after.insert(account, leaf),
+                None => self.after.remove(&account),
+            };
+        }
+    }
+}
+
+/// What [`Changed::apply`] changed, to take it back: per leaf, whether its value before the
+/// block was recorded then and the block's value before; per node, the block's value before.
+#[derive(Default)]
+pub(super) struct Journal {
+    leaves: Vec<(u64, bool, Option<AccountLeaf>)>,
+    nodes: Vec<(u8, u64, Option<Hash32>)>,
 }
 
 /// `leaves`, ascending by account, as one log entry.
