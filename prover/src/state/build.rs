@@ -165,7 +165,7 @@ impl ProverState {
         }
         let mut blobs = self.prove_blobs(blobs)?;
         blobs.extend(evm);
-        let commitments: Vec<Hash32> = blobs.iter().map(blob_commitment).collect();
+        let commitments: Vec<Hash32> = blobs.par_iter().map(blob_commitment).collect();
         let mut state_roots: Vec<ModelRoot> = self
             .models
             .iter()
@@ -225,7 +225,29 @@ impl ProverState {
                 .insert(META_CHECKPOINT, height.to_le_bytes().as_slice())?;
         }
         let history_from = self.prune_history(&write, height, options.history_window)?;
-        write.commit()?;
+        // The leaves and tree in memory take the block while its transaction commits; if the
+        // commit fails they are dropped, to be read again from the database.
+        let mut committed = Ok(());
+        rayon::scope(|scope| {
+            let models = &mut self.models;
+            scope.spawn(move |_| {
+                for (lane, changed) in models.iter_mut().zip(changed) {
+                    if checkpoint {
+                        lane.recent.clear();
+                    } else {
+                        lane.recent.extend(changed.after);
+                    }
+                    if let Some(nodes) = lane.nodes.as_mut() {
+                        nodes.apply(changed.nodes);
+                    }
+                }
+            });
+            committed = write.commit();
+        });
+        if let Err(error) = committed {
+            self.reload_leaves()?;
+            return Err(error.into());
+        }
 
         self.history = history;
         self.height = height;
@@ -234,19 +256,22 @@ impl ProverState {
         if checkpoint {
             self.checkpoint = height;
         }
-        for ((lane, root), changed) in self.models.iter_mut().zip(roots).zip(changed) {
+        for (lane, root) in self.models.iter_mut().zip(roots) {
             lane.root = root;
-            if checkpoint {
-                lane.recent.clear();
-            } else {
-                lane.recent.extend(changed.after);
-            }
-            if let Some(nodes) = lane.nodes.as_mut() {
-                nodes.apply(changed.nodes);
-            }
         }
         self.evm_root = evm_root;
         Ok((block, report))
+    }
+
+    /// Reads the leaves changed since the checkpoint again from the database, and drops the
+    /// trees in memory (read again by the next block): after a failed commit.
+    fn reload_leaves(&mut self) -> Result<(), ProverError> {
+        let read = self.db.begin_read()?;
+        for lane in &mut self.models {
+            lane.nodes = None;
+            lane.recent = read_recent(&read, lane, self.checkpoint)?;
+        }
+        Ok(())
     }
 
     /// Reads every hosted model's tree into memory, if not yet done: the checkpoint's, with

@@ -110,6 +110,21 @@ impl ModelState {
     }
 }
 
+/// The leaves of `lane` changed since the checkpoint at `checkpoint`, as they are now: its redo
+/// entries since, in order.
+fn read_recent(
+    read: &redb::ReadTransaction,
+    lane: &ModelState,
+    checkpoint: u64,
+) -> Result<BTreeMap<u64, AccountLeaf>, ProverError> {
+    let mut recent = BTreeMap::new();
+    let redo = read.open_table(lane.tables.redo)?;
+    for (_, leaves) in read_log(&redo, checkpoint.saturating_add(1)..)? {
+        recent.extend(leaves);
+    }
+    Ok(recent)
+}
+
 /// The state tree of `model`: every model this prover builds has one.
 pub(super) fn tree_of(model: Model) -> Result<ModelTree, ProverError> {
     ModelTree::new(model).ok_or_else(|| {
@@ -317,10 +332,7 @@ impl ProverState {
         let checkpoint = read_meta_u64(&meta, META_CHECKPOINT)?;
         let history_from = read_meta_u64(&meta, META_HISTORY_FROM)?;
         for lane in &mut models {
-            let redo = read.open_table(lane.tables.redo)?;
-            for (_, leaves) in read_log(&redo, checkpoint.saturating_add(1)..)? {
-                lane.recent.extend(leaves);
-            }
+            lane.recent = read_recent(&read, lane, checkpoint)?;
         }
         drop(headers);
         drop(meta);
