@@ -693,7 +693,8 @@ impl ProverState {
     }
 
     /// The blob of `txs` (all passing the rules) on top of `pre_root`: its multiproof from the
-    /// nodes table, its post-state, and the nodes and leaves to store.
+    /// tree in memory, its post-state, and the nodes and leaves to store. `states`, when given,
+    /// are the touched state before and after `txs` (the selection's).
     #[allow(clippy::too_many_arguments)]
     fn assemble(
         &self,
