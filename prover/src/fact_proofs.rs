@@ -527,6 +527,27 @@ mod tests {
             let proof = self.state.history_proof(tip, query).unwrap();
             verify_history_proof(&proof, self.header(tip)).unwrap()
         }
+
+        /// `account`'s leaf at `height`, as `state` proves it against this chain's header
+        /// `tip` (the proof checked by the verifier).
+        fn proven_leaf(
+            &self,
+            state: &ProverState,
+            tip: u64,
+            height: u64,
+            account: u64,
+        ) -> AccountLeaf {
+            let query = FactQuery::Account {
+                height,
+                model: Model::Transfer,
+                account,
+            };
+            let proof = state.history_proof(tip, query).unwrap();
+            match verify_history_proof(&proof, self.header(tip)).unwrap() {
+                ProvenFact::Account { leaf, .. } => leaf,
+                other => panic!("not an account fact: {other:?}"),
+            }
+        }
     }
 
     #[test]
@@ -593,15 +614,10 @@ mod tests {
         }
         for height in 0..=4u64 {
             for account in 0..ACCOUNTS * 3 {
-                let query = FactQuery::Account {
-                    height,
-                    model: Model::Transfer,
-                    account,
-                };
-                let ProvenFact::Account { leaf, .. } = built.prove(4, query) else {
-                    panic!("not an account fact");
-                };
-                assert_eq!(leaf, built.leaves[height as usize][account as usize]);
+                assert_eq!(
+                    built.proven_leaf(&built.state, 4, height, account),
+                    built.leaves[height as usize][account as usize]
+                );
             }
         }
     }
@@ -686,18 +702,10 @@ mod tests {
         assert_eq!(state.history_from(), 4);
         for height in 4..=7u64 {
             for account in 0..ACCOUNTS * 3 {
-                let query = FactQuery::Account {
-                    height,
-                    model: Model::Transfer,
-                    account,
-                };
-                let proof = state.history_proof(7, query).unwrap();
-                let ProvenFact::Account { leaf, .. } =
-                    verify_history_proof(&proof, reference.header(7)).unwrap()
-                else {
-                    panic!("not an account fact");
-                };
-                assert_eq!(leaf, reference.leaves[height as usize][account as usize]);
+                assert_eq!(
+                    reference.proven_leaf(&state, 7, height, account),
+                    reference.leaves[height as usize][account as usize]
+                );
             }
         }
         let query = FactQuery::Account {
@@ -718,6 +726,41 @@ mod tests {
                 .history_proof(7, FactQuery::Header { height: 1 })
                 .is_ok()
         );
+    }
+
+    /// Flips a bit of the first leaf's balance in the entry of block `height` of a log table
+    /// (undo or redo) of the database at `path`.
+    fn damage_first_leaf(
+        path: &std::path::Path,
+        table: redb::TableDefinition<'static, u64, &'static [u8]>,
+        height: u64,
+    ) {
+        let db = redb::Database::open(path).unwrap();
+        let write = db.begin_write().unwrap();
+        let mut log = write.open_table(table).unwrap();
+        let mut entry = log.get(height).unwrap().unwrap().value().to_vec();
+        // The first leaf's balance: after its account (8 bytes) and key (32).
+        entry[40] ^= 1;
+        log.insert(height, entry.as_slice()).unwrap();
+        drop(log);
+        write.commit().unwrap();
+    }
+
+    /// A damaged redo entry (here the last block's: a leaf the accounts table has not taken
+    /// yet) is caught when the tree is rebuilt on opening: its root is not the last block's,
+    /// and no block is built.
+    #[test]
+    fn a_damaged_redo_entry_is_caught_before_a_block_is_built() {
+        let Built { dir, state, .. } = build(3);
+        drop(state);
+        let path = dir.path().join("p.redb");
+        damage_first_leaf(&path, ModelTables::of(Model::Transfer).redo, 3);
+        let mut state = ProverState::open_existing(&path).unwrap();
+        assert!(matches!(
+            state.build_block(&[], BlockOptions::default()),
+            Err(ProverError::Corrupt(message)) if message.contains("checkpoint and redo log")
+        ));
+        assert_eq!(state.height(), 3);
     }
 
     /// A database of another layout version (here: one from before versions were recorded)
@@ -751,23 +794,16 @@ mod tests {
         drop(state);
         let path = dir.path().join("p.redb");
         {
+            // Leaf 1 of the accumulator (header 1's hash).
             let db = redb::Database::open(&path).unwrap();
             let write = db.begin_write().unwrap();
-            {
-                // Leaf 1 of the accumulator (header 1's hash), and the genesis value of the
-                // first account block 1 changed.
-                let mut history = write.open_table(HISTORY_NODES).unwrap();
-                history.insert(history_key(0, 1), [7u8; 32]).unwrap();
-                let mut undo = write
-                    .open_table(ModelTables::of(Model::Transfer).undo)
-                    .unwrap();
-                let mut entry = undo.get(1).unwrap().unwrap().value().to_vec();
-                // The first leaf's balance: after its account (8 bytes) and key (32).
-                entry[40] ^= 1;
-                undo.insert(1, entry.as_slice()).unwrap();
-            }
+            let mut history = write.open_table(HISTORY_NODES).unwrap();
+            history.insert(history_key(0, 1), [7u8; 32]).unwrap();
+            drop(history);
             write.commit().unwrap();
         }
+        // The genesis value of the first account block 1 changed.
+        damage_first_leaf(&path, ModelTables::of(Model::Transfer).undo, 1);
         let state = ProverState::open_existing(&path).unwrap();
         // Header 0's path uses leaf 1 as its sibling.
         assert!(matches!(
