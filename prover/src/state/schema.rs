@@ -16,13 +16,14 @@ pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta
 pub(super) const META_GENESIS: &str = "genesis";
 /// The layout version of the database; another one is refused, not guessed at.
 pub(crate) const META_FORMAT: &str = "format";
-/// Version 4: accounts and nodes tables hold the state at the last checkpoint, each block adds
+/// Version 5: `zk-transfer` trees hashed with Poseidon2 (file format 5). Version 4: accounts
+/// and nodes tables hold the state at the last checkpoint, each block adds
 /// one undo and one redo entry (`MODEL/undo`, `MODEL/redo`), tree nodes keep no history.
 /// Version 3:
 /// blocks of file format 2 (zk proofs bind signatures, counts and the bridge) and
 /// `zk-transfer` bridge leaves under the new bridge key. Version 2: tables per model (version 1
 /// held one model in unprefixed tables).
-pub(crate) const FORMAT_VERSION: u64 = 4;
+pub(crate) const FORMAT_VERSION: u64 = 5;
 /// The height whose state `MODEL/accounts` and `MODEL/nodes` hold (absent: 0, the genesis).
 pub(crate) const META_CHECKPOINT: &str = "checkpoint";
 /// The lowest height whose state can still be proven (absent: 0); the undo entries of the

@@ -27,8 +27,12 @@
 //!    spent in-circuit. The flags `f_j = [j < reserved_bits]`, `j < MAX_RESERVED_BITS`, are
 //!    booleans with `f_j ≤ f_{j-1}`, so their sum (a public input) says exactly which
 //!    bits are cleared.
-//! 2. message = `hash_many(TX_DOMAIN, [chain_id, MODEL_TAG, from, to, amount, nonce, nx, ny])`
-//!    (the first permutation is all constants, so free); the Schnorr gadget enforces the
+//! 2. message = `hash_many(TX_DOMAIN, [chain_id, MODEL_TAG, from + 2⁶⁴·to, amount + 2⁶⁴·nonce])`,
+//!    or with `nx, ny` appended when the slot creates its receiver (`empty`, which step 4 ties
+//!    to the key's presence): both forms computed from their constant first permutation, one
+//!    selected. Each pair reads back uniquely because all four are below 2⁶⁴: `from` and `to`
+//!    have D ≤ 64 bits, `amount` 64, and a real slot's nonce is its sender leaf's, a `u64` in
+//!    every valid tree. The Schnorr gadget enforces the
 //!    signature under the sender's key (A = the sender leaf's coordinates).
 //! 3. Sender: leaf (x, y, balance, nonce); the transaction's nonce equals the leaf's; new
 //!    balance = balance − amount and new nonce = nonce + 1, each range-checked to 64 bits (no
@@ -89,8 +93,8 @@ use verifier::zk_transfer::poseidon::sponge_capacity;
 use verifier::zk_transfer::schnorr::{self, SCALAR_BITS, SIGNATURE_BYTES};
 use verifier::zk_transfer::{
     INPUT_COMMITMENT, INPUT_POST_ROOT, INPUT_PRE_ROOT, INPUT_RESERVED_BITS, INPUT_TRANSACTIONS,
-    LEAF_DOMAIN, MODEL_TAG, NODE_DOMAIN, PUBLIC_INPUTS, R_SIGN_WEIGHT, TX_COMMITMENT_DOMAIN,
-    TX_DOMAIN, ZK_TRANSFER_TREE,
+    LEAF_DOMAIN, MessageHasher, NODE_DOMAIN, PAIR_SHIFT, PUBLIC_INPUTS, R_SIGN_WEIGHT,
+    TX_COMMITMENT_DOMAIN, ZK_TRANSFER_TREE,
 };
 use verifier::{Reason, VerifyError};
 use witness_format::{Blob, Model, Witness};
@@ -434,6 +438,8 @@ fn synthesize_slot(
     let tx_nonce = witness_fr(cs, slot, |s| Fr::from(s.nonce))?;
     let nx = witness_fr(cs, slot, |s| s.new_key.0)?;
     let ny = witness_fr(cs, slot, |s| s.new_key.1)?;
+    // The receiver is empty exactly when the transaction creates it with a new key (step 4).
+    let empty = Boolean::new_witness(cs.clone(), || value(slot, |s| s.receiver_empty))?;
     let signature = value(slot, |s| decode_signature(&s.signature));
     let r = EdwardsVar::new(
         FpVar::new_witness(cs.clone(), || {
@@ -446,18 +452,14 @@ fn synthesize_slot(
     let s_bits = witness_bits(cs, SCALAR_BITS, signature.map(|(_, _, bits)| bits))?;
 
     // 2. Message and signature.
-    let message = hash_many_gadget(
-        &FpVar::Constant(TX_DOMAIN),
-        &[
-            FpVar::Constant(Fr::from(chain_id)),
-            FpVar::Constant(Fr::from(MODEL_TAG)),
-            pack(&from_bits),
-            pack(&to_bits),
-            amount.clone(),
-            tx_nonce.clone(),
-            nx.clone(),
-            ny.clone(),
+    let message = message_gadget(
+        chain_id,
+        &empty,
+        [
+            pack(&from_bits) + pack(&to_bits) * PAIR_SHIFT,
+            &amount + &tx_nonce * PAIR_SHIFT,
         ],
+        [&nx, &ny],
     )?;
     let sx = witness_fr(cs, slot, |s| s.sender.x)?;
     let sy = witness_fr(cs, slot, |s| s.sender.y)?;
@@ -487,8 +489,7 @@ fn synthesize_slot(
     let root = select(&real, &new_root, root);
 
     // 4. Receiver.
-    let empty = Boolean::new_witness(cs.clone(), || value(slot, |s| s.receiver_empty))?;
-    let e = FpVar::from(empty);
+    let e = FpVar::from(empty.clone());
     let not_e = FpVar::one() - &e;
     let rx = witness_fr(cs, slot, |s| s.receiver.x)?;
     let ry = witness_fr(cs, slot, |s| s.receiver.y)?;
@@ -538,6 +539,32 @@ fn synthesize_slot(
         commitment,
         real,
     })
+}
+
+/// The signing message ([`verifier::zk_transfer::MessageHasher`]): from the constant prefix of
+/// the form with a new-owner key when `with_key`, else of the form without, absorb the two
+/// packed pairs and permute; the form without a key ends there, the other absorbs the key and
+/// permutes again. Both permutations are computed and one output selected (481 constraints).
+fn message_gadget(
+    chain_id: u64,
+    with_key: &Boolean<Fr>,
+    pairs: [FpVar<Fr>; 2],
+    key: [&FpVar<Fr>; 2],
+) -> Result<FpVar<Fr>, SynthesisError> {
+    let [without, with] = MessageHasher::new(chain_id).prefix_states();
+    let with_key_fp = FpVar::from(with_key.clone());
+    let mut state: [FpVar<Fr>; 3] = std::array::from_fn(|i| {
+        FpVar::Constant(without[i]) + &with_key_fp * (with[i] - without[i])
+    });
+    let [p1, p2] = pairs;
+    state[1] += p1;
+    state[2] += p2;
+    permute_gadget(&mut state)?;
+    let short = state[1].clone();
+    state[1] += key[0];
+    state[2] += key[1];
+    permute_gadget(&mut state)?;
+    with_key.select(&state[1], &short)
 }
 
 /// The point a slot's created key must equal: the new-owner key when the receiver is empty and

@@ -1,14 +1,15 @@
-//! Poseidon in-circuit: the permutation and hashes of [`verifier::zk_transfer::poseidon`] over `FpVar<Fr>`.
+//! Poseidon2 in-circuit: the permutation and hashes of [`verifier::zk_transfer::poseidon`] over `FpVar<Fr>`.
 //!
-//! Same instance, same constants (taken from [`verifier::zk_transfer::poseidon::constants`]), same hash
-//! definitions; the tests check every gadget against its native function.
+//! Same instance, same constants and linear layers (taken from
+//! [`verifier::zk_transfer::poseidon`]), same hash definitions; the tests check every gadget
+//! against its native function.
 //!
 //! Cost: an S-box x⁵ is three multiplication constraints (x², x⁴, x⁴·x), and everything else
-//! (round constants, the MDS matrix, absorbing) is a linear combination and costs nothing. A
-//! permutation of three variables is therefore (8 · 3 + 57) · 3 = 243 constraints; [`hash2_gadget`]
-//! with a constant domain is 240, because the capacity is still a constant in the first round
-//! and its S-box is computed outside the circuit. [`hash_many_gadget`] costs one permutation per
-//! pair of inputs (and one for no input).
+//! (round constants, the two linear layers, absorbing) is a linear combination and costs
+//! nothing. A permutation of three variables is therefore (8 · 3 + 56) · 3 = 240 constraints,
+//! [`hash2_gadget`] too (the first linear layer mixes a constant domain into every element, so
+//! no S-box input is a constant). [`hash_many_gadget`] costs one permutation per pair of inputs
+//! (and one for no input).
 
 use ark_bls12_381::Fr;
 use ark_ff::{AdditiveGroup, Field};
@@ -17,29 +18,30 @@ use ark_r1cs_std::alloc::AllocVar;
 use ark_r1cs_std::fields::FieldVar;
 use ark_r1cs_std::fields::fp::FpVar;
 use ark_relations::gr1cs::SynthesisError;
-use verifier::zk_transfer::poseidon::{PoseidonConstants, WIDTH, constants, sponge_capacity};
+use verifier::zk_transfer::poseidon::{
+    WIDTH, constants, external_layer, internal_layer, sponge_capacity,
+};
 
-/// The Poseidon permutation, in place, as constraints ([`verifier::zk_transfer::poseidon::permute`]).
+/// The Poseidon2 permutation, in place, as constraints ([`verifier::zk_transfer::poseidon::permute`]).
 pub fn permute_gadget(state: &mut [FpVar<Fr>; WIDTH]) -> Result<(), SynthesisError> {
     let c = constants();
-    let [m0, m1, m2] = c.mds().map(|row| row.map(FpVar::Constant));
-    for (round, rc) in c.round_constants().iter().enumerate() {
+    let full = |state: &mut [FpVar<Fr>; WIDTH], rc: &[Fr; WIDTH]| {
         for (s, k) in state.iter_mut().zip(rc) {
-            *s += *k;
+            *s = sbox(&(s.clone() + *k))?;
         }
-        if PoseidonConstants::is_full_round(round) {
-            for s in state.iter_mut() {
-                *s = sbox(s)?;
-            }
-        } else {
-            let [s0, _, _] = state;
-            *s0 = sbox(s0)?;
-        }
-        *state = [
-            FpVar::inner_product(m0.as_slice(), state.as_slice())?,
-            FpVar::inner_product(m1.as_slice(), state.as_slice())?,
-            FpVar::inner_product(m2.as_slice(), state.as_slice())?,
-        ];
+        external_layer(state);
+        Ok::<_, SynthesisError>(())
+    };
+    external_layer(state);
+    for rc in c.first_full_rounds() {
+        full(state, rc)?;
+    }
+    for k in c.partial_rounds() {
+        state[0] = sbox(&(state[0].clone() + *k))?;
+        internal_layer(state);
+    }
+    for rc in c.last_full_rounds() {
+        full(state, rc)?;
     }
     Ok(())
 }
@@ -126,7 +128,7 @@ mod tests {
         permute(&mut native);
         assert_eq!(state.map(|v| v.value().unwrap()), native);
         assert!(cs.is_satisfied().unwrap());
-        assert_eq!(cs.num_constraints(), (8 * 3 + 57) * 3);
+        assert_eq!(cs.num_constraints(), (8 * 3 + 56) * 3);
     }
 
     #[test]
@@ -204,7 +206,7 @@ mod tests {
                 assert_eq!(out.value().unwrap(), expected, "len {len}");
                 assert!(cs.is_satisfied().unwrap());
                 let perms = len.div_ceil(2).max(1);
-                assert!(cs.num_constraints() <= perms * 243);
+                assert!(cs.num_constraints() <= perms * 240);
             }
         }
     }

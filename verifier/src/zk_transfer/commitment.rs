@@ -10,7 +10,7 @@ use witness_format::{Hash32, Transaction};
 
 use crate::error::{Reason, VerifyError};
 use crate::zk_transfer::groth16::PUBLIC_INPUTS;
-use crate::zk_transfer::poseidon::{Sponge, hash_many};
+use crate::zk_transfer::poseidon::{Sponge, WIDTH, hash_many};
 use crate::zk_transfer::schnorr::{self, SIGNATURE_BYTES, SigningKey};
 
 use super::state::*;
@@ -25,7 +25,8 @@ pub fn new_key_coordinates(tx: &Transaction) -> Option<(Fr, Fr)> {
     schnorr::public_key_coordinates(&tx.new_account_key.0)
 }
 
-/// The signing message of a transaction from its parts (see the module documentation).
+/// The signing message of a transaction from its parts (see the module documentation);
+/// `new_key` is (0, 0) when there is none.
 pub fn message_of(
     chain_id: u64,
     from: u64,
@@ -42,32 +43,54 @@ pub fn message_hash(chain_id: u64, tx: &Transaction) -> Option<Fr> {
     MessageHasher::new(chain_id).message(tx)
 }
 
-/// Number of field elements a signing message absorbs.
-const MESSAGE_LEN: usize = 8;
+/// Number of field elements a signing message absorbs without a new-owner key: the chain id,
+/// the model tag and the two packed pairs. A new-owner key adds its two coordinates.
+const MESSAGE_LEN: usize = 4;
+
+/// 2⁶⁴: two `u64` fields share one message element as `low + 2⁶⁴ · high`.
+pub const PAIR_SHIFT: Fr = MontFp!("18446744073709551616");
+
+/// `low + 2⁶⁴ · high`: below 2¹²⁸ < p, so the pair is read back uniquely from the element.
+pub fn pack_pair(low: u64, high: u64) -> Fr {
+    Fr::from(low) + PAIR_SHIFT * Fr::from(high)
+}
 
 /// Signing messages of one chain. The message sponge's first permutation absorbs only the
-/// chain id and the model tag, so it is computed once here and every message costs three
-/// permutations, not four.
+/// chain id and the model tag, so it is computed once here (for each of the two lengths) and a
+/// message costs one permutation, or two with a new-owner key.
 #[derive(Clone, Debug)]
 pub struct MessageHasher {
-    /// The sponge after absorbing `[chain_id, MODEL_TAG]`.
-    prefix: Sponge,
+    /// The sponge after absorbing `[chain_id, MODEL_TAG]`, for a message without a new-owner
+    /// key and for one with it (the capacity binds the length, so they differ).
+    prefixes: [Sponge; 2],
 }
 
 impl MessageHasher {
     /// The hasher of `chain_id`'s messages.
     pub fn new(chain_id: u64) -> Self {
-        let mut prefix = Sponge::new(TX_DOMAIN, MESSAGE_LEN);
-        prefix.absorb(Fr::from(chain_id), Fr::from(MODEL_TAG));
-        Self { prefix }
+        let prefixes = [MESSAGE_LEN, MESSAGE_LEN + 2].map(|len| {
+            let mut prefix = Sponge::new(TX_DOMAIN, len);
+            prefix.absorb(Fr::from(chain_id), Fr::from(MODEL_TAG));
+            prefix
+        });
+        Self { prefixes }
+    }
+
+    /// The sponge states after the constant prefix, without and with a new-owner key: where
+    /// the circuit starts a message.
+    pub fn prefix_states(&self) -> [[Fr; WIDTH]; 2] {
+        self.prefixes.each_ref().map(|prefix| *prefix.state())
     }
 
     /// [`message_of`] for this hasher's chain.
     pub fn message_of(&self, from: u64, to: u64, amount: u64, nonce: u64, new_key: (Fr, Fr)) -> Fr {
-        let mut sponge = self.prefix.clone();
-        sponge.absorb(Fr::from(from), Fr::from(to));
-        sponge.absorb(Fr::from(amount), Fr::from(nonce));
-        sponge.absorb(new_key.0, new_key.1);
+        let with_key = new_key != (Fr::ZERO, Fr::ZERO);
+        let [without, with] = &self.prefixes;
+        let mut sponge = if with_key { with } else { without }.clone();
+        sponge.absorb(pack_pair(from, to), pack_pair(amount, nonce));
+        if with_key {
+            sponge.absorb(new_key.0, new_key.1);
+        }
         sponge.output()
     }
 

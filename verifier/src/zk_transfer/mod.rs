@@ -47,17 +47,25 @@
 //! # The signing message
 //!
 //! ```text
-//! message = hash_many(TX_DOMAIN, [chain_id, MODEL_TAG, from, to, amount, nonce, K.x, K.y])
+//! message = hash_many(TX_DOMAIN, [chain_id, MODEL_TAG, from + 2⁶⁴·to, amount + 2⁶⁴·nonce])
+//!                                                    (no new-owner key)
+//! message = hash_many(TX_DOMAIN, [chain_id, MODEL_TAG, from + 2⁶⁴·to, amount + 2⁶⁴·nonce, K.x, K.y])
+//!                                                    (a new-owner key K)
 //! ```
 //!
-//! with the integers as field elements and K the new-owner key: its validated affine
-//! coordinates when `new_account_key` is non-zero, and **(0, 0) when it is all zero** (absent).
-//! (0, 0) is not a curve point (the identity is (0, 1)), so no key has those coordinates. A
-//! non-zero key that does not decode makes the transaction invalid
-//! ([`crate::Reason::InvalidNewAccountKey`]): it has no message. The sender signs the message
-//! with [`crate::zk_transfer::schnorr::sign`]. Chain id and model tag come first so that the circuit, where
-//! both are constants, absorbs them for free, and a verifier computes that first permutation
-//! once per blob, not once per transaction ([`MessageHasher`]).
+//! with the integers as field elements (two `u64` fields to an element, [`pack_pair`]: below
+//! 2¹²⁸, so each pair reads back uniquely) and K the new-owner key's validated affine
+//! coordinates when `new_account_key` is non-zero. The sponge's capacity binds the length, so
+//! the two forms never share a permutation input. Most transactions create no account, so most
+//! messages cost one permutation after the constant first one; the circuit computes both
+//! permutations and takes the first's output when the slot creates no account (the same cost
+//! as one fixed form with the key). Internally an absent key is written (0, 0), which is not a
+//! curve point (the identity is (0, 1)), so no key has those coordinates. A non-zero key that
+//! does not decode makes the transaction invalid ([`crate::Reason::InvalidNewAccountKey`]): it
+//! has no message. The sender signs the message with [`crate::zk_transfer::schnorr::sign`].
+//! Chain id and model tag come first so that the circuit, where both are constants, absorbs
+//! them for free, and a verifier computes that first permutation once per blob, not once per
+//! transaction ([`MessageHasher`]).
 //!
 //! # The transaction commitment
 //!
@@ -494,9 +502,15 @@ mod tests {
 
         // The message: absent key is (0, 0); a present key its coordinates.
         let tx = transfer(0, 1, 5, 0);
+        let two_64 = Fr::from(u64::MAX) + Fr::from(1u64);
         let expected = hash_many(
             TX_DOMAIN,
-            &[CHAIN, MODEL_TAG, 0, 1, 5, 0, 0, 0].map(Fr::from),
+            &[
+                Fr::from(CHAIN),
+                Fr::from(MODEL_TAG),
+                Fr::from(0u64) + two_64 * Fr::from(1u64),
+                Fr::from(5u64),
+            ],
         );
         assert_eq!(message_hash(CHAIN, &tx), Some(expected));
         let mut creating = tx;
@@ -509,10 +523,8 @@ mod tests {
                 &[
                     Fr::from(CHAIN),
                     Fr::from(MODEL_TAG),
-                    Fr::from(0u64),
-                    Fr::from(1u64),
+                    two_64,
                     Fr::from(5u64),
-                    Fr::ZERO,
                     x,
                     y
                 ]

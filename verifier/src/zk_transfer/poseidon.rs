@@ -1,47 +1,39 @@
-//! Poseidon over the BLS12-381 scalar field: the hash of the `zk-transfer` model.
+//! Poseidon2 over the BLS12-381 scalar field: the hash of the `zk-transfer` model.
 //!
 //! # The instance
 //!
-//! This is the Poseidon authors' reference instance `poseidonperm_x5_255_3` (the hadeshash
-//! reference implementation): state width t = 3 field elements of BLS12-381's scalar field
-//! `Fr` (a 255-bit prime), S-box x ↦ x⁵, [`FULL_ROUNDS`] = 8 full rounds (4 before and 4 after
-//! the partial ones) and [`PARTIAL_ROUNDS`] = 57 partial rounds. Every round r is
+//! This is the Poseidon2 authors' reference instance for BLS12-381 with t = 3 (the HorizenLabs
+//! `poseidon2` reference implementation, `POSEIDON2_BLS_3_PARAMS`): state width t = 3 elements
+//! of BLS12-381's scalar field `Fr` (a 255-bit prime), S-box x ↦ x⁵, [`FULL_ROUNDS`] = 8 full
+//! (external) rounds, 4 before and 4 after [`PARTIAL_ROUNDS`] = 56 partial (internal) rounds.
+//! The permutation is
 //!
-//! 1. add the round constants `round_constants[r]` to the three state elements,
-//! 2. the S-box on all three elements (full round) or on element 0 only (partial round),
-//! 3. multiply the state, as a column vector, by the 3×3 MDS matrix: `s' = M · s`.
+//! 1. the external linear layer `M_E = circ(2, 1, 1)` once, before any round;
+//! 2. each full round: add its three round constants, the S-box on all three elements, `M_E`;
+//! 3. each partial round: add its one round constant to element 0, the S-box on element 0, the
+//!    internal linear layer `M_I = [[2, 1, 1], [1, 2, 1], [1, 1, 3]]`.
 //!
-//! [`permute`] reproduces the reference's published known-answer vector (the permutation of
-//! `[0, 1, 2]`), which the tests check.
+//! Both matrices are sums and doublings (`M_E · s = s + Σs`, `M_I · s = s + Σs + s₂·e₂`), so a
+//! permutation costs its 80 S-boxes (240 multiplications) and additions: about 2.5 times
+//! fewer multiplications than the original Poseidon's 57-round instance with its dense Cauchy
+//! matrix, which this model used before format version 5 (`docs/DECISIONS.md`). In a circuit an
+//! S-box is three constraints and the linear layers are free: 240 constraints.
+//!
+//! [`permute`] reproduces the reference's known-answer vector (the permutation of `[0, 1, 2]`),
+//! which the tests check.
 //!
 //! # Where the constants come from
 //!
-//! They are derived here, not pasted: [`constants`] runs the authors' Grain LFSR procedure
-//! (`generate_parameters_grain.sage 1 0 255 3 8 57 <p>`) once, on first use. The 80-bit LFSR
-//! is seeded with the bits of field type 1 (prime field, 2 bits), S-box type 0 (x^α, 4 bits),
-//! field size n = 255 (12 bits), t = 3 (12 bits), R_F = 8 (10 bits), R_P = 57 (10 bits) and
-//! thirty 1 bits; it is clocked 160 times with the feedback taps 62, 51, 38, 23, 13 and 0 and
-//! then self-shrunk (of each pair of bits, the second is kept when the first is 1). A field
-//! element is n = 255 consecutive output bits, most significant first.
-//!
-//! - Round constants: (R_F + R_P) · t = 195 elements by rejection sampling (a 255-bit value
-//!   at or above p is discarded and the next one drawn), in order round by round, element by
-//!   element.
-//! - MDS matrix: the Cauchy matrix `M[i][j] = 1 / (x_i + y_j)` from the next 2t = 6 elements,
-//!   each reduced mod p (no rejection): x_0, x_1, x_2, y_0, y_1, y_2. A draw with a repeated
-//!   element, or with some x_i + y_j = 0, is discarded and 6 new elements are drawn, as the
-//!   reference does. The reference script also runs three security checks on the matrix
-//!   (invariant subspace trails, its "algorithms 1–3") and draws again if one fails; those
-//!   checks are not re-implemented here: the first draw passes them for this instance, which
-//!   the known-answer test confirms (a later draw would give a different permutation).
-//!
-//! arkworks' generator was checked against this one: `ark_crypto_primitives::sponge::poseidon::
-//! find_poseidon_ark_and_mds::<Fr>(255, 2, 8, 57, 0)` (ark-crypto-primitives 0.6) returns the
-//! same 195 round constants and the same MDS matrix, and arkworks' `PoseidonSponge` with them and
-//! α = 5 computes the same permutation (the known-answer vector). Like this generator, it does
-//! not run the security checks (its `skip_matrices` argument exists to skip a failing draw by
-//! hand). It is not used here only to keep ark-crypto-primitives out of the verifier's
-//! dependencies; the generator below is about a hundred lines.
+//! They are derived here, not pasted: [`constants`] runs the Grain LFSR procedure of the
+//! Poseidon papers once, on first use, as the Poseidon2 reference's parameter script does. The
+//! 80-bit LFSR is seeded with the bits of field type 1 (prime field, 2 bits), S-box type 0 (x^α,
+//! 4 bits), field size n = 255 (12 bits), t = 3 (12 bits), R_F = 8 (10 bits), R_P = 56 (10
+//! bits) and thirty 1 bits; it is clocked 160 times with the feedback taps 62, 51, 38, 23, 13 and
+//! 0 and then self-shrunk (of each pair of bits, the second is kept when the first is 1). A field
+//! element is n = 255 consecutive output bits, most significant first, drawn by rejection
+//! sampling (a 255-bit value at or above p is discarded and the next one drawn). The
+//! R_F · t + R_P = 80 round constants are drawn in round order: three for each full round, one
+//! for each partial round.
 //!
 //! # The hashes
 //!
@@ -61,10 +53,11 @@
 //! for L = 0), so padding never makes two inputs of different lengths, or a `hash_many` and a
 //! `hash2`, share a permutation input.
 //!
-//! The in-circuit versions live in the prover (`prover::zk::poseidon`) and use [`constants`]
-//! and [`sponge_capacity`] from here, so each definition exists once.
+//! The in-circuit versions live in the prover (`prover::zk::poseidon`) and use [`constants`],
+//! [`external_layer`], [`internal_layer`] and [`sponge_capacity`] from here, so each definition
+//! exists once.
 
-use std::collections::BTreeSet;
+use std::ops::AddAssign;
 use std::sync::LazyLock;
 
 use ark_bls12_381::Fr;
@@ -75,172 +68,95 @@ pub const WIDTH: usize = 3;
 /// Number of full rounds R_F, half before and half after the partial rounds.
 pub const FULL_ROUNDS: usize = 8;
 /// Number of partial rounds R_P (S-box on state element 0 only).
-pub const PARTIAL_ROUNDS: usize = 57;
-/// Total number of rounds, R_F + R_P.
-pub const ROUNDS: usize = FULL_ROUNDS + PARTIAL_ROUNDS;
-
-/// The first partial round.
-const PARTIAL_START: usize = FULL_ROUNDS / 2;
-/// The first full round after the partial ones.
-const PARTIAL_END: usize = PARTIAL_START + PARTIAL_ROUNDS;
+pub const PARTIAL_ROUNDS: usize = 56;
 
 /// Bit length n of the field elements the Grain LFSR draws (BLS12-381's `Fr` has 255 bits).
 const FIELD_BITS: usize = 255;
 
-/// The round constants and MDS matrix of the permutation.
+/// The round constants of the permutation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoseidonConstants {
-    round_constants: [[Fr; WIDTH]; ROUNDS],
-    mds: [[Fr; WIDTH]; WIDTH],
+    full: [[Fr; WIDTH]; FULL_ROUNDS],
+    partial: [Fr; PARTIAL_ROUNDS],
 }
 
 impl PoseidonConstants {
-    /// The constants added at the start of each round, one array per round, in round order.
-    pub fn round_constants(&self) -> &[[Fr; WIDTH]; ROUNDS] {
-        &self.round_constants
+    /// The constants of the full rounds before the partial ones, one array per round.
+    pub fn first_full_rounds(&self) -> &[[Fr; WIDTH]] {
+        &self.full[..FULL_ROUNDS / 2]
     }
 
-    /// The MDS matrix, row by row: the linear layer maps `s` to `M · s`.
-    pub fn mds(&self) -> &[[Fr; WIDTH]; WIDTH] {
-        &self.mds
+    /// The constant each partial round adds to state element 0, in round order.
+    pub fn partial_rounds(&self) -> &[Fr; PARTIAL_ROUNDS] {
+        &self.partial
     }
 
-    /// Whether round `round` (counted from 0) applies the S-box to the whole state.
-    pub fn is_full_round(round: usize) -> bool {
-        !(PARTIAL_START..PARTIAL_END).contains(&round)
+    /// The constants of the full rounds after the partial ones, one array per round.
+    pub fn last_full_rounds(&self) -> &[[Fr; WIDTH]] {
+        &self.full[FULL_ROUNDS / 2..]
     }
 }
 
 static CONSTANTS: LazyLock<PoseidonConstants> = LazyLock::new(generate_constants);
 
-/// The constants of `poseidonperm_x5_255_3`, generated by the Grain LFSR on first use.
+/// The round constants of the instance, generated by the Grain LFSR on first use.
 pub fn constants() -> &'static PoseidonConstants {
     &CONSTANTS
 }
 
-/// The Poseidon permutation, in place.
-///
-/// Computed in the equivalent form of `Optimized` (the partial rounds' dense matrix
-/// multiplications replaced by sparse ones), which gives exactly the reference's output with
-/// about a quarter fewer field multiplications; the tests check both forms against each other
-/// and against the known-answer vector.
+/// The external linear layer `M_E = circ(2, 1, 1)`: every element gains the sum of all three.
+/// Generic so that the circuit applies the same definition to its variables; both kinds are
+/// field elements, whose arithmetic is modular (hence the allowed lint).
+#[allow(clippy::arithmetic_side_effects)]
+pub fn external_layer<T: Clone + for<'a> AddAssign<&'a T>>(state: &mut [T; WIDTH]) {
+    let sum = state_sum(state);
+    for s in state.iter_mut() {
+        *s += &sum;
+    }
+}
+
+/// The internal linear layer `M_I = [[2, 1, 1], [1, 2, 1], [1, 1, 3]]`: element 2 is doubled,
+/// then every element gains the sum of all three (taken before the doubling).
+#[allow(clippy::arithmetic_side_effects)]
+pub fn internal_layer<T: Clone + for<'a> AddAssign<&'a T>>(state: &mut [T; WIDTH]) {
+    let sum = state_sum(state);
+    let [a, b, c] = state;
+    let last = c.clone();
+    *c += &last;
+    for s in [a, b, c] {
+        *s += &sum;
+    }
+}
+
+#[allow(clippy::arithmetic_side_effects)]
+fn state_sum<T: Clone + for<'a> AddAssign<&'a T>>(state: &[T; WIDTH]) -> T {
+    let [a, b, c] = state;
+    let mut sum = a.clone();
+    sum += b;
+    sum += c;
+    sum
+}
+
+/// The Poseidon2 permutation, in place.
 pub fn permute(state: &mut [Fr; WIDTH]) {
     let c = constants();
-    let o = optimized();
     let full = |state: &mut [Fr; WIDTH], rc: &[Fr; WIDTH]| {
         for (s, k) in state.iter_mut().zip(rc) {
             *s = sbox(*s + k);
         }
-        *state = mds_mul(&c.mds, state);
+        external_layer(state);
     };
-    for rc in &o.full_constants[..PARTIAL_START] {
+    external_layer(state);
+    for rc in c.first_full_rounds() {
         full(state, rc);
     }
-    for (k, sparse) in o.partial_constants.iter().zip(&o.sparse) {
-        let [s0, s1, s2] = state;
-        *s0 = sbox(*s0 + k);
-        let x0 = *s0;
-        *s0 = sparse.first_row[0] * x0 + sparse.first_row[1] * *s1 + sparse.first_row[2] * *s2;
-        *s1 += sparse.first_column[0] * x0;
-        *s2 += sparse.first_column[1] * x0;
+    for k in c.partial_rounds() {
+        state[0] = sbox(state[0] + k);
+        internal_layer(state);
     }
-    let [_, s1, s2] = state;
-    let (x1, x2) = (*s1, *s2);
-    let [[a, b], [cc, d]] = o.last_block;
-    *s1 = a * x1 + b * x2;
-    *s2 = cc * x1 + d * x2;
-    for rc in &o.full_constants[PARTIAL_START..] {
+    for rc in c.last_full_rounds() {
         full(state, rc);
     }
-}
-
-/// The permutation's rounds rewritten so that each partial round costs one constant addition,
-/// one S-box and a sparse matrix (5 multiplications instead of 9), the standard optimisation
-/// of the Poseidon paper's appendix, derived here from [`constants`] once:
-///
-/// 1. A partial round adds constants `(c0, c1, c2)` but applies the S-box to element 0 only, so
-///    `M · S(s + c) = M · S(s + c0·e0) + M · (0, c1, c2)`: the second term moves into the next
-///    round's constants, and every partial round adds a constant to element 0 only (the last
-///    one's carry lands in the first full round after them).
-/// 2. A matrix `N = [[1, 0], [0, N̂]]` (element 0 untouched) commutes with such a round's S-box
-///    and constant. Each partial round's dense matrix `A` (the MDS matrix times what the round
-///    before left over) factors as `A = N · W` with `N = [[1, 0], [0, Â]]` and the sparse
-///    `W = [[a00, a0·], [Â⁻¹ a·0, I]]` (`Â`, the lower-right 2x2 block of `A`, is invertible
-///    because every square submatrix of an MDS matrix is); `W` stays in the round and `N` moves
-///    on to the next. After the last partial round one `N̂` (2x2) is applied.
-struct Optimized {
-    /// Round constants of the full rounds, before and after the partial ones (the first after
-    /// them includes the partial rounds' carry).
-    full_constants: [[Fr; WIDTH]; FULL_ROUNDS],
-    /// The constant each partial round adds to element 0.
-    partial_constants: [Fr; PARTIAL_ROUNDS],
-    /// Each partial round's sparse matrix.
-    sparse: [Sparse; PARTIAL_ROUNDS],
-    /// `N̂` left over after the last partial round, applied to elements 1 and 2.
-    last_block: [[Fr; 2]; 2],
-}
-
-/// `W = [[r0, r1, r2], [c0, 1, 0], [c1, 0, 1]]`.
-#[derive(Clone, Copy)]
-struct Sparse {
-    first_row: [Fr; WIDTH],
-    first_column: [Fr; 2],
-}
-
-static OPTIMIZED: LazyLock<Optimized> = LazyLock::new(|| optimize(constants()));
-
-fn optimized() -> &'static Optimized {
-    &OPTIMIZED
-}
-
-fn optimize(c: &PoseidonConstants) -> Optimized {
-    let m = &c.mds;
-    let rc = &c.round_constants;
-    // 1. Constants: carry the partial rounds' additions to elements 1 and 2 forward.
-    let mut full_constants = [[Fr::ZERO; WIDTH]; FULL_ROUNDS];
-    full_constants[..PARTIAL_START].copy_from_slice(&rc[..PARTIAL_START]);
-    full_constants[PARTIAL_START..].copy_from_slice(&rc[PARTIAL_END..]);
-    let mut partial_constants = [Fr::ZERO; PARTIAL_ROUNDS];
-    let mut carry = [Fr::ZERO; WIDTH];
-    for (k, round) in partial_constants
-        .iter_mut()
-        .zip(&rc[PARTIAL_START..PARTIAL_END])
-    {
-        let ([r0, r1, r2], [k0, k1, k2]) = (*round, carry);
-        *k = r0 + k0;
-        carry = mds_mul(m, &[Fr::ZERO, r1 + k1, r2 + k2]);
-    }
-    for (k, extra) in full_constants[PARTIAL_START].iter_mut().zip(carry) {
-        *k += extra;
-    }
-    // 2. Matrices: A = M · N_prev = N · W, round after round.
-    let mut block = [[Fr::ONE, Fr::ZERO], [Fr::ZERO, Fr::ONE]];
-    let sparse = std::array::from_fn(|_| {
-        let [[b00, b01], [b10, b11]] = block;
-        let a = m.map(|[m0, m1, m2]| [m0, m1 * b00 + m2 * b10, m1 * b01 + m2 * b11]);
-        let [[a00, a01, a02], [a10, a11, a12], [a20, a21, a22]] = a;
-        block = [[a11, a12], [a21, a22]];
-        let [[i00, i01], [i10, i11]] = invert2(&block);
-        Sparse {
-            first_row: [a00, a01, a02],
-            first_column: [i00 * a10 + i01 * a20, i10 * a10 + i11 * a20],
-        }
-    });
-    Optimized {
-        full_constants,
-        partial_constants,
-        sparse,
-        last_block: block,
-    }
-}
-
-/// The inverse of a 2x2 matrix. Every block inverted here is invertible (a 2x2 block of an MDS
-/// matrix, or a product of such blocks); were one not, its zero inverse would make the
-/// optimized form differ from the reference, which the tests would catch.
-fn invert2(m: &[[Fr; 2]; 2]) -> [[Fr; 2]; 2] {
-    let [[a, b], [c, d]] = *m;
-    let det = (a * d - b * c).inverse().unwrap_or(Fr::ZERO);
-    [[d * det, -b * det], [-c * det, a * det]]
 }
 
 /// Hash of two elements under a domain: permute `[domain, left, right]`, output element 1.
@@ -292,6 +208,11 @@ impl Sponge {
         permute(&mut self.state);
     }
 
+    /// The whole state: what a circuit continues from.
+    pub fn state(&self) -> &[Fr; WIDTH] {
+        &self.state
+    }
+
     /// The hash, once every input is absorbed.
     pub fn output(&self) -> Fr {
         self.state[1]
@@ -309,11 +230,6 @@ pub fn sponge_capacity(domain: Fr, len: usize) -> Fr {
 fn sbox(x: Fr) -> Fr {
     let x2 = x.square();
     x2.square() * x
-}
-
-/// `M · s`.
-fn mds_mul(m: &[[Fr; WIDTH]; WIDTH], s: &[Fr; WIDTH]) -> [Fr; WIDTH] {
-    m.map(|[a, b, c]| a * s[0] + b * s[1] + c * s[2])
 }
 
 /// The Grain LFSR in self-shrinking mode, as in the reference `generate_parameters_grain.sage`.
@@ -394,11 +310,6 @@ impl Grain {
             }
         }
     }
-
-    /// A field element reduced mod p.
-    fn field_element_mod_p(&mut self) -> Fr {
-        Fr::from_be_bytes_mod_order(&self.next_bytes())
-    }
 }
 
 /// Big-endian bytes of a 256-bit integer.
@@ -426,41 +337,21 @@ fn generate_constants() -> PoseidonConstants {
         PARTIAL_ROUNDS as u128,
     );
     // `from_fn` calls its closure in index order, so the draws go round by round.
-    let round_constants: [[Fr; WIDTH]; ROUNDS] =
-        std::array::from_fn(|_| std::array::from_fn(|_| grain.field_element_rejection()));
-    let mds = loop {
-        let xs: [Fr; WIDTH] = std::array::from_fn(|_| grain.field_element_mod_p());
-        let ys: [Fr; WIDTH] = std::array::from_fn(|_| grain.field_element_mod_p());
-        if let Some(m) = cauchy(&xs, &ys) {
-            break m;
-        }
+    let draw_full = |grain: &mut Grain| -> [[Fr; WIDTH]; FULL_ROUNDS / 2] {
+        std::array::from_fn(|_| std::array::from_fn(|_| grain.field_element_rejection()))
     };
-    PoseidonConstants {
-        round_constants,
-        mds,
-    }
-}
-
-/// `M[i][j] = 1 / (x_i + y_j)`, or `None` when the 2t elements are not distinct or some
-/// `x_i + y_j` is 0 (the reference then draws again).
-fn cauchy(xs: &[Fr; WIDTH], ys: &[Fr; WIDTH]) -> Option<[[Fr; WIDTH]; WIDTH]> {
-    let distinct: BTreeSet<&Fr> = xs.iter().chain(ys).collect();
-    if distinct.len() != 2 * WIDTH {
-        return None;
-    }
-    let mut m = [[Fr::ZERO; WIDTH]; WIDTH];
-    for (row, x) in m.iter_mut().zip(xs) {
-        for (entry, y) in row.iter_mut().zip(ys) {
-            *entry = (*x + y).inverse()?;
-        }
-    }
-    Some(m)
+    let first = draw_full(&mut grain);
+    let partial = std::array::from_fn(|_| grain.field_element_rejection());
+    let last = draw_full(&mut grain);
+    let mut full = [[Fr::ZERO; WIDTH]; FULL_ROUNDS];
+    full[..FULL_ROUNDS / 2].copy_from_slice(&first);
+    full[FULL_ROUNDS / 2..].copy_from_slice(&last);
+    PoseidonConstants { full, partial }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ark_ff::Zero;
 
     fn fr_hex(s: &str) -> Fr {
         let bytes = hex::decode(s.trim_start_matches("0x")).unwrap();
@@ -477,26 +368,43 @@ mod tests {
         format!("0x{}", hex::encode(x.into_bigint().to_bytes_be_array()))
     }
 
-    /// The permutation exactly as the reference states it, round by round with the dense
-    /// matrix: the oracle of the optimized [`permute`].
+    /// The permutation exactly as the reference states it, with its matrices as dense
+    /// matrices and every round adding three constants (zeros at elements 1 and 2 of a partial
+    /// round): the oracle of [`permute`] and its linear layers.
     fn permute_reference(state: &mut [Fr; WIDTH]) {
         let c = constants();
-        for (round, rc) in c.round_constants.iter().enumerate() {
+        let m = |rows: [[u64; 3]; 3], s: &[Fr; WIDTH]| {
+            rows.map(|[a, b, d]| Fr::from(a) * s[0] + Fr::from(b) * s[1] + Fr::from(d) * s[2])
+        };
+        let external = [[2, 1, 1], [1, 2, 1], [1, 1, 2]];
+        let internal = [[2, 1, 1], [1, 2, 1], [1, 1, 3]];
+        let mut rounds: Vec<([Fr; WIDTH], bool)> = Vec::new();
+        rounds.extend(c.first_full_rounds().iter().map(|rc| (*rc, true)));
+        rounds.extend(
+            c.partial_rounds()
+                .iter()
+                .map(|k| ([*k, Fr::ZERO, Fr::ZERO], false)),
+        );
+        rounds.extend(c.last_full_rounds().iter().map(|rc| (*rc, true)));
+        *state = m(external, state);
+        for (rc, full) in rounds {
             for (s, k) in state.iter_mut().zip(rc) {
                 *s += k;
             }
-            if PoseidonConstants::is_full_round(round) {
+            if full {
                 for s in state.iter_mut() {
                     *s = sbox(*s);
                 }
+                *state = m(external, state);
             } else {
                 state[0] = sbox(state[0]);
+                *state = m(internal, state);
             }
-            *state = mds_mul(&c.mds, state);
         }
     }
 
-    /// The published test vector of `poseidonperm_x5_255_3`, by both forms.
+    /// The reference's known-answer vector of the BLS12-381, t = 3 instance (its `kats` test:
+    /// the permutation of `[0, 1, 2]`), by both forms.
     #[test]
     fn poseidon_known_answer() {
         let mut reference = [Fr::from(0u64), Fr::from(1u64), Fr::from(2u64)];
@@ -505,18 +413,18 @@ mod tests {
         permute(&mut state);
         assert_eq!(state, reference);
         let expected = [
-            "0x28ce19420fc246a05553ad1e8c98f5c9d67166be2c18e9e4cb4b4e317dd2a78a",
-            "0x51f3e312c95343a896cfd8945ea82ba956c1118ce9b9859b6ea56637b4b1ddc4",
-            "0x3b2b69139b235626a0bfb56c9527ae66a7bf486ad8c11c14d1da0c69bbe0f79a",
+            "0x1b152349b1950b6a8ca75ee4407b6e26ca5cca5650534e56ef3fd45761fbf5f0",
+            "0x4c5793c87d51bdc2c08a32108437dc0000bd0275868f09ebc5f36919af5b3891",
+            "0x1fc8ed171e67902ca49863159fe5ba6325318843d13976143b8125f08b50dc6b",
         ];
         assert_eq!(state.map(|x| to_hex(&x)), expected);
         assert_eq!(state, expected.map(fr_hex));
     }
 
-    /// The optimized form is the reference permutation on many inputs: chained outputs, zeros,
-    /// and values near the modulus.
+    /// [`permute`] is the dense reference form on many inputs: chained outputs, zeros, and
+    /// values near the modulus.
     #[test]
-    fn poseidon_optimized_form_is_the_reference() {
+    fn poseidon_permutation_is_the_dense_reference() {
         let mut state = [Fr::from(7u64), -Fr::ONE, Fr::from(u64::MAX)];
         for _ in 0..200 {
             let mut expected = state;
@@ -536,6 +444,23 @@ mod tests {
         }
     }
 
+    /// The first constants of each kind, as the reference's parameter file lists them (the
+    /// KAT above is the arbiter of all of them).
+    #[test]
+    fn poseidon_constants_follow_the_reference_draw_order() {
+        let c = constants();
+        assert_eq!(c.first_full_rounds().len(), 4);
+        assert_eq!(c.last_full_rounds().len(), 4);
+        assert_eq!(
+            to_hex(&c.partial_rounds()[0]),
+            "0x5848ebeb5923e92555b7124fffba5d6bd571c6f984195eb9cfd3a3e8eb55b1d4"
+        );
+        assert_eq!(
+            to_hex(&c.partial_rounds()[1]),
+            "0x270326ee039df19e651e2cfc740628ca634d24fc6e2559f22d8ccbe292efeead"
+        );
+    }
+
     #[test]
     fn poseidon_sponge_is_hash_many_and_clones_share_a_prefix() {
         let d = Fr::from(9u64);
@@ -549,22 +474,6 @@ mod tests {
             let whole = [inputs[0], inputs[1], tail[0], tail[1], inputs[4], inputs[5]];
             assert_eq!(sponge.output(), hash_many(d, &whole));
         }
-    }
-
-    /// Shape of the generated constants (the KAT above is the arbiter of their values).
-    #[test]
-    fn poseidon_constants_shape() {
-        let c = constants();
-        assert_eq!(c.round_constants().len(), 65);
-        let full = (0..ROUNDS)
-            .filter(|&r| PoseidonConstants::is_full_round(r))
-            .count();
-        assert_eq!(full, FULL_ROUNDS);
-        // The MDS matrix is a Cauchy matrix: every entry is nonzero and it is invertible.
-        assert!(c.mds().iter().flatten().all(|e| !e.is_zero()));
-        let [[a, b, cc], [d, e, f], [g, h, i]] = *c.mds();
-        let det = a * (e * i - f * h) - b * (d * i - f * g) + cc * (d * h - e * g);
-        assert!(!det.is_zero());
     }
 
     #[test]
@@ -628,16 +537,16 @@ mod tests {
 
     #[test]
     fn poseidon_grain_first_bits_follow_the_reference_seed() {
-        // Seed of `generate_parameters_grain.sage 1 0 255 3 8 57`: 01 0000 000011111111
-        // 000000000011 0000001000 0000111001 then thirty 1s; the register holds it bit by bit.
-        let seed = "01000000001111111100000000001100000010000000111001";
+        // Seed of field 1, S-box 0, n = 255, t = 3, R_F = 8, R_P = 56: 01 0000 000011111111
+        // 000000000011 0000001000 0000111000 then thirty 1s; the register holds it bit by bit.
+        let seed = "01000000001111111100000000001100000010000000111000";
         let mut expected = 0u128;
         for (i, ch) in seed.chars().chain(std::iter::repeat_n('1', 30)).enumerate() {
             if ch == '1' {
                 expected |= 1 << i;
             }
         }
-        let g = Grain::new(1, 0, 255, 3, 8, 57);
+        let g = Grain::new(1, 0, 255, 3, 8, 56);
         let mut fresh = Grain { bits: expected };
         for _ in 0..160 {
             fresh.clock();

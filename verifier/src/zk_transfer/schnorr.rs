@@ -1,4 +1,4 @@
-//! Schnorr signatures over Jubjub with a Poseidon challenge: the signature scheme of the
+//! Schnorr signatures over Jubjub with a Poseidon2 challenge: the signature scheme of the
 //! `zk-transfer` model.
 //!
 //! The in-circuit check lives in the prover (`prover::zk::schnorr`) and uses the constants and
