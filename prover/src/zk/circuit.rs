@@ -89,7 +89,7 @@ use ark_r1cs_std::fields::fp::FpVar;
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 use verifier::accounts::touched_accounts;
 use verifier::tree::{leaf_nodes, read_multiproof, witness_state};
-use verifier::zk_transfer::poseidon::sponge_capacity;
+use verifier::zk_transfer::poseidon::{WIDTH, sponge_capacity};
 use verifier::zk_transfer::schnorr::{self, SCALAR_BITS, SIGNATURE_BYTES};
 use verifier::zk_transfer::{
     INPUT_COMMITMENT, INPUT_POST_ROOT, INPUT_PRE_ROOT, INPUT_RESERVED_BITS, INPUT_TRANSACTIONS,
@@ -223,7 +223,7 @@ fn synthesize_batch(
         let slot = witness.and_then(|w| w.slots.get(index));
         let shape = SlotShape {
             depth: circuit.depth,
-            chain_id: circuit.chain_id,
+            message_prefixes: MessageHasher::new(circuit.chain_id).prefix_states(),
             reserved: &reserved,
         };
         let out = synthesize_slot(&cs, &shape, slot, &root, &commitment)?;
@@ -395,7 +395,9 @@ fn reserved_flags(
 /// What every slot of a circuit shares.
 struct SlotShape<'a> {
     depth: u8,
-    chain_id: u64,
+    /// The message sponge's states after its constant prefix, without and with a new-owner key
+    /// ([`MessageHasher::prefix_states`]), computed once for all slots.
+    message_prefixes: [[Fr; WIDTH]; 2],
     /// The reserved-bit flags, from the top bit down ([`reserved_flags`]).
     reserved: &'a [Boolean<Fr>],
 }
@@ -416,8 +418,7 @@ fn synthesize_slot(
     root: &FpVar<Fr>,
     commitment: &FpVar<Fr>,
 ) -> Result<SlotOutput, SynthesisError> {
-    let (depth, chain_id) = (shape.depth, shape.chain_id);
-    let d = usize::from(depth);
+    let d = usize::from(shape.depth);
     let is_real = Boolean::new_witness(cs.clone(), || value(slot, |s| s.is_real))?;
     let real = FpVar::from(is_real);
 
@@ -453,7 +454,7 @@ fn synthesize_slot(
 
     // 2. Message and signature.
     let message = message_gadget(
-        chain_id,
+        &shape.message_prefixes,
         &empty,
         [
             pack(&from_bits) + pack(&to_bits) * PAIR_SHIFT,
@@ -546,12 +547,12 @@ fn synthesize_slot(
 /// packed pairs and permute; the form without a key ends there, the other absorbs the key and
 /// permutes again. Both permutations are computed and one output selected (481 constraints).
 fn message_gadget(
-    chain_id: u64,
+    prefixes: &[[Fr; WIDTH]; 2],
     with_key: &Boolean<Fr>,
     pairs: [FpVar<Fr>; 2],
     key: [&FpVar<Fr>; 2],
 ) -> Result<FpVar<Fr>, SynthesisError> {
-    let [without, with] = MessageHasher::new(chain_id).prefix_states();
+    let [without, with] = prefixes;
     let with_key_fp = FpVar::from(with_key.clone());
     let mut state: [FpVar<Fr>; 3] = std::array::from_fn(|i| {
         FpVar::Constant(without[i]) + &with_key_fp * (with[i] - without[i])

@@ -1,6 +1,6 @@
 //! Poseidon2 in-circuit: the permutation and hashes of [`verifier::zk_transfer::poseidon`] over `FpVar<Fr>`.
 //!
-//! Same instance, same constants and linear layers (taken from
+//! Same instance, the same round schedule, constants and linear layers (taken from
 //! [`verifier::zk_transfer::poseidon`]), same hash definitions; the tests check every gadget
 //! against its native function.
 //!
@@ -18,32 +18,12 @@ use ark_r1cs_std::alloc::AllocVar;
 use ark_r1cs_std::fields::FieldVar;
 use ark_r1cs_std::fields::fp::FpVar;
 use ark_relations::gr1cs::SynthesisError;
-use verifier::zk_transfer::poseidon::{
-    WIDTH, constants, external_layer, internal_layer, sponge_capacity,
-};
+use verifier::zk_transfer::poseidon::{WIDTH, permute_with, sponge_capacity};
 
-/// The Poseidon2 permutation, in place, as constraints ([`verifier::zk_transfer::poseidon::permute`]).
+/// The Poseidon2 permutation, in place, as constraints ([`verifier::zk_transfer::poseidon::permute`],
+/// whose round schedule this runs with a constraint-making S-box).
 pub fn permute_gadget(state: &mut [FpVar<Fr>; WIDTH]) -> Result<(), SynthesisError> {
-    let c = constants();
-    let full = |state: &mut [FpVar<Fr>; WIDTH], rc: &[Fr; WIDTH]| {
-        for (s, k) in state.iter_mut().zip(rc) {
-            *s = sbox(&(s.clone() + *k))?;
-        }
-        external_layer(state);
-        Ok::<_, SynthesisError>(())
-    };
-    external_layer(state);
-    for rc in c.first_full_rounds() {
-        full(state, rc)?;
-    }
-    for k in c.partial_rounds() {
-        state[0] = sbox(&(state[0].clone() + *k))?;
-        internal_layer(state);
-    }
-    for rc in c.last_full_rounds() {
-        full(state, rc)?;
-    }
-    Ok(())
+    permute_with(state, sbox)
 }
 
 /// [`verifier::zk_transfer::poseidon::hash2`] as constraints: permute `[domain, left, right]`, output

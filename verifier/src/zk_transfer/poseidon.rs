@@ -53,9 +53,9 @@
 //! for L = 0), so padding never makes two inputs of different lengths, or a `hash_many` and a
 //! `hash2`, share a permutation input.
 //!
-//! The in-circuit versions live in the prover (`prover::zk::poseidon`) and use [`constants`],
-//! [`external_layer`], [`internal_layer`] and [`sponge_capacity`] from here, so each definition
-//! exists once.
+//! The in-circuit versions live in the prover (`prover::zk::poseidon`) and use
+//! [`permute_with`] (the round schedule, with the constants and both linear layers) and
+//! [`sponge_capacity`] from here, so each definition exists once.
 
 use std::ops::AddAssign;
 use std::sync::LazyLock;
@@ -139,24 +139,45 @@ fn state_sum<T: Clone + for<'a> AddAssign<&'a T>>(state: &[T; WIDTH]) -> T {
 
 /// The Poseidon2 permutation, in place.
 pub fn permute(state: &mut [Fr; WIDTH]) {
+    let never: Result<(), std::convert::Infallible> = permute_with(state, |x: &Fr| Ok(sbox(*x)));
+    let Ok(()) = never;
+}
+
+/// The permutation's schedule over any field-like state, with the S-box supplied: the one
+/// definition of the rounds, which [`permute`] runs on field elements and the circuit on its
+/// variables (its S-box adds constraints and can fail). Field arithmetic is modular, hence the
+/// allowed lint.
+#[allow(clippy::arithmetic_side_effects)]
+pub fn permute_with<T, E>(
+    state: &mut [T; WIDTH],
+    sbox: impl Fn(&T) -> Result<T, E>,
+) -> Result<(), E>
+where
+    T: Clone + for<'a> AddAssign<&'a T> + AddAssign<Fr>,
+{
     let c = constants();
-    let full = |state: &mut [Fr; WIDTH], rc: &[Fr; WIDTH]| {
+    let full = |state: &mut [T; WIDTH], rc: &[Fr; WIDTH]| {
         for (s, k) in state.iter_mut().zip(rc) {
-            *s = sbox(*s + k);
+            *s += *k;
+            *s = sbox(s)?;
         }
         external_layer(state);
+        Ok(())
     };
     external_layer(state);
     for rc in c.first_full_rounds() {
-        full(state, rc);
+        full(state, rc)?;
     }
     for k in c.partial_rounds() {
-        state[0] = sbox(state[0] + k);
+        let [s0, _, _] = state;
+        *s0 += *k;
+        *s0 = sbox(s0)?;
         internal_layer(state);
     }
     for rc in c.last_full_rounds() {
-        full(state, rc);
+        full(state, rc)?;
     }
+    Ok(())
 }
 
 /// Hash of two elements under a domain: permute `[domain, left, right]`, output element 1.
