@@ -223,7 +223,7 @@ impl SpanBuilder {
             }
             let step = match &blob.witness {
                 Witness::Zk(witness) => {
-                    let commitment = tx_commitment(self.params.chain_id, &blob.transactions)
+                    let commitment = tx_commitment(&blob.transactions)
                         .map_err(|e| SpanBuildError::Blob(e.at_blob(index).at_block(height)))?;
                     SpanStep::Proven(ProvenStep {
                         pre_state_root: blob.pre_state_root,

@@ -92,7 +92,7 @@ fn batch_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("05"),          // version 5
+        h("06"),          // version 6
         h("04"),          // kind 4: TransactionBatch
         h("05 01 00 00"), // payload length 261 = 5 + 2 * 128
         // TransactionBatch, fixed part (5 bytes).
@@ -119,7 +119,7 @@ fn a_empty_transaction_batch() {
         transactions: VariableList::empty(),
     };
     let file = [
-        h("53 54 4c 53 05 04"), // magic, version 5, kind 4
+        h("53 54 4c 53 06 04"), // magic, version 6, kind 4
         h("05 00 00 00"),       // payload length 5
         h("00"),                // model: Transfer
         h("05 00 00 00"),       // offset of transactions = 5, and nothing after it
@@ -148,7 +148,7 @@ fn genesis_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("05"),          // version 5
+        h("06"),          // version 6
         h("01"),          // kind 1: Genesis
         h("3c 00 00 00"), // payload length 60 = 25 + 33 + 1 + 1
         // Genesis, fixed part (25 bytes).
@@ -230,7 +230,7 @@ fn block_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("05"),          // version 5
+        h("06"),          // version 6
         h("02"),          // kind 2: Block
         h("f0 01 00 00"), // payload length 496 = 8 + 141 + 347
         // Block, fixed part (8 bytes).
@@ -310,7 +310,7 @@ fn allocation_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("05"),          // version 5
+        h("06"),          // version 6
         h("03"),          // kind 3: Allocation
         h("3e 00 00 00"), // payload length 62 = 14 + 48
         // Allocation, fixed part (14 bytes).
@@ -425,9 +425,10 @@ fn e_frame_errors() {
     );
 
     // The versions before (files whose zk proofs hash their public inputs into one, whose
-    // genesis has no `evm` anchor, whose zk proofs bind other public inputs, or whose
-    // `zk-transfer` values are Poseidon's, not Poseidon2's) and after.
-    for version in [1, 2, 3, 4, 6] {
+    // genesis has no `evm` anchor, whose zk proofs bind other public inputs, whose
+    // `zk-transfer` values are Poseidon's, not Poseidon2's, or whose transaction commitment
+    // chains signing messages) and after.
+    for version in [1, 2, 3, 4, 5, 7] {
         let mut bad = file.clone();
         bad[4] = version;
         assert_eq!(
@@ -534,7 +535,7 @@ fn zk_genesis_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("05"),          // version 5
+        h("06"),          // version 6
         h("01"),          // kind 1: Genesis
         h("c1 00 00 00"), // payload length 193 = 25 + 2 * 33 + 2 * 34 + 1 + 33
         // Genesis, fixed part (25 bytes).
@@ -608,7 +609,7 @@ fn zk_block_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("05"),          // version 5
+        h("06"),          // version 6
         h("02"),          // kind 2: Block
         h("a3 02 00 00"), // payload length 675 = 8 + 141 + 526
         // Block, fixed part (8 bytes).

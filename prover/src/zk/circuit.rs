@@ -89,17 +89,17 @@ use ark_r1cs_std::fields::fp::FpVar;
 use ark_relations::gr1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
 use verifier::accounts::touched_accounts;
 use verifier::tree::{leaf_nodes, read_multiproof, witness_state};
-use verifier::zk_transfer::poseidon::{WIDTH, sponge_capacity};
+use verifier::zk_transfer::poseidon::{LENGTH_WEIGHT, WIDTH, sponge_capacity};
 use verifier::zk_transfer::schnorr::{self, SCALAR_BITS, SIGNATURE_BYTES};
 use verifier::zk_transfer::{
     INPUT_COMMITMENT, INPUT_POST_ROOT, INPUT_PRE_ROOT, INPUT_RESERVED_BITS, INPUT_TRANSACTIONS,
-    LEAF_DOMAIN, MessageHasher, NODE_DOMAIN, PAIR_SHIFT, PUBLIC_INPUTS, R_SIGN_WEIGHT,
-    TX_COMMITMENT_DOMAIN, ZK_TRANSFER_TREE,
+    KEY_FLAG_WEIGHT, LEAF_DOMAIN, MessageHasher, NODE_DOMAIN, PAIR_SHIFT, PUBLIC_INPUTS,
+    R_SIGN_WEIGHT, TX_COMMITMENT_DOMAIN, ZK_TRANSFER_TREE,
 };
 use verifier::{Reason, VerifyError};
 use witness_format::{Blob, Model, Witness};
 
-use crate::zk::poseidon::{hash_many_gadget, hash2_gadget, permute_gadget};
+use crate::zk::poseidon::{absorb_gadget, hash2_gadget, permute_gadget};
 use crate::zk::schnorr::{alloc_subgroup_point, enforce_not_both, sign_bit, verify_gadget};
 use crate::zk::witness::{BatchWitness, SlotWitness, WitnessError, build_witness};
 
@@ -130,9 +130,7 @@ impl TransferBatchCircuit {
 
     /// The public inputs the witness proves, if there is a witness.
     pub fn public_inputs(&self) -> Option<[Fr; PUBLIC_INPUTS]> {
-        self.witness
-            .as_ref()
-            .map(|witness| witness.public_inputs(self.chain_id))
+        self.witness.as_ref().map(|witness| witness.public_inputs())
     }
 }
 
@@ -217,7 +215,12 @@ fn synthesize_batch(
     let witness = circuit.witness.as_ref();
     let reserved = reserved_flags(&cs, circuit.depth, witness.map(|w| w.reserved_bits))?;
     let mut root = pre_root;
-    let mut commitment = FpVar::Constant(Fr::ZERO);
+    // The commitment sponge; its capacity binds the transaction count (`TxCommitment::new`).
+    let mut commitment = [
+        &count_input * LENGTH_WEIGHT + sponge_capacity(TX_COMMITMENT_DOMAIN, 0),
+        FpVar::zero(),
+        FpVar::zero(),
+    ];
     let mut count = FpVar::Constant(Fr::ZERO);
     for index in 0..circuit.batch {
         let slot = witness.and_then(|w| w.slots.get(index));
@@ -235,6 +238,7 @@ fn synthesize_batch(
         count += out.real;
     }
     root.enforce_equal(&post_input)?;
+    let [_, commitment, _] = commitment;
     commitment.enforce_equal(&commitment_input)?;
     count.enforce_equal(&count_input)?;
     reserved
@@ -406,7 +410,7 @@ struct SlotShape<'a> {
 /// field element (the count of real slots is its sum).
 struct SlotOutput {
     root: FpVar<Fr>,
-    commitment: FpVar<Fr>,
+    commitment: [FpVar<Fr>; WIDTH],
     real: FpVar<Fr>,
 }
 
@@ -416,7 +420,7 @@ fn synthesize_slot(
     shape: &SlotShape<'_>,
     slot: Option<&SlotWitness>,
     root: &FpVar<Fr>,
-    commitment: &FpVar<Fr>,
+    commitment: &[FpVar<Fr>; WIDTH],
 ) -> Result<SlotOutput, SynthesisError> {
     let d = usize::from(shape.depth);
     let is_real = Boolean::new_witness(cs.clone(), || value(slot, |s| s.is_real))?;
@@ -453,13 +457,12 @@ fn synthesize_slot(
     let s_bits = witness_bits(cs, SCALAR_BITS, signature.map(|(_, _, bits)| bits))?;
 
     // 2. Message and signature.
+    let from_to = pack(&from_bits) + pack(&to_bits) * PAIR_SHIFT;
+    let amount_nonce = &amount + &tx_nonce * PAIR_SHIFT;
     let message = message_gadget(
         &shape.message_prefixes,
         &empty,
-        [
-            pack(&from_bits) + pack(&to_bits) * PAIR_SHIFT,
-            &amount + &tx_nonce * PAIR_SHIFT,
-        ],
+        [from_to.clone(), amount_nonce.clone()],
         [&nx, &ny],
     )?;
     let sx = witness_fr(cs, slot, |s| s.sender.x)?;
@@ -526,15 +529,23 @@ fn synthesize_slot(
     enforce_equal_if(&real, &old_root, &root)?;
     let root = select(&real, &new_root, &root);
 
-    // 5. Commitment, over the message and the signature's elements as the verifier reads them
-    //    from its bytes.
+    // 5. Commitment (`TxCommitment::absorb`): the transaction's fields with the key flag, the
+    //    signature's elements as the verifier reads them from its bytes, then the new-owner key
+    //    when there is one (`empty`, tied to the key's presence in step 4).
     let r_sign = sign_bit(cs.clone(), &r.x)?;
     let s_packed = pack(&s_bits) + FpVar::from(r_sign) * R_SIGN_WEIGHT;
-    let step = hash_many_gadget(
-        &FpVar::Constant(TX_COMMITMENT_DOMAIN),
-        &[commitment.clone(), message, r.y.clone(), s_packed],
+    let mut absorbed = commitment.clone();
+    absorb_gadget(
+        &mut absorbed,
+        [&(from_to + &e * KEY_FLAG_WEIGHT), &amount_nonce],
     )?;
-    let commitment = select(&real, &step, commitment);
+    absorb_gadget(&mut absorbed, [&r.y, &s_packed])?;
+    let mut with_key = absorbed.clone();
+    absorb_gadget(&mut with_key, [&nx, &ny])?;
+    let commitment: [FpVar<Fr>; WIDTH] = std::array::from_fn(|i| {
+        let absorbed = select(&e, &with_key[i], &absorbed[i]);
+        select(&real, &absorbed, &commitment[i])
+    });
     Ok(SlotOutput {
         root,
         commitment,
@@ -864,7 +875,6 @@ pub(crate) mod tests {
             };
             check_zk_blob_avoids_bridge(&params, &blob)?;
             blob_public_inputs(
-                CHAIN,
                 u8::from(bridged),
                 &blob.pre_state_root,
                 &blob.post_state_root,
@@ -914,9 +924,8 @@ pub(crate) mod tests {
         );
         world.native(txs, w.post_state_root).unwrap();
         assert_eq!(
-            w.public_inputs(CHAIN),
+            w.public_inputs(),
             verifier::zk_transfer::blob_public_inputs(
-                CHAIN,
                 0,
                 &fr_to_hash(&world.root()),
                 &fr_to_hash(&after.root()),
@@ -1350,8 +1359,8 @@ pub(crate) mod tests {
         let two = world.witness_reserving(&inside, 2, 2);
         assert!(satisfied(two.clone(), 2));
         assert_ne!(
-            two.public_inputs(CHAIN),
-            world.witness_reserving(&inside, 2, 1).public_inputs(CHAIN)
+            two.public_inputs(),
+            world.witness_reserving(&inside, 2, 1).public_inputs()
         );
         // More bits than the tree can spare (depth 4 leaves at most 3): unsatisfiable.
         assert!(!satisfied(world.witness_reserving(&inside, 2, 4), 2));

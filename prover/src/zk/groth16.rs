@@ -191,11 +191,10 @@ mod tests {
         let world = World::new();
         let txs = [world.tx(0, 1, 100), world.tx(5, 9, 2)];
         let witness = world.witness(&txs, BATCH);
-        let input = witness.public_inputs(CHAIN);
+        let input = witness.public_inputs();
         assert_eq!(
             input,
             blob_public_inputs(
-                CHAIN,
                 0,
                 &fr_to_hash(&witness.pre_state_root),
                 &fr_to_hash(&witness.post_state_root),
@@ -378,7 +377,7 @@ mod tests {
         let witness = world.witness(&txs, BATCH);
         let mut rng = rng_from_seed([42; 32]);
         let (pk, vk) = setup(DEPTH, BATCH, CHAIN, &mut rng).unwrap();
-        let inputs = witness.public_inputs(CHAIN);
+        let inputs = witness.public_inputs();
         let proof = prove(&pk, circuit(witness.clone(), BATCH), &mut rng).unwrap();
         let text = format!(
             "# zk-transfer pinned proof: chain {CHAIN}, depth {DEPTH}, batch {BATCH}.\n\
@@ -406,8 +405,8 @@ mod tests {
     }
 
     fn check_pinned(p: &Pinned) -> Result<(), String> {
-        let inputs = blob_public_inputs(CHAIN, 0, &p.pre, &p.post, &p.transactions)
-            .map_err(|e| e.to_string())?;
+        let inputs =
+            blob_public_inputs(0, &p.pre, &p.post, &p.transactions).map_err(|e| e.to_string())?;
         let pinned: Vec<Option<Fr>> = p.inputs.iter().map(hash_to_fr).collect();
         if inputs.iter().map(fr_to_hash).ne(p.inputs.iter().copied()) || pinned != inputs.map(Some)
         {

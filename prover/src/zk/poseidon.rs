@@ -52,19 +52,26 @@ pub fn hash_many_gadget(
         permute_gadget(&mut state)?;
     }
     for pair in inputs.chunks(2) {
-        let [_, s1, s2] = &mut state;
         match pair {
-            [a, b] => {
-                *s1 += a;
-                *s2 += b;
-            }
-            [a] => *s1 += a,
+            [a, b] => absorb_gadget(&mut state, [a, b])?,
+            [a] => absorb_gadget(&mut state, [a, &FpVar::zero()])?,
             _ => {}
         }
-        permute_gadget(&mut state)?;
     }
     let [_, out, _] = state;
     Ok(out)
+}
+
+/// [`verifier::zk_transfer::poseidon::Sponge::absorb`] as constraints: add the pair to the
+/// rate elements, permute (240 constraints).
+pub fn absorb_gadget(
+    state: &mut [FpVar<Fr>; WIDTH],
+    [a, b]: [&FpVar<Fr>; 2],
+) -> Result<(), SynthesisError> {
+    let [_, s1, s2] = state;
+    *s1 += a;
+    *s2 += b;
+    permute_gadget(state)
 }
 
 /// x⁵ with three constraints (x·x = x², x²·x² = x⁴, x⁴·x = x⁵); free for a constant.

@@ -13,8 +13,8 @@ use verifier::tree::{SparseTree, tree_root};
 use verifier::zk_transfer::poseidon::hash_many;
 use verifier::zk_transfer::schnorr::{self, SIGNATURE_BYTES, SigningKey};
 use verifier::zk_transfer::{
-    LEAF_DOMAIN, PUBLIC_INPUTS, PublicData, ZK_TRANSFER_TREE, commitment_step, message_of,
-    node_hash, public_inputs, signature_elements,
+    LEAF_DOMAIN, PUBLIC_INPUTS, PublicData, TxCommitment, ZK_TRANSFER_TREE, message_of, node_hash,
+    public_inputs, signature_elements,
 };
 use witness_format::Transaction;
 
@@ -89,25 +89,29 @@ pub struct BatchWitness {
 }
 
 impl BatchWitness {
-    /// The commitment over the real slots' messages and signatures, as the verifier computes
-    /// it. A signature that is not a canonical encoding (which the verifier rejects before it
-    /// computes anything) contributes (0, 0).
-    pub fn commitment(&self, chain_id: u64) -> Fr {
-        self.slots
-            .iter()
-            .filter(|slot| slot.is_real)
-            .fold(Fr::ZERO, |acc, slot| {
-                let signature = signature_elements(&slot.signature).unwrap_or((Fr::ZERO, Fr::ZERO));
-                commitment_step(acc, slot_message(chain_id, slot), signature)
-            })
+    /// The commitment to the real slots' transactions, as the verifier computes it
+    /// ([`TxCommitment`]). A signature that is not a canonical encoding (which the verifier
+    /// rejects before it computes anything) contributes (0, 0).
+    pub fn commitment(&self) -> Fr {
+        let real = self.slots.iter().filter(|slot| slot.is_real);
+        let mut commitment = TxCommitment::new(real.clone().count());
+        for slot in real {
+            let signature = signature_elements(&slot.signature).unwrap_or((Fr::ZERO, Fr::ZERO));
+            commitment.absorb(
+                [slot.from, slot.to, slot.amount, slot.nonce],
+                slot.new_key,
+                signature,
+            );
+        }
+        commitment.value()
     }
 
     /// The public inputs this witness proves.
-    pub fn public_inputs(&self, chain_id: u64) -> [Fr; PUBLIC_INPUTS] {
+    pub fn public_inputs(&self) -> [Fr; PUBLIC_INPUTS] {
         let data = PublicData {
             pre_state_root: self.pre_state_root,
             post_state_root: self.post_state_root,
-            commitment: self.commitment(chain_id),
+            commitment: self.commitment(),
             transactions: self.slots.iter().filter(|slot| slot.is_real).count() as u64,
             reserved_bits: self.reserved_bits,
         };

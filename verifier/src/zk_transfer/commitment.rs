@@ -10,7 +10,7 @@ use witness_format::{Hash32, Transaction};
 
 use crate::error::{Reason, VerifyError};
 use crate::zk_transfer::groth16::PUBLIC_INPUTS;
-use crate::zk_transfer::poseidon::{Sponge, WIDTH, hash_many};
+use crate::zk_transfer::poseidon::{Sponge, WIDTH};
 use crate::zk_transfer::schnorr::{self, SIGNATURE_BYTES, SigningKey};
 
 use super::state::*;
@@ -144,33 +144,75 @@ pub fn signature_elements(signature: &[u8; SIGNATURE_BYTES]) -> Option<(Fr, Fr)>
     Some((y, s + R_SIGN_WEIGHT * Fr::from(sign)))
 }
 
-/// One step of the transaction commitment chain: the previous value, the transaction's message
-/// and its signature's elements ([`signature_elements`]).
-pub fn commitment_step(previous: Fr, message: Fr, signature: (Fr, Fr)) -> Fr {
-    hash_many(
-        TX_COMMITMENT_DOMAIN,
-        &[previous, message, signature.0, signature.1],
-    )
+/// 2¹²⁸: the weight of the new-owner-key flag in a transaction's first commitment element,
+/// above the 128 bits of `from + 2⁶⁴·to`.
+pub const KEY_FLAG_WEIGHT: Fr = MontFp!("340282366920938463463374607431768211456");
+
+/// The commitment to a blob's transactions: one rate-2 sponge over all of them, in order, its
+/// capacity starting at `sponge_capacity(TX_COMMITMENT_DOMAIN, n)` for n transactions. Each
+/// transaction absorbs, a pair per permutation,
+///
+/// ```text
+/// [from + 2⁶⁴·to + 2¹²⁸·k,  amount + 2⁶⁴·nonce],  [σr, σs],  and, when k = 1, [nx, ny]
+/// ```
+///
+/// with k = 1 exactly when it carries a new-owner key (nx, ny), and (σr, σs) its signature's
+/// elements ([`signature_elements`]). The fields themselves, not the signing message: the
+/// message adds only the chain id and the model tag, constants of the circuit, so a verifier
+/// need not compute it (two permutations a transaction, three with a key). The absorbed
+/// sequence reads back uniquely: each value is below its weight's gap (four `u64`s, k a bit),
+/// and k says whether a key pair follows.
+#[derive(Clone, Debug)]
+pub struct TxCommitment {
+    sponge: Sponge,
 }
 
-/// The commitment to a list of transactions: the hash chain over their messages and signatures
-/// (0 for none). Rejects, at the first offending transaction, a signature that is not a
-/// canonical encoding ([`Reason::BadSignature`]: it is checked first, as for every blob) and a
-/// new-owner key that does not decode.
-pub fn tx_commitment(chain_id: u64, transactions: &[Transaction]) -> Result<Fr, VerifyError> {
-    let hasher = MessageHasher::new(chain_id);
-    transactions
-        .iter()
-        .enumerate()
-        .try_fold(Fr::ZERO, |acc, (index, tx)| {
-            let at = |reason| VerifyError::new(reason).at_transaction(index);
-            let signature =
-                signature_elements(&tx.signature.0).ok_or_else(|| at(Reason::BadSignature))?;
-            let message = hasher
-                .message(tx)
-                .ok_or_else(|| at(Reason::InvalidNewAccountKey))?;
-            Ok(commitment_step(acc, message, signature))
-        })
+impl TxCommitment {
+    /// The commitment to no transaction yet, for a blob of `transactions`.
+    pub fn new(transactions: usize) -> Self {
+        Self {
+            sponge: Sponge::new(TX_COMMITMENT_DOMAIN, transactions),
+        }
+    }
+
+    /// Absorbs the next transaction; `new_key` is (0, 0) when there is none.
+    pub fn absorb(
+        &mut self,
+        [from, to, amount, nonce]: [u64; 4],
+        new_key: (Fr, Fr),
+        signature: (Fr, Fr),
+    ) {
+        let with_key = new_key != (Fr::ZERO, Fr::ZERO);
+        self.sponge.absorb(
+            pack_pair(from, to) + KEY_FLAG_WEIGHT * Fr::from(with_key),
+            pack_pair(amount, nonce),
+        );
+        self.sponge.absorb(signature.0, signature.1);
+        if with_key {
+            self.sponge.absorb(new_key.0, new_key.1);
+        }
+    }
+
+    /// The commitment, once every transaction is absorbed.
+    pub fn value(&self) -> Fr {
+        self.sponge.output()
+    }
+}
+
+/// The commitment to a list of transactions ([`TxCommitment`]). Rejects, at the first
+/// offending transaction, a signature that is not a canonical encoding
+/// ([`Reason::BadSignature`]: it is checked first, as for every blob) and a new-owner key that
+/// does not decode.
+pub fn tx_commitment(transactions: &[Transaction]) -> Result<Fr, VerifyError> {
+    let mut commitment = TxCommitment::new(transactions.len());
+    for (index, tx) in transactions.iter().enumerate() {
+        let at = |reason| VerifyError::new(reason).at_transaction(index);
+        let signature =
+            signature_elements(&tx.signature.0).ok_or_else(|| at(Reason::BadSignature))?;
+        let new_key = new_key_coordinates(tx).ok_or_else(|| at(Reason::InvalidNewAccountKey))?;
+        commitment.absorb([tx.from, tx.to, tx.amount, tx.nonce], new_key, signature);
+    }
+    Ok(commitment.value())
 }
 
 /// What a proof's public inputs are: the roots it moves between, the commitment to its
@@ -211,7 +253,6 @@ pub fn public_inputs(data: &PublicData) -> [Fr; PUBLIC_INPUTS] {
 /// canonical field elements, every signature a canonical encoding and every new-owner key must
 /// decode.
 pub fn blob_public_inputs(
-    chain_id: u64,
     reserved_bits: u8,
     pre_state_root: &Hash32,
     post_state_root: &Hash32,
@@ -223,7 +264,7 @@ pub fn blob_public_inputs(
     let post = hash_to_fr(post_state_root).ok_or(Reason::NonCanonicalFieldElement {
         what: "post-state root",
     })?;
-    let commitment = tx_commitment(chain_id, transactions)?;
+    let commitment = tx_commitment(transactions)?;
     let data = PublicData {
         pre_state_root: pre,
         post_state_root: post,

@@ -69,17 +69,24 @@
 //!
 //! # The transaction commitment
 //!
-//! A Poseidon hash chain over the blob's transactions, in order, each as its message and its
-//! signature's two field elements:
+//! One rate-2 Poseidon2 sponge over the blob's n transactions, in order ([`TxCommitment`]):
 //!
 //! ```text
-//! c_0 = 0,   c_i = hash_many(TX_COMMITMENT_DOMAIN, [c_{i-1}, message_i, σr_i, σs_i]),
-//! commitment = c_n
+//! capacity_0 = sponge_capacity(TX_COMMITMENT_DOMAIN, n)
+//! per transaction: absorb [from + 2⁶⁴·to + 2¹²⁸·k, amount + 2⁶⁴·nonce], absorb [σr, σs],
+//!                  and when k = 1 (it carries a new-owner key) absorb [nx, ny]
+//! commitment = the sponge's output after the last transaction
 //! ```
 //!
-//! It covers exactly the blob's n transactions: the circuit's padding slots leave the chain
+//! It absorbs the transaction's fields, not its message: the message adds only the chain id
+//! and the model tag, constants of the circuit, so a verifier checking a proof computes no
+//! message (two permutations a transaction, three with a key, where a message and a chained
+//! step over it took three). Every packed value is below the gap to the next weight and k
+//! says whether a key pair follows, so the absorbed sequence reads back uniquely.
+//!
+//! It covers exactly the blob's n transactions: the circuit's padding slots leave the sponge
 //! unchanged, so a proof for a batch of B ≥ n slots commits to the same value the verifier
-//! computes from the blob. The message binds every field of its transaction but the signature;
+//! computes from the blob. The fields bind the transaction but its signature;
 //! (σr, σs) bind the signature's 64 bytes exactly ([`signature_elements`]), and the circuit
 //! checks the signature they encode, so the signature bytes a zk blob carries are the ones the
 //! proof checked. A zk blob carries no sender keys, so the verifier cannot check a signature
@@ -329,7 +336,6 @@ fn pending_zk_transfer<'a>(
     check_zk_blob_avoids_bridge(params, blob)?;
     let (key_batch, _) = params.zk_key_for(blob.transactions.len())?;
     let public_inputs = blob_public_inputs(
-        params.chain_id,
         reserved_bits(params, blob.model),
         &blob.pre_state_root,
         &blob.post_state_root,
@@ -347,7 +353,7 @@ mod tests {
     use super::*;
     use crate::tree::SparseTree;
     use crate::tree::write_multiproof;
-    use crate::zk_transfer::poseidon::{hash_many, hash2};
+    use crate::zk_transfer::poseidon::{hash_many, hash2, permute};
     use crate::zk_transfer::schnorr::SigningKey;
     use crate::zk_transfer::schnorr::public_key;
     use ark_bls12_381::Fr;
@@ -531,27 +537,45 @@ mod tests {
             )
         );
         assert_ne!(message_hash(CHAIN + 1, &tx), Some(expected));
+        let created = creating;
         creating.new_account_key = bad.public_key;
         assert_eq!(message_hash(CHAIN, &creating), None);
 
-        // The commitment chain and the public inputs.
+        // The commitment: one sponge over the fields, the signature's elements and the key.
         let t2 = transfer(1, 0, 1, 0);
-        let c = tx_commitment(CHAIN, &[tx, t2]).unwrap();
-        let m1 = message_hash(CHAIN, &tx).unwrap();
-        let m2 = message_hash(CHAIN, &t2).unwrap();
+        let c = tx_commitment(&[tx, t2]).unwrap();
         let s1 = signature_elements(&tx.signature.0).unwrap();
         let s2 = signature_elements(&t2.signature.0).unwrap();
+        let absorb = |[c0, c1, c2]: [Fr; 3], a: Fr, b: Fr| {
+            let mut state = [c0, c1 + a, c2 + b];
+            permute(&mut state);
+            state
+        };
+        let start = |n: u64| {
+            [
+                TX_COMMITMENT_DOMAIN + Fr::from(n + 1) * two_64,
+                Fr::ZERO,
+                Fr::ZERO,
+            ]
+        };
+        let output = |[_, out, _]: [Fr; 3]| out;
+        // tx: 0 → 1, amount 5, nonce 0; t2: 1 → 0, amount 1, nonce 0.
+        let state = absorb(start(2), two_64, Fr::from(5u64));
+        let state = absorb(state, s1.0, s1.1);
+        let state = absorb(state, Fr::from(1u64), Fr::from(1u64));
+        assert_eq!(c, output(absorb(state, s2.0, s2.1)));
+        assert_ne!(c, tx_commitment(&[t2, tx]).unwrap());
+        assert_ne!(c, tx_commitment(&[tx]).unwrap());
+        // A new-owner key sets the flag (2¹²⁸) and adds its pair.
+        let state = absorb(start(1), two_64 + KEY_FLAG_WEIGHT, Fr::from(5u64));
+        let state = absorb(state, s1.0, s1.1);
         assert_eq!(
-            c,
-            commitment_step(commitment_step(Fr::ZERO, m1, s1), m2, s2)
+            tx_commitment(&[created]).unwrap(),
+            output(absorb(state, x, y))
         );
-        let step =
-            |previous, m, (r, s): (Fr, Fr)| hash_many(TX_COMMITMENT_DOMAIN, &[previous, m, r, s]);
-        assert_eq!(c, step(step(Fr::ZERO, m1, s1), m2, s2));
-        assert_ne!(c, tx_commitment(CHAIN, &[t2, tx]).unwrap());
-        assert_ne!(c, tx_commitment(CHAIN, &[tx]).unwrap());
+        assert_eq!(KEY_FLAG_WEIGHT, two_64 * two_64);
         assert_eq!(
-            tx_commitment(CHAIN, &[tx, creating]),
+            tx_commitment(&[tx, creating]),
             Err(VerifyError::new(Reason::InvalidNewAccountKey).at_transaction(1))
         );
         let (pre, post) = (Fr::from(11u64), Fr::from(12u64));
@@ -598,17 +622,11 @@ mod tests {
             assert_ne!(public_inputs(&other), inputs);
         }
         assert_eq!(
-            blob_public_inputs(CHAIN, 1, &fr_to_hash(&pre), &fr_to_hash(&post), &[tx, t2]),
+            blob_public_inputs(1, &fr_to_hash(&pre), &fr_to_hash(&post), &[tx, t2]),
             Ok(inputs)
         );
         assert!(matches!(
-            blob_public_inputs(
-                CHAIN,
-                1,
-                &Hash32::from([0xff; 32]),
-                &fr_to_hash(&post),
-                &[tx]
-            ),
+            blob_public_inputs(1, &Hash32::from([0xff; 32]), &fr_to_hash(&post), &[tx]),
             Err(VerifyError {
                 reason: Reason::NonCanonicalFieldElement { .. },
                 ..
@@ -658,7 +676,7 @@ mod tests {
             assert_eq!(signature_elements(&bytes), None, "{what}");
             let mut tx = tx;
             tx.signature = Signature::from(bytes);
-            let error = tx_commitment(CHAIN, &[transfer(1, 0, 1, 0), tx]).unwrap_err();
+            let error = tx_commitment(&[transfer(1, 0, 1, 0), tx]).unwrap_err();
             assert_eq!(
                 error,
                 VerifyError::new(Reason::BadSignature).at_transaction(1),

@@ -61,7 +61,7 @@ use std::ops::AddAssign;
 use std::sync::LazyLock;
 
 use ark_bls12_381::Fr;
-use ark_ff::{AdditiveGroup, Field, PrimeField};
+use ark_ff::{AdditiveGroup, Field, MontFp, PrimeField};
 
 /// The state width t, in field elements: one capacity element and two rate elements.
 pub const WIDTH: usize = 3;
@@ -240,11 +240,13 @@ impl Sponge {
     }
 }
 
+/// 2⁶⁴: the weight of the length in a sponge's initial capacity ([`sponge_capacity`]).
+pub const LENGTH_WEIGHT: Fr = MontFp!("18446744073709551616");
+
 /// The initial capacity element of [`hash_many`]: `domain + (len + 1) · 2⁶⁴`.
 pub fn sponge_capacity(domain: Fr, len: usize) -> Fr {
     // usize has at most 64 bits on every supported target, so the cast is lossless.
-    let two_64 = Fr::from(u64::MAX) + Fr::ONE;
-    domain + (Fr::from(len as u64) + Fr::ONE) * two_64
+    domain + (Fr::from(len as u64) + Fr::ONE) * LENGTH_WEIGHT
 }
 
 /// x⁵.
