@@ -8,7 +8,7 @@
 //!
 //! [`verifier::zk_transfer::public_inputs`], allocated in this order: the pre-state root (the
 //! root the first slot starts from: the input itself), the root after the last slot, the
-//! commitment chain over the real slots' messages and signatures, the number of real slots, and
+//! commitment sponge over the real slots' transactions and signatures, the number of real slots, and
 //! the number of top index bits the chain's bridge reserves (the sum of monotone boolean
 //! flags); the circuit enforces each of the last four equal to the value it computes. No hash
 //! of them: a verifier can combine the inputs of consecutive proofs linearly. Chain id and model
@@ -49,11 +49,14 @@
 //!    `(x + nx, y + ny)`.
 //!    Old leaf hash = `(1 − empty) · H(key, balance, nonce)` (0 for the empty slot), new leaf
 //!    hash = `H(key, balance + amount, nonce)`, new balance range-checked to 64 bits. One path.
-//! 5. Commitment: `c ← c + is_real · (hash_many(TX_COMMITMENT_DOMAIN, [c, message, σr, σs]) − c)`
-//!    with `σr = R.y` and `σs = s + 2²⁵²·b`, b the sign bit of R's encoding (enforced from R.x,
-//!    about 445 constraints): exactly the elements the verifier reads from the signature bytes
+//! 5. Commitment ([`verifier::zk_transfer::TxCommitment`]): the blob's one sponge, its capacity
+//!    starting at `TX_COMMITMENT_DOMAIN + (n + 1)·2⁶⁴` with n the count input, absorbs
+//!    `[from + 2⁶⁴·to + 2¹²⁸·empty, amount + 2⁶⁴·nonce]`, then `[σr, σs]` with `σr = R.y` and
+//!    `σs = s + 2²⁵²·b`, b the sign bit of R's encoding (enforced from R.x, about 445
+//!    constraints): exactly the elements the verifier reads from the signature bytes
 //!    ([`verifier::zk_transfer::signature_elements`]), so the bytes a blob carries are those of
-//!    the signature the slot verified.
+//!    the signature the slot verified; then `[nx, ny]`, whose state is kept only when `empty`
+//!    (the key is present). A padding slot keeps the whole state (`is_real` selects it).
 //!
 //! A path computes the old and the new root from the same siblings, each level one
 //! conditional swap (one constraint) and one `hash2` (240), so 2·D·241 per leaf.

@@ -34,7 +34,7 @@ pub const LEAF_DOMAIN: Fr = domain(b"zkleaf01");
 pub const NODE_DOMAIN: Fr = domain(b"zknode01");
 /// Domain of a transaction's signing message.
 pub const TX_DOMAIN: Fr = domain(b"zktxmsg1");
-/// Domain of a step of the transaction commitment chain.
+/// Domain of the transaction commitment sponge ([`crate::zk_transfer::TxCommitment`]).
 pub const TX_COMMITMENT_DOMAIN: Fr = domain(b"zktxcom1");
 
 /// The canonical encoding of a field element: 32 bytes, little-endian.
