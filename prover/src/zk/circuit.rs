@@ -1298,17 +1298,54 @@ pub(crate) mod tests {
         let world = World::new();
         let txs = [world.tx(0, 1, 100)];
         let batch = circuit(world.witness_reserving(&txs, 2, 1), 2);
-        let claim = |values| {
-            let cs = ark_relations::gr1cs::ConstraintSystem::<Fr>::new_ref();
-            synthesize_batch(&batch, cs.clone(), Some(values)).unwrap();
-            cs.is_satisfied().unwrap()
-        };
+        let claim = |values| claims(&batch, values);
         let inputs = batch.public_inputs().unwrap();
         assert!(claim(inputs));
         for index in 0..PUBLIC_INPUTS {
             let mut other = inputs;
             other[index] += Fr::ONE;
             assert!(!claim(other), "input {index}");
+        }
+    }
+
+    /// Whether `batch`'s witness satisfies the circuit with `values` as its public inputs.
+    fn claims(batch: &TransferBatchCircuit, values: [Fr; PUBLIC_INPUTS]) -> bool {
+        let cs = ark_relations::gr1cs::ConstraintSystem::<Fr>::new_ref();
+        synthesize_batch(batch, cs.clone(), Some(values)).unwrap();
+        cs.is_satisfied().unwrap()
+    }
+
+    /// A slot that creates its receiver binds the new key in the commitment: the commitment of
+    /// the same fields and signature without the key, or with the key's pair but not its flag,
+    /// is refused.
+    #[test]
+    fn zk_circuit_commitment_binds_the_new_key() {
+        use verifier::zk_transfer::poseidon::Sponge;
+        use verifier::zk_transfer::{new_key_coordinates, pack_pair, signature_elements};
+
+        let world = World::new();
+        let tx = world.tx(1, 9, 7);
+        let key = new_key_coordinates(&tx).unwrap();
+        assert_ne!(key, (Fr::ZERO, Fr::ZERO), "the transfer creates account 9");
+        let batch = circuit(world.witness(&[tx], 2), 2);
+        let inputs = batch.public_inputs().unwrap();
+        assert!(claims(&batch, inputs));
+
+        let signature = signature_elements(&tx.signature.0).unwrap();
+        let fields = (pack_pair(tx.from, tx.to), pack_pair(tx.amount, tx.nonce));
+        let mut without_key = Sponge::new(TX_COMMITMENT_DOMAIN, 1);
+        without_key.absorb(fields.0, fields.1);
+        without_key.absorb(signature.0, signature.1);
+        let mut without_flag = without_key.clone();
+        without_flag.absorb(key.0, key.1);
+        for (what, commitment) in [
+            ("without the key", without_key.output()),
+            ("without the flag", without_flag.output()),
+        ] {
+            let mut other = inputs;
+            other[INPUT_COMMITMENT] = commitment;
+            assert_ne!(other, inputs, "{what}");
+            assert!(!claims(&batch, other), "{what}");
         }
     }
 

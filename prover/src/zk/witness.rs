@@ -93,9 +93,8 @@ impl BatchWitness {
     /// ([`TxCommitment`]). A signature that is not a canonical encoding (which the verifier
     /// rejects before it computes anything) contributes (0, 0).
     pub fn commitment(&self) -> Fr {
-        let real = self.slots.iter().filter(|slot| slot.is_real);
-        let mut commitment = TxCommitment::new(real.clone().count());
-        for slot in real {
+        let mut commitment = TxCommitment::new(self.real_slots().count());
+        for slot in self.real_slots() {
             let signature = signature_elements(&slot.signature).unwrap_or((Fr::ZERO, Fr::ZERO));
             commitment.absorb(
                 [slot.from, slot.to, slot.amount, slot.nonce],
@@ -106,13 +105,18 @@ impl BatchWitness {
         commitment.value()
     }
 
+    /// The slots that hold a transaction (the first ones).
+    fn real_slots(&self) -> impl Iterator<Item = &SlotWitness> + Clone {
+        self.slots.iter().filter(|slot| slot.is_real)
+    }
+
     /// The public inputs this witness proves.
     pub fn public_inputs(&self) -> [Fr; PUBLIC_INPUTS] {
         let data = PublicData {
             pre_state_root: self.pre_state_root,
             post_state_root: self.post_state_root,
             commitment: self.commitment(),
-            transactions: self.slots.iter().filter(|slot| slot.is_real).count() as u64,
+            transactions: self.real_slots().count() as u64,
             reserved_bits: self.reserved_bits,
         };
         public_inputs(&data)
