@@ -8,7 +8,7 @@ use serde_json::Value;
 use verifier::zk_transfer::groth16::PROOF_BYTES;
 
 /// The keys of the benchmark issue, then the figures they are computed from.
-const KEYS: [&str; 12] = [
+const KEYS: [&str; 13] = [
     "zk_constraints_per_tx",
     "zk_prove_s_per_tx",
     "zk_verify_tx_per_s",
@@ -16,6 +16,7 @@ const KEYS: [&str; 12] = [
     "merkle_bytes_per_tx",
     "zk_prove_overhead",
     "transfer_verify_tx_per_s",
+    "zk_over_transfer_verify",
     "zk_merkle_verify_tx_per_s",
     "zk_prove_s",
     "baseline_prove_s",

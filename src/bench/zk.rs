@@ -7,7 +7,7 @@ pub(super) fn print_table(r: &ZkReport) {
     let yes = |met: bool| if met { "yes" } else { "no" };
     outln!(
         "zk-transfer, depth {}, batch {}, {} accounts, {} threads; medians of {} proofs, \
-         {} verifications of {} blobs",
+         {} verification rounds of {} blobs",
         r.depth,
         r.batch,
         r.accounts,
@@ -58,6 +58,12 @@ pub(super) fn print_table(r: &ZkReport) {
             "transfer_verify_tx_per_s",
             r.transfer_verify_tx_per_s,
             String::new(),
+            None,
+        ),
+        (
+            "zk_over_transfer_verify",
+            r.zk_over_transfer_verify,
+            "(median of each round's ratio)".into(),
             None,
         ),
         (

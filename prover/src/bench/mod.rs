@@ -251,21 +251,45 @@ fn verify_throughput(
     txs: usize,
     repetitions: usize,
 ) -> anyhow::Result<f64> {
-    let mut samples = Vec::with_capacity(repetitions);
-    for _ in 0..repetitions {
-        let start = Instant::now();
-        let block: Block = decode_file(file).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let checks = check_blobs(params, std::slice::from_ref(&block));
-        if let Some((Err(e), _)) = checks
-            .iter()
-            .flatten()
-            .find(|(verdict, _)| verdict.is_err())
-        {
-            anyhow::bail!("{e}");
-        }
-        samples.push(txs as f64 / start.elapsed().as_secs_f64());
-    }
+    let case = VerifyCase { params, file, txs };
+    let [samples] = verify_rounds([case], repetitions)?;
     Ok(median(samples))
+}
+
+/// One block whose verification throughput is measured: its chain's parameters, its bytes
+/// and its transaction count.
+#[derive(Clone, Copy)]
+struct VerifyCase<'a> {
+    params: &'a ChainParams,
+    file: &'a [u8],
+    txs: usize,
+}
+
+/// Throughput samples (transactions per second) of verifying each case's block as
+/// [`verify_throughput`] does, `rounds` each. The cases take turns, one run each per round,
+/// so a change in the machine's load during the measurement hits them alike and the ratio of
+/// two cases within a round is a fair comparison.
+fn verify_rounds<const N: usize>(
+    cases: [VerifyCase<'_>; N],
+    rounds: usize,
+) -> anyhow::Result<[Vec<f64>; N]> {
+    let mut samples = std::array::from_fn(|_| Vec::with_capacity(rounds));
+    for _ in 0..rounds {
+        for (case, samples) in cases.iter().zip(&mut samples) {
+            let start = Instant::now();
+            let block: Block = decode_file(case.file).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let checks = check_blobs(case.params, std::slice::from_ref(&block));
+            if let Some((Err(e), _)) = checks
+                .iter()
+                .flatten()
+                .find(|(verdict, _)| verdict.is_err())
+            {
+                anyhow::bail!("{e}");
+            }
+            samples.push(case.txs as f64 / start.elapsed().as_secs_f64());
+        }
+    }
+    Ok(samples)
 }
 
 /// The throughput measurements of `stateless bench`, on the current thread pool.

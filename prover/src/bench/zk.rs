@@ -15,7 +15,9 @@
 //!    checked as the chain verifier does (`check_blobs`: the proofs in one batched pairing
 //!    check) and committed to, against the same for the Merkle-witness
 //!    blob of the same transactions, and for a `transfer` chain's blobs of the same size (the
-//!    fastest alternative a user has: SHA3 and Ed25519).
+//!    fastest alternative a user has: SHA3 and Ed25519). The three blocks take turns, one run
+//!    each per round, so a change of load on a shared machine hits them alike;
+//!    `zk_over_transfer_verify` is the median of each round's zk / `transfer` ratio.
 //!
 //! `zk_prove_overhead` is therefore (witness building + a satisfaction check, which is one
 //! synthesis + the prover's own synthesis + Groth16) over (one synthesis of a sparse circuit +
@@ -38,7 +40,7 @@ use witness_format::{
     Blob, Block, Bytes, Model, SszEncode, Witness, ZkKeyPin, ZkWitness, encode_file,
 };
 
-use super::{Bench, median, verify_throughput};
+use super::{Bench, Prepared, VerifyCase, median, verify_rounds};
 
 /// The goals of the benchmark issue, checked in the report.
 pub mod goals {
@@ -80,7 +82,7 @@ struct Plan {
     proofs: usize,
     /// Blobs per verification measurement.
     verify_blobs: usize,
-    /// Verification measurements per median.
+    /// Verification rounds (each block once per round) per median.
     repetitions: usize,
     keys: Option<PathBuf>,
 }
@@ -94,7 +96,7 @@ impl Plan {
             accounts: args.accounts.unwrap_or(if quick { 16 } else { 1 << 16 }),
             proofs: args.proofs.unwrap_or(if quick { 1 } else { 3 }),
             verify_blobs: if quick { 8 } else { 32 },
-            repetitions: if quick { 3 } else { 9 },
+            repetitions: if quick { 3 } else { 15 },
             keys: args.keys.clone(),
         };
         anyhow::ensure!(
@@ -129,6 +131,9 @@ pub struct ZkReport {
     /// `transfer` model, Merkle witness, blobs of `batch` transfers: the comparison for
     /// `zk_verify_tx_per_s`.
     pub transfer_verify_tx_per_s: f64,
+    /// The median over rounds of `zk-transfer` over `transfer` verification throughput, each
+    /// round measuring both once, one after the other.
+    pub zk_over_transfer_verify: f64,
     /// `zk-transfer` model with a Merkle witness, the same transactions as the zk blob.
     pub zk_merkle_verify_tx_per_s: f64,
     /// Median time of one real proof (witness building, satisfaction check, Groth16).
@@ -162,7 +167,7 @@ pub struct ZkReport {
     pub proofs: usize,
     /// Blobs per verification measurement.
     pub verify_blobs: usize,
-    /// Verification measurements per median.
+    /// Verification rounds (each block once per round) per median.
     pub repetitions: usize,
     /// Which goals this run meets.
     pub goals_met: Goals,
@@ -265,7 +270,7 @@ pub fn run(args: &ZkOptions) -> anyhow::Result<ZkReport> {
     drop(pk);
     let (zk_prove_s, baseline_prove_s) = (median(real), median(plain));
 
-    // 4. Verification of the same transactions, both witnesses; then `transfer`.
+    // 4. Verification of the same transactions, both witnesses, and of `transfer`, in turns.
     let zk_blob = Blob {
         witness: Witness::Zk(ZkWitness {
             proof: Bytes(proof),
@@ -292,11 +297,41 @@ pub fn run(args: &ZkOptions) -> anyhow::Result<ZkReport> {
         }))
     };
     let txs = plan.batch * plan.verify_blobs;
-    eprintln!("bench --zk: verification");
-    let zk_verify = verify_throughput(&params, &copies(&zk_blob)?, txs, plan.repetitions)?;
-    let zk_merkle_verify =
-        verify_throughput(&params, &copies(&merkle_blob)?, txs, plan.repetitions)?;
-    let transfer_verify = transfer_throughput(&plan, chain_id)?;
+    let (zk_file, zk_merkle_file) = (copies(&zk_blob)?, copies(&merkle_blob)?);
+    let (transfer_params, transfer) = transfer_block(&plan, chain_id)?;
+    eprintln!("bench --zk: verification, {} rounds", plan.repetitions);
+    let [zk_samples, transfer_samples, zk_merkle_samples] = verify_rounds(
+        [
+            VerifyCase {
+                params: &params,
+                file: &zk_file,
+                txs,
+            },
+            VerifyCase {
+                params: &transfer_params,
+                file: &transfer.file,
+                txs: transfer.txs,
+            },
+            VerifyCase {
+                params: &params,
+                file: &zk_merkle_file,
+                txs,
+            },
+        ],
+        plan.repetitions,
+    )?;
+    let zk_over_transfer = median(
+        zk_samples
+            .iter()
+            .zip(&transfer_samples)
+            .map(|(zk, transfer)| zk / transfer)
+            .collect(),
+    );
+    let (zk_verify, transfer_verify, zk_merkle_verify) = (
+        median(zk_samples),
+        median(transfer_samples),
+        median(zk_merkle_samples),
+    );
 
     let per_tx = |witness: &Witness| witness.ssz_bytes_len() as f64 / plan.batch as f64;
     let (zk_bytes, merkle_bytes) = (per_tx(&zk_blob.witness), per_tx(&merkle_blob.witness));
@@ -310,6 +345,7 @@ pub fn run(args: &ZkOptions) -> anyhow::Result<ZkReport> {
         merkle_bytes_per_tx: merkle_bytes,
         zk_prove_overhead: overhead,
         transfer_verify_tx_per_s: transfer_verify,
+        zk_over_transfer_verify: zk_over_transfer,
         zk_merkle_verify_tx_per_s: zk_merkle_verify,
         zk_prove_s,
         baseline_prove_s,
@@ -436,10 +472,10 @@ fn seed(round: usize) -> [u8; 32] {
     seed
 }
 
-/// The `transfer` model's verification throughput for blobs of `batch` transfers, as many per
-/// block as the zk measurement, on a state of the same size and depth.
-fn transfer_throughput(plan: &Plan, chain_id: u64) -> anyhow::Result<f64> {
-    eprintln!("bench --zk: transfer verification");
+/// A block of the `transfer` model with as many blobs of `batch` transfers as the zk
+/// measurement's, on a state of the same size and depth, and its chain's parameters.
+fn transfer_block(plan: &Plan, chain_id: u64) -> anyhow::Result<(ChainParams, Prepared)> {
+    eprintln!("bench --zk: a transfer block");
     let spec = WorkloadSpec {
         chain_id,
         tree_depth: plan.depth,
@@ -454,10 +490,11 @@ fn transfer_throughput(plan: &Plan, chain_id: u64) -> anyhow::Result<f64> {
         generator,
         prover,
         params,
-        repetitions: plan.repetitions,
+        repetitions: 1,
         blobs: plan.verify_blobs,
         built: 0,
     };
-    let (measurement, _) = bench.measure(AccessPattern::Uniform, plan.batch)?;
-    Ok(measurement.verify_tx_per_s)
+    let (_, block) = bench.prove(AccessPattern::Uniform, plan.batch)?;
+    let prepared = bench.prepare(&block);
+    Ok((bench.params, prepared))
 }
