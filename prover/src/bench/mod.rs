@@ -258,7 +258,6 @@ fn verify_throughput(
 
 /// One block whose verification throughput is measured: its chain's parameters, its bytes
 /// and its transaction count.
-#[derive(Clone, Copy)]
 struct VerifyCase<'a> {
     params: &'a ChainParams,
     file: &'a [u8],

@@ -106,7 +106,7 @@ impl BatchWitness {
     }
 
     /// The slots that hold a transaction (the first ones).
-    fn real_slots(&self) -> impl Iterator<Item = &SlotWitness> + Clone {
+    fn real_slots(&self) -> impl Iterator<Item = &SlotWitness> {
         self.slots.iter().filter(|slot| slot.is_real)
     }
 
