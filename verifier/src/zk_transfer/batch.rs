@@ -19,7 +19,7 @@
 
 use ark_bls12_381::{Bls12_381, Fr, G1Affine, G1Projective, G2Affine};
 use ark_ec::pairing::{MillerLoopOutput, Pairing};
-use ark_ec::{AffineRepr, CurveGroup, VariableBaseMSM};
+use ark_ec::{AffineRepr, CurveGroup};
 use ark_ff::{AdditiveGroup, One, PrimeField};
 use ark_groth16::Proof;
 use rayon::prelude::*;
@@ -181,6 +181,11 @@ fn limbs(r: u128) -> [u64; 2] {
 }
 
 /// The batched equation, with the decoded proofs and their scalars (all of equal length).
+///
+/// Every scalar multiplication runs on the caller's rayon pool: `r_i·A_i` and `r_i·C_i` per
+/// proof with the 128-bit `r_i` (half the doublings of a full scalar), the input bases per key.
+/// arkworks' multi-scalar multiplication would walk all 255 bits of `−r_i` and build a thread
+/// pool of its own on every call.
 fn batch_holds(
     keys: &[&PreparedKey],
     bases: &[[G1Affine; KEY_BASES]],
@@ -188,48 +193,64 @@ fn batch_holds(
     proofs: &[Proof<Bls12_381>],
     scalars: &[u128],
 ) -> bool {
-    // Per proof: (r_i·A_i, B_i).
-    let mut pairs: Vec<(G1Affine, G2Affine)> = proofs
+    // Per proof: r_i·A_i (paired with B_i) and r_i·C_i.
+    let (weighted_a, weighted_c): (Vec<G1Projective>, Vec<G1Projective>) = proofs
         .par_iter()
         .zip(scalars)
-        .map(|(proof, &r)| (proof.a.mul_bigint(limbs(r)).into_affine(), proof.b))
+        .map(|(proof, &r)| (proof.a.mul_bigint(limbs(r)), proof.c.mul_bigint(limbs(r))))
+        .unzip();
+    // One field inversion for all of them, not one each.
+    let mut pairs: Vec<(G1Affine, G2Affine)> = G1Projective::normalize_batch(&weighted_a)
+        .into_iter()
+        .zip(proofs.iter().map(|proof| proof.b))
         .collect();
     // Per key: the three fixed pairs, with the sums over that key's proofs, negated.
     for (index, (key, key_bases)) in keys.iter().zip(bases).enumerate() {
         let mut sum_r = Fr::ZERO;
         // Σ r_i·x_ij, one sum per input j.
         let mut sum_rx = [Fr::ZERO; PUBLIC_INPUTS];
-        let mut c_points = Vec::new();
-        let mut c_scalars = Vec::new();
-        for ((entry, proof), &r) in entries.iter().zip(proofs).zip(scalars) {
+        let mut sum_c = G1Projective::ZERO;
+        let mut any = false;
+        for ((entry, c), &r) in entries.iter().zip(&weighted_c).zip(scalars) {
             if entry.key == index {
                 let r = Fr::from(r);
                 sum_r += r;
                 for (sum, x) in sum_rx.iter_mut().zip(&entry.public_inputs) {
                     *sum += r * x;
                 }
-                c_points.push(proof.c);
-                c_scalars.push(-r);
+                sum_c += c;
+                any = true;
             }
         }
-        if c_points.is_empty() {
+        if !any {
             continue;
         }
         let vk = key.verifying_key();
-        let alpha = vk.alpha_g1.mul_bigint((-sum_r).into_bigint());
-        // −(Σ r_i)·ic_0 − Σ_j (Σ_i r_i·x_ij)·ic_j, in one multi-scalar multiplication.
-        let input_scalars: Vec<Fr> = std::iter::once(-sum_r)
-            .chain(sum_rx.iter().map(|sum| -*sum))
-            .collect();
-        let Ok(inputs) = G1Projective::msm(key_bases, &input_scalars) else {
+        // (Σ r_i)·α and (Σ r_i)·ic_0 + Σ_j (Σ_i r_i·x_ij)·ic_j, negated: the scalars are full
+        // size, the bases few, so one multiplication each, in parallel.
+        let mut input_scalars = [sum_r; KEY_BASES];
+        for (scalar, sum) in input_scalars.iter_mut().skip(1).zip(sum_rx) {
+            *scalar = sum;
+        }
+        let (alpha, inputs) = rayon::join(
+            || vk.alpha_g1.mul_bigint(sum_r.into_bigint()),
+            || {
+                key_bases
+                    .par_iter()
+                    .zip(&input_scalars)
+                    .map(|(base, scalar)| base.mul_bigint(scalar.into_bigint()))
+                    .sum::<G1Projective>()
+            },
+        );
+        let [alpha, inputs, c] = [-alpha, -inputs, -sum_c];
+        let Ok([alpha, inputs, c]) =
+            <[G1Affine; 3]>::try_from(G1Projective::normalize_batch(&[alpha, inputs, c]))
+        else {
             return false;
         };
-        let Ok(c) = G1Projective::msm(&c_points, &c_scalars) else {
-            return false;
-        };
-        pairs.push((alpha.into_affine(), vk.beta_g2));
-        pairs.push((inputs.into_affine(), vk.gamma_g2));
-        pairs.push((c.into_affine(), vk.delta_g2));
+        pairs.push((alpha, vk.beta_g2));
+        pairs.push((inputs, vk.gamma_g2));
+        pairs.push((c, vk.delta_g2));
     }
     // One chunk per thread (at most MILLER_CHUNK pairs each), so every core runs Miller loops.
     let chunk = pairs

@@ -100,11 +100,12 @@
 
 use ark_bls12_381::Fr;
 use ark_ec::twisted_edwards::TECurveConfig;
-use ark_ec::{AffineRepr, CurveGroup};
-use ark_ed_on_bls12_381::{EdwardsAffine, JubjubConfig};
+use ark_ec::{AdditiveGroup, AffineRepr, CurveGroup};
+use ark_ed_on_bls12_381::{EdwardsAffine, EdwardsProjective, JubjubConfig};
 use ark_ff::{BigInt, BigInteger, MontFp, PrimeField};
 use ark_serialize::CanonicalDeserialize;
 use sha3::{Digest, Sha3_512};
+use std::sync::LazyLock;
 
 use crate::zk_transfer::poseidon;
 
@@ -241,12 +242,72 @@ pub fn challenge(r: &Point, a: &Point, msg: Fr) -> Fr {
 /// Decodes a point under the rules of the module documentation: canonical, on the curve, in
 /// the prime-order subgroup, not the identity. `None` otherwise.
 pub fn decode_point(bytes: &[u8; PUBLIC_KEY_BYTES]) -> Option<Point> {
-    // Validate::Yes: on the curve and in the prime-order subgroup; y must be below q.
-    let point = Point::deserialize_compressed(bytes.as_slice()).ok()?;
-    if point.is_zero() || encode_point(&point) != *bytes {
+    // y must be below q and have an x on the curve; the subgroup is checked below, faster than
+    // arkworks' validation does it.
+    let point = Point::deserialize_compressed_unchecked(bytes.as_slice()).ok()?;
+    if point.is_zero()
+        || !point.is_on_curve()
+        || !in_prime_order_subgroup(&point)
+        || encode_point(&point) != *bytes
+    {
         return None;
     }
     Some(point)
+}
+
+/// Width of the signed window in which [`in_prime_order_subgroup`] writes r_J: digits are odd,
+/// in ±1 … ±(2^(w−1) − 1), and each is followed by at least w − 1 zeros.
+const ORDER_WINDOW: u32 = 4;
+
+/// r_J in width-[`ORDER_WINDOW`] non-adjacent form, least significant digit first: about one
+/// digit in five is non-zero, against one bit in two of its binary form.
+static ORDER_DIGITS: LazyLock<Vec<i8>> = LazyLock::new(|| {
+    let window = 1i64 << ORDER_WINDOW;
+    let mut n = Scalar::MODULUS;
+    let mut digits = Vec::with_capacity(SCALAR_BITS + 1);
+    while !n.is_zero() {
+        let mut digit = 0;
+        if n.is_odd() {
+            // n mod 2^w, taken into (−2^(w−1), 2^(w−1)), then subtracted: n becomes a
+            // multiple of 2^w.
+            let low = (n.0[0] & (window as u64 - 1)) as i64;
+            digit = if low >= window / 2 { low - window } else { low };
+            if digit > 0 {
+                n.sub_with_borrow(&BigInt::from(digit.unsigned_abs()));
+            } else {
+                n.add_with_carry(&BigInt::from(digit.unsigned_abs()));
+            }
+        }
+        digits.push(digit as i8);
+        n.div2();
+    }
+    digits
+});
+
+/// Whether a point of the curve is in the prime-order subgroup: `[r_J]P = 0`, as arkworks'
+/// validation decides it (a test compares the two), with r_J in windowed non-adjacent form
+/// ([`ORDER_DIGITS`]): the same 252 doublings, about 50 additions instead of about 125.
+fn in_prime_order_subgroup(point: &Point) -> bool {
+    let base = point.into_group();
+    let double = base.double();
+    // base · 1, 3, 5, 7.
+    let mut next = base;
+    let odd: [EdwardsProjective; 1 << (ORDER_WINDOW - 2)] = std::array::from_fn(|_| {
+        let entry = next;
+        next += double;
+        entry
+    });
+    let mut acc = EdwardsProjective::ZERO;
+    for &digit in ORDER_DIGITS.iter().rev() {
+        acc.double_in_place();
+        let entry = odd.get(usize::from(digit.unsigned_abs() / 2));
+        match (digit.signum(), entry) {
+            (1, Some(entry)) => acc += entry,
+            (-1, Some(entry)) => acc -= entry,
+            _ => {}
+        }
+    }
+    acc == EdwardsProjective::ZERO
 }
 
 /// Encodes a point: y little-endian, bit 255 set when x > (q − 1)/2 (arkworks' compressed form).
@@ -545,6 +606,70 @@ mod tests {
         let mut twin = encode_point(&order_2);
         twin[31] |= 0x80;
         assert_eq!(decode_point(&twin), None);
+    }
+
+    #[test]
+    fn schnorr_order_digits_are_r_j_in_non_adjacent_form() {
+        let mut n = BigInt::<4>::zero();
+        let mut since_nonzero = usize::MAX;
+        for &digit in ORDER_DIGITS.iter().rev() {
+            n.mul2();
+            if digit > 0 {
+                n.add_with_carry(&BigInt::from(digit.unsigned_abs()));
+            } else {
+                n.sub_with_borrow(&BigInt::from(digit.unsigned_abs()));
+            }
+            if digit != 0 {
+                assert!(digit % 2 != 0 && digit.unsigned_abs() < 1 << (ORDER_WINDOW - 1));
+                assert!(
+                    since_nonzero >= ORDER_WINDOW as usize - 1,
+                    "{since_nonzero}"
+                );
+                since_nonzero = 0;
+            } else {
+                since_nonzero = since_nonzero.saturating_add(1);
+            }
+        }
+        assert_eq!(n, Scalar::MODULUS);
+        assert!(ORDER_DIGITS.iter().filter(|d| **d != 0).count() < 60);
+    }
+
+    /// The windowed subgroup check decides as arkworks' `[r_J]P = 0` does, for points of the
+    /// subgroup, with every torsion component, and for points from arbitrary y coordinates.
+    #[test]
+    fn schnorr_subgroup_check_matches_arkworks() {
+        let mut torsion = small_order_points();
+        torsion.push(Point::zero());
+        let mut checked = 0;
+        for k in 1..12u64 {
+            let p = (generator() * Scalar::from(k * 0x1234_5678_9abc + 7)).into_affine();
+            for t in &torsion {
+                let q = (p + t).into_affine();
+                assert_eq!(in_prime_order_subgroup(&q), t.is_zero());
+                assert_eq!(
+                    in_prime_order_subgroup(&q),
+                    JubjubConfig::is_in_correct_subgroup_assuming_on_curve(&q)
+                );
+                checked += 1;
+            }
+        }
+        let mut y = Fq::from(1000u64);
+        for _ in 0..40 {
+            y += Fq::ONE;
+            let Some(p) = Point::get_point_from_y_unchecked(y, false) else {
+                continue;
+            };
+            assert_eq!(
+                in_prime_order_subgroup(&p),
+                JubjubConfig::is_in_correct_subgroup_assuming_on_curve(&p)
+            );
+            // Cleared of its torsion, the point is in the subgroup.
+            let cleared = p.mul_by_cofactor();
+            assert!(in_prime_order_subgroup(&cleared));
+            checked += 1;
+        }
+        assert!(checked >= 60, "{checked}");
+        assert!(in_prime_order_subgroup(&Point::zero()));
     }
 
     #[test]
