@@ -24,7 +24,7 @@ use verifier::{SpanError, SpanPart, verify_span};
 use witness_format::ssz_types::VariableList;
 use witness_format::{
     Anchor, Block, Bytes, Genesis, Hash32, Header, Model, ModelRoot, ProvenStep, SpanProof,
-    SpanStep, ZkVerifyingKey, decode_file,
+    SpanStep, ZK_PROOF_BYTES, ZkVerifyingKey, decode_file,
 };
 
 struct Fixture {
@@ -213,7 +213,7 @@ fn the_cli_rejects_an_altered_span_with_exit_1() {
     let f = fixture();
     let file = span_file(&f.chain, 0, 3, None);
     let mut bytes = std::fs::read(&file).unwrap();
-    // The last step's proof is the file's last 192 bytes: alter its C point.
+    // The last step's proof is the file's last 384 bytes: alter its C point.
     let at = bytes.len() - 10;
     bytes[at] ^= 0x01;
     let altered = f.dir.path().join("altered.bin");
@@ -370,8 +370,8 @@ fn proofs_are_checked_in_one_batch_and_the_bad_one_named() {
     let valid = span(&f.chain, 0, 3);
     let original = steps(&mut valid.clone());
 
-    // Altered proof bytes, at a few positions of each point (A: 0..48, B: 48..144, C: 144..192).
-    for (step, position) in [(0, 5), (1, 47), (2, 60), (0, 143), (1, 150), (2, 191)] {
+    // Altered proof bytes, at a few positions of each point (A: 0..96, B: 96..288, C: 288..384).
+    for (step, position) in [(0, 5), (1, 95), (2, 120), (0, 287), (1, 300), (2, 383)] {
         let mut s = valid.clone();
         let mut list = original.clone();
         list[step].proof.0[position] ^= 0x04;
@@ -795,7 +795,7 @@ fn blobs_without_proofs_are_executed_steps_checked_as_verify_checks_them() {
     // A zk witness in an executed step.
     let mut step = executed(&span, 0);
     step.witness = Witness::Zk(ZkWitness {
-        proof: Bytes::from([0u8; 192]),
+        proof: Bytes::from([0u8; ZK_PROOF_BYTES]),
     });
     assert_eq!(
         merkle_rejection(&with_executed(&span, 0, step), 2),

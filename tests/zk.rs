@@ -12,7 +12,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use verifier::zk_transfer::groth16::decode_verifying_key;
 use verifier::{ChainVerifier, Reason};
-use witness_format::{Block, Genesis, Witness, decode_file, encode_file};
+use witness_format::{Block, Genesis, Witness, ZK_PROOF_BYTES, decode_file, encode_file};
 
 /// gen → zk setup → prove --witness zk; returns (chain dir, keys dir).
 fn zk_chain(dir: &Path) -> (PathBuf, PathBuf) {
@@ -110,7 +110,7 @@ fn zk_chain_end_to_end_and_every_rejection() {
     });
     edit_block(&both, 2, |block| {
         if let Witness::Zk(w) = &mut block.blobs[0].witness {
-            w.proof.0 = [0xff; 192];
+            w.proof.0 = [0xff; ZK_PROOF_BYTES];
         }
     });
     let stderr = rejected(&both, &[]);
@@ -122,7 +122,7 @@ fn zk_chain_end_to_end_and_every_rejection() {
     let undecodable = fresh("undecodable");
     edit_block(&undecodable, 2, |block| {
         if let Witness::Zk(w) = &mut block.blobs[0].witness {
-            w.proof.0 = [0xff; 192];
+            w.proof.0 = [0xff; ZK_PROOF_BYTES];
         }
     });
     let stderr = rejected(&undecodable, &[]);
@@ -316,9 +316,10 @@ fn mutation_outcome(verifier: &ChainVerifier, bytes: &[u8]) -> Option<String> {
 /// flip of a proven `zk-transfer` block is undecodable or rejected. The prover's own block, with
 /// its real predecessor already verified, so that only the mutation can fail.
 ///
-/// Most flips of the proof's 192 bytes leave a point off the curve or outside the subgroup, but
-/// some (the sign bit of a compressed point, say) decode to another valid point: those must fail
-/// the pairing check, not the decoder. The test asserts that both kinds occur.
+/// A flip of the proof's 384 bytes leaves a point off the curve or outside the subgroup, or sets
+/// a flag the uncompressed encoding forbids: the decoder refuses it. Flips of the public inputs'
+/// sources (the roots) decode and must fail the pairing check. The test asserts that both kinds
+/// occur.
 #[test]
 fn no_single_bit_or_byte_flip_of_a_zk_block_file_verifies() {
     let dir = tempfile::tempdir().unwrap();

@@ -9,7 +9,7 @@ use verifier::{ChainParams, ChainVerifier, Reason, verify_blob, verify_chain_wit
 use witness_format::ssz_types::VariableList;
 use witness_format::{
     Blob, Bytes, Genesis, Hash32, MerkleWitness, Model, ModelRoot, SszDecode, Transaction, Witness,
-    ZkKeyPin, ZkWitness,
+    ZK_PROOF_BYTES, ZkKeyPin, ZkWitness,
 };
 
 const PINNED: &str = include_str!("../../prover/tests/data/zk_pinned_d4_b2.txt");
@@ -20,7 +20,7 @@ struct Pinned {
     transactions: Vec<Transaction>,
     vk_bytes: Vec<u8>,
     vk_hash: Hash32,
-    proof: [u8; 192],
+    proof: [u8; ZK_PROOF_BYTES],
 }
 
 fn text(name: &str) -> &'static str {
@@ -145,7 +145,7 @@ fn tampered_zk_blobs_are_rejected() {
     let params = params(&p);
 
     // A tampered proof byte: either no longer valid points or a proof that does not verify.
-    for i in [0, 50, 100, 150, 191] {
+    for i in [0, 50, 100, 200, 300, 383] {
         let mut blob = zk_blob(&p);
         if let Witness::Zk(w) = &mut blob.witness {
             w.proof.0[i] ^= 0x01;

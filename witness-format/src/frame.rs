@@ -27,7 +27,7 @@ use crate::types::{
 /// The four bytes every file starts with.
 pub const MAGIC: [u8; 4] = *b"STLS";
 /// The format version this code reads and writes.
-pub const FORMAT_VERSION: u8 = 6;
+pub const FORMAT_VERSION: u8 = 7;
 /// Bytes before the payload.
 pub const FRAME_HEADER_LEN: usize = 10;
 

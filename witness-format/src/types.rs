@@ -118,16 +118,17 @@ pub struct MerkleWitness {
     pub siblings: VariableList<Hash32, MaxSiblings>,
 }
 
-/// Length of a zk proof: a Groth16 proof over BLS12-381, compressed (A and C in G1, B in G2).
-pub const ZK_PROOF_BYTES: usize = 192;
+/// Length of a zk proof: a Groth16 proof over BLS12-381, uncompressed (A and C in G1, 96 bytes
+/// each, B in G2, 192 bytes): a verifier decodes it without square roots.
+pub const ZK_PROOF_BYTES: usize = 384;
 
 /// A Groth16 proof that the blob's transactions move its pre-state root to its post-state root
 /// (`zk-transfer`). Its public inputs are computed by the verifier from the blob itself.
 ///
-/// Fixed size: 192 bytes on the wire.
+/// Fixed size: 384 bytes on the wire.
 #[derive(Clone, Debug, PartialEq, Eq, Encode, Decode, Serialize, Deserialize)]
 pub struct ZkWitness {
-    /// The proof: A (G1), B (G2), C (G1), arkworks' canonical compressed encoding.
+    /// The proof: A (G1), B (G2), C (G1), arkworks' canonical uncompressed encoding.
     pub proof: Bytes<ZK_PROOF_BYTES>,
 }
 

@@ -92,7 +92,7 @@ fn batch_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("06"),          // version 6
+        h("07"),          // version 7
         h("04"),          // kind 4: TransactionBatch
         h("05 01 00 00"), // payload length 261 = 5 + 2 * 128
         // TransactionBatch, fixed part (5 bytes).
@@ -119,7 +119,7 @@ fn a_empty_transaction_batch() {
         transactions: VariableList::empty(),
     };
     let file = [
-        h("53 54 4c 53 06 04"), // magic, version 6, kind 4
+        h("53 54 4c 53 07 04"), // magic, version 7, kind 4
         h("05 00 00 00"),       // payload length 5
         h("00"),                // model: Transfer
         h("05 00 00 00"),       // offset of transactions = 5, and nothing after it
@@ -148,7 +148,7 @@ fn genesis_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("06"),          // version 6
+        h("07"),          // version 7
         h("01"),          // kind 1: Genesis
         h("3c 00 00 00"), // payload length 60 = 25 + 33 + 1 + 1
         // Genesis, fixed part (25 bytes).
@@ -230,7 +230,7 @@ fn block_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("06"),          // version 6
+        h("07"),          // version 7
         h("02"),          // kind 2: Block
         h("f0 01 00 00"), // payload length 496 = 8 + 141 + 347
         // Block, fixed part (8 bytes).
@@ -310,7 +310,7 @@ fn allocation_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("06"),          // version 6
+        h("07"),          // version 7
         h("03"),          // kind 3: Allocation
         h("3e 00 00 00"), // payload length 62 = 14 + 48
         // Allocation, fixed part (14 bytes).
@@ -371,7 +371,7 @@ fn e_unknown_union_selector_and_model_tag_are_rejected() {
     file[SELECTOR_AT] = 0x02;
     assert!(is_payload_error(decode_file::<Block>(&file)));
 
-    // Selector 1 is a zk witness: exactly 192 bytes, not the 141 of the Merkle witness.
+    // Selector 1 is a zk witness: exactly 384 bytes, not the 141 of the Merkle witness.
     let mut file = block_file();
     file[SELECTOR_AT] = 0x01;
     assert!(is_payload_error(decode_file::<Block>(&file)));
@@ -426,9 +426,9 @@ fn e_frame_errors() {
 
     // The versions before (files whose zk proofs hash their public inputs into one, whose
     // genesis has no `evm` anchor, whose zk proofs bind other public inputs, whose
-    // `zk-transfer` values are Poseidon's, not Poseidon2's, or whose transaction commitment
-    // chains signing messages) and after.
-    for version in [1, 2, 3, 4, 5, 7] {
+    // `zk-transfer` values are Poseidon's, not Poseidon2's, whose transaction commitment
+    // chains signing messages, or whose zk proofs are compressed) and after.
+    for version in [1, 2, 3, 4, 5, 6, 8] {
         let mut bad = file.clone();
         bad[4] = version;
         assert_eq!(
@@ -535,7 +535,7 @@ fn zk_genesis_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("06"),          // version 6
+        h("07"),          // version 7
         h("01"),          // kind 1: Genesis
         h("c1 00 00 00"), // payload length 193 = 25 + 2 * 33 + 2 * 34 + 1 + 33
         // Genesis, fixed part (25 bytes).
@@ -569,15 +569,15 @@ fn g_genesis_with_zk_pins() {
     check(&zk_genesis(), &file);
 }
 
-/// The placeholder proof of vector H: A (G1, 48 bytes) ‖ B (G2, 96 bytes) ‖ C (G1, 48 bytes),
+/// The placeholder proof of vector H: A (G1, 96 bytes) ‖ B (G2, 192 bytes) ‖ C (G1, 96 bytes),
 /// each part a run of its own byte. Not a proof (not even curve points): the format layer
-/// carries the 192 bytes as they are, and only the verifier decodes them.
+/// carries the 384 bytes as they are, and only the verifier decodes them.
 fn placeholder_proof() -> Vec<u8> {
-    [fill(0xe1, 48), fill(0xe2, 96), fill(0xe3, 48)].concat()
+    [fill(0xe1, 96), fill(0xe2, 192), fill(0xe3, 96)].concat()
 }
 
 fn zk_block() -> Block {
-    let proof: [u8; 192] = placeholder_proof().try_into().expect("192 bytes");
+    let proof: [u8; 384] = placeholder_proof().try_into().expect("384 bytes");
     Block {
         header: Header {
             height: 1,
@@ -604,14 +604,14 @@ fn zk_block() -> Block {
 }
 
 /// Vector H: a `Block` file with one `zk-transfer` blob of two transactions and a zk witness,
-/// 685 bytes. Offsets in the comments are relative to the start of the enclosing value.
+/// 877 bytes. Offsets in the comments are relative to the start of the enclosing value.
 fn zk_block_file() -> Vec<u8> {
     [
         // Frame.
         h("53 54 4c 53"), // magic "STLS"
-        h("06"),          // version 6
+        h("07"),          // version 7
         h("02"),          // kind 2: Block
-        h("a3 02 00 00"), // payload length 675 = 8 + 141 + 526
+        h("63 03 00 00"), // payload length 867 = 8 + 141 + 718
         // Block, fixed part (8 bytes).
         h("08 00 00 00"), // 0  offset of header = 8
         h("95 00 00 00"), // 4  offset of blobs = 149 = 8 + 141
@@ -623,9 +623,9 @@ fn zk_block_file() -> Vec<u8> {
         h("6c 00 00 00"),             // 104  offset of state_roots = 108
         h("01"),                      // 108  state_roots[0].model: ZkTransfer
         fill(0x42, 32),               // 109  state_roots[0].root
-        // Block.blobs: a list of variable-size items (526 bytes): offset table, then items.
+        // Block.blobs: a list of variable-size items (718 bytes): offset table, then items.
         h("04 00 00 00"), // 0  offset of blobs[0] = 4 (one item)
-        // blobs[0]: a Blob (522 bytes), fixed part 73 bytes.
+        // blobs[0]: a Blob (714 bytes), fixed part 73 bytes.
         h("01"),          //   0  model: ZkTransfer
         fill(0x41, 32),   //   1  pre_state_root
         fill(0x42, 32),   //  33  post_state_root
@@ -633,12 +633,12 @@ fn zk_block_file() -> Vec<u8> {
         h("49 01 00 00"), //  69  offset of witness = 329 = 73 + 2 * 128
         tx0_bytes(),      //  73  transactions[0]
         tx1_bytes(),      // 201  transactions[1]
-        // blobs[0].witness: a union (193 bytes): selector, then the value.
+        // blobs[0].witness: a union (385 bytes): selector, then the value.
         h("01"), // 329  selector 1: Zk
-        // The ZkWitness (192 bytes): one fixed-size field, so no offset.
-        fill(0xe1, 48), //   0  proof: A (G1, compressed)
-        fill(0xe2, 96), //  48  proof: B (G2, compressed)
-        fill(0xe3, 48), // 144  proof: C (G1, compressed)
+        // The ZkWitness (384 bytes): one fixed-size field, so no offset.
+        fill(0xe1, 96),  //   0  proof: A (G1, uncompressed: x, y)
+        fill(0xe2, 192), //  96  proof: B (G2, uncompressed: x, y)
+        fill(0xe3, 96),  // 288  proof: C (G1, uncompressed: x, y)
     ]
     .concat()
 }
@@ -655,7 +655,7 @@ const ZK_PROOF_AT: usize = ZK_SELECTOR_AT + 1;
 #[test]
 fn h_block_with_zk_witness() {
     let file = zk_block_file();
-    assert_eq!(file.len(), 685);
+    assert_eq!(file.len(), 877);
     assert_eq!(
         (ZK_BLOB_AT, ZK_SELECTOR_AT, ZK_PROOF_AT),
         (0x0a3, 0x1ec, 0x1ed)
@@ -670,7 +670,7 @@ fn h_block_with_zk_witness() {
 
 #[test]
 fn e_zk_variants_are_rejected() {
-    // Selector 0: the 192 proof bytes read as a MerkleWitness, whose first offset would be
+    // Selector 0: the 384 proof bytes read as a MerkleWitness, whose first offset would be
     // `e1 e1 e1 e1` instead of 12.
     let mut file = zk_block_file();
     file[ZK_SELECTOR_AT] = 0x00;
@@ -684,11 +684,11 @@ fn e_zk_variants_are_rejected() {
     // blob's last field and runs to the end, so only the fixed size of ZkWitness rejects it.
     let mut file = zk_block_file();
     file.pop();
-    file[ZK_BLOCK_PAYLOAD_LEN_AT] = 0xa2; // payload length 674
+    file[ZK_BLOCK_PAYLOAD_LEN_AT] = 0x62; // payload length 866
     assert!(is_payload_error(decode_file::<Block>(&file)));
     let mut file = zk_block_file();
     file.push(0xe3);
-    file[ZK_BLOCK_PAYLOAD_LEN_AT] = 0xa4; // payload length 676
+    file[ZK_BLOCK_PAYLOAD_LEN_AT] = 0x64; // payload length 868
     assert!(is_payload_error(decode_file::<Block>(&file)));
 
     // Genesis: one byte less of the last pin, 67 bytes of `zk_keys` (not a whole number of

@@ -37,7 +37,7 @@ use verifier::zk_transfer::groth16::{encode_proof, verifying_key_hash};
 use verifier::{ChainParams, verify_blob};
 use witness_format::ssz_types::VariableList;
 use witness_format::{
-    Blob, Block, Bytes, Model, SszEncode, Witness, ZkKeyPin, ZkWitness, encode_file,
+    Blob, Block, Bytes, Model, SszEncode, Witness, ZK_PROOF_BYTES, ZkKeyPin, ZkWitness, encode_file,
 };
 
 use super::{Bench, Prepared, VerifyCase, median, verify_rounds};
@@ -440,7 +440,7 @@ fn prove_real(
     pk: &ProvingKey,
     blob: &Blob,
     round: usize,
-) -> anyhow::Result<([u8; 192], f64)> {
+) -> anyhow::Result<([u8; ZK_PROOF_BYTES], f64)> {
     let start = Instant::now();
     let circuit = real_circuit(plan, chain_id, blob)?;
     let proof = groth16::prove(pk, circuit, &mut rng_from_seed(seed(round)))

@@ -1,6 +1,6 @@
 //! A proving farm on NATS JetStream (`docs/FARM.md`): the prover (the coordinator) publishes
 //! one [`ProvingJob`] per `zk-transfer` blob of a block to a work-queue stream; workers anywhere
-//! pull jobs, prove them and publish the 192-byte proofs to a results stream; the coordinator
+//! pull jobs, prove them and publish the 384-byte proofs to a results stream; the coordinator
 //! checks each proof with the verifier before the block takes it.
 //!
 //! - [`coordinator`]: the [`ProofSource`](crate::zk::proofs::ProofSource) that farms proofs out.
@@ -300,7 +300,7 @@ mod tests {
     use crate::workload::{WorkloadSpec, generate_for};
     use crate::zk::groth16::setup_from_seed;
     use crate::{BlockOptions, ProverError, ProverState};
-    use witness_format::{Blob, Bytes, Model, Witness, ZkWitness};
+    use witness_format::{Blob, Bytes, Model, Witness, ZK_PROOF_BYTES, ZkWitness};
 
     /// A `zk-transfer` blob of two transfers with its Merkle witness, at depth 4.
     fn merkle_blob() -> Blob {
@@ -352,7 +352,7 @@ mod tests {
         let blob = merkle_blob();
         let mut proven = blob.clone();
         proven.witness = Witness::Zk(ZkWitness {
-            proof: Bytes([0; 192]),
+            proof: Bytes([0; ZK_PROOF_BYTES]),
         });
         let error = prove_job(&pk, (4, 2, 7), &job(proven)).unwrap_err();
         assert!(

@@ -45,14 +45,14 @@ const BATCH_DOMAIN: &[u8] = b"stateless/span/groth16-batch/v2";
 const KEY_BASES: usize = PUBLIC_INPUTS + 1;
 
 /// One proof of a batch: the index of its key in the batch's key list, its public inputs, and
-/// its 192 bytes.
+/// its [`PROOF_BYTES`] bytes.
 #[derive(Clone, Copy, Debug)]
 pub struct BatchEntry<'a> {
     /// Index into the keys given to [`verify_batch`].
     pub key: usize,
     /// The proof's public inputs ([`crate::zk_transfer::public_inputs`]).
     pub public_inputs: [Fr; PUBLIC_INPUTS],
-    /// The proof, compressed.
+    /// The proof, encoded ([`crate::zk_transfer::groth16::encode_proof`]).
     pub proof: &'a [u8; PROOF_BYTES],
 }
 

@@ -1,8 +1,11 @@
 //! Groth16 verification of `zk-transfer` proofs (BLS12-381), and the verifying key's hash.
 //!
-//! A proof is 192 bytes: arkworks' canonical compressed encoding of A (G1, 48 bytes), B (G2,
-//! 96 bytes) and C (G1, 48 bytes). Decoding validates every point (canonical coordinates, on
-//! the curve, in the prime-order subgroup), so no malformed point reaches the pairing.
+//! A proof is 384 bytes: arkworks' canonical uncompressed encoding of A (G1, 96 bytes), B (G2,
+//! 192 bytes) and C (G1, 96 bytes), both coordinates of each point, so decoding takes no square
+//! root (the compressed form, half the size, cost a verifier about as much again as the rest of
+//! a proof's decoding: `docs/DECISIONS.md`). Decoding validates every point (canonical
+//! coordinates and flags, on the curve, in the prime-order subgroup), so no malformed point
+//! reaches the pairing.
 //!
 //! ark-groth16 0.6 does not check that the number of public inputs given matches the verifying
 //! key: it zips them with the key's `gamma_abc_g1` and silently ignores extra ones on either
@@ -18,8 +21,9 @@ use sha3::{Digest, Sha3_256};
 use thiserror::Error;
 use witness_format::Hash32;
 
-/// Length of an encoded proof: A and C in G1 (48 bytes each), B in G2 (96 bytes), compressed.
-pub const PROOF_BYTES: usize = 192;
+/// Length of an encoded proof: A and C in G1 (96 bytes each), B in G2 (192 bytes),
+/// uncompressed.
+pub const PROOF_BYTES: usize = witness_format::ZK_PROOF_BYTES;
 
 /// The number of public inputs of the `zk-transfer` circuit.
 pub const PUBLIC_INPUTS: usize = 5;
@@ -93,14 +97,14 @@ fn check_input_count(vk: &VerifyingKey<Bls12_381>) -> Result<(), ZkVerifyError> 
 
 /// Decodes a proof, validating its points.
 pub fn decode_proof(bytes: &[u8; PROOF_BYTES]) -> Result<Proof<Bls12_381>, ZkVerifyError> {
-    Proof::deserialize_compressed(bytes.as_slice()).map_err(|_| ZkVerifyError::UndecodableProof)
+    Proof::deserialize_uncompressed(bytes.as_slice()).map_err(|_| ZkVerifyError::UndecodableProof)
 }
 
-/// Encodes a proof in its 192-byte compressed form.
+/// Encodes a proof in its 384-byte uncompressed form.
 pub fn encode_proof(proof: &Proof<Bls12_381>) -> [u8; PROOF_BYTES] {
     let mut out = [0u8; PROOF_BYTES];
     // A proof of valid points always serializes to exactly PROOF_BYTES bytes.
-    let _ = proof.serialize_compressed(out.as_mut_slice());
+    let _ = proof.serialize_uncompressed(out.as_mut_slice());
     out
 }
 
