@@ -9,8 +9,8 @@
 //!
 //! (k over the verifying keys, each sum over the proofs under key k; `IC_k(x) = ic_0 + Σ_j
 //! x_j·ic_j` over the inputs j = 1 … [`PUBLIC_INPUTS`], so `Σ r_i·IC_k(x_i) = (Σ r_i)·ic_0 +
-//! Σ_j (Σ_i r_i·x_ij)·ic_j`: one multi-scalar multiplication over the key's
-//! `PUBLIC_INPUTS + 1` bases per key, not one per proof). Each proof that verifies alone
+//! Σ_j (Σ_i r_i·x_ij)·ic_j`: one multiplication of each of the key's `PUBLIC_INPUTS + 1`
+//! bases per key, not per proof). Each proof that verifies alone
 //! satisfies its own equation, so the product is 1; if one does not, the product is 1 only with
 //! probability about 2^-128 over the `r_i`. The `r_i` are derived by hashing every key, every
 //! public input of every proof and every proof (Fiat-Shamir), so a prover fixes the proofs
