@@ -24,7 +24,7 @@ use witness_format::{
 
 use crate::state::{
     BLOCKS, HISTORY_NODES, Leaves, META, META_CHECKPOINT, ProverError, ProverState, history_key,
-    node_key, read_log, read_meta_u64,
+    read_log, read_meta_u64, read_node,
 };
 use crate::tree_hash::ModelTree;
 
@@ -388,7 +388,7 @@ fn transaction_inclusion(
 struct VersionedState<'t> {
     current: Leaves<'t>,
     /// The tree at the checkpoint.
-    nodes: ReadOnlyTable<u128, [u8; 32]>,
+    nodes: ReadOnlyTable<u128, &'static [u8]>,
     /// The leaves changed after the height, as they were at the height.
     before: HashMap<u64, AccountLeaf>,
     /// Every account changed after the height or after the checkpoint, ascending: those whose
@@ -422,10 +422,7 @@ impl VersionedState<'_> {
             .get(below)
             .is_some_and(|&a| u128::from(a) < end);
         if !changed {
-            return Ok(self
-                .nodes
-                .get(node_key(level, index))?
-                .map_or(self.tree.default(level), |v| Hash32::from(v.value())));
+            return Ok(read_node(&self.nodes, level, index)?.unwrap_or(self.tree.default(level)));
         }
         let Some(child) = level.checked_sub(1) else {
             return self.tree.leaf(&self.leaf(index)?).ok_or_else(|| {

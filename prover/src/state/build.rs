@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use rayon::prelude::*;
 use redb::{ReadTransaction, ReadableDatabase, WriteTransaction};
 
-use super::nodes::{BlockNodes, TreeNodes};
+use super::nodes::{BlockNodes, TreeNodes, write_level};
 use super::undo::pack_leaves;
 use verifier::accounts::{TouchedState, touched_accounts};
 use verifier::accumulator::blobs_root;
@@ -346,13 +346,9 @@ impl ProverState {
         // Level by level, each level's indices ascending: the table's key order.
         let mut indices: Vec<u64> = leaves.keys().copied().collect();
         for level in 0..=self.params.tree_depth {
-            for &index in &indices {
-                let hash = changed
-                    .nodes
-                    .get(committed, level, index)
-                    .unwrap_or(lane.tree.default(level));
-                nodes.insert(node_key(level, index), hash.0)?;
-            }
+            write_level(&mut nodes, level, indices.iter().copied(), |index| {
+                changed.nodes.get(committed, level, index)
+            })?;
             indices.iter_mut().for_each(|index| *index >>= 1);
             indices.dedup();
         }

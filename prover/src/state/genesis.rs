@@ -14,6 +14,7 @@ use witness_format::{
 
 use crate::tree_hash::ModelTree;
 
+use super::nodes::TreeNodes;
 use super::*;
 
 /// The genesis allocations give: their chain id and depth, each model's root over its
@@ -192,20 +193,17 @@ pub(super) fn initialize(
         let tree = tree_of(allocation.model)?;
         let tables = ModelTables::of(allocation.model);
         let mut accounts = write.open_table(tables.accounts)?;
-        let mut nodes = write.open_table(tables.nodes)?;
-        let mut result = Ok(());
+        let mut nodes = TreeNodes::default();
         let root = allocation_root(allocation, &tree, |level, index, hash| {
-            if result.is_ok() {
-                result = nodes.insert(node_key(level, index), hash.0).map(|_| ());
-            }
+            nodes.insert_at(level, index, *hash);
         })?;
-        result?;
         for (account, leaf) in (0u64..).zip(allocation.accounts.iter()) {
             accounts.insert(account, leaf.as_ssz_bytes().as_slice())?;
             if let Some(hash) = tree.leaf(leaf) {
-                nodes.insert(node_key(0, account), hash.0)?;
+                nodes.insert_at(0, account, hash);
             }
         }
+        nodes.write_all(&mut write.open_table(tables.nodes)?)?;
         write.open_table(tables.undo)?;
         write.open_table(tables.redo)?;
         roots.push(ModelRoot {

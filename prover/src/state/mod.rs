@@ -6,7 +6,7 @@
 //! | table      | key                      | value                                    |
 //! |------------|--------------------------|------------------------------------------|
 //! | `MODEL/accounts` | account number     | the leaf at the checkpoint, 48 bytes (SSZ `AccountLeaf`) |
-//! | `MODEL/nodes`    | `level << 64 \| index` | 32-byte hash at the checkpoint, leaves (level 0) included; default (empty) nodes absent |
+//! | `MODEL/nodes`    | `level << 64 \| g` | nodes `16g .. 16g + 15` of the level at the checkpoint, leaves (level 0) included: a `u16` bitmap of those stored, then their 32-byte hashes; default (empty) nodes absent |
 //! | `MODEL/undo`     | block height `h`   | every leaf block `h` changed, as it was before `h`: account (8 bytes, little-endian) and leaf (48), ascending |
 //! | `MODEL/redo`     | block height `h` after the checkpoint | the same leaves as block `h` left them |
 //! | `blocks`   | height                   | the block file, exactly as exported      |
@@ -21,8 +21,6 @@
 //! state after some whole block, and building resumes from there. Blocks are stored in the
 //! database too, so the exported chain directory can always be rewritten from it.
 //!
-//! History (for history proofs, `crate::fact_proofs`): the accumulator's nodes are stored as they
-//! are created, so a leaf's inclusion proof is O(log n) reads and appending is O(log n) writes.
 //! State (`leaves.rs`, `nodes.rs`): `MODEL/accounts` and `MODEL/nodes` hold the state at the
 //! last checkpoint, and each block appends its redo entry (the leaves it changed, as it left
 //! them); the current leaves are the checkpoint's under the redo entries since, kept in memory.
@@ -75,6 +73,7 @@ pub use credits::EvmChannels;
 pub use error::ProverError;
 use genesis::*;
 pub(crate) use leaves::Leaves;
+pub(crate) use nodes::read_node;
 pub(crate) use schema::*;
 pub(crate) use undo::read_log;
 use undo::*;

@@ -6,15 +6,100 @@
 //! transaction is durable, so a block that fails leaves it as it was. The table itself is
 //! rewritten only at checkpoints (`build.rs`). Memory is the tree's size: about 2 nodes per account,
 //! 40 bytes each (a 2^20-account tree: about 90 MB).
+//!
+//! The table holds [`GROUP`] neighbours of one level per entry, so a checkpoint that rewrites
+//! most of the tree makes one B-tree insert per 16 nodes instead of one per node (each insert
+//! costs about a microsecond whatever its size; docs/DECISIONS.md).
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 
-use redb::ReadableTable;
+use redb::{ReadableTable, Table};
 use rustc_hash::FxHasher;
 use witness_format::Hash32;
 
 use super::{ProverError, node_key};
+
+/// Nodes per `MODEL/nodes` entry: indices `16g .. 16g + 15` of one level, under key
+/// `node_key(level, g)`.
+const GROUP: u64 = 16;
+
+/// The nodes of one entry, by slot (`index % GROUP`); `None`: not stored (an empty subtree).
+type Group = [Option<Hash32>; GROUP as usize];
+
+/// An entry's bytes: a little-endian `u16` whose bit `i` says slot `i` is stored, then the
+/// stored slots' hashes in slot order (so 2 to 514 bytes).
+fn encode_group(group: &Group) -> Vec<u8> {
+    let mut present = 0u16;
+    let mut bytes = vec![0; 2];
+    for (slot, hash) in group.iter().enumerate() {
+        if let Some(hash) = hash {
+            present |= 1 << slot;
+            bytes.extend_from_slice(&hash.0);
+        }
+    }
+    bytes[..2].copy_from_slice(&present.to_le_bytes());
+    bytes
+}
+
+fn decode_group(key: u128, bytes: &[u8]) -> Result<Group, ProverError> {
+    let corrupt = || ProverError::Corrupt(format!("tree node entry {key:#x}"));
+    let (present, mut hashes) = bytes.split_first_chunk::<2>().ok_or_else(corrupt)?;
+    let present = u16::from_le_bytes(*present);
+    let mut group = Group::default();
+    for (slot, node) in group.iter_mut().enumerate() {
+        if present & (1 << slot) != 0 {
+            let (hash, rest) = hashes.split_first_chunk::<32>().ok_or_else(corrupt)?;
+            *node = Some(Hash32::from(*hash));
+            hashes = rest;
+        }
+    }
+    if !hashes.is_empty() {
+        return Err(corrupt());
+    }
+    Ok(group)
+}
+
+/// Node `(level, index)` as `table` (a `MODEL/nodes` table) stores it (`None`: an empty
+/// subtree).
+pub(crate) fn read_node(
+    table: &impl ReadableTable<u128, &'static [u8]>,
+    level: u8,
+    index: u64,
+) -> Result<Option<Hash32>, ProverError> {
+    let key = node_key(level, index / GROUP);
+    let Some(bytes) = table.get(key)? else {
+        return Ok(None);
+    };
+    let group = decode_group(key, bytes.value())?;
+    Ok(group.into_iter().nth(slot(index)).flatten())
+}
+
+/// Writes into `table` the entries of level `level` that hold the nodes `indices` (ascending),
+/// each of the entries' nodes as `node` gives it.
+pub(super) fn write_level(
+    table: &mut Table<u128, &'static [u8]>,
+    level: u8,
+    indices: impl IntoIterator<Item = u64>,
+    node: impl Fn(u64) -> Option<Hash32>,
+) -> Result<(), ProverError> {
+    let mut last = None;
+    for group in indices.into_iter().map(|index| index / GROUP) {
+        if last == Some(group) {
+            continue;
+        }
+        last = Some(group);
+        let first = group * GROUP;
+        let nodes: Group = std::array::from_fn(|slot| node(first + slot as u64));
+        table.insert(node_key(level, group), encode_group(&nodes).as_slice())?;
+    }
+    Ok(())
+}
+
+fn slot(index: u64) -> usize {
+    // Below GROUP (16): the cast keeps it.
+    (index % GROUP) as usize
+}
 
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
@@ -26,14 +111,37 @@ pub(crate) struct TreeNodes {
 
 impl TreeNodes {
     /// Every node of `table` (a `MODEL/nodes` table).
-    pub(super) fn load(table: &impl ReadableTable<u128, [u8; 32]>) -> Result<Self, ProverError> {
+    pub(super) fn load(
+        table: &impl ReadableTable<u128, &'static [u8]>,
+    ) -> Result<Self, ProverError> {
         let mut nodes = Self::default();
         for entry in table.iter()? {
-            let (key, hash) = entry?;
+            let (key, bytes) = entry?;
             let key = key.value();
-            nodes.insert(key, Hash32::from(hash.value()));
+            let (level, group) = split_key(key);
+            let corrupt = || ProverError::Corrupt(format!("tree node entry {key:#x}"));
+            let level = u8::try_from(level).map_err(|_| corrupt())?;
+            let first = group.checked_mul(GROUP).ok_or_else(corrupt)?;
+            for (index, hash) in (first..).zip(decode_group(key, bytes.value())?) {
+                if let Some(hash) = hash {
+                    nodes.insert_at(level, index, hash);
+                }
+            }
         }
         Ok(nodes)
+    }
+
+    /// Writes every node into `table` (a new `MODEL/nodes` table).
+    pub(super) fn write_all(
+        &self,
+        table: &mut Table<u128, &'static [u8]>,
+    ) -> Result<(), ProverError> {
+        for (level, nodes) in (0u8..).zip(&self.levels) {
+            let mut indices: Vec<u64> = nodes.keys().copied().collect();
+            indices.sort_unstable();
+            write_level(table, level, indices, |index| nodes.get(&index).copied())?;
+        }
+        Ok(())
     }
 
     /// Node `(level, index)`, if stored (`None`: an empty subtree).
@@ -53,6 +161,13 @@ impl TreeNodes {
 
     fn insert(&mut self, key: u128, hash: Hash32) {
         let (level, index) = split_key(key);
+        // A block's keys come from `node_key`, whose level is a u8.
+        self.insert_at(level as u8, index, hash);
+    }
+
+    /// Sets node `(level, index)`.
+    pub(super) fn insert_at(&mut self, level: u8, index: u64, hash: Hash32) {
+        let level = usize::from(level);
         if self.levels.len() <= level {
             self.levels
                 .resize_with(level.saturating_add(1), FastMap::default);
@@ -103,6 +218,7 @@ fn split_key(key: u128) -> (usize, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use redb::{ReadableDatabase, ReadableTableMetadata};
 
     /// A block's nodes shadow the committed ones until applied; keys split back into their
     /// level and index.
@@ -120,5 +236,101 @@ mod tests {
         committed.apply(block);
         assert_eq!(committed.get(3, 7), Some(Hash32::from([2; 32])));
         assert_eq!(committed.get(0, u64::MAX), Some(Hash32::from([3; 32])));
+    }
+
+    const NODES: redb::TableDefinition<u128, &[u8]> = redb::TableDefinition::new("test/nodes");
+
+    fn hash(byte: u8) -> Hash32 {
+        Hash32::from([byte; 32])
+    }
+
+    fn database() -> redb::Database {
+        redb::Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap()
+    }
+
+    /// Nodes written level by level come back one by one and all at once; the neighbours an
+    /// entry holds but nobody stored stay empty.
+    #[test]
+    fn grouped_nodes_round_trip() {
+        let db = database();
+        let stored = [(0, 0, 1), (0, 1, 2), (0, 17, 3), (0, 40, 4), (5, 3, 5)];
+        let write = db.begin_write().unwrap();
+        {
+            let mut table = write.open_table(NODES).unwrap();
+            let node = |level: u8, index: u64| {
+                stored
+                    .iter()
+                    .find(|&&(l, i, _)| (l, i) == (level, index))
+                    .map(|&(_, _, byte)| hash(byte))
+            };
+            write_level(&mut table, 0, [0, 1, 17, 40], |i| node(0, i)).unwrap();
+            write_level(&mut table, 5, [3], |i| node(5, i)).unwrap();
+        }
+        write.commit().unwrap();
+        let read = db.begin_read().unwrap();
+        let table = read.open_table(NODES).unwrap();
+        // Entries: level 0 groups 0, 1 and 2; level 5 group 0.
+        assert_eq!(table.len().unwrap(), 4);
+        let loaded = TreeNodes::load(&table).unwrap();
+        for (level, index, byte) in stored {
+            assert_eq!(read_node(&table, level, index).unwrap(), Some(hash(byte)));
+            assert_eq!(loaded.get(level, index), Some(hash(byte)));
+        }
+        for (level, index) in [(0, 2), (0, 16), (0, 1000), (5, 2), (6, 0)] {
+            assert_eq!(read_node(&table, level, index).unwrap(), None);
+            assert_eq!(loaded.get(level, index), None);
+        }
+    }
+
+    /// An entry whose bitmap and length disagree, or whose key is no node group, is refused
+    /// as corrupt, not read as some other tree.
+    #[test]
+    fn corrupt_node_entries_are_refused() {
+        let one = encode_group(&std::array::from_fn(|slot| (slot == 3).then(|| hash(7))));
+        assert_eq!(one.len(), 2 + 32);
+        let short = &one[..one.len() - 1];
+        let long = [one.as_slice(), &[0]].concat();
+        let no_bitmap = [8u8];
+        let bad_keys = [
+            (u128::from(u8::MAX) + 1) << 64,
+            node_key(0, u64::MAX / GROUP + 1),
+        ];
+        for bytes in [short, &long, &no_bitmap] {
+            let db = database();
+            let write = db.begin_write().unwrap();
+            write
+                .open_table(NODES)
+                .unwrap()
+                .insert(node_key(0, 0), bytes)
+                .unwrap();
+            write.commit().unwrap();
+            let read = db.begin_read().unwrap();
+            let table = read.open_table(NODES).unwrap();
+            assert!(
+                matches!(read_node(&table, 0, 3), Err(ProverError::Corrupt(m)) if m == "tree node entry 0x0")
+            );
+            assert!(matches!(
+                TreeNodes::load(&table),
+                Err(ProverError::Corrupt(_))
+            ));
+        }
+        for key in bad_keys {
+            let db = database();
+            let write = db.begin_write().unwrap();
+            write
+                .open_table(NODES)
+                .unwrap()
+                .insert(key, one.as_slice())
+                .unwrap();
+            write.commit().unwrap();
+            let read = db.begin_read().unwrap();
+            let table = read.open_table(NODES).unwrap();
+            let expected = format!("tree node entry {key:#x}");
+            assert!(
+                matches!(TreeNodes::load(&table), Err(ProverError::Corrupt(m)) if m == expected)
+            );
+        }
     }
 }

@@ -16,14 +16,15 @@ pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta
 pub(super) const META_GENESIS: &str = "genesis";
 /// The layout version of the database; another one is refused, not guessed at.
 pub(crate) const META_FORMAT: &str = "format";
-/// Version 5: `zk-transfer` trees hashed with Poseidon2 (file format 5). Version 4: accounts
+/// Version 6: `MODEL/nodes` holds 16 neighbouring nodes of a level per entry. Version 5:
+/// `zk-transfer` trees hashed with Poseidon2 (file format 5). Version 4: accounts
 /// and nodes tables hold the state at the last checkpoint, each block adds
 /// one undo and one redo entry (`MODEL/undo`, `MODEL/redo`), tree nodes keep no history.
 /// Version 3:
 /// blocks of file format 2 (zk proofs bind signatures, counts and the bridge) and
 /// `zk-transfer` bridge leaves under the new bridge key. Version 2: tables per model (version 1
 /// held one model in unprefixed tables).
-pub(crate) const FORMAT_VERSION: u64 = 5;
+pub(crate) const FORMAT_VERSION: u64 = 6;
 /// The height whose state `MODEL/accounts` and `MODEL/nodes` hold (absent: 0, the genesis).
 pub(crate) const META_CHECKPOINT: &str = "checkpoint";
 /// The lowest height whose state can still be proven (absent: 0); the undo entries of the
@@ -34,7 +35,7 @@ pub(crate) const META_HISTORY_FROM: &str = "history_from";
 #[derive(Clone, Copy)]
 pub(crate) struct ModelTables {
     pub(crate) accounts: TableDefinition<'static, u64, &'static [u8]>,
-    pub(crate) nodes: TableDefinition<'static, u128, [u8; 32]>,
+    pub(crate) nodes: TableDefinition<'static, u128, &'static [u8]>,
     pub(crate) undo: TableDefinition<'static, u64, &'static [u8]>,
     pub(crate) redo: TableDefinition<'static, u64, &'static [u8]>,
 }
