@@ -7,6 +7,7 @@ use std::convert::Infallible;
 use rayon::prelude::*;
 use redb::{ReadTransaction, ReadableDatabase, WriteTransaction};
 
+use super::leaves::write_leaves;
 use super::nodes::{BlockNodes, TreeNodes, write_level};
 use super::undo::pack_leaves;
 use verifier::accounts::{TouchedState, touched_accounts};
@@ -335,9 +336,10 @@ impl ProverState {
                 .map(|(&account, &leaf)| (account, leaf)),
         );
         let mut accounts = write.open_table(lane.tables.accounts)?;
-        for (&account, leaf) in &leaves {
-            accounts.insert(account, leaf.as_ssz_bytes().as_slice())?;
-        }
+        write_leaves(
+            &mut accounts,
+            leaves.iter().map(|(&account, leaf)| (account, leaf)),
+        )?;
         let committed = lane
             .nodes
             .as_ref()

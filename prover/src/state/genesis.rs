@@ -8,12 +8,11 @@ use verifier::ChainParams;
 use verifier::accumulator::HistoryAccumulator;
 use verifier::hash::genesis_hash;
 use witness_format::ssz_types::VariableList;
-use witness_format::{
-    Allocation, Genesis, Hash32, Model, ModelRoot, SszEncode, ZkKeyPin, encode_file,
-};
+use witness_format::{Allocation, Genesis, Hash32, Model, ModelRoot, ZkKeyPin, encode_file};
 
 use crate::tree_hash::ModelTree;
 
+use super::leaves::write_leaves;
 use super::nodes::TreeNodes;
 use super::*;
 
@@ -198,11 +197,11 @@ pub(super) fn initialize(
             nodes.insert_at(level, index, *hash);
         })?;
         for (account, leaf) in (0u64..).zip(allocation.accounts.iter()) {
-            accounts.insert(account, leaf.as_ssz_bytes().as_slice())?;
             if let Some(hash) = tree.leaf(leaf) {
                 nodes.insert_at(0, account, hash);
             }
         }
+        write_leaves(&mut accounts, (0u64..).zip(allocation.accounts.iter()))?;
         nodes.write_all(&mut write.open_table(tables.nodes)?)?;
         write.open_table(tables.undo)?;
         write.open_table(tables.redo)?;

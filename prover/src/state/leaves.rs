@@ -1,14 +1,97 @@
 //! The current leaves of one model: the accounts table (the state at the last checkpoint)
 //! under the leaves changed since (`recent`, from the redo entries), and under a block's own
 //! changes while it is being built.
+//!
+//! The table holds 16 consecutive accounts' leaves per entry (`groups.rs`), each leaf in its
+//! SSZ encoding (48 bytes).
 
 use std::collections::BTreeMap;
-use std::ops::RangeBounds;
+use std::ops::{Bound, RangeBounds};
 
-use redb::ReadOnlyTable;
-use witness_format::AccountLeaf;
+use redb::{ReadOnlyTable, ReadableTable, Table};
+use witness_format::{AccountLeaf, SszDecode, SszEncode};
 
-use super::{ProverError, read_leaf};
+use super::ProverError;
+use super::groups::{GROUP, Group, decode, encode, first_index, slot};
+
+const LEAF_BYTES: usize = 48;
+
+fn corrupt(group: u64) -> ProverError {
+    ProverError::Corrupt(format!("accounts entry {group}"))
+}
+
+fn read_group(
+    table: &impl ReadableTable<u64, &'static [u8]>,
+    group: u64,
+) -> Result<Option<Group<LEAF_BYTES>>, ProverError> {
+    match table.get(group)? {
+        Some(bytes) => decode(bytes.value())
+            .map(Some)
+            .ok_or_else(|| corrupt(group)),
+        None => Ok(None),
+    }
+}
+
+fn decode_leaf(account: u64, bytes: &[u8; LEAF_BYTES]) -> Result<AccountLeaf, ProverError> {
+    AccountLeaf::from_ssz_bytes(bytes)
+        .map_err(|e| ProverError::Corrupt(format!("account {account}: {e:?}")))
+}
+
+/// The stored leaf of `account` in `table` (an accounts table; empty if not stored).
+fn read_leaf(
+    table: &impl ReadableTable<u64, &'static [u8]>,
+    account: u64,
+) -> Result<AccountLeaf, ProverError> {
+    let stored = read_group(table, account / GROUP)?.and_then(|group| group[slot(account)]);
+    match stored {
+        Some(bytes) => decode_leaf(account, &bytes),
+        None => Ok(AccountLeaf::EMPTY),
+    }
+}
+
+/// Stores `leaves` (ascending by account) into `table`, over what it holds.
+pub(super) fn write_leaves<'a>(
+    table: &mut Table<u64, &'static [u8]>,
+    leaves: impl IntoIterator<Item = (u64, &'a AccountLeaf)>,
+) -> Result<(), ProverError> {
+    let mut open: Option<(u64, Group<LEAF_BYTES>)> = None;
+    for (account, leaf) in leaves {
+        let group = account / GROUP;
+        let entry = match &mut open {
+            Some((g, entry)) if *g == group => entry,
+            _ => {
+                if let Some((g, entry)) = open.take() {
+                    table.insert(g, encode(&entry).as_slice())?;
+                }
+                let entry = read_group(table, group)?.unwrap_or([None; GROUP as usize]);
+                &mut open.insert((group, entry)).1
+            }
+        };
+        let bytes = <[u8; LEAF_BYTES]>::try_from(leaf.as_ssz_bytes())
+            .map_err(|_| ProverError::Corrupt(format!("account {account}: leaf size")))?;
+        entry[slot(account)] = Some(bytes);
+    }
+    if let Some((g, entry)) = open {
+        table.insert(g, encode(&entry).as_slice())?;
+    }
+    Ok(())
+}
+
+/// The groups holding the accounts of `range`.
+fn groups_of(range: &impl RangeBounds<u64>) -> (Bound<u64>, Bound<u64>) {
+    let start = match range.start_bound() {
+        Bound::Included(&a) => Bound::Included(a / GROUP),
+        Bound::Excluded(&a) => Bound::Included(a.saturating_add(1) / GROUP),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    let end = match range.end_bound() {
+        Bound::Included(&a) => Bound::Included(a / GROUP),
+        Bound::Excluded(&0) => Bound::Excluded(0),
+        Bound::Excluded(&a) => Bound::Included((a - 1) / GROUP),
+        Bound::Unbounded => Bound::Unbounded,
+    };
+    (start, end)
+}
 
 /// A read-only view of one model's current leaves.
 pub(crate) struct Leaves<'a> {
@@ -36,12 +119,18 @@ impl Leaves<'_> {
         accounts: impl RangeBounds<u64> + Clone,
     ) -> Result<Vec<(u64, AccountLeaf)>, ProverError> {
         let mut leaves = BTreeMap::new();
-        for entry in self.table.range(accounts.clone())? {
-            let (account, bytes) = entry?;
-            let account = account.value();
-            let leaf = witness_format::SszDecode::from_ssz_bytes(bytes.value())
-                .map_err(|e| ProverError::Corrupt(format!("account {account}: {e:?}")))?;
-            leaves.insert(account, leaf);
+        for entry in self.table.range(groups_of(&accounts))? {
+            let (group, bytes) = entry?;
+            let group = group.value();
+            let first = first_index(group).ok_or_else(|| corrupt(group))?;
+            let stored: Group<LEAF_BYTES> = decode(bytes.value()).ok_or_else(|| corrupt(group))?;
+            for (offset, bytes) in (0..GROUP).zip(stored) {
+                // At most u64::MAX: `first` is at most u64::MAX - 15.
+                let account = first + offset;
+                if let Some(bytes) = bytes.filter(|_| accounts.contains(&account)) {
+                    leaves.insert(account, decode_leaf(account, &bytes)?);
+                }
+            }
         }
         let changed = self.recent.range(accounts.clone()).chain(
             self.block
@@ -52,5 +141,110 @@ impl Leaves<'_> {
             leaves.insert(account, leaf);
         }
         Ok(leaves.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redb::{ReadableDatabase, TableDefinition};
+
+    const ACCOUNTS: TableDefinition<u64, &[u8]> = TableDefinition::new("test/accounts");
+
+    fn leaf(balance: u64) -> AccountLeaf {
+        AccountLeaf {
+            balance,
+            ..AccountLeaf::EMPTY
+        }
+    }
+
+    fn database(stored: &[u64]) -> redb::Database {
+        let db = redb::Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .unwrap();
+        let write = db.begin_write().unwrap();
+        let leaves: Vec<(u64, AccountLeaf)> = stored.iter().map(|&a| (a, leaf(!a))).collect();
+        write_leaves(
+            &mut write.open_table(ACCOUNTS).unwrap(),
+            leaves.iter().map(|(a, l)| (*a, l)),
+        )
+        .unwrap();
+        write.commit().unwrap();
+        db
+    }
+
+    /// Leaves written 16 to an entry come back one by one and by range, with every kind of
+    /// bound; a second write keeps the entries' other leaves.
+    #[test]
+    fn grouped_leaves_read_back_by_account_and_range() {
+        let db = database(&[0, 5, 15, 16, 33, u64::MAX]);
+        let write = db.begin_write().unwrap();
+        write_leaves(&mut write.open_table(ACCOUNTS).unwrap(), [(6, &leaf(70))]).unwrap();
+        write.commit().unwrap();
+        let read = db.begin_read().unwrap();
+        let table = read.open_table(ACCOUNTS).unwrap();
+        let recent = BTreeMap::from([(16, leaf(99))]);
+        let leaves = Leaves {
+            table: &table,
+            recent: &recent,
+            block: None,
+        };
+        for account in [0, 5, 15, 33, u64::MAX] {
+            assert_eq!(leaves.get(account).unwrap(), leaf(!account));
+        }
+        assert_eq!(leaves.get(6).unwrap(), leaf(70));
+        assert_eq!(leaves.get(16).unwrap(), leaf(99));
+        for absent in [1, 14, 17, 32, 1000] {
+            assert_eq!(leaves.get(absent).unwrap(), AccountLeaf::EMPTY);
+        }
+        let accounts = |leaves: Vec<(u64, AccountLeaf)>| -> Vec<u64> {
+            leaves.into_iter().map(|(a, _)| a).collect()
+        };
+        assert_eq!(accounts(leaves.range(5..16).unwrap()), [5, 6, 15]);
+        assert_eq!(accounts(leaves.range(6..=16).unwrap()), [6, 15, 16]);
+        assert_eq!(accounts(leaves.range(..5).unwrap()), [0]);
+        assert_eq!(accounts(leaves.range(..0).unwrap()), [0u64; 0]);
+        assert_eq!(accounts(leaves.range(16..).unwrap()), [16, 33, u64::MAX]);
+        assert_eq!(
+            accounts(
+                leaves
+                    .range((Bound::Excluded(15), Bound::Unbounded))
+                    .unwrap()
+            ),
+            [16, 33, u64::MAX]
+        );
+        assert_eq!(accounts(leaves.range(..).unwrap()).len(), 7);
+    }
+
+    /// An entry whose bitmap and length disagree, or whose group no account lies in, is
+    /// refused as corrupt.
+    #[test]
+    fn corrupt_account_entries_are_refused() {
+        let db = database(&[3]);
+        let write = db.begin_write().unwrap();
+        {
+            let mut table = write.open_table(ACCOUNTS).unwrap();
+            table.insert(1, [1u8, 0].as_slice()).unwrap();
+            table
+                .insert(u64::MAX / GROUP + 1, [0u8, 0].as_slice())
+                .unwrap();
+        }
+        write.commit().unwrap();
+        let read = db.begin_read().unwrap();
+        let table = read.open_table(ACCOUNTS).unwrap();
+        let recent = BTreeMap::new();
+        let leaves = Leaves {
+            table: &table,
+            recent: &recent,
+            block: None,
+        };
+        assert_eq!(leaves.get(3).unwrap(), leaf(!3));
+        let corrupt = |result: Result<_, ProverError>, expected: &str| {
+            assert!(matches!(result, Err(ProverError::Corrupt(m)) if m == expected));
+        };
+        corrupt(leaves.get(16).map(|_| ()), "accounts entry 1");
+        corrupt(leaves.range(16..32).map(|_| ()), "accounts entry 1");
+        let last = format!("accounts entry {}", u64::MAX / GROUP + 1);
+        corrupt(leaves.range(u64::MAX - 1..).map(|_| ()), &last);
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! | table      | key                      | value                                    |
 //! |------------|--------------------------|------------------------------------------|
-//! | `MODEL/accounts` | account number     | the leaf at the checkpoint, 48 bytes (SSZ `AccountLeaf`) |
+//! | `MODEL/accounts` | `g`                | the leaves of accounts `16g .. 16g + 15` at the checkpoint: a `u16` bitmap of those stored, then their 48-byte SSZ `AccountLeaf`s |
 //! | `MODEL/nodes`    | `level << 64 \| g` | nodes `16g .. 16g + 15` of the level at the checkpoint, leaves (level 0) included: a `u16` bitmap of those stored, then their 32-byte hashes; default (empty) nodes absent |
 //! | `MODEL/undo`     | block height `h`   | every leaf block `h` changed, as it was before `h`: account (8 bytes, little-endian) and leaf (48), ascending |
 //! | `MODEL/redo`     | block height `h` after the checkpoint | the same leaves as block `h` left them |
@@ -64,6 +64,7 @@ mod build;
 mod credits;
 mod error;
 mod genesis;
+mod groups;
 mod leaves;
 mod nodes;
 mod schema;

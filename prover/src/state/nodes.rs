@@ -7,9 +7,7 @@
 //! rewritten only at checkpoints (`build.rs`). Memory is the tree's size: about 2 nodes per account,
 //! 40 bytes each (a 2^20-account tree: about 90 MB).
 //!
-//! The table holds [`GROUP`] neighbours of one level per entry, so a checkpoint that rewrites
-//! most of the tree makes one B-tree insert per 16 nodes instead of one per node (each insert
-//! costs about a microsecond whatever its size; docs/DECISIONS.md).
+//! The table holds 16 neighbours of one level per entry (`groups.rs`).
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
@@ -18,46 +16,13 @@ use redb::{ReadableTable, Table};
 use rustc_hash::FxHasher;
 use witness_format::Hash32;
 
+use super::groups::{GROUP, Group, decode, encode, first_index, slot};
 use super::{ProverError, node_key};
 
-/// Nodes per `MODEL/nodes` entry: indices `16g .. 16g + 15` of one level, under key
-/// `node_key(level, g)`.
-const GROUP: u64 = 16;
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
-/// The nodes of one entry, by slot (`index % GROUP`); `None`: not stored (an empty subtree).
-type Group = [Option<Hash32>; GROUP as usize];
-
-/// An entry's bytes: a little-endian `u16` whose bit `i` says slot `i` is stored, then the
-/// stored slots' hashes in slot order (so 2 to 514 bytes).
-fn encode_group(group: &Group) -> Vec<u8> {
-    let mut present = 0u16;
-    let mut bytes = vec![0; 2];
-    for (slot, hash) in group.iter().enumerate() {
-        if let Some(hash) = hash {
-            present |= 1 << slot;
-            bytes.extend_from_slice(&hash.0);
-        }
-    }
-    bytes[..2].copy_from_slice(&present.to_le_bytes());
-    bytes
-}
-
-fn decode_group(key: u128, bytes: &[u8]) -> Result<Group, ProverError> {
-    let corrupt = || ProverError::Corrupt(format!("tree node entry {key:#x}"));
-    let (present, mut hashes) = bytes.split_first_chunk::<2>().ok_or_else(corrupt)?;
-    let present = u16::from_le_bytes(*present);
-    let mut group = Group::default();
-    for (slot, node) in group.iter_mut().enumerate() {
-        if present & (1 << slot) != 0 {
-            let (hash, rest) = hashes.split_first_chunk::<32>().ok_or_else(corrupt)?;
-            *node = Some(Hash32::from(*hash));
-            hashes = rest;
-        }
-    }
-    if !hashes.is_empty() {
-        return Err(corrupt());
-    }
-    Ok(group)
+fn corrupt(key: u128) -> ProverError {
+    ProverError::Corrupt(format!("tree node entry {key:#x}"))
 }
 
 /// Node `(level, index)` as `table` (a `MODEL/nodes` table) stores it (`None`: an empty
@@ -71,8 +36,12 @@ pub(crate) fn read_node(
     let Some(bytes) = table.get(key)? else {
         return Ok(None);
     };
-    let group = decode_group(key, bytes.value())?;
-    Ok(group.into_iter().nth(slot(index)).flatten())
+    let group: Group<32> = decode(bytes.value()).ok_or_else(|| corrupt(key))?;
+    Ok(group
+        .into_iter()
+        .nth(slot(index))
+        .flatten()
+        .map(Hash32::from))
 }
 
 /// Writes into `table` the entries of level `level` that hold the nodes `indices` (ascending),
@@ -90,18 +59,12 @@ pub(super) fn write_level(
         }
         last = Some(group);
         let first = group * GROUP;
-        let nodes: Group = std::array::from_fn(|slot| node(first + slot as u64));
-        table.insert(node_key(level, group), encode_group(&nodes).as_slice())?;
+        let nodes: Group<32> =
+            std::array::from_fn(|slot| node(first + slot as u64).map(|hash| hash.0));
+        table.insert(node_key(level, group), encode(&nodes).as_slice())?;
     }
     Ok(())
 }
-
-fn slot(index: u64) -> usize {
-    // Below GROUP (16): the cast keeps it.
-    (index % GROUP) as usize
-}
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 /// The stored (non-empty) nodes of one model's tree, by level then index.
 #[derive(Default)]
@@ -119,12 +82,13 @@ impl TreeNodes {
             let (key, bytes) = entry?;
             let key = key.value();
             let (level, group) = split_key(key);
-            let corrupt = || ProverError::Corrupt(format!("tree node entry {key:#x}"));
-            let level = u8::try_from(level).map_err(|_| corrupt())?;
-            let first = group.checked_mul(GROUP).ok_or_else(corrupt)?;
-            for (index, hash) in (first..).zip(decode_group(key, bytes.value())?) {
+            let level = u8::try_from(level).map_err(|_| corrupt(key))?;
+            let first = first_index(group).ok_or_else(|| corrupt(key))?;
+            let group: Group<32> = decode(bytes.value()).ok_or_else(|| corrupt(key))?;
+            for (offset, hash) in (0..GROUP).zip(group) {
                 if let Some(hash) = hash {
-                    nodes.insert_at(level, index, hash);
+                    // At most u64::MAX: `first` is at most u64::MAX - 15.
+                    nodes.insert_at(level, first + offset, Hash32::from(hash));
                 }
             }
         }
@@ -288,7 +252,7 @@ mod tests {
     /// as corrupt, not read as some other tree.
     #[test]
     fn corrupt_node_entries_are_refused() {
-        let one = encode_group(&std::array::from_fn(|slot| (slot == 3).then(|| hash(7))));
+        let one = encode::<32>(&std::array::from_fn(|slot| (slot == 3).then_some([7; 32])));
         assert_eq!(one.len(), 2 + 32);
         let short = &one[..one.len() - 1];
         let long = [one.as_slice(), &[0]].concat();

@@ -4,7 +4,7 @@ use std::sync::LazyLock;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use witness_format::ssz_types::VariableList;
-use witness_format::{AccountLeaf, Genesis, Model, SszDecode, decode_file};
+use witness_format::{Genesis, Model, decode_file};
 
 use super::*;
 
@@ -16,7 +16,7 @@ pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta
 pub(super) const META_GENESIS: &str = "genesis";
 /// The layout version of the database; another one is refused, not guessed at.
 pub(crate) const META_FORMAT: &str = "format";
-/// Version 6: `MODEL/nodes` holds 16 neighbouring nodes of a level per entry. Version 5:
+/// Version 6: `MODEL/nodes` and `MODEL/accounts` hold 16 neighbours per entry. Version 5:
 /// `zk-transfer` trees hashed with Poseidon2 (file format 5). Version 4: accounts
 /// and nodes tables hold the state at the last checkpoint, each block adds
 /// one undo and one redo entry (`MODEL/undo`, `MODEL/redo`), tree nodes keep no history.
@@ -86,17 +86,6 @@ pub(crate) fn node_key(level: u8, index: u64) -> u128 {
 /// Key of node `(height, index)` of the history accumulator.
 pub(crate) fn history_key(height: u32, index: u64) -> u128 {
     (u128::from(height) << 64) | u128::from(index)
-}
-
-pub(crate) fn read_leaf(
-    accounts: &impl ReadableTable<u64, &'static [u8]>,
-    account: u64,
-) -> Result<AccountLeaf, ProverError> {
-    match accounts.get(account)? {
-        Some(bytes) => AccountLeaf::from_ssz_bytes(bytes.value())
-            .map_err(|e| ProverError::Corrupt(format!("account {account}: {e:?}"))),
-        None => Ok(AccountLeaf::EMPTY),
-    }
 }
 
 /// The number stored under `key` in the meta table (absent: 0).
