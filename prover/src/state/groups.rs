@@ -51,6 +51,23 @@ pub(super) fn decode<const N: usize>(bytes: &[u8]) -> Option<Group<N>> {
     values.is_empty().then_some(group)
 }
 
+/// Slot `slot`'s value in the entry `bytes`, without copying the others: `None` if the bitmap
+/// and the length disagree, `Some(None)` if the slot is not stored.
+pub(super) fn decode_slot<const N: usize>(bytes: &[u8], slot: usize) -> Option<Option<[u8; N]>> {
+    let (present, values) = bytes.split_first_chunk::<2>()?;
+    let present = u16::from_le_bytes(*present);
+    let stored = usize::try_from(present.count_ones()).ok()?;
+    if values.len() != stored.checked_mul(N)? {
+        return None;
+    }
+    if slot >= GROUP as usize || present & (1 << slot) == 0 {
+        return Some(None);
+    }
+    let before = usize::try_from((present & ((1 << slot) - 1)).count_ones()).ok()?;
+    let value = values.get(before * N..)?.first_chunk::<N>()?;
+    Some(Some(*value))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -64,6 +81,10 @@ mod tests {
         assert_eq!(bytes.len(), 2 + 3 * 3);
         assert_eq!(bytes[..2], [0b0010_0001, 0b1000_0000]);
         assert_eq!(decode::<3>(&bytes), Some(group));
+        for (slot, value) in group.iter().enumerate() {
+            assert_eq!(decode_slot::<3>(&bytes, slot), Some(*value));
+            assert_eq!(decode_slot::<3>(&bytes[..bytes.len() - 1], slot), None);
+        }
         assert_eq!(decode::<3>(&[0, 0]), Some([None; 16]));
         assert_eq!(decode::<3>(&bytes[..bytes.len() - 1]), None);
         assert_eq!(decode::<3>(&[bytes.as_slice(), &[0]].concat()), None);

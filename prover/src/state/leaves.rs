@@ -12,7 +12,7 @@ use redb::{ReadOnlyTable, ReadableTable, Table};
 use witness_format::{AccountLeaf, SszDecode, SszEncode};
 
 use super::ProverError;
-use super::groups::{GROUP, Group, decode, encode, first_index, slot};
+use super::groups::{GROUP, Group, decode, decode_slot, encode, first_index, slot};
 
 const LEAF_BYTES: usize = 48;
 
@@ -42,7 +42,11 @@ fn read_leaf(
     table: &impl ReadableTable<u64, &'static [u8]>,
     account: u64,
 ) -> Result<AccountLeaf, ProverError> {
-    let stored = read_group(table, account / GROUP)?.and_then(|group| group[slot(account)]);
+    let group = account / GROUP;
+    let stored = match table.get(group)? {
+        Some(bytes) => decode_slot(bytes.value(), slot(account)).ok_or_else(|| corrupt(group))?,
+        None => None,
+    };
     match stored {
         Some(bytes) => decode_leaf(account, &bytes),
         None => Ok(AccountLeaf::EMPTY),

@@ -16,7 +16,7 @@ use redb::{ReadableTable, Table};
 use rustc_hash::FxHasher;
 use witness_format::Hash32;
 
-use super::groups::{GROUP, Group, decode, encode, first_index, slot};
+use super::groups::{GROUP, Group, decode, decode_slot, encode, first_index, slot};
 use super::{ProverError, node_key};
 
 type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
@@ -36,12 +36,8 @@ pub(crate) fn read_node(
     let Some(bytes) = table.get(key)? else {
         return Ok(None);
     };
-    let group: Group<32> = decode(bytes.value()).ok_or_else(|| corrupt(key))?;
-    Ok(group
-        .into_iter()
-        .nth(slot(index))
-        .flatten()
-        .map(Hash32::from))
+    let node = decode_slot::<32>(bytes.value(), slot(index)).ok_or_else(|| corrupt(key))?;
+    Ok(node.map(Hash32::from))
 }
 
 /// Writes into `table` the entries of level `level` that hold the nodes `indices` (ascending),
