@@ -208,6 +208,7 @@ mod tests {
         assert_eq!(accounts(leaves.range(6..=16).unwrap()), [6, 15, 16]);
         assert_eq!(accounts(leaves.range(..5).unwrap()), [0]);
         assert_eq!(accounts(leaves.range(..0).unwrap()), [0u64; 0]);
+        assert_eq!(accounts(leaves.range(16..16).unwrap()), [0u64; 0]);
         assert_eq!(accounts(leaves.range(16..).unwrap()), [16, 33, u64::MAX]);
         assert_eq!(
             accounts(
