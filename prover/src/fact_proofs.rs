@@ -12,7 +12,7 @@ use verifier::accounts::in_range;
 use verifier::accumulator::proof_nodes;
 use verifier::hash::{
     BLOBS_NODE_TAG, TRANSACTIONS_NODE_TAG, blob_commitment, blob_content_root, list_path,
-    transaction_hash,
+    transaction_hashes,
 };
 use verifier::tree::{SparseTree, bit_list, write_multiproof};
 use verifier::verify_history_proof;
@@ -362,7 +362,7 @@ fn transaction_inclusion(
         .and_then(|b| block.blobs.get(b))
         .map(|b| b.transactions.as_ref())
         .unwrap_or_default();
-    let hashes: Vec<Hash32> = transactions.iter().map(transaction_hash).collect();
+    let hashes = transaction_hashes(transactions);
     let position = usize::try_from(index).unwrap_or(usize::MAX);
     let (Some(transaction), Some(path)) = (
         transactions.get(position),

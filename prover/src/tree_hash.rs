@@ -63,8 +63,16 @@ impl SparseTree for ModelTree {
         self.tree.leaf_hash(leaf)
     }
 
+    fn leaves(&self, leaves: &[AccountLeaf], out: &mut Vec<Option<Hash32>>) {
+        self.tree.leaf_hashes(leaves, out);
+    }
+
     fn node(&self, left: &Hash32, right: &Hash32) -> Hash32 {
         self.tree.node_hash(left, right)
+    }
+
+    fn nodes(&self, children: &[[Hash32; 2]], out: &mut Vec<Hash32>) {
+        self.tree.node_hashes(children, out);
     }
 
     fn empty(&self, level: u8) -> Hash32 {

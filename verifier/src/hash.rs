@@ -52,6 +52,20 @@ pub fn node_hash(left: &Hash32, right: &Hash32) -> Hash32 {
     tagged_hash(NODE_TAG, &[&left.0, &right.0])
 }
 
+/// [`node_hash`] of each `[left, right]`, appended to `out` in order: several at once, in the
+/// vector lanes of one Keccak permutation ([`crate::keccak_lanes`]).
+pub fn node_hashes(children: &[[Hash32; 2]], out: &mut Vec<Hash32>) {
+    pair_hashes(
+        NODE_TAG,
+        children.len(),
+        |i| {
+            let pair = children.get(i);
+            (pair.map(|[left, _]| left), pair.map(|[_, right]| right))
+        },
+        out,
+    );
+}
+
 /// Hash of an account leaf. The empty slot hashes to all zeros, the default of level 0, so that
 /// empty subtrees need not be stored or sent.
 pub fn leaf_hash(leaf: &AccountLeaf) -> Hash32 {
@@ -66,6 +80,31 @@ pub fn leaf_hash(leaf: &AccountLeaf) -> Hash32 {
             &leaf.nonce.to_le_bytes(),
         ],
     )
+}
+
+/// [`leaf_hash`] of each leaf, in order: several at once where vector lanes pay
+/// ([`crate::keccak_lanes`]).
+pub fn leaf_hashes(leaves: &[AccountLeaf]) -> Vec<Hash32> {
+    let mut hashes = Vec::with_capacity(leaves.len());
+    crate::keccak_lanes::sha3_256_each::<49>(
+        leaves.len(),
+        |i, input| {
+            input[0] = LEAF_TAG;
+            if let Some(leaf) = leaves.get(i) {
+                input[1..33].copy_from_slice(&leaf.public_key.0);
+                input[33..41].copy_from_slice(&leaf.balance.to_le_bytes());
+                input[41..].copy_from_slice(&leaf.nonce.to_le_bytes());
+            }
+        },
+        &mut hashes,
+    );
+    // The empty slot is the zero hash, not a hash of its bytes.
+    for (hash, leaf) in hashes.iter_mut().zip(leaves) {
+        if leaf.is_empty() {
+            *hash = Hash32::ZERO;
+        }
+    }
+    hashes
 }
 
 /// The commitment to a blob: its model, state roots and the root over its transactions; not
@@ -135,10 +174,36 @@ pub fn transaction_hash(tx: &Transaction) -> Hash32 {
     tagged_hash(TRANSACTION_TAG, &[&tx.as_ssz_bytes()])
 }
 
+/// [`transaction_hash`] of each transaction, in order: several at once where vector lanes pay
+/// ([`crate::keccak_lanes`]).
+pub fn transaction_hashes(transactions: &[Transaction]) -> Vec<Hash32> {
+    let mut hashes = Vec::with_capacity(transactions.len());
+    crate::keccak_lanes::sha3_256_each::<{ 1 + TRANSACTION_BYTES }>(
+        transactions.len(),
+        |i, input| {
+            input[0] = TRANSACTION_TAG;
+            if let Some(transaction) = transactions.get(i) {
+                let encoding = transaction.as_ssz_bytes();
+                for (byte, encoded) in input[1..].iter_mut().zip(encoding) {
+                    *byte = encoded;
+                }
+            }
+        },
+        &mut hashes,
+    );
+    hashes
+}
+
+/// The bytes of a transaction's encoding (fixed: four numbers, a key and a signature).
+const TRANSACTION_BYTES: usize = 4 * 8 + 32 + 64;
+
 /// The root over a blob's transactions, in order.
 pub fn transactions_root(transactions: &[Transaction]) -> Hash32 {
-    let hashes: Vec<Hash32> = transactions.iter().map(transaction_hash).collect();
-    list_root(TRANSACTIONS_NODE_TAG, TRANSACTIONS_ROOT_TAG, &hashes)
+    list_root(
+        TRANSACTIONS_NODE_TAG,
+        TRANSACTIONS_ROOT_TAG,
+        &transaction_hashes(transactions),
+    )
 }
 
 /// The root over a list of hashes: a binary Merkle tree over them, padded with zero hashes to a
@@ -165,13 +230,38 @@ fn padded_list(items: &[Hash32]) -> Vec<Hash32> {
 
 /// The next level up of a list tree whose level has an even number of nodes.
 fn list_parents(node_tag: u8, level: &[Hash32]) -> Vec<Hash32> {
-    level
-        .chunks_exact(2)
-        .map(|pair| match pair {
-            [left, right] => tagged_hash(node_tag, &[&left.0, &right.0]),
-            _ => Hash32::ZERO,
-        })
-        .collect()
+    let mut parents = Vec::with_capacity(level.len() / 2);
+    pair_hashes(
+        node_tag,
+        level.chunks_exact(2).len(),
+        |i| {
+            let left = i.saturating_mul(2);
+            (level.get(left), level.get(left.saturating_add(1)))
+        },
+        &mut parents,
+    );
+    parents
+}
+
+/// The hash under `tag` of each of `count` pairs, `pair(i)` giving the `i`-th (a missing half
+/// hashes as zeros, which no caller passes), appended to `out`: several at once where vector
+/// lanes pay.
+fn pair_hashes<'a>(
+    tag: u8,
+    count: usize,
+    pair: impl Fn(usize) -> (Option<&'a Hash32>, Option<&'a Hash32>),
+    out: &mut Vec<Hash32>,
+) {
+    crate::keccak_lanes::sha3_256_each::<65>(
+        count,
+        |i, input| {
+            input[0] = tag;
+            let (left, right) = pair(i);
+            input[1..33].copy_from_slice(&left.copied().unwrap_or(Hash32::ZERO).0);
+            input[33..].copy_from_slice(&right.copied().unwrap_or(Hash32::ZERO).0);
+        },
+        out,
+    );
 }
 
 /// A list root from the count and the tree root.
@@ -280,6 +370,59 @@ mod tests {
         (0..n)
             .map(|i| tagged_hash(0xff, &[&i.to_le_bytes()]))
             .collect()
+    }
+
+    /// The batched leaf hash is the one-at-a-time one, the empty slot included.
+    #[test]
+    fn leaf_hashes_are_leaf_hash_each() {
+        let leaves: Vec<AccountLeaf> = (0..13u64)
+            .map(|i| {
+                if i % 4 == 1 {
+                    AccountLeaf::EMPTY
+                } else {
+                    AccountLeaf {
+                        public_key: witness_format::Bytes([i as u8 + 1; 32]),
+                        balance: 1000 * i,
+                        nonce: i,
+                    }
+                }
+            })
+            .collect();
+        let expected: Vec<Hash32> = leaves.iter().map(leaf_hash).collect();
+        assert!(expected.contains(&Hash32::ZERO));
+        assert_eq!(leaf_hashes(&leaves), expected);
+    }
+
+    /// The batched transaction hash is the one-at-a-time one.
+    #[test]
+    fn transaction_hashes_are_transaction_hash_each() {
+        let transactions: Vec<Transaction> = (0..11u64)
+            .map(|i| Transaction {
+                from: i,
+                to: i + 1,
+                amount: 3 * i,
+                nonce: 7 * i,
+                new_account_key: witness_format::Bytes([i as u8; 32]),
+                signature: witness_format::Bytes([!(i as u8); 64]),
+            })
+            .collect();
+        assert_eq!(transactions[0].as_ssz_bytes().len(), TRANSACTION_BYTES);
+        let expected: Vec<Hash32> = transactions.iter().map(transaction_hash).collect();
+        assert_eq!(transaction_hashes(&transactions), expected);
+    }
+
+    /// The batched node hash is the one-at-a-time one, for any count (lanes filled or not).
+    #[test]
+    fn node_hashes_are_node_hash_each() {
+        let hashes = items(41);
+        for count in [0, 1, 2, 3, 7, 8, 9, 20] {
+            let children: Vec<[Hash32; 2]> =
+                (0..count).map(|i| [hashes[i], hashes[i + 20]]).collect();
+            let mut out = Vec::new();
+            node_hashes(&children, &mut out);
+            let expected: Vec<Hash32> = children.iter().map(|[l, r]| node_hash(l, r)).collect();
+            assert_eq!(out, expected, "{count} nodes");
+        }
     }
 
     #[test]

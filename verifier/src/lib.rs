@@ -48,6 +48,7 @@ mod blob;
 mod chain;
 mod error;
 mod history_proof;
+mod keccak_lanes;
 mod model;
 mod models;
 mod params;

@@ -35,8 +35,19 @@ pub trait SparseTree: Sync {
     /// A leaf's hash (the empty slot's is `empty(0)`); `None` for a leaf that cannot be in the
     /// tree (a key the model cannot read).
     fn leaf(&self, leaf: &AccountLeaf) -> Option<Self::Node>;
+    /// [`SparseTree::leaf`] of each leaf, appended to `out` in order: what a walk over a
+    /// touched state needs at once, so a tree whose hash does several at once can.
+    fn leaves(&self, leaves: &[AccountLeaf], out: &mut Vec<Option<Self::Node>>) {
+        out.extend(leaves.iter().map(|leaf| self.leaf(leaf)));
+    }
     /// The hash of an inner node from its children.
     fn node(&self, left: &Self::Node, right: &Self::Node) -> Self::Node;
+    /// The hashes of independent nodes from their children (`[left, right]` each), appended to
+    /// `out` in order: what a walk asks for each level, so a tree whose hash does several at
+    /// once (SHA3 in vector lanes) can.
+    fn nodes(&self, children: &[[Self::Node; 2]], out: &mut Vec<Self::Node>) {
+        out.extend(children.iter().map(|[left, right]| self.node(left, right)));
+    }
     /// The hash of an empty subtree of height `level` (precomputed).
     fn empty(&self, level: u8) -> Self::Node;
     /// The node a 32-byte hash on the wire encodes; `None` when it encodes none (a value that
@@ -44,6 +55,12 @@ pub trait SparseTree: Sync {
     fn decode(&self, hash: &Hash32) -> Option<Self::Node>;
     /// The node's 32 bytes on the wire.
     fn encode(&self, node: &Self::Node) -> Hash32;
+
+    /// The node a stored hash encodes; one that encodes none (no stored node is one) counts as
+    /// the empty leaf.
+    fn decode_or_empty(&self, hash: &Hash32) -> Self::Node {
+        self.decode(hash).unwrap_or_else(|| self.empty(0))
+    }
 }
 
 /// A [`SparseTree`] seen through its wire encoding, every node 32 bytes, and chosen at run
@@ -51,9 +68,13 @@ pub trait SparseTree: Sync {
 pub trait WireTree: Sync {
     /// [`SparseTree::leaf`], encoded.
     fn leaf_hash(&self, leaf: &AccountLeaf) -> Option<Hash32>;
+    /// [`SparseTree::leaves`], encoded.
+    fn leaf_hashes(&self, leaves: &[AccountLeaf], out: &mut Vec<Option<Hash32>>);
     /// [`SparseTree::node`] of two encoded children. A child that does not decode (no stored
     /// node is one) counts as the empty leaf.
     fn node_hash(&self, left: &Hash32, right: &Hash32) -> Hash32;
+    /// [`SparseTree::nodes`] of encoded children, as [`WireTree::node_hash`] each.
+    fn node_hashes(&self, children: &[[Hash32; 2]], out: &mut Vec<Hash32>);
     /// [`SparseTree::empty`], encoded.
     fn empty_hash(&self, level: u8) -> Hash32;
 }
@@ -63,9 +84,24 @@ impl<T: SparseTree> WireTree for T {
         self.leaf(leaf).map(|node| self.encode(&node))
     }
 
+    fn leaf_hashes(&self, leaves: &[AccountLeaf], out: &mut Vec<Option<Hash32>>) {
+        let mut nodes = Vec::with_capacity(leaves.len());
+        self.leaves(leaves, &mut nodes);
+        out.extend(nodes.iter().map(|node| node.map(|node| self.encode(&node))));
+    }
+
     fn node_hash(&self, left: &Hash32, right: &Hash32) -> Hash32 {
-        let decode = |hash| self.decode(hash).unwrap_or_else(|| self.empty(0));
-        self.encode(&self.node(&decode(left), &decode(right)))
+        self.encode(&self.node(&self.decode_or_empty(left), &self.decode_or_empty(right)))
+    }
+
+    fn node_hashes(&self, children: &[[Hash32; 2]], out: &mut Vec<Hash32>) {
+        let decoded: Vec<[T::Node; 2]> = children
+            .iter()
+            .map(|pair| pair.map(|hash| self.decode_or_empty(&hash)))
+            .collect();
+        let mut nodes = Vec::with_capacity(decoded.len());
+        self.nodes(&decoded, &mut nodes);
+        out.extend(nodes.iter().map(|node| self.encode(node)));
     }
 
     fn empty_hash(&self, level: u8) -> Hash32 {
@@ -100,7 +136,7 @@ pub fn tree_root<T: SparseTree, E>(
         depth,
         leaves,
         tree.empty(depth),
-        |l, r| tree.node(l, r),
+        |children, out| tree.nodes(children, out),
         sibling,
         visit,
     )
@@ -112,12 +148,14 @@ pub fn leaf_nodes<T: SparseTree>(
     tree: &T,
     state: &TouchedState,
 ) -> Result<Vec<(u64, T::Node)>, usize> {
+    let mut hashes = Vec::with_capacity(state.leaves().len());
+    tree.leaves(state.leaves(), &mut hashes);
     state
         .accounts()
         .iter()
-        .zip(state.leaves())
+        .zip(hashes)
         .enumerate()
-        .map(|(index, (&account, leaf))| tree.leaf(leaf).map(|hash| (account, hash)).ok_or(index))
+        .map(|(index, (&account, hash))| hash.map(|hash| (account, hash)).ok_or(index))
         .collect()
 }
 
@@ -134,7 +172,7 @@ pub fn read_multiproof<T: SparseTree, E: From<Reason>>(
         depth,
         leaves,
         tree.empty(depth),
-        |l, r| tree.node(l, r),
+        |children, out| tree.nodes(children, out),
         |level| tree.empty(level),
         decode,
         witness,
@@ -275,7 +313,7 @@ pub fn multiproof_siblings<T: SparseTree, E>(
         depth,
         accounts.iter().map(|&account| (account, ())).collect(),
         (),
-        |_, _| (),
+        |children, out| out.extend(children.iter().map(|_| ())),
         |level, index| {
             written.push(tree, level, node_at(level, index)?);
             Ok(())
@@ -326,45 +364,59 @@ pub fn write_multiproof<T: SparseTree, E>(
 /// and node hash, so every tree asks for siblings in the same canonical order.
 ///
 /// `empty_root` is the root of the empty tree of `depth` levels, returned when `leaves` is
-/// empty; `node(left, right)` hashes two children into their parent.
+/// empty; `nodes(children, out)` hashes each `[left, right]` into its parent, appended to
+/// `out`: a level's nodes at once, since none depends on another. Within a level, `sibling`
+/// is asked for every missing sibling first, left to right, then `visit` is shown every parent.
 pub fn walk<T: Copy, E>(
     depth: u8,
     leaves: Vec<(u64, T)>,
     empty_root: T,
-    node: impl Fn(&T, &T) -> T,
+    nodes: impl Fn(&[[T; 2]], &mut Vec<T>),
     mut sibling: impl FnMut(u8, u64) -> Result<T, E>,
     mut visit: impl FnMut(u8, u64, &T),
 ) -> Result<T, E> {
-    let mut nodes = leaves;
-    if nodes.is_empty() {
+    let mut level_nodes = leaves;
+    if level_nodes.is_empty() {
         return Ok(empty_root);
     }
-    let mut parents = Vec::with_capacity(nodes.len());
+    let mut children = Vec::with_capacity(level_nodes.len());
+    let mut parent_indices = Vec::with_capacity(level_nodes.len());
+    let mut parents = Vec::with_capacity(level_nodes.len());
     for level in 0..depth {
-        parents.clear();
-        let mut rest = nodes.as_slice();
+        children.clear();
+        parent_indices.clear();
+        let mut rest = level_nodes.as_slice();
         while let Some((&(index, hash), tail)) = rest.split_first() {
-            let parent = match tail.first() {
+            let pair = match tail.first() {
                 Some(&(right_index, right_hash)) if index & 1 == 0 && right_index == index | 1 => {
                     rest = tail.get(1..).unwrap_or_default();
-                    node(&hash, &right_hash)
+                    [hash, right_hash]
                 }
                 _ => {
                     rest = tail;
                     let other = sibling(level, index ^ 1)?;
                     if index & 1 == 0 {
-                        node(&hash, &other)
+                        [hash, other]
                     } else {
-                        node(&other, &hash)
+                        [other, hash]
                     }
                 }
             };
-            visit(level.saturating_add(1), index >> 1, &parent);
-            parents.push((index >> 1, parent));
+            children.push(pair);
+            parent_indices.push(index >> 1);
         }
-        std::mem::swap(&mut nodes, &mut parents);
+        parents.clear();
+        nodes(&children, &mut parents);
+        level_nodes.clear();
+        for (&index, &parent) in parent_indices.iter().zip(&parents) {
+            visit(level.saturating_add(1), index, &parent);
+            level_nodes.push((index, parent));
+        }
     }
-    Ok(nodes.first().map(|&(_, root)| root).unwrap_or(empty_root))
+    Ok(level_nodes
+        .first()
+        .map(|&(_, root)| root)
+        .unwrap_or(empty_root))
 }
 
 /// Walks a multiproof: recomputes the root from `leaves` and a witness's sibling bitmap and
@@ -379,7 +431,7 @@ pub fn multiproof_root<T: Copy + PartialEq, E: From<Reason>>(
     depth: u8,
     leaves: Vec<(u64, T)>,
     empty_root: T,
-    node: impl Fn(&T, &T) -> T,
+    nodes: impl Fn(&[[T; 2]], &mut Vec<T>),
     default: impl Fn(u8) -> T,
     decode: impl Fn(&Hash32) -> Result<T, E>,
     witness: &MerkleWitness,
@@ -393,7 +445,7 @@ pub fn multiproof_root<T: Copy + PartialEq, E: From<Reason>>(
         depth,
         leaves,
         empty_root,
-        node,
+        nodes,
         |level, _index| {
             let default = default(level);
             let hash = match (present.get(position), carried.get(next_carried)) {

@@ -838,16 +838,10 @@ pub(super) fn leaf_hashes(
     tree: &ModelTree,
     state: &TouchedState,
 ) -> Result<Vec<(u64, Hash32)>, ProverError> {
-    state
-        .accounts()
-        .iter()
-        .zip(state.leaves())
-        .map(|(&account, leaf)| {
-            tree.leaf(leaf)
-                .map(|hash| (account, hash))
-                .ok_or_else(|| ProverError::Corrupt(format!("account {account}: bad key")))
-        })
-        .collect()
+    verifier::tree::leaf_nodes(tree, state).map_err(|index| {
+        let account = state.accounts().get(index).copied().unwrap_or_default();
+        ProverError::Corrupt(format!("account {account}: bad key"))
+    })
 }
 
 /// What passes the rules in a chunk: the transactions kept (with their index in the block) and

@@ -26,8 +26,16 @@ impl SparseTree for TransferTree {
         Some(crate::hash::leaf_hash(leaf))
     }
 
+    fn leaves(&self, leaves: &[AccountLeaf], out: &mut Vec<Option<Hash32>>) {
+        out.extend(crate::hash::leaf_hashes(leaves).into_iter().map(Some));
+    }
+
     fn node(&self, left: &Hash32, right: &Hash32) -> Hash32 {
         crate::hash::node_hash(left, right)
+    }
+
+    fn nodes(&self, children: &[[Hash32; 2]], out: &mut Vec<Hash32>) {
+        crate::hash::node_hashes(children, out);
     }
 
     fn empty(&self, level: u8) -> Hash32 {
