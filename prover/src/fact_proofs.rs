@@ -517,7 +517,11 @@ mod tests {
 
     impl Built {
         fn header(&self, height: u64) -> &witness_format::Header {
-            &self.blocks[height as usize - 1].header
+            &self.header_block(height).header
+        }
+
+        fn header_block(&self, height: u64) -> &Block {
+            &self.blocks[height as usize - 1]
         }
 
         fn prove(&self, tip: u64, query: FactQuery) -> ProvenFact {
@@ -723,6 +727,168 @@ mod tests {
                 .history_proof(7, FactQuery::Header { height: 1 })
                 .is_ok()
         );
+    }
+
+    /// A run of blocks (each block's commit overlapping the next one's blobs), with a
+    /// checkpoint every 2 blocks and 3 blocks of history, builds the chain block by block
+    /// building builds; each block is handed over with the state exactly as it leaves it, and
+    /// every kept state proves.
+    #[test]
+    fn a_run_of_blocks_builds_the_same_chain_and_hands_each_block_over_durable() {
+        let reference = build(7);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.redb");
+        let workload = generate(&spec(7));
+        let options = BlockOptions {
+            txs_per_blob: 3,
+            checkpoint_every: 2,
+            history_window: Some(3),
+            ..BlockOptions::default()
+        };
+        let mut state = ProverState::open(&path, &workload.allocation).unwrap();
+        let mut batches = workload.batches.iter();
+        let mut landed = 0u64;
+        state
+            .build_blocks(
+                || {
+                    let batch = batches.next();
+                    Ok::<_, Stop>(batch.map(|b| vec![(b.model, b.transactions.to_vec())]))
+                },
+                options,
+                |state, block, report| {
+                    landed += 1;
+                    assert_eq!(block.header.height, landed);
+                    assert_eq!(state.height(), landed);
+                    assert!(report.dropped.is_empty());
+                    assert_eq!(
+                        witness_format::encode_file(&block),
+                        witness_format::encode_file(reference.header_block(landed))
+                    );
+                    assert_eq!(snapshot(state), reference.leaves[landed as usize]);
+                    Ok(())
+                },
+            )
+            .unwrap();
+        assert_eq!(landed, 7);
+        drop(state);
+        let mut state = ProverState::open_existing(&path).unwrap();
+        state.check_integrity().unwrap();
+        assert_eq!((state.height(), state.history_from()), (7, 4));
+        for height in 4..=7u64 {
+            for account in 0..ACCOUNTS * 3 {
+                assert_eq!(
+                    reference.proven_leaf(&state, 7, height, account),
+                    reference.leaves[height as usize][account as usize]
+                );
+            }
+        }
+    }
+
+    /// Why a test's run of blocks stopped.
+    type Stop = Box<dyn std::error::Error + Send + Sync>;
+
+    /// A run its caller stops (a block it refuses, or no next batches) keeps every block
+    /// handed over as durable and no other: the block built on top of the refused one is
+    /// dropped unwritten, and the chain goes on from there as if nothing happened.
+    #[test]
+    fn a_run_stopped_by_its_caller_keeps_the_blocks_handed_over_and_no_other() {
+        let reference = build(7);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.redb");
+        let workload = generate(&spec(7));
+        let options = BlockOptions {
+            txs_per_blob: 3,
+            ..BlockOptions::default()
+        };
+        let batch = |height: u64| {
+            let b = &workload.batches[height as usize - 1];
+            vec![(b.model, b.transactions.to_vec())]
+        };
+        let mut state = ProverState::open(&path, &workload.allocation).unwrap();
+        // Refused by the caller when block 3 lands; block 4 was built by then.
+        let (mut next, mut landed) = (0u64, Vec::new());
+        let stopped = state.build_blocks(
+            || {
+                next += 1;
+                Ok::<_, Stop>(Some(batch(next)))
+            },
+            options,
+            |_, block, _| {
+                landed.push(block.header.height);
+                if block.header.height == 3 {
+                    return Err(format!("refused block {}", landed.len()).into());
+                }
+                Ok(())
+            },
+        );
+        assert_eq!(stopped.unwrap_err().to_string(), "refused block 3");
+        assert_eq!((landed, next, state.height()), (vec![1, 2, 3], 4, 3));
+        // The next batches fail to come for block 6: block 5 still lands.
+        let (mut next, mut landed) = (3u64, Vec::new());
+        let stopped: Result<(), Stop> = state.build_blocks(
+            || {
+                next += 1;
+                if next == 6 {
+                    return Err(format!("no batches for block {next}").into());
+                }
+                Ok(Some(batch(next)))
+            },
+            options,
+            |_, block, _| {
+                landed.push(block.header.height);
+                Ok(())
+            },
+        );
+        assert_eq!(stopped.unwrap_err().to_string(), "no batches for block 6");
+        assert_eq!((landed, state.height()), (vec![4, 5], 5));
+        drop(state);
+        let mut state = ProverState::open(&path, &workload.allocation).unwrap();
+        assert_eq!(state.height(), 5);
+        for height in 6..=7u64 {
+            let (block, _) = state
+                .build_block(&workload.batches[height as usize - 1].transactions, options)
+                .unwrap();
+            assert_eq!(
+                witness_format::encode_file(&block),
+                witness_format::encode_file(reference.header_block(height))
+            );
+        }
+        assert_eq!(snapshot(&state), reference.leaves[7]);
+    }
+
+    /// A block of a run that cannot be built is named by its height, and the blocks before it
+    /// stay durable.
+    #[test]
+    fn a_run_names_the_block_it_cannot_build() {
+        let dir = tempfile::tempdir().unwrap();
+        let workload = generate(&spec(2));
+        let mut state =
+            ProverState::open(&dir.path().join("p.redb"), &workload.allocation).unwrap();
+        let mut next = 0;
+        let failed = state.build_blocks(
+            || {
+                next += 1;
+                // Block 2 names a model the chain does not host.
+                let model = if next == 1 {
+                    Model::Transfer
+                } else {
+                    Model::ZkTransfer
+                };
+                Ok::<_, crate::BlockFailed>(Some(vec![(model, Vec::new())]))
+            },
+            BlockOptions::default(),
+            |_, _, _| Ok(()),
+        );
+        assert!(matches!(
+            failed,
+            Err(crate::BlockFailed {
+                height: 2,
+                source: ProverError::UnknownModel {
+                    model: Model::ZkTransfer
+                }
+            })
+        ));
+        assert_eq!(state.height(), 1);
     }
 
     /// Flips a bit of the first leaf's balance in the entry of block `height` of a log table

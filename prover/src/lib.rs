@@ -47,5 +47,6 @@ pub use fact_proofs::FactQuery;
 pub use fact_proofs::blob_inclusion;
 pub use span::{SpanBuildError, SpanBuilder};
 pub use state::{
-    BlockOptions, BlockReport, CHECKPOINT_BLOCKS, EvmChannels, ProverError, ProverState, Storage,
+    BlockFailed, BlockOptions, BlockReport, CHECKPOINT_BLOCKS, EvmChannels, ProverError,
+    ProverState, Storage,
 };

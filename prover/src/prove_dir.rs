@@ -3,6 +3,8 @@
 //! then exported from the database, which is the source of truth. A re-run resumes after the
 //! last committed block and rewrites the file a crash may have left between commit and export.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use alloy_consensus::TxEnvelope;
@@ -20,7 +22,7 @@ use crate::files::{
     decoded, export_chain, genesis_path, workload_models, write_atomic, write_value,
 };
 use crate::zk::proofs::ZkProving;
-use crate::{BlockOptions, ProverError, ProverState};
+use crate::{BlockFailed, BlockOptions, BlockReport, ProverError, ProverState};
 
 /// What proving a workload did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -203,44 +205,79 @@ pub fn prove_workload_dir(
     let evm_heights = evm.as_ref().map_or(0, |(blocks, _)| blocks.len() as u64);
     let heights = workload.heights().max(evm_heights);
     let mut report = ProveReport::default();
-    for height in 1..=heights {
-        let mut left_out = Vec::new();
-        if height > state.height() {
-            let batches = workload.batches(height)?;
-            let submitted: Vec<(Model, &[Transaction])> = batches
-                .iter()
-                .map(|b| (b.model, b.transactions.as_ref()))
-                .collect();
-            let (_, built) = match &mut evm {
-                Some((blocks, producer)) => {
-                    let transactions = blocks.get(block_index(height)).cloned();
-                    build_shared_block(&mut state, producer, &submitted, transactions, options)
-                        .map_err(|e| ProveDirError::EvmBlock {
-                            height,
-                            source: Box::new(e),
-                        })?
-                }
-                None => state
-                    .build_block_of(&submitted, options)
-                    .map_err(|e| build(height, e))?,
-            };
-            for (index, reason) in built.dropped {
-                let (model, index) = batch_position(&batches, index);
-                left_out.push(LeftOut {
+    // Heights an earlier run built are exported again from the database, which is the source
+    // of truth: this also rewrites a file a crash left behind between commit and export.
+    let built = state.height().min(heights);
+    for height in 1..=built {
+        export_chain(&state, chain_dir, height..=height)?;
+        on_height(height, heights, &[]);
+    }
+    let mut export = |state: &ProverState,
+                      height: u64,
+                      batches: &[TransactionBatch],
+                      built: BlockReport|
+     -> Result<(), ProveDirError> {
+        let left_out: Vec<LeftOut> = built
+            .dropped
+            .into_iter()
+            .map(|(index, reason)| {
+                let (model, index) = batch_position(batches, index);
+                LeftOut {
                     height,
                     model,
                     index,
                     reason,
-                });
-            }
-            report.dropped += left_out.len();
-            report.credited += built.credited;
-            report.blocks_built += 1;
-        }
-        // Export from the database, which is the source of truth: this also rewrites a file a
-        // crash left behind between commit and export.
-        export_chain(&state, chain_dir, height..=height)?;
+                }
+            })
+            .collect();
+        report.dropped += left_out.len();
+        report.credited += built.credited;
+        report.blocks_built += 1;
+        export_chain(state, chain_dir, height..=height)?;
         on_height(height, heights, &left_out);
+        Ok(())
+    };
+    let Some((blocks, producer)) = &mut evm else {
+        // Each block's batches, kept from when it is built until it is durable.
+        let in_flight = RefCell::new(VecDeque::new());
+        let mut height = built;
+        state.build_blocks(
+            || {
+                if height >= heights {
+                    return Ok(None);
+                }
+                height += 1;
+                let batches = workload.batches(height)?;
+                let submitted = batches
+                    .iter()
+                    .map(|b| (b.model, b.transactions.to_vec()))
+                    .collect();
+                in_flight.borrow_mut().push_back(batches);
+                Ok(Some(submitted))
+            },
+            options,
+            |state, block, built| {
+                let batches = in_flight.borrow_mut().pop_front().unwrap_or_default();
+                export(state, block.header.height, &batches, built)
+            },
+        )?;
+        return Ok(report);
+    };
+    for height in built.saturating_add(1)..=heights {
+        let batches = workload.batches(height)?;
+        let submitted: Vec<(Model, &[Transaction])> = batches
+            .iter()
+            .map(|b| (b.model, b.transactions.as_ref()))
+            .collect();
+        let transactions = blocks.get(block_index(height)).cloned();
+        let (_, built) =
+            build_shared_block(&mut state, producer, &submitted, transactions, options).map_err(
+                |e| ProveDirError::EvmBlock {
+                    height,
+                    source: Box::new(e),
+                },
+            )?;
+        export(&state, height, &batches, built)?;
     }
     Ok(report)
 }
@@ -284,11 +321,12 @@ fn prove_evm_workload(
     Ok(report)
 }
 
-/// Building block `height` failed.
-fn build(height: u64, error: ProverError) -> ProveDirError {
-    ProveDirError::Build {
-        height,
-        source: Box::new(error),
+impl From<BlockFailed> for ProveDirError {
+    fn from(failed: BlockFailed) -> Self {
+        ProveDirError::Build {
+            height: failed.height,
+            source: Box::new(failed.source),
+        }
     }
 }
 

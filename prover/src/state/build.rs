@@ -28,6 +28,7 @@ use crate::tree_hash::ModelTree;
 use crate::zk::proofs::ProofBytes;
 
 use super::*;
+use crate::BlockFailed;
 
 impl ProverState {
     /// Builds the next block from `transactions` of the chain's one model, commits it
@@ -75,6 +76,130 @@ impl ProverState {
         channels: Option<&dyn EvmChannels>,
         options: BlockOptions,
     ) -> Result<(Block, BlockReport), ProverError> {
+        let assembled = self.assemble_block(batches, evm, channels, options)?;
+        let Staged {
+            write,
+            block,
+            report,
+            advance,
+        } = self.stage_block(assembled, options)?;
+        // The leaves and tree in memory take the block while its transaction commits.
+        let (committed, rewind) = std::thread::scope(|scope| {
+            let commit = scope.spawn(move || write.commit());
+            let rewind = self.advance(advance);
+            (commit.join(), rewind)
+        });
+        self.settle(committed, rewind)?;
+        Ok((block, report))
+    }
+
+    /// Builds blocks one after another, each from the batches `next` gives (until it gives
+    /// `None`), each committed durably and then handed to `on_durable` with the state as it
+    /// leaves it, in order. The same blocks as [`build_block_of`](Self::build_block_of) in a
+    /// loop, sooner: block n+1's blobs are built while block n's commit is written (see
+    /// docs/DECISIONS.md). If a commit fails, the state is put back to the last durable block
+    /// and the error returned; a block built on top of the failed one is dropped unwritten.
+    pub fn build_blocks<E: From<BlockFailed>>(
+        &mut self,
+        mut next: impl FnMut() -> Result<Option<Vec<(Model, Vec<Transaction>)>>, E>,
+        options: BlockOptions,
+        mut on_durable: impl FnMut(&Self, Block, BlockReport) -> Result<(), E>,
+    ) -> Result<(), E> {
+        // A block's credits read the database's history, which must hold the block before:
+        // chains with bridges wait for each commit.
+        let may_overlap = self
+            .models
+            .iter()
+            .all(|lane| bridge(&self.params, lane.model).is_none());
+        std::thread::scope(|scope| {
+            let mut in_flight: Option<InFlight<'_>> = None;
+            let built = (|| -> Result<(), E> {
+                loop {
+                    if let Some(block) = in_flight.take_if(|block| !block.overlaps) {
+                        self.land(block, &mut on_durable)?;
+                    }
+                    let Some(batches) = next()? else {
+                        return Ok(());
+                    };
+                    let batches: Vec<(Model, &[Transaction])> = batches
+                        .iter()
+                        .map(|(model, transactions)| (*model, transactions.as_slice()))
+                        .collect();
+                    let height = self.height.saturating_add(1);
+                    let failed = |source| BlockFailed { height, source };
+                    let assembled = self
+                        .assemble_block(&batches, None, None, options)
+                        .map_err(failed)?;
+                    if let Some(block) = in_flight.take() {
+                        self.land(block, &mut on_durable)?;
+                    }
+                    let Staged {
+                        write,
+                        block,
+                        report,
+                        advance,
+                    } = self.stage_block(assembled, options).map_err(failed)?;
+                    // A checkpoint rewrites the accounts table the next block reads.
+                    let overlaps = may_overlap && !advance.checkpoint;
+                    let commit = scope.spawn(move || write.commit());
+                    let rewind = self.advance(advance);
+                    in_flight = Some(InFlight {
+                        commit,
+                        block,
+                        report,
+                        rewind,
+                        overlaps,
+                    });
+                }
+            })();
+            // However the run ended, the block in flight lands (or is put back) first.
+            let landed = match in_flight.take() {
+                Some(block) => self.land(block, &mut on_durable),
+                None => Ok(()),
+            };
+            landed.and(built)
+        })
+    }
+
+    /// Waits for the commit of the block in flight; hands it to `on_durable` once durable.
+    fn land<E: From<BlockFailed>>(
+        &mut self,
+        block: InFlight<'_>,
+        on_durable: &mut impl FnMut(&Self, Block, BlockReport) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let height = block.block.header.height;
+        self.settle(block.commit.join(), block.rewind)
+            .map_err(|source| BlockFailed { height, source })?;
+        on_durable(self, block.block, block.report)
+    }
+
+    /// A commit's outcome: on failure the state in memory is put back (`rewind`) and the
+    /// leaves and trees read again from the database.
+    fn settle(
+        &mut self,
+        committed: std::thread::Result<Result<(), redb::CommitError>>,
+        rewind: Rewind,
+    ) -> Result<(), ProverError> {
+        match committed {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => {
+                rewind.put_back(self);
+                self.reload_leaves()?;
+                Err(error.into())
+            }
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
+
+    /// The next block from `batches` (and `evm`'s blob) on the state in memory, its blobs
+    /// checked by the verifier; nothing written.
+    fn assemble_block(
+        &mut self,
+        batches: &[(Model, &[Transaction])],
+        evm: Option<Blob>,
+        channels: Option<&dyn EvmChannels>,
+        options: BlockOptions,
+    ) -> Result<Assembled, ProverError> {
         let evm_root = match &evm {
             None => self.evm_root,
             Some(blob) => {
@@ -197,6 +322,30 @@ impl ProverState {
                 bytes: block.ssz_bytes_len(),
             });
         }
+        Ok(Assembled {
+            block,
+            report,
+            roots,
+            changed,
+            evm_root,
+        })
+    }
+
+    /// Writes `assembled` into a write transaction, not committed: the block, its header, the
+    /// history, undo and redo entries (or a checkpoint), and the history pruned.
+    fn stage_block(
+        &self,
+        assembled: Assembled,
+        options: BlockOptions,
+    ) -> Result<Staged, ProverError> {
+        let Assembled {
+            block,
+            report,
+            roots,
+            changed,
+            evm_root,
+        } = assembled;
+        let height = block.header.height;
         let hash = header_hash(&block.header);
         let write = self.db.begin_write()?;
         write
@@ -226,42 +375,55 @@ impl ProverState {
                 .insert(META_CHECKPOINT, height.to_le_bytes().as_slice())?;
         }
         let history_from = self.prune_history(&write, height, options.history_window)?;
-        // The leaves and tree in memory take the block while its transaction commits; if the
-        // commit fails they are dropped, to be read again from the database.
-        let mut committed = Ok(());
-        rayon::scope(|scope| {
-            let models = &mut self.models;
-            scope.spawn(move |_| {
-                for (lane, changed) in models.iter_mut().zip(changed) {
-                    if checkpoint {
-                        lane.recent.clear();
-                    } else {
-                        lane.recent.extend(changed.after);
-                    }
-                    if let Some(nodes) = lane.nodes.as_mut() {
-                        nodes.apply(changed.nodes);
-                    }
-                }
-            });
-            committed = write.commit();
-        });
-        if let Err(error) = committed {
-            self.reload_leaves()?;
-            return Err(error.into());
-        }
+        Ok(Staged {
+            write,
+            block,
+            report,
+            advance: Advance {
+                changed,
+                roots,
+                evm_root,
+                history,
+                tip_hash: hash,
+                history_from,
+                checkpoint,
+            },
+        })
+    }
 
-        self.history = history;
-        self.height = height;
-        self.tip_hash = hash;
-        self.history_from = history_from;
-        if checkpoint {
-            self.checkpoint = height;
-        }
-        for (lane, root) in self.models.iter_mut().zip(roots) {
+    /// Moves the state in memory to the staged block (its leaves, tree nodes, roots, height,
+    /// tip and history); returns what puts it back if the block's commit fails.
+    fn advance(&mut self, advance: Advance) -> Rewind {
+        let height = self.height.saturating_add(1);
+        let rewind = Rewind {
+            roots: self.models.iter().map(|lane| lane.root).collect(),
+            evm_root: self.evm_root,
+            history: std::mem::replace(&mut self.history, advance.history),
+            height: self.height,
+            tip_hash: self.tip_hash,
+            checkpoint: self.checkpoint,
+            history_from: self.history_from,
+        };
+        let lanes = self.models.iter_mut().zip(advance.changed);
+        for ((lane, changed), root) in lanes.zip(advance.roots) {
+            if advance.checkpoint {
+                lane.recent.clear();
+            } else {
+                lane.recent.extend(changed.after);
+            }
+            if let Some(nodes) = lane.nodes.as_mut() {
+                nodes.apply(changed.nodes);
+            }
             lane.root = root;
         }
-        self.evm_root = evm_root;
-        Ok((block, report))
+        self.height = height;
+        self.tip_hash = advance.tip_hash;
+        self.history_from = advance.history_from;
+        if advance.checkpoint {
+            self.checkpoint = height;
+        }
+        self.evm_root = advance.evm_root;
+        rewind
     }
 
     /// Reads the leaves changed since the checkpoint again from the database, and drops the
@@ -898,4 +1060,71 @@ pub(super) struct BuiltBlob {
     /// Each touched account, with its leaf before and after the blob and the latter's hash.
     pub(super) leaves: Vec<(u64, AccountLeaf, AccountLeaf, Hash32)>,
     pub(super) nodes: Vec<(u8, u64, Hash32)>,
+}
+
+/// A block assembled on the state in memory, not yet written.
+struct Assembled {
+    block: Block,
+    report: BlockReport,
+    /// Each hosted model's root after the block.
+    roots: Vec<Hash32>,
+    changed: Vec<Changed>,
+    evm_root: Option<Hash32>,
+}
+
+/// A block written into its transaction, not yet committed, and what the state in memory
+/// becomes with it.
+struct Staged {
+    write: WriteTransaction,
+    block: Block,
+    report: BlockReport,
+    advance: Advance,
+}
+
+/// What a block changes in the state in memory.
+struct Advance {
+    changed: Vec<Changed>,
+    roots: Vec<Hash32>,
+    evm_root: Option<Hash32>,
+    history: HistoryAccumulator,
+    tip_hash: Hash32,
+    history_from: u64,
+    /// Whether the block is a checkpoint (the recent leaves are then in the accounts table).
+    checkpoint: bool,
+}
+
+/// The state in memory before a block whose commit is in flight.
+struct Rewind {
+    roots: Vec<Hash32>,
+    evm_root: Option<Hash32>,
+    history: HistoryAccumulator,
+    height: u64,
+    tip_hash: Hash32,
+    checkpoint: u64,
+    history_from: u64,
+}
+
+impl Rewind {
+    /// Puts the fields back; the leaves and trees are read again by the caller.
+    fn put_back(self, state: &mut ProverState) {
+        for (lane, root) in state.models.iter_mut().zip(self.roots) {
+            lane.root = root;
+        }
+        state.evm_root = self.evm_root;
+        state.history = self.history;
+        state.height = self.height;
+        state.tip_hash = self.tip_hash;
+        state.checkpoint = self.checkpoint;
+        state.history_from = self.history_from;
+    }
+}
+
+/// A block whose commit runs on its own thread while the next block is built.
+struct InFlight<'scope> {
+    commit: std::thread::ScopedJoinHandle<'scope, Result<(), redb::CommitError>>,
+    block: Block,
+    report: BlockReport,
+    rewind: Rewind,
+    /// Whether the next block may be built before this commit lands.
+    overlaps: bool,
 }

@@ -155,3 +155,15 @@ impl_from_redb!(
     redb::StorageError,
     redb::CommitError
 );
+
+/// Block `height` of a run of [`ProverState::build_blocks`](crate::ProverState::build_blocks)
+/// could not be built or committed.
+#[derive(Debug, Error)]
+#[error("building block {height}")]
+pub struct BlockFailed {
+    /// The block.
+    pub height: u64,
+    /// Why.
+    #[source]
+    pub source: ProverError,
+}

@@ -71,7 +71,7 @@ mod schema;
 mod undo;
 
 pub use credits::EvmChannels;
-pub use error::ProverError;
+pub use error::{BlockFailed, ProverError};
 use genesis::*;
 pub(crate) use leaves::Leaves;
 pub(crate) use nodes::read_node;
