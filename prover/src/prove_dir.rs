@@ -325,7 +325,7 @@ impl From<BlockFailed> for ProveDirError {
     fn from(failed: BlockFailed) -> Self {
         ProveDirError::Build {
             height: failed.height,
-            source: Box::new(failed.source),
+            source: failed.source,
         }
     }
 }

@@ -126,7 +126,10 @@ impl ProverState {
                         .map(|(model, transactions)| (*model, transactions.as_slice()))
                         .collect();
                     let height = self.height.saturating_add(1);
-                    let failed = |source| BlockFailed { height, source };
+                    let failed = |source| BlockFailed {
+                        height,
+                        source: Box::new(source),
+                    };
                     let assembled = self
                         .assemble_block(&batches, None, None, options)
                         .map_err(failed)?;
@@ -169,7 +172,10 @@ impl ProverState {
     ) -> Result<(), E> {
         let height = block.block.header.height;
         self.settle(block.commit.join(), block.rewind)
-            .map_err(|source| BlockFailed { height, source })?;
+            .map_err(|source| BlockFailed {
+                height,
+                source: Box::new(source),
+            })?;
         on_durable(self, block.block, block.report)
     }
 

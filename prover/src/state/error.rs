@@ -165,5 +165,5 @@ pub struct BlockFailed {
     pub height: u64,
     /// Why.
     #[source]
-    pub source: ProverError,
+    pub source: Box<ProverError>,
 }
