@@ -85,11 +85,11 @@ impl ProverState {
         } = self.stage_block(assembled, options)?;
         // The leaves and tree in memory take the block while its transaction commits.
         let (committed, rewind) = std::thread::scope(|scope| {
-            let commit = scope.spawn(move || write.commit());
+            let commit = scope.spawn(move || commit_block(write, block));
             let rewind = self.advance(advance);
             (commit.join(), rewind)
         });
-        self.settle(committed, rewind)?;
+        let block = self.settle(committed, rewind)?;
         Ok((block, report))
     }
 
@@ -144,11 +144,12 @@ impl ProverState {
                     } = self.stage_block(assembled, options).map_err(failed)?;
                     // A checkpoint rewrites the accounts table the next block reads.
                     let overlaps = may_overlap && !advance.checkpoint;
-                    let commit = scope.spawn(move || write.commit());
+                    let height = block.header.height;
+                    let commit = scope.spawn(move || commit_block(write, block));
                     let rewind = self.advance(advance);
                     in_flight = Some(InFlight {
                         commit,
-                        block,
+                        height,
                         report,
                         rewind,
                         overlaps,
@@ -170,28 +171,29 @@ impl ProverState {
         block: InFlight<'_>,
         on_durable: &mut impl FnMut(&Self, Block, BlockReport) -> Result<(), E>,
     ) -> Result<(), E> {
-        let height = block.block.header.height;
-        self.settle(block.commit.join(), block.rewind)
+        let height = block.height;
+        let durable = self
+            .settle(block.commit.join(), block.rewind)
             .map_err(|source| BlockFailed {
                 height,
                 source: Box::new(source),
             })?;
-        on_durable(self, block.block, block.report)
+        on_durable(self, durable, block.report)
     }
 
-    /// A commit's outcome: on failure the state in memory is put back (`rewind`) and the
-    /// leaves and trees read again from the database.
+    /// A commit's outcome ([`commit_block`]'s): the block once durable; on failure the state
+    /// in memory is put back (`rewind`) and the leaves and trees read again from the database.
     fn settle(
         &mut self,
-        committed: std::thread::Result<Result<(), redb::CommitError>>,
+        committed: std::thread::Result<(Result<(), ProverError>, Block)>,
         rewind: Rewind,
-    ) -> Result<(), ProverError> {
+    ) -> Result<Block, ProverError> {
         match committed {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => {
+            Ok((Ok(()), block)) => Ok(block),
+            Ok((Err(error), _)) => {
                 rewind.put_back(self);
                 self.reload_leaves()?;
-                Err(error.into())
+                Err(error)
             }
             Err(panic) => std::panic::resume_unwind(panic),
         }
@@ -337,8 +339,9 @@ impl ProverState {
         })
     }
 
-    /// Writes `assembled` into a write transaction, not committed: the block, its header, the
-    /// history, undo and redo entries (or a checkpoint), and the history pruned.
+    /// Writes `assembled` into a write transaction, not committed: its header, the history,
+    /// undo and redo entries (or a checkpoint), and the history pruned; the block itself is
+    /// written by [`commit_block`].
     fn stage_block(
         &self,
         assembled: Assembled,
@@ -354,9 +357,6 @@ impl ProverState {
         let height = block.header.height;
         let hash = header_hash(&block.header);
         let write = self.db.begin_write()?;
-        write
-            .open_table(BLOCKS)?
-            .insert(height, encode_file(&block).as_slice())?;
         write.open_table(HEADERS)?.insert(height, hash.0)?;
         let mut history = self.history.clone();
         append_history(&mut write.open_table(HISTORY_NODES)?, &mut history, hash)?;
@@ -412,14 +412,18 @@ impl ProverState {
         };
         let lanes = self.models.iter_mut().zip(advance.changed);
         for ((lane, changed), root) in lanes.zip(advance.roots) {
-            if advance.checkpoint {
-                lane.recent.clear();
-            } else {
-                lane.recent.extend(changed.after);
-            }
-            if let Some(nodes) = lane.nodes.as_mut() {
-                nodes.apply(changed.nodes);
-            }
+            let (recent, nodes) = (&mut lane.recent, &mut lane.nodes);
+            rayon::join(
+                || match advance.checkpoint {
+                    true => recent.clear(),
+                    false => recent.extend(changed.after),
+                },
+                || {
+                    if let Some(nodes) = nodes.as_mut() {
+                        nodes.apply(changed.nodes);
+                    }
+                },
+            );
             lane.root = root;
         }
         self.height = height;
@@ -1125,10 +1129,24 @@ impl Rewind {
     }
 }
 
+/// Writes `block` into `write`, staged with the rest of the block's entries
+/// ([`ProverState::stage_block`]), and commits it durably; gives the block back. Run on its own
+/// thread: encoding a block (megabytes) and the disk's wait need none of the state.
+fn commit_block(write: WriteTransaction, block: Block) -> (Result<(), ProverError>, Block) {
+    let committed = (|| {
+        write
+            .open_table(BLOCKS)?
+            .insert(block.header.height, encode_file(&block).as_slice())?;
+        write.commit()?;
+        Ok(())
+    })();
+    (committed, block)
+}
+
 /// A block whose commit runs on its own thread while the next block is built.
 struct InFlight<'scope> {
-    commit: std::thread::ScopedJoinHandle<'scope, Result<(), redb::CommitError>>,
-    block: Block,
+    commit: std::thread::ScopedJoinHandle<'scope, (Result<(), ProverError>, Block)>,
+    height: u64,
     report: BlockReport,
     rewind: Rewind,
     /// Whether the next block may be built before this commit lands.
