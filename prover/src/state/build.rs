@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use rayon::prelude::*;
 use redb::{ReadTransaction, ReadableDatabase, WriteTransaction};
 
-use super::leaves::write_leaves;
+use super::leaves::{CurrentLeaves, write_leaves};
 use super::nodes::{BlockNodes, TreeNodes, write_level};
 use super::undo::pack_leaves;
 use verifier::accounts::{TouchedState, touched_accounts};
@@ -412,11 +412,16 @@ impl ProverState {
         };
         let lanes = self.models.iter_mut().zip(advance.changed);
         for ((lane, changed), root) in lanes.zip(advance.roots) {
-            let (recent, nodes) = (&mut lane.recent, &mut lane.nodes);
+            let (recent, current, nodes) = (&mut lane.recent, &mut lane.current, &mut lane.nodes);
             rayon::join(
-                || match advance.checkpoint {
-                    true => recent.clear(),
-                    false => recent.extend(changed.after),
+                || {
+                    if let Some(current) = current.as_mut() {
+                        current.extend(&changed.after);
+                    }
+                    match advance.checkpoint {
+                        true => recent.clear(),
+                        false => recent.extend(changed.after),
+                    }
                 },
                 || {
                     if let Some(nodes) = nodes.as_mut() {
@@ -442,20 +447,24 @@ impl ProverState {
         let read = self.db.begin_read()?;
         for lane in &mut self.models {
             lane.nodes = None;
+            lane.current = None;
             lane.recent = read_recent(&read, lane, self.checkpoint)?;
         }
         Ok(())
     }
 
-    /// Reads every hosted model's tree into memory, if not yet done: the checkpoint's, with
-    /// the paths of the leaves changed since recomputed, and checked against the current root.
+    /// Reads every hosted model's tree and leaves into memory, if not yet done: the
+    /// checkpoint's, with the leaves changed since and their paths recomputed, and checked
+    /// against the current root.
     fn load_nodes(&mut self) -> Result<(), ProverError> {
         let depth = self.params.tree_depth;
         for lane in &mut self.models {
-            if lane.nodes.is_some() {
+            if lane.nodes.is_some() && lane.current.is_some() {
                 continue;
             }
             let read = self.db.begin_read()?;
+            let current =
+                CurrentLeaves::load(&read.open_table(lane.tables.accounts)?, &lane.recent)?;
             let mut nodes = TreeNodes::load(&read.open_table(lane.tables.nodes)?)?;
             let tree = &lane.tree;
             let mut since = BlockNodes::default();
@@ -488,6 +497,7 @@ impl ProverState {
             }
             nodes.apply(since);
             lane.nodes = Some(nodes);
+            lane.current = Some(current);
         }
         Ok(())
     }
@@ -1044,6 +1054,7 @@ impl BlobContext<'_> {
         Leaves {
             table: self.table,
             recent: &self.lane.recent,
+            memory: self.lane.current.as_ref(),
             block: Some(&changed.after),
         }
     }

@@ -1,6 +1,7 @@
 //! The current leaves of one model: the accounts table (the state at the last checkpoint)
 //! under the leaves changed since (`recent`, from the redo entries), and under a block's own
-//! changes while it is being built.
+//! changes while it is being built. A block's builder reads them from a copy in memory of the
+//! first two ([`CurrentLeaves`]), kept beside the tree in memory.
 //!
 //! The table holds 16 consecutive accounts' leaves per entry (`groups.rs`), each leaf in its
 //! SSZ encoding (48 bytes).
@@ -13,6 +14,7 @@ use witness_format::{AccountLeaf, SszDecode, SszEncode};
 
 use super::ProverError;
 use super::groups::{GROUP, Group, decode, decode_slot, encode, first_index, slot};
+use super::nodes::FastMap;
 
 const LEAF_BYTES: usize = 48;
 
@@ -97,10 +99,82 @@ fn groups_of(range: &impl RangeBounds<u64>) -> (Bound<u64>, Bound<u64>) {
     (start, end)
 }
 
+/// Every current leaf of one model in memory: the accounts table under the leaves changed
+/// since the checkpoint. Those from account 0 up to the first absent one are in a vector
+/// (accounts are numbered from 0), any others in a map. A block of 8,192 transfers reads
+/// about 16,000 leaves; from redb, under two ordered maps, that was 6% of a prove run's time.
+/// Memory: 48 bytes an account (48 MB for 2^20), as much again of the tree's.
+#[derive(Default)]
+pub(crate) struct CurrentLeaves {
+    run: Vec<AccountLeaf>,
+    others: FastMap<u64, AccountLeaf>,
+}
+
+impl CurrentLeaves {
+    /// Every leaf of `table` (an accounts table) under `recent`.
+    pub(super) fn load(
+        table: &impl ReadableTable<u64, &'static [u8]>,
+        recent: &BTreeMap<u64, AccountLeaf>,
+    ) -> Result<Self, ProverError> {
+        let mut leaves = Self::default();
+        for entry in table.iter()? {
+            let (group, bytes) = entry?;
+            let group = group.value();
+            let first = first_index(group).ok_or_else(|| corrupt(group))?;
+            let stored: Group<LEAF_BYTES> = decode(bytes.value()).ok_or_else(|| corrupt(group))?;
+            for (offset, bytes) in (0..GROUP).zip(stored) {
+                // At most u64::MAX: `first` is at most u64::MAX - 15.
+                let account = first + offset;
+                if let Some(bytes) = bytes {
+                    leaves.set(account, decode_leaf(account, &bytes)?);
+                }
+            }
+        }
+        leaves.extend(recent);
+        Ok(leaves)
+    }
+
+    /// The leaf of `account` (empty if it does not exist).
+    pub(crate) fn get(&self, account: u64) -> AccountLeaf {
+        match usize::try_from(account).ok().and_then(|i| self.run.get(i)) {
+            Some(leaf) => *leaf,
+            None => self
+                .others
+                .get(&account)
+                .copied()
+                .unwrap_or(AccountLeaf::EMPTY),
+        }
+    }
+
+    /// Takes `leaves` (a block's changed ones, as it left them).
+    pub(super) fn extend<'a>(
+        &mut self,
+        leaves: impl IntoIterator<Item = (&'a u64, &'a AccountLeaf)>,
+    ) {
+        for (&account, &leaf) in leaves {
+            self.set(account, leaf);
+        }
+    }
+
+    fn set(&mut self, account: u64, leaf: AccountLeaf) {
+        let position = usize::try_from(account).ok();
+        if let Some(slot) = position.and_then(|i| self.run.get_mut(i)) {
+            *slot = leaf;
+        } else if position == Some(self.run.len()) {
+            self.run.push(leaf);
+            self.others.remove(&account);
+        } else {
+            self.others.insert(account, leaf);
+        }
+    }
+}
+
 /// A read-only view of one model's current leaves.
 pub(crate) struct Leaves<'a> {
     pub(crate) table: &'a ReadOnlyTable<u64, &'static [u8]>,
     pub(crate) recent: &'a BTreeMap<u64, AccountLeaf>,
+    /// The same leaves as `table` under `recent`, in memory, when loaded: read instead.
+    pub(crate) memory: Option<&'a CurrentLeaves>,
     /// The block being built's changes so far, if any.
     pub(crate) block: Option<&'a BTreeMap<u64, AccountLeaf>>,
 }
@@ -110,6 +184,9 @@ impl Leaves<'_> {
     pub(crate) fn get(&self, account: u64) -> Result<AccountLeaf, ProverError> {
         if let Some(leaf) = self.block.and_then(|block| block.get(&account)) {
             return Ok(*leaf);
+        }
+        if let Some(memory) = self.memory {
+            return Ok(memory.get(account));
         }
         match self.recent.get(&account) {
             Some(leaf) => Ok(*leaf),
@@ -191,6 +268,7 @@ mod tests {
         let leaves = Leaves {
             table: &table,
             recent: &recent,
+            memory: None,
             block: None,
         };
         for account in [0, 5, 15, 33, u64::MAX] {
@@ -221,6 +299,66 @@ mod tests {
         assert_eq!(accounts(leaves.range(..).unwrap()).len(), 7);
     }
 
+    /// The leaves in memory are the table's under the recent ones, account by account, and
+    /// stay so as blocks' leaves are taken in (the run from account 0 growing past a gap, and
+    /// accounts far from it).
+    #[test]
+    fn leaves_in_memory_read_as_the_table_under_the_recent_leaves() {
+        let db = database(&[0, 2, 5, 15, 16, 33, u64::MAX]);
+        let read = db.begin_read().unwrap();
+        let table = read.open_table(ACCOUNTS).unwrap();
+        let mut recent = BTreeMap::from([(16, leaf(99)), (40, leaf(7))]);
+        let mut memory = CurrentLeaves::load(&table, &recent).unwrap();
+        let accounts = [
+            0,
+            1,
+            2,
+            3,
+            5,
+            14,
+            15,
+            16,
+            17,
+            33,
+            40,
+            41,
+            1000,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
+        let agree = |memory: &CurrentLeaves, recent: &BTreeMap<u64, AccountLeaf>| {
+            let stored = Leaves {
+                table: &table,
+                recent,
+                memory: None,
+                block: None,
+            };
+            let in_memory = Leaves {
+                memory: Some(memory),
+                ..stored
+            };
+            for account in accounts {
+                assert_eq!(
+                    memory.get(account),
+                    stored.get(account).unwrap(),
+                    "{account}"
+                );
+                assert_eq!(
+                    in_memory.get(account).unwrap(),
+                    stored.get(account).unwrap()
+                );
+            }
+        };
+        agree(&memory, &recent);
+        assert_eq!(memory.get(16), leaf(99));
+        assert_eq!(memory.get(1), AccountLeaf::EMPTY);
+        let block = BTreeMap::from([(1, leaf(11)), (3, leaf(33)), (2, leaf(22)), (41, leaf(4))]);
+        memory.extend(&block);
+        recent.extend(block);
+        agree(&memory, &recent);
+        assert_eq!((memory.get(1), memory.get(3)), (leaf(11), leaf(33)));
+    }
+
     /// An entry whose bitmap and length disagree, or whose group no account lies in, is
     /// refused as corrupt.
     #[test]
@@ -241,6 +379,7 @@ mod tests {
         let leaves = Leaves {
             table: &table,
             recent: &recent,
+            memory: None,
             block: None,
         };
         assert_eq!(leaves.get(3).unwrap(), leaf(!3));
@@ -249,6 +388,10 @@ mod tests {
         };
         corrupt(leaves.get(16).map(|_| ()), "accounts entry 1");
         corrupt(leaves.range(16..32).map(|_| ()), "accounts entry 1");
+        corrupt(
+            CurrentLeaves::load(&table, &recent).map(|_| ()),
+            "accounts entry 1",
+        );
         let last = format!("accounts entry {}", u64::MAX / GROUP + 1);
         corrupt(leaves.range(u64::MAX - 1..).map(|_| ()), &last);
     }

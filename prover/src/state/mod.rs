@@ -89,6 +89,8 @@ pub(crate) struct ModelState {
     root: Hash32,
     /// The current tree, once a block needs it (`build.rs`).
     nodes: Option<nodes::TreeNodes>,
+    /// The current leaves in memory, loaded and dropped with `nodes`.
+    current: Option<leaves::CurrentLeaves>,
     /// The leaves changed since the checkpoint, as they are now.
     pub(crate) recent: BTreeMap<u64, AccountLeaf>,
 }
@@ -105,6 +107,7 @@ impl ModelState {
             tables: ModelTables::of(model),
             root,
             nodes: None,
+            current: None,
             recent: BTreeMap::new(),
         })
     }
@@ -365,6 +368,7 @@ impl ProverState {
         Leaves {
             table,
             recent: &lane.recent,
+            memory: None,
             block: None,
         }
     }

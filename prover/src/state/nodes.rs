@@ -2,8 +2,8 @@
 //! up to date by each committed block.
 //!
 //! A block reads its siblings here instead of from redb, and collects the nodes it changes
-//! with their last values ([`BlockNodes`]); the memory copy takes them only once the block's
-//! transaction is durable, so a block that fails leaves it as it was. The table itself is
+//! with their last values ([`BlockNodes`]); the memory copy takes them when the block's
+//! transaction is committed, and is dropped (read again) if that commit fails. The table itself is
 //! rewritten only at checkpoints (`build.rs`). Memory is the tree's size: about 2 nodes per account,
 //! 32 bytes each where they are numbered from 0 (a 2^20-account tree: about 64 MB, and at most
 //! as much again of a vector's spare capacity).
@@ -20,7 +20,7 @@ use witness_format::Hash32;
 use super::groups::{GROUP, Group, decode, decode_slot, encode, first_index, slot};
 use super::{ProverError, node_key};
 
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+pub(super) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 fn corrupt(key: u128) -> ProverError {
     ProverError::Corrupt(format!("tree node entry {key:#x}"))
