@@ -1,7 +1,9 @@
 //! Proving a workload directory into a chain directory, block by block (the mirror of
 //! [`crate::verify_dir`]): each height's batches built into one block with one durable commit,
-//! then exported from the database, which is the source of truth. A re-run resumes after the
-//! last committed block and rewrites the file a crash may have left between commit and export.
+//! then exported once durable (the block files written on a thread of their own, while the
+//! next blocks are built). The database is the source of truth: a re-run resumes after the last
+//! committed block and rewrites from it every file a crash may have left between commit and
+//! export.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -126,9 +128,10 @@ pub enum ProveDirError {
 /// Proves the workload in `workload_dir` into `chain_dir` with the database `db`, every block
 /// with `options`, `zk-transfer` blobs with zk proofs from `zk` when it is given (its verifying
 /// key is pinned in the genesis and copied to the chain's `keys/`), and with `zk_srs`, the
-/// hash of an aggregation SRS key, pinned in the genesis too. `on_height` is called after
-/// each height is exported, with the height, the number of heights and what that block left
-/// out (nothing for a block an earlier run built).
+/// hash of an aggregation SRS key, pinned in the genesis too. `on_height` is called once
+/// each height is durable and its file queued or written (all are written when this returns),
+/// with the height, the number of heights and what that block left out (nothing for a block
+/// an earlier run built).
 pub fn prove_workload_dir(
     workload_dir: &Path,
     db: &Path,
@@ -212,11 +215,8 @@ pub fn prove_workload_dir(
         export_chain(&state, chain_dir, height..=height)?;
         on_height(height, heights, &[]);
     }
-    let mut export = |state: &ProverState,
-                      height: u64,
-                      batches: &[TransactionBatch],
-                      built: BlockReport|
-     -> Result<(), ProveDirError> {
+    // What a built block left out, counted into the report.
+    let mut record = |height: u64, batches: &[TransactionBatch], built: BlockReport| {
         let left_out: Vec<LeftOut> = built
             .dropped
             .into_iter()
@@ -233,34 +233,63 @@ pub fn prove_workload_dir(
         report.dropped += left_out.len();
         report.credited += built.credited;
         report.blocks_built += 1;
-        export_chain(state, chain_dir, height..=height)?;
-        on_height(height, heights, &left_out);
-        Ok(())
+        left_out
     };
     let Some((blocks, producer)) = &mut evm else {
+        write_value(&genesis_path(chain_dir), state.genesis())?;
         // Each block's batches, kept from when it is built until it is durable.
         let in_flight = RefCell::new(VecDeque::new());
         let mut height = built;
-        state.build_blocks(
-            || {
-                if height >= heights {
-                    return Ok(None);
+        // Each durable block's file is written on a thread of its own (encoding and writing
+        // megabytes while the next block is built), in order; a crash before a file is
+        // written leaves it to the next run, which exports every committed block.
+        std::thread::scope(|scope| {
+            let (durable, written) = std::sync::mpsc::sync_channel::<Block>(2);
+            let writer = scope.spawn(move || {
+                for block in written {
+                    write_value(&block_path(chain_dir, block.header.height), &block)?;
                 }
-                height += 1;
-                let batches = workload.batches(height)?;
-                let submitted = batches
-                    .iter()
-                    .map(|b| (b.model, b.transactions.to_vec()))
-                    .collect();
-                in_flight.borrow_mut().push_back(batches);
-                Ok(Some(submitted))
-            },
-            options,
-            |state, block, built| {
-                let batches = in_flight.borrow_mut().pop_front().unwrap_or_default();
-                export(state, block.header.height, &batches, built)
-            },
-        )?;
+                Ok::<_, FileError>(())
+            });
+            let proven = state.build_blocks(
+                || {
+                    if height >= heights {
+                        return Ok(None);
+                    }
+                    height += 1;
+                    let batches = workload.batches(height)?;
+                    let submitted = batches
+                        .iter()
+                        .map(|b| (b.model, b.transactions.to_vec()))
+                        .collect();
+                    in_flight.borrow_mut().push_back(batches);
+                    Ok(Some(submitted))
+                },
+                options,
+                |_, block, built| {
+                    let height = block.header.height;
+                    let batches = in_flight.borrow_mut().pop_front().unwrap_or_default();
+                    let left_out = record(height, &batches, built);
+                    if durable.send(block).is_err() {
+                        // The writer stopped on an error, which the run returns instead.
+                        return Err(ProveDirError::File(FileError::Io {
+                            what: "writing",
+                            path: block_path(chain_dir, height),
+                            source: std::io::Error::other("the block files' writer stopped"),
+                        }));
+                    }
+                    on_height(height, heights, &left_out);
+                    Ok(())
+                },
+            );
+            drop(durable);
+            let written = writer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            // A file that could not be written stopped the run's exports first.
+            written?;
+            proven
+        })?;
         return Ok(report);
     };
     for height in built.saturating_add(1)..=heights {
@@ -277,7 +306,9 @@ pub fn prove_workload_dir(
                     source: Box::new(e),
                 },
             )?;
-        export(&state, height, &batches, built)?;
+        let left_out = record(height, &batches, built);
+        export_chain(&state, chain_dir, height..=height)?;
+        on_height(height, heights, &left_out);
     }
     Ok(report)
 }
@@ -476,6 +507,33 @@ mod tests {
         assert_eq!(report.blocks_built, 2);
         let again = prove(paths, None, |_, _, _| {}).unwrap();
         assert_eq!(again, ProveReport::default());
+    }
+
+    /// A block file that cannot be written (here a directory stands in its place) ends the
+    /// run with the file's error; the blocks are durable, and the next run writes the file.
+    #[test]
+    fn a_block_file_that_cannot_be_written_ends_the_run_and_the_next_writes_it() {
+        let (_dir, workload, db, chain) = setup(Model::Transfer);
+        let paths = (workload.as_path(), db.as_path(), chain.as_path());
+        let first = block_path(&chain, 1);
+        std::fs::create_dir_all(&first).unwrap();
+        let failed = prove(paths, None, |_, _, _| {});
+        assert!(
+            matches!(
+                &failed,
+                Err(ProveDirError::File(FileError::Io { what: "renaming to", path, .. }))
+                    if *path == first
+            ),
+            "{failed:?}"
+        );
+        std::fs::remove_dir(&first).unwrap();
+        let again = prove(paths, None, |_, _, _| {}).unwrap();
+        assert_eq!(again.blocks_built, 0);
+        let state = ProverState::open_existing(&db).unwrap();
+        for height in 1..=2 {
+            let file = std::fs::read(block_path(&chain, height)).unwrap();
+            assert_eq!(Some(file), state.block_file(height).unwrap());
+        }
     }
 
     /// zk keys for a workload without `zk-transfer`, or for another depth, are refused before
