@@ -236,7 +236,7 @@ impl ProverState {
         let mut roots: Vec<Hash32> = self.models.iter().map(|m| m.root).collect();
         let mut changed: Vec<Changed> = self.models.iter().map(|_| Changed::default()).collect();
         let mut blobs = Vec::new();
-        self.load_nodes()?;
+        self.load_memory()?;
         let read = self.db.begin_read()?;
         for (position, lane) in self.models.iter().enumerate() {
             let (credits, receipts) = self.pending_credits(lane, channels)?;
@@ -456,7 +456,7 @@ impl ProverState {
     /// Reads every hosted model's tree and leaves into memory, if not yet done: the
     /// checkpoint's, with the leaves changed since and their paths recomputed, and checked
     /// against the current root.
-    fn load_nodes(&mut self) -> Result<(), ProverError> {
+    fn load_memory(&mut self) -> Result<(), ProverError> {
         let depth = self.params.tree_depth;
         for lane in &mut self.models {
             if lane.nodes.is_some() && lane.current.is_some() {
