@@ -144,7 +144,6 @@ impl ProverState {
                     } = self.stage_block(assembled, options).map_err(failed)?;
                     // A checkpoint rewrites the accounts table the next block reads.
                     let overlaps = may_overlap && !advance.checkpoint;
-                    let height = block.header.height;
                     let commit = scope.spawn(move || commit_block(write, block));
                     let rewind = self.advance(advance);
                     in_flight = Some(InFlight {
@@ -444,10 +443,13 @@ impl ProverState {
     /// Reads the leaves changed since the checkpoint again from the database, and drops the
     /// trees in memory (read again by the next block): after a failed commit.
     fn reload_leaves(&mut self) -> Result<(), ProverError> {
-        let read = self.db.begin_read()?;
+        // Dropped first: if the database cannot be read either, nothing stale stays.
         for lane in &mut self.models {
             lane.nodes = None;
             lane.current = None;
+        }
+        let read = self.db.begin_read()?;
+        for lane in &mut self.models {
             lane.recent = read_recent(&read, lane, self.checkpoint)?;
         }
         Ok(())

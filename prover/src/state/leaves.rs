@@ -14,7 +14,7 @@ use witness_format::{AccountLeaf, SszDecode, SszEncode};
 
 use super::ProverError;
 use super::groups::{GROUP, Group, decode, decode_slot, encode, first_index, slot};
-use super::nodes::FastMap;
+use super::nodes::Numbered;
 
 const LEAF_BYTES: usize = 48;
 
@@ -100,15 +100,11 @@ fn groups_of(range: &impl RangeBounds<u64>) -> (Bound<u64>, Bound<u64>) {
 }
 
 /// Every current leaf of one model in memory: the accounts table under the leaves changed
-/// since the checkpoint. Those from account 0 up to the first absent one are in a vector
-/// (accounts are numbered from 0), any others in a map. A block of 8,192 transfers reads
-/// about 16,000 leaves; from redb, under two ordered maps, that was 6% of a prove run's time.
-/// Memory: 48 bytes an account (48 MB for 2^20), as much again of the tree's.
+/// since the checkpoint, numbered like the tree's levels ([`Numbered`]). A block of 8,192
+/// transfers reads about 16,000 leaves; from redb, under two ordered maps, that was 6% of a
+/// prove run's time. Memory: 48 bytes an account (48 MB for 2^20), as much again of the tree's.
 #[derive(Default)]
-pub(crate) struct CurrentLeaves {
-    run: Vec<AccountLeaf>,
-    others: FastMap<u64, AccountLeaf>,
-}
+pub(crate) struct CurrentLeaves(Numbered<AccountLeaf>);
 
 impl CurrentLeaves {
     /// Every leaf of `table` (an accounts table) under `recent`.
@@ -119,15 +115,8 @@ impl CurrentLeaves {
         let mut leaves = Self::default();
         for entry in table.iter()? {
             let (group, bytes) = entry?;
-            let group = group.value();
-            let first = first_index(group).ok_or_else(|| corrupt(group))?;
-            let stored: Group<LEAF_BYTES> = decode(bytes.value()).ok_or_else(|| corrupt(group))?;
-            for (offset, bytes) in (0..GROUP).zip(stored) {
-                // At most u64::MAX: `first` is at most u64::MAX - 15.
-                let account = first + offset;
-                if let Some(bytes) = bytes {
-                    leaves.set(account, decode_leaf(account, &bytes)?);
-                }
+            for (account, bytes) in entry_slots(group.value(), bytes.value())? {
+                leaves.0.set(account, decode_leaf(account, &bytes)?);
             }
         }
         leaves.extend(recent);
@@ -136,14 +125,7 @@ impl CurrentLeaves {
 
     /// The leaf of `account` (empty if it does not exist).
     pub(crate) fn get(&self, account: u64) -> AccountLeaf {
-        match usize::try_from(account).ok().and_then(|i| self.run.get(i)) {
-            Some(leaf) => *leaf,
-            None => self
-                .others
-                .get(&account)
-                .copied()
-                .unwrap_or(AccountLeaf::EMPTY),
-        }
+        self.0.get(account).unwrap_or(AccountLeaf::EMPTY)
     }
 
     /// Takes `leaves` (a block's changed ones, as it left them).
@@ -152,21 +134,22 @@ impl CurrentLeaves {
         leaves: impl IntoIterator<Item = (&'a u64, &'a AccountLeaf)>,
     ) {
         for (&account, &leaf) in leaves {
-            self.set(account, leaf);
+            self.0.set(account, leaf);
         }
     }
+}
 
-    fn set(&mut self, account: u64, leaf: AccountLeaf) {
-        let position = usize::try_from(account).ok();
-        if let Some(slot) = position.and_then(|i| self.run.get_mut(i)) {
-            *slot = leaf;
-        } else if position == Some(self.run.len()) {
-            self.run.push(leaf);
-            self.others.remove(&account);
-        } else {
-            self.others.insert(account, leaf);
-        }
-    }
+/// The stored slots of accounts entry `group` (`bytes`), with their accounts.
+fn entry_slots(
+    group: u64,
+    bytes: &[u8],
+) -> Result<impl Iterator<Item = (u64, [u8; LEAF_BYTES])>, ProverError> {
+    let first = first_index(group).ok_or_else(|| corrupt(group))?;
+    let stored: Group<LEAF_BYTES> = decode(bytes).ok_or_else(|| corrupt(group))?;
+    // At most u64::MAX: `first` is at most u64::MAX - 15.
+    Ok((0..GROUP)
+        .zip(stored)
+        .filter_map(move |(offset, bytes)| Some((first + offset, bytes?))))
 }
 
 /// A read-only view of one model's current leaves.
@@ -202,13 +185,8 @@ impl Leaves<'_> {
         let mut leaves = BTreeMap::new();
         for entry in self.table.range(groups_of(&accounts))? {
             let (group, bytes) = entry?;
-            let group = group.value();
-            let first = first_index(group).ok_or_else(|| corrupt(group))?;
-            let stored: Group<LEAF_BYTES> = decode(bytes.value()).ok_or_else(|| corrupt(group))?;
-            for (offset, bytes) in (0..GROUP).zip(stored) {
-                // At most u64::MAX: `first` is at most u64::MAX - 15.
-                let account = first + offset;
-                if let Some(bytes) = bytes.filter(|_| accounts.contains(&account)) {
+            for (account, bytes) in entry_slots(group.value(), bytes.value())? {
+                if accounts.contains(&account) {
                     leaves.insert(account, decode_leaf(account, &bytes)?);
                 }
             }

@@ -20,7 +20,7 @@ use witness_format::Hash32;
 use super::groups::{GROUP, Group, decode, decode_slot, encode, first_index, slot};
 use super::{ProverError, node_key};
 
-pub(super) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
 fn corrupt(key: u128) -> ProverError {
     ProverError::Corrupt(format!("tree node entry {key:#x}"))
@@ -66,35 +66,36 @@ pub(super) fn write_level(
 /// The stored (non-empty) nodes of one model's tree, by level then index.
 #[derive(Default)]
 pub(crate) struct TreeNodes {
-    levels: Vec<Level>,
+    levels: Vec<Numbered<Hash32>>,
 }
 
-/// One level's nodes: those from index 0 up to the first missing one in a vector (accounts are
-/// numbered from 0, so that is where a large tree's nodes are, and a vector is one memory
-/// access a node where a hash map takes two or more), any others in a map.
+/// Values numbered from 0 up to the first missing one in a vector (accounts are numbered from
+/// 0, so that is where a large tree's nodes and leaves are, and a vector is one memory access a
+/// value where a hash map takes two or more), any others in a map. One level of the tree in
+/// memory, and the leaves in memory (`leaves.rs`).
 #[derive(Default)]
-struct Level {
-    run: Vec<Hash32>,
-    others: FastMap<u64, Hash32>,
+pub(super) struct Numbered<T> {
+    run: Vec<T>,
+    others: FastMap<u64, T>,
 }
 
-impl Level {
-    fn get(&self, index: u64) -> Option<Hash32> {
+impl<T: Copy> Numbered<T> {
+    pub(super) fn get(&self, index: u64) -> Option<T> {
         match usize::try_from(index).ok().and_then(|i| self.run.get(i)) {
-            Some(hash) => Some(*hash),
+            Some(value) => Some(*value),
             None => self.others.get(&index).copied(),
         }
     }
 
-    fn set(&mut self, index: u64, hash: Hash32) {
+    pub(super) fn set(&mut self, index: u64, value: T) {
         let position = usize::try_from(index).ok();
         if let Some(slot) = position.and_then(|i| self.run.get_mut(i)) {
-            *slot = hash;
+            *slot = value;
         } else if position == Some(self.run.len()) {
-            self.run.push(hash);
+            self.run.push(value);
             self.others.remove(&index);
         } else {
-            self.others.insert(index, hash);
+            self.others.insert(index, value);
         }
     }
 
@@ -165,7 +166,7 @@ impl TreeNodes {
         let level = usize::from(level);
         if self.levels.len() <= level {
             self.levels
-                .resize_with(level.saturating_add(1), Level::default);
+                .resize_with(level.saturating_add(1), Numbered::default);
         }
         if let Some(nodes) = self.levels.get_mut(level) {
             nodes.set(index, hash);
@@ -237,7 +238,7 @@ mod tests {
     /// the order they come in: each index once, the last value set.
     #[test]
     fn a_level_holds_each_node_once() {
-        let mut level = Level::default();
+        let mut level = Numbered::default();
         for (index, byte) in [
             (0, 1),
             (1, 2),
