@@ -854,6 +854,95 @@ mod tests {
         assert_eq!(snapshot(&state), reference.leaves[7]);
     }
 
+    /// In-memory storage whose syncs fail once `fail` is set: a commit that cannot be made
+    /// durable.
+    #[derive(Debug)]
+    struct FailingSyncs {
+        storage: redb::backends::InMemoryBackend,
+        fail: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl redb::StorageBackend for FailingSyncs {
+        fn len(&self) -> Result<u64, std::io::Error> {
+            self.storage.len()
+        }
+        fn read(&self, offset: u64, out: &mut [u8]) -> Result<(), std::io::Error> {
+            self.storage.read(offset, out)
+        }
+        fn set_len(&self, len: u64) -> Result<(), std::io::Error> {
+            self.storage.set_len(len)
+        }
+        fn sync_data(&self) -> Result<(), std::io::Error> {
+            if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(std::io::Error::other("the disk is gone"));
+            }
+            self.storage.sync_data()
+        }
+        fn write(&self, offset: u64, data: &[u8]) -> Result<(), std::io::Error> {
+            self.storage.write(offset, data)
+        }
+    }
+
+    /// A commit that fails in a run ends it with that block's height, puts the state back to
+    /// the last durable block (height, roots), drops the block built on top unwritten and
+    /// hands nothing over; a single block's failed commit leaves the state as it was.
+    #[test]
+    fn a_failed_commit_puts_the_state_back_to_the_last_durable_block() {
+        let reference = build(3);
+        let workload = generate(&spec(3));
+        let fail = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let storage = FailingSyncs {
+            storage: redb::backends::InMemoryBackend::new(),
+            fail: fail.clone(),
+        };
+        let db = redb::Database::builder()
+            .create_with_backend(storage)
+            .unwrap();
+        let allocation = std::slice::from_ref(&workload.allocation);
+        let mut state = ProverState::open_database(db, allocation, &[], None, None).unwrap();
+        let options = BlockOptions {
+            txs_per_blob: 3,
+            ..BlockOptions::default()
+        };
+        let (block, _) = state
+            .build_block(&workload.batches[0].transactions, options)
+            .unwrap();
+        assert_eq!(block, reference.blocks[0]);
+        let root = state.state_root(Model::Transfer);
+        assert_eq!(root, Some(reference.blocks[0].header.state_roots[0].root));
+        fail.store(true, std::sync::atomic::Ordering::SeqCst);
+        let (mut asked, mut landed) = (1, Vec::new());
+        let failed: Result<(), crate::BlockFailed> = state.build_blocks(
+            || {
+                asked += 1;
+                let batch = workload.batches.get(asked - 1);
+                Ok(batch.map(|b| vec![(b.model, b.transactions.to_vec())]))
+            },
+            options,
+            |_, block, _| {
+                landed.push(block.header.height);
+                Ok(())
+            },
+        );
+        let Err(crate::BlockFailed { height, .. }) = failed else {
+            panic!("a block landed without a durable commit");
+        };
+        assert_eq!((height, asked, landed), (2, 3, vec![]));
+        assert_eq!(
+            (state.height(), state.state_root(Model::Transfer)),
+            (1, root)
+        );
+        assert!(
+            state
+                .build_block(&workload.batches[1].transactions, options)
+                .is_err()
+        );
+        assert_eq!(
+            (state.height(), state.state_root(Model::Transfer)),
+            (1, root)
+        );
+    }
+
     /// A block of a run that cannot be built is named by its height, and the blocks before it
     /// stay durable.
     #[test]

@@ -263,7 +263,18 @@ impl ProverState {
         zk_srs: Option<Hash32>,
         evm: Option<&Genesis>,
     ) -> Result<Self, ProverError> {
-        let db = Database::create(path)?;
+        Self::open_database(Database::create(path)?, allocations, zk_keys, zk_srs, evm)
+    }
+
+    /// [`open_chain_pinned`](Self::open_chain_pinned) on an open database (tests give one on
+    /// storage of their own).
+    pub(crate) fn open_database(
+        db: Database,
+        allocations: &[Allocation],
+        zk_keys: &[ZkKeyPin],
+        zk_srs: Option<Hash32>,
+        evm: Option<&Genesis>,
+    ) -> Result<Self, ProverError> {
         let genesis = match stored_genesis(&db)? {
             Some(genesis) => {
                 let expected = genesis_of(allocations, zk_keys, zk_srs, evm)?;
