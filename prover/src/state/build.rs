@@ -666,15 +666,18 @@ impl ProverState {
                 current = self.prepare(&cx, changed, *root, rest, limit, &[])?;
                 continue;
             };
-            let journal = changed.apply(&built.leaves, &built.nodes);
             let rest = pending.get(end..).unwrap_or_default();
-            let (verdict, next) = {
-                let changed = &*changed;
-                rayon::join(
-                    || verify_blob_in_block(&self.params, &header, &built.blob),
-                    || self.prepare(&cx, changed, built.blob.post_state_root, rest, limit, &[]),
-                )
-            };
+            // The check needs only the blob; taking its changes in (which the next blob builds
+            // on) runs beside it.
+            let (verdict, (journal, next)) = rayon::join(
+                || verify_blob_in_block(&self.params, &header, &built.blob),
+                || {
+                    let journal = changed.apply(&built.leaves, &built.nodes);
+                    let root = built.blob.post_state_root;
+                    let next = self.prepare(&cx, changed, root, rest, limit, &[]);
+                    (journal, next)
+                },
+            );
             match verdict {
                 Ok(()) => {
                     accept(report, candidate.dropped);
