@@ -98,9 +98,10 @@ fn invalid_transactions_are_left_out_with_their_reason() {
     let dir = tempfile::tempdir().unwrap();
     let mut prover = ProverState::open(&dir.path().join("db"), &workload.allocation).unwrap();
     let mut txs: Vec<Transaction> = workload.batches[0].transactions.to_vec();
-    // A bad signature, an overdraft (re-signed, so only the balance rule fails), and a transfer
-    // to an empty slot without a key. The forged copy must not take the nonce its honest twin
-    // needs: every honest transaction is kept.
+    // A bad signature, an overdraft (re-signed, so only the balance rule fails), a transfer
+    // to an empty slot without a key, and one with a key that is no valid point (y = p, a
+    // non-canonical encoding). The forged copy and the bad key must not take the nonce their
+    // honest twins need: every honest transaction is kept.
     let mut bad_signature = txs[0];
     bad_signature.signature.0[5] ^= 1;
     let mut overdraft = Transaction {
@@ -114,9 +115,18 @@ fn invalid_transactions_are_left_out_with_their_reason() {
         ..txs[2]
     };
     sign(spec.chain_id, spec.seed, &mut keyless);
+    let mut y_is_p = [0xff; 32];
+    y_is_p[0] = 0xed;
+    y_is_p[31] = 0x7f;
+    let mut bad_key = Transaction {
+        to: 201,
+        new_account_key: PublicKey::from(y_is_p),
+        ..txs[3]
+    };
+    sign(spec.chain_id, spec.seed, &mut bad_key);
     // Placed first, so their nonces are current and only the intended rule fails.
     let honest = txs.len();
-    txs.splice(0..0, [bad_signature, overdraft, keyless]);
+    txs.splice(0..0, [bad_signature, overdraft, keyless, bad_key]);
     let (block, report) = prover.build_block(&txs, BlockOptions::default()).unwrap();
     assert_eq!(report.included, honest);
     let reasons: Vec<(usize, Reason)> = report.dropped.clone();
@@ -127,6 +137,7 @@ fn invalid_transactions_are_left_out_with_their_reason() {
                 (0, Reason::BadSignature),
                 (1, Reason::InsufficientBalance { .. }),
                 (2, Reason::MissingNewAccountKey { account: 200 }),
+                (3, Reason::InvalidNewAccountKey),
             ]
         ),
         "{reasons:?}"

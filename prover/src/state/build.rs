@@ -638,13 +638,14 @@ impl ProverState {
             return Ok(());
         }
 
-        // Signatures are checked once, by the verifier, which every blob must pass anyway. If
-        // it finds a bad one, all bad ones are found and left out, and the blob is built again
-        // from the start: a forged transaction may have taken a nonce or a balance that a later
-        // valid one needs. Each round leaves out at least one transaction.
+        // Signatures and new-owner keys (curve point checks, the costly rules) are checked
+        // once, by the verifier, which every blob must pass anyway. If it finds a bad one, all
+        // bad ones of that kind are found and left out, and the blob is built again from the
+        // start: a forged transaction may have taken a nonce or a balance that a later valid
+        // one needs. Each round leaves out at least one transaction.
         let mut position = 0usize;
         let mut excluded: Vec<usize> = Vec::new();
-        let mut bad_signatures: Vec<(usize, Reason)> = Vec::new();
+        let mut found_invalid: Vec<(usize, Reason)> = Vec::new();
         let mut current = self.prepare(&cx, changed, *root, pending, limit, &[])?;
         while let Some(candidate) = current.take() {
             let end = position.saturating_add(candidate.take);
@@ -652,12 +653,14 @@ impl ProverState {
                 .get(end.saturating_sub(1))
                 .map_or(0, |(index, _)| *index);
             let mut accept = |report: &mut BlockReport, dropped: Vec<(usize, Reason)>| {
-                let (now, later): (Vec<_>, Vec<_>) = bad_signatures
+                let (now, later): (Vec<_>, Vec<_>) = found_invalid
                     .drain(..)
                     .partition(|(index, _)| *index <= last);
-                bad_signatures = later;
+                found_invalid = later;
+                let mut now = now;
+                now.extend(dropped);
+                now.sort_by_key(|(index, _)| *index);
                 report.dropped.extend(now);
-                report.dropped.extend(dropped);
             };
             let Some(built) = candidate.built else {
                 accept(report, candidate.dropped);
@@ -689,20 +692,29 @@ impl ProverState {
                     position = end;
                     current = next?;
                 }
-                Err(error) if error.reason == Reason::BadSignature => {
+                Err(error)
+                    if matches!(
+                        error.reason,
+                        Reason::BadSignature | Reason::InvalidNewAccountKey
+                    ) =>
+                {
                     changed.roll_back(journal);
-                    let invalid = lane.rules.invalid_signatures(
-                        self.params.chain_id,
-                        &candidate.signers,
-                        &built.blob.transactions,
-                    );
+                    let transactions = &built.blob.transactions;
+                    let invalid = match error.reason {
+                        Reason::BadSignature => lane.rules.invalid_signatures(
+                            self.params.chain_id,
+                            &candidate.signers,
+                            transactions,
+                        ),
+                        _ => invalid_new_keys(lane, transactions),
+                    };
                     if invalid.is_empty() {
                         return Err(ProverError::InvalidBlob(error));
                     }
                     for position in invalid {
                         if let Some(&index) = candidate.kept.get(position) {
                             excluded.push(index);
-                            bad_signatures.push((index, Reason::BadSignature));
+                            found_invalid.push((index, error.reason.clone()));
                         }
                     }
                     let chunk = pending.get(position..).unwrap_or_default();
@@ -818,8 +830,9 @@ impl ProverState {
         }
     }
 
-    /// The transactions of `chunk` (less `excluded`) that pass every rule but signatures, applied
-    /// in order on the stored state; and why the others do not.
+    /// The transactions of `chunk` (less `excluded`) that pass every rule but signatures and
+    /// new-owner keys (left to the verifier: see `build_blobs`), applied in order on the stored
+    /// state; and why the others do not.
     fn select(
         &self,
         lane: &ModelState,
@@ -848,18 +861,9 @@ impl ProverState {
             rule_drops: Vec::new(),
             states: None,
         };
-        // The key rule needs no state, and it is a curve point check: on all threads.
-        let keys: Vec<Result<(), Reason>> = candidates
-            .par_iter()
-            .map(|(_, tx)| lane.rules.check_new_account_key(&tx.new_account_key))
-            .collect();
-        for ((position, &(index, tx)), key) in candidates.iter().enumerate().zip(keys) {
+        for (position, &(index, tx)) in candidates.iter().enumerate() {
             if let Some((_, reason)) = out_of_range.iter().find(|(p, _)| *p == position) {
                 selection.rule_drops.push((index, reason.clone()));
-                continue;
-            }
-            if let Err(reason) = key {
-                selection.rule_drops.push((index, reason));
                 continue;
             }
             let key = state.get(tx.from).map(|leaf| leaf.public_key);
@@ -994,6 +998,20 @@ impl ProverState {
             .map(|state| state.with_bridge(bridge(&self.params, lane.model)))
             .ok_or_else(|| ProverError::Corrupt("touched state length".into()))
     }
+}
+
+/// The positions in `transactions` of new-owner keys `lane`'s rules refuse.
+fn invalid_new_keys(lane: &ModelState, transactions: &[Transaction]) -> Vec<usize> {
+    transactions
+        .par_iter()
+        .enumerate()
+        .filter(|(_, tx)| {
+            lane.rules
+                .check_new_account_key(&tx.new_account_key)
+                .is_err()
+        })
+        .map(|(position, _)| position)
+        .collect()
 }
 
 /// `blob` with `proof` as its witness.
