@@ -3,10 +3,12 @@
 
 use std::convert::Infallible;
 
+use rayon::prelude::*;
 use redb::Database;
 use verifier::ChainParams;
 use verifier::accumulator::HistoryAccumulator;
 use verifier::hash::genesis_hash;
+use verifier::tree::SparseTree;
 use witness_format::ssz_types::VariableList;
 use witness_format::{Allocation, Genesis, Hash32, Model, ModelRoot, ZkKeyPin, encode_file};
 
@@ -142,10 +144,21 @@ pub(super) fn allocation_root(
             "account {i} has no key"
         )));
     }
+    // Hashed a chunk at a time (in vector lanes where the tree's hash has them), on all threads:
+    // a 2^20-account genesis is a million leaves.
+    let hashes: Vec<Option<Hash32>> = allocation
+        .accounts
+        .par_chunks(1 << 14)
+        .flat_map_iter(|chunk| {
+            let mut hashes = Vec::with_capacity(chunk.len());
+            tree.leaves(chunk, &mut hashes);
+            hashes
+        })
+        .collect();
     let leaves: Vec<(u64, Hash32)> = (0u64..)
-        .zip(allocation.accounts.iter())
-        .map(|(account, leaf)| {
-            tree.leaf(leaf).map(|hash| (account, hash)).ok_or_else(|| {
+        .zip(hashes)
+        .map(|(account, hash)| {
+            hash.map(|hash| (account, hash)).ok_or_else(|| {
                 ProverError::InvalidAllocation(format!(
                     "account {account}: the key is not a valid {} key",
                     allocation.model
@@ -280,6 +293,39 @@ mod tests {
         assert!(invalid(checked_allocations(&[t.clone(), other_chain])).contains("chain 8"));
         let other_depth = allocation(Model::ZkTransfer, 7, 5);
         assert!(invalid(checked_allocations(&[t, other_depth])).contains("depth 5"));
+    }
+
+    /// The leaves are hashed a chunk of 2^14 at a time on all threads: past a chunk, the root is
+    /// still the verifier's, and a bad key is still named by its account.
+    #[test]
+    fn a_genesis_of_several_chunks_has_the_verifiers_root_and_names_a_bad_key() {
+        let public_key = crate::workload::model_public_key(Model::ZkTransfer, 1, 0);
+        let accounts: Vec<AccountLeaf> = (0..20_000u64)
+            .map(|i| AccountLeaf {
+                public_key,
+                balance: i.saturating_add(1),
+                nonce: 0,
+            })
+            .collect();
+        let mut z = allocation(Model::ZkTransfer, 7, 16);
+        z.accounts = VariableList::new(accounts.clone()).unwrap();
+        let genesis = genesis_of(std::slice::from_ref(&z), &[], None, None).unwrap();
+        let numbered: Vec<(u64, AccountLeaf)> = (0u64..).zip(accounts.iter().copied()).collect();
+        let expected = verifier::zk_transfer::root_of_accounts(16, &numbered).unwrap();
+        assert_eq!(
+            genesis.state_roots[0].root,
+            verifier::zk_transfer::fr_to_hash(&expected)
+        );
+
+        let mut bad = accounts;
+        bad[17_000].public_key = witness_format::PublicKey::from([0xff; 32]);
+        z.accounts = VariableList::new(bad).unwrap();
+        let refused = genesis_of(std::slice::from_ref(&z), &[], None, None);
+        assert!(
+            matches!(&refused, Err(ProverError::InvalidAllocation(message))
+                if message.contains("account 17000: the key is not a valid")),
+            "{refused:?}"
+        );
     }
 
     #[test]
