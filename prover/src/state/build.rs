@@ -653,11 +653,10 @@ impl ProverState {
                 .get(end.saturating_sub(1))
                 .map_or(0, |(index, _)| *index);
             let mut accept = |report: &mut BlockReport, dropped: Vec<(usize, Reason)>| {
-                let (now, later): (Vec<_>, Vec<_>) = found_invalid
+                let (mut now, later): (Vec<_>, Vec<_>) = found_invalid
                     .drain(..)
                     .partition(|(index, _)| *index <= last);
                 found_invalid = later;
-                let mut now = now;
                 now.extend(dropped);
                 now.sort_by_key(|(index, _)| *index);
                 report.dropped.extend(now);

@@ -127,10 +127,12 @@ pub(super) fn zk_pins(
     bounded(pins)
 }
 
+/// The root of `allocation`'s accounts in `tree`, handing every node to `visit`: each
+/// account's leaf hash (level 0), then each inner node the walk computes.
 pub(super) fn allocation_root(
     allocation: &Allocation,
     tree: &ModelTree,
-    visit: impl FnMut(u8, u64, &Hash32),
+    mut visit: impl FnMut(u8, u64, &Hash32),
 ) -> Result<Hash32, ProverError> {
     let depth = allocation.tree_depth;
     let count = allocation.accounts.len() as u64;
@@ -166,6 +168,9 @@ pub(super) fn allocation_root(
             })
         })
         .collect::<Result<_, _>>()?;
+    for (account, hash) in &leaves {
+        visit(0, *account, hash);
+    }
     let Ok(root) =
         tree.root::<Infallible>(depth, leaves, |level, _| Ok(tree.default(level)), visit);
     Ok(root)
@@ -209,11 +214,6 @@ pub(super) fn initialize(
         let root = allocation_root(allocation, &tree, |level, index, hash| {
             nodes.insert_at(level, index, *hash);
         })?;
-        for (account, leaf) in (0u64..).zip(allocation.accounts.iter()) {
-            if let Some(hash) = tree.leaf(leaf) {
-                nodes.insert_at(0, account, hash);
-            }
-        }
         write_leaves(&mut accounts, (0u64..).zip(allocation.accounts.iter()))?;
         nodes.write_all(&mut write.open_table(tables.nodes)?)?;
         write.open_table(tables.undo)?;
