@@ -32,6 +32,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use prover::workload::{AccessPattern, WorkloadGenerator, WorkloadSpec};
 use prover::zk::circuit::{TransferBatchCircuit, merkle_blob_circuit};
 use prover::zk::groth16::{self, ProvingKey, rng_from_seed};
+use prover::zk::keys::Shape;
 use prover::zk::synthetic::{self, SyntheticCircuit, WitnessProfile, witness_profile};
 use prover::{BlockOptions, ProverState};
 use verifier::zk_transfer::groth16::{encode_proof, verifying_key_hash};
@@ -55,9 +56,7 @@ fn quick() -> bool {
 
 /// What the benchmarks share, prepared once.
 struct Fixture {
-    depth: u8,
-    batch: usize,
-    chain_id: u64,
+    shape: Shape,
     params: ChainParams,
     merkle_blob: Blob,
     zk_blob: Blob,
@@ -90,8 +89,13 @@ impl Fixture {
         let merkle_blob = block.blobs.first().expect("one blob").clone();
 
         eprintln!("setup: keys for depth {depth}, batch {batch}, and for the baseline...");
-        let (pk, vk) = groth16::setup_from_seed(depth, batch, chain_id, [1; 32]).expect("keys");
-        let circuit = circuit(depth, batch, chain_id, &merkle_blob);
+        let shape = Shape::new(
+            depth,
+            u16::try_from(batch).expect("a small batch"),
+            chain_id,
+        );
+        let (pk, vk) = groth16::setup_from_seed(shape, [1; 32]).expect("keys");
+        let circuit = circuit(shape, &merkle_blob);
         let profile = witness_profile(circuit.clone()).expect("a profile");
         let baseline_pk =
             synthetic::setup_from_seed(SyntheticCircuit::matching(profile, 0), [2; 32])
@@ -117,9 +121,7 @@ impl Fixture {
             profile.constraints / batch
         );
         Self {
-            depth,
-            batch,
-            chain_id,
+            shape,
             params,
             merkle_blob,
             zk_blob,
@@ -132,17 +134,17 @@ impl Fixture {
 
 /// The circuit for the blob's transactions, its witness built from the blob's Merkle witness
 /// (what `stateless bench --zk` measures too).
-fn circuit(depth: u8, batch: usize, chain_id: u64, blob: &Blob) -> TransferBatchCircuit {
-    merkle_blob_circuit(depth, batch, chain_id, 0, blob).expect("a witness")
+fn circuit(shape: Shape, blob: &Blob) -> TransferBatchCircuit {
+    merkle_blob_circuit(shape, 0, blob).expect("a witness")
 }
 
 fn benches(c: &mut Criterion) {
     let (depth, batch) = if quick() { (6, 2) } else { (8, 4) };
     let f = Fixture::new(depth, batch);
-    let shape = format!("depth{}_batch{}", f.depth, f.batch);
+    let shape = format!("depth{}_batch{}", f.shape.depth, f.shape.batch);
 
     let mut group = c.benchmark_group("zk_prove");
-    group.throughput(Throughput::Elements(f.batch as u64));
+    group.throughput(Throughput::Elements(u64::from(f.shape.batch)));
     group.sample_size(10);
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(30));
@@ -150,7 +152,7 @@ fn benches(c: &mut Criterion) {
         let mut round = 0u8;
         b.iter(|| {
             round = round.wrapping_add(1);
-            let circuit = circuit(f.depth, f.batch, f.chain_id, &f.merkle_blob);
+            let circuit = circuit(f.shape, &f.merkle_blob);
             black_box(groth16::prove(
                 &f.pk,
                 circuit,
@@ -173,7 +175,7 @@ fn benches(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("zk_verify");
-    group.throughput(Throughput::Elements(f.batch as u64));
+    group.throughput(Throughput::Elements(u64::from(f.shape.batch)));
     group.bench_function(BenchmarkId::new("zk_blob", &shape), |b| {
         b.iter(|| verify_blob(&f.params, black_box(&f.zk_blob)));
     });

@@ -53,6 +53,10 @@ pub(crate) struct BenchArgs {
     /// (default 3; 1 with --quick).
     #[arg(long, requires = "zk")]
     proofs: Option<usize>,
+    /// With --zk: top tree levels each proof computes once for its blob, for keys generated
+    /// here (default 0; keys from --keys carry their own: `zk setup --shared-levels`).
+    #[arg(long, requires = "zk")]
+    shared_levels: Option<u8>,
     /// Print the results as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -85,6 +89,7 @@ pub(crate) fn bench(args: BenchArgs) -> Result<(), Failure> {
             batch: args.batch,
             keys: args.keys.clone(),
             proofs: args.proofs,
+            shared_levels: args.shared_levels,
             accounts: args.accounts,
             quick: args.quick,
         };

@@ -59,6 +59,11 @@ pub(crate) struct SetupArgs {
     /// Chain id (a constant of the circuit).
     #[arg(long, default_value_t = 1)]
     chain_id: u64,
+    /// Top tree levels a proof computes once for its whole blob instead of for every path:
+    /// fewer constraints, but only a blob whose accounts all lie in one subtree of
+    /// 2^(depth - shared-levels) leaves can be proven (any other gets a Merkle witness).
+    #[arg(long, default_value_t = 0)]
+    shared_levels: u8,
     /// Output directory for pk.bin, vk.bin and shape.json.
     #[arg(long)]
     out: PathBuf,
@@ -122,26 +127,23 @@ fn setup(args: SetupArgs) -> Result<(), Failure> {
     if args.batch == 0 {
         return Err(anyhow::anyhow!("--batch must be at least 1").into());
     }
+    let shape = Shape {
+        shared_levels: args.shared_levels,
+        ..Shape::new(args.depth, args.batch, args.chain_id)
+    };
+    shape
+        .check()
+        .map_err(|e| anyhow::anyhow!("--shared-levels: {e}"))?;
     let seed = seed_bytes(args.seed);
     let bar = ProgressBar::new_spinner();
     bar.set_message(format!(
-        "zk setup: depth {}, batch {} (local single-party setup)",
-        args.depth, args.batch
+        "zk setup: depth {}, batch {}, {} shared levels (local single-party setup)",
+        args.depth, args.batch, args.shared_levels
     ));
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    let (pk, vk) = prover::zk::groth16::setup_from_seed(
-        args.depth,
-        usize::from(args.batch),
-        args.chain_id,
-        seed,
-    )
-    .map_err(|e| anyhow::anyhow!("setup: {e}"))?;
+    let (pk, vk) = prover::zk::groth16::setup_from_seed(shape, seed)
+        .map_err(|e| anyhow::anyhow!("setup: {e}"))?;
     bar.finish_and_clear();
-    let shape = Shape {
-        depth: args.depth,
-        batch: args.batch,
-        chain_id: args.chain_id,
-    };
     let keys = Keys { shape, pk, vk };
     write_keys(&args.out, &keys).map_err(|e| anyhow::anyhow!("{e}"))?;
     eprintln!(

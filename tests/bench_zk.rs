@@ -125,4 +125,25 @@ fn bench_zk_flags_are_checked_first() {
         "{stderr}"
     );
     assert!(out.stdout.is_empty());
+
+    // The right shape, but shared levels other than the keys'.
+    let out = stateless(&[
+        "bench",
+        "--zk",
+        "--quick",
+        "--depth",
+        "6",
+        "--batch",
+        "1",
+        "--shared-levels",
+        "2",
+        "--keys",
+        path(&keys),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("holds keys with 0 shared levels"),
+        "{stderr}"
+    );
 }

@@ -284,6 +284,24 @@ fn zk_usage_errors() {
             .code(),
         Some(2)
     );
+    let no_path = stateless(&[
+        "zk",
+        "setup",
+        "--depth",
+        "4",
+        "--batch",
+        "1",
+        "--shared-levels",
+        "4",
+        "--out",
+        path(&keys),
+    ]);
+    assert_eq!(no_path.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&no_path.stderr).contains("4 shared levels leave no path"),
+        "{}",
+        String::from_utf8_lossy(&no_path.stderr)
+    );
 }
 
 /// The name of the enum variant at the start of a `Debug` rendering.

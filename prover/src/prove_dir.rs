@@ -456,12 +456,8 @@ mod tests {
 
     fn keys(depth: u8) -> Keys {
         let chain_id = spec().chain_id;
-        let (pk, vk) = setup_from_seed(depth, 1, chain_id, [3; 32]).unwrap();
-        let shape = Shape {
-            depth,
-            batch: 1,
-            chain_id,
-        };
+        let shape = Shape::new(depth, 1, chain_id);
+        let (pk, vk) = setup_from_seed(shape, [3; 32]).unwrap();
         Keys { shape, pk, vk }
     }
 

@@ -4,6 +4,7 @@
 
 use prover::workload::{Workload, WorkloadSpec, generate_for};
 use prover::zk::groth16::{rng_from_seed, setup};
+use prover::zk::keys::Shape;
 use prover::{BlockOptions, FactQuery, ProverError, ProverState};
 use verifier::zk_transfer::groth16::verifying_key_hash;
 use verifier::{ProvenFact, verify_chain_with_zk_keys, verify_history_proof};
@@ -48,7 +49,11 @@ fn batches<'a>(
 #[test]
 fn both_models_share_blocks_each_with_its_own_root_and_witness_kind() {
     let (transfer, zk) = workloads();
-    let (pk, vk) = setup(DEPTH, BATCH, CHAIN, &mut rng_from_seed([1; 32])).unwrap();
+    let (pk, vk) = setup(
+        Shape::new(DEPTH, BATCH as u16, CHAIN),
+        &mut rng_from_seed([1; 32]),
+    )
+    .unwrap();
     let pin = ZkKeyPin {
         batch: BATCH as u16,
         vk_hash: verifying_key_hash(&vk),

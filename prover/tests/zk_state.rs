@@ -1,12 +1,16 @@
 //! The prover on a `zk-transfer` chain: Merkle witnesses, and zk proofs with a pinned key.
 //! Tiny shapes (depth 4, batch 2) so setup and proving take seconds.
 
-use prover::workload::{WorkloadSpec, generate_for};
+use prover::workload::{WorkloadSpec, generate_for, zk_signing_key};
 use prover::zk::groth16::{rng_from_seed, setup};
+use prover::zk::keys::{Keys, Shape};
+use prover::zk::proofs::ZkProving;
 use prover::{BlockOptions, ProverError, ProverState};
+use verifier::accounts::touched_accounts;
 use verifier::zk_transfer::groth16::verifying_key_hash;
+use verifier::zk_transfer::sign_transaction;
 use verifier::{Reason, verify_chain, verify_chain_with_zk_keys};
-use witness_format::{Hash32, Model, Witness, ZkKeyPin};
+use witness_format::{Hash32, Model, PublicKey, Signature, Transaction, Witness, ZkKeyPin};
 
 const CHAIN: u64 = 7;
 const DEPTH: u8 = 4;
@@ -60,7 +64,11 @@ fn zk_transfer_chain_with_merkle_witnesses_verifies() {
 #[test]
 fn zk_transfer_chain_with_zk_proofs_verifies_under_the_pinned_key() {
     let workload = generate_for(&spec(), Model::ZkTransfer);
-    let (pk, vk) = setup(DEPTH, BATCH, CHAIN, &mut rng_from_seed([1; 32])).unwrap();
+    let (pk, vk) = setup(
+        Shape::new(DEPTH, BATCH as u16, CHAIN),
+        &mut rng_from_seed([1; 32]),
+    )
+    .unwrap();
     let pin = ZkKeyPin {
         batch: BATCH as u16,
         vk_hash: verifying_key_hash(&vk),
@@ -106,17 +114,92 @@ fn zk_transfer_chain_with_zk_proofs_verifies_under_the_pinned_key() {
     // A key the genesis does not pin is refused.
     let mut state =
         ProverState::open_chain(&db, std::slice::from_ref(&workload.allocation), &[pin]).unwrap();
-    let (other_pk, _) = setup(DEPTH, BATCH, CHAIN, &mut rng_from_seed([2; 32])).unwrap();
+    let (other_pk, _) = setup(
+        Shape::new(DEPTH, BATCH as u16, CHAIN),
+        &mut rng_from_seed([2; 32]),
+    )
+    .unwrap();
     assert!(matches!(
         state.set_zk_proving_key(other_pk, BATCH),
         Err(ProverError::ZkKey(_))
     ));
 }
 
+/// Under a key with shared levels, a blob whose accounts lie in one subtree gets a proof and
+/// any other keeps its Merkle witness; the chain verifies either way.
+#[test]
+fn zk_blobs_across_subtrees_keep_their_merkle_witness() {
+    let spec = spec();
+    let workload = generate_for(&spec, Model::ZkTransfer);
+    // Subtrees of 4 accounts: the workload's accounts 0-5 lie in two.
+    let shape = Shape {
+        shared_levels: 2,
+        ..Shape::new(DEPTH, BATCH as u16, CHAIN)
+    };
+    let (pk, vk) = setup(shape, &mut rng_from_seed([3; 32])).unwrap();
+    let pin = ZkKeyPin {
+        batch: BATCH as u16,
+        vk_hash: verifying_key_hash(&vk),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = ProverState::open_chain(
+        &dir.path().join("db"),
+        std::slice::from_ref(&workload.allocation),
+        &[pin],
+    )
+    .unwrap();
+    let keys = Keys {
+        shape,
+        pk,
+        vk: vk.clone(),
+    };
+    state.set_zk_proofs(ZkProving::local(keys)).unwrap();
+    let transfer = |from: u64, to: u64| {
+        let mut tx = Transaction {
+            from,
+            to,
+            amount: 1,
+            nonce: 0,
+            new_account_key: PublicKey::ZERO,
+            signature: Signature::ZERO,
+        };
+        let key = zk_signing_key(spec.seed, from);
+        tx.signature = Signature::from(sign_transaction(&key, CHAIN, &tx).unwrap());
+        tx
+    };
+    // Blobs of two: one in subtree 0; then one across subtrees 0 and 1, and one in subtree 1.
+    let blocks_of = [
+        vec![transfer(0, 1), transfer(2, 3)],
+        vec![transfer(1, 5), transfer(4, 5), transfer(5, 4)],
+    ];
+    let mut witnesses = Vec::new();
+    let mut blocks = Vec::new();
+    for txs in &blocks_of {
+        let (block, report) = state.build_block(txs, BlockOptions::default()).unwrap();
+        assert!(report.dropped.is_empty(), "{:?}", report.dropped);
+        for blob in block.blobs.iter() {
+            let accounts = touched_accounts(&blob.transactions, DEPTH).unwrap();
+            witnesses.push((shape.subtree_of(&accounts), blob.witness.kind_name()));
+        }
+        blocks.push(block);
+    }
+    let (zk, merkle) = ("zk", "merkle");
+    assert_eq!(
+        witnesses,
+        [(Some(0), zk), (None, merkle), (Some(1), zk)],
+        "(subtree, witness) of each blob"
+    );
+    verify_chain_with_zk_keys(state.genesis(), &[vk], &blocks).unwrap();
+}
+
 #[test]
 fn transfer_chain_takes_no_zk_key() {
     let workload = generate_for(&spec(), Model::Transfer);
-    let (pk, vk) = setup(DEPTH, BATCH, CHAIN, &mut rng_from_seed([1; 32])).unwrap();
+    let (pk, vk) = setup(
+        Shape::new(DEPTH, BATCH as u16, CHAIN),
+        &mut rng_from_seed([1; 32]),
+    )
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let pin = ZkKeyPin {
         batch: BATCH as u16,

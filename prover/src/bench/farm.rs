@@ -74,12 +74,12 @@ pub fn run(options: &FarmBenchOptions) -> Result<serde_json::Value> {
     eprintln!(
         "bench --farm: depth {depth}, batch {batch}, {blocks} blocks of 2 blobs, {cores} threads"
     );
-    let (pk, vk) = setup_from_seed(depth, batch, spec.chain_id, [11; 32])?;
-    let shape = Shape {
+    let shape = Shape::new(
         depth,
-        batch: u16::try_from(batch).context("batch too large")?,
-        chain_id: spec.chain_id,
-    };
+        u16::try_from(batch).context("batch too large")?,
+        spec.chain_id,
+    );
+    let (pk, vk) = setup_from_seed(shape, [11; 32])?;
     let keys = Keys { shape, pk, vk };
 
     let transfers = (blocks * batch * 2) as f64;

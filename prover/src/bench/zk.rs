@@ -29,6 +29,7 @@ use std::time::Instant;
 use crate::workload::{AccessPattern, WorkloadGenerator, WorkloadSpec};
 use crate::zk::circuit::{TransferBatchCircuit, merkle_blob_circuit};
 use crate::zk::groth16::{self, ProvingKey, VerifyingKey, rng_from_seed};
+use crate::zk::keys::Shape;
 use crate::zk::synthetic::{self, SyntheticCircuit, WitnessProfile, witness_profile};
 use crate::{BlockOptions, ProverState};
 use anyhow::Context;
@@ -67,6 +68,9 @@ pub struct ZkOptions {
     /// Proofs per median, real and baseline each, after one warm-up proof (default 3; 1 with
     /// `quick`).
     pub proofs: Option<usize>,
+    /// Top tree levels a proof computes once for its blob (default 0; with `keys`, the keys'
+    /// own, which this must then equal).
+    pub shared_levels: Option<u8>,
     /// Accounts in the state (default 2^16; 16 with `quick`).
     pub accounts: Option<u64>,
     /// Smaller shapes and fewer repetitions.
@@ -80,6 +84,8 @@ struct Plan {
     accounts: u64,
     /// Proofs per median (real and synthetic each), after one warm-up proof.
     proofs: usize,
+    /// Shared levels of keys generated here (`--keys` bring their own).
+    shared_levels: Option<u8>,
     /// Blobs per verification measurement.
     verify_blobs: usize,
     /// Verification rounds (each block once per round) per median.
@@ -95,6 +101,7 @@ impl Plan {
             batch: args.batch.unwrap_or(if quick { 2 } else { 64 }),
             accounts: args.accounts.unwrap_or(if quick { 16 } else { 1 << 16 }),
             proofs: args.proofs.unwrap_or(if quick { 1 } else { 3 }),
+            shared_levels: args.shared_levels,
             verify_blobs: if quick { 8 } else { 32 },
             repetitions: if quick { 3 } else { 15 },
             keys: args.keys.clone(),
@@ -159,6 +166,8 @@ pub struct ZkReport {
     pub batch: usize,
     /// Chain id of the keys.
     pub chain_id: u64,
+    /// Top tree levels each proof computes once for its blob.
+    pub shared_levels: u8,
     /// Accounts in the state.
     pub accounts: u64,
     /// Worker threads.
@@ -206,15 +215,16 @@ pub fn run(args: &ZkOptions) -> anyhow::Result<ZkReport> {
     let Keys {
         pk,
         vk,
-        chain_id,
+        shape,
         setup_s,
         setup_peak,
     } = keys(&plan)?;
+    let chain_id = shape.chain_id;
 
     // 2. The transactions, with a Merkle witness from the prover.
     eprintln!(
-        "bench --zk: depth {}, batch {}, {} accounts, {threads} threads",
-        plan.depth, plan.batch, plan.accounts
+        "bench --zk: depth {}, batch {}, {} shared levels, {} accounts, {threads} threads",
+        plan.depth, plan.batch, shape.shared_levels, plan.accounts
     );
     let spec = WorkloadSpec {
         chain_id,
@@ -240,7 +250,7 @@ pub fn run(args: &ZkOptions) -> anyhow::Result<ZkReport> {
     let merkle_blob = block.blobs.first().context("no blob")?.clone();
 
     // The real circuit's size and witness, for the constraint count and the baseline.
-    let profile = witness_profile(real_circuit(&plan, chain_id, &merkle_blob)?)
+    let profile = witness_profile(real_circuit(shape, &merkle_blob)?)
         .map_err(|e| anyhow::anyhow!("synthesis: {e}"))?;
     eprintln!(
         "bench --zk: {} constraints, {} witness variables ({} zero, {} ±1, {} small)",
@@ -249,7 +259,7 @@ pub fn run(args: &ZkOptions) -> anyhow::Result<ZkReport> {
 
     // The warm-up proof, which also measures proving's peak memory.
     let reset = reset_peak_memory();
-    let (proof, seconds) = prove_real(&plan, chain_id, &pk, &merkle_blob, 0)?;
+    let (proof, seconds) = prove_real(shape, &pk, &merkle_blob, 0)?;
     let prove_peak = phase_peak(reset);
     eprintln!("bench --zk: warm-up proof {seconds:.2} s");
 
@@ -257,7 +267,7 @@ pub fn run(args: &ZkOptions) -> anyhow::Result<ZkReport> {
     let (baseline_pk, baseline_setup_s) = baseline_keys(profile)?;
     let (mut real, mut plain) = (Vec::new(), Vec::new());
     for round in 1..=plan.proofs {
-        real.push(prove_real(&plan, chain_id, &pk, &merkle_blob, round)?.1);
+        real.push(prove_real(shape, &pk, &merkle_blob, round)?.1);
         plain.push(prove_baseline(&baseline_pk, profile, round)?);
         eprintln!(
             "bench --zk: proof {round}/{}: {:.2} s, baseline {:.2} s",
@@ -358,6 +368,7 @@ pub fn run(args: &ZkOptions) -> anyhow::Result<ZkReport> {
         depth: plan.depth,
         batch: plan.batch,
         chain_id,
+        shared_levels: shape.shared_levels,
         accounts: plan.accounts,
         threads,
         proofs: plan.proofs,
@@ -377,7 +388,7 @@ pub fn run(args: &ZkOptions) -> anyhow::Result<ZkReport> {
 struct Keys {
     pk: ProvingKey,
     vk: VerifyingKey,
-    chain_id: u64,
+    shape: Shape,
     setup_s: Option<f64>,
     setup_peak: Option<u64>,
 }
@@ -388,7 +399,7 @@ fn keys(plan: &Plan) -> anyhow::Result<Keys> {
         eprintln!("bench --zk: loading keys from {}", dir.display());
         let crate::zk::keys::Keys { shape, pk, vk } = crate::zk::keys::read_keys(dir)?;
         anyhow::ensure!(
-            shape.depth == plan.depth && usize::from(shape.batch) == plan.batch,
+            shape.depth == plan.depth && shape.batch() == plan.batch,
             "{} holds keys for depth {}, batch {}; the bench is for depth {}, batch {}",
             dir.display(),
             shape.depth,
@@ -396,22 +407,39 @@ fn keys(plan: &Plan) -> anyhow::Result<Keys> {
             plan.depth,
             plan.batch
         );
+        anyhow::ensure!(
+            plan.shared_levels
+                .is_none_or(|levels| levels == shape.shared_levels),
+            "{} holds keys with {} shared levels",
+            dir.display(),
+            shape.shared_levels
+        );
         return Ok(Keys {
             pk,
             vk,
-            chain_id: shape.chain_id,
+            shape,
             setup_s: None,
             setup_peak: None,
         });
     }
-    let chain_id = WorkloadSpec::default().chain_id;
+    let shape = Shape {
+        shared_levels: plan.shared_levels.unwrap_or(0),
+        ..Shape::new(
+            plan.depth,
+            u16::try_from(plan.batch).context("--batch must fit 16 bits")?,
+            WorkloadSpec::default().chain_id,
+        )
+    };
+    shape
+        .check()
+        .map_err(|e| anyhow::anyhow!("--shared-levels: {e}"))?;
     eprintln!(
         "bench --zk: key generation, depth {}, batch {} (local, insecure)",
         plan.depth, plan.batch
     );
     let reset = reset_peak_memory();
     let start = Instant::now();
-    let (pk, vk) = groth16::setup_from_seed(plan.depth, plan.batch, chain_id, rand::random())
+    let (pk, vk) = groth16::setup_from_seed(shape, rand::random())
         .map_err(|e| anyhow::anyhow!("setup: {e}"))?;
     let seconds = start.elapsed().as_secs_f64();
     let peak = phase_peak(reset);
@@ -419,7 +447,7 @@ fn keys(plan: &Plan) -> anyhow::Result<Keys> {
     Ok(Keys {
         pk,
         vk,
-        chain_id,
+        shape,
         setup_s: Some(seconds),
         setup_peak: peak,
     })
@@ -427,22 +455,20 @@ fn keys(plan: &Plan) -> anyhow::Result<Keys> {
 
 /// The circuit for the blob's transactions, its witness built from the blob's Merkle witness
 /// (the pre-state leaves, and the siblings in the multiproof's canonical order).
-fn real_circuit(plan: &Plan, chain_id: u64, blob: &Blob) -> anyhow::Result<TransferBatchCircuit> {
-    merkle_blob_circuit(plan.depth, plan.batch, chain_id, 0, blob)
-        .map_err(|e| anyhow::anyhow!("witness: {e}"))
+fn real_circuit(shape: Shape, blob: &Blob) -> anyhow::Result<TransferBatchCircuit> {
+    merkle_blob_circuit(shape, 0, blob).map_err(|e| anyhow::anyhow!("witness: {e}"))
 }
 
 /// One real proof of the blob's transactions, from its Merkle witness: the proof bytes and the
 /// seconds taken (witness building and proving).
 fn prove_real(
-    plan: &Plan,
-    chain_id: u64,
+    shape: Shape,
     pk: &ProvingKey,
     blob: &Blob,
     round: usize,
 ) -> anyhow::Result<([u8; ZK_PROOF_BYTES], f64)> {
     let start = Instant::now();
-    let circuit = real_circuit(plan, chain_id, blob)?;
+    let circuit = real_circuit(shape, blob)?;
     let proof = groth16::prove(pk, circuit, &mut rng_from_seed(seed(round)))
         .map_err(|e| anyhow::anyhow!("proving: {e}"))?;
     Ok((encode_proof(&proof), start.elapsed().as_secs_f64()))

@@ -235,7 +235,7 @@ impl Worker<'_> {
     ) -> Result<ProofBytes, String> {
         let (keys, pool) = (Arc::clone(&self.keys), Arc::clone(&self.pool));
         let mut proving = tokio::task::spawn_blocking(move || {
-            pool.install(|| prove_job(&keys.pk, keys.shape.circuit(), &job))
+            pool.install(|| prove_job(&keys.pk, keys.shape, &job))
         });
         // Three signs of life per ack wait: one lost on the way does not cost the job.
         let period = ack_wait.checked_div(3).unwrap_or_default();

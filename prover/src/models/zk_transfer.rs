@@ -15,6 +15,7 @@ use super::WorkloadKeys;
 use crate::ProverError;
 use crate::zk::circuit::TransferBatchCircuit;
 use crate::zk::groth16::{ProvingKey, prove, rng_from_seed};
+use crate::zk::keys::Shape;
 use crate::zk::witness::build_witness;
 
 /// The Schnorr (Jubjub) signing key of `account` under `seed`.
@@ -43,8 +44,8 @@ impl WorkloadKeys for SchnorrKeys {
     }
 }
 
-/// The proof of a proving job's blob under `pk`, for a circuit of `(depth, batch, chain_id)`
-/// (the key's shape): the circuit's witness from the blob's Merkle witness (its pre-state
+/// The proof of a proving job's blob under `pk`, a key for a circuit of `shape`: the circuit's
+/// witness from the blob's Merkle witness (its pre-state
 /// leaves, and every sibling its multiproof gives, in the walk's order), then a Groth16 proof
 /// whose randomness is derived from the blob's roots, so that proving is reproducible: the same
 /// job gives the same bytes wherever it is proven.
@@ -53,9 +54,10 @@ impl WorkloadKeys for SchnorrKeys {
 /// bridge: a blob with a proof never exits), so a malformed job gets the verifier's reason.
 pub(crate) fn prove_job(
     pk: &ProvingKey,
-    (depth, batch, chain_id): (u8, usize, u64),
+    shape: Shape,
     job: &ProvingJob,
 ) -> Result<[u8; ZK_PROOF_BYTES], ProverError> {
+    let (depth, chain_id) = (shape.depth, shape.chain_id);
     let blob = &job.blob;
     let Witness::Merkle(merkle) = &blob.witness else {
         return Err(ProverError::ZkProving(format!(
@@ -88,20 +90,12 @@ pub(crate) fn prove_job(
     })
     .map_err(invalid)?;
     let mut replay = siblings.into_iter();
-    let witness = build_witness(
-        depth,
-        batch,
-        chain_id,
-        job.reserved_bits,
-        &pre_state,
-        txs,
-        |_, _| replay.next().ok_or("the multiproof has too few siblings"),
-    )
+    let witness = build_witness(shape, job.reserved_bits, &pre_state, txs, |_, _| {
+        replay.next().ok_or("the multiproof has too few siblings")
+    })
     .map_err(|e| ProverError::ZkProving(e.to_string()))?;
     let circuit = TransferBatchCircuit {
-        depth,
-        batch,
-        chain_id,
+        shape,
         witness: Some(witness),
     };
     // Proof randomness from the blob's roots: reproducible, and the blob is public anyway.

@@ -594,7 +594,7 @@ impl ProverState {
             .ok_or_else(|| ProverError::Corrupt("the tree is not loaded".into()))?;
         let mut limit = options.txs_per_blob.clamp(1, MAX_TRANSACTIONS_PER_BLOB);
         if let Some(zk) = self.zk.as_ref().filter(|zk| zk.model == lane.model) {
-            limit = limit.min(zk.batch.max(1));
+            limit = limit.min(zk.shape.batch().max(1));
         }
         if receipts.is_some() {
             limit = limit.min(MAX_CREDITS_PER_BLOB);
@@ -935,14 +935,17 @@ impl ProverState {
         let merkle = proof
             .witness(pre_state.leaves().to_vec())
             .ok_or_else(|| ProverError::Corrupt("a witness past its limits".into()))?;
-        // A zk proof does not cover the bridge: blobs that exit take Merkle witnesses.
+        // A zk proof does not cover the bridge: blobs that exit take Merkle witnesses; nor,
+        // under a key with shared levels, a blob whose accounts span two subtrees.
         let exits = bridge(&self.params, lane.model)
             .is_some_and(|bridge| txs.iter().any(|tx| tx.to >= bridge.accounts_end()));
         // A blob of the zk lane is built with its Merkle witness (checked by the verifier like
         // any) and proven once the block's blobs are all built (`prove_blobs`).
         let needs_proof = receipts.is_none()
             && !exits
-            && self.zk.as_ref().is_some_and(|zk| zk.model == lane.model);
+            && self.zk.as_ref().is_some_and(|zk| {
+                zk.model == lane.model && zk.shape.subtree_of(pre_state.accounts()).is_some()
+            });
         let witness = match receipts {
             Some(receipts) => Witness::Credits(CreditWitness {
                 merkle,

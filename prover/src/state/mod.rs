@@ -180,7 +180,8 @@ pub struct BlockReport {
 struct ZkProver {
     /// The model whose blobs it proves (the one model with a circuit).
     model: Model,
-    batch: usize,
+    /// The key's shape: its batch, and the subtree a proof's accounts must share.
+    shape: Shape,
     vk_hash: Hash32,
     proofs: Box<dyn ProofSource>,
 }
@@ -442,12 +443,12 @@ impl ProverState {
     /// slots on this chain's depth), proven here. The genesis must pin its verifying key for
     /// that batch.
     pub fn set_zk_proving_key(&mut self, pk: ProvingKey, batch: usize) -> Result<(), ProverError> {
-        let shape = Shape {
-            depth: self.params.tree_depth,
-            batch: u16::try_from(batch)
+        let shape = Shape::new(
+            self.params.tree_depth,
+            u16::try_from(batch)
                 .map_err(|_| ProverError::ZkKey(format!("batch {batch} is too large")))?,
-            chain_id: self.params.chain_id,
-        };
+            self.params.chain_id,
+        );
         let vk = pk.vk.clone();
         self.set_zk_proofs(ZkProving {
             shape,
@@ -478,7 +479,8 @@ impl ProverState {
                 shape.depth, shape.chain_id, self.params.tree_depth, self.params.chain_id
             )));
         }
-        let batch = usize::from(shape.batch);
+        shape.check().map_err(ProverError::ZkKey)?;
+        let batch = shape.batch();
         let vk_hash = verifying_key_hash(&vk);
         let pinned = self
             .genesis
@@ -497,7 +499,7 @@ impl ProverState {
         self.params = params;
         self.zk = Some(ZkProver {
             model,
-            batch,
+            shape,
             vk_hash,
             proofs,
         });

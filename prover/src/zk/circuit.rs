@@ -61,12 +61,24 @@
 //! A path computes the old and the new root from the same siblings, each level one
 //! conditional swap (one constraint) and one `hash2` (240), so 2·D·241 per leaf.
 //!
+//! # Shared levels
+//!
+//! With L = `shape.shared_levels` > 0, every account of the blob lies in one subtree of 2^S
+//! leaves, S = D − L: the top L index bits of every `from` and `to` are the same L boolean
+//! witnesses (the subtree's index), and the slots' paths go up S levels, chaining the subtree's
+//! root where they would chain the tree's. Once per blob, one path of L levels (the subtree
+//! root's siblings, unchanged by the blob, since every update is inside the subtree) takes the
+//! subtree's first root to the pre-state root input and its last to the post-state root input.
+//! With L = 0 the circuit is exactly the one without the option: the slots start from the
+//! pre-state root input and the last root is the post-state root.
+//!
 //! # Padding
 //!
 //! The first slot is real (no blob is empty, `EmptyBlob`). A padding slot (`is_real = 0`) changes neither the root nor the commitment: its membership
 //! checks are disabled (`is_real · (old_root − root) = 0`) and the next root is
 //! `root + is_real · (new_root − root)`. Everything else is still enforced, so the prover fills
-//! it with a well-formed dummy: a transfer of 0 from account 0 to itself, signed by a fixed
+//! it with a well-formed dummy: a transfer of 0 from the subtree's first account (0 without
+//! shared levels) to itself, signed by a fixed
 //! padding key ([`crate::zk::witness::PADDING_KEY_SEED`]). Because padding leaves the commitment unchanged, the
 //! commitment covers exactly the real transactions, in order, which is what the verifier
 //! computes from the blob ([`verifier::zk_transfer::tx_commitment`]); a prover cannot pad
@@ -102,31 +114,27 @@ use verifier::zk_transfer::{
 use verifier::{Reason, VerifyError};
 use witness_format::{Blob, Model, Witness};
 
+use crate::zk::keys::Shape;
 use crate::zk::poseidon::{absorb_gadget, hash2_gadget, permute_gadget};
 use crate::zk::schnorr::{alloc_subgroup_point, enforce_not_both, sign_bit, verify_gadget};
 use crate::zk::witness::{BatchWitness, SlotWitness, WitnessError, build_witness};
 
-/// The circuit: `batch` transfer slots on a tree of `depth` levels for chain `chain_id`.
+/// The circuit: `shape.batch` transfer slots on a tree of `shape.depth` levels for chain
+/// `shape.chain_id`, the top `shape.shared_levels` levels computed once for the blob.
 /// `witness` is `None` for key generation, which needs only the shape.
 #[derive(Clone, Debug)]
 pub struct TransferBatchCircuit {
-    /// Tree depth D.
-    pub depth: u8,
-    /// Number of slots B.
-    pub batch: usize,
-    /// The chain id (a constant of the circuit).
-    pub chain_id: u64,
+    /// Depth, batch, chain id and shared levels.
+    pub shape: Shape,
     /// The assignment, for proving.
     pub witness: Option<BatchWitness>,
 }
 
 impl TransferBatchCircuit {
     /// The shape alone, for key generation.
-    pub fn shape(depth: u8, batch: usize, chain_id: u64) -> Self {
+    pub fn without_witness(shape: Shape) -> Self {
         Self {
-            depth,
-            batch,
-            chain_id,
+            shape,
             witness: None,
         }
     }
@@ -142,15 +150,14 @@ impl TransferBatchCircuit {
 /// carries them ([`build_witness`]). This is how a blob the prover has built with a Merkle
 /// witness is proven instead, and what `stateless bench --zk` times.
 pub fn merkle_blob_circuit(
-    depth: u8,
-    batch: usize,
-    chain_id: u64,
+    shape: Shape,
     reserved_bits: u8,
     blob: &Blob,
 ) -> Result<TransferBatchCircuit, WitnessError<VerifyError>> {
     let Witness::Merkle(merkle) = &blob.witness else {
         return Err(WitnessError::NotAMerkleWitness);
     };
+    let depth = shape.depth;
     let checked = touched_accounts(&blob.transactions, depth)
         .and_then(|accounts| Ok(witness_state(accounts, merkle)?))
         .and_then(|pre_state| {
@@ -169,9 +176,7 @@ pub fn merkle_blob_circuit(
     let (pre_state, siblings) = checked.map_err(WitnessError::Sibling)?;
     let mut replay = siblings.into_iter();
     let witness = build_witness(
-        depth,
-        batch,
-        chain_id,
+        shape,
         reserved_bits,
         &pre_state,
         &blob.transactions,
@@ -180,9 +185,7 @@ pub fn merkle_blob_circuit(
         |_, _| Ok(replay.next().unwrap_or(Fr::ZERO)),
     )?;
     Ok(TransferBatchCircuit {
-        depth,
-        batch,
-        chain_id,
+        shape,
         witness: Some(witness),
     })
 }
@@ -216,8 +219,35 @@ fn synthesize_batch(
     let count_input = input(INPUT_TRANSACTIONS)?;
     let reserved_input = input(INPUT_RESERVED_BITS)?;
     let witness = circuit.witness.as_ref();
-    let reserved = reserved_flags(&cs, circuit.depth, witness.map(|w| w.reserved_bits))?;
-    let mut root = pre_root;
+    let shape = circuit.shape;
+    shape.check().map_err(|_| SynthesisError::Unsatisfiable)?;
+    let reserved = reserved_flags(&cs, shape.depth, witness.map(|w| w.reserved_bits))?;
+    // The blob's subtree: the top index bits every account of the blob shares, and the siblings
+    // of its root's path, once for all slots. The slots' paths end at the subtree's root.
+    let shared = usize::from(shape.shared_levels);
+    let missing = SynthesisError::AssignmentMissing;
+    let subtree_bits = witness_bits(
+        &cs,
+        shared,
+        witness.map(|w| u64_bits(w.subtree, shared)).ok_or(missing),
+    )?;
+    let top_siblings = (0..shared)
+        .map(|level| {
+            FpVar::new_witness(cs.clone(), || {
+                witness
+                    .and_then(|w| w.subtree_siblings.get(level).copied())
+                    .ok_or(missing)
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let first_root = if shared == 0 {
+        pre_root.clone()
+    } else {
+        FpVar::new_witness(cs.clone(), || {
+            witness.map(|w| w.pre_subtree_root).ok_or(missing)
+        })?
+    };
+    let mut root = first_root.clone();
     // The commitment sponge; its capacity binds the transaction count (`TxCommitment::new`).
     let mut commitment = [
         &count_input * LENGTH_WEIGHT + sponge_capacity(TX_COMMITMENT_DOMAIN, 0),
@@ -225,14 +255,15 @@ fn synthesize_batch(
         FpVar::zero(),
     ];
     let mut count = FpVar::Constant(Fr::ZERO);
-    for index in 0..circuit.batch {
+    let slot_shape = SlotShape {
+        path_levels: usize::from(shape.subtree_depth()),
+        subtree_bits: &subtree_bits,
+        message_prefixes: MessageHasher::new(shape.chain_id).prefix_states(),
+        reserved: &reserved,
+    };
+    for index in 0..shape.batch() {
         let slot = witness.and_then(|w| w.slots.get(index));
-        let shape = SlotShape {
-            depth: circuit.depth,
-            message_prefixes: MessageHasher::new(circuit.chain_id).prefix_states(),
-            reserved: &reserved,
-        };
-        let out = synthesize_slot(&cs, &shape, slot, &root, &commitment)?;
+        let out = synthesize_slot(&cs, &slot_shape, slot, &root, &commitment)?;
         if index == 0 {
             // No blob is empty: the first slot holds a transaction.
             out.real.enforce_equal(&FpVar::one())?;
@@ -240,7 +271,15 @@ fn synthesize_batch(
         (root, commitment) = (out.root, out.commitment);
         count += out.real;
     }
-    root.enforce_equal(&post_input)?;
+    if shared == 0 {
+        root.enforce_equal(&post_input)?;
+    } else {
+        // The levels above the subtree change only through its root: the same siblings take
+        // the subtree's first root to the pre-state root and its last to the post-state root.
+        let (old_root, new_root) = update_path(&subtree_bits, &top_siblings, first_root, root)?;
+        old_root.enforce_equal(&pre_root)?;
+        new_root.enforce_equal(&post_input)?;
+    }
     let [_, commitment, _] = commitment;
     commitment.enforce_equal(&commitment_input)?;
     count.enforce_equal(&count_input)?;
@@ -334,8 +373,9 @@ fn leaf_finish(
     Ok(out)
 }
 
-/// The old and new roots of a path from the old and new leaf hashes and the shared siblings;
-/// `bits` pick the side at each level (1: the node is the right child).
+/// The old and new roots of a path from the old and new leaf hashes and the shared siblings,
+/// one level per sibling; `bits` pick the side at each level (1: the node is the right child),
+/// and those past the siblings (the subtree's, above a slot's path) are not read.
 fn update_path(
     bits: &[Boolean<Fr>],
     siblings: &[FpVar<Fr>],
@@ -401,7 +441,10 @@ fn reserved_flags(
 
 /// What every slot of a circuit shares.
 struct SlotShape<'a> {
-    depth: u8,
+    /// Levels of a slot's paths: from the leaf to the subtree's root.
+    path_levels: usize,
+    /// The subtree's index bits, the top bits of every account of the blob.
+    subtree_bits: &'a [Boolean<Fr>],
     /// The message sponge's states after its constant prefix, without and with a new-owner key
     /// ([`MessageHasher::prefix_states`]), computed once for all slots.
     message_prefixes: [[Fr; WIDTH]; 2],
@@ -425,13 +468,19 @@ fn synthesize_slot(
     root: &FpVar<Fr>,
     commitment: &[FpVar<Fr>; WIDTH],
 ) -> Result<SlotOutput, SynthesisError> {
-    let d = usize::from(shape.depth);
+    let levels = shape.path_levels;
     let is_real = Boolean::new_witness(cs.clone(), || value(slot, |s| s.is_real))?;
     let real = FpVar::from(is_real);
 
-    // 1. The transaction.
-    let from_bits = witness_bits(cs, d, value(slot, |s| u64_bits(s.from, d)))?;
-    let to_bits = witness_bits(cs, d, value(slot, |s| u64_bits(s.to, d)))?;
+    // 1. The transaction. An account's index bits: its own below the subtree, the subtree's
+    //    above.
+    let account_bits = |account: Result<u64, SynthesisError>| {
+        let mut bits = witness_bits(cs, levels, account.map(|a| u64_bits(a, levels)))?;
+        bits.extend_from_slice(shape.subtree_bits);
+        Ok::<_, SynthesisError>(bits)
+    };
+    let from_bits = account_bits(value(slot, |s| s.from))?;
+    let to_bits = account_bits(value(slot, |s| s.to))?;
     // Under a bridge, neither account is a channel leaf (the reserved top bits are 0).
     for bits in [&from_bits, &to_bits] {
         for (flag, bit) in shape.reserved.iter().zip(bits.iter().rev()) {
@@ -484,7 +533,7 @@ fn synthesize_slot(
     let s_prefix = leaf_prefix(&sx, &sy)?;
     let s_old = leaf_finish(&s_prefix, &s_balance, &s_nonce)?;
     let s_new = leaf_finish(&s_prefix, &s_new_balance, &s_new_nonce)?;
-    let s_siblings = (0..d)
+    let s_siblings = (0..levels)
         .map(|level| {
             witness_fr(cs, slot, |s| {
                 s.sender_siblings.get(level).copied().unwrap_or(Fr::ZERO)
@@ -521,7 +570,7 @@ fn synthesize_slot(
     let r_prefix = leaf_prefix(&kx, &ky)?;
     let r_old = &not_e * leaf_finish(&r_prefix, &r_balance, &r_nonce)?;
     let r_new = leaf_finish(&r_prefix, &r_new_balance, &r_nonce)?;
-    let r_siblings = (0..d)
+    let r_siblings = (0..levels)
         .map(|level| {
             witness_fr(cs, slot, |s| {
                 s.receiver_siblings.get(level).copied().unwrap_or(Fr::ZERO)
@@ -790,17 +839,21 @@ pub(crate) mod tests {
             batch: usize,
             reserved_bits: u8,
         ) -> BatchWitness {
+            self.witness_of_shape(txs, shape(batch), reserved_bits)
+                .unwrap()
+        }
+
+        /// The witness of `txs` for a circuit of `shape`, or why there is none.
+        pub(crate) fn witness_of_shape(
+            &self,
+            txs: &[Transaction],
+            shape: Shape,
+            reserved_bits: u8,
+        ) -> Result<BatchWitness, WitnessError<()>> {
             let nodes = self.nodes();
-            build_witness(
-                DEPTH,
-                batch,
-                CHAIN,
-                reserved_bits,
-                &self.pre_state(txs),
-                txs,
-                |l, i| Ok::<_, ()>(nodes[&(l, i)]),
-            )
-            .unwrap()
+            build_witness(shape, reserved_bits, &self.pre_state(txs), txs, |l, i| {
+                Ok::<_, ()>(nodes[&(l, i)])
+            })
         }
 
         /// The Merkle witness of `txs` against this state.
@@ -900,11 +953,14 @@ pub(crate) mod tests {
         tx.signature = Signature::from(sign_transaction(&key(signer), CHAIN, tx).unwrap());
     }
 
+    /// The test chain's shape for `batch` slots, without shared levels.
+    pub(crate) fn shape(batch: usize) -> Shape {
+        Shape::new(DEPTH, u16::try_from(batch).unwrap(), CHAIN)
+    }
+
     pub(crate) fn circuit(witness: BatchWitness, batch: usize) -> TransferBatchCircuit {
         TransferBatchCircuit {
-            depth: DEPTH,
-            batch,
-            chain_id: CHAIN,
+            shape: shape(batch),
             witness: Some(witness),
         }
     }
@@ -1308,6 +1364,89 @@ pub(crate) mod tests {
         }
     }
 
+    /// With shared levels, a batch whose accounts lie in one subtree proves exactly the public
+    /// inputs it proves without them, in fewer constraints (padding slots sit in the same
+    /// subtree); a batch across two subtrees has no witness, naming the account outside; and
+    /// the path above the subtree is bound: a wrong sibling, subtree or first subtree root, or
+    /// any public input changed, leaves the circuit unsatisfied.
+    #[test]
+    fn shared_levels_prove_one_subtree_and_bind_the_path_above() {
+        let world = World::new();
+        let with_levels = |batch: usize, shared_levels: u8| Shape {
+            shared_levels,
+            ..shape(batch)
+        };
+        let mut chained = world.clone();
+        let first = chained.tx(0, 1, 100);
+        chained.apply(&[first]);
+        let two_in_subtree_0 = [first, chained.tx(1, 2, 5)];
+        let creation_in_subtree_1 = [world.tx(5, 6, 7)];
+        let in_a_pair = [world.tx(0, 1, 3)];
+        for (txs, batch, shared_levels) in [
+            (&two_in_subtree_0[..], 3, 2),
+            (&creation_in_subtree_1[..], 2, 2),
+            (&in_a_pair[..], 2, 3),
+        ] {
+            let shared = with_levels(batch, shared_levels);
+            let w = world.witness_of_shape(txs, shared, 0).unwrap();
+            assert_eq!(
+                w.public_inputs(),
+                world.witness(txs, batch).public_inputs(),
+                "{shared_levels} shared levels, {} transactions",
+                txs.len()
+            );
+            let padding = w.slots.last().unwrap();
+            assert!(!padding.is_real);
+            assert_eq!(padding.from >> shared.subtree_depth(), w.subtree);
+            let proven = |w: BatchWitness| {
+                is_satisfied(TransferBatchCircuit {
+                    shape: shared,
+                    witness: Some(w),
+                })
+                .unwrap()
+            };
+            assert!(proven(w.clone()));
+            let (fewer, _) = shape_counts(shared).unwrap();
+            let (all, _) = shape_counts(shape(batch)).unwrap();
+            assert!(fewer < all, "{fewer} constraints against {all}");
+
+            let mut wrong = w.clone();
+            wrong.subtree_siblings[0] += Fr::ONE;
+            assert!(!proven(wrong), "a wrong sibling above the subtree");
+            let mut wrong = w.clone();
+            wrong.subtree ^= 1;
+            assert!(!proven(wrong), "another subtree");
+            let mut wrong = w.clone();
+            wrong.pre_subtree_root += Fr::ONE;
+            assert!(!proven(wrong), "another first subtree root");
+            let batch = TransferBatchCircuit {
+                shape: shared,
+                witness: Some(w),
+            };
+            let inputs = batch.public_inputs().unwrap();
+            for index in 0..PUBLIC_INPUTS {
+                let mut other = inputs;
+                other[index] += Fr::ONE;
+                assert!(!claims(&batch, other), "input {index}");
+            }
+        }
+        assert!(matches!(
+            world.witness_of_shape(&[world.tx(0, 5, 1)], with_levels(2, 2), 0),
+            Err(WitnessError::OutsideSubtree {
+                account: 5,
+                subtree: 0,
+                subtree_depth: 2,
+                shared_levels: 2
+            })
+        ));
+        assert!(
+            TransferBatchCircuit::without_witness(with_levels(1, DEPTH))
+                .generate_constraints(ark_relations::gr1cs::ConstraintSystem::new_ref())
+                .is_err(),
+            "a shape whose shared levels leave no path"
+        );
+    }
+
     /// Whether `batch`'s witness satisfies the circuit with `values` as its public inputs.
     fn claims(batch: &TransferBatchCircuit, values: [Fr; PUBLIC_INPUTS]) -> bool {
         let cs = ark_relations::gr1cs::ConstraintSystem::<Fr>::new_ref();
@@ -1352,12 +1491,13 @@ pub(crate) mod tests {
     #[test]
     fn zk_circuit_has_five_public_inputs_and_counts() {
         for (depth, batch) in [(4u8, 1usize), (4, 2), (8, 1), (8, 2)] {
-            let (n, inputs) = shape_counts(depth, batch, CHAIN).unwrap();
+            let (n, inputs) =
+                shape_counts(Shape::new(depth, u16::try_from(batch).unwrap(), CHAIN)).unwrap();
             assert_eq!(inputs, PUBLIC_INPUTS);
             println!("depth {depth} batch {batch}: {n} constraints");
         }
-        let (one, _) = shape_counts(32, 1, CHAIN).unwrap();
-        let (two, _) = shape_counts(32, 2, CHAIN).unwrap();
+        let (one, _) = shape_counts(Shape::new(32, 1, CHAIN)).unwrap();
+        let (two, _) = shape_counts(Shape::new(32, 2, CHAIN)).unwrap();
         let per_tx = two - one;
         let fixed = one - per_tx;
         let at_64 = (fixed + 64 * per_tx) / 64;
@@ -1367,6 +1507,20 @@ pub(crate) mod tests {
             fixed + 64 * per_tx
         );
         assert!(at_64 <= 40_000, "{at_64} constraints per tx at depth 32");
+        // 15 shared levels: a slot's four paths end 17 levels up, and the blob's two paths
+        // above the subtree are shared by its 64 slots.
+        let shared = |batch| Shape {
+            shared_levels: 15,
+            ..Shape::new(32, batch, CHAIN)
+        };
+        let (one, _) = shape_counts(shared(1)).unwrap();
+        let (two, _) = shape_counts(shared(2)).unwrap();
+        let at_64_shared = (one + 63 * (two - one)) / 64;
+        println!("depth 32, 15 shared levels: batch 64, {at_64_shared} per tx");
+        assert!(
+            at_64_shared <= 26_000,
+            "{at_64_shared} constraints per tx at depth 32, 15 shared levels"
+        );
     }
 
     #[test]
@@ -1379,7 +1533,7 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!(
             (cs.num_constraints(), cs.num_instance_variables() - 1),
-            shape_counts(DEPTH, 2, CHAIN).unwrap()
+            shape_counts(shape(2)).unwrap()
         );
     }
 

@@ -15,6 +15,7 @@ use ark_relations::gr1cs::{
 use ark_std::rand::{Rng, SeedableRng, rngs::StdRng};
 
 use crate::zk::circuit::TransferBatchCircuit;
+use crate::zk::keys::Shape;
 
 /// A proving key for the `zk-transfer` circuit.
 pub type ProvingKey = ark_groth16::ProvingKey<Bls12_381>;
@@ -26,12 +27,10 @@ pub type Proof = ark_groth16::Proof<Bls12_381>;
 /// [`setup`] with [`rng_from_seed`], compiled here (callers in unoptimized crates would
 /// otherwise instantiate the generic setup themselves, about ten times slower).
 pub fn setup_from_seed(
-    depth: u8,
-    batch: usize,
-    chain_id: u64,
+    shape: Shape,
     seed: [u8; 32],
 ) -> Result<(ProvingKey, VerifyingKey), SynthesisError> {
-    setup(depth, batch, chain_id, &mut rng_from_seed(seed))
+    setup(shape, &mut rng_from_seed(seed))
 }
 
 /// The uncompressed encoding of a proving key (it holds its verifying key).
@@ -62,15 +61,13 @@ pub fn rng_from_seed(seed: [u8; 32]) -> StdRng {
     StdRng::from_seed(seed)
 }
 
-/// Generates the keys of the circuit for `batch` slots on a tree of `depth` levels, for chain
-/// `chain_id`. Local and insecure: see the module documentation.
+/// Generates the keys of the circuit of `shape`. Local and insecure: see the module
+/// documentation.
 pub fn setup(
-    depth: u8,
-    batch: usize,
-    chain_id: u64,
+    shape: Shape,
     rng: &mut impl Rng,
 ) -> Result<(ProvingKey, VerifyingKey), SynthesisError> {
-    let circuit = TransferBatchCircuit::shape(depth, batch, chain_id);
+    let circuit = TransferBatchCircuit::without_witness(shape);
     let pk = Groth16::<Bls12_381>::generate_random_parameters_with_reduction(circuit, rng)?;
     let vk = pk.vk.clone();
     Ok((pk, vk))
@@ -152,15 +149,11 @@ pub fn is_satisfied(circuit: TransferBatchCircuit) -> Result<bool, SynthesisErro
 
 /// The number of constraints and of public inputs (instance variables, the constant 1 aside)
 /// of the circuit's shape, without a witness.
-pub fn shape_counts(
-    depth: u8,
-    batch: usize,
-    chain_id: u64,
-) -> Result<(usize, usize), SynthesisError> {
+pub fn shape_counts(shape: Shape) -> Result<(usize, usize), SynthesisError> {
     let cs = ConstraintSystem::<Fr>::new_ref();
     cs.set_optimization_goal(OptimizationGoal::Constraints);
     cs.set_mode(SynthesisMode::Setup);
-    TransferBatchCircuit::shape(depth, batch, chain_id).generate_constraints(cs.clone())?;
+    TransferBatchCircuit::without_witness(shape).generate_constraints(cs.clone())?;
     Ok((
         cs.num_constraints(),
         cs.num_instance_variables().saturating_sub(1),
@@ -204,7 +197,7 @@ mod tests {
         );
         let mut rng = rng_from_seed([1; 32]);
         let start = Instant::now();
-        let (pk, vk) = setup(DEPTH, BATCH, CHAIN, &mut rng).unwrap();
+        let (pk, vk) = setup(Shape::new(DEPTH, BATCH as u16, CHAIN), &mut rng).unwrap();
         let setup_time = start.elapsed();
         let start = Instant::now();
         let proof = prove(&pk, circuit(witness.clone(), BATCH), &mut rng).unwrap();
@@ -326,7 +319,7 @@ mod tests {
             )
             .unwrap()
         );
-        let (_, inputs) = shape_counts(DEPTH, BATCH, CHAIN).unwrap();
+        let (_, inputs) = shape_counts(Shape::new(DEPTH, BATCH as u16, CHAIN)).unwrap();
         assert_eq!(inputs, PUBLIC_INPUTS);
     }
 
@@ -376,7 +369,7 @@ mod tests {
         let txs = [world.tx(0, 1, 100), world.tx(1, 12, 3)];
         let witness = world.witness(&txs, BATCH);
         let mut rng = rng_from_seed([42; 32]);
-        let (pk, vk) = setup(DEPTH, BATCH, CHAIN, &mut rng).unwrap();
+        let (pk, vk) = setup(Shape::new(DEPTH, BATCH as u16, CHAIN), &mut rng).unwrap();
         let inputs = witness.public_inputs();
         let proof = prove(&pk, circuit(witness.clone(), BATCH), &mut rng).unwrap();
         let text = format!(

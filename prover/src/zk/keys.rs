@@ -3,7 +3,7 @@
 //! ```text
 //! KEYS_DIR/pk.bin       proving key (arkworks uncompressed; holds the verifying key)
 //! KEYS_DIR/vk.bin       verifying key (arkworks compressed); its SHA3-256 is what a genesis pins
-//! KEYS_DIR/shape.json   {"depth": D, "batch": B, "chain_id": N}
+//! KEYS_DIR/shape.json   {"depth": D, "batch": B, "chain_id": N, "shared_levels": L}
 //! ```
 //!
 //! Every read is bounded by the file's kind, as every input file is (`crate::files`).
@@ -24,7 +24,7 @@ use crate::zk::groth16::{ProvingKey, VerifyingKey, decode_proving_key, encode_pr
 /// memory whole, so a file past this is not one this machine class could use.
 const MAX_PROVING_KEY_FILE_BYTES: u64 = 64 << 30;
 
-/// Largest `shape.json` (three small numbers).
+/// Largest `shape.json` (four small numbers).
 const MAX_SHAPE_FILE_BYTES: u64 = 4 << 10;
 
 /// The circuit shape a key pair is for.
@@ -36,12 +36,62 @@ pub struct Shape {
     pub batch: u16,
     /// The chain id (a constant of the circuit).
     pub chain_id: u64,
+    /// The top tree levels a proof computes once for its whole blob instead of once per path
+    /// (0: none, every path goes up to the root). With L shared levels, a blob can be proven
+    /// only when all its accounts lie in one aligned subtree of 2^(depth − L) leaves
+    /// ([`Shape::subtree_of`]); the prover gives any other blob a Merkle witness. Absent in
+    /// a `shape.json` written before there was a choice: 0.
+    #[serde(default)]
+    pub shared_levels: u8,
 }
 
 impl Shape {
-    /// The circuit's constants as the prover takes them: depth, batch, chain id.
-    pub fn circuit(&self) -> (u8, usize, u64) {
-        (self.depth, usize::from(self.batch), self.chain_id)
+    /// The shape of a circuit whose paths all go up to the root.
+    pub fn new(depth: u8, batch: u16, chain_id: u64) -> Self {
+        Self {
+            depth,
+            batch,
+            chain_id,
+            shared_levels: 0,
+        }
+    }
+
+    /// Transactions per proof, as a count.
+    pub fn batch(&self) -> usize {
+        usize::from(self.batch)
+    }
+
+    /// The depth of the subtree whose root a slot's paths reach: `depth − shared_levels`.
+    pub fn subtree_depth(&self) -> u8 {
+        self.depth.saturating_sub(self.shared_levels)
+    }
+
+    /// The one subtree (its index among the subtrees of [`Shape::subtree_depth`]) that holds
+    /// every account of `accounts`, or `None` when they span two (or there are none). Without
+    /// shared levels there is one subtree, the tree.
+    pub fn subtree_of(&self, accounts: &[u64]) -> Option<u64> {
+        let subtree = |account: u64| {
+            account
+                .checked_shr(self.subtree_depth().into())
+                .unwrap_or(0)
+        };
+        let first = subtree(*accounts.first()?);
+        accounts
+            .iter()
+            .all(|&account| subtree(account) == first)
+            .then_some(first)
+    }
+
+    /// Why no circuit has this shape, if none does: the shared levels must leave a path of at
+    /// least one level under them.
+    pub fn check(&self) -> Result<(), String> {
+        if self.depth == 0 || self.shared_levels >= self.depth {
+            return Err(format!(
+                "{} shared levels leave no path in a tree of depth {}",
+                self.shared_levels, self.depth
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -115,6 +165,9 @@ pub fn read_verifying_key(dir: &Path) -> Result<(Shape, VerifyingKey), KeysError
     let shape_file = dir.join("shape.json");
     let shape: Shape = serde_json::from_slice(&read_limited(&shape_file, MAX_SHAPE_FILE_BYTES)?)
         .map_err(|e| malformed(shape_file.clone(), e.to_string()))?;
+    shape
+        .check()
+        .map_err(|why| malformed(shape_file.clone(), why))?;
     let vk_file = dir.join("vk.bin");
     let vk = decode_verifying_key(&read_limited(&vk_file, ZK_VERIFYING_KEY_BYTES as u64)?)
         .map_err(|e| malformed(vk_file.clone(), e.to_string()))?;
@@ -129,12 +182,8 @@ mod tests {
     /// What is written reads back; a junk shape, and keys of two setups, are refused by name.
     #[test]
     fn keys_read_back_and_a_mixed_pair_is_refused() {
-        let shape = Shape {
-            depth: 3,
-            batch: 1,
-            chain_id: 7,
-        };
-        let (pk, vk) = setup_from_seed(3, 1, 7, [1; 32]).unwrap();
+        let shape = Shape::new(3, 1, 7);
+        let (pk, vk) = setup_from_seed(shape, [1; 32]).unwrap();
         let dir = tempfile::tempdir().unwrap();
         write_keys(
             dir.path(),
@@ -149,11 +198,23 @@ mod tests {
         assert_eq!(read.shape, shape);
         assert_eq!(verifying_key_hash(&read.vk), verifying_key_hash(&vk));
 
-        let (_, other) = setup_from_seed(3, 1, 7, [2; 32]).unwrap();
+        let (_, other) = setup_from_seed(shape, [2; 32]).unwrap();
         std::fs::write(dir.path().join("vk.bin"), encode_verifying_key(&other)).unwrap();
         assert!(matches!(
             read_keys(dir.path()),
             Err(KeysError::NotOnePair { .. })
+        ));
+        // A shape written before shared levels existed has none; shared levels that leave no
+        // path are refused.
+        let old = r#"{"depth":3,"batch":1,"chain_id":7}"#;
+        std::fs::write(dir.path().join("shape.json"), old).unwrap();
+        assert_eq!(read_verifying_key(dir.path()).unwrap().0, shape);
+        let no_path = r#"{"depth":3,"batch":1,"chain_id":7,"shared_levels":3}"#;
+        std::fs::write(dir.path().join("shape.json"), no_path).unwrap();
+        assert!(matches!(
+            read_keys(dir.path()),
+            Err(KeysError::Malformed { path, why })
+                if path.ends_with("shape.json") && why.contains("leave no path")
         ));
         std::fs::write(dir.path().join("shape.json"), b"{").unwrap();
         assert!(matches!(

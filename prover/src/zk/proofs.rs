@@ -71,10 +71,9 @@ impl ProofSource for LocalProofs {
         jobs: &[ProvingJob],
         check: ProofCheck<'_>,
     ) -> Result<Vec<ProofBytes>, ProverError> {
-        let shape = self.shape.circuit();
         jobs.iter()
             .map(|job| {
-                let proof = prove_job(&self.pk, shape, job)?;
+                let proof = prove_job(&self.pk, self.shape, job)?;
                 check(job, &proof).map_err(ProverError::InvalidBlob)?;
                 Ok(proof)
             })

@@ -18,6 +18,8 @@ use verifier::zk_transfer::{
 };
 use witness_format::Transaction;
 
+use crate::zk::keys::Shape;
+
 /// Seed of the key that signs padding slots (its signatures prove nothing: padding changes no
 /// state and no commitment).
 pub const PADDING_KEY_SEED: [u8; 32] = *b"stateless/zk/padding-slot/key/v1";
@@ -62,19 +64,20 @@ pub struct SlotWitness {
     pub signature: [u8; SIGNATURE_BYTES],
     /// The sender's leaf before the transfer.
     pub sender: LeafValues,
-    /// Sibling hashes of the sender's path, bottom up, under the root before the slot.
+    /// Sibling hashes of the sender's path, bottom up to the subtree's root, under the root
+    /// before the slot.
     pub sender_siblings: Vec<Fr>,
     /// The receiver's leaf after the sender's update (all zero when empty).
     pub receiver: LeafValues,
     /// Whether the receiver's slot is empty.
     pub receiver_empty: bool,
-    /// Sibling hashes of the receiver's path, bottom up, under the root after the sender's
-    /// update.
+    /// Sibling hashes of the receiver's path, bottom up to the subtree's root, under the root
+    /// after the sender's update.
     pub receiver_siblings: Vec<Fr>,
 }
 
 /// The witness of a batch: the claimed roots, the top index bits the chain's bridge reserves,
-/// and one witness per slot.
+/// the subtree that holds the blob's accounts, and one witness per slot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BatchWitness {
     /// The pre-state root.
@@ -84,6 +87,13 @@ pub struct BatchWitness {
     /// Top index bits no slot's accounts may set (the bridge's regions,
     /// [`verifier::bridge::reserved_bits`]).
     pub reserved_bits: u8,
+    /// The index of the subtree of [`Shape::subtree_depth`] that holds every account of the
+    /// batch (0 without shared levels).
+    pub subtree: u64,
+    /// The subtree's root before the first slot (the pre-state root without shared levels).
+    pub pre_subtree_root: Fr,
+    /// Sibling hashes of the subtree root's path, bottom up: the shared levels'.
+    pub subtree_siblings: Vec<Fr>,
     /// Exactly `batch` slots, the real ones first.
     pub slots: Vec<SlotWitness>,
 }
@@ -157,6 +167,21 @@ pub enum WitnessError<E> {
         /// Transaction index (or leaf index for a pre-state leaf).
         index: usize,
     },
+    /// The batch's accounts do not all lie in one subtree under the shared levels.
+    #[error(
+        "account {account} is outside subtree {subtree} of depth {subtree_depth}, which holds \
+         the batch's first account: a proof with {shared_levels} shared levels covers one subtree"
+    )]
+    OutsideSubtree {
+        /// The account.
+        account: u64,
+        /// The first account's subtree.
+        subtree: u64,
+        /// The subtree's depth.
+        subtree_depth: u8,
+        /// The shape's shared levels.
+        shared_levels: u8,
+    },
     /// The sibling source failed.
     #[error("sibling: {0}")]
     Sibling(E),
@@ -172,20 +197,36 @@ pub enum WitnessError<E> {
 /// The transactions are applied as the circuit computes, with no rule checked (field
 /// arithmetic), so an invalid batch gives the witness that shows its circuit unsatisfied. The
 /// claimed post-state root is the root this computation reaches. `reserved_bits` are the top
-/// index bits the chain's bridge reserves ([`verifier::bridge::reserved_bits`]).
+/// index bits the chain's bridge reserves ([`verifier::bridge::reserved_bits`]). With shared
+/// levels, every account must lie in one subtree ([`Shape::subtree_of`]): the circuit cannot
+/// express any other batch.
 pub fn build_witness<E>(
-    depth: u8,
-    batch: usize,
-    chain_id: u64,
+    shape: Shape,
     reserved_bits: u8,
     pre_state: &TouchedState,
     transactions: &[Transaction],
     sibling: impl FnMut(u8, u64) -> Result<Fr, E>,
 ) -> Result<BatchWitness, WitnessError<E>> {
+    let (depth, batch) = (shape.depth, shape.batch());
     if transactions.len() > batch {
         return Err(WitnessError::TooManyTransactions {
             count: transactions.len(),
             batch,
+        });
+    }
+    let subtree_depth = shape.subtree_depth();
+    let subtree_of = |account: u64| account.checked_shr(subtree_depth.into()).unwrap_or(0);
+    let subtree = pre_state.accounts().first().map_or(0, |&a| subtree_of(a));
+    if let Some(&account) = pre_state
+        .accounts()
+        .iter()
+        .find(|&&account| subtree_of(account) != subtree)
+    {
+        return Err(WitnessError::OutsideSubtree {
+            account,
+            subtree,
+            subtree_depth,
+            shared_levels: shape.shared_levels,
         });
     }
     let mut tree = PartialTree::new(depth);
@@ -231,6 +272,16 @@ pub fn build_witness<E>(
         },
     )?;
     tree.nodes.extend(asked);
+    // The slots change nodes inside the subtree only: the siblings above it stay as they are.
+    let pre_subtree_root = tree.node(subtree_depth, subtree);
+    let subtree_siblings = (subtree_depth..depth)
+        .map(|level| tree.node(level, (subtree >> (level - subtree_depth)) ^ 1))
+        .collect();
+    let path = |tree: &PartialTree, account: u64| {
+        let mut path = tree.path(account);
+        path.truncate(subtree_depth.into());
+        path
+    };
 
     let mut slots = Vec::with_capacity(batch);
     for (index, tx) in transactions.iter().enumerate() {
@@ -244,7 +295,7 @@ pub fn build_witness<E>(
             let g = schnorr::generator();
             (sender.x, sender.y) = (g.x, g.y);
         }
-        let sender_siblings = tree.path(tx.from);
+        let sender_siblings = path(&tree, tx.from);
         let amount = Fr::from(tx.amount);
         let sender_after = LeafValues {
             balance: sender.balance - amount,
@@ -257,7 +308,7 @@ pub fn build_witness<E>(
         let (receiver, receiver_empty) = *state
             .get(&tx.to)
             .ok_or(WitnessError::AccountMissing { account: tx.to })?;
-        let receiver_siblings = tree.path(tx.to);
+        let receiver_siblings = path(&tree, tx.to);
         let receiver_after = LeafValues {
             x: receiver.x + new_key.0,
             y: receiver.y + new_key.1,
@@ -283,13 +334,17 @@ pub fn build_witness<E>(
         });
     }
     if slots.len() < batch {
-        let padding = padding_slot(depth, chain_id);
+        let first_account = subtree.checked_shl(subtree_depth.into()).unwrap_or(0);
+        let padding = padding_slot(shape, first_account);
         slots.resize(batch, padding);
     }
     Ok(BatchWitness {
         pre_state_root,
         post_state_root: tree.root(),
         reserved_bits,
+        subtree,
+        pre_subtree_root,
+        subtree_siblings,
         slots,
     })
 }
@@ -309,9 +364,11 @@ fn unchecked_key_coordinates(tx: &Transaction) -> Option<(Fr, Fr)> {
     Some((point.x, point.y))
 }
 
-/// The dummy slot of the module documentation: a transfer of 0 from account 0 to itself under
-/// the padding key, correctly signed, with all-zero siblings (its paths are not checked).
-pub fn padding_slot(depth: u8, chain_id: u64) -> SlotWitness {
+/// The dummy slot of the module documentation: a transfer of 0 from `account` (the first of
+/// the batch's subtree, 0 without shared levels) to itself under the padding key, correctly
+/// signed, with all-zero siblings (its paths are not checked).
+pub fn padding_slot(shape: Shape, account: u64) -> SlotWitness {
+    let levels = usize::from(shape.subtree_depth());
     let key = SigningKey::from_seed(&PADDING_KEY_SEED);
     let point = key.public_point();
     let sender = LeafValues {
@@ -322,22 +379,22 @@ pub fn padding_slot(depth: u8, chain_id: u64) -> SlotWitness {
     };
     let mut slot = SlotWitness {
         is_real: false,
-        from: 0,
-        to: 0,
+        from: account,
+        to: account,
         amount: 0,
         nonce: 0,
         new_key: (Fr::ZERO, Fr::ZERO),
         signature: [0; SIGNATURE_BYTES],
         sender,
-        sender_siblings: vec![Fr::ZERO; usize::from(depth)],
+        sender_siblings: vec![Fr::ZERO; levels],
         receiver: LeafValues {
             nonce: Fr::ONE,
             ..sender
         },
         receiver_empty: false,
-        receiver_siblings: vec![Fr::ZERO; usize::from(depth)],
+        receiver_siblings: vec![Fr::ZERO; levels],
     };
-    slot.signature = schnorr::sign(&key, slot_message(chain_id, &slot));
+    slot.signature = schnorr::sign(&key, slot_message(shape.chain_id, &slot));
     slot
 }
 
