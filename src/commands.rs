@@ -396,6 +396,13 @@ pub(crate) fn prove(args: ProveArgs) -> Result<(), Failure> {
         stats.credited,
         args.out.display()
     );
+    if stats.unproven > 0 {
+        eprintln!(
+            "{} zk-transfer blobs kept Merkle witnesses: they exit through the bridge, or their \
+             accounts span two of the key's subtrees (zk setup --shared-levels)",
+            stats.unproven
+        );
+    }
     Ok(())
 }
 

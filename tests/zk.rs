@@ -37,6 +37,79 @@ fn zk_chain(dir: &Path) -> (PathBuf, PathBuf) {
     (chain, keys)
 }
 
+/// Keys with shared levels through the CLI: `zk setup --shared-levels` writes them, `prove`
+/// proves every blob whose accounts share a subtree and says how many it could not, and the
+/// chain verifies.
+#[test]
+fn zk_chain_with_shared_levels() {
+    let dir = tempfile::tempdir().unwrap();
+    let (workload, db, chain, keys) = (
+        dir.path().join("w"),
+        dir.path().join("p.redb"),
+        dir.path().join("c"),
+        dir.path().join("keys"),
+    );
+    gen_tiny("zk-transfer", "4", &workload, &[]);
+    let setup = stateless(&[
+        "zk",
+        "setup",
+        "--depth",
+        "4",
+        "--batch",
+        "2",
+        "--chain-id",
+        "7",
+        "--shared-levels",
+        "1",
+        "--seed",
+        "1",
+        "--out",
+        path(&keys),
+    ]);
+    ok(&setup, "zk setup");
+    let shape: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(keys.join("shape.json")).unwrap()).unwrap();
+    assert_eq!(shape["shared_levels"], 1, "{shape}");
+    let out = stateless(&[
+        "prove",
+        "--workload",
+        path(&workload),
+        "--db",
+        path(&db),
+        "--out",
+        path(&chain),
+        "--witness",
+        "zk",
+        "--keys",
+        path(&keys),
+    ]);
+    let stderr = common::stderr(&out);
+    assert!(out.status.success(), "{stderr}");
+    let (mut proven, mut merkle) = (0, 0);
+    for height in 1..=4 {
+        let block: Block =
+            decode_file(&std::fs::read(block_file(&chain, height)).unwrap()).unwrap();
+        for blob in block.blobs.iter() {
+            match blob.witness {
+                Witness::Zk(_) => proven += 1,
+                Witness::Merkle(_) => merkle += 1,
+                _ => panic!("a {} witness", blob.witness.kind_name()),
+            }
+        }
+    }
+    // The workload's accounts fit the lower half of the tree, one subtree.
+    assert!(
+        proven > 0 && proven + merkle >= 4,
+        "{proven} proven, {merkle} Merkle"
+    );
+    assert_eq!(
+        stderr.contains(&format!("{merkle} zk-transfer blobs kept Merkle witnesses")),
+        merkle > 0,
+        "{stderr}"
+    );
+    ok(&stateless(&["verify", path(&chain)]), "verify");
+}
+
 fn edit_block(chain: &Path, height: u64, edit: impl FnOnce(&mut Block)) {
     let file = block_file(chain, height);
     let mut block: Block = decode_file(&std::fs::read(&file).unwrap()).unwrap();

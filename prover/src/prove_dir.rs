@@ -35,6 +35,8 @@ pub struct ProveReport {
     pub dropped: usize,
     /// Cross-model credits delivered.
     pub credited: usize,
+    /// Blobs of the proven model left with Merkle witnesses ([`BlockReport::unproven`]).
+    pub unproven: usize,
 }
 
 /// A transaction the prover left out: the block, the model and the transaction's position in
@@ -232,6 +234,7 @@ pub fn prove_workload_dir(
             .collect();
         report.dropped += left_out.len();
         report.credited += built.credited;
+        report.unproven += built.unproven;
         report.blocks_built += 1;
         left_out
     };

@@ -174,9 +174,10 @@ fn zk_blobs_across_subtrees_keep_their_merkle_witness() {
     ];
     let mut witnesses = Vec::new();
     let mut blocks = Vec::new();
-    for txs in &blocks_of {
+    for (txs, unproven) in blocks_of.iter().zip([0, 1]) {
         let (block, report) = state.build_block(txs, BlockOptions::default()).unwrap();
         assert!(report.dropped.is_empty(), "{:?}", report.dropped);
+        assert_eq!(report.unproven, unproven, "blobs the key cannot prove");
         for blob in block.blobs.iter() {
             let accounts = touched_accounts(&blob.transactions, DEPTH).unwrap();
             witnesses.push((shape.subtree_of(&accounts), blob.witness.kind_name()));

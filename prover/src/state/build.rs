@@ -296,6 +296,16 @@ impl ProverState {
                 &mut blobs,
             )?;
         }
+        if let Some(zk) = &self.zk {
+            report.unproven = blobs
+                .iter()
+                .filter(|(blob, needs_proof)| {
+                    blob.model == zk.model
+                        && !needs_proof
+                        && matches!(blob.witness, Witness::Merkle(_))
+                })
+                .count();
+        }
         let mut blobs = self.prove_blobs(blobs)?;
         blobs.extend(evm);
         let commitments: Vec<Hash32> = blobs.par_iter().map(blob_commitment).collect();

@@ -173,6 +173,9 @@ pub struct BlockReport {
     pub dropped: Vec<(usize, Reason)>,
     /// Credits the prover added (cross-model receipts delivered; not counted in `included`).
     pub credited: usize,
+    /// Blobs of the proven model that keep their Merkle witness because the key cannot prove
+    /// them: they exit through the bridge, or their accounts span two of the key's subtrees.
+    pub unproven: usize,
 }
 
 /// Where zk proofs come from, and the batch size and verifying key they are for (pinned in the
