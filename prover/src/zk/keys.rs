@@ -66,19 +66,21 @@ impl Shape {
         self.depth.saturating_sub(self.shared_levels)
     }
 
-    /// The one subtree (its index among the subtrees of [`Shape::subtree_depth`]) that holds
-    /// every account of `accounts`, or `None` when they span two (or there are none). Without
-    /// shared levels there is one subtree, the tree.
+    /// The subtree that holds `account`: its index among the subtrees of
+    /// [`Shape::subtree_depth`] (0 without shared levels: the tree).
+    pub fn subtree(&self, account: u64) -> u64 {
+        account
+            .checked_shr(self.subtree_depth().into())
+            .unwrap_or(0)
+    }
+
+    /// The one subtree that holds every account of `accounts` ([`Shape::subtree`]), or `None`
+    /// when they span two (or there are none).
     pub fn subtree_of(&self, accounts: &[u64]) -> Option<u64> {
-        let subtree = |account: u64| {
-            account
-                .checked_shr(self.subtree_depth().into())
-                .unwrap_or(0)
-        };
-        let first = subtree(*accounts.first()?);
+        let first = self.subtree(*accounts.first()?);
         accounts
             .iter()
-            .all(|&account| subtree(account) == first)
+            .all(|&account| self.subtree(account) == first)
             .then_some(first)
     }
 

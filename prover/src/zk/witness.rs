@@ -215,12 +215,14 @@ pub fn build_witness<E>(
         });
     }
     let subtree_depth = shape.subtree_depth();
-    let subtree_of = |account: u64| account.checked_shr(subtree_depth.into()).unwrap_or(0);
-    let subtree = pre_state.accounts().first().map_or(0, |&a| subtree_of(a));
+    let subtree = pre_state
+        .accounts()
+        .first()
+        .map_or(0, |&a| shape.subtree(a));
     if let Some(&account) = pre_state
         .accounts()
         .iter()
-        .find(|&&account| subtree_of(account) != subtree)
+        .find(|&&account| shape.subtree(account) != subtree)
     {
         return Err(WitnessError::OutsideSubtree {
             account,
