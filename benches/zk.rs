@@ -4,8 +4,9 @@
 //! What is measured (throughput in transactions of one batch):
 //!
 //! - `zk_prove/transfer_batch/…`: one proof of a full batch of generated transfers, from the
-//!   blob's Merkle witness: the circuit's witness ([`build_witness`]), then
-//!   [`groth16::prove`] (a satisfaction check, then ark-groth16 with its own synthesis).
+//!   blob's Merkle witness: the circuit's witness ([`build_witness`]), then a
+//!   [`KeyedProver`]'s proof (the witness synthesised alone, ark-groth16 with the circuit's
+//!   matrices, built once before, then the proof's check), as the chain's prover proves.
 //! - `zk_prove/synthetic_baseline/…`: plain ark-groth16 proving of a [`SyntheticCircuit`] with
 //!   the real circuit's constraint count, witness variable count and witness value classes
 //!   (`prover::zk::synthetic` says why those). The ratio of the two is `zk_prove_overhead` of
@@ -31,7 +32,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use prover::workload::{AccessPattern, WorkloadGenerator, WorkloadSpec};
 use prover::zk::circuit::{TransferBatchCircuit, merkle_blob_circuit};
-use prover::zk::groth16::{self, ProvingKey, rng_from_seed};
+use prover::zk::groth16::{self, KeyedProver, ProvingKey, rng_from_seed};
 use prover::zk::keys::Shape;
 use prover::zk::synthetic::{self, SyntheticCircuit, WitnessProfile, witness_profile};
 use prover::{BlockOptions, ProverState};
@@ -60,7 +61,7 @@ struct Fixture {
     params: ChainParams,
     merkle_blob: Blob,
     zk_blob: Blob,
-    pk: ProvingKey,
+    keyed: KeyedProver,
     profile: WitnessProfile,
     baseline_pk: ProvingKey,
 }
@@ -100,7 +101,10 @@ impl Fixture {
         let baseline_pk =
             synthetic::setup_from_seed(SyntheticCircuit::matching(profile, 0), [2; 32])
                 .expect("baseline keys");
-        let proof = groth16::prove(&pk, circuit, &mut rng_from_seed([3; 32])).expect("a proof");
+        let keyed = KeyedProver::new(pk, shape);
+        let proof = keyed
+            .prove(circuit, &mut rng_from_seed([3; 32]))
+            .expect("a proof");
         let zk_blob = Blob {
             witness: Witness::Zk(ZkWitness {
                 proof: Bytes(encode_proof(&proof)),
@@ -125,7 +129,7 @@ impl Fixture {
             params,
             merkle_blob,
             zk_blob,
-            pk,
+            keyed,
             profile,
             baseline_pk,
         }
@@ -153,11 +157,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             round = round.wrapping_add(1);
             let circuit = circuit(f.shape, &f.merkle_blob);
-            black_box(groth16::prove(
-                &f.pk,
-                circuit,
-                &mut rng_from_seed([round; 32]),
-            ))
+            black_box(f.keyed.prove(circuit, &mut rng_from_seed([round; 32])))
         });
     });
     group.bench_function(BenchmarkId::new("synthetic_baseline", &shape), |b| {

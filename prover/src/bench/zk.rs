@@ -28,7 +28,7 @@ use std::time::Instant;
 
 use crate::workload::{AccessPattern, WorkloadGenerator, WorkloadSpec};
 use crate::zk::circuit::{TransferBatchCircuit, merkle_blob_circuit};
-use crate::zk::groth16::{self, ProvingKey, VerifyingKey, rng_from_seed};
+use crate::zk::groth16::{self, KeyedProver, ProvingKey, VerifyingKey, rng_from_seed};
 use crate::zk::keys::Shape;
 use crate::zk::synthetic::{self, SyntheticCircuit, WitnessProfile, witness_profile};
 use crate::{BlockOptions, ProverState};
@@ -259,7 +259,8 @@ pub fn run(args: &ZkOptions) -> anyhow::Result<ZkReport> {
 
     // The warm-up proof, which also measures proving's peak memory.
     let reset = reset_peak_memory();
-    let (proof, seconds) = prove_real(shape, &pk, &merkle_blob, 0)?;
+    let keyed = KeyedProver::new(pk, shape);
+    let (proof, seconds) = prove_real(&keyed, &merkle_blob, 0)?;
     let prove_peak = phase_peak(reset);
     eprintln!("bench --zk: warm-up proof {seconds:.2} s");
 
@@ -267,7 +268,7 @@ pub fn run(args: &ZkOptions) -> anyhow::Result<ZkReport> {
     let (baseline_pk, baseline_setup_s) = baseline_keys(profile)?;
     let (mut real, mut plain) = (Vec::new(), Vec::new());
     for round in 1..=plan.proofs {
-        real.push(prove_real(shape, &pk, &merkle_blob, round)?.1);
+        real.push(prove_real(&keyed, &merkle_blob, round)?.1);
         plain.push(prove_baseline(&baseline_pk, profile, round)?);
         eprintln!(
             "bench --zk: proof {round}/{}: {:.2} s, baseline {:.2} s",
@@ -277,7 +278,7 @@ pub fn run(args: &ZkOptions) -> anyhow::Result<ZkReport> {
         );
     }
     drop(baseline_pk);
-    drop(pk);
+    drop(keyed);
     let (zk_prove_s, baseline_prove_s) = (median(real), median(plain));
 
     // 4. Verification of the same transactions, both witnesses, and of `transfer`, in turns.
@@ -462,14 +463,14 @@ fn real_circuit(shape: Shape, blob: &Blob) -> anyhow::Result<TransferBatchCircui
 /// One real proof of the blob's transactions, from its Merkle witness: the proof bytes and the
 /// seconds taken (witness building and proving).
 fn prove_real(
-    shape: Shape,
-    pk: &ProvingKey,
+    prover: &KeyedProver,
     blob: &Blob,
     round: usize,
 ) -> anyhow::Result<([u8; ZK_PROOF_BYTES], f64)> {
     let start = Instant::now();
-    let circuit = real_circuit(shape, blob)?;
-    let proof = groth16::prove(pk, circuit, &mut rng_from_seed(seed(round)))
+    let circuit = real_circuit(prover.shape(), blob)?;
+    let proof = prover
+        .prove(circuit, &mut rng_from_seed(seed(round)))
         .map_err(|e| anyhow::anyhow!("proving: {e}"))?;
     Ok((encode_proof(&proof), start.elapsed().as_secs_f64()))
 }

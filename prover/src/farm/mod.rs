@@ -298,7 +298,7 @@ mod tests {
     use super::*;
     use crate::models::prove_job;
     use crate::workload::{WorkloadSpec, generate_for};
-    use crate::zk::groth16::setup_from_seed;
+    use crate::zk::groth16::{KeyedProver, setup_from_seed};
     use crate::zk::keys::Shape;
     use crate::{BlockOptions, ProverError, ProverState};
     use witness_format::{Blob, Bytes, Model, Witness, ZK_PROOF_BYTES, ZkWitness};
@@ -349,13 +349,15 @@ mod tests {
     /// verifier rejects (a changed leaf), each with the reason.
     #[test]
     fn a_job_without_a_valid_merkle_witness_is_refused() {
-        let (pk, _) = setup_from_seed(Shape::new(4, 2, 7), [1; 32]).unwrap();
+        let shape = Shape::new(4, 2, 7);
+        let (pk, _) = setup_from_seed(shape, [1; 32]).unwrap();
+        let prover = KeyedProver::new(pk, shape);
         let blob = merkle_blob();
         let mut proven = blob.clone();
         proven.witness = Witness::Zk(ZkWitness {
             proof: Bytes([0; ZK_PROOF_BYTES]),
         });
-        let error = prove_job(&pk, Shape::new(4, 2, 7), &job(proven)).unwrap_err();
+        let error = prove_job(&prover, &job(proven)).unwrap_err();
         assert!(
             matches!(&error, ProverError::ZkProving(why) if why.contains("needs a Merkle witness, this one has a zk witness")),
             "{error}"
@@ -366,7 +368,7 @@ mod tests {
             leaves[0].balance += 1;
             merkle.leaves = leaves.try_into().unwrap();
         }
-        let error = prove_job(&pk, Shape::new(4, 2, 7), &job(changed)).unwrap_err();
+        let error = prove_job(&prover, &job(changed)).unwrap_err();
         assert!(
             matches!(&error, ProverError::ZkProving(why) if why.contains("the job's blob") && why.contains("pre-state root")),
             "{error}"

@@ -19,6 +19,7 @@ use super::{
     result_subject, workers_consumer,
 };
 use crate::models::prove_job;
+use crate::zk::groth16::KeyedProver;
 use crate::zk::keys::Keys;
 use crate::zk::proofs::ProofBytes;
 
@@ -79,7 +80,7 @@ pub fn run_worker(
         .map_err(|e| js_error("starting the worker's threads")(&e))?;
     let worker = Worker {
         vk_hash: verifying_key_hash(&keys.vk),
-        keys: Arc::new(keys),
+        prover: Arc::new(KeyedProver::new(keys.pk, keys.shape)),
         pool: Arc::new(pool),
         options,
     };
@@ -87,7 +88,7 @@ pub fn run_worker(
 }
 
 struct Worker<'a> {
-    keys: Arc<Keys>,
+    prover: Arc<KeyedProver>,
     vk_hash: witness_format::Hash32,
     pool: Arc<rayon::ThreadPool>,
     options: &'a WorkerOptions,
@@ -233,10 +234,9 @@ impl Worker<'_> {
         job: ProvingJob,
         ack_wait: Duration,
     ) -> Result<ProofBytes, String> {
-        let (keys, pool) = (Arc::clone(&self.keys), Arc::clone(&self.pool));
-        let mut proving = tokio::task::spawn_blocking(move || {
-            pool.install(|| prove_job(&keys.pk, keys.shape, &job))
-        });
+        let (prover, pool) = (Arc::clone(&self.prover), Arc::clone(&self.pool));
+        let mut proving =
+            tokio::task::spawn_blocking(move || pool.install(|| prove_job(&prover, &job)));
         // Three signs of life per ack wait: one lost on the way does not cost the job.
         let period = ack_wait.checked_div(3).unwrap_or_default();
         let mut beat = tokio::time::interval(period.max(Duration::from_millis(100)));

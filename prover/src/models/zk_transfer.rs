@@ -14,8 +14,7 @@ use witness_format::{ProvingJob, PublicKey, Signature, Transaction, Witness, ZK_
 use super::WorkloadKeys;
 use crate::ProverError;
 use crate::zk::circuit::TransferBatchCircuit;
-use crate::zk::groth16::{ProvingKey, prove, rng_from_seed};
-use crate::zk::keys::Shape;
+use crate::zk::groth16::{KeyedProver, rng_from_seed};
 use crate::zk::witness::build_witness;
 
 /// The Schnorr (Jubjub) signing key of `account` under `seed`.
@@ -44,7 +43,7 @@ impl WorkloadKeys for SchnorrKeys {
     }
 }
 
-/// The proof of a proving job's blob under `pk`, a key for a circuit of `shape`: the circuit's
+/// The proof of a proving job's blob by `prover` (a key and its circuit's shape): the circuit's
 /// witness from the blob's Merkle witness (its pre-state
 /// leaves, and every sibling its multiproof gives, in the walk's order), then a Groth16 proof
 /// whose randomness is derived from the blob's roots, so that proving is reproducible: the same
@@ -53,10 +52,10 @@ impl WorkloadKeys for SchnorrKeys {
 /// The job is checked first as the verifier checks a blob with a Merkle witness (without the
 /// bridge: a blob with a proof never exits), so a malformed job gets the verifier's reason.
 pub(crate) fn prove_job(
-    pk: &ProvingKey,
-    shape: Shape,
+    prover: &KeyedProver,
     job: &ProvingJob,
 ) -> Result<[u8; ZK_PROOF_BYTES], ProverError> {
+    let shape = prover.shape();
     let (depth, chain_id) = (shape.depth, shape.chain_id);
     let blob = &job.blob;
     let Witness::Merkle(merkle) = &blob.witness else {
@@ -104,7 +103,8 @@ pub(crate) fn prove_job(
     for (s, (a, b)) in seed.iter_mut().zip(pre_root.0.iter().zip(post_root.0)) {
         *s = a ^ b.rotate_left(3);
     }
-    let proof = prove(pk, circuit, &mut rng_from_seed(seed))
+    let proof = prover
+        .prove(circuit, &mut rng_from_seed(seed))
         .map_err(|e| ProverError::ZkProving(e.to_string()))?;
     Ok(encode_proof(&proof))
 }

@@ -114,9 +114,9 @@ use verifier::zk_transfer::{
 use verifier::{Reason, VerifyError};
 use witness_format::{Blob, Model, Witness};
 
-use crate::zk::keys::Shape;
 use crate::zk::poseidon::{absorb_gadget, hash2_gadget, permute_gadget};
 use crate::zk::schnorr::{alloc_subgroup_point, enforce_not_both, sign_bit, verify_gadget};
+use crate::zk::shape::Shape;
 use crate::zk::witness::{BatchWitness, SlotWitness, WitnessError, build_witness};
 
 /// The circuit: `shape.batch` transfer slots on a tree of `shape.depth` levels for chain

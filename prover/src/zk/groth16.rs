@@ -9,13 +9,14 @@ use ark_bls12_381::{Bls12_381, Fr};
 use ark_ff::UniformRand;
 use ark_groth16::{Groth16, prepare_verifying_key};
 use ark_relations::gr1cs::{
-    ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, OptimizationGoal,
+    ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, Matrix, OptimizationGoal,
     R1CS_PREDICATE_LABEL, SynthesisError, SynthesisMode,
 };
 use ark_std::rand::{Rng, SeedableRng, rngs::StdRng};
+use std::sync::OnceLock;
 
 use crate::zk::circuit::TransferBatchCircuit;
-use crate::zk::keys::Shape;
+use crate::zk::shape::Shape;
 
 /// A proving key for the `zk-transfer` circuit.
 pub type ProvingKey = ark_groth16::ProvingKey<Bls12_381>;
@@ -73,31 +74,125 @@ pub fn setup(
     Ok((pk, vk))
 }
 
-/// Proves `circuit` (which must carry a witness) with `pk`. The proof's public inputs are
-/// `circuit.public_inputs()`.
-///
-/// An unsatisfied circuit is `SynthesisError::Unsatisfiable`, never a proof that fails later:
-/// the new proof is verified under `pk`'s verifying key before it is returned. That costs a few
-/// milliseconds, where checking every constraint before proving (what ark-groth16's debug
-/// builds do) is a second pass over the whole constraint system, single-threaded: 4% of a
-/// proof's time. Otherwise this is ark-groth16's `create_random_proof_with_reduction` (same
-/// randomness draws, same proof), from one synthesis.
+/// Proves `circuit` (which must carry a witness) with `pk`: [`KeyedProver::prove`], its
+/// circuit's matrices built for this one proof.
 pub fn prove(
     pk: &ProvingKey,
     circuit: TransferBatchCircuit,
     rng: &mut impl Rng,
 ) -> Result<Proof, SynthesisError> {
+    let matrices = ShapeMatrices::new(circuit.shape)?;
+    prove_with_matrices(pk, &matrices, circuit, rng)
+}
+
+/// The constraint matrices of a circuit's shape, as ark-groth16's key generation and prover
+/// build them (constraints optimised, linear combinations inlined). They do not depend on the
+/// witness, and building them is serial work that grows with the circuit (inlining every
+/// linear combination: a tenth of a proof's time at depth 32, batch 64), so a prover builds
+/// them once per key ([`KeyedProver`]).
+pub struct ShapeMatrices {
+    shape: Shape,
+    /// A, B and C.
+    matrices: Vec<Matrix<Fr>>,
+    instance_variables: usize,
+    witness_variables: usize,
+    constraints: usize,
+}
+
+impl ShapeMatrices {
+    /// The matrices of `shape`'s circuit.
+    pub fn new(shape: Shape) -> Result<Self, SynthesisError> {
+        let cs = ConstraintSystem::<Fr>::new_ref();
+        cs.set_optimization_goal(OptimizationGoal::Constraints);
+        cs.set_mode(SynthesisMode::Setup);
+        TransferBatchCircuit::without_witness(shape).generate_constraints(cs.clone())?;
+        cs.finalize();
+        let matrices = cs
+            .to_matrices()?
+            .remove(R1CS_PREDICATE_LABEL)
+            .ok_or(SynthesisError::MissingCS)?;
+        Ok(Self {
+            shape,
+            matrices,
+            instance_variables: cs.num_instance_variables(),
+            witness_variables: cs.num_witness_variables(),
+            constraints: cs.num_constraints(),
+        })
+    }
+}
+
+/// A proving key and, from its first proof on, its circuit's matrices: what proves blob after
+/// blob under one key.
+pub struct KeyedProver {
+    pk: ProvingKey,
+    shape: Shape,
+    matrices: OnceLock<ShapeMatrices>,
+}
+
+impl KeyedProver {
+    /// A prover with `pk`, a key for `shape`.
+    pub fn new(pk: ProvingKey, shape: Shape) -> Self {
+        Self {
+            pk,
+            shape,
+            matrices: OnceLock::new(),
+        }
+    }
+
+    /// The key's shape.
+    pub fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// Proves `circuit`, which must carry a witness and have the key's shape.
+    pub fn prove(
+        &self,
+        circuit: TransferBatchCircuit,
+        rng: &mut impl Rng,
+    ) -> Result<Proof, SynthesisError> {
+        let matrices = match self.matrices.get() {
+            Some(matrices) => matrices,
+            None => {
+                let built = ShapeMatrices::new(self.shape)?;
+                self.matrices.get_or_init(|| built)
+            }
+        };
+        prove_with_matrices(&self.pk, matrices, circuit, rng)
+    }
+}
+
+/// Proves `circuit` with `pk` and the matrices of its shape. The public inputs are
+/// `circuit.public_inputs()`.
+///
+/// An unsatisfied circuit (or one of another shape than the matrices') is
+/// `SynthesisError::Unsatisfiable`, never a proof that fails later: the new proof is verified
+/// under `pk`'s verifying key before it is returned. That costs a few milliseconds, where
+/// checking every constraint before proving (what ark-groth16's debug builds do) is a second
+/// pass over the whole constraint system, single-threaded: 4% of a proof's time. Otherwise
+/// this is ark-groth16's `create_random_proof_with_reduction` (same randomness draws, same
+/// proof), with the witness synthesised alone: no constraint or linear combination is stored,
+/// the matrices are given.
+fn prove_with_matrices(
+    pk: &ProvingKey,
+    matrices: &ShapeMatrices,
+    circuit: TransferBatchCircuit,
+    rng: &mut impl Rng,
+) -> Result<Proof, SynthesisError> {
+    if circuit.shape != matrices.shape {
+        return Err(SynthesisError::Unsatisfiable);
+    }
     let public_inputs = circuit
         .public_inputs()
         .ok_or(SynthesisError::AssignmentMissing)?;
     let r = Fr::rand(rng);
     let s = Fr::rand(rng);
-    let cs = synthesize_for_proving(circuit)?;
-    let matrices = cs.to_matrices()?;
-    let matrices = matrices
-        .get(R1CS_PREDICATE_LABEL)
-        .ok_or(SynthesisError::MissingCS)?;
-    let (num_inputs, num_constraints) = (cs.num_instance_variables(), cs.num_constraints());
+    let cs = ConstraintSystem::<Fr>::new_ref();
+    cs.set_optimization_goal(OptimizationGoal::Constraints);
+    cs.set_mode(SynthesisMode::Prove {
+        construct_matrices: false,
+        generate_lc_assignments: false,
+    });
+    circuit.generate_constraints(cs.clone())?;
     let full_assignment = {
         let system = cs.borrow().ok_or(SynthesisError::MissingCS)?;
         let instance = system
@@ -106,15 +201,20 @@ pub fn prove(
         let witness = system
             .witness_assignment()
             .map_err(|_| SynthesisError::AssignmentMissing)?;
+        if instance.len() != matrices.instance_variables
+            || witness.len() != matrices.witness_variables
+        {
+            return Err(SynthesisError::Unsatisfiable);
+        }
         [instance, witness].concat()
     };
     let proof = Groth16::<Bls12_381>::create_proof_with_reduction_and_matrices(
         pk,
         r,
         s,
-        matrices,
-        num_inputs,
-        num_constraints,
+        &matrices.matrices,
+        matrices.instance_variables,
+        matrices.constraints,
         &full_assignment,
     )?;
     let prepared = prepare_verifying_key(&pk.vk);
@@ -178,6 +278,38 @@ mod tests {
     use witness_format::{Hash32, SszDecode, SszEncode, Transaction};
 
     const BATCH: usize = 2;
+
+    /// A prover that keeps its key's matrices proves the same bytes as a proof that builds them
+    /// itself, proof after proof; a circuit of another shape is refused.
+    #[test]
+    fn zk_keyed_prover_proves_what_a_fresh_synthesis_proves() {
+        let world = World::new();
+        let txs = [world.tx(0, 1, 100)];
+        let shape = Shape::new(DEPTH, BATCH as u16, CHAIN);
+        let (pk, _) = setup(shape, &mut rng_from_seed([5; 32])).unwrap();
+        let keyed = KeyedProver::new(pk.clone(), shape);
+        for seed in [1u8, 2] {
+            let witness = world.witness(&txs, BATCH);
+            let fresh = prove(
+                &pk,
+                circuit(witness.clone(), BATCH),
+                &mut rng_from_seed([seed; 32]),
+            )
+            .unwrap();
+            let kept = keyed
+                .prove(circuit(witness, BATCH), &mut rng_from_seed([seed; 32]))
+                .unwrap();
+            assert_eq!(encode_proof(&fresh), encode_proof(&kept), "seed {seed}");
+        }
+        let other = TransferBatchCircuit {
+            shape: Shape::new(DEPTH, 1, CHAIN),
+            witness: Some(world.witness(&txs, 1)),
+        };
+        assert!(matches!(
+            keyed.prove(other, &mut rng_from_seed([3; 32])),
+            Err(SynthesisError::Unsatisfiable)
+        ));
+    }
 
     #[test]
     fn zk_groth16_round_trip_and_rejections() {

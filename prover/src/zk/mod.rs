@@ -2,6 +2,7 @@
 //!
 //! - [`poseidon`]: the Poseidon permutation and hashes of `verifier::zk_transfer::poseidon` as constraints.
 //! - [`schnorr`]: Schnorr-over-Jubjub verification of `verifier::zk_transfer::schnorr` as constraints.
+//! - [`shape`]: a circuit's shape (depth, batch, chain id, shared levels).
 //! - [`circuit`]: the `zk-transfer` batch circuit (five public inputs).
 //! - [`witness`]: its witness, built from the pre-state and the paths' siblings.
 //! - [`groth16`]: key generation and proving for that circuit.
@@ -20,6 +21,7 @@ pub mod circuit;
 pub mod groth16;
 pub mod keys;
 pub mod proofs;
+pub mod shape;
 #[cfg(feature = "testing")]
 pub mod synthetic;
 pub mod witness;

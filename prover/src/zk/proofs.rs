@@ -9,7 +9,7 @@ use witness_format::{ProvingJob, ZK_PROOF_BYTES};
 
 use crate::ProverError;
 use crate::models::prove_job;
-use crate::zk::groth16::{ProvingKey, VerifyingKey};
+use crate::zk::groth16::{KeyedProver, ProvingKey, VerifyingKey};
 use crate::zk::keys::{Keys, Shape};
 
 /// A proof's bytes: a Groth16 proof over BLS12-381, compressed.
@@ -47,21 +47,22 @@ impl ZkProving {
         Self {
             shape,
             vk,
-            proofs: Box::new(LocalProofs { pk, shape }),
+            proofs: Box::new(LocalProofs::new(pk, shape)),
         }
     }
 }
 
 /// Proofs made in this process, one job after another, each proof on every core.
 pub struct LocalProofs {
-    pk: ProvingKey,
-    shape: Shape,
+    prover: KeyedProver,
 }
 
 impl LocalProofs {
     /// Proofs under `pk`, a key for `shape`.
     pub fn new(pk: ProvingKey, shape: Shape) -> Self {
-        Self { pk, shape }
+        Self {
+            prover: KeyedProver::new(pk, shape),
+        }
     }
 }
 
@@ -73,7 +74,7 @@ impl ProofSource for LocalProofs {
     ) -> Result<Vec<ProofBytes>, ProverError> {
         jobs.iter()
             .map(|job| {
-                let proof = prove_job(&self.pk, self.shape, job)?;
+                let proof = prove_job(&self.prover, job)?;
                 check(job, &proof).map_err(ProverError::InvalidBlob)?;
                 Ok(proof)
             })

@@ -18,7 +18,7 @@ use verifier::zk_transfer::{
 };
 use witness_format::Transaction;
 
-use crate::zk::keys::Shape;
+use crate::zk::shape::Shape;
 
 /// Seed of the key that signs padding slots (its signatures prove nothing: padding changes no
 /// state and no commitment).
