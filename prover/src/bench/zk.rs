@@ -5,8 +5,10 @@
 //!    time and peak memory are then measured).
 //! 2. One blob of `batch` generated `zk-transfer` transfers is built by the prover with a
 //!    Merkle witness; the same transactions are then proven: the circuit's witness is built
-//!    from that Merkle witness ([`crate::zk::witness::build_witness`]) and proven ([`groth16::prove`], which checks
-//!    the witness first). One warm-up proof measures proving's peak memory.
+//!    from that Merkle witness ([`crate::zk::witness::build_witness`]) and proven by a
+//!    [`KeyedProver`], as the chain's prover proves (the circuit's matrices built once, at the
+//!    first proof; each proof checked before it is returned). One warm-up proof, which builds
+//!    the matrices, measures proving's peak memory.
 //! 3. The baseline: plain ark-groth16 key generation and proving of a
 //!    [`SyntheticCircuit`] with the real circuit's constraint count, witness variable count,
 //!    witness value classes and appearances in A and B. Real and synthetic proofs alternate, so load on a shared machine
@@ -143,7 +145,8 @@ pub struct ZkReport {
     pub zk_over_transfer_verify: f64,
     /// `zk-transfer` model with a Merkle witness, the same transactions as the zk blob.
     pub zk_merkle_verify_tx_per_s: f64,
-    /// Median time of one real proof (witness building, satisfaction check, Groth16).
+    /// Median time of one real proof (witness building, its synthesis, Groth16, the proof's
+    /// check; the circuit's matrices are built once, at the warm-up proof).
     pub zk_prove_s: f64,
     /// Median time of one plain ark-groth16 proof of the synthetic circuit.
     pub baseline_prove_s: f64,
