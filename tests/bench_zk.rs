@@ -107,43 +107,32 @@ fn bench_zk_flags_are_checked_first() {
         path(&keys),
     ]);
     assert!(setup.status.success());
-    let out = stateless(&[
-        "bench",
-        "--zk",
-        "--quick",
-        "--depth",
-        "6",
-        "--batch",
-        "2",
-        "--keys",
-        path(&keys),
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("holds keys for depth 6, batch 1"),
-        "{stderr}"
+    // `bench --zk --quick --depth 6` with `extra` flags: refused before any work, saying `why`.
+    let refused = |extra: &[&str], why: &str| {
+        let mut args = vec!["bench", "--zk", "--quick", "--depth", "6"];
+        args.extend_from_slice(extra);
+        let out = stateless(&args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{extra:?}: {stderr}");
+        assert!(out.stdout.is_empty());
+    };
+    refused(
+        &["--batch", "2", "--keys", path(&keys)],
+        "holds keys for depth 6, batch 1",
     );
-    assert!(out.stdout.is_empty());
-
     // The right shape, but shared levels other than the keys'.
-    let out = stateless(&[
-        "bench",
-        "--zk",
-        "--quick",
-        "--depth",
-        "6",
-        "--batch",
-        "1",
-        "--shared-levels",
-        "2",
-        "--keys",
-        path(&keys),
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("holds keys with 0 shared levels"),
-        "{stderr}"
+    refused(
+        &[
+            "--batch",
+            "1",
+            "--shared-levels",
+            "2",
+            "--keys",
+            path(&keys),
+        ],
+        "holds keys with 0 shared levels",
     );
+    // Keys generated here with shared levels that leave no path.
+    refused(&["--shared-levels", "6"], "6 shared levels leave no path");
 }

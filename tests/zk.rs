@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{block_file, gen_tiny, ok, path, prove_workload, stateless, zk_setup_tiny};
+use common::{
+    block_file, gen_tiny, ok, path, prove_workload, stateless, zk_setup_tiny, zk_setup_tiny_with,
+};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -50,41 +52,16 @@ fn zk_chain_with_shared_levels() {
         dir.path().join("keys"),
     );
     gen_tiny("zk-transfer", "4", &workload, &[]);
-    let setup = stateless(&[
-        "zk",
-        "setup",
-        "--depth",
-        "4",
-        "--batch",
-        "2",
-        "--chain-id",
-        "7",
-        "--shared-levels",
-        "1",
-        "--seed",
-        "1",
-        "--out",
-        path(&keys),
-    ]);
-    ok(&setup, "zk setup");
+    zk_setup_tiny_with(&keys, "1", &["--shared-levels", "1"]);
     let shape: serde_json::Value =
         serde_json::from_slice(&std::fs::read(keys.join("shape.json")).unwrap()).unwrap();
     assert_eq!(shape["shared_levels"], 1, "{shape}");
-    let out = stateless(&[
-        "prove",
-        "--workload",
-        path(&workload),
-        "--db",
-        path(&db),
-        "--out",
-        path(&chain),
-        "--witness",
-        "zk",
-        "--keys",
-        path(&keys),
-    ]);
-    let stderr = common::stderr(&out);
-    assert!(out.status.success(), "{stderr}");
+    let stderr = prove_workload(
+        &workload,
+        &db,
+        &chain,
+        &["--witness", "zk", "--keys", path(&keys)],
+    );
     let (mut proven, mut merkle) = (0, 0);
     for height in 1..=4 {
         let block: Block =

@@ -153,6 +153,18 @@ fn zk_blobs_across_subtrees_keep_their_merkle_witness() {
         pk,
         vk: vk.clone(),
     };
+    // A shape whose shared levels leave no path is no key for this chain.
+    let no_path = ZkProving {
+        shape: Shape {
+            shared_levels: DEPTH,
+            ..shape
+        },
+        ..ZkProving::local(keys.clone())
+    };
+    assert!(matches!(
+        state.set_zk_proofs(no_path),
+        Err(ProverError::ZkKey(why)) if why.contains("leave no path")
+    ));
     state.set_zk_proofs(ZkProving::local(keys)).unwrap();
     let transfer = |from: u64, to: u64| {
         let mut tx = Transaction {

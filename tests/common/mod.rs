@@ -269,7 +269,12 @@ pub(crate) fn gen_tiny(model: &str, blocks: &str, out: &Path, extra: &[&str]) {
 /// `stateless zk setup` for [`gen_tiny`]'s shape and batches of 2; returns the printed
 /// verifying-key hash.
 pub(crate) fn zk_setup_tiny(keys: &Path, seed: &str) -> String {
-    let out = stateless(&[
+    zk_setup_tiny_with(keys, seed, &[])
+}
+
+/// [`zk_setup_tiny`] with `extra` flags (`--shared-levels L`).
+pub(crate) fn zk_setup_tiny_with(keys: &Path, seed: &str, extra: &[&str]) -> String {
+    let mut args = vec![
         "zk",
         "setup",
         "--depth",
@@ -282,8 +287,9 @@ pub(crate) fn zk_setup_tiny(keys: &Path, seed: &str) -> String {
         seed,
         "--out",
         path(keys),
-    ]);
-    ok(&out, "zk setup").trim().to_string()
+    ];
+    args.extend_from_slice(extra);
+    ok(&stateless(&args), "zk setup").trim().to_string()
 }
 
 /// Re-links every header after its blobs were edited, as someone rewriting a chain would: each
@@ -314,8 +320,9 @@ pub(crate) fn reseal(genesis: &Genesis, blocks: &mut [Block]) {
 }
 
 /// `stateless prove` of `workload` into the database `db` and the chain directory `chain`,
-/// with `extra` flags (`--witness zk --keys KEYS`, `--txs-per-blob N`); asserts it succeeds.
-pub(crate) fn prove_workload(workload: &Path, db: &Path, chain: &Path, extra: &[&str]) {
+/// with `extra` flags (`--witness zk --keys KEYS`, `--txs-per-blob N`); asserts it succeeds
+/// and returns what it printed on stderr.
+pub(crate) fn prove_workload(workload: &Path, db: &Path, chain: &Path, extra: &[&str]) -> String {
     let mut args = vec![
         "prove",
         "--workload",
@@ -326,5 +333,7 @@ pub(crate) fn prove_workload(workload: &Path, db: &Path, chain: &Path, extra: &[
         path(chain),
     ];
     args.extend_from_slice(extra);
-    ok(&stateless(&args), "prove");
+    let out = stateless(&args);
+    ok(&out, "prove");
+    stderr(&out)
 }

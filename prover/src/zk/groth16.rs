@@ -95,17 +95,13 @@ pub struct ShapeMatrices {
     /// A, B and C.
     matrices: Vec<Matrix<Fr>>,
     instance_variables: usize,
-    witness_variables: usize,
     constraints: usize,
 }
 
 impl ShapeMatrices {
     /// The matrices of `shape`'s circuit.
     pub fn new(shape: Shape) -> Result<Self, SynthesisError> {
-        let cs = ConstraintSystem::<Fr>::new_ref();
-        cs.set_optimization_goal(OptimizationGoal::Constraints);
-        cs.set_mode(SynthesisMode::Setup);
-        TransferBatchCircuit::without_witness(shape).generate_constraints(cs.clone())?;
+        let cs = shape_system(shape)?;
         cs.finalize();
         let matrices = cs
             .to_matrices()?
@@ -115,7 +111,6 @@ impl ShapeMatrices {
             shape,
             matrices,
             instance_variables: cs.num_instance_variables(),
-            witness_variables: cs.num_witness_variables(),
             constraints: cs.num_constraints(),
         })
     }
@@ -164,7 +159,7 @@ impl KeyedProver {
 /// Proves `circuit` with `pk` and the matrices of its shape. The public inputs are
 /// `circuit.public_inputs()`.
 ///
-/// An unsatisfied circuit (or one of another shape than the matrices') is
+/// An unsatisfied circuit, or one of another shape than the matrices', is
 /// `SynthesisError::Unsatisfiable`, never a proof that fails later: the new proof is verified
 /// under `pk`'s verifying key before it is returned. That costs a few milliseconds, where
 /// checking every constraint before proving (what ark-groth16's debug builds do) is a second
@@ -201,11 +196,6 @@ fn prove_with_matrices(
         let witness = system
             .witness_assignment()
             .map_err(|_| SynthesisError::AssignmentMissing)?;
-        if instance.len() != matrices.instance_variables
-            || witness.len() != matrices.witness_variables
-        {
-            return Err(SynthesisError::Unsatisfiable);
-        }
         [instance, witness].concat()
     };
     let proof = Groth16::<Bls12_381>::create_proof_with_reduction_and_matrices(
@@ -247,13 +237,20 @@ pub fn is_satisfied(circuit: TransferBatchCircuit) -> Result<bool, SynthesisErro
     cs.is_satisfied()
 }
 
-/// The number of constraints and of public inputs (instance variables, the constant 1 aside)
-/// of the circuit's shape, without a witness.
-pub fn shape_counts(shape: Shape) -> Result<(usize, usize), SynthesisError> {
+/// The constraint system of `shape`'s circuit without a witness, as key generation synthesises
+/// it (constraints optimised; linear combinations not yet inlined).
+fn shape_system(shape: Shape) -> Result<ConstraintSystemRef<Fr>, SynthesisError> {
     let cs = ConstraintSystem::<Fr>::new_ref();
     cs.set_optimization_goal(OptimizationGoal::Constraints);
     cs.set_mode(SynthesisMode::Setup);
     TransferBatchCircuit::without_witness(shape).generate_constraints(cs.clone())?;
+    Ok(cs)
+}
+
+/// The number of constraints and of public inputs (instance variables, the constant 1 aside)
+/// of the circuit's shape, without a witness.
+pub fn shape_counts(shape: Shape) -> Result<(usize, usize), SynthesisError> {
+    let cs = shape_system(shape)?;
     Ok((
         cs.num_constraints(),
         cs.num_instance_variables().saturating_sub(1),
