@@ -52,7 +52,7 @@ fn bench_span(c: &mut Criterion) {
     let proofs: Vec<_> = (1..=PROOFS)
         .map(|seed| {
             let circuit = SyntheticCircuit::of_size(CONSTRAINTS, seed);
-            let proof = synthetic::prove(&pk, circuit, &mut rng).expect("prove");
+            let proof = synthetic::prove(&pk, circuit).expect("prove");
             (circuit.public_inputs(), encode_proof(&proof))
         })
         .collect();

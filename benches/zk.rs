@@ -32,7 +32,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use prover::workload::{AccessPattern, WorkloadGenerator, WorkloadSpec};
 use prover::zk::circuit::{TransferBatchCircuit, merkle_blob_circuit};
-use prover::zk::groth16::{self, KeyedProver, ProvingKey, rng_from_seed};
+use prover::zk::groth16::{self, KeyedProver, ProvingKey};
 use prover::zk::keys::Shape;
 use prover::zk::synthetic::{self, SyntheticCircuit, WitnessProfile, witness_profile};
 use prover::{BlockOptions, ProverState};
@@ -102,9 +102,7 @@ impl Fixture {
             synthetic::setup_from_seed(SyntheticCircuit::matching(profile, 0), [2; 32])
                 .expect("baseline keys");
         let keyed = KeyedProver::new(pk, shape);
-        let proof = keyed
-            .prove(circuit, &mut rng_from_seed([3; 32]))
-            .expect("a proof");
+        let proof = keyed.prove(circuit).expect("a proof");
         let zk_blob = Blob {
             witness: Witness::Zk(ZkWitness {
                 proof: Bytes(encode_proof(&proof)),
@@ -153,23 +151,14 @@ fn benches(c: &mut Criterion) {
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(30));
     group.bench_function(BenchmarkId::new("transfer_batch", &shape), |b| {
-        let mut round = 0u8;
-        b.iter(|| {
-            round = round.wrapping_add(1);
-            let circuit = circuit(f.shape, &f.merkle_blob);
-            black_box(f.keyed.prove(circuit, &mut rng_from_seed([round; 32])))
-        });
+        b.iter(|| black_box(f.keyed.prove(circuit(f.shape, &f.merkle_blob))));
     });
     group.bench_function(BenchmarkId::new("synthetic_baseline", &shape), |b| {
         let mut round = 0u8;
         b.iter(|| {
             round = round.wrapping_add(1);
             let circuit = SyntheticCircuit::matching(f.profile, u64::from(round));
-            black_box(synthetic::prove_from_seed(
-                &f.baseline_pk,
-                circuit,
-                [round; 32],
-            ))
+            black_box(synthetic::prove(&f.baseline_pk, circuit))
         });
     });
     group.finish();

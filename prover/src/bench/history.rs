@@ -63,7 +63,7 @@ fn span_proofs(count: usize) -> Result<(PreparedKey, Vec<SpanProofOf>)> {
     let proofs = (1..=count as u64)
         .map(|seed| {
             let circuit = SyntheticCircuit::of_size(SYNTHETIC_CONSTRAINTS, seed);
-            let proof = synthetic::prove(&pk, circuit, &mut rng).context("synthetic proof")?;
+            let proof = synthetic::prove(&pk, circuit).context("synthetic proof")?;
             Ok((circuit, encode_proof(&proof)))
         })
         .collect::<Result<Vec<_>>>()?;

@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use crate::workload::{AccessPattern, WorkloadGenerator, WorkloadSpec};
 use crate::zk::circuit::{TransferBatchCircuit, merkle_blob_circuit};
-use crate::zk::groth16::{self, KeyedProver, ProvingKey, VerifyingKey, rng_from_seed};
+use crate::zk::groth16::{self, KeyedProver, ProvingKey, VerifyingKey};
 use crate::zk::keys::Shape;
 use crate::zk::synthetic::{self, SyntheticCircuit, WitnessProfile, witness_profile};
 use crate::{BlockOptions, ProverState};
@@ -263,7 +263,7 @@ pub fn run(args: &ZkOptions) -> anyhow::Result<ZkReport> {
     // The warm-up proof, which also measures proving's peak memory.
     let reset = reset_peak_memory();
     let keyed = KeyedProver::new(pk, shape);
-    let (proof, seconds) = prove_real(&keyed, &merkle_blob, 0)?;
+    let (proof, seconds) = prove_real(&keyed, &merkle_blob)?;
     let prove_peak = phase_peak(reset);
     eprintln!("bench --zk: warm-up proof {seconds:.2} s");
 
@@ -271,7 +271,7 @@ pub fn run(args: &ZkOptions) -> anyhow::Result<ZkReport> {
     let (baseline_pk, baseline_setup_s) = baseline_keys(profile)?;
     let (mut real, mut plain) = (Vec::new(), Vec::new());
     for round in 1..=plan.proofs {
-        real.push(prove_real(&keyed, &merkle_blob, round)?.1);
+        real.push(prove_real(&keyed, &merkle_blob)?.1);
         plain.push(prove_baseline(&baseline_pk, profile, round)?);
         eprintln!(
             "bench --zk: proof {round}/{}: {:.2} s, baseline {:.2} s",
@@ -465,15 +465,11 @@ fn real_circuit(shape: Shape, blob: &Blob) -> anyhow::Result<TransferBatchCircui
 
 /// One real proof of the blob's transactions, from its Merkle witness: the proof bytes and the
 /// seconds taken (witness building and proving).
-fn prove_real(
-    prover: &KeyedProver,
-    blob: &Blob,
-    round: usize,
-) -> anyhow::Result<([u8; ZK_PROOF_BYTES], f64)> {
+fn prove_real(prover: &KeyedProver, blob: &Blob) -> anyhow::Result<([u8; ZK_PROOF_BYTES], f64)> {
     let start = Instant::now();
     let circuit = real_circuit(prover.shape(), blob)?;
     let proof = prover
-        .prove(circuit, &mut rng_from_seed(seed(round)))
+        .prove(circuit)
         .map_err(|e| anyhow::anyhow!("proving: {e}"))?;
     Ok((encode_proof(&proof), start.elapsed().as_secs_f64()))
 }
@@ -487,19 +483,12 @@ fn baseline_keys(profile: WitnessProfile) -> anyhow::Result<(ProvingKey, f64)> {
     Ok((pk, start.elapsed().as_secs_f64()))
 }
 
-/// Seconds for one plain ark-groth16 proof of the synthetic twin.
+/// Seconds for one plain ark-groth16 proof of the synthetic twin (a witness drawn per round).
 fn prove_baseline(pk: &ProvingKey, profile: WitnessProfile, round: usize) -> anyhow::Result<f64> {
     let circuit = SyntheticCircuit::matching(profile, round as u64);
     let start = Instant::now();
-    synthetic::prove_from_seed(pk, circuit, seed(round))
-        .map_err(|e| anyhow::anyhow!("baseline proving: {e}"))?;
+    synthetic::prove(pk, circuit).map_err(|e| anyhow::anyhow!("baseline proving: {e}"))?;
     Ok(start.elapsed().as_secs_f64())
-}
-
-fn seed(round: usize) -> [u8; 32] {
-    let mut seed = [0u8; 32];
-    seed[..8].copy_from_slice(&(round as u64).to_le_bytes());
-    seed
 }
 
 /// A block of the `transfer` model with as many blobs of `batch` transfers as the zk

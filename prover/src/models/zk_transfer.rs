@@ -14,7 +14,7 @@ use witness_format::{ProvingJob, PublicKey, Signature, Transaction, Witness, ZK_
 use super::WorkloadKeys;
 use crate::ProverError;
 use crate::zk::circuit::TransferBatchCircuit;
-use crate::zk::groth16::{KeyedProver, rng_from_seed};
+use crate::zk::groth16::KeyedProver;
 use crate::zk::witness::build_witness;
 
 /// The Schnorr (Jubjub) signing key of `account` under `seed`.
@@ -46,8 +46,8 @@ impl WorkloadKeys for SchnorrKeys {
 /// The proof of a proving job's blob by `prover` (a key and its circuit's shape): the circuit's
 /// witness from the blob's Merkle witness (its pre-state
 /// leaves, and every sibling its multiproof gives, in the walk's order), then a Groth16 proof
-/// whose randomness is derived from the blob's roots, so that proving is reproducible: the same
-/// job gives the same bytes wherever it is proven.
+/// without randomizers, so that proving is reproducible: the same job gives the same bytes
+/// wherever it is proven.
 ///
 /// The job is checked first as the verifier checks a blob with a Merkle witness (without the
 /// bridge: a blob with a proof never exits), so a malformed job gets the verifier's reason.
@@ -97,14 +97,8 @@ pub(crate) fn prove_job(
         shape,
         witness: Some(witness),
     };
-    // Proof randomness from the blob's roots: reproducible, and the blob is public anyway.
-    let mut seed = [0u8; 32];
-    let (pre_root, post_root) = (blob.pre_state_root, blob.post_state_root);
-    for (s, (a, b)) in seed.iter_mut().zip(pre_root.0.iter().zip(post_root.0)) {
-        *s = a ^ b.rotate_left(3);
-    }
     let proof = prover
-        .prove(circuit, &mut rng_from_seed(seed))
+        .prove(circuit)
         .map_err(|e| ProverError::ZkProving(e.to_string()))?;
     Ok(encode_proof(&proof))
 }

@@ -6,7 +6,7 @@
 //! a multi-party ceremony (see `docs/ZK.md`).
 
 use ark_bls12_381::{Bls12_381, Fr};
-use ark_ff::UniformRand;
+use ark_ff::AdditiveGroup;
 use ark_groth16::{Groth16, prepare_verifying_key};
 use ark_relations::gr1cs::{
     ConstraintSynthesizer, ConstraintSystem, ConstraintSystemRef, Matrix, OptimizationGoal,
@@ -56,8 +56,8 @@ pub fn decode_proving_key(bytes: &[u8]) -> Option<ProvingKey> {
     reader.is_empty().then_some(pk)
 }
 
-/// A random number generator for [`setup`] and [`prove`] from a 32-byte seed (draw the seed
-/// from the operating system for real keys and proofs; fix it for reproducible tests).
+/// A random number generator for [`setup`] from a 32-byte seed (draw the seed from the
+/// operating system for real keys; fix it for reproducible tests).
 pub fn rng_from_seed(seed: [u8; 32]) -> StdRng {
     StdRng::from_seed(seed)
 }
@@ -76,13 +76,9 @@ pub fn setup(
 
 /// Proves `circuit` (which must carry a witness) with `pk`: [`KeyedProver::prove`], its
 /// circuit's matrices built for this one proof.
-pub fn prove(
-    pk: &ProvingKey,
-    circuit: TransferBatchCircuit,
-    rng: &mut impl Rng,
-) -> Result<Proof, SynthesisError> {
+pub fn prove(pk: &ProvingKey, circuit: TransferBatchCircuit) -> Result<Proof, SynthesisError> {
     let matrices = ShapeMatrices::new(circuit.shape)?;
-    prove_with_matrices(pk, &matrices, circuit, rng)
+    prove_with_matrices(pk, &matrices, circuit)
 }
 
 /// The constraint matrices of a circuit's shape, as ark-groth16's key generation and prover
@@ -140,11 +136,7 @@ impl KeyedProver {
     }
 
     /// Proves `circuit`, which must carry a witness and have the key's shape.
-    pub fn prove(
-        &self,
-        circuit: TransferBatchCircuit,
-        rng: &mut impl Rng,
-    ) -> Result<Proof, SynthesisError> {
+    pub fn prove(&self, circuit: TransferBatchCircuit) -> Result<Proof, SynthesisError> {
         let matrices = match self.matrices.get() {
             Some(matrices) => matrices,
             None => {
@@ -152,7 +144,7 @@ impl KeyedProver {
                 self.matrices.get_or_init(|| built)
             }
         };
-        prove_with_matrices(&self.pk, matrices, circuit, rng)
+        prove_with_matrices(&self.pk, matrices, circuit)
     }
 }
 
@@ -164,14 +156,18 @@ impl KeyedProver {
 /// under `pk`'s verifying key before it is returned. That costs a few milliseconds, where
 /// checking every constraint before proving (what ark-groth16's debug builds do) is a second
 /// pass over the whole constraint system, single-threaded: 4% of a proof's time. Otherwise
-/// this is ark-groth16's `create_random_proof_with_reduction` (same randomness draws, same
-/// proof), with the witness synthesised alone: no constraint or linear combination is stored,
-/// the matrices are given.
+/// this is ark-groth16's `create_proof_with_reduction` with the witness synthesised alone: no
+/// constraint or linear combination is stored, the matrices are given.
+///
+/// The proof has no randomizers (r = s = 0), so it is a function of the key and the witness:
+/// the same blob gives the same bytes wherever it is proven. The randomizers exist only to
+/// hide the witness, and this model's witness is public (the blob's transactions and public
+/// chain state); soundness does not depend on them. With r = 0, ark-groth16 skips B's
+/// multi-scalar multiplication in G1, a tenth of a proof (docs/DECISIONS.md).
 fn prove_with_matrices(
     pk: &ProvingKey,
     matrices: &ShapeMatrices,
     circuit: TransferBatchCircuit,
-    rng: &mut impl Rng,
 ) -> Result<Proof, SynthesisError> {
     if circuit.shape != matrices.shape {
         return Err(SynthesisError::Unsatisfiable);
@@ -179,8 +175,6 @@ fn prove_with_matrices(
     let public_inputs = circuit
         .public_inputs()
         .ok_or(SynthesisError::AssignmentMissing)?;
-    let r = Fr::rand(rng);
-    let s = Fr::rand(rng);
     let cs = ConstraintSystem::<Fr>::new_ref();
     cs.set_optimization_goal(OptimizationGoal::Constraints);
     cs.set_mode(SynthesisMode::Prove {
@@ -200,8 +194,8 @@ fn prove_with_matrices(
     };
     let proof = Groth16::<Bls12_381>::create_proof_with_reduction_and_matrices(
         pk,
-        r,
-        s,
+        Fr::ZERO,
+        Fr::ZERO,
         &matrices.matrices,
         matrices.instance_variables,
         matrices.constraints,
@@ -277,33 +271,35 @@ mod tests {
     const BATCH: usize = 2;
 
     /// A prover that keeps its key's matrices proves the same bytes as a proof that builds them
-    /// itself, proof after proof; a circuit of another shape is refused.
+    /// itself, proof after proof, and proving is a function of the witness (no randomizers): the
+    /// same witness twice gives the same bytes, another witness other bytes. A circuit of
+    /// another shape is refused.
     #[test]
     fn zk_keyed_prover_proves_what_a_fresh_synthesis_proves() {
         let world = World::new();
-        let txs = [world.tx(0, 1, 100)];
         let shape = Shape::new(DEPTH, BATCH as u16, CHAIN);
         let (pk, _) = setup(shape, &mut rng_from_seed([5; 32])).unwrap();
         let keyed = KeyedProver::new(pk.clone(), shape);
-        for seed in [1u8, 2] {
+        let mut proofs = Vec::new();
+        for txs in [
+            [world.tx(0, 1, 100)],
+            [world.tx(0, 1, 100)],
+            [world.tx(1, 0, 7)],
+        ] {
             let witness = world.witness(&txs, BATCH);
-            let fresh = prove(
-                &pk,
-                circuit(witness.clone(), BATCH),
-                &mut rng_from_seed([seed; 32]),
-            )
-            .unwrap();
-            let kept = keyed
-                .prove(circuit(witness, BATCH), &mut rng_from_seed([seed; 32]))
-                .unwrap();
-            assert_eq!(encode_proof(&fresh), encode_proof(&kept), "seed {seed}");
+            let fresh = prove(&pk, circuit(witness.clone(), BATCH)).unwrap();
+            let kept = keyed.prove(circuit(witness, BATCH)).unwrap();
+            assert_eq!(encode_proof(&fresh), encode_proof(&kept));
+            proofs.push(encode_proof(&kept));
         }
+        assert_eq!(proofs[0], proofs[1], "the same witness, the same proof");
+        assert_ne!(proofs[0], proofs[2], "another witness, another proof");
         let other = TransferBatchCircuit {
             shape: Shape::new(DEPTH, 1, CHAIN),
-            witness: Some(world.witness(&txs, 1)),
+            witness: Some(world.witness(&[world.tx(0, 1, 100)], 1)),
         };
         assert!(matches!(
-            keyed.prove(other, &mut rng_from_seed([3; 32])),
+            keyed.prove(other),
             Err(SynthesisError::Unsatisfiable)
         ));
     }
@@ -329,7 +325,7 @@ mod tests {
         let (pk, vk) = setup(Shape::new(DEPTH, BATCH as u16, CHAIN), &mut rng).unwrap();
         let setup_time = start.elapsed();
         let start = Instant::now();
-        let proof = prove(&pk, circuit(witness.clone(), BATCH), &mut rng).unwrap();
+        let proof = prove(&pk, circuit(witness.clone(), BATCH)).unwrap();
         let prove_time = start.elapsed();
         let bytes = encode_proof(&proof);
         let key = PreparedKey::new(&vk).unwrap();
@@ -392,7 +388,7 @@ mod tests {
         let mut bad = witness;
         bad.post_state_root += Fr::from(1u64);
         assert!(matches!(
-            prove(&pk, circuit(bad, BATCH), &mut rng),
+            prove(&pk, circuit(bad, BATCH)),
             Err(SynthesisError::Unsatisfiable)
         ));
     }
@@ -500,7 +496,7 @@ mod tests {
         let mut rng = rng_from_seed([42; 32]);
         let (pk, vk) = setup(Shape::new(DEPTH, BATCH as u16, CHAIN), &mut rng).unwrap();
         let inputs = witness.public_inputs();
-        let proof = prove(&pk, circuit(witness.clone(), BATCH), &mut rng).unwrap();
+        let proof = prove(&pk, circuit(witness.clone(), BATCH)).unwrap();
         let text = format!(
             "# zk-transfer pinned proof: chain {CHAIN}, depth {DEPTH}, batch {BATCH}.\n\
              # Regenerate with {REGENERATE}=1 cargo test -p prover zk_groth16_pinned_proof\n\

@@ -362,13 +362,15 @@ pub fn setup(
 }
 
 /// Plain ark-groth16 proving of a synthetic circuit: one synthesis, no witness check and no
-/// witness building (the baseline that [`crate::zk::groth16::prove`] is compared with).
+/// witness building (the baseline that [`crate::zk::groth16::prove`] is compared with). Without
+/// randomizers (r = s = 0), as the real circuit is proven, so that the two do the same
+/// multi-scalar multiplications. Not generic, so it is compiled here, optimised, as the real
+/// circuit's proving is (see [`setup_from_seed`]).
 pub fn prove(
     pk: &crate::zk::groth16::ProvingKey,
     circuit: SyntheticCircuit,
-    rng: &mut impl Rng,
 ) -> Result<crate::zk::groth16::Proof, SynthesisError> {
-    Groth16::<Bls12_381>::create_random_proof_with_reduction(circuit, pk, rng)
+    Groth16::<Bls12_381>::create_proof_with_reduction(circuit, pk, Fr::ZERO, Fr::ZERO)
 }
 
 /// [`setup`] with [`crate::zk::groth16::rng_from_seed`]. Not generic, so it is compiled here,
@@ -380,16 +382,6 @@ pub fn setup_from_seed(
     seed: [u8; 32],
 ) -> Result<crate::zk::groth16::ProvingKey, SynthesisError> {
     setup(circuit, &mut crate::zk::groth16::rng_from_seed(seed))
-}
-
-/// [`prove`] with [`crate::zk::groth16::rng_from_seed`], compiled here (see
-/// [`setup_from_seed`]).
-pub fn prove_from_seed(
-    pk: &crate::zk::groth16::ProvingKey,
-    circuit: SyntheticCircuit,
-    seed: [u8; 32],
-) -> Result<crate::zk::groth16::Proof, SynthesisError> {
-    prove(pk, circuit, &mut crate::zk::groth16::rng_from_seed(seed))
 }
 
 #[cfg(test)]
@@ -505,7 +497,7 @@ mod tests {
         assert!(close(twin.in_a, real.in_a) && close(twin.in_b, real.in_b));
 
         let pk = setup_from_seed(synthetic, [1; 32]).unwrap();
-        let proof = prove_from_seed(&pk, synthetic, [2; 32]).unwrap();
+        let proof = prove(&pk, synthetic).unwrap();
         let key = PreparedKey::new(&pk.vk).unwrap();
         let inputs = synthetic.public_inputs();
         verify_zk_blob(&key, &inputs, &encode_proof(&proof)).unwrap();
