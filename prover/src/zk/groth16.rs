@@ -159,11 +159,9 @@ impl KeyedProver {
 /// this is ark-groth16's `create_proof_with_reduction` with the witness synthesised alone: no
 /// constraint or linear combination is stored, the matrices are given.
 ///
-/// The proof has no randomizers (r = s = 0), so it is a function of the key and the witness:
-/// the same blob gives the same bytes wherever it is proven. The randomizers exist only to
-/// hide the witness, and this model's witness is public (the blob's transactions and public
-/// chain state); soundness does not depend on them. With r = 0, ark-groth16 skips B's
-/// multi-scalar multiplication in G1, a tenth of a proof (docs/DECISIONS.md).
+/// The proof has no randomizers (r = s = 0): a function of the key and the witness, the same
+/// bytes wherever it is proven, and B's G1 multi-scalar multiplication skipped. Why that is
+/// sound here: docs/DECISIONS.md, "Proofs without randomizers".
 fn prove_with_matrices(
     pk: &ProvingKey,
     matrices: &ShapeMatrices,
